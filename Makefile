@@ -1,0 +1,57 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# SCF's oldest supported Python runtime; pyenv's bare python3.9 shim refuses, so name the version.
+PY39_VERSION := $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.9\.[0-9]+$$' | tail -1)
+PY310_VERSION := $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.10\.[0-9]+$$' | tail -1)
+# Tests of the deployed code (handlers/, lib/) that must also pass on Python 3.9.
+DEPLOYED_TESTS := tests/lib tests/handlers
+
+.PHONY: help venv test lint pytest test39 demo bench soak package clean
+
+help:
+	@echo "make demo     run the whole loop (timer -> batch job -> inspection -> report) on the local emulator"
+	@echo "make test     lint + every test (+ the deployed code's tests on Python 3.9)"
+	@echo "make bench    benchmarks, written to docs/benchmarks.md"
+	@echo "make package  build the SCF deployment zip in build/"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+test: lint pytest test39
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+pytest: $(STAMP)
+	$(PY) -m pytest
+
+test39:
+ifeq ($(PY39_VERSION),)
+	@echo "SKIPPED: no Python 3.9 under pyenv here (pyenv versions --bare); the 3.9 leg of the deployed code's tests did not run."
+else
+	@test -x .venv39/bin/python || PYENV_VERSION=$(PY39_VERSION) python3.9 -m venv .venv39
+	@test -f .venv39/.installed || (.venv39/bin/python -m pip install -q --upgrade pip && \
+		.venv39/bin/python -m pip install -q -e '.[dev]' && touch .venv39/.installed)
+	@echo "== Python $(PY39_VERSION): $(DEPLOYED_TESTS)"
+	.venv39/bin/python -m pytest -p no:cacheprovider $(DEPLOYED_TESTS)
+endif
+
+demo: $(STAMP)
+	$(PY) -m emulator.demo
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+soak: $(STAMP)
+	HYPOTHESIS_PROFILE=soak $(PY) -m pytest tests/reliability
+
+clean:
+	rm -rf $(VENV) .venv39 .venv310 build dist .pytest_cache .ruff_cache

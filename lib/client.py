@@ -1,0 +1,258 @@
+"""CiClient: the only module that talks to the Tencent SDK; typed calls, translated errors, our own retries."""
+from __future__ import annotations
+
+import logging
+import time
+import xml.etree.ElementTree as ET
+from contextlib import contextmanager
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from lib.config import Settings
+from lib.errors import CloudApiError, CloudUnavailableError, ConfigError, PaginationError
+from lib.jobs import JobBody
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+LIVE_STATES = frozenset({"Submitted", "Running", "Success", "Pause"})
+PAGE_SIZE = 100  # the list API's documented maximum
+
+
+class JobDetail(BaseModel):
+    """One batch job as the get/list/create calls return it; tolerant of what the SDK hands back."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    JobId: str
+    Name: str = ""
+    Type: str = "Workflow"
+    Tag: str = ""
+    State: str = ""
+    Code: str = ""
+    Message: str = ""
+    CreationTime: str = ""
+    StartTime: str = ""
+    EndTime: str = ""
+    Input: Dict[str, Any] = Field(default_factory=dict)
+    Operation: Dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("Name", "Type", "Tag", "State", "Code", "Message", "CreationTime", "StartTime", "EndTime",
+                     mode="before")
+    @classmethod
+    def _none_is_empty(cls, v: Any) -> str:
+        return "" if v is None else str(v)
+
+    @field_validator("Input", "Operation", mode="before")
+    @classmethod
+    def _dict(cls, v: Any) -> Dict[str, Any]:
+        return v if isinstance(v, dict) else {}
+
+    @property
+    def workflow_ids(self) -> Tuple[str, ...]:
+        ids = self.Operation.get("WorkflowIds")
+        if not ids:
+            return ()
+        items = ids if isinstance(ids, list) else [ids]
+        return tuple(i.strip() for item in items for i in str(item).split(",") if i.strip())
+
+    @property
+    def inspect_tag(self) -> str:
+        """`ImageInspect` etc. for Job type (Operation.Tag), else the top-level Tag."""
+        return str(self.Operation.get("Tag") or self.Tag or "")
+
+    @property
+    def live(self) -> bool:
+        return self.State in LIVE_STATES
+
+
+def _ci_error_fields(body: str) -> Tuple[str, str, Optional[str]]:
+    # CI error bodies lack <Resource>, so the SDK's own accessors return 'Unknown' (reference §6).
+    try:
+        # Error bodies from CI itself; stdlib expat does not resolve external entities.
+        root = ET.fromstring(body.encode("utf-8") if isinstance(body, str) else body)  # noqa: S314
+    except (ET.ParseError, ValueError, TypeError):
+        return "Unknown", (body or "")[:200] if isinstance(body, str) else "", None
+
+    def text(tag: str) -> str:
+        node = root.find(tag)
+        return (node.text or "").strip() if node is not None else ""
+
+    return text("Code") or "Unknown", text("Message"), text("RequestId") or None
+
+
+@contextmanager
+def translate_sdk_errors(action: str) -> Iterator[None]:
+    """Turn the SDK's exceptions into ours; the one place that knows qcloud_cos's error types."""
+    from qcloud_cos.cos_exception import CosClientError, CosServiceError
+
+    try:
+        yield
+    except CosServiceError as exc:
+        raw = exc.get_origin_msg()
+        code, message, request_id = _ci_error_fields(raw if isinstance(raw, (str, bytes)) else "")
+        if code == "Unknown":
+            header_code = _safe(exc.get_error_code)
+            code = header_code if header_code and header_code != "Unknown" else code
+        raise CloudApiError(action, int(exc.get_status_code() or 0), code, message, request_id) from None
+    except CosClientError as exc:
+        raise CloudUnavailableError(action, _redact(str(exc))) from None
+    except ET.ParseError:
+        raise CloudUnavailableError(action, "the service answered 200 with a body that is not XML") from None
+
+
+def _safe(fn: Callable[[], Any]) -> Any:
+    try:
+        return fn()
+    except Exception:  # noqa: BLE001 - the SDK's accessors raise KeyError on odd bodies
+        return None
+
+
+def _redact(message: str) -> str:
+    # requests' messages carry URLs, never our headers; still cut anything that looks like a signature.
+    return message.split("q-signature=")[0][:300]
+
+
+class CiClient:
+    """Typed facade over CosS3Client for the calls this app makes, bound to one bucket."""
+
+    def __init__(self, sdk: Any, bucket: str, *, sleep: Callable[[float], None] = time.sleep,
+                 read_attempts: int = 3, backoff: float = 0.5) -> None:
+        self.sdk = sdk
+        self.bucket = bucket
+        self.sleep = sleep
+        self.read_attempts = read_attempts
+        self.backoff = backoff
+
+    def _read(self, action: str, call: Callable[[], T]) -> T:
+        """Run an idempotent call, retrying transient failures with our (injectable) sleep."""
+        for attempt in range(self.read_attempts):
+            try:
+                with translate_sdk_errors(action):
+                    return call()
+            except (CloudApiError, CloudUnavailableError) as exc:
+                if not exc.retryable or attempt == self.read_attempts - 1:
+                    raise
+                logger.debug("retrying %s after %s", action, exc)
+                self.sleep(self.backoff * (2 ** attempt))
+        raise AssertionError("unreachable")
+
+    # --- batch jobs -------------------------------------------------------------------------
+    def create_job(self, body: JobBody) -> JobDetail:
+        """One create attempt, never retried here: a retry must first look the name up (see submit)."""
+        with translate_sdk_errors("CreateInventoryTriggerJob"):
+            data = self.sdk.ci_create_inventory_trigger_jobs(
+                Bucket=self.bucket, JobBody=body.to_sdk(), ContentType="application/xml")
+        details = data.get("JobsDetail") or []
+        if not details:
+            raise CloudUnavailableError("CreateInventoryTriggerJob", "the response carried no JobsDetail")
+        return JobDetail.model_validate(details[0])
+
+    def get_job(self, job_id: str) -> Optional[JobDetail]:
+        """The job, or None when CI lists it under NonExistJobIds."""
+        data = self._read("DescribeInventoryTriggerJob",
+                          lambda: self.sdk.ci_get_inventory_trigger_jobs(Bucket=self.bucket, JobID=job_id))
+        details = data.get("JobsDetail") or []
+        return JobDetail.model_validate(details[0]) if details else None
+
+    def list_jobs_page(self, job_type: str, next_token: str = "", *, size: int = PAGE_SIZE,
+                       **filters: Any) -> Tuple[List[JobDetail], str]:
+        """One page of the list call: (jobs, next token or '')."""
+        data = self._read("DescribeInventoryTriggerJobs", lambda: self.sdk.ci_list_inventory_trigger_jobs(
+            Bucket=self.bucket, Type=job_type, Size=size, NextToken=next_token, **filters))
+        jobs = [JobDetail.model_validate(d) for d in (data.get("JobsDetail") or []) if isinstance(d, dict)]
+        return jobs, str(data.get("NextToken") or "")
+
+    def iter_jobs(self, job_type: str, *, on_page: Optional[Callable[[int], None]] = None,
+                  **filters: Any) -> Iterator[JobDetail]:
+        """Every job of one Type matching the filters, page by page; stops on a repeated token."""
+        yield from paginate(lambda token: self.list_jobs_page(job_type, token, **filters), on_page=on_page)
+
+    def cancel_job(self, job_id: str) -> None:
+        with translate_sdk_errors("CancelInventoryTriggerJob"):
+            response = self.sdk.ci_delete_inventory_trigger_jobs(Bucket=self.bucket, JobId=job_id)
+        status = getattr(response, "status_code", 200)
+        if status >= 300:
+            raise CloudApiError("CancelInventoryTriggerJob", status, "Unknown", "unexpected status")
+
+    # --- objects ------------------------------------------------------------------------------
+    def put_object(self, key: str, data: bytes, content_type: str = "application/octet-stream",
+                   *, if_absent: bool = False) -> str:
+        """Write an object; with if_absent COS refuses (409 FileAlreadyExists) to replace an existing one."""
+        extra = {"Metadata": {"x-cos-forbid-overwrite": "true"}} if if_absent else {}
+        with translate_sdk_errors("PutObject"):
+            result = self.sdk.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, **extra)
+        return str(result.get("ETag", "")).strip('"')
+
+    def get_object(self, key: str) -> Optional[bytes]:
+        """The object's bytes, or None if it does not exist."""
+        def call() -> bytes:
+            return self.sdk.get_object(Bucket=self.bucket, Key=key)["Body"].get_raw_stream().read()
+
+        try:
+            return self._read("GetObject", call)
+        except CloudApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def delete_object(self, key: str) -> None:
+        self._read("DeleteObject", lambda: self.sdk.delete_object(Bucket=self.bucket, Key=key))
+
+    def list_keys(self, prefix: str) -> List[str]:
+        """Every key under prefix (all pages)."""
+        keys: List[str] = []
+        marker = ""
+        while True:
+            page = self._read("GetBucket", lambda m=marker: self.sdk.list_objects(
+                Bucket=self.bucket, Prefix=prefix, Marker=m, MaxKeys=1000))
+            keys.extend(item["Key"] for item in page.get("Contents", []) or [])
+            if str(page.get("IsTruncated", "false")).lower() != "true":
+                return keys
+            next_marker = page.get("NextMarker") or (keys[-1] if keys else "")
+            if not next_marker or next_marker == marker:
+                return keys
+            marker = next_marker
+
+
+def paginate(fetch: Callable[[str], Tuple[List[T], str]], *,
+             on_page: Optional[Callable[[int], None]] = None) -> Iterator[T]:
+    """Follow NextToken until it is missing or empty, or a page is empty; a repeated token is an error."""
+    seen = set()
+    token = ""
+    pages = 0
+    while True:
+        items, next_token = fetch(token)
+        pages += 1
+        if on_page is not None:
+            on_page(pages)
+        yield from items
+        if not items or not next_token:
+            return
+        if next_token in seen:
+            raise PaginationError(f"the list API returned NextToken {next_token!r} twice; stopping to avoid a loop")
+        seen.add(next_token)
+        token = next_token
+
+
+def make_sdk(settings: Settings, *, require_credentials: bool = True) -> Any:
+    """Build the SDK client from settings: retries off (we retry ourselves), the emulator via Proxies."""
+    from qcloud_cos import CosConfig, CosS3Client
+
+    secret_id = settings.secret_id.get_secret_value() if settings.secret_id else ""
+    secret_key = settings.secret_key.get_secret_value() if settings.secret_key else ""
+    if require_credentials and not (secret_id and secret_key):
+        raise ConfigError(["TENCENTCLOUD_SECRETID and TENCENTCLOUD_SECRETKEY are not set: give the function a role "
+                           "(serverless.yml `role`) so SCF injects temporary credentials"])
+    token = settings.session_token.get_secret_value() if settings.session_token else None
+    options: Dict[str, Union[str, float, Dict[str, str], None]] = {
+        "Region": settings.region, "SecretId": secret_id or "anonymous", "SecretKey": secret_key or "anonymous",
+        "Token": token or None, "Timeout": settings.api_timeout,
+    }
+    if settings.emulator_url:
+        # Mode C of the reference: absolute-form requests through a proxy keep the real Host header.
+        options.update(Scheme="http", Proxies={"http": settings.emulator_url.rstrip("/")})
+    return CosS3Client(CosConfig(**options), retry=0)
+
+
+def make_client(settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> CiClient:
+    return CiClient(make_sdk(settings), settings.bucket, sleep=sleep)

@@ -1,0 +1,357 @@
+"""Settings: the environment variables users set in serverless.yml, validated once into a frozen model."""
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator, model_validator
+
+from lib.errors import ConfigError
+from lib.windows import parse_duration
+
+PROCESS_TYPES = ("BackupObject", "SwitchObjectToPrivate", "DeleteObject")
+WEBHOOK_FORMATS = ("wecom", "dingtalk", "feishu", "slack", "json")
+DEFAULT_SUFFIXES = ".jpg,.jpeg,.png,.bmp,.webp,.gif"
+BACKUP_PREFIX = "abnormal_images_backup/"
+
+# field name -> environment variable; the one place these names are spelled.
+ENV_NAMES: Dict[str, str] = {
+    "bucket": "COS_BUCKET",
+    "region": "COS_REGION",
+    "job_type": "JOB_TYPE",
+    "workflow_ids": "WORKFLOW_IDS",
+    "inspect_auto_process": "INSPECT_AUTO_PROCESS",
+    "inspect_process_type": "INSPECT_PROCESS_TYPE",
+    "input_prefix": "INPUT_PREFIX",
+    "window": "WINDOW",
+    "first_run_lookback": "FIRST_RUN_LOOKBACK",
+    "job_name_prefix": "JOB_NAME_PREFIX",
+    "rule_name": "RULE_NAME",
+    "upload_suffixes": "UPLOAD_SUFFIXES",
+    "state_prefix": "STATE_PREFIX",
+    "lease_seconds": "LEASE_SECONDS",
+    "allow_delete_whole_bucket": "ALLOW_DELETE_WHOLE_BUCKET",
+    "api_timeout": "API_TIMEOUT",
+    "emulator_url": "COS_EMULATOR_URL",
+    "report_lookback": "REPORT_LOOKBACK",
+    "report_all_jobs": "REPORT_ALL_JOBS",
+    "report_stuck_after": "REPORT_STUCK_AFTER",
+    "report_prefix": "REPORT_PREFIX",
+    "report_webhook_url": "REPORT_WEBHOOK_URL",
+    "report_webhook_format": "REPORT_WEBHOOK_FORMAT",
+    "report_notify": "REPORT_NOTIFY",
+    "report_fail_above": "REPORT_FAIL_ABOVE",
+    "secret_id": "TENCENTCLOUD_SECRETID",
+    "secret_key": "TENCENTCLOUD_SECRETKEY",
+    "session_token": "TENCENTCLOUD_SESSIONTOKEN",
+}
+FIELD_BY_ENV = {env: field for field, env in ENV_NAMES.items()}
+SECRET_FIELDS = frozenset({"secret_id", "secret_key", "session_token", "report_webhook_url"})
+# A timer argument may override these per trigger; credentials and the emulator switch stay function-wide.
+OVERRIDABLE = frozenset(ENV_NAMES) - SECRET_FIELDS - {"emulator_url", "bucket", "region"} | {"report_webhook_url"}
+
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{0,48}-\d{5,}$")
+_REGION = re.compile(r"^[a-z]{2,}(-[a-z0-9]+)+$")
+_NAME_PART = re.compile(r"^[A-Za-z0-9_\-\u4e00-\u9fa5]+$")
+_WORKFLOW_ID = re.compile(r"^w[0-9A-Za-z]{6,64}$")
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off", ""}
+
+
+class WindowSpec(BaseModel):
+    """What a timer run covers: since the last run, a fixed look-back, or everything."""
+
+    model_config = ConfigDict(frozen=True)
+    kind: str  # "incremental" | "lookback" | "all"
+    lookback: Optional[timedelta] = None
+
+    @classmethod
+    def parse(cls, text: str) -> WindowSpec:
+        value = text.strip().lower()
+        if value in ("incremental", ""):
+            return cls(kind="incremental")
+        if value == "all":
+            return cls(kind="all")
+        try:
+            return cls(kind="lookback", lookback=parse_duration(value))
+        except ValueError:
+            raise ValueError(f"must be incremental, all, or a duration such as 6h or 1d (got {text!r})") from None
+
+
+class Settings(BaseModel):
+    """Everything a run needs, validated; secrets are SecretStr and never rendered."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bucket: str
+    region: str
+    job_type: str = "Job"
+    workflow_ids: Tuple[str, ...] = ()
+    inspect_auto_process: bool = False
+    inspect_process_type: str = "BackupObject"
+    input_prefix: str = "/"
+    window: WindowSpec = WindowSpec(kind="incremental")
+    first_run_lookback: timedelta = timedelta(hours=1)
+    job_name_prefix: str = "autopilot"
+    rule_name: Optional[str] = None
+    upload_suffixes: Tuple[str, ...] = tuple(DEFAULT_SUFFIXES.split(","))
+    state_prefix: str = "autopilot/"
+    lease_seconds: int = 960
+    allow_delete_whole_bucket: bool = False
+    api_timeout: float = 10.0
+    emulator_url: Optional[str] = None
+    report_lookback: timedelta = timedelta(days=1)
+    report_all_jobs: bool = False
+    report_stuck_after: timedelta = timedelta(hours=6)
+    report_prefix: str = "autopilot/reports/"
+    report_webhook_url: Optional[SecretStr] = None
+    report_webhook_format: str = "wecom"
+    report_notify: str = "on-problem"
+    report_fail_above: Optional[float] = None
+    secret_id: Optional[SecretStr] = None
+    secret_key: Optional[SecretStr] = None
+    session_token: Optional[SecretStr] = None
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, v: str) -> str:
+        if not _BUCKET.match(v):
+            raise ValueError("must be BucketName-APPID in lower case, e.g. examplebucket-1250000000")
+        return v
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, v: str) -> str:
+        if not _REGION.match(v):
+            raise ValueError("must be a COS region such as ap-guangzhou or ap-shanghai")
+        return v
+
+    @field_validator("job_type")
+    @classmethod
+    def _job_type(cls, v: str) -> str:
+        if v not in ("Job", "Workflow"):
+            raise ValueError("must be Job (one ImageInspect job per object) or Workflow")
+        return v
+
+    @field_validator("workflow_ids", mode="before")
+    @classmethod
+    def _workflow_ids(cls, v: Any) -> Tuple[str, ...]:
+        ids = tuple(p.strip() for p in v.split(",") if p.strip()) if isinstance(v, str) else tuple(v)
+        bad = [i for i in ids if not _WORKFLOW_ID.match(i)]
+        if bad:
+            raise ValueError(f"{', '.join(bad)} is not a workflow id (they look like w + 32 hex digits)")
+        return ids
+
+    @field_validator("inspect_process_type")
+    @classmethod
+    def _process_type(cls, v: str) -> str:
+        if v not in PROCESS_TYPES:
+            raise ValueError(f"must be one of {', '.join(PROCESS_TYPES)}")
+        return v
+
+    @field_validator("input_prefix")
+    @classmethod
+    def _input_prefix(cls, v: str) -> str:
+        if v in ("", "/"):
+            return "/"  # Tencent's own examples scan the whole bucket with Prefix "/"
+        if v.startswith("/"):
+            raise ValueError("object keys do not start with '/'; write images/ rather than /images/ ('/' alone means the whole bucket)")
+        return v
+
+    @field_validator("window", mode="before")
+    @classmethod
+    def _window(cls, v: Any) -> Any:
+        return WindowSpec.parse(v) if isinstance(v, str) else v
+
+    @field_validator("first_run_lookback", "report_lookback", "report_stuck_after", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> Any:
+        return parse_duration(v) if isinstance(v, str) else v
+
+    @field_validator("job_name_prefix")
+    @classmethod
+    def _job_name_prefix(cls, v: str) -> str:
+        if not (1 <= len(v) <= 40) or not _NAME_PART.match(v):
+            raise ValueError("must be 1-40 letters, digits, Chinese characters, '-' or '_' (CI's job-name rules)")
+        return v
+
+    @field_validator("rule_name")
+    @classmethod
+    def _rule_name(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and (not (1 <= len(v) <= 60) or not _NAME_PART.match(v)):
+            raise ValueError("must be 1-60 letters, digits, '-' or '_'")
+        return v
+
+    @field_validator("upload_suffixes", mode="before")
+    @classmethod
+    def _suffixes(cls, v: Any) -> Tuple[str, ...]:
+        parts = v.split(",") if isinstance(v, str) else list(v)
+        out = tuple(p.strip().lower() for p in parts if p.strip())
+        if not out or any(not s.startswith(".") for s in out):
+            raise ValueError("must be a comma-separated list of suffixes each starting with '.', e.g. .jpg,.png")
+        return out
+
+    @field_validator("state_prefix", "report_prefix")
+    @classmethod
+    def _folder_prefix(cls, v: str) -> str:
+        if not v or v.startswith("/") or not v.endswith("/"):
+            raise ValueError("must be a folder such as autopilot/ (no leading '/', one trailing '/')")
+        if v.startswith(BACKUP_PREFIX):
+            raise ValueError(f"must not be under {BACKUP_PREFIX}, where CI moves abnormal images")
+        return v
+
+    @field_validator("lease_seconds")
+    @classmethod
+    def _lease(cls, v: int) -> int:
+        if not 60 <= v <= 86400:
+            raise ValueError("must be 60-86400 seconds (at least the function timeout)")
+        return v
+
+    @field_validator("api_timeout")
+    @classmethod
+    def _timeout(cls, v: float) -> float:
+        if not 0.1 <= v <= 300:
+            raise ValueError("must be between 0.1 and 300 seconds")
+        return v
+
+    @field_validator("emulator_url")
+    @classmethod
+    def _emulator_url(cls, v: Optional[str]) -> Optional[str]:
+        if v and not re.match(r"^http://[^/\s]+(:\d+)?/?$", v):
+            raise ValueError("must be http://HOST:PORT of the local emulator, e.g. http://127.0.0.1:9000")
+        return v or None
+
+    @field_validator("report_webhook_format")
+    @classmethod
+    def _webhook_format(cls, v: str) -> str:
+        if v not in WEBHOOK_FORMATS:
+            raise ValueError(f"must be one of {', '.join(WEBHOOK_FORMATS)}")
+        return v
+
+    @field_validator("report_notify")
+    @classmethod
+    def _notify(cls, v: str) -> str:
+        if v not in ("always", "on-problem"):
+            raise ValueError("must be always or on-problem")
+        return v
+
+    @field_validator("report_fail_above")
+    @classmethod
+    def _fail_above(cls, v: Optional[float]) -> Optional[float]:
+        if v is not None and not 0 <= v <= 1:
+            raise ValueError("must be a share of jobs between 0 and 1, e.g. 0.1 for 10%")
+        return v
+
+    @field_validator("report_webhook_url")
+    @classmethod
+    def _webhook_url(cls, v: Optional[SecretStr]) -> Optional[SecretStr]:
+        if v is not None and not re.match(r"^https?://\S+$", v.get_secret_value()):
+            raise ValueError("must be an http(s) URL")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.job_type == "Workflow" and not self.workflow_ids:
+            raise ValueError("WORKFLOW_IDS is required when JOB_TYPE=Workflow")
+        return self
+
+    @property
+    def whole_bucket(self) -> bool:
+        return self.input_prefix == "/"
+
+    @property
+    def deletes_objects(self) -> bool:
+        return self.job_type == "Job" and self.inspect_auto_process and self.inspect_process_type == "DeleteObject"
+
+    def skip_prefixes(self) -> Tuple[str, ...]:
+        """Keys the upload path never processes: our own state, reports, and CI's backups (no recursion)."""
+        return (self.state_prefix, self.report_prefix, BACKUP_PREFIX)
+
+
+def _coerce_bool(field: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"{ENV_NAMES[field]}={raw!r}: must be true or false")
+
+
+_BOOL_FIELDS = {"inspect_auto_process", "allow_delete_whole_bucket", "report_all_jobs"}
+
+
+def _raw_fields(source: Mapping[str, Any], origin: str, problems: list) -> Dict[str, Any]:
+    fields: Dict[str, Any] = {}
+    for env, raw in source.items():
+        field = FIELD_BY_ENV.get(env)
+        if field is None:
+            continue
+        if isinstance(raw, str) and raw.strip() == "" and field not in _BOOL_FIELDS:
+            continue  # an empty variable means "use the default", as serverless.yml leaves many blank
+        if field in _BOOL_FIELDS and isinstance(raw, str):
+            try:
+                raw = _coerce_bool(field, raw)
+            except ValueError as exc:
+                problems.append(f"{exc} ({origin})")
+                continue
+        fields[field] = raw.strip() if isinstance(raw, str) and field not in SECRET_FIELDS else raw
+    return fields
+
+
+def load_settings(environ: Mapping[str, str], overrides: Optional[Mapping[str, Any]] = None) -> Settings:
+    """Build Settings from environment variables plus a timer argument's overrides.
+
+    Raises ConfigError listing every bad variable with its value and what is allowed.
+    """
+    problems: list = []
+    fields = _raw_fields(environ, "environment", problems)
+    if overrides:
+        unknown = sorted(k for k in overrides if FIELD_BY_ENV.get(k) not in OVERRIDABLE)
+        for key in unknown:
+            allowed = ", ".join(sorted(ENV_NAMES[f] for f in OVERRIDABLE))
+            problems.append(f"timer argument key {key!r} is not a setting a trigger may override; allowed: {allowed}")
+        fields.update(_raw_fields({k: v for k, v in overrides.items() if k not in unknown}, "timer argument", problems))
+    try:
+        settings = Settings(**fields)
+    except ValidationError as exc:
+        problems.extend(_describe(exc, fields))
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _describe(exc: ValidationError, fields: Mapping[str, Any]) -> list:
+    out = []
+    for err in exc.errors():
+        loc = err.get("loc") or ()
+        field = str(loc[0]) if loc else ""
+        msg = str(err.get("msg", "")).replace("Value error, ", "")
+        if field in ENV_NAMES:
+            value = "<hidden>" if field in SECRET_FIELDS else fields.get(field, "<unset>")
+            if err.get("type") == "missing":
+                out.append(f"{ENV_NAMES[field]} is required but not set")
+            else:
+                out.append(f"{ENV_NAMES[field]}={value!r}: {msg}")
+        else:
+            out.append(msg)
+    return out
+
+
+def parse_timer_argument(message: str) -> Dict[str, Any]:
+    """Read a timer trigger's argument: empty, or a JSON object of setting overrides."""
+    text = (message or "").strip()
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError([f"timer argument is not valid JSON ({exc.msg} at char {exc.pos}); "
+                           'write e.g. {"INPUT_PREFIX": "avatars/", "WINDOW": "1h"}']) from None
+    if not isinstance(value, dict):
+        raise ConfigError([f"timer argument must be a JSON object of settings, got {type(value).__name__}"])
+    bad = [k for k, v in value.items() if not isinstance(v, (str, bool, int, float))]
+    if bad:
+        raise ConfigError([f"timer argument key {k!r} must be a string, number or boolean" for k in bad])
+    return {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in value.items()}

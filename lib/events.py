@@ -1,0 +1,178 @@
+"""SCF events: timer and COS-upload payloads, parsed once into typed models."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Dict, List, Optional, Union
+from urllib.parse import unquote, urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from lib.errors import InvalidEventError
+from lib.windows import as_utc
+
+
+class _CloudModel(BaseModel):
+    # Tencent owns these shapes and adds fields over time: ignore what we do not use.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+
+class TimerEvent(_CloudModel):
+    """A timer trigger firing; `time` is the firing instant in UTC."""
+
+    type: str = Field(alias="Type")
+    trigger_name: str = Field(alias="TriggerName")
+    time: datetime = Field(alias="Time")
+    message: str = Field("", alias="Message")
+
+    @field_validator("type")
+    @classmethod
+    def _is_timer(cls, v: str) -> str:
+        if v.lower() != "timer":
+            raise ValueError(f"Type is {v!r}, expected Timer")
+        return "Timer"
+
+    @field_validator("time")
+    @classmethod
+    def _utc_seconds(cls, v: datetime) -> datetime:
+        return as_utc(v).replace(microsecond=0)
+
+    @field_validator("trigger_name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not v or len(v) > 60:
+            raise ValueError("TriggerName must be 1-60 characters")
+        return v
+
+    @field_validator("message", mode="before")
+    @classmethod
+    def _message(cls, v: Any) -> str:
+        return "" if v is None else v
+
+
+class CosObjectInfo(_CloudModel):
+    key: str
+    url: str = ""
+    size: int = 0
+    vid: str = ""
+    meta: Dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("meta", mode="before")
+    @classmethod
+    def _meta(cls, v: Any) -> Dict[str, Any]:
+        return v if isinstance(v, dict) else {}
+
+    @field_validator("vid", mode="before")
+    @classmethod
+    def _vid(cls, v: Any) -> str:
+        return "" if v is None else str(v)
+
+
+class CosBucketInfo(_CloudModel):
+    name: str
+    appid: str
+    region: str = ""
+    cos_region: Optional[str] = Field(None, alias="cosRegion")
+
+    @field_validator("appid", mode="before")
+    @classmethod
+    def _appid(cls, v: Any) -> str:
+        return str(v)
+
+
+class CosEntity(_CloudModel):
+    cos_object: CosObjectInfo = Field(alias="cosObject")
+    cos_bucket: CosBucketInfo = Field(alias="cosBucket")
+
+
+class CosEventMeta(_CloudModel):
+    event_name: str = Field("", alias="eventName")
+    event_time: Optional[int] = Field(None, alias="eventTime")
+
+
+class CosRecord(_CloudModel):
+    cos: CosEntity
+    event: CosEventMeta = CosEventMeta()
+
+
+class CosEvent(_CloudModel):
+    """A COS trigger delivery; several upload messages may be merged into one."""
+
+    records: List[CosRecord] = Field(alias="Records", min_length=1)
+
+
+class UploadedObject(BaseModel):
+    """One uploaded object, its key decoded and checked against the event's URL."""
+
+    model_config = ConfigDict(frozen=True)
+    bucket: str
+    key: str
+    size: int
+    etag: str
+    request_id: str
+    version_id: str
+    event_name: str
+
+
+def parse_event(raw: Union[Dict[str, Any], str, bytes]) -> Union[TimerEvent, CosEvent]:
+    """Validate a raw SCF event into a TimerEvent or CosEvent; raises InvalidEventError."""
+    if isinstance(raw, (bytes, bytearray)):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidEventError("event is not UTF-8 text") from None
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError as exc:
+            raise InvalidEventError(f"event is not JSON: {exc.msg}") from None
+    if not isinstance(raw, dict):
+        raise InvalidEventError(f"event must be a JSON object, got {type(raw).__name__}")
+    model = CosEvent if "Records" in raw else TimerEvent
+    if model is TimerEvent and "Type" not in raw:
+        raise InvalidEventError("event is neither a timer event (Type, TriggerName, Time) nor a COS event (Records)")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidEventError(f"{model.__name__} is malformed: {_summarise(exc)}") from None
+
+
+def _summarise(exc: ValidationError) -> str:
+    # Never echo input values: a COS event carries the uploader's Authorization header.
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in err.get("loc", ()))
+        parts.append(f"{loc or '(root)'}: {err.get('msg')}")
+    return "; ".join(parts)
+
+
+class KeyMismatch(ValueError):
+    """The record's key and URL disagree, so we cannot be sure which object it names."""
+
+
+def uploaded_object(record: CosRecord) -> UploadedObject:
+    """Decode a record's object key (`/<appid>/<name>/<key>`) and cross-check it with the percent-encoded URL."""
+    obj, bucket = record.cos.cos_object, record.cos.cos_bucket
+    prefix = f"/{bucket.appid}/{bucket.name}/"
+    if not obj.key.startswith(prefix):
+        raise KeyMismatch(f"key does not start with {prefix!r}")
+    key = obj.key[len(prefix):]
+    if obj.url:
+        from_url = unquote(urlparse(obj.url).path[1:])
+        if from_url != key:
+            # Seen shapes: raw key + encoded URL (documented). Accept an encoded key only if it decodes to the URL.
+            if unquote(key) == from_url:
+                key = from_url
+            else:
+                raise KeyMismatch("key and url name different objects")
+    meta = obj.meta
+    etag = str(meta.get("ETag") or meta.get("etag") or "").strip('"')
+    return UploadedObject(
+        bucket=f"{bucket.name}-{bucket.appid}",
+        key=key,
+        size=obj.size,
+        etag=etag,
+        request_id=str(meta.get("x-cos-request-id") or ""),
+        version_id=obj.vid,
+        event_name=record.event.event_name,
+    )

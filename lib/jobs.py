@@ -1,0 +1,138 @@
+"""Batch-job bodies (`POST /inventorytriggerjob`) and the deterministic names that make creation idempotent."""
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+
+from lib.config import Settings
+from lib.events import UploadedObject
+from lib.windows import Window, compact, format_ci_time
+
+NAME_MAX = 128
+_NAME = re.compile(r"^[A-Za-z0-9_\-\u4e00-\u9fa5]{1,128}$")
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_\-\u4e00-\u9fa5]")
+
+
+class _WireModel(BaseModel):
+    # Field names mirror CI's XML elements; declaration order is element order on the wire.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Interval(_WireModel):
+    Start: str
+    End: str
+
+
+class JobInput(_WireModel):
+    """Exactly one of Prefix, Object, UrlFile, Manifest."""
+
+    Prefix: Optional[str] = None
+    Object: Optional[str] = None
+    UrlFile: Optional[str] = None
+    Manifest: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> JobInput:
+        given = [k for k in ("Prefix", "Object", "UrlFile", "Manifest") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"Input needs exactly one of Prefix, Object, UrlFile, Manifest (got {given or 'none'})")
+        return self
+
+
+class ImageInspectParam(_WireModel):
+    AutoProcess: str
+    ProcessType: str
+
+
+class InspectJobParam(_WireModel):
+    ImageInspect: ImageInspectParam
+
+
+class Operation(_WireModel):
+    TimeInterval: Optional[Interval] = None
+    WorkflowIds: Optional[Union[str, Tuple[str, ...]]] = None
+    Tag: Optional[str] = None
+    JobParam: Optional[InspectJobParam] = None
+
+
+class JobBody(_WireModel):
+    """The `<Request>` of a batch-job create call."""
+
+    Name: str
+    Type: str
+    Input: JobInput
+    Operation: Operation
+
+    @field_validator("Name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError(f"job Name {v!r} breaks CI's rules: 1-128 letters, digits, Chinese, '-' or '_'")
+        return v
+
+    def to_sdk(self) -> Dict[str, Any]:
+        """The dict the SDK serialises with xmltodict: None dropped, a tuple of ids becomes repeated elements."""
+        data = self.model_dump(exclude_none=True)
+        ids = data["Operation"].get("WorkflowIds")
+        if isinstance(ids, tuple):
+            data["Operation"]["WorkflowIds"] = list(ids)
+        return data
+
+
+def build_job_body(settings: Settings, name: str, job_input: JobInput, window: Optional[Window]) -> JobBody:
+    """Build the body for the configured job kind (ImageInspect Job or Workflow) over one input."""
+    interval = None
+    if window is not None and window.start is not None:
+        interval = Interval(Start=format_ci_time(window.start), End=format_ci_time(window.end))
+    if settings.job_type == "Workflow":
+        ids = settings.workflow_ids
+        operation = Operation(TimeInterval=interval, WorkflowIds=ids[0] if len(ids) == 1 else ids)
+    else:
+        operation = Operation(
+            TimeInterval=interval,
+            Tag="ImageInspect",
+            JobParam=InspectJobParam(ImageInspect=ImageInspectParam(
+                AutoProcess="true" if settings.inspect_auto_process else "false",
+                ProcessType=settings.inspect_process_type,
+            )),
+        )
+    return JobBody(Name=name, Type=settings.job_type, Input=job_input, Operation=operation)
+
+
+def _safe_part(text: str, limit: int) -> str:
+    cleaned = _NAME_UNSAFE.sub("_", text)
+    if len(cleaned) <= limit:
+        return cleaned
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+    return f"{cleaned[:limit - 9]}_{digest}"
+
+
+def timer_job_name(prefix: str, rule: str, window: Window) -> str:
+    """`<prefix>-<rule>-<start>-<end>` in UTC: the same (rule, window) always gives the same name."""
+    start = compact(window.start) if window.start is not None else "all"
+    return f"{prefix}-{_safe_part(rule, 40)}-{start}-{compact(window.end)}"
+
+
+def upload_digest(objects: Sequence[UploadedObject]) -> str:
+    """A short hash of what was uploaded; a redelivered event hashes the same, a new upload does not."""
+    lines = sorted(f"{o.bucket}\n{o.key}\n{o.etag}\n{o.size}\n{o.version_id}\n{o.request_id}" for o in objects)
+    return hashlib.sha256("\n\n".join(lines).encode("utf-8")).hexdigest()[:20]
+
+
+def upload_job_name(prefix: str, digest: str) -> str:
+    return f"{prefix}-upload-{digest}"
+
+
+def is_our_job(name: Optional[str], prefix: str) -> bool:
+    return bool(name) and str(name).startswith(f"{prefix}-")
+
+
+def manifest_lines(bucket: str, region: str, keys: List[str]) -> str:
+    """A UrlFile: one object URL per line, keys percent-encoded so spaces, '+', '%' and CJK survive."""
+    from urllib.parse import quote
+
+    host = f"https://{bucket}.cos.{region}.myqcloud.com/"
+    return "".join(f"{host}{quote(k, safe='/-_.~')}\n" for k in keys)

@@ -1,0 +1,32 @@
+"""Structured logs: one JSON object per line (CLS indexes them), carrying ids and decisions, never secrets."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+_LOGGER = logging.getLogger("autopilot")
+
+
+def configure(level: int = logging.INFO) -> None:
+    """Send our JSON lines to stdout once per container (SCF ships stdout to the function's logs)."""
+    if not any(getattr(h, "_autopilot", False) for h in _LOGGER.handlers):
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler._autopilot = True  # type: ignore[attr-defined]
+        _LOGGER.addHandler(handler)
+        _LOGGER.propagate = False
+    _LOGGER.setLevel(level)
+    # The SDK logs expected 404s at ERROR and request headers at INFO; we translate its errors ourselves.
+    logging.getLogger("qcloud_cos").setLevel(logging.CRITICAL)
+
+
+def log(event: str, **fields: Any) -> None:
+    """Log one decision; callers pass ids, keys and reasons only."""
+    _LOGGER.info(json.dumps({"event": event, **fields}, ensure_ascii=False, default=str, sort_keys=False))
+
+
+def log_error(event: str, error: BaseException, **fields: Any) -> None:
+    _LOGGER.error(json.dumps({"event": event, "error": type(error).__name__, "message": str(error), **fields},
+                             ensure_ascii=False, default=str))

@@ -1,0 +1,113 @@
+"""Run state in the bucket: a checkpoint per timer rule, and leases that stop two runs doing the same work."""
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta
+from typing import Callable, Optional
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from lib.client import CiClient
+from lib.errors import CloudApiError, LeaseHeldError
+from lib.windows import as_utc
+
+_GENERATION = re.compile(r"/g(\d{6})\.json$")
+
+
+class Checkpoint(BaseModel):
+    """The end of the last window a rule has a job for; the next window starts here."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    rule: str
+    end: datetime
+    job_id: str
+    job_name: str
+
+
+class Lease(BaseModel):
+    """A claim on one unit of work; its window and job name are reused by whoever takes it over."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    lease_id: str
+    owner: str
+    generation: int
+    expires_at: datetime
+    window_start: Optional[datetime] = None
+    window_end: Optional[datetime] = None
+    job_name: str
+
+
+class StateStore:
+    """Checkpoints and leases as small JSON objects under STATE_PREFIX."""
+
+    def __init__(self, client: CiClient, prefix: str, clock: Callable[[], datetime]):
+        self.client = client
+        self.prefix = prefix
+        self.clock = clock
+
+    def _checkpoint_key(self, rule: str) -> str:
+        return f"{self.prefix}checkpoints/{rule}.json"
+
+    def _lease_dir(self, lease_id: str) -> str:
+        return f"{self.prefix}leases/{lease_id}/"
+
+    def read_checkpoint(self, rule: str) -> Optional[Checkpoint]:
+        raw = self.client.get_object(self._checkpoint_key(rule))
+        if raw is None:
+            return None
+        try:
+            return Checkpoint.model_validate_json(raw)
+        except ValidationError:
+            raise LeaseHeldError(  # refusing beats silently restarting the rule's history
+                f"checkpoint {self._checkpoint_key(rule)} is unreadable; fix or delete it by hand") from None
+
+    def write_checkpoint(self, checkpoint: Checkpoint) -> None:
+        self.client.put_object(self._checkpoint_key(checkpoint.rule),
+                               checkpoint.model_dump_json().encode("utf-8"), "application/json")
+
+    def acquire(self, proposal: Lease, ttl: timedelta) -> Lease:
+        """Claim proposal.lease_id, or take over an expired claim (keeping its window); raises LeaseHeldError."""
+        directory = self._lease_dir(proposal.lease_id)
+        keys = sorted(k for k in self.client.list_keys(directory) if _GENERATION.search(k))
+        generation, base = 0, proposal
+        if keys:
+            current = self._read_lease(keys[-1])
+            now = as_utc(self.clock())
+            if current is not None and as_utc(current.expires_at) > now:
+                raise LeaseHeldError(
+                    f"lease {proposal.lease_id} is held by run {current.owner} until {current.expires_at.isoformat()}; "
+                    "this run stops so the same work is not done twice, and SCF's retry will pick it up")
+            generation = int(_GENERATION.search(keys[-1]).group(1)) + 1
+            if current is not None:
+                base = current  # a dead run's window must be finished as it was claimed, or windows overlap
+        lease = base.model_copy(update={"owner": proposal.owner, "generation": generation,
+                                        "expires_at": as_utc(self.clock()) + ttl})
+        key = f"{directory}g{generation:06d}.json"
+        try:
+            self.client.put_object(key, lease.model_dump_json().encode("utf-8"), "application/json", if_absent=True)
+        except CloudApiError as exc:
+            if exc.status == 409:
+                raise LeaseHeldError(f"lease {proposal.lease_id} was claimed by another run a moment ago") from None
+            raise
+        return lease
+
+    def _read_lease(self, key: str) -> Optional[Lease]:
+        raw = self.client.get_object(key)
+        if raw is None:
+            return None
+        try:
+            return Lease.model_validate(json.loads(raw))
+        except (ValueError, ValidationError):
+            return None
+
+    def abandon(self, lease: Lease) -> None:
+        """Let the next run take over at once (keeping the window), after this run failed."""
+        key = f"{self._lease_dir(lease.lease_id)}g{lease.generation:06d}.json"
+        expired = lease.model_copy(update={"expires_at": as_utc(self.clock()) - timedelta(seconds=1)})
+        self.client.put_object(key, expired.model_dump_json().encode("utf-8"), "application/json")
+
+    def release(self, lease: Lease) -> None:
+        """Delete the lease chain once its work is recorded (job exists, checkpoint moved)."""
+        for key in self.client.list_keys(self._lease_dir(lease.lease_id)):
+            self.client.delete_object(key)

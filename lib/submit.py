@@ -1,0 +1,258 @@
+"""Submitting batch jobs: a timer tick becomes one job per window, an upload event one job per set of objects."""
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable, List, Optional, Tuple
+
+from pydantic import BaseModel, ConfigDict
+
+from lib import logs
+from lib.client import CiClient, JobDetail
+from lib.config import Settings
+from lib.errors import AppError, CloudApiError, CloudUnavailableError, SafetyError
+from lib.events import CosEvent, KeyMismatch, TimerEvent, UploadedObject, uploaded_object
+from lib.jobs import (
+    JobBody,
+    JobInput,
+    build_job_body,
+    manifest_lines,
+    timer_job_name,
+    upload_digest,
+    upload_job_name,
+)
+from lib.state import Checkpoint, Lease, StateStore
+from lib.windows import Window, as_utc, format_ci_time
+
+CREATE_ATTEMPTS = 3
+
+
+@dataclass
+class Deps:
+    """The side effects a submit run uses, passed in so tests can give fakes."""
+
+    client: CiClient
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
+    sleep: Callable[[float], None] = time.sleep
+    owner: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+
+class JobRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    job_id: str
+    name: str
+    state: str
+    created: bool
+    input: str
+    window_start: Optional[str] = None
+    window_end: Optional[str] = None
+
+
+class SkippedKey(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    key: str
+    reason: str
+
+
+class SubmitResult(BaseModel):
+    """What a submit run did, JSON-able for the handler's return value."""
+
+    trigger: str
+    rule: Optional[str] = None
+    jobs: List[JobRef] = []
+    skipped: List[SkippedKey] = []
+    note: str = ""
+
+
+def check_safety(settings: Settings) -> None:
+    """Refuse a whole-bucket DeleteObject scan unless the user said so explicitly."""
+    if settings.deletes_objects and settings.whole_bucket and not settings.allow_delete_whole_bucket:
+        raise SafetyError(
+            "INSPECT_PROCESS_TYPE=DeleteObject with INSPECT_AUTO_PROCESS=true and INPUT_PREFIX covering the whole "
+            "bucket would delete every flagged image in it; set INPUT_PREFIX to a folder, use BackupObject, or set "
+            "ALLOW_DELETE_WHOLE_BUCKET=true if that is really what you want")
+
+
+def find_live_job(client: CiClient, name: str, job_type: str) -> Optional[JobDetail]:
+    """A job with exactly this name that has not failed or been cancelled."""
+    for job in client.iter_jobs(job_type, Name=name, States="All"):
+        if job.Name == name and job.live:
+            return job
+    return None
+
+
+def ensure_job(client: CiClient, body: JobBody, sleep: Callable[[float], None]) -> Tuple[JobDetail, bool]:
+    """Create the job unless one with its name is live; look the name up before every attempt."""
+    last: Optional[AppError] = None
+    for attempt in range(CREATE_ATTEMPTS):
+        existing = find_live_job(client, body.Name, body.Type)
+        if existing is not None:
+            return existing, False
+        try:
+            return client.create_job(body), True
+        except CloudApiError as exc:
+            if not exc.retryable:
+                raise
+            last = exc
+        except CloudUnavailableError as exc:
+            last = exc  # the create may have happened: the lookup at the top of the loop finds out
+        logs.log("create_retry", job_name=body.Name, attempt=attempt + 1, error=str(last))
+        sleep(0.5 * (2 ** attempt))
+    existing = find_live_job(client, body.Name, body.Type)
+    if existing is not None:
+        return existing, False
+    assert last is not None
+    raise last
+
+
+def _ref(job: JobDetail, created: bool, job_input: str, window: Optional[Window]) -> JobRef:
+    return JobRef(
+        job_id=job.JobId, name=job.Name, state=job.State, created=created, input=job_input,
+        window_start=format_ci_time(window.start) if window and window.start else None,
+        window_end=format_ci_time(window.end) if window else None,
+    )
+
+
+def rule_of(settings: Settings, event: TimerEvent) -> str:
+    return settings.rule_name or event.trigger_name
+
+
+def plan_timer_window(settings: Settings, end: datetime, checkpoint: Optional[Checkpoint]) -> Optional[Window]:
+    """The window a tick at `end` covers; None when an earlier run already covered it."""
+    end = as_utc(end)
+    kind = settings.window.kind
+    if kind == "all":
+        return Window(None, end)
+    if kind == "lookback":
+        assert settings.window.lookback is not None
+        return Window(end - settings.window.lookback, end)
+    start = as_utc(checkpoint.end) if checkpoint else end - settings.first_run_lookback
+    if start >= end:
+        return None
+    return Window(start, end)
+
+
+def timer_body(settings: Settings, rule: str, window: Window) -> JobBody:
+    name = timer_job_name(settings.job_name_prefix, rule, window)
+    return build_job_body(settings, name, JobInput(Prefix=settings.input_prefix), window)
+
+
+def submit_timer(settings: Settings, event: TimerEvent, deps: Deps) -> SubmitResult:
+    """One job for the window ending at the tick's Time; the checkpoint moves only after the job exists."""
+    check_safety(settings)
+    rule = rule_of(settings, event)
+    store = StateStore(deps.client, settings.state_prefix, deps.clock)
+    incremental = settings.window.kind == "incremental"
+    checkpoint = store.read_checkpoint(rule) if incremental else None
+    window = plan_timer_window(settings, event.time, checkpoint)
+    if window is None:
+        assert checkpoint is not None
+        note = f"window already covered up to {format_ci_time(checkpoint.end)} by job {checkpoint.job_id}"
+        logs.log("timer_skip", rule=rule, reason=note)
+        return SubmitResult(trigger="timer", rule=rule, note=note)
+    body = timer_body(settings, rule, window)
+    if incremental:
+        lease_id = f"{rule}@{window.start.strftime('%Y%m%dT%H%M%SZ') if checkpoint else 'first'}"
+    else:
+        lease_id = body.Name
+    proposal = Lease(lease_id=lease_id, owner=deps.owner, generation=0, expires_at=deps.clock(),
+                     window_start=window.start, window_end=window.end, job_name=body.Name)
+    lease = store.acquire(proposal, timedelta(seconds=settings.lease_seconds))
+    try:
+        if lease.job_name != body.Name:
+            # Taking over a claim a failed run left: finish exactly its window so windows never overlap.
+            window = Window(lease.window_start, lease.window_end or window.end)
+            body = timer_body(settings, rule, window)
+        if incremental:
+            latest = store.read_checkpoint(rule)
+            if latest is not None and window.start is not None and as_utc(latest.end) > as_utc(window.start):
+                store.release(lease)
+                note = f"another run moved the checkpoint to {format_ci_time(latest.end)} meanwhile"
+                logs.log("timer_skip", rule=rule, reason=note)
+                return SubmitResult(trigger="timer", rule=rule, note=note)
+        job, created = ensure_job(deps.client, body, deps.sleep)
+        logs.log("job_created" if created else "job_found", rule=rule, job_id=job.JobId, job_name=job.Name,
+                 window_start=format_ci_time(window.start) if window.start else None,
+                 window_end=format_ci_time(window.end))
+        if incremental:
+            store.write_checkpoint(Checkpoint(rule=rule, end=window.end, job_id=job.JobId, job_name=job.Name))
+    except BaseException:
+        _abandon_quietly(store, lease)
+        raise
+    store.release(lease)
+    return SubmitResult(trigger="timer", rule=rule, jobs=[_ref(job, created, f"Prefix={settings.input_prefix}", window)])
+
+
+def _abandon_quietly(store: StateStore, lease: Lease) -> None:
+    try:
+        store.abandon(lease)
+    except AppError as exc:  # the lease then simply expires; the original error matters more
+        logs.log_error("lease_abandon_failed", exc, lease_id=lease.lease_id)
+
+
+def select_uploads(settings: Settings, event: CosEvent) -> Tuple[List[UploadedObject], List[SkippedKey]]:
+    """The records worth inspecting, in event order without duplicates, and why the others were skipped."""
+    chosen: List[UploadedObject] = []
+    skipped: List[SkippedKey] = []
+    seen = set()
+    for record in event.records:
+        try:
+            obj = uploaded_object(record)
+        except KeyMismatch as exc:
+            skipped.append(SkippedKey(key=record.cos.cos_object.key[-200:], reason=f"unreadable key: {exc}"))
+            continue
+        reason = _skip_reason(settings, obj)
+        if reason:
+            skipped.append(SkippedKey(key=obj.key, reason=reason))
+        elif obj.key not in seen:
+            seen.add(obj.key)
+            chosen.append(obj)
+    return chosen, skipped
+
+
+def _skip_reason(settings: Settings, obj: UploadedObject) -> str:
+    if obj.event_name and not obj.event_name.startswith("cos:ObjectCreated"):
+        return f"event {obj.event_name} is not an upload"
+    if obj.bucket != settings.bucket:
+        return f"bucket {obj.bucket} is not COS_BUCKET"
+    if obj.key.endswith("/"):
+        return "folder marker"
+    for prefix in settings.skip_prefixes():
+        if obj.key.startswith(prefix):
+            return f"under {prefix} (our own state or CI's backups; processing it would recurse)"
+    if not obj.key.lower().endswith(settings.upload_suffixes):
+        return "suffix not in UPLOAD_SUFFIXES"
+    return ""
+
+
+def submit_upload(settings: Settings, event: CosEvent, deps: Deps) -> SubmitResult:
+    """One job over exactly the uploaded objects: Input.Object for one, a UrlFile manifest for several."""
+    objects, skipped = select_uploads(settings, event)
+    for item in skipped:
+        logs.log("upload_skip", key=item.key, reason=item.reason)
+    if not objects:
+        return SubmitResult(trigger="cos", skipped=skipped, note="nothing to inspect in this event")
+    digest = upload_digest(objects)
+    name = upload_job_name(settings.job_name_prefix, digest)
+    store = StateStore(deps.client, settings.state_prefix, deps.clock)
+    proposal = Lease(lease_id=name, owner=deps.owner, generation=0, expires_at=deps.clock(), job_name=name)
+    lease = store.acquire(proposal, timedelta(seconds=settings.lease_seconds))
+    try:
+        if len(objects) == 1:
+            job_input, described = JobInput(Object=objects[0].key), f"Object={objects[0].key}"
+        else:
+            manifest = f"{settings.state_prefix}manifests/{digest}.txt"
+            text = manifest_lines(settings.bucket, settings.region, [o.key for o in objects])
+            # Same records, same bytes: rewriting it on a redelivery is harmless.
+            deps.client.put_object(manifest, text.encode("utf-8"), "text/plain; charset=utf-8")
+            job_input, described = JobInput(UrlFile=manifest), f"UrlFile={manifest} ({len(objects)} objects)"
+        body = build_job_body(settings, name, job_input, None)
+        job, created = ensure_job(deps.client, body, deps.sleep)
+        logs.log("job_created" if created else "job_found", job_id=job.JobId, job_name=job.Name, input=described)
+    except BaseException:
+        _abandon_quietly(store, lease)
+        raise
+    store.release(lease)
+    return SubmitResult(trigger="cos", jobs=[_ref(job, created, described, None)], skipped=skipped)

@@ -1,0 +1,247 @@
+"""The submit handler, driven the way SCF drives it, against the SDK over (fake) HTTP."""
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from handlers.submit import main_handler
+from lib.errors import ConfigError, LeaseHeldError, SafetyError
+from tests.conftest import load_event
+from tests.wire import BUCKET
+
+CONTEXT = {"request_id": "req-1", "function_name": "submit", "time_limit_in_ms": 60000}
+
+
+def timer(time="2026-11-28T16:00:00Z", name="hourly", message=""):
+    return {"Type": "Timer", "TriggerName": name, "Time": time, "Message": message}
+
+
+def sent(wire, index=-1):
+    return ET.fromstring(wire.created_bodies[index])
+
+
+def interval(root):
+    return root.findtext("Operation/TimeInterval/Start"), root.findtext("Operation/TimeInterval/End")
+
+
+def test_first_timer_run_covers_the_default_lookback_and_writes_a_checkpoint(env, wire):
+    result = main_handler(timer(), CONTEXT)
+    assert result["jobs"][0]["created"] is True
+    assert interval(sent(wire)) == ("2026-11-28T23:00:00+0800", "2026-11-29T00:00:00+0800")
+    checkpoint = json.loads(wire.objects["autopilot/checkpoints/hourly.json"])
+    assert checkpoint["end"] == "2026-11-28T16:00:00Z" and checkpoint["job_id"] == result["jobs"][0]["job_id"]
+
+
+def test_next_timer_run_starts_where_the_previous_ended(env, wire):
+    main_handler(timer("2026-11-28T16:00:00Z"), CONTEXT)
+    main_handler(timer("2026-11-28T19:00:00Z"), CONTEXT)  # two ticks missed: the window grows, nothing is lost
+    assert interval(sent(wire)) == ("2026-11-29T00:00:00+0800", "2026-11-29T03:00:00+0800")
+
+
+def test_timer_job_is_an_image_inspect_job_over_the_input_prefix(env, wire, monkeypatch):
+    monkeypatch.setenv("INPUT_PREFIX", "avatars/")
+    monkeypatch.setenv("INSPECT_AUTO_PROCESS", "true")
+    monkeypatch.setenv("INSPECT_PROCESS_TYPE", "SwitchObjectToPrivate")
+    main_handler(timer(), CONTEXT)
+    root = sent(wire)
+    assert root.findtext("Type") == "Job" and root.findtext("Input/Prefix") == "avatars/"
+    assert root.findtext("Operation/Tag") == "ImageInspect"
+    assert root.findtext("Operation/JobParam/ImageInspect/AutoProcess") == "true"
+    assert root.findtext("Operation/JobParam/ImageInspect/ProcessType") == "SwitchObjectToPrivate"
+    assert root.findtext("Name").startswith("autopilot-hourly-")
+
+
+def test_timer_argument_runs_a_different_rule(env, wire):
+    main_handler(load_event("timer-argument-override.json"), CONTEXT)
+    root = sent(wire)
+    assert root.findtext("Type") == "Workflow" and root.findtext("Input/Prefix") == "videos/"
+    assert root.findtext("Operation/WorkflowIds") == "w2504f47ad46e4a1b9c0d1e2f3a4b5c6d"
+    assert interval(root) == ("2026-11-28T03:00:00+0800", "2026-11-29T03:00:00+0800")
+    assert "autopilot/checkpoints/nightly-videos.json" not in wire.objects  # a fixed look-back keeps no checkpoint
+
+
+def test_window_all_sends_no_time_interval(env, wire, monkeypatch):
+    monkeypatch.setenv("WINDOW", "all")
+    main_handler(timer(), CONTEXT)
+    assert sent(wire).find("Operation/TimeInterval") is None
+
+
+def test_invalid_timer_argument_submits_nothing(env, wire):
+    with pytest.raises(ConfigError, match="timer argument is not valid JSON"):
+        main_handler(load_event("timer-invalid-argument.json"), CONTEXT)
+    assert len(wire.rsps.calls) == 0
+
+
+def test_invalid_setting_submits_nothing(env, wire, monkeypatch):
+    monkeypatch.setenv("INSPECT_PROCESS_TYPE", "Shred")
+    with pytest.raises(ConfigError, match="INSPECT_PROCESS_TYPE='Shred'"):
+        main_handler(timer(), CONTEXT)
+    assert len(wire.rsps.calls) == 0
+
+
+def test_missing_credentials_are_a_clear_error(env, wire, monkeypatch):
+    monkeypatch.delenv("TENCENTCLOUD_SECRETKEY")
+    with pytest.raises(ConfigError, match="give the function a role"):
+        main_handler(timer(), CONTEXT)
+    assert len(wire.rsps.calls) == 0
+
+
+def test_same_timer_event_twice_creates_one_job(env, wire):
+    first = main_handler(timer(), CONTEXT)
+    second = main_handler(timer(), CONTEXT)
+    assert len(wire.jobs) == 1
+    assert second["jobs"] == [] and "already covered" in second["note"]
+    assert first["jobs"][0]["created"] is True
+
+
+def test_lookback_timer_redelivered_finds_its_job_instead_of_creating(env, wire, monkeypatch):
+    monkeypatch.setenv("WINDOW", "6h")
+    main_handler(timer(), CONTEXT)
+    again = main_handler(timer(), CONTEXT)
+    assert len(wire.jobs) == 1 and again["jobs"][0]["created"] is False
+
+
+def test_5xx_on_create_then_retry_creates_one_job(env, wire):
+    wire.create_failures = [(503, False)]
+    result = main_handler(timer(), CONTEXT)
+    assert len(wire.created_bodies) == 2 and len(wire.jobs) == 1
+    assert result["jobs"][0]["created"] is True
+
+
+def test_5xx_after_the_create_was_carried_out_is_not_created_again(env, wire):
+    wire.create_failures = [(500, True)]
+    result = main_handler(timer(), CONTEXT)
+    assert len(wire.created_bodies) == 1 and len(wire.jobs) == 1
+    assert result["jobs"][0]["created"] is False  # found by name on the retry's lookup
+
+
+def test_checkpoint_does_not_move_when_create_keeps_failing(env, wire):
+    wire.create_failures = [(500, False)] * 3
+    with pytest.raises(Exception, match="HTTP 500"):
+        main_handler(timer(), CONTEXT)
+    assert "autopilot/checkpoints/hourly.json" not in wire.objects
+    assert wire.jobs == []
+
+
+def test_scf_retry_after_a_failed_run_takes_over_the_abandoned_lease(env, wire):
+    wire.create_failures = [(500, False)] * 3
+    with pytest.raises(Exception, match="HTTP 500"):
+        main_handler(timer(), CONTEXT)
+    result = main_handler(timer(), {**CONTEXT, "request_id": "req-1-retry"})
+    assert result["jobs"][0]["created"] is True and len(wire.jobs) == 1
+
+
+def test_a_run_that_finds_a_live_lease_stops_without_submitting(env, wire):
+    wire.objects["autopilot/leases/hourly@first/g000000.json"] = json.dumps({
+        "lease_id": "hourly@first", "owner": "other-run", "generation": 0, "expires_at": "2999-01-01T00:00:00Z",
+        "window_start": "2026-11-28T15:00:00Z", "window_end": "2026-11-28T16:00:00Z", "job_name": "x"}).encode()
+    with pytest.raises(LeaseHeldError, match="held by run other-run"):
+        main_handler(timer(), CONTEXT)
+    assert wire.created_bodies == []
+
+
+def test_taking_over_an_expired_lease_finishes_its_window_not_a_new_one(env, wire):
+    wire.objects["autopilot/leases/hourly@first/g000000.json"] = json.dumps({
+        "lease_id": "hourly@first", "owner": "dead-run", "generation": 0, "expires_at": "2020-01-01T00:00:00Z",
+        "window_start": "2026-11-28T14:00:00Z", "window_end": "2026-11-28T15:00:00Z",
+        "job_name": "autopilot-hourly-20261128T140000Z-20261128T150000Z"}).encode()
+    main_handler(timer("2026-11-28T16:00:00Z"), CONTEXT)
+    assert interval(sent(wire)) == ("2026-11-28T22:00:00+0800", "2026-11-28T23:00:00+0800")
+    assert json.loads(wire.objects["autopilot/checkpoints/hourly.json"])["end"] == "2026-11-28T15:00:00Z"
+
+
+def test_whole_bucket_delete_refuses_without_explicit_permission(env, wire, monkeypatch):
+    monkeypatch.setenv("INSPECT_AUTO_PROCESS", "true")
+    monkeypatch.setenv("INSPECT_PROCESS_TYPE", "DeleteObject")
+    with pytest.raises(SafetyError, match="ALLOW_DELETE_WHOLE_BUCKET=true"):
+        main_handler(timer(), CONTEXT)
+    assert len(wire.rsps.calls) == 0
+    monkeypatch.setenv("ALLOW_DELETE_WHOLE_BUCKET", "true")
+    assert main_handler(timer(), CONTEXT)["jobs"][0]["created"] is True
+
+
+# --- uploads ---------------------------------------------------------------------------------
+
+def test_one_upload_becomes_an_object_job(env, wire):
+    result = main_handler(load_event("cos-upload-one.json"), CONTEXT)
+    root = sent(wire)
+    assert root.findtext("Input/Object") == "uploads/cat.png"
+    assert root.find("Operation/TimeInterval") is None
+    assert result["jobs"][0]["input"] == "Object=uploads/cat.png"
+
+
+def test_several_uploads_become_one_urlfile_job_with_a_manifest(env, wire):
+    main_handler(load_event("cos-upload-multi.json"), CONTEXT)
+    root = sent(wire)
+    manifest = root.findtext("Input/UrlFile")
+    assert manifest.startswith("autopilot/manifests/") and manifest.endswith(".txt")
+    host = f"https://{BUCKET}.cos.ap-guangzhou.myqcloud.com/"
+    assert wire.objects[manifest].decode() == f"{host}uploads/a.jpg\n{host}uploads/b.png\n{host}uploads/c.gif\n"
+    assert root.find("Input/Prefix") is None
+
+
+def test_special_character_keys_reach_the_manifest_percent_encoded(env, wire):
+    main_handler(load_event("cos-upload-special-keys.json"), CONTEXT)
+    text = wire.objects[sent(wire).findtext("Input/UrlFile")].decode()
+    assert text.splitlines() == [
+        f"https://{BUCKET}.cos.ap-guangzhou.myqcloud.com/uploads/my%20photo%2B1%20100%25.jpg",
+        f"https://{BUCKET}.cos.ap-guangzhou.myqcloud.com/uploads/%E7%85%A7%E7%89%87/%E7%8C%AB.png",
+        f"https://{BUCKET}.cos.ap-guangzhou.myqcloud.com/uploads/emoji%20%F0%9F%98%80.webp",
+    ]
+
+
+def test_folder_marker_is_skipped_and_nothing_is_sent(env, wire):
+    result = main_handler(load_event("cos-folder-marker.json"), CONTEXT)
+    assert result["skipped"] == [{"key": "uploads/newfolder/", "reason": "folder marker"}]
+    assert len(wire.rsps.calls) == 0
+
+
+def test_region_short_code_event_uses_the_configured_region(env, wire):
+    main_handler(load_event("cos-region-short-code.json"), CONTEXT)
+    assert sent(wire).findtext("Input/Object") == "uploads/old-event.bmp"
+
+
+def test_state_backup_and_other_suffixes_are_skipped_without_recursion(env, wire):
+    result = main_handler(load_event("cos-mixed-skips.json"), CONTEXT)
+    reasons = {s["key"]: s["reason"] for s in result["skipped"]}
+    assert reasons["uploads/notes.txt"] == "suffix not in UPLOAD_SUFFIXES"
+    assert reasons["autopilot/manifests/x.png"].startswith("under autopilot/")
+    assert reasons["abnormal_images_backup/uploads/bad.png"].startswith("under abnormal_images_backup/")
+    assert sent(wire).findtext("Input/Object") == "uploads/ok.jpeg"
+
+
+def test_upload_from_another_bucket_is_skipped(env, wire, monkeypatch):
+    monkeypatch.setenv("COS_BUCKET", "otherbucket-1250000000")
+    result = main_handler(load_event("cos-upload-one.json"), CONTEXT)
+    assert result["skipped"][0]["reason"].startswith("bucket examplebucket-1250000000 is not COS_BUCKET")
+
+
+def test_same_upload_event_twice_creates_one_job(env, wire):
+    first = main_handler(load_event("cos-upload-multi.json"), CONTEXT)
+    second = main_handler(load_event("cos-upload-multi.json"), CONTEXT)
+    assert len(wire.jobs) == 1
+    assert first["jobs"][0]["job_id"] == second["jobs"][0]["job_id"]
+    assert second["jobs"][0]["created"] is False
+
+
+def test_a_new_upload_of_the_same_key_is_a_new_job(env, wire):
+    main_handler(load_event("cos-upload-one.json"), CONTEXT)
+    again = load_event("cos-upload-one.json")
+    again["Records"][0]["cos"]["cosObject"]["meta"]["x-cos-request-id"] = "bmV3LXVwbG9hZA=="
+    main_handler(again, CONTEXT)
+    assert len(wire.jobs) == 2
+
+
+def test_upload_job_is_never_a_prefix_job(env, wire, monkeypatch):
+    monkeypatch.setenv("INSPECT_AUTO_PROCESS", "true")
+    monkeypatch.setenv("INSPECT_PROCESS_TYPE", "DeleteObject")
+    main_handler(load_event("cos-upload-one.json"), CONTEXT)  # explicit keys: the whole-bucket rail does not apply
+    assert sent(wire).find("Input/Prefix") is None
+
+
+def test_malformed_event_is_skipped_cleanly_without_sending(env, wire):
+    result = main_handler({"Records": "nope"}, CONTEXT)
+    assert result["skipped"] is True and "CosEvent is malformed" in result["reason"]
+    assert len(wire.rsps.calls) == 0
