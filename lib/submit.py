@@ -227,6 +227,30 @@ def _skip_reason(settings: Settings, obj: UploadedObject) -> str:
     return ""
 
 
+class UploadPlan(BaseModel):
+    """The job an upload event maps to, and the manifest it needs (if several objects)."""
+
+    model_config = ConfigDict(frozen=True)
+    body: JobBody
+    described: str
+    manifest_key: Optional[str] = None
+    manifest_text: Optional[str] = None
+
+
+def plan_upload(settings: Settings, objects: List[UploadedObject]) -> UploadPlan:
+    """Pure: Input.Object for one object, a UrlFile manifest for several; the name derives from the records."""
+    digest = upload_digest(objects)
+    name = upload_job_name(settings.job_name_prefix, digest)
+    if len(objects) == 1:
+        body = build_job_body(settings, name, JobInput(Object=objects[0].key), None)
+        return UploadPlan(body=body, described=f"Object={objects[0].key}")
+    manifest = f"{settings.state_prefix}manifests/{digest}.txt"
+    text = manifest_lines(settings.bucket, settings.region, [o.key for o in objects])
+    body = build_job_body(settings, name, JobInput(UrlFile=manifest), None)
+    return UploadPlan(body=body, described=f"UrlFile={manifest} ({len(objects)} objects)",
+                      manifest_key=manifest, manifest_text=text)
+
+
 def submit_upload(settings: Settings, event: CosEvent, deps: Deps) -> SubmitResult:
     """One job over exactly the uploaded objects: Input.Object for one, a UrlFile manifest for several."""
     objects, skipped = select_uploads(settings, event)
@@ -234,25 +258,19 @@ def submit_upload(settings: Settings, event: CosEvent, deps: Deps) -> SubmitResu
         logs.log("upload_skip", key=item.key, reason=item.reason)
     if not objects:
         return SubmitResult(trigger="cos", skipped=skipped, note="nothing to inspect in this event")
-    digest = upload_digest(objects)
-    name = upload_job_name(settings.job_name_prefix, digest)
+    plan = plan_upload(settings, objects)
     store = StateStore(deps.client, settings.state_prefix, deps.clock)
-    proposal = Lease(lease_id=name, owner=deps.owner, generation=0, expires_at=deps.clock(), job_name=name)
+    proposal = Lease(lease_id=plan.body.Name, owner=deps.owner, generation=0, expires_at=deps.clock(),
+                     job_name=plan.body.Name)
     lease = store.acquire(proposal, timedelta(seconds=settings.lease_seconds))
     try:
-        if len(objects) == 1:
-            job_input, described = JobInput(Object=objects[0].key), f"Object={objects[0].key}"
-        else:
-            manifest = f"{settings.state_prefix}manifests/{digest}.txt"
-            text = manifest_lines(settings.bucket, settings.region, [o.key for o in objects])
+        if plan.manifest_key is not None and plan.manifest_text is not None:
             # Same records, same bytes: rewriting it on a redelivery is harmless.
-            deps.client.put_object(manifest, text.encode("utf-8"), "text/plain; charset=utf-8")
-            job_input, described = JobInput(UrlFile=manifest), f"UrlFile={manifest} ({len(objects)} objects)"
-        body = build_job_body(settings, name, job_input, None)
-        job, created = ensure_job(deps.client, body, deps.sleep)
-        logs.log("job_created" if created else "job_found", job_id=job.JobId, job_name=job.Name, input=described)
+            deps.client.put_object(plan.manifest_key, plan.manifest_text.encode("utf-8"), "text/plain; charset=utf-8")
+        job, created = ensure_job(deps.client, plan.body, deps.sleep)
+        logs.log("job_created" if created else "job_found", job_id=job.JobId, job_name=job.Name, input=plan.described)
     except BaseException:
         _abandon_quietly(store, lease)
         raise
     store.release(lease)
-    return SubmitResult(trigger="cos", jobs=[_ref(job, created, described, None)], skipped=skipped)
+    return SubmitResult(trigger="cos", jobs=[_ref(job, created, plan.described, None)], skipped=skipped)
