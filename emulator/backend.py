@@ -1,0 +1,501 @@
+"""All emulator state (buckets, objects, batch jobs, per-object jobs, workflows) and its reset; no HTTP here."""
+from __future__ import annotations
+
+import hashlib
+import threading
+import uuid
+from collections import defaultdict
+from datetime import datetime, timezone
+from typing import Callable, Deque, Dict, Iterable, List, Optional, Tuple
+
+from . import executor
+from .errors import EmulatorError, invalid_argument, no_such_bucket, no_such_key
+from .models import (
+    JOB_STATES,
+    TERMINAL_STATES,
+    BatchJob,
+    InspectJob,
+    ObjectRecord,
+    Workflow,
+    WorkflowExecution,
+    record_copy,
+)
+from .store import Store
+from .validation import BatchJobSpec, WorkflowSpec
+from .xmlio import parse_ci_time
+
+Clock = Callable[[], datetime]
+MAX_LIST_SIZE = 100
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _new_id(prefix: str) -> str:
+    return prefix + uuid.uuid4().hex
+
+
+def _normalize_metadata(metadata: Optional[Dict[str, str]]) -> Dict[str, str]:
+    out = {}
+    for name, value in (metadata or {}).items():
+        name = name.lower()
+        if name.startswith("x-cos-meta-"):
+            name = name[len("x-cos-meta-"):]
+        out[name] = str(value)
+    return out
+
+
+class ListFilter:
+    """Filters and paging shared by the batch-job, per-object-job and workflow-execution lists."""
+
+    def __init__(self, states: str = "All", order: str = "Desc", size: str = "10", next_token: str = "",
+                 start: Optional[str] = None, end: Optional[str] = None):
+        self.states = self._states(states)
+        if order not in ("Asc", "Desc"):
+            raise invalid_argument(f"orderByTime must be Asc or Desc, got {order!r}")
+        self.descending = order == "Desc"
+        try:
+            self.size = int(size) if size not in (None, "") else 10
+        except ValueError as exc:
+            raise invalid_argument(f"size must be an integer, got {size!r}") from exc
+        if not 1 <= self.size <= MAX_LIST_SIZE:
+            raise invalid_argument(f"size must be between 1 and {MAX_LIST_SIZE}, got {self.size}")
+        self.after: Optional[Tuple[float, int]] = self._token(next_token) if next_token else None
+        self.start = parse_ci_time(start, "startCreationTime") if start else None
+        self.end = parse_ci_time(end, "endCreationTime") if end else None
+
+    @staticmethod
+    def _states(states: Optional[str]) -> Optional[set]:
+        parts = [s.strip() for s in (states or "All").split(",") if s.strip()]
+        if not parts or "All" in parts:
+            return None
+        bad = [s for s in parts if s not in JOB_STATES]
+        if bad:
+            raise invalid_argument(f"states has an unknown state {bad[0]!r}")
+        return set(parts)
+
+    @staticmethod
+    def _token(token: str) -> Tuple[float, int]:
+        try:
+            ts, seq = token.split("-", 1)
+            return float(ts), int(seq)
+        except ValueError as exc:
+            raise invalid_argument(f"nextToken {token!r} is not valid") from exc
+
+    def page(self, records: Iterable, state_of: Callable = lambda r: r.state) -> Tuple[list, str]:
+        """Filter by state and creation time ([start, end)), order, and cut one page after the token."""
+        rows = []
+        for rec in records:
+            if self.states is not None and state_of(rec) not in self.states:
+                continue
+            if self.start is not None and rec.creation_time < self.start:
+                continue
+            if self.end is not None and rec.creation_time >= self.end:
+                continue
+            rows.append(((rec.creation_time.timestamp(), rec.seq), rec))
+        rows.sort(key=lambda row: row[0], reverse=self.descending)
+        if self.after is not None:
+            if self.descending:
+                rows = [row for row in rows if row[0] < self.after]
+            else:
+                rows = [row for row in rows if row[0] > self.after]
+        page = rows[:self.size]
+        token = ""
+        if len(rows) > self.size:
+            last = page[-1][0]
+            token = f"{last[0]:.6f}-{last[1]}"
+        return [rec for _, rec in page], token
+
+
+class Backend:
+    """State of one emulated account: every bucket, object, job and workflow, behind one lock.
+
+    ``reset()`` re-initialises all state (moto's pattern), keeping only the configuration; with a data directory
+    the state is loaded at start and written through on every change."""
+
+    def __init__(self, data_dir: Optional[str] = None, inspector: Optional[Callable[[bytes], dict]] = None):
+        self.lock = threading.RLock()
+        self.work = threading.Condition(self.lock)
+        self.store: Optional[Store] = Store(data_dir) if data_dir else None
+        self.inspector = inspector
+        with self.lock:
+            self._init_state()
+            if self.store is not None:
+                self._load()
+
+    def _init_state(self) -> None:
+        self._clock: Clock = utc_now
+        self._seq = 0
+        self.buckets: Dict[str, Dict[str, ObjectRecord]] = {}
+        self.bucket_created: Dict[str, datetime] = {}
+        self.jobs: Dict[str, BatchJob] = {}
+        self.inspect_jobs: Dict[str, InspectJob] = {}
+        self.inspect_jobs_by_batch: Dict[str, List[InspectJob]] = defaultdict(list)
+        self.workflows: Dict[str, Workflow] = {}
+        self.executions: Dict[str, WorkflowExecution] = {}
+        self.executions_by_batch: Dict[str, List[WorkflowExecution]] = defaultdict(list)
+        self._claimed: set = set()
+        self._queues: Dict[str, Deque[str]] = {}
+
+    # ----- lifecycle -------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget everything (including the data directory's content) and restore the real clock."""
+        with self.lock:
+            if self.store is not None:
+                self.store.wipe()
+            self._init_state()
+
+    def clock(self) -> datetime:
+        """Now, as an aware UTC datetime (injectable with :meth:`set_clock`)."""
+        value = self._clock()
+        if value.tzinfo is None:
+            raise ValueError("the clock must return an aware datetime")
+        return value.astimezone(timezone.utc)
+
+    def set_clock(self, clock: Optional[Clock]) -> None:
+        """Use ``clock`` for Last-Modified and job times; None restores the real clock."""
+        self._clock = clock or utc_now
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _load(self) -> None:
+        assert self.store is not None
+        state = self.store.load()
+        for name, (created, objects) in state["buckets"].items():
+            self.buckets[name] = objects
+            self.bucket_created[name] = datetime.fromisoformat(created) if created else utc_now()
+        for job, inspect_jobs, executions in state["jobs"]:
+            self.jobs[job.job_id] = job
+            for ij in inspect_jobs:
+                self.inspect_jobs[ij.job_id] = ij
+                if ij.batch_job_id:
+                    self.inspect_jobs_by_batch[ij.batch_job_id].append(ij)
+            for ex in executions:
+                self.executions[ex.run_id] = ex
+                self.executions_by_batch[ex.batch_job_id].append(ex)
+        for wf in state["workflows"]:
+            self.workflows[wf.workflow_id] = wf
+        seqs = [r.seq for r in list(self.jobs.values()) + list(self.inspect_jobs.values())
+                + list(self.workflows.values()) + list(self.executions.values())]
+        self._seq = max(seqs, default=0)
+
+    def persist_job(self, job: BatchJob) -> None:
+        """Write a batch job with its per-object jobs and executions (no-op in memory mode)."""
+        if self.store is not None:
+            with self.lock:
+                self.store.save_job(job, list(self.inspect_jobs_by_batch.get(job.job_id, [])),
+                                    list(self.executions_by_batch.get(job.job_id, [])))
+
+    # ----- buckets and objects ---------------------------------------------------------------------
+    def create_bucket(self, name: str, exist_ok: bool = False) -> None:
+        """Create a bucket.
+
+        Raises:
+            EmulatorError: 409 BucketAlreadyExists unless ``exist_ok``.
+        """
+        with self.lock:
+            if name in self.buckets:
+                if exist_ok:
+                    return
+                raise EmulatorError(409, "BucketAlreadyExists", "The requested bucket name is not available.",
+                                    resource=name)
+            self.buckets[name] = {}
+            self.bucket_created[name] = self.clock()
+            if self.store is not None:
+                self.store.save_bucket(name, self.bucket_created[name].isoformat())
+
+    def has_bucket(self, name: str) -> bool:
+        with self.lock:
+            return name in self.buckets
+
+    def delete_bucket(self, name: str) -> None:
+        """Raises: EmulatorError 404 NoSuchBucket, 409 BucketNotEmpty."""
+        with self.lock:
+            objects = self._bucket(name)
+            if objects:
+                raise EmulatorError(409, "BucketNotEmpty", "The bucket you tried to delete is not empty.",
+                                    resource=name)
+            del self.buckets[name]
+            if self.store is not None:
+                self.store.delete_bucket(name)
+
+    def _bucket(self, name: str) -> Dict[str, ObjectRecord]:
+        objects = self.buckets.get(name)
+        if objects is None:
+            raise no_such_bucket(name)
+        return objects
+
+    def put_object(self, bucket: str, key: str, data: bytes, content_type: Optional[str] = None,
+                   last_modified: Optional[datetime] = None, metadata: Optional[Dict[str, str]] = None,
+                   acl: str = "default", forbid_overwrite: bool = False) -> ObjectRecord:
+        """Store an object (Last-Modified from the clock unless given, truncated to seconds as COS reports it).
+
+        Raises:
+            EmulatorError: 404 NoSuchBucket; 409 FileAlreadyExists when ``forbid_overwrite`` and the key exists.
+        """
+        stamp = (last_modified or self.clock()).astimezone(timezone.utc).replace(microsecond=0)
+        record = ObjectRecord(key=key, data=bytes(data),
+                              etag=f'"{hashlib.md5(data).hexdigest()}"',  # noqa: S324 - ETag is an MD5
+                              content_type=content_type or "application/octet-stream",
+                              last_modified=stamp, metadata=_normalize_metadata(metadata), acl=acl)
+        with self.lock:
+            objects = self._bucket(bucket)
+            if forbid_overwrite and key in objects:
+                raise EmulatorError(409, "FileAlreadyExists", "The object already exists.",
+                                    resource=f"{bucket}/{key}")
+            objects[key] = record
+            if self.store is not None:
+                self.store.save_object(bucket, record)
+        return record
+
+    def get_object(self, bucket: str, key: str) -> ObjectRecord:
+        """Raises: EmulatorError 404 NoSuchBucket / NoSuchKey."""
+        with self.lock:
+            record = self._bucket(bucket).get(key)
+            if record is None:
+                raise no_such_key(key)
+            return record
+
+    def delete_object(self, bucket: str, key: str) -> bool:
+        """Delete a key; True if it existed. Raises: EmulatorError 404 NoSuchBucket."""
+        with self.lock:
+            existed = self._bucket(bucket).pop(key, None) is not None
+            if existed and self.store is not None:
+                self.store.delete_object(bucket, key)
+            return existed
+
+    def copy_object(self, src_bucket: str, src_key: str, bucket: str, key: str, replace_metadata: bool = False,
+                    content_type: Optional[str] = None, metadata: Optional[Dict[str, str]] = None) -> ObjectRecord:
+        """Copy an object (metadata copied unless ``replace_metadata``); the copy's ACL is 'default'."""
+        with self.lock:
+            source = self.get_object(src_bucket, src_key)
+            self._bucket(bucket)
+            if replace_metadata:
+                return self.put_object(bucket, key, source.data, content_type=content_type, metadata=metadata)
+            return self.put_object(bucket, key, source.data, content_type=source.content_type,
+                                   metadata=dict(source.metadata))
+
+    def set_object_acl(self, bucket: str, key: str, acl: str) -> None:
+        """Raises: EmulatorError 404, 400 InvalidArgument for an ACL other than default/private/public-read."""
+        if acl not in ("default", "private", "public-read"):
+            raise invalid_argument(f"x-cos-acl {acl!r} is not supported (private, public-read, default)")
+        with self.lock:
+            record = self.get_object(bucket, key)
+            record.acl = acl
+            if self.store is not None:
+                self.store.save_object(bucket, record)
+
+    def list_keys(self, bucket: str, prefix: str = "") -> List[str]:
+        """Sorted keys under ``prefix``. Raises: EmulatorError 404 NoSuchBucket."""
+        with self.lock:
+            return sorted(k for k in self._bucket(bucket) if k.startswith(prefix))
+
+    def list_objects(self, bucket: str, prefix: str = "", marker: str = "", max_keys: int = 1000,
+                     delimiter: str = "") -> Tuple[List[ObjectRecord], List[str], bool, str]:
+        """GET Bucket: ``(contents, common_prefixes, is_truncated, next_marker)`` in key order."""
+        with self.lock:
+            objects = self._bucket(bucket)
+            keys = sorted(k for k in objects if k.startswith(prefix) and k > marker)
+            contents: List[ObjectRecord] = []
+            prefixes: List[str] = []
+            last = ""
+            truncated = False
+            for k in keys:
+                if delimiter:
+                    idx = k.find(delimiter, len(prefix))
+                    if idx >= 0:
+                        common = k[:idx + len(delimiter)]
+                        if prefixes and prefixes[-1] == common:
+                            continue
+                        if common <= marker:
+                            continue
+                        if len(contents) + len(prefixes) >= max_keys:
+                            truncated = True
+                            break
+                        prefixes.append(common)
+                        last = common
+                        continue
+                if len(contents) + len(prefixes) >= max_keys:
+                    truncated = True
+                    break
+                contents.append(objects[k])
+                last = k
+            if truncated and prefixes and last == prefixes[-1]:
+                # resume after every key under the last common prefix
+                last = prefixes[-1] + "\U0010ffff"
+            return contents, prefixes, truncated, (last if truncated else "")
+
+    # ----- batch jobs ------------------------------------------------------------------------------
+    def create_batch_job(self, bucket: str, region: str, spec: BatchJobSpec) -> BatchJob:
+        """Record a Submitted batch job and wake the worker. Raises: EmulatorError 404 NoSuchBucket."""
+        with self.lock:
+            self._bucket(bucket)
+            job = BatchJob(job_id=_new_id("b"), seq=self._next_seq(), bucket=bucket, region=region,
+                           name=spec.name, type=spec.type, tag=spec.tag, state="Submitted",
+                           creation_time=self.clock(), input_kind=spec.input_kind,
+                           input_value=spec.input_value, input_xml=spec.input_xml,
+                           operation_xml=spec.operation_xml, interval_start=spec.interval_start,
+                           interval_end=spec.interval_end, workflow_ids=list(spec.workflow_ids),
+                           auto_process=spec.auto_process, process_type=spec.process_type)
+            self.jobs[job.job_id] = job
+            self.persist_job(job)
+            self.work.notify_all()
+            return record_copy(job)
+
+    def get_job(self, job_id: str) -> BatchJob:
+        """Snapshot of a batch job. Raises: KeyError."""
+        with self.lock:
+            return record_copy(self.jobs[job_id])
+
+    def find_batch_jobs(self, bucket: str, job_ids: List[str]) -> Tuple[List[BatchJob], List[str]]:
+        """``(found, non_existent_ids)`` for the ids, in the order asked."""
+        with self.lock:
+            found, missing = [], []
+            for job_id in job_ids:
+                job = self.jobs.get(job_id)
+                if job is None or job.bucket != bucket:
+                    missing.append(job_id)
+                else:
+                    found.append(record_copy(job))
+            return found, missing
+
+    def list_batch_jobs(self, bucket: str, flt: ListFilter, job_type: str, name: Optional[str] = None,
+                        job_id: str = "", workflow_id: str = "") -> Tuple[List[BatchJob], str]:
+        with self.lock:
+            candidates = [j for j in self.jobs.values()
+                          if j.bucket == bucket and j.type == job_type
+                          and (not name or j.name == name)
+                          and (not job_id or j.job_id == job_id)
+                          and (not workflow_id or workflow_id in j.workflow_ids)]
+            page, token = flt.page(candidates)
+            return [record_copy(j) for j in page], token
+
+    def cancel_batch_job(self, bucket: str, job_id: str) -> None:
+        """Submitted/Running → Cancel (the executor stops before the next object); Cancel again is a no-op.
+
+        Raises:
+            EmulatorError: 404 NoSuchJob; 400 InvalidArgument when the job already ended otherwise.
+        """
+        with self.lock:
+            job = self.jobs.get(job_id)
+            if job is None or job.bucket != bucket:
+                raise EmulatorError(404, "NoSuchJob", f"job not exist: {job_id}")
+            if job.state == "Cancel":
+                return
+            if job.state in TERMINAL_STATES:
+                raise invalid_argument(f"job {job_id} is {job.state} and cannot be cancelled")
+            job.state = "Cancel"
+            job.end_time = self.clock()
+            self._queues.pop(job_id, None)
+            self.persist_job(job)
+
+    # ----- per-object jobs and executions ------------------------------------------------------------
+    def list_inspect_jobs(self, bucket: str, flt: ListFilter, tag: str, batch_job_id: str = "",
+                          workflow_id: str = "", input_object: str = "") -> Tuple[List[InspectJob], str]:
+        with self.lock:
+            if tag != "ImageInspect":
+                return [], ""
+            if batch_job_id:
+                source: Iterable[InspectJob] = self.inspect_jobs_by_batch.get(batch_job_id, [])
+            else:
+                source = self.inspect_jobs.values()
+            candidates = [j for j in source if j.bucket == bucket
+                          and (not workflow_id or j.workflow_id == workflow_id)
+                          and (not input_object or j.key == input_object)]
+            page, token = flt.page(candidates)
+            return [record_copy(j) for j in page], token
+
+    def get_inspect_job(self, bucket: str, job_id: str) -> Optional[InspectJob]:
+        with self.lock:
+            job = self.inspect_jobs.get(job_id)
+            return record_copy(job) if job is not None and job.bucket == bucket else None
+
+    def list_workflow_executions(self, bucket: str, flt: ListFilter, workflow_id: str = "", name: str = "",
+                                 batch_job_id: str = "") -> Tuple[List[WorkflowExecution], str]:
+        with self.lock:
+            if batch_job_id:
+                source: Iterable[WorkflowExecution] = self.executions_by_batch.get(batch_job_id, [])
+            else:
+                source = self.executions.values()
+            candidates = [e for e in source if e.bucket == bucket
+                          and (not workflow_id or e.workflow_id == workflow_id)
+                          and (not name or e.key == name)]
+            page, token = flt.page(candidates)
+            return [record_copy(e) for e in page], token
+
+    def get_workflow_execution(self, bucket: str, run_id: str) -> Optional[WorkflowExecution]:
+        with self.lock:
+            ex = self.executions.get(run_id)
+            return record_copy(ex) if ex is not None and ex.bucket == bucket else None
+
+    # ----- workflows -------------------------------------------------------------------------------
+    def create_workflow(self, bucket: str, spec: WorkflowSpec) -> Workflow:
+        """Raises: EmulatorError 404 NoSuchBucket."""
+        with self.lock:
+            self._bucket(bucket)
+            now = self.clock()
+            wf = Workflow(workflow_id=_new_id("w"), seq=self._next_seq(), bucket=bucket, name=spec.name,
+                          state=spec.state, creation_time=now, update_time=now, topology_xml=spec.topology_xml,
+                          nodes=list(spec.nodes))
+            self.workflows[wf.workflow_id] = wf
+            if self.store is not None:
+                self.store.save_workflow(wf)
+            return record_copy(wf)
+
+    def get_workflows(self, bucket: str, ids: List[str], name: str = "") -> Tuple[List[Workflow], List[str]]:
+        with self.lock:
+            if ids:
+                found, missing = [], []
+                for wid in ids:
+                    wf = self.workflows.get(wid)
+                    (found if wf is not None and wf.bucket == bucket else missing).append(wf or wid)
+                return [record_copy(w) for w in found], missing
+            rows = sorted((w for w in self.workflows.values() if w.bucket == bucket
+                           and (not name or w.name == name)), key=lambda w: w.seq, reverse=True)
+            return [record_copy(w) for w in rows], []
+
+    def set_workflow_state(self, bucket: str, workflow_id: str, state: str) -> None:
+        with self.lock:
+            wf = self.workflows.get(workflow_id)
+            if wf is None or wf.bucket != bucket:
+                raise EmulatorError(404, "NoSuchWorkflow", f"workflow not exist: {workflow_id}")
+            wf.state = state
+            wf.update_time = self.clock()
+            if self.store is not None:
+                self.store.save_workflow(wf)
+
+    def delete_workflow(self, bucket: str, workflow_id: str) -> None:
+        with self.lock:
+            wf = self.workflows.get(workflow_id)
+            if wf is None or wf.bucket != bucket:
+                raise EmulatorError(404, "NoSuchWorkflow", f"workflow not exist: {workflow_id}")
+            del self.workflows[workflow_id]
+            if self.store is not None:
+                self.store.delete_workflow(workflow_id)
+
+    # ----- execution -------------------------------------------------------------------------------
+    def step(self, max_objects: Optional[int] = None) -> bool:
+        """Advance the oldest unfinished job by one state: Submitted → Running (objects selected), or Running →
+        process up to ``max_objects`` objects (all when None) and end Success when none are left.
+
+        Returns False when no job could advance."""
+        return executor.step(self, max_objects)
+
+    def run_pending(self) -> int:
+        """Run every Submitted (and Running) job to completion in the calling thread; return how many ended."""
+        return executor.run_pending(self)
+
+    def wait_for_work(self, timeout: float) -> bool:
+        """Block until a job is created (or ``timeout``); True if unfinished jobs exist. Used by the worker."""
+        with self.work:
+            if not self.unfinished_job_ids():
+                self.work.wait(timeout)
+            return bool(self.unfinished_job_ids())
+
+    def unfinished_job_ids(self) -> List[str]:
+        with self.lock:
+            return [j.job_id for j in sorted(self.jobs.values(), key=lambda j: j.seq)
+                    if j.state in ("Submitted", "Running")]

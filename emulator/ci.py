@@ -1,0 +1,245 @@
+"""CI actions: batch jobs, per-object ImageInspect jobs, workflows and workflow executions."""
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+from .backend import Backend, ListFilter
+from .dispatch import Request, Response, Route, route, xml_response
+from .errors import EmulatorError, invalid_argument
+from .executor import object_url
+from .models import BatchJob, InspectJob, Workflow, WorkflowExecution
+from .validation import parse_batch_job, parse_workflow
+from .xmlio import Raw, ci_time, parse_body, render
+
+Nodes = List[Tuple[str, object]]
+LIST_PARAMS = ("orderByTime", "states", "size", "nextToken", "startCreationTime", "endCreationTime")
+
+
+def _filter(request: Request) -> ListFilter:
+    p = request.params
+    return ListFilter(states=p.get("states") or "All", order=p.get("orderByTime") or "Desc",
+                      size=p.get("size") or "10", next_token=p.get("nextToken", ""),
+                      start=p.get("startCreationTime") or None, end=p.get("endCreationTime") or None)
+
+
+def batch_job_nodes(job: BatchJob) -> Nodes:
+    """A batch job's JobsDetail, in the documented element order (reference §8 / §11.1)."""
+    return [("Code", job.code), ("Message", job.message or None), ("JobId", job.job_id), ("Tag", job.tag),
+            ("State", job.state), ("CreationTime", ci_time(job.creation_time)),
+            ("StartTime", ci_time(job.start_time)), ("EndTime", ci_time(job.end_time)), ("QueueId", "-"),
+            ("Name", job.name), ("Type", job.type), ("Input", Raw(job.input_xml)),
+            ("Operation", Raw(job.operation_xml))]
+
+
+def inspect_job_nodes(job: InspectJob) -> Nodes:
+    """A per-object ImageInspect job's JobsDetail (``GET /jobs``)."""
+    result: Nodes = [("State", job.state), ("Code", job.code), ("Message", job.message or None),
+                     ("InputObjectName", job.key),
+                     ("InputObjectUrl", object_url(job.bucket, job.region, job.key))]
+    if job.result is not None:
+        r = job.result
+        process: Nodes = [("PicSize", r.get("picSize")), ("PicType", r.get("picType")),
+                          ("Suspicious", bool(r.get("suspicious")))]
+        if r.get("suspicious"):
+            process += [("SuspiciousBeginByte", r.get("suspiciousBeginByte")),
+                        ("SuspiciousEndByte", r.get("suspiciousEndByte")),
+                        ("SuspiciousSize", r.get("suspiciousSize")),
+                        ("SuspiciousType", r.get("suspiciousType"))]
+            if job.auto_code is not None:
+                process.append(("AutoProcessResult", [("Code", job.auto_code),
+                                                      ("Message", job.auto_message or None)]))
+        result.append(("ProcessResult", process))
+    operation: Nodes = [("ImageInspect", [("AutoProcess", job.auto_process), ("ProcessType", job.process_type)]),
+                        ("ImageInspectResult", result)]
+    if job.batch_job_id:
+        operation.append(("InventoryTriggerJobId", job.batch_job_id))
+    if job.workflow_id:
+        operation.append(("WorkflowId", job.workflow_id))
+    return [("Code", job.code), ("Message", job.message or None), ("JobId", job.job_id),
+            ("Tag", "ImageInspect"), ("State", job.state), ("CreationTime", ci_time(job.creation_time)),
+            ("StartTime", ci_time(job.start_time)), ("EndTime", ci_time(job.end_time)), ("QueueId", "-"),
+            ("Input", [("Region", job.region), ("Bucket", job.bucket), ("Object", job.key)]),
+            ("Operation", operation)]
+
+
+def workflow_nodes(wf: Workflow) -> Nodes:
+    return [("Name", wf.name), ("State", wf.state), ("WorkflowId", wf.workflow_id),
+            ("CreateTime", ci_time(wf.creation_time)), ("UpdateTime", ci_time(wf.update_time)),
+            ("BucketId", wf.bucket), ("Topology", Raw(wf.topology_xml))]
+
+
+def execution_summary_nodes(ex: WorkflowExecution) -> Nodes:
+    return [("RunId", ex.run_id), ("WorkflowId", ex.workflow_id), ("WorkflowName", ex.workflow_name),
+            ("State", ex.state), ("CreateTime", ci_time(ex.creation_time)), ("Object", ex.key)]
+
+
+class CiActions:
+    """Each action's docstring says what it does not emulate."""
+
+    def __init__(self, backend: Backend):
+        self.backend = backend
+
+    def routes(self) -> List[Route]:
+        job_list = ("type", "name", "jobId", "workflowId") + LIST_PARAMS
+        return [
+            route("ci", "POST", "/inventorytriggerjob", self.create_inventory_trigger_job, allowed=()),
+            route("ci", "PUT", r"/inventorytriggerjob/(?P<job_id>[^/]+)", self.cancel_inventory_trigger_job,
+                  flag=("cancel", None), allowed=("cancel",)),
+            route("ci", "GET", r"/inventorytriggerjob/(?P<job_id>[^/]+)", self.describe_inventory_trigger_job,
+                  allowed=()),
+            route("ci", "GET", "/inventorytriggerjob", self.describe_inventory_trigger_jobs, allowed=job_list),
+            route("ci", "GET", "/jobs", self.describe_media_jobs,
+                  allowed=("tag", "queueId", "inventoryTriggerJobId", "workflowId", "inputObject") + LIST_PARAMS),
+            route("ci", "GET", r"/jobs/(?P<job_id>[^/]+)", self.describe_media_job, allowed=()),
+            route("ci", "POST", "/workflow", self.create_media_workflow, allowed=()),
+            route("ci", "GET", "/workflow", self.describe_media_workflows,
+                  allowed=("ids", "name", "pageNumber", "pageSize")),
+            route("ci", "PUT", r"/workflow/(?P<workflow_id>[^/]+)", self.update_workflow_state,
+                  flag=("active", None), allowed=("active",)),
+            route("ci", "PUT", r"/workflow/(?P<workflow_id>[^/]+)", self.update_workflow_state,
+                  flag=("paused", None), allowed=("paused",)),
+            route("ci", "DELETE", r"/workflow/(?P<workflow_id>[^/]+)", self.delete_media_workflow, allowed=()),
+            route("ci", "GET", "/workflowexecution", self.describe_workflow_executions,
+                  allowed=("workflowId", "name", "jobId") + LIST_PARAMS),
+            route("ci", "GET", r"/workflowexecution/(?P<run_id>[^/]+)", self.describe_workflow_execution,
+                  allowed=()),
+        ]
+
+    def _response(self, request: Request, nodes: Nodes) -> Response:
+        return xml_response(render("Response", [("RequestId", request.request_id)] + nodes))
+
+    # ----- batch jobs ----------------------------------------------------------------------------------
+    def create_inventory_trigger_job(self, request: Request) -> Response:
+        """Create a batch job (Type Workflow or Job/ImageInspect) after validating the body like the service.
+        Not emulated: Manifest input (accepted, then the job fails), QueueId, CallBack*, Output, JobLevel,
+        UserData (echoed only), Tags other than ImageInspect (400)."""
+        spec = parse_batch_job(parse_body(request.body))
+        job = self.backend.create_batch_job(request.bucket, request.region, spec)
+        return self._response(request, [("JobsDetail", batch_job_nodes(job))])
+
+    def describe_inventory_trigger_job(self, request: Request, job_id: str) -> Response:
+        """Get batch jobs by id (comma-separated ids allowed); unknown ids go to NonExistJobIds with a 200.
+        Not emulated: Progress."""
+        ids = [i for i in job_id.split(",") if i]
+        found, missing = self.backend.find_batch_jobs(request.bucket, ids)
+        nodes: Nodes = [("JobsDetail", batch_job_nodes(j)) for j in found]
+        if missing:
+            nodes.append(("NonExistJobIds", ",".join(missing)))
+        return self._response(request, nodes)
+
+    def describe_inventory_trigger_jobs(self, request: Request) -> Response:
+        """List batch jobs with every documented filter (type, states, name, jobId, workflowId, creation time
+        range [start, end), orderByTime) and NextToken paging (size ≤ 100). Not emulated: nothing known."""
+        p = request.params
+        job_type = p.get("type") or "Workflow"
+        if job_type not in ("Workflow", "Job"):
+            raise invalid_argument(f"type must be Workflow or Job, got {job_type!r}")
+        flt = _filter(request)
+        jobs, token = self.backend.list_batch_jobs(request.bucket, flt, job_type, name=p.get("name") or None,
+                                                   job_id=p.get("jobId", ""), workflow_id=p.get("workflowId", ""))
+        nodes: Nodes = [("JobsDetail", batch_job_nodes(j)) for j in jobs]
+        if token:
+            nodes.append(("NextToken", token))
+        return self._response(request, nodes)
+
+    def cancel_inventory_trigger_job(self, request: Request, job_id: str) -> Response:
+        """Cancel a Submitted or Running batch job: 200 with an empty body; cancelling a cancelled job again is
+        a 200 no-op. Not emulated: what the real service answers for a finished job (here 400 InvalidArgument)
+        or an unknown one (here 404 NoSuchJob)."""
+        self.backend.cancel_batch_job(request.bucket, job_id)
+        return Response(content_type=None)
+
+    # ----- per-object jobs -----------------------------------------------------------------------------
+    def describe_media_jobs(self, request: Request) -> Response:
+        """List per-object ImageInspect jobs (``tag`` required) filtered by inventoryTriggerJobId, workflowId,
+        inputObject, states and creation time, with NextToken paging. Not emulated: queueId (ignored), tags
+        other than ImageInspect (empty list)."""
+        p = request.params
+        if not p.get("tag"):
+            raise invalid_argument("tag is required")
+        jobs, token = self.backend.list_inspect_jobs(request.bucket, _filter(request), p["tag"],
+                                                     batch_job_id=p.get("inventoryTriggerJobId", ""),
+                                                     workflow_id=p.get("workflowId", ""),
+                                                     input_object=p.get("inputObject", ""))
+        nodes: Nodes = [("JobsDetail", inspect_job_nodes(j)) for j in jobs]
+        if token:
+            nodes.append(("NextToken", token))
+        return self._response(request, nodes)
+
+    def describe_media_job(self, request: Request, job_id: str) -> Response:
+        """Get one per-object ImageInspect job. Not emulated: other media job kinds (NonExistJobIds)."""
+        job = self.backend.get_inspect_job(request.bucket, job_id)
+        if job is None:
+            return self._response(request, [("NonExistJobIds", job_id)])
+        return self._response(request, [("JobsDetail", inspect_job_nodes(job))])
+
+    # ----- workflows -----------------------------------------------------------------------------------
+    def create_media_workflow(self, request: Request) -> Response:
+        """Create a workflow made of Start, ImageInspect and End nodes in a chain (the SDK demo's shape).
+        Not emulated: other node types (400), parallel branches, Start-node filters and notifications (echoed
+        only), automatic triggering on upload."""
+        spec = parse_workflow(parse_body(request.body))
+        wf = self.backend.create_workflow(request.bucket, spec)
+        return self._response(request, [("MediaWorkflow", workflow_nodes(wf))])
+
+    def describe_media_workflows(self, request: Request) -> Response:
+        """Get workflows by ids (comma-separated) or list them (optionally by exact name), paged by
+        pageNumber/pageSize. Not emulated: nothing known."""
+        p = request.params
+        ids = [i for i in (p.get("ids") or "").split(",") if i]
+        try:
+            page_number = int(p.get("pageNumber") or 1)
+            page_size = int(p.get("pageSize") or 10)
+        except ValueError as exc:
+            raise invalid_argument("pageNumber and pageSize must be integers") from exc
+        if page_number < 1 or not 1 <= page_size <= 100:
+            raise invalid_argument("pageNumber must be >= 1 and pageSize 1..100")
+        found, missing = self.backend.get_workflows(request.bucket, ids, name=p.get("name") or "")
+        total = len(found)
+        page = found[(page_number - 1) * page_size: page_number * page_size]
+        nodes: Nodes = [("MediaWorkflowList", workflow_nodes(w)) for w in page]
+        nodes += [("NonExistIDs", m) for m in missing]
+        nodes += [("TotalCount", total), ("PageNumber", page_number), ("PageSize", page_size)]
+        return self._response(request, nodes)
+
+    def update_workflow_state(self, request: Request, workflow_id: str) -> Response:
+        """Activate or pause a workflow (``?active`` / ``?paused``). Not emulated: nothing known."""
+        state = "Active" if "active" in request.params else "Paused"
+        self.backend.set_workflow_state(request.bucket, workflow_id, state)
+        return self._response(request, [("WorkflowId", workflow_id)])
+
+    def delete_media_workflow(self, request: Request, workflow_id: str) -> Response:
+        """Delete a workflow. Not emulated: refusing to delete an Active workflow."""
+        self.backend.delete_workflow(request.bucket, workflow_id)
+        return self._response(request, [("WorkflowId", workflow_id)])
+
+    # ----- workflow executions -------------------------------------------------------------------------
+    def describe_workflow_executions(self, request: Request) -> Response:
+        """List workflow executions by workflowId, name (object key), jobId (batch job), states, creation time,
+        with NextToken paging. Not emulated: executions triggered by uploads (only batch jobs create them)."""
+        p = request.params
+        executions, token = self.backend.list_workflow_executions(
+            request.bucket, _filter(request), workflow_id=p.get("workflowId", ""), name=p.get("name", ""),
+            batch_job_id=p.get("jobId", ""))
+        nodes: Nodes = [("WorkflowExecution", execution_summary_nodes(e)) for e in executions]
+        nodes.append(("NextToken", token or None))
+        return self._response(request, nodes)
+
+    def describe_workflow_execution(self, request: Request, run_id: str) -> Response:
+        """Get one workflow execution with its ImageInspect tasks. Not emulated: CosHeaders, task templates."""
+        ex = self.backend.get_workflow_execution(request.bucket, run_id)
+        if ex is None:
+            raise EmulatorError(404, "NoSuchWorkflowExecution", f"workflow execution not exist: {run_id}")
+        tasks: Nodes = []
+        for task_id, name in zip(ex.task_job_ids, ex.task_names):
+            job: Optional[InspectJob] = self.backend.get_inspect_job(request.bucket, task_id)
+            if job is None:
+                continue
+            tasks.append(("Tasks", [("Type", "ImageInspect"), ("CreateTime", ci_time(job.creation_time)),
+                                    ("EndTime", ci_time(job.end_time)), ("State", job.state),
+                                    ("JobId", job.job_id), ("Name", name), ("Code", job.code),
+                                    ("Message", job.message or None)]))
+        detail: Nodes = [("RunId", ex.run_id), ("BucketId", ex.bucket), ("Object", ex.key),
+                         ("WorkflowId", ex.workflow_id), ("WorkflowName", ex.workflow_name),
+                         ("CreateTime", ci_time(ex.creation_time)), ("State", ex.state)] + tasks
+        return self._response(request, [("WorkflowExecution", detail)])

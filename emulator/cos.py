@@ -1,0 +1,203 @@
+"""COS object-storage actions: translate HTTP to backend calls and results to COS responses."""
+from __future__ import annotations
+
+import json
+from typing import Dict, List, Tuple
+from urllib.parse import quote, unquote, urlsplit
+
+from .backend import Backend
+from .dispatch import Request, Response, Route, route, xml_response
+from .errors import EmulatorError, invalid_argument
+from .executor import inspect
+from .models import ObjectRecord
+from .xmlio import http_date, iso_z, parse_body, render, text
+
+OWNER_ID = "qcs::cam::uin/100000000001:uin/100000000001"
+ALL_USERS = "http://cam.qcloud.com/groups/global/AllUsers"
+
+
+def _object_headers(record: ObjectRecord) -> Dict[str, str]:
+    headers = {"ETag": record.etag, "Last-Modified": http_date(record.last_modified),
+               "x-cos-storage-class": "STANDARD"}
+    for name, value in record.metadata.items():
+        headers["x-cos-meta-" + name] = value
+    return headers
+
+
+def _user_metadata(request: Request) -> Dict[str, str]:
+    return {name.lower()[len("x-cos-meta-"):]: value for name, value in request.headers.items()
+            if name.lower().startswith("x-cos-meta-")}
+
+
+def _encode(value: str, enabled: bool) -> str:
+    return quote(value, safe="/-_.~") if enabled else value
+
+
+class CosActions:
+    """Each action's docstring says what it does not emulate."""
+
+    def __init__(self, backend: Backend):
+        self.backend = backend
+
+    def routes(self) -> List[Route]:
+        key = r"/(?P<key>.+)"
+        return [
+            route("cos", "PUT", "/", self.put_bucket, allowed=()),
+            route("cos", "HEAD", "/", self.head_bucket, allowed=()),
+            route("cos", "DELETE", "/", self.delete_bucket, allowed=()),
+            route("cos", "GET", "/", self.get_bucket,
+                  allowed=("prefix", "delimiter", "marker", "max-keys", "encoding-type")),
+            route("cos", "PUT", key, self.put_object_acl, flag=("acl", None), allowed=("acl",)),
+            route("cos", "GET", key, self.get_object_acl, flag=("acl", None), allowed=("acl",)),
+            route("cos", "GET", key, self.image_inspect, flag=("imageInspect", None),
+                  allowed=("imageInspect", "versionId")),
+            route("cos", "GET", key, self.image_inspect, flag=("ci-process", "ImageInspect"),
+                  allowed=("ci-process", "versionId")),
+            route("cos", "PUT", key, self.put_object, allowed=()),
+            route("cos", "GET", key, self.get_object, allowed=("response-*", "versionId")),
+            route("cos", "HEAD", key, self.head_object, allowed=("versionId",)),
+            route("cos", "DELETE", key, self.delete_object, allowed=("versionId",)),
+        ]
+
+    # ----- buckets -------------------------------------------------------------------------------------
+    def put_bucket(self, request: Request) -> Response:
+        """PUT Bucket. Not emulated: ACL headers, MAZ/archive configs, the request body, regions."""
+        self.backend.create_bucket(request.bucket)
+        return Response(content_type=None)
+
+    def head_bucket(self, request: Request) -> Response:
+        """HEAD Bucket. Not emulated: x-cos-bucket-region and other bucket headers."""
+        if not self.backend.has_bucket(request.bucket):
+            raise EmulatorError(404, "NoSuchBucket", "The specified bucket does not exist.")
+        return Response(content_type=None)
+
+    def delete_bucket(self, request: Request) -> Response:
+        """DELETE Bucket (must be empty). Not emulated: versioned buckets."""
+        self.backend.delete_bucket(request.bucket)
+        return Response(status=204, content_type=None)
+
+    def get_bucket(self, request: Request) -> Response:
+        """GET Bucket (list objects v1): prefix, marker, max-keys (≤ 1000), delimiter, encoding-type=url.
+        Not emulated: Owner names, storage classes other than STANDARD, versions."""
+        params = request.params
+        prefix, marker, delimiter = params.get("prefix", ""), params.get("marker", ""), params.get("delimiter", "")
+        encoding = params.get("encoding-type", "")
+        if encoding not in ("", "url"):
+            raise invalid_argument("encoding-type must be url")
+        try:
+            max_keys = int(params.get("max-keys") or 1000)
+        except ValueError as exc:
+            raise invalid_argument("max-keys must be an integer") from exc
+        if max_keys < 0:
+            raise invalid_argument("max-keys must not be negative")
+        max_keys = min(max_keys, 1000)
+        contents, prefixes, truncated, next_marker = self.backend.list_objects(
+            request.bucket, prefix=prefix, marker=marker, max_keys=max_keys, delimiter=delimiter)
+        url = encoding == "url"
+        nodes: List[Tuple[str, object]] = [("Name", request.bucket)]
+        if url:
+            nodes.append(("EncodingType", "url"))
+        nodes += [("Prefix", _encode(prefix, url)), ("Marker", _encode(marker, url)), ("MaxKeys", max_keys)]
+        if delimiter:
+            nodes.append(("Delimiter", _encode(delimiter, url)))
+        nodes.append(("IsTruncated", truncated))
+        if truncated:
+            nodes.append(("NextMarker", _encode(next_marker, url)))
+        for record in contents:
+            nodes.append(("Contents", [("Key", _encode(record.key, url)),
+                                       ("LastModified", iso_z(record.last_modified)), ("ETag", record.etag),
+                                       ("Size", record.size),
+                                       ("Owner", [("ID", OWNER_ID), ("DisplayName", OWNER_ID)]),
+                                       ("StorageClass", "STANDARD")]))
+        for common in prefixes:
+            nodes.append(("CommonPrefixes", [("Prefix", _encode(common, url))]))
+        return xml_response(render("ListBucketResult", nodes))
+
+    # ----- objects -------------------------------------------------------------------------------------
+    def put_object(self, request: Request, key: str) -> Response:
+        """PUT Object (and PUT Object - Copy when x-cos-copy-source is present). Honors Content-Type,
+        x-cos-meta-*, x-cos-acl and x-cos-forbid-overwrite (409 FileAlreadyExists, atomically).
+        Not emulated: versioning, storage classes, SSE, Content-MD5 checks, tagging, traffic limits."""
+        if request.header("x-cos-copy-source"):
+            return self._copy_object(request, key)
+        acl = request.header("x-cos-acl") or "default"
+        if acl not in ("default", "private", "public-read"):
+            raise invalid_argument(f"x-cos-acl {acl!r} is not supported")
+        forbid = (request.header("x-cos-forbid-overwrite") or "").lower() == "true"
+        record = self.backend.put_object(request.bucket, key, request.body,
+                                         content_type=request.header("Content-Type"),
+                                         metadata=_user_metadata(request), acl=acl, forbid_overwrite=forbid)
+        return Response(headers={"ETag": record.etag}, content_type=None)
+
+    def _copy_object(self, request: Request, key: str) -> Response:
+        """PUT Object - Copy within the emulator. Not emulated: cross-region copies, conditional copy headers,
+        versionId in the source."""
+        source = request.header("x-cos-copy-source") or ""
+        parts = urlsplit(source if "://" in source else "http://" + source)
+        host = (parts.hostname or "").lower()
+        if ".cos." not in host or len(parts.path) < 2:
+            raise invalid_argument(f"x-cos-copy-source {source!r} is not <bucket>.cos.<region>.myqcloud.com/<key>")
+        src_bucket, src_key = host.split(".cos.", 1)[0], unquote(parts.path[1:])
+        directive = request.header("x-cos-metadata-directive") or "Copy"
+        if directive not in ("Copy", "Replaced"):
+            raise invalid_argument("x-cos-metadata-directive must be Copy or Replaced")
+        if not self.backend.has_bucket(src_bucket):
+            raise EmulatorError(404, "NoSuchBucket", "The specified bucket does not exist.", resource=src_bucket)
+        record = self.backend.copy_object(src_bucket, src_key, request.bucket, key,
+                                          replace_metadata=directive == "Replaced",
+                                          content_type=request.header("Content-Type"),
+                                          metadata=_user_metadata(request))
+        body = render("CopyObjectResult", [("ETag", record.etag), ("LastModified", iso_z(record.last_modified))])
+        return xml_response(body)
+
+    def get_object(self, request: Request, key: str) -> Response:
+        """GET Object. response-* overrides are applied for Content-Type only.
+        Not emulated: Range, conditional GETs (If-Match …), versionId, traffic limits."""
+        record = self.backend.get_object(request.bucket, key)
+        content_type = request.params.get("response-content-type") or record.content_type
+        return Response(body=record.data, headers=_object_headers(record), content_type=content_type)
+
+    def head_object(self, request: Request, key: str) -> Response:
+        """HEAD Object (the object's headers, no body). Not emulated: conditional headers, versionId."""
+        record = self.backend.get_object(request.bucket, key)
+        headers = _object_headers(record)
+        headers["Content-Length"] = str(record.size)
+        return Response(headers=headers, content_type=record.content_type)
+
+    def delete_object(self, request: Request, key: str) -> Response:
+        """DELETE Object: 204 whether or not the key existed, as on COS. Not emulated: versionId."""
+        self.backend.delete_object(request.bucket, key)
+        return Response(status=204, content_type=None)
+
+    def put_object_acl(self, request: Request, key: str) -> Response:
+        """PUT Object ACL via x-cos-acl (private, public-read, default) or an AccessControlPolicy body (AllUsers
+        READ → public-read, anything else → private). Not emulated: per-user grants (x-cos-grant-*)."""
+        acl = request.header("x-cos-acl")
+        if acl is None and request.body.strip():
+            policy = parse_body(request.body, root="AccessControlPolicy")
+            public = any(text(g, "Grantee/URI") == ALL_USERS and text(g, "Permission") == "READ"
+                         for g in policy.iter("Grant"))
+            acl = "public-read" if public else "private"
+        self.backend.set_object_acl(request.bucket, key, acl or "default")
+        return Response(content_type=None)
+
+    def get_object_acl(self, request: Request, key: str) -> Response:
+        """GET Object ACL: owner FULL_CONTROL, plus AllUsers READ when public-read; x-cos-acl header says
+        'default' for an inherited ACL. Not emulated: per-user grants."""
+        record = self.backend.get_object(request.bucket, key)
+        owner = [("ID", OWNER_ID), ("DisplayName", OWNER_ID)]
+        grants: List[Tuple[str, object]] = [
+            ("Grant", [("Grantee", [("ID", OWNER_ID), ("DisplayName", OWNER_ID)]), ("Permission", "FULL_CONTROL")])]
+        if record.acl == "public-read":
+            grants.append(("Grant", [("Grantee", [("URI", ALL_USERS)]), ("Permission", "READ")]))
+        body = render("AccessControlPolicy", [("Owner", owner), ("AccessControlList", grants)])
+        return xml_response(body, headers={"x-cos-acl": record.acl})
+
+    def image_inspect(self, request: Request, key: str) -> Response:
+        """Synchronous ImageInspect (``?imageInspect`` or ``?ci-process=ImageInspect``): the detector's JSON.
+        Not emulated: billing, the 50000-px dimension limits (only what the detector checks)."""
+        record = self.backend.get_object(request.bucket, key)
+        result, error = inspect(self.backend, record.data)
+        if error is not None:
+            raise EmulatorError(400, error[0], error[1])
+        return Response(body=json.dumps(result).encode("utf-8"), content_type="application/json")

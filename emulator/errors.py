@@ -1,0 +1,41 @@
+"""The one error type the emulator raises, and its serialization into COS / CI error XML."""
+from __future__ import annotations
+
+from typing import Optional
+from xml.sax.saxutils import escape
+
+
+class EmulatorError(Exception):
+    """An API error: HTTP status, service error code and message, serialized once by the dispatcher."""
+
+    def __init__(self, status: int, code: str, message: str, resource: Optional[str] = None):
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.resource = resource
+
+    def to_xml(self, service: str, request_id: str, trace_id: str, resource: str = "") -> bytes:
+        """Render the documented error body: CI has no ``<Resource>``, COS has one."""
+        parts = ['<?xml version="1.0" encoding="UTF-8"?>\n<Error>',
+                 f"<Code>{escape(self.code)}</Code>",
+                 f"<Message>{escape(self.message)}</Message>"]
+        if service != "ci":
+            parts.append(f"<Resource>{escape(self.resource or resource)}</Resource>")
+        parts.append(f"<RequestId>{escape(request_id)}</RequestId>")
+        parts.append(f"<TraceId>{escape(trace_id)}</TraceId>")
+        parts.append("</Error>")
+        return "".join(parts).encode("utf-8")
+
+
+def invalid_argument(message: str) -> EmulatorError:
+    """400 InvalidArgument, the CI service's answer to a bad request field."""
+    return EmulatorError(400, "InvalidArgument", message)
+
+
+def no_such_bucket(bucket: str) -> EmulatorError:
+    return EmulatorError(404, "NoSuchBucket", "The specified bucket does not exist.", resource=bucket)
+
+
+def no_such_key(key: str) -> EmulatorError:
+    return EmulatorError(404, "NoSuchKey", "The specified key does not exist.", resource=key)

@@ -1,0 +1,330 @@
+"""Execution of batch jobs: select objects from the Input, run ImageInspect on each, apply AutoProcess."""
+from __future__ import annotations
+
+import re
+import uuid
+from collections import deque
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+from urllib.parse import unquote, urlsplit
+
+from .models import BACKUP_PREFIX, TERMINAL_STATES, BatchJob, InspectJob, Workflow, WorkflowExecution
+from .xmlio import parse_ci_time
+
+if TYPE_CHECKING:
+    from .backend import Backend
+
+COS_HOST_RE = re.compile(r"^(?P<bucket>[a-z0-9][a-z0-9-]*)\.cos\.(?P<region>[a-z0-9-]+)\.myqcloud\.com$")
+PERSIST_EVERY = 200
+
+
+class JobFailure(Exception):
+    """A batch job cannot run: it ends Failed with this Code and Message."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _detector() -> Tuple[Callable[[bytes], dict], type, type]:
+    from .imageinspect import DetectorError, ImageTooLargeError, inspect_bytes  # lazy: separate component
+
+    return inspect_bytes, DetectorError, ImageTooLargeError
+
+
+def inspect(backend: Backend, data: bytes) -> Tuple[Optional[Dict[str, Any]], Optional[Tuple[str, str]]]:
+    """Run the detector: ``(result without "detail", None)`` or ``(None, (code, message))``."""
+    if backend.inspector is not None:
+        try:
+            result = dict(backend.inspector(data))
+        except Exception as exc:  # noqa: BLE001 - an injected inspector's failure is a per-object failure
+            return None, (getattr(exc, "code", "InvalidImage"), str(exc))
+    else:
+        inspect_bytes, detector_error, too_large = _detector()
+        try:
+            result = dict(inspect_bytes(data))
+        except too_large as exc:
+            return None, ("ImageTooLarge", str(exc) or "image larger than 32 MB")
+        except detector_error as exc:
+            return None, (getattr(exc, "code", "InvalidImage"), str(exc) or type(exc).__name__)
+    result.pop("detail", None)
+    return result, None
+
+
+def object_url(bucket: str, region: str, key: str) -> str:
+    from urllib.parse import quote
+
+    return f"http://{bucket}.cos.{region}.myqcloud.com/{quote(key, safe='/-_.~')}"
+
+
+# ----- selection ---------------------------------------------------------------------------------------
+def _interval(job: BatchJob) -> Tuple[Optional[datetime], Optional[datetime]]:
+    start = parse_ci_time(job.interval_start, "TimeInterval.Start") if job.interval_start else None
+    end = parse_ci_time(job.interval_end, "TimeInterval.End") if job.interval_end else None
+    return start, end
+
+
+def select_keys(backend: Backend, job: BatchJob) -> List[str]:
+    """Keys a job processes, in order (caller holds the lock). ``Prefix`` '/' or '' is the whole bucket, and
+    only Prefix input is filtered by TimeInterval on Last-Modified: Start inclusive, End exclusive.
+
+    Raises:
+        JobFailure: the Input cannot be read.
+    """
+    objects = backend.buckets.get(job.bucket)
+    if objects is None:
+        raise JobFailure("InvalidInput", f"bucket not found: {job.bucket}")
+    if job.input_kind == "Prefix":
+        prefix = "" if job.input_value in ("", "/") else job.input_value
+        start, end = _interval(job)
+        keys = []
+        for key in sorted(k for k in objects if k.startswith(prefix)):
+            lm = objects[key].last_modified
+            if (start is not None and lm < start) or (end is not None and lm >= end):
+                continue
+            keys.append(key)
+    elif job.input_kind == "Object":
+        keys = [job.input_value]
+    elif job.input_kind == "UrlFile":
+        keys = _read_url_file(objects, job)
+    else:
+        raise JobFailure("InvalidInput", f"{job.input_kind} input is not emulated")
+    return [k for k in keys if not k.startswith(BACKUP_PREFIX)]
+
+
+def _read_url_file(objects: Dict, job: BatchJob) -> List[str]:
+    record = objects.get(job.input_value)
+    if record is None:
+        raise JobFailure("InvalidInput", f"UrlFile not found: {job.input_value}")
+    try:
+        content = record.data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise JobFailure("InvalidInput", f"UrlFile is not UTF-8: {job.input_value}") from exc
+    keys: List[str] = []
+    seen = set()
+    for number, line in enumerate(content.splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        parts = urlsplit(line)
+        match = COS_HOST_RE.match(parts.hostname or "")
+        if parts.scheme not in ("http", "https") or match is None or len(parts.path) < 2:
+            raise JobFailure("InvalidInput", f"UrlFile line {number} is not a COS object URL: {line[:200]}")
+        if match.group("bucket") != job.bucket:
+            raise JobFailure("InvalidInput", f"UrlFile line {number} names another bucket: "
+                                             f"{match.group('bucket')}")
+        key = unquote(parts.path[1:])
+        if key not in seen:
+            seen.add(key)
+            keys.append(key)
+    return keys
+
+
+# ----- one object ------------------------------------------------------------------------------------
+def _auto_process(backend: Backend, bucket: str, key: str, etag: str, process_type: str) -> Tuple[str, str]:
+    """Apply AutoProcess to a suspicious object (caller holds the lock)."""
+    objects = backend.buckets.get(bucket) or {}
+    record = objects.get(key)
+    if record is None or record.etag != etag:
+        return "Failed", "object changed or deleted before AutoProcess"
+    if process_type == "BackupObject":
+        target = BACKUP_PREFIX + key
+        backend.put_object(bucket, target, record.data, content_type=record.content_type,
+                           metadata=dict(record.metadata))
+        backend.delete_object(bucket, key)
+        return "Success", f"moved to {target}"
+    if process_type == "SwitchObjectToPrivate":
+        backend.set_object_acl(bucket, key, "private")
+        return "Success", "switched to private"
+    backend.delete_object(bucket, key)
+    return "Success", "deleted"
+
+
+def inspect_object(backend: Backend, bucket: str, region: str, key: str, auto_process: bool,
+                   process_type: str, batch_job_id: str = "", workflow_id: str = "",
+                   run_id: str = "") -> InspectJob:
+    """Inspect one object and record the per-object job; the detector runs outside the backend lock."""
+    with backend.lock:
+        now = backend.clock()
+        record = (backend.buckets.get(bucket) or {}).get(key)
+        ij = InspectJob(job_id="j" + uuid.uuid4().hex, seq=backend._next_seq(), bucket=bucket, region=region,
+                        key=key, state="Running", creation_time=now, start_time=now,
+                        auto_process=auto_process, process_type=process_type, batch_job_id=batch_job_id,
+                        workflow_id=workflow_id, run_id=run_id)
+    if record is None:
+        ij.state, ij.code, ij.message = "Failed", "NoSuchKey", "The specified key does not exist."
+    else:
+        result, error = inspect(backend, record.data)
+        if error is not None:
+            ij.state, (ij.code, ij.message) = "Failed", error
+        else:
+            ij.result = result
+            ij.state = "Success"
+            if auto_process and result.get("suspicious"):
+                with backend.lock:
+                    ij.auto_code, ij.auto_message = _auto_process(backend, bucket, key, record.etag,
+                                                                  process_type)
+    with backend.lock:
+        ij.end_time = backend.clock()
+        backend.inspect_jobs[ij.job_id] = ij
+        if batch_job_id:
+            backend.inspect_jobs_by_batch[batch_job_id].append(ij)
+    return ij
+
+
+def _run_workflows(backend: Backend, job: BatchJob, workflows: List[Workflow], key: str) -> None:
+    for wf in workflows:
+        with backend.lock:
+            ex = WorkflowExecution(run_id="i" + uuid.uuid4().hex, seq=backend._next_seq(), bucket=job.bucket,
+                                   workflow_id=wf.workflow_id, workflow_name=wf.name, key=key,
+                                   state="Running", creation_time=backend.clock(), batch_job_id=job.job_id)
+            backend.executions[ex.run_id] = ex
+            backend.executions_by_batch[job.job_id].append(ex)
+        state = "Success"
+        for node in wf.nodes:
+            ij = inspect_object(backend, job.bucket, job.region, key, node["auto_process"], node["process_type"],
+                                workflow_id=wf.workflow_id, run_id=ex.run_id)
+            ex.task_job_ids.append(ij.job_id)
+            ex.task_names.append(node["name"])
+            if ij.state != "Success":
+                state = "Failed"
+                break
+        with backend.lock:
+            ex.state = state
+            ex.end_time = backend.clock()
+
+
+def _workflows_of(backend: Backend, job: BatchJob) -> List[Workflow]:
+    out = []
+    for wid in job.workflow_ids:
+        wf = backend.workflows.get(wid)
+        if wf is None or wf.bucket != job.bucket:
+            raise JobFailure("InvalidInput", f"workflow not found: {wid}")
+        if wf.state != "Active":
+            raise JobFailure("InvalidInput", f"workflow {wid} is {wf.state}, not Active")
+        out.append(wf)
+    return out
+
+
+# ----- job state machine -----------------------------------------------------------------------------
+def _claim(backend: Backend) -> Optional[BatchJob]:
+    with backend.lock:
+        for job in sorted(backend.jobs.values(), key=lambda j: j.seq):
+            if job.state in ("Submitted", "Running") and job.job_id not in backend._claimed:
+                backend._claimed.add(job.job_id)
+                return job
+    return None
+
+
+def _release(backend: Backend, job: BatchJob) -> None:
+    with backend.work:
+        backend._claimed.discard(job.job_id)
+        backend.work.notify_all()
+
+
+def _fail(backend: Backend, job: BatchJob, failure: JobFailure) -> None:
+    job.state, job.code, job.message = "Failed", failure.code, failure.message
+    job.end_time = backend.clock()
+    backend._queues.pop(job.job_id, None)
+
+
+def _start(backend: Backend, job: BatchJob) -> None:
+    with backend.lock:
+        if job.state != "Submitted":
+            return
+        job.state = "Running"
+        job.start_time = backend.clock()
+        _fill_queue(backend, job)
+        backend.persist_job(job)
+
+
+def _fill_queue(backend: Backend, job: BatchJob) -> None:
+    try:
+        if job.type == "Workflow":
+            _workflows_of(backend, job)
+        keys = select_keys(backend, job)
+    except JobFailure as failure:
+        _fail(backend, job, failure)
+        return
+    done = {ij.key for ij in backend.inspect_jobs_by_batch.get(job.job_id, [])}
+    done.update(ex.key for ex in backend.executions_by_batch.get(job.job_id, []))
+    backend._queues[job.job_id] = deque(k for k in keys if k not in done)
+
+
+def _advance(backend: Backend, job: BatchJob, max_objects: Optional[int]) -> None:
+    with backend.lock:
+        if job.state != "Running":
+            return
+        if job.job_id not in backend._queues:  # resumed after a restart
+            _fill_queue(backend, job)
+            if job.state != "Running":
+                backend.persist_job(job)
+                return
+        try:
+            workflows = _workflows_of(backend, job) if job.type == "Workflow" else []
+        except JobFailure as failure:
+            _fail(backend, job, failure)
+            backend.persist_job(job)
+            return
+    done = 0
+    while max_objects is None or done < max_objects:
+        with backend.lock:
+            queue = backend._queues.get(job.job_id)
+            if job.state != "Running" or queue is None:
+                return  # cancelled
+            if not queue:
+                break
+            key = queue.popleft()
+        if job.type == "Workflow":
+            _run_workflows(backend, job, workflows, key)
+        else:
+            inspect_object(backend, job.bucket, job.region, key, job.auto_process, job.process_type,
+                           batch_job_id=job.job_id)
+        done += 1
+        with backend.lock:
+            job.processed += 1
+            if backend.store is not None and job.processed % PERSIST_EVERY == 0:
+                backend.persist_job(job)
+    with backend.lock:
+        queue = backend._queues.get(job.job_id)
+        if job.state == "Running" and queue is not None and not queue:
+            job.state = "Success"
+            job.end_time = backend.clock()
+            backend._queues.pop(job.job_id, None)
+        backend.persist_job(job)
+
+
+def step(backend: Backend, max_objects: Optional[int] = None) -> bool:
+    job = _claim(backend)
+    if job is None:
+        return False
+    try:
+        if job.state == "Submitted":
+            _start(backend, job)
+        else:
+            _advance(backend, job, max_objects)
+    finally:
+        _release(backend, job)
+    return True
+
+
+def run_pending(backend: Backend) -> int:
+    ran = 0
+    while True:
+        job = _claim(backend)
+        if job is None:
+            with backend.work:
+                if not backend._claimed:
+                    return ran
+                backend.work.wait(0.5)  # another thread is running a job: wait for it to finish
+            continue
+        try:
+            while job.state not in TERMINAL_STATES:
+                if job.state == "Submitted":
+                    _start(backend, job)
+                else:
+                    _advance(backend, job, None)
+        finally:
+            _release(backend, job)
+        ran += 1

@@ -1,0 +1,119 @@
+"""Wiring: backend + routes + server + optional job worker, started and stopped as one handle."""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+from typing import Callable, Optional
+
+from .app import EmulatorServer
+from .auth import SignatureVerifier
+from .backend import Backend
+from .ci import CiActions
+from .control import ControlActions
+from .cos import CosActions
+from .dispatch import Dispatcher
+from .faults import Faults
+from .requestlog import RequestLog
+
+logger = logging.getLogger(__name__)
+DEFAULT_REGION = "ap-guangzhou"
+TEST_SECRET_ID = "AKIDtest"  # noqa: S105 - the emulator's well-known test key id
+TEST_SECRET_KEY = "test-secret-key"  # noqa: S105 - the emulator's well-known test key, not a secret
+
+
+class JobWorker(threading.Thread):
+    """Runs submitted jobs shortly after they are created (the demo's mode; tests step jobs themselves)."""
+
+    def __init__(self, backend: Backend, poll: float = 0.2):
+        super().__init__(name="emulator-job-worker", daemon=True)
+        self.backend = backend
+        self.poll = poll
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            try:
+                if self.backend.wait_for_work(self.poll) and not self._stop_event.is_set():
+                    self.backend.run_pending()
+            except Exception:  # keep the worker alive: one broken job must not stop the demo
+                logger.exception("job worker iteration failed")
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        with self.backend.work:
+            self.backend.work.notify_all()
+        self.join(timeout=5)
+
+
+class EmulatorHandle:
+    """A running emulator: ``url``, ``backend``, ``faults``, ``request_log``, ``stop()``; plus SDK helpers."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, secret_id: str = TEST_SECRET_ID,
+                 secret_key: str = TEST_SECRET_KEY, token: Optional[str] = None,
+                 data_dir: Optional[str] = None, autorun: bool = False,
+                 clock: Optional[Callable[[], datetime]] = None):
+        self.secret_id = secret_id
+        self.secret_key = secret_key
+        self.token = token
+        self.backend = Backend(data_dir=data_dir)
+        if clock is not None:
+            self.backend.set_clock(clock)
+        self.faults = Faults()
+        self.request_log = RequestLog()
+        verifier = SignatureVerifier(secret_id, secret_key, token)
+        control = ControlActions(self.backend, self.faults, self.request_log)
+        dispatcher = Dispatcher(CosActions(self.backend).routes() + CiActions(self.backend).routes(), verifier,
+                                control_routes=control.routes())
+        self.server = EmulatorServer((host, port), dispatcher, self.faults, self.request_log)
+        bound_host, bound_port = self.server.server_address[:2]
+        self.url = f"http://{bound_host}:{bound_port}"
+        self._thread = threading.Thread(target=self.server.serve_forever, name="emulator-http",
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._worker: Optional[JobWorker] = JobWorker(self.backend) if autorun else None
+        self._stopped = False
+
+    def start(self) -> EmulatorHandle:
+        self._thread.start()
+        if self._worker is not None:
+            self._worker.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the worker and the server and close the listening socket (idempotent)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._worker is not None:
+            self._worker.stop()
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout=5)
+
+    def reset(self) -> None:
+        """Forget all state, faults and logged requests."""
+        self.backend.reset()
+        self.faults.clear()
+        self.request_log.clear()
+
+    # ----- SDK helpers (import qcloud_cos lazily) ---------------------------------------------------------
+    def cos_config(self, region: str = DEFAULT_REGION, secret_id: Optional[str] = None,
+                   secret_key: Optional[str] = None, token: Optional[str] = None, **overrides):
+        """The project's client config pointed at this emulator through ``Proxies`` (real Host headers kept)."""
+        from qcloud_cos import CosConfig
+
+        return CosConfig(Region=region, SecretId=secret_id or self.secret_id,
+                         SecretKey=secret_key or self.secret_key, Token=token or self.token, Scheme="http",
+                         Proxies={"http": self.url}, **overrides)
+
+    def client(self, region: str = DEFAULT_REGION, retry: int = 0, **config):
+        """``CosS3Client(self.cos_config(...), retry=retry)``."""
+        from qcloud_cos import CosS3Client
+
+        return CosS3Client(self.cos_config(region=region, **config), retry=retry)
+
+    def __enter__(self) -> EmulatorHandle:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
