@@ -23,6 +23,9 @@ def walk_jpeg(buf: bytes, start: int = 0) -> Walk:
     w = Walk("jpeg")
     pos = start + 2
     skipped = 0
+    # Bytes after the first scan starts are entropy data or headers found by searching: if the
+    # walk fails, a stream hidden there (a TS with no EOI before it) is looked for from here.
+    first_scan = -1
     while True:
         m = _FILL.match(buf, pos)
         if m is None:
@@ -57,6 +60,9 @@ def walk_jpeg(buf: bytes, start: int = 0) -> Walk:
         elif code == 0xE2 and buf.startswith(_MPF, data):
             w.mpf = parse_mpf(buf, data + len(_MPF), pos)
         elif code == 0xDA:
+            if first_scan < 0:
+                first_scan = pos
+                w.resume = pos
             m = _SCAN_END.search(buf, pos)
             if m is None:
                 return w.cut_short(pos)

@@ -22,8 +22,10 @@ class Walk:
     mpf: List[Tuple[int, int]] = field(default_factory=list)
 
     def cut_short(self, resume: int, reason: Optional[str] = None) -> Walk:
-        """Mark the walk as truncated (no reason) or corrupt (reason) at `resume`."""
-        self.resume = resume
+        """Mark the walk as truncated (no reason) or corrupt (reason) at `resume`.
+
+        An earlier resume point the walker already set (JPEG: first scan) wins."""
+        self.resume = min(self.resume, resume) if self.resume else resume
         if reason is None:
             self.truncated = True
         else:

@@ -109,7 +109,8 @@ def _judge_tail(buf: bytes, w: Walk) -> Dict[str, object]:
 def _leftover(buf: bytes, pic_type: str, pos: int, q: int, stop: int,
               detail: Dict[str, object]) -> Optional[str]:
     """suspiciousType for the unaccounted bytes [pos, stop), or None (reason in detail["benign"])."""
-    match = classify(buf, q, stop)
+    # Back up over a few padding bytes: MP4 sizes and MPEG-PS start codes begin with zeros.
+    match = classify(buf, max(pos, q - 8), stop)
     if match is not None and not (match.kind == "TEXT" and stop - q < MIN_UNKNOWN):
         detail["payloadOffset"] = match.offset
         return match.kind
