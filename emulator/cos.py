@@ -10,7 +10,7 @@ from .dispatch import Request, Response, Route, route, xml_response
 from .errors import EmulatorError, invalid_argument
 from .executor import inspect
 from .models import ObjectRecord
-from .xmlio import http_date, iso_z, parse_body, render, text
+from .xmlio import Raw, http_date, iso_z, parse_body, render, text
 
 OWNER_ID = "qcs::cam::uin/100000000001:uin/100000000001"
 ALL_USERS = "http://cam.qcloud.com/groups/global/AllUsers"
@@ -186,10 +186,13 @@ class CosActions:
         'default' for an inherited ACL. Not emulated: per-user grants."""
         record = self.backend.get_object(request.bucket, key)
         owner = [("ID", OWNER_ID), ("DisplayName", OWNER_ID)]
-        grants: List[Tuple[str, object]] = [
-            ("Grant", [("Grantee", [("ID", OWNER_ID), ("DisplayName", OWNER_ID)]), ("Permission", "FULL_CONTROL")])]
+        xsi = 'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+        grants: List[Tuple[str, object]] = [("Grant", Raw(
+            f'<Grant><Grantee {xsi} xsi:type="CanonicalUser"><ID>{OWNER_ID}</ID><DisplayName>{OWNER_ID}'
+            "</DisplayName></Grantee><Permission>FULL_CONTROL</Permission></Grant>"))]
         if record.acl == "public-read":
-            grants.append(("Grant", [("Grantee", [("URI", ALL_USERS)]), ("Permission", "READ")]))
+            grants.append(("Grant", Raw(f'<Grant><Grantee {xsi} xsi:type="Group"><URI>{ALL_USERS}</URI></Grantee>'
+                                        "<Permission>READ</Permission></Grant>")))
         body = render("AccessControlPolicy", [("Owner", owner), ("AccessControlList", grants)])
         return xml_response(body, headers={"x-cos-acl": record.acl})
 
