@@ -4,20 +4,25 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Any
+from typing import Any, Optional
 
 _LOGGER = logging.getLogger("autopilot")
 
 
-def configure(level: int = logging.INFO) -> None:
-    """Send our JSON lines to stdout once per container (SCF ships stdout to the function's logs)."""
-    if not any(getattr(h, "_autopilot", False) for h in _LOGGER.handlers):
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        handler._autopilot = True  # type: ignore[attr-defined]
-        _LOGGER.addHandler(handler)
-        _LOGGER.propagate = False
-    _LOGGER.setLevel(level)
+def configure(level: Optional[int] = None) -> None:
+    """Send our JSON lines to stdout once per container (SCF ships stdout to the function's logs).
+
+    Without a level, INFO on first use and whatever a caller (the demo, the CLI) chose afterwards."""
+    if any(getattr(h, "_autopilot", False) for h in _LOGGER.handlers):
+        if level is not None:
+            _LOGGER.setLevel(level)
+        return
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler._autopilot = True  # type: ignore[attr-defined]
+    _LOGGER.addHandler(handler)
+    _LOGGER.propagate = False
+    _LOGGER.setLevel(logging.INFO if level is None else level)
     # The SDK logs expected 404s at ERROR and request headers at INFO; we translate its errors ourselves.
     logging.getLogger("qcloud_cos").setLevel(logging.CRITICAL)
 
