@@ -1,0 +1,216 @@
+"""Build the SCF code package: handlers/ and lib/ plus the runtime dependencies vendored for SCF's Python.
+
+``python -m deploy.package [--python 3.10|3.9]`` writes ``build/package-py310/`` (what serverless.yml's ``src``
+uploads) and ``build/cos-batch-autopilot-py310.zip`` (the same tree, for the console or ``scf deploy`` from COS).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "build"
+CACHE = ROOT / ".cache"
+# SCF's Python runtimes are CPython on linux x86_64; manylinux2014 (glibc 2.17) wheels load on every SCF image.
+PLATFORM = "manylinux2014_x86_64"
+RUNTIMES = ("3.10", "3.9")
+DEFAULT_RUNTIME = "3.10"
+# Only the code the functions import; events/, emulator/, tests/ and docs stay out of the package.
+CODE_DIRS = ("handlers", "lib")
+# PyPI has only an sdist for these, and each has a pure-Python fallback, so a py3-none-any wheel of the
+# fallback is correct on any runtime. crcmod: qcloud_cos uses it only to check CRC64 on resumable downloads.
+PURE_PYTHON_SDISTS = ("crcmod",)
+# Never imported at run time, and large (Crypto/SelfTest is about a third of pycryptodome).
+PRUNE_DIRS = frozenset({"__pycache__", "tests", "test", "SelfTest", "bin"})
+PRUNE_SUFFIXES = (".pyc", ".pyo")
+# RECORD lists hashes of files we prune; INSTALLER/REQUESTED are pip bookkeeping. METADATA and licences stay.
+PRUNE_DIST_INFO = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
+INFO_FILE = "package-info.json"
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: the same inputs give the same zip
+
+
+class PackagePaths(NamedTuple):
+    """Where one runtime's package is written."""
+
+    tag: str
+    directory: Path
+    zip: Path
+
+
+def paths_for(python: str, build: Path = BUILD) -> PackagePaths:
+    """build/package-py310 and build/cos-batch-autopilot-py310.zip for python '3.10'."""
+    tag = "py" + python.replace(".", "")
+    return PackagePaths(tag, build / f"package-{tag}", build / f"cos-batch-autopilot-{tag}.zip")
+
+
+def runtime_dependencies(pyproject: Path = ROOT / "pyproject.toml") -> List[str]:
+    """The [project] dependencies of pyproject.toml: the one list of what the package vendors."""
+    text = pyproject.read_text(encoding="utf-8")
+    try:
+        import tomllib  # Python 3.11+
+    except ImportError:  # 3.9/3.10: the array is simple enough to read without a TOML library
+        match = re.search(r"(?ms)^\[project\].*?^dependencies\s*=\s*\[(.*?)\]", text)
+        if not match:
+            raise SystemExit("pyproject.toml has no [project] dependencies") from None
+        return re.findall(r"""["']([^"']+)["']""", match.group(1))
+    return list(tomllib.loads(text)["project"]["dependencies"])
+
+
+def source_digest(root: Path = ROOT, python: str = DEFAULT_RUNTIME) -> str:
+    """A hash of everything that goes into the package, so a check can reuse an up-to-date build."""
+    digest = hashlib.sha256()
+    digest.update(f"{python} {PLATFORM} {' '.join(runtime_dependencies(root / 'pyproject.toml'))}".encode())
+    digest.update(Path(__file__).read_bytes())
+    for path in sorted(_code_files(root)):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _code_files(root: Path) -> Iterable[Path]:
+    for name in CODE_DIRS:
+        yield from (p for p in (root / name).rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def _pip(args: Sequence[str], env: Optional[Dict[str, str]] = None) -> None:
+    command = [sys.executable, "-m", "pip", *args, "--cache-dir", str(CACHE / "pip"),
+               "--disable-pip-version-check", "--quiet"]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    if result.returncode != 0:
+        raise SystemExit(f"pip failed ({' '.join(args[:2])}):\n{result.stdout}\n{result.stderr}")
+
+
+def build_pure_wheels(names: Sequence[str] = PURE_PYTHON_SDISTS, wheels: Path = CACHE / "pure-wheels") -> Path:
+    """Build py3-none-any wheels of sdist-only dependencies with the C compiler disabled (built once, cached)."""
+    wheels.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        if list(wheels.glob(f"{name}-*-py3-none-any.whl")):
+            continue
+        # CC=false makes the extension build fail, so setup.py falls back to its pure-Python modules.
+        env = dict(os.environ, CC="false", CXX="false")
+        _pip(["wheel", "--no-deps", "--no-binary", name, "--wheel-dir", str(wheels), name], env=env)
+        built = sorted(wheels.glob(f"{name}-*.whl"))
+        impure = [w.name for w in built if not w.name.endswith("-py3-none-any.whl")]
+        if impure or not built:
+            raise SystemExit(f"expected a pure-Python wheel of {name}, got {impure or 'nothing'}")
+    return wheels
+
+
+def install_dependencies(target: Path, python: str) -> None:
+    """pip-install the runtime dependencies into target as binary wheels for SCF's CPython on linux x86_64."""
+    wheels = build_pure_wheels()
+    _pip(["install", "--target", str(target), "--platform", PLATFORM, "--implementation", "cp",
+          "--python-version", python, "--only-binary=:all:", "--find-links", str(wheels),
+          "--no-compile", "--upgrade", *runtime_dependencies()])
+
+
+def copy_code(target: Path, root: Path = ROOT) -> None:
+    for path in _code_files(root):
+        dest = target / path.relative_to(root)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, dest)
+
+
+def prune(target: Path) -> None:
+    """Drop what never runs on SCF: caches, dependency test suites, console scripts, pip bookkeeping."""
+    for path in sorted(target.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if not path.exists():
+            continue
+        if path.is_dir() and path.name in PRUNE_DIRS:
+            shutil.rmtree(path)
+        elif path.is_file() and (path.suffix in PRUNE_SUFFIXES or
+                                 (path.parent.name.endswith(".dist-info") and path.name in PRUNE_DIST_INFO)):
+            path.unlink()
+
+
+def installed_versions(target: Path) -> Dict[str, str]:
+    """{distribution: version} from the vendored *.dist-info directories."""
+    out = {}
+    for info in sorted(target.glob("*.dist-info")):
+        name, _, version = info.name[: -len(".dist-info")].partition("-")
+        out[name] = version
+    return out
+
+
+def write_zip(source: Path, zip_path: Path) -> None:
+    """Zip source's tree (sorted, fixed timestamps) with paths relative to source, as SCF expects."""
+    zip_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = zip_path.with_suffix(".zip.tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for path in sorted(p for p in source.rglob("*") if p.is_file()):
+            info = zipfile.ZipInfo(path.relative_to(source).as_posix(), ZIP_DATE)
+            info.external_attr = (0o755 if os.access(path, os.X_OK) else 0o644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, path.read_bytes())
+    tmp.replace(zip_path)
+
+
+def build(python: str = DEFAULT_RUNTIME, build_dir: Path = BUILD) -> PackagePaths:
+    """Build the package directory and zip for one runtime; returns where they are."""
+    if python not in RUNTIMES:
+        raise SystemExit(f"--python must be one of {', '.join(RUNTIMES)} (SCF's Python runtimes we support)")
+    paths = paths_for(python, build_dir)
+    staging = paths.directory.with_name(paths.directory.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    install_dependencies(staging, python)
+    copy_code(staging)
+    prune(staging)
+    info = {"python": python, "platform": PLATFORM, "source_digest": source_digest(python=python),
+            "dependencies": installed_versions(staging)}
+    (staging / INFO_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    shutil.rmtree(paths.directory, ignore_errors=True)
+    staging.replace(paths.directory)
+    write_zip(paths.directory, paths.zip)
+    return paths
+
+
+def is_current(paths: PackagePaths, python: str) -> bool:
+    """True when the zip exists and was built from the current code and dependency list."""
+    if not paths.zip.exists():
+        return False
+    try:
+        with zipfile.ZipFile(paths.zip) as zf:
+            info = json.loads(zf.read(INFO_FILE))
+    except (KeyError, ValueError, zipfile.BadZipFile):
+        return False
+    return bool(info.get("source_digest") == source_digest(python=python))
+
+
+def ensure_built(python: str = DEFAULT_RUNTIME) -> PackagePaths:
+    """Reuse an up-to-date package, else build it."""
+    paths = paths_for(python)
+    return paths if is_current(paths, python) and paths.directory.is_dir() else build(python)
+
+
+def describe(paths: PackagePaths) -> str:
+    with zipfile.ZipFile(paths.zip) as zf:
+        entries = zf.infolist()
+    unpacked = sum(e.file_size for e in entries)
+    return (f"{paths.zip.relative_to(ROOT) if paths.zip.is_relative_to(ROOT) else paths.zip}: "
+            f"{paths.zip.stat().st_size / 1e6:.1f} MB zipped, {unpacked / 1e6:.1f} MB unpacked, "
+            f"{len(entries)} files")
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m deploy.package", description=__doc__.splitlines()[0])
+    parser.add_argument("--python", default=DEFAULT_RUNTIME, choices=RUNTIMES,
+                        help="SCF runtime to build for (serverless.yml `runtime`); default %(default)s")
+    parser.add_argument("--reuse", action="store_true", help="skip the build when the package is up to date")
+    args = parser.parse_args(argv)
+    paths = ensure_built(args.python) if args.reuse else build(args.python)
+    print(describe(paths))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
