@@ -61,7 +61,26 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length > 0 else b""
 
+    def setup(self) -> None:
+        super().setup()
+        self._quick_ack()
+
+    def _quick_ack(self) -> None:
+        """Clients send headers and body in two writes; ACK at once so their Nagle wait ends (Linux only)."""
+        if hasattr(socket, "TCP_QUICKACK"):
+            try:
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+            except OSError:
+                pass
+
     def _serve(self) -> None:
+        self._quick_ack()
+        try:
+            self._serve_one()
+        finally:
+            self._quick_ack()
+
+    def _serve_one(self) -> None:
         dispatcher = self.server.dispatcher
         body = self._read_body()
         request = dispatcher.parse(self.command, self.path, self.headers, body, self.client_address[0])
