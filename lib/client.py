@@ -213,6 +213,51 @@ class CiClient:
                 return keys
             marker = next_marker
 
+    # --- per-object results of a batch job (used by the report) -------------------------------
+    def list_media_jobs_page(self, batch_job_id: str, tag: str = "ImageInspect", next_token: str = "", *,
+                             size: int = PAGE_SIZE) -> Tuple[List[InspectObjectResult], str]:
+        """One page of `GET /jobs` filtered by the batch job that spawned them: (results, next token or '')."""
+        # The SDK's ci_list_media_jobs has no inventoryTriggerJobId argument (reference §12): sign it ourselves.
+        from qcloud_cos.cos_auth import CosS3Auth
+        from qcloud_cos.cos_comm import format_dict, xml_to_dict
+
+        params = {"tag": tag, "inventoryTriggerJobId": batch_job_id, "size": str(size), "nextToken": next_token,
+                  "orderByTime": "Asc", "states": "All"}
+
+        def call() -> Dict[str, Any]:
+            conf = self.sdk._conf
+            url = conf.uri(bucket=self.bucket, path="jobs", endpoint=conf._endpoint_ci)
+            response = self.sdk.send_request(method="GET", url=url, bucket=self.bucket,
+                                             auth=CosS3Auth(conf, "jobs", params=params), params=params,
+                                             headers={}, ci_request=True)
+            data = xml_to_dict(response.content)
+            format_dict(data, ["JobsDetail"])
+            return data
+
+        data = self._read("DescribeMediaJobs", call)
+        items = [InspectObjectResult.from_detail(d) for d in (data.get("JobsDetail") or []) if isinstance(d, dict)]
+        return items, _text(data.get("NextToken"))
+
+    def iter_media_jobs(self, batch_job_id: str, tag: str = "ImageInspect", *,
+                        on_page: Optional[Callable[[int], None]] = None) -> Iterator[InspectObjectResult]:
+        """Every per-object job one batch job spawned, page by page; stops on a repeated token."""
+        yield from paginate(lambda token: self.list_media_jobs_page(batch_job_id, tag, token), on_page=on_page)
+
+    def list_workflow_executions_page(self, workflow_id: str, batch_job_id: str, next_token: str = "", *,
+                                      size: int = PAGE_SIZE) -> Tuple[List[WorkflowExecutionItem], str]:
+        """One page of the executions of one workflow that a Workflow-type batch job spawned."""
+        data = self._read("DescribeWorkflowExecutions", lambda: self.sdk.ci_list_workflowexecution(
+            Bucket=self.bucket, WorkflowId=workflow_id, BatchJobId=batch_job_id, Size=size, NextToken=next_token))
+        items = [WorkflowExecutionItem.model_validate(d) for d in (data.get("WorkflowExecution") or [])
+                 if isinstance(d, dict)]
+        return items, _text(data.get("NextToken"))
+
+    def iter_workflow_executions(self, batch_job_id: str, workflow_id: str, *,
+                                 on_page: Optional[Callable[[int], None]] = None) -> Iterator[WorkflowExecutionItem]:
+        """Every execution of one workflow that one batch job spawned, page by page."""
+        yield from paginate(lambda token: self.list_workflow_executions_page(workflow_id, batch_job_id, token),
+                            on_page=on_page)
+
 
 def paginate(fetch: Callable[[str], Tuple[List[T], str]], *,
              on_page: Optional[Callable[[int], None]] = None) -> Iterator[T]:
@@ -256,3 +301,75 @@ def make_sdk(settings: Settings, *, require_credentials: bool = True) -> Any:
 
 def make_client(settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> CiClient:
     return CiClient(make_sdk(settings), settings.bucket, sleep=sleep)
+
+
+# --- per-object results of a batch job (appended for the report) ------------------------------------
+
+def _text(v: Any) -> str:
+    return "" if v is None else str(v).strip()
+
+
+def _int_or_none(v: Any) -> Optional[int]:
+    try:
+        return int(str(v).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _as_dict(v: Any) -> Dict[str, Any]:
+    return v if isinstance(v, dict) else {}
+
+
+class InspectObjectResult(BaseModel):
+    """One per-object ImageInspect job a batch job spawned (`GET /jobs`), flattened to what a report shows."""
+
+    model_config = ConfigDict(frozen=True)
+    job_id: str
+    key: str
+    state: str
+    code: str = ""
+    message: str = ""
+    suspicious: bool = False
+    suspicious_type: str = ""
+    begin_byte: Optional[int] = None
+    end_byte: Optional[int] = None
+    suspicious_size: Optional[int] = None
+    action_code: str = ""
+    action_message: str = ""
+
+    @classmethod
+    def from_detail(cls, detail: Dict[str, Any]) -> InspectObjectResult:
+        """Read one JobsDetail; every nested element may be absent, empty (None) or a string."""
+        operation = _as_dict(detail.get("Operation"))
+        result = _as_dict(operation.get("ImageInspectResult"))
+        process = _as_dict(result.get("ProcessResult"))
+        auto = _as_dict(process.get("AutoProcessResult"))
+        key = _text(_as_dict(detail.get("Input")).get("Object")) or _text(result.get("InputObjectName"))
+        return cls(
+            job_id=_text(detail.get("JobId")), key=key, state=_text(detail.get("State")),
+            code=_text(result.get("Code") or detail.get("Code")),
+            message=_text(result.get("Message") or detail.get("Message")),
+            suspicious=_text(process.get("Suspicious")).lower() == "true",
+            suspicious_type=_text(process.get("SuspiciousType")),
+            begin_byte=_int_or_none(process.get("SuspiciousBeginByte")),
+            end_byte=_int_or_none(process.get("SuspiciousEndByte")),
+            suspicious_size=_int_or_none(process.get("SuspiciousSize")),
+            action_code=_text(auto.get("Code")), action_message=_text(auto.get("Message")),
+        )
+
+
+class WorkflowExecutionItem(BaseModel):
+    """One workflow execution (one object through one workflow) as `ci_list_workflowexecution` lists it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    RunId: str = ""
+    WorkflowId: str = ""
+    WorkflowName: str = ""
+    State: str = ""
+    CreateTime: str = ""
+    Object: str = ""
+
+    @field_validator("RunId", "WorkflowId", "WorkflowName", "State", "CreateTime", "Object", mode="before")
+    @classmethod
+    def _none_is_empty(cls, v: Any) -> str:
+        return _text(v)

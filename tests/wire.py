@@ -113,3 +113,121 @@ class FakeWire:
         name = query.get("name", [None])[0]
         hits = [j for j in self.jobs if j["Type"] == jtype and (name is None or j["Name"] == name)]
         return 200, {}, "<Response><RequestId>cmVx</RequestId>" + "".join(_job_xml(j) for j in hits) + "</Response>"
+
+
+# --- the report's side of the wire: paginated lists, per-object jobs, workflow executions ----------------
+
+WEBHOOK_URL = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=secret-webhook-key-0001"
+
+
+def list_job_xml(job: Dict[str, str]) -> str:
+    """A JobsDetail as the list API documents it (reference §8.4 / §11.1), with our job dict's values."""
+    return (f"<JobsDetail><Code>{job.get('Code', 'Success')}</Code>"
+            + (f"<Message>{job['Message']}</Message>" if job.get("Message") else "<Message/>")
+            + f"<JobId>{job['JobId']}</JobId><Tag>{job['Tag']}</Tag><State>{job['State']}</State>"
+            f"<CreationTime>{job.get('CreationTime', '2026-11-28T10:00:00+0800')}</CreationTime>"
+            f"<StartTime>{job.get('StartTime', '-')}</StartTime><EndTime>{job.get('EndTime', '-')}</EndTime>"
+            f"<QueueId>-</QueueId><Name>{job['Name']}</Name><Type>{job['Type']}</Type>"
+            f"{job['Input']}{job['Operation']}</JobsDetail>")
+
+
+def inspect_result_xml(batch_job_id: str, index: int, key: str, *, state: str = "Success",
+                       suspicious: bool = False, action: Optional[Tuple[str, str]] = None) -> str:
+    """One per-object ImageInspect job in the `GET /jobs` shape the brief fixes (Suspicious* only when flagged)."""
+    process = f"<PicSize>1097476</PicSize><PicType>png</PicType><Suspicious>{str(suspicious).lower()}</Suspicious>"
+    if suspicious:
+        process += ("<SuspiciousBeginByte>120</SuspiciousBeginByte><SuspiciousEndByte>1097475</SuspiciousEndByte>"
+                    "<SuspiciousSize>1097356</SuspiciousSize><SuspiciousType>MPEG-TS</SuspiciousType>")
+        if action is not None:
+            process += f"<AutoProcessResult><Code>{action[0]}</Code><Message>{action[1]}</Message></AutoProcessResult>"
+    code, message = ("Failed", "image too large") if state == "Failed" else ("Success", "")
+    return (f"<JobsDetail><Code>{code}</Code><Message>{message}</Message><JobId>j{batch_job_id}{index:05d}</JobId>"
+            f"<Tag>ImageInspect</Tag><State>{state}</State><CreationTime>2026-11-28T10:00:00+0800</CreationTime>"
+            f"<Input><Region>{REGION}</Region><Bucket>{BUCKET}</Bucket><Object>{key}</Object></Input>"
+            f"<Operation><ImageInspect><AutoProcess>true</AutoProcess><ProcessType>BackupObject</ProcessType>"
+            f"</ImageInspect><ImageInspectResult><State>{state}</State><Code>{code}</Code><Message>{message}</Message>"
+            f"<InputObjectName>{key}</InputObjectName><InputObjectUrl>{COS_HOST}/{key}</InputObjectUrl>"
+            f"<ProcessResult>{process}</ProcessResult></ImageInspectResult>"
+            f"<InventoryTriggerJobId>{batch_job_id}</InventoryTriggerJobId></Operation></JobsDetail>")
+
+
+def execution_xml(run_id: str, workflow_id: str, key: str, state: str) -> str:
+    return (f"<WorkflowExecution><RunId>{run_id}</RunId><WorkflowId>{workflow_id}</WorkflowId>"
+            f"<WorkflowName>inspect</WorkflowName><State>{state}</State>"
+            f"<CreateTime>2026-11-28T10:00:00+0800</CreateTime><Object>{key}</Object></WorkflowExecution>")
+
+
+class ReportWire(FakeWire):
+    """FakeWire whose job list pages and filters like the service, plus `GET /jobs` and `/workflowexecution`."""
+
+    def __init__(self, rsps: responses.RequestsMock):
+        super().__init__(rsps)
+        self.inspect_results: Dict[str, List[str]] = {}  # batch job id -> per-object JobsDetail XML
+        self.executions: Dict[str, List[str]] = {}  # batch job id -> WorkflowExecution XML
+        self.token_on_last_page = False  # some servers send a NextToken even when nothing follows
+        self.repeat_token: Optional[str] = None  # answer every list page with this same NextToken
+        self.media_error: Optional[Tuple[int, str]] = None  # (status, code) for every GET /jobs
+        rsps.add_callback(responses.GET, re.compile(re.escape(CI_HOST) + r"/jobs\?.*"), self._media_jobs)
+        rsps.add_callback(responses.GET, re.compile(re.escape(CI_HOST) + r"/workflowexecution\?.*"),
+                          self._executions)
+
+    def add_job(self, job_id: str, *, job_type: str = "Job", state: str = "Success",
+                name: str = "autopilot-hourly-x", created: str = "2026-11-28T10:00:00+0800", code: str = "Success",
+                message: str = "", workflow_ids: str = "w2504f47ad46e4a1b9c0d1e2f3a4b5c6d") -> None:
+        if job_type == "Workflow":
+            operation, tag = f"<Operation><WorkflowIds>{workflow_ids}</WorkflowIds></Operation>", "Workflow"
+        else:
+            operation = ("<Operation><Tag>ImageInspect</Tag><JobParam><ImageInspect><AutoProcess>true</AutoProcess>"
+                         "<ProcessType>BackupObject</ProcessType></ImageInspect></JobParam></Operation>")
+            tag = "ImageInspect"
+        self.jobs.append({"JobId": job_id, "Name": name, "Type": job_type, "Tag": tag, "State": state,
+                          "CreationTime": created, "Code": code, "Message": message,
+                          "Input": "<Input><Prefix>/</Prefix></Input>", "Operation": operation})
+
+    def list_calls(self, job_type: Optional[str] = None) -> List[responses.Call]:
+        calls = self.calls("GET", "/inventorytriggerjob")
+        if job_type is None:
+            return calls
+        return [c for c in calls if parse_qs(urlparse(c.request.url).query).get("type") == [job_type]]
+
+    def _list_jobs(self, request):
+        from lib.windows import parse_ci_time
+
+        query = {k: v[0] for k, v in parse_qs(urlparse(request.url).query, keep_blank_values=True).items()}
+        states = query.get("states", "All")
+        start = parse_ci_time(query["startCreationTime"]) if query.get("startCreationTime") else None
+        end = parse_ci_time(query["endCreationTime"]) if query.get("endCreationTime") else None
+
+        def wanted(job: Dict[str, str]) -> bool:
+            created = parse_ci_time(job.get("CreationTime", "2026-11-28T10:00:00+0800"))
+            return (job["Type"] == query.get("type", "Workflow")
+                    and (not query.get("name") or job["Name"] == query["name"])
+                    and (not query.get("jobId") or job["JobId"] == query["jobId"])
+                    and (states == "All" or job["State"] in states.split(","))
+                    and (start is None or created >= start) and (end is None or created <= end))
+
+        hits = [j for j in self.jobs if wanted(j)]
+        offset = int(query.get("nextToken") or 0) if self.repeat_token is None else 0
+        size = int(query.get("size", "10"))
+        page = hits[offset:offset + size]
+        more = offset + size < len(hits) or (self.token_on_last_page and len(page) == size)
+        token = self.repeat_token or (str(offset + size) if more else "")
+        body = "".join(list_job_xml(j) for j in page) + (f"<NextToken>{token}</NextToken>" if token else "")
+        return 200, {}, f"<Response><RequestId>cmVx</RequestId>{body}</Response>"
+
+    def _media_jobs(self, request):
+        if self.media_error is not None:
+            status, code = self.media_error
+            return status, {}, CI_ERROR.format(code=code, message="queueId is required")
+        query = {k: v[0] for k, v in parse_qs(urlparse(request.url).query, keep_blank_values=True).items()}
+        return self._page(self.inspect_results.get(query.get("inventoryTriggerJobId", ""), []), query)
+
+    def _executions(self, request):
+        query = {k: v[0] for k, v in parse_qs(urlparse(request.url).query, keep_blank_values=True).items()}
+        return self._page(self.executions.get(query.get("jobId", ""), []), query)
+
+    @staticmethod
+    def _page(items: List[str], query: Dict[str, str]):
+        offset, size = int(query.get("nextToken") or 0), int(query.get("size", "10"))
+        token = f"<NextToken>{offset + size}</NextToken>" if offset + size < len(items) else ""
+        return 200, {}, "<Response><RequestId>cmVx</RequestId>" + "".join(items[offset:offset + size]) + token + "</Response>"

@@ -1,0 +1,396 @@
+"""The report use case: every batch job in a window, its outcome, its per-object results, as one summary model."""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from lib.client import CiClient, InspectObjectResult, JobDetail, WorkflowExecutionItem
+from lib.config import Settings
+from lib.errors import AppError, CloudApiError, CloudError, PaginationError
+from lib.jobs import is_our_job
+from lib.state import Checkpoint
+from lib.windows import as_utc, format_ci_time, format_duration, parse_ci_time
+
+logger = logging.getLogger(__name__)
+
+JOB_TYPES = ("Job", "Workflow")  # the list API returns one Type per call and defaults to Workflow
+STUCK_STATES = frozenset({"Submitted", "Running"})
+MAX_LISTED_JOBS = 100  # failed / stuck jobs, and jobs with notable objects, listed by id; totals stay exact
+MAX_OBJECTS_PER_JOB = 100
+MAX_NOTES = 20
+
+Progress = Callable[[str], None]
+
+
+class _Strict(BaseModel):
+    # We own the report's shape: unknown fields are a bug, and a summary never changes after it is built.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CountRow(_Strict):
+    """How many jobs of one Type and Tag (Job) or workflow (Workflow) ended in one state."""
+
+    type: str
+    group: str
+    state: str
+    count: int
+
+
+class JobLine(_Strict):
+    """One failed or stuck batch job, with what CI said about it."""
+
+    job_id: str
+    name: str
+    type: str
+    group: str
+    state: str
+    code: str = ""
+    message: str = ""
+    created: Optional[datetime] = None
+    age_seconds: Optional[int] = None
+
+
+class ObjectLine(_Strict):
+    """One object a batch job flagged as suspicious or failed on, and what was done to it."""
+
+    key: str
+    state: str
+    suspicious: bool = False
+    suspicious_type: str = ""
+    begin_byte: Optional[int] = None
+    end_byte: Optional[int] = None
+    suspicious_size: Optional[int] = None
+    action: str = ""
+    error: str = ""
+
+
+class JobObjects(_Strict):
+    """Per-object results of one batch job that had something to show (first MAX_OBJECTS_PER_JOB objects)."""
+
+    job_id: str
+    name: str
+    kind: str  # "ImageInspect" (per-object jobs) or "Workflow" (workflow executions)
+    by_state: Dict[str, int]
+    suspicious: int = 0
+    acted: int = 0
+    objects: List[ObjectLine] = []
+    truncated: bool = False
+
+
+class ObjectTotals(_Strict):
+    """Per-object totals over every job in the window whose per-object results could be read."""
+
+    inspected: int = 0
+    by_state: Dict[str, int] = {}
+    suspicious: int = 0
+    acted: int = 0
+    workflow_executions: Dict[str, int] = {}
+    jobs_without_results: int = 0
+
+
+class RuleCheckpoint(_Strict):
+    """Where a timer rule's next window starts, read from its checkpoint object."""
+
+    rule: str
+    next_window_start: datetime
+    last_job_id: str
+
+
+class ReportSummary(_Strict):
+    """Everything one report says; JSON-able, and the same for the function, the CLI and every channel."""
+
+    bucket: str
+    region: str
+    window_start: datetime
+    window_end: datetime
+    all_jobs: bool
+    job_name_prefix: str
+    total_jobs: int
+    counts: List[CountRow]
+    failed_total: int
+    failed: List[JobLine]
+    stuck_after_seconds: int
+    stuck_total: int
+    stuck: List[JobLine]
+    objects: ObjectTotals
+    jobs_with_objects: List[JobObjects]
+    checkpoints: List[RuleCheckpoint]
+    notes: List[str]
+    api_calls: int
+    failed_share: float
+    fail_above: Optional[float] = None
+    failing: bool
+    problem: bool
+
+
+# --- pure pieces -------------------------------------------------------------------------------------
+
+def group_of(job: JobDetail) -> str:
+    """The Tag of a Job-type job (ImageInspect, …) or the workflow ids of a Workflow-type one."""
+    if job.Type == "Workflow":
+        return ",".join(job.workflow_ids) or "-"
+    return job.inspect_tag or "-"
+
+
+def age_of(job: JobDetail, now: datetime) -> Optional[timedelta]:
+    created = _created(job)
+    return None if created is None else as_utc(now) - created
+
+
+def is_stuck(job: JobDetail, now: datetime, stuck_after: timedelta) -> bool:
+    """Submitted or Running for longer than stuck_after (strictly), counted from its creation."""
+    age = age_of(job, now)
+    return job.State in STUCK_STATES and age is not None and age > stuck_after
+
+
+def in_window(job: JobDetail, start: datetime, end: datetime) -> bool:
+    """Created in [start, end]; a job whose creation time CI did not give is kept (the server filtered it)."""
+    created = _created(job)
+    return created is None or as_utc(start) <= created <= as_utc(end)
+
+
+def is_failing(failed: int, total: int, fail_above: Optional[float]) -> bool:
+    return fail_above is not None and total > 0 and failed / total > fail_above
+
+
+def _created(job: JobDetail) -> Optional[datetime]:
+    try:
+        return parse_ci_time(job.CreationTime)
+    except ValueError:
+        return None
+
+
+def _line(job: JobDetail, now: datetime) -> JobLine:
+    age = age_of(job, now)
+    return JobLine(job_id=job.JobId, name=job.Name, type=job.Type, group=group_of(job), state=job.State,
+                   code=job.Code, message=job.Message, created=_created(job),
+                   age_seconds=int(age.total_seconds()) if age is not None else None)
+
+
+def _action(result: InspectObjectResult) -> str:
+    if not (result.action_code or result.action_message):
+        return ""
+    return " ".join(p for p in (result.action_code, result.action_message) if p)
+
+
+# --- the use case --------------------------------------------------------------------------------------
+
+@dataclass
+class _Tally:
+    """What a run accumulates while it streams pages: counters and capped lists, never every job."""
+
+    counts: Counter = field(default_factory=Counter)
+    seen: Set[str] = field(default_factory=set)
+    failed_total: int = 0
+    failed: List[JobLine] = field(default_factory=list)
+    stuck_total: int = 0
+    stuck: List[JobLine] = field(default_factory=list)
+    object_states: Counter = field(default_factory=Counter)
+    executions: Counter = field(default_factory=Counter)
+    inspected: int = 0
+    suspicious: int = 0
+    acted: int = 0
+    jobs_without_results: int = 0
+    jobs_with_objects: List[JobObjects] = field(default_factory=list)
+    notes: List[str] = field(default_factory=list)
+    api_calls: int = 0
+    media_unavailable: Optional[str] = None
+    executions_unavailable: Optional[str] = None
+
+    def call(self, _page: int = 0) -> None:
+        self.api_calls += 1
+
+    def note(self, text: str) -> None:
+        if len(self.notes) < MAX_NOTES:
+            self.notes.append(text)
+
+
+def build_report(settings: Settings, client: CiClient, end: datetime, *, lookback: Optional[timedelta] = None,
+                 progress: Optional[Progress] = None) -> ReportSummary:
+    """List every batch job created in [end - lookback, end] (both Types, all pages) and summarise it.
+
+    Raises CloudError or PaginationError only when the job list itself cannot be read: without it there is no
+    report. Per-object results and checkpoints that cannot be read become notes instead.
+    """
+    end = as_utc(end)
+    start = end - (lookback or settings.report_lookback)
+    tally = _Tally()
+    for job in _jobs_in_window(settings, client, start, end, tally, progress):
+        _count_job(job, end, settings.report_stuck_after, tally)
+        if job.State != "Submitted":  # a job that has not started has spawned nothing to list
+            _collect_objects(client, job, tally)
+    checkpoints = _read_checkpoints(client, settings.state_prefix, tally)
+    total = len(tally.seen)
+    failing = is_failing(tally.failed_total, total, settings.report_fail_above)
+    objects = ObjectTotals(inspected=tally.inspected, by_state=dict(sorted(tally.object_states.items())),
+                           suspicious=tally.suspicious, acted=tally.acted,
+                           workflow_executions=dict(sorted(tally.executions.items())),
+                           jobs_without_results=tally.jobs_without_results)
+    problem = bool(tally.failed_total or tally.stuck_total or tally.suspicious or failing
+                   or tally.object_states.get("Failed") or tally.executions.get("Failed"))
+    return ReportSummary(
+        bucket=settings.bucket, region=settings.region, window_start=start, window_end=end,
+        all_jobs=settings.report_all_jobs, job_name_prefix=settings.job_name_prefix, total_jobs=total,
+        counts=[CountRow(type=t, group=g, state=s, count=n) for (t, g, s), n in sorted(tally.counts.items())],
+        failed_total=tally.failed_total, failed=tally.failed,
+        stuck_after_seconds=int(settings.report_stuck_after.total_seconds()),
+        stuck_total=tally.stuck_total, stuck=tally.stuck, objects=objects,
+        jobs_with_objects=tally.jobs_with_objects, checkpoints=checkpoints, notes=tally.notes,
+        api_calls=tally.api_calls, failed_share=round(tally.failed_total / total, 4) if total else 0.0,
+        fail_above=settings.report_fail_above, failing=failing, problem=problem,
+    )
+
+
+def _jobs_in_window(settings: Settings, client: CiClient, start: datetime, end: datetime, tally: _Tally,
+                    progress: Optional[Progress]) -> Iterator[JobDetail]:
+    """Both Types, every state, every page, each JobId once; only our jobs unless REPORT_ALL_JOBS."""
+    for job_type in JOB_TYPES:
+
+        def on_page(page: int, job_type: str = job_type) -> None:
+            tally.call()
+            if progress is not None:
+                progress(f"listing {job_type} jobs: page {page} ({len(tally.seen)} in the report so far)")
+
+        for job in client.iter_jobs(job_type, on_page=on_page, States="All", OrderByTime="Asc",
+                                    StartCreationTime=format_ci_time(start), EndCreationTime=format_ci_time(end)):
+            if job.JobId in tally.seen:
+                continue
+            if not settings.report_all_jobs and not is_our_job(job.Name, settings.job_name_prefix):
+                continue
+            if not in_window(job, start, end):
+                continue
+            tally.seen.add(job.JobId)
+            yield job
+
+
+def _count_job(job: JobDetail, now: datetime, stuck_after: timedelta, tally: _Tally) -> None:
+    tally.counts[(job.Type, group_of(job), job.State or "-")] += 1
+    if job.State == "Failed":
+        tally.failed_total += 1
+        if len(tally.failed) < MAX_LISTED_JOBS:
+            tally.failed.append(_line(job, now))
+    elif is_stuck(job, now, stuck_after):
+        tally.stuck_total += 1
+        if len(tally.stuck) < MAX_LISTED_JOBS:
+            tally.stuck.append(_line(job, now))
+
+
+def _collect_objects(client: CiClient, job: JobDetail, tally: _Tally) -> None:
+    if job.Type == "Job" and job.inspect_tag == "ImageInspect":
+        _collect_inspect_results(client, job, tally)
+    elif job.Type == "Workflow":
+        _collect_executions(client, job, tally)
+
+
+def _unavailable(exc: AppError) -> bool:
+    """Whether a failed per-object call means the report should go on without per-object results."""
+    if isinstance(exc, CloudApiError):
+        return 400 <= exc.status < 500  # e.g. the real service insisting on queueId (reference §12)
+    return isinstance(exc, (CloudError, PaginationError))
+
+
+def _collect_inspect_results(client: CiClient, job: JobDetail, tally: _Tally) -> None:
+    if tally.media_unavailable is not None:
+        tally.jobs_without_results += 1
+        return
+    states: Counter = Counter()
+    lines: List[ObjectLine] = []
+    suspicious = acted = 0
+    try:
+        for result in client.iter_media_jobs(job.JobId, "ImageInspect", on_page=tally.call):
+            states[result.state or "-"] += 1
+            action = _action(result)
+            suspicious += result.suspicious
+            acted += bool(result.suspicious and action)
+            if (result.suspicious or result.state == "Failed") and len(lines) <= MAX_OBJECTS_PER_JOB:
+                lines.append(ObjectLine(
+                    key=result.key, state=result.state, suspicious=result.suspicious,
+                    suspicious_type=result.suspicious_type, begin_byte=result.begin_byte, end_byte=result.end_byte,
+                    suspicious_size=result.suspicious_size, action=action,
+                    error="" if result.state != "Failed" else f"{result.code} {result.message}".strip()))
+    except AppError as exc:
+        if not _unavailable(exc):
+            raise
+        # The first refusal will repeat for every job: say it once and stop asking.
+        tally.media_unavailable = str(exc)
+        tally.jobs_without_results += 1
+        tally.note(f"per-object ImageInspect results unavailable: {exc}; showing batch-level counts only")
+        return
+    tally.inspected += sum(states.values())
+    tally.object_states.update(states)
+    tally.suspicious += suspicious
+    tally.acted += acted
+    _keep_job_objects(job, "ImageInspect", states, lines, suspicious, acted, tally)
+
+
+def _collect_executions(client: CiClient, job: JobDetail, tally: _Tally) -> None:
+    if tally.executions_unavailable is not None:
+        tally.jobs_without_results += 1
+        return
+    states: Counter = Counter()
+    lines: List[ObjectLine] = []
+    try:
+        for workflow_id in job.workflow_ids:
+            execution: WorkflowExecutionItem
+            for execution in client.iter_workflow_executions(job.JobId, workflow_id, on_page=tally.call):
+                states[execution.State or "-"] += 1
+                if execution.State == "Failed" and len(lines) <= MAX_OBJECTS_PER_JOB:
+                    lines.append(ObjectLine(key=execution.Object, state=execution.State,
+                                            error=f"workflow {execution.WorkflowId} run {execution.RunId}"))
+    except AppError as exc:
+        if not _unavailable(exc):
+            raise
+        tally.executions_unavailable = str(exc)
+        tally.jobs_without_results += 1
+        tally.note(f"workflow executions unavailable: {exc}; showing batch-level counts only")
+        return
+    tally.executions.update(states)
+    _keep_job_objects(job, "Workflow", states, lines, 0, 0, tally)
+
+
+def _keep_job_objects(job: JobDetail, kind: str, states: Counter, lines: List[ObjectLine], suspicious: int,
+                      acted: int, tally: _Tally) -> None:
+    # Only jobs with something to look at are listed, so ten thousand clean jobs cost no memory here.
+    if not lines or len(tally.jobs_with_objects) >= MAX_LISTED_JOBS:
+        return
+    tally.jobs_with_objects.append(JobObjects(
+        job_id=job.JobId, name=job.Name, kind=kind, by_state=dict(sorted(states.items())), suspicious=suspicious,
+        acted=acted, objects=lines[:MAX_OBJECTS_PER_JOB], truncated=len(lines) > MAX_OBJECTS_PER_JOB))
+
+
+def _read_checkpoints(client: CiClient, state_prefix: str, tally: _Tally) -> List[RuleCheckpoint]:
+    """Each timer rule's checkpoint (small JSON objects); unreadable ones become a note, not a failed report."""
+    prefix = f"{state_prefix}checkpoints/"
+    out: List[RuleCheckpoint] = []
+    try:
+        tally.call()
+        keys = [k for k in client.list_keys(prefix) if k.endswith(".json")]
+        for key in sorted(keys):
+            tally.call()
+            raw = client.get_object(key)
+            if raw is None:
+                continue
+            try:
+                cp = Checkpoint.model_validate_json(raw)
+            except ValidationError:
+                tally.note(f"checkpoint {key} is unreadable")
+                continue
+            out.append(RuleCheckpoint(rule=cp.rule, next_window_start=as_utc(cp.end), last_job_id=cp.job_id))
+    except CloudError as exc:
+        tally.note(f"checkpoints under {prefix} could not be read: {exc}")
+    return out
+
+
+def headline(summary: ReportSummary) -> Tuple[str, str]:
+    """A one-line verdict and its status word (FAILING / PROBLEM / OK) for messages and tables."""
+    status = "FAILING" if summary.failing else "PROBLEM" if summary.problem else "OK"
+    parts = [f"{summary.total_jobs} jobs", f"{summary.failed_total} failed", f"{summary.stuck_total} stuck"]
+    if summary.objects.suspicious:
+        parts.append(f"{summary.objects.suspicious} images flagged")
+    window = f"last {format_duration(summary.window_end - summary.window_start)}"
+    return status, f"{status}: {', '.join(parts)} ({window})"

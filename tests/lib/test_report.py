@@ -1,0 +1,256 @@
+"""build_report against the SDK over a fake wire: pagination, the window, failed/stuck jobs, per-object results."""
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import responses
+
+from lib.client import make_client
+from lib.config import load_settings
+from lib.errors import PaginationError
+from lib.report import MAX_OBJECTS_PER_JOB, build_report, is_failing
+from lib.windows import format_ci_time
+from tests.wire import ENV, ReportWire, execution_xml, inspect_result_xml
+
+END = datetime(2026, 11, 28, 16, 0, tzinfo=timezone.utc)
+INSIDE = "2026-11-28T10:00:00+0800"  # 02:00Z, 14 h before END
+
+
+def ci(moment: datetime) -> str:
+    return format_ci_time(moment)
+
+
+@pytest.fixture
+def wire():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield ReportWire(rsps)
+
+
+def report(wire, **env):
+    settings = load_settings({**ENV, **env})
+    return build_report(settings, make_client(settings, sleep=lambda s: None), END)
+
+
+# --- pagination -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("n", [0, 1, 100, 101, 1050])
+def test_every_page_of_both_types_is_listed_once(wire, n):
+    for i in range(n):
+        wire.add_job(f"bJ{i:05d}", job_type="Job", state="Submitted", created=INSIDE)
+        wire.add_job(f"bW{i:05d}", job_type="Workflow", state="Submitted", created=INSIDE)
+    summary = report(wire)
+    expected_pages = max(1, math.ceil(n / 100))
+    assert len(wire.list_calls("Job")) == expected_pages
+    assert len(wire.list_calls("Workflow")) == expected_pages
+    assert summary.total_jobs == 2 * n
+    assert sum(row.count for row in summary.counts) == 2 * n
+    assert summary.api_calls == 2 * expected_pages + 1  # + one listing of the checkpoints
+
+
+def test_list_calls_ask_for_100_per_page_all_states_and_the_window(wire):
+    report(wire)
+    for call in wire.list_calls():
+        query = call.request.url.split("?", 1)[1]
+        assert "size=100" in query and "states=All" in query
+        assert "startCreationTime=2026-11-28T00%3A00%3A00%2B0800" in query
+        assert "endCreationTime=2026-11-29T00%3A00%3A00%2B0800" in query
+
+
+def test_a_next_token_on_an_exactly_full_last_page_costs_one_more_call(wire):
+    wire.token_on_last_page = True
+    for i in range(100):
+        wire.add_job(f"b{i:05d}", state="Submitted", created=INSIDE)
+    summary = report(wire)
+    assert len(wire.list_calls("Job")) == 2  # the second page is empty and ends the listing
+    assert summary.total_jobs == 100
+
+
+def test_a_job_listed_twice_is_counted_once(wire):
+    wire.add_job("b1", state="Failed", created=INSIDE)
+    wire.add_job("b1", state="Failed", created=INSIDE)
+    summary = report(wire)
+    assert summary.total_jobs == 1 and summary.failed_total == 1
+
+
+def test_a_repeated_next_token_stops_with_an_error(wire):
+    wire.repeat_token = "token-page-2"
+    wire.add_job("b1", state="Submitted", created=INSIDE)
+    with pytest.raises(PaginationError, match="token-page-2"):
+        report(wire)
+    assert len(wire.list_calls("Job")) == 2
+
+
+# --- which jobs ---------------------------------------------------------------------------------------
+
+def test_other_jobs_of_the_bucket_are_left_out_unless_report_all_jobs(wire):
+    wire.add_job("b1", name="autopilot-hourly-x", created=INSIDE)
+    wire.add_job("b2", name="someone-elses-job", created=INSIDE)
+    assert report(wire).total_jobs == 1
+    assert report(wire, REPORT_ALL_JOBS="true").total_jobs == 2
+
+
+@pytest.mark.parametrize("created, counted", [
+    (END - timedelta(days=1), True),
+    (END - timedelta(days=1, seconds=1), False),
+    (END, True),
+    (END + timedelta(seconds=1), False),
+], ids=["at-start", "before-start", "at-end", "after-end"])
+def test_the_window_is_creation_time_from_time_minus_lookback_to_time_inclusive(wire, created, counted):
+    wire.add_job("b1", state="Failed", created=ci(created))
+    summary = report(wire)
+    assert (summary.total_jobs, summary.failed_total) == ((1, 1) if counted else (0, 0))
+
+
+def test_report_lookback_sets_the_window(wire):
+    wire.add_job("b1", created=ci(END - timedelta(hours=2)))
+    summary = report(wire, REPORT_LOOKBACK="1h")
+    assert summary.total_jobs == 0
+    assert summary.window_start == END - timedelta(hours=1)
+
+
+# --- failed and stuck ----------------------------------------------------------------------------------
+
+def test_failed_jobs_carry_code_and_message(wire):
+    wire.add_job("b1", state="Failed", created=INSIDE, code="InternalError", message="inventory unreadable")
+    line = report(wire).failed[0]
+    assert (line.job_id, line.code, line.message) == ("b1", "InternalError", "inventory unreadable")
+
+
+@pytest.mark.parametrize("state, age, stuck", [
+    ("Running", timedelta(hours=6), False),
+    ("Running", timedelta(hours=6, seconds=1), True),
+    ("Submitted", timedelta(hours=6, seconds=1), True),
+    ("Success", timedelta(hours=20), False),
+    ("Pause", timedelta(hours=20), False),
+])
+def test_stuck_means_submitted_or_running_for_longer_than_report_stuck_after(wire, state, age, stuck):
+    wire.add_job("b1", state=state, created=ci(END - age))
+    summary = report(wire)
+    assert summary.stuck_total == int(stuck)
+    assert [line.job_id for line in summary.stuck] == (["b1"] if stuck else [])
+
+
+def test_counts_are_by_type_group_and_state(wire):
+    wire.add_job("b1", job_type="Job", state="Success", created=INSIDE)
+    wire.add_job("b2", job_type="Job", state="Success", created=INSIDE)
+    wire.add_job("b3", job_type="Workflow", state="Failed", created=INSIDE, workflow_ids="wabcdef0123")
+    rows = {(r.type, r.group, r.state): r.count for r in report(wire).counts}
+    assert rows == {("Job", "ImageInspect", "Success"): 2, ("Workflow", "wabcdef0123", "Failed"): 1}
+
+
+@pytest.mark.parametrize("failed, total, fail_above, failing", [
+    (1, 4, 0.2, True), (1, 4, 0.25, False), (0, 0, 0.0, False), (1, 1, None, False),
+])
+def test_failing_means_the_failed_share_is_strictly_above_the_threshold(failed, total, fail_above, failing):
+    assert is_failing(failed, total, fail_above) is failing
+
+
+def test_report_fail_above_marks_the_summary_failing(wire):
+    wire.add_job("b1", state="Failed", created=INSIDE)
+    wire.add_job("b2", state="Submitted", created=INSIDE)
+    summary = report(wire, REPORT_FAIL_ABOVE="0.4")
+    assert summary.failed_share == 0.5 and summary.failing and summary.problem
+
+
+def test_a_clean_window_is_not_a_problem(wire):
+    wire.add_job("b1", state="Success", created=INSIDE)
+    summary = report(wire)
+    assert not summary.problem and not summary.failing
+
+
+# --- per-object results ----------------------------------------------------------------------------------
+
+def test_image_inspect_results_list_the_flagged_objects_with_offsets_and_action(wire):
+    wire.add_job("b1", created=INSIDE)
+    wire.inspect_results["b1"] = [
+        inspect_result_xml("b1", 0, "a/cat.png", suspicious=True, action=("Success", "BackupObject")),
+        inspect_result_xml("b1", 1, "a/dog.png"),
+        inspect_result_xml("b1", 2, "a/big.png", state="Failed"),
+    ]
+    summary = report(wire)
+    assert (summary.objects.inspected, summary.objects.suspicious, summary.objects.acted) == (3, 1, 1)
+    assert summary.objects.by_state == {"Failed": 1, "Success": 2}
+    flagged, failed = summary.jobs_with_objects[0].objects
+    assert (flagged.key, flagged.suspicious_type, flagged.begin_byte, flagged.end_byte, flagged.suspicious_size,
+            flagged.action) == ("a/cat.png", "MPEG-TS", 120, 1097475, 1097356, "Success BackupObject")
+    assert (failed.key, failed.state, failed.error) == ("a/big.png", "Failed", "Failed image too large")
+    assert summary.problem
+
+
+def test_the_per_object_call_filters_by_the_batch_job(wire):
+    wire.add_job("b1", created=INSIDE)
+    report(wire)
+    (call,) = wire.calls("GET", "/jobs")
+    query = call.request.url.split("?", 1)[1]
+    for part in ("tag=ImageInspect", "inventoryTriggerJobId=b1", "size=100", "orderByTime=Asc", "states=All"):
+        assert part in query
+
+
+def test_a_report_carries_the_first_objects_of_a_job_and_exact_totals(wire):
+    wire.add_job("b1", created=INSIDE)
+    wire.inspect_results["b1"] = [inspect_result_xml("b1", i, f"k{i}.png", suspicious=True) for i in range(150)]
+    summary = report(wire)
+    job = summary.jobs_with_objects[0]
+    assert len(job.objects) == MAX_OBJECTS_PER_JOB and job.truncated
+    assert job.suspicious == 150 and summary.objects.suspicious == 150
+    assert len(wire.calls("GET", "/jobs")) == 2
+
+
+def test_submitted_jobs_cost_no_per_object_call(wire):
+    wire.add_job("b1", state="Submitted", created=INSIDE)
+    report(wire)
+    assert wire.calls("GET", "/jobs") == []
+
+
+def test_clean_jobs_are_counted_but_not_listed(wire):
+    wire.add_job("b1", created=INSIDE)
+    wire.inspect_results["b1"] = [inspect_result_xml("b1", 0, "ok.png")]
+    summary = report(wire)
+    assert summary.objects.inspected == 1 and summary.jobs_with_objects == []
+
+
+def test_per_object_4xx_falls_back_to_batch_counts_once_and_says_so(wire):
+    wire.media_error = (400, "InvalidArgument")
+    for i in range(3):
+        wire.add_job(f"b{i}", state="Failed", created=INSIDE)
+    summary = report(wire)
+    assert summary.total_jobs == 3 and summary.failed_total == 3
+    assert summary.objects.jobs_without_results == 3
+    assert len(wire.calls("GET", "/jobs")) == 1  # the refusal is not repeated for every job
+    assert summary.notes[0].startswith("per-object ImageInspect results unavailable: ")
+    assert "InvalidArgument" in summary.notes[0]
+
+
+def test_workflow_jobs_count_their_executions_by_state_and_list_failed_objects(wire):
+    wire.add_job("b1", job_type="Workflow", created=INSIDE, workflow_ids="wabcdef0123")
+    wire.executions["b1"] = [execution_xml("r1", "wabcdef0123", "a.png", "Success"),
+                             execution_xml("r2", "wabcdef0123", "b.png", "Failed")]
+    summary = report(wire)
+    assert summary.objects.workflow_executions == {"Failed": 1, "Success": 1}
+    (line,) = summary.jobs_with_objects[0].objects
+    assert (line.key, line.state) == ("b.png", "Failed")
+    (call,) = wire.calls("GET", "/workflowexecution")
+    assert "jobId=b1" in call.request.url and "workflowId=wabcdef0123" in call.request.url
+
+
+def test_api_calls_count_list_pages_per_object_pages_and_checkpoint_reads(wire):
+    wire.add_job("b1", created=INSIDE)
+    wire.inspect_results["b1"] = [inspect_result_xml("b1", i, f"k{i}.png") for i in range(101)]
+    wire.objects["autopilot/checkpoints/hourly.json"] = json.dumps(
+        {"rule": "hourly", "end": "2026-11-28T15:00:00Z", "job_id": "b0", "job_name": "x"}).encode()
+    summary = report(wire)
+    assert summary.api_calls == 2 + 2 + 1 + 1  # Job + Workflow lists, 2 result pages, list + read checkpoint
+    assert summary.api_calls == len(wire.rsps.calls)
+
+
+def test_checkpoints_give_each_rules_next_window_start(wire):
+    wire.objects["autopilot/checkpoints/hourly.json"] = json.dumps(
+        {"rule": "hourly", "end": "2026-11-28T15:00:00Z", "job_id": "b9", "job_name": "x"}).encode()
+    wire.objects["autopilot/checkpoints/broken.json"] = b"{not json"
+    summary = report(wire)
+    (cp,) = summary.checkpoints
+    assert (cp.rule, cp.next_window_start, cp.last_job_id) == ("hourly", END - timedelta(hours=1), "b9")
+    assert summary.notes == ["checkpoint autopilot/checkpoints/broken.json is unreadable"]
