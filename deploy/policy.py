@@ -1,0 +1,82 @@
+"""Render deploy/policy.json (the function role's least-privilege CAM policy) for one bucket.
+
+``python -m deploy.policy --bucket examplebucket-1250000000 --region ap-guangzhou`` prints the policy;
+without flags it reads COS_BUCKET, COS_REGION, STATE_PREFIX and REPORT_PREFIX from the environment.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional
+from urllib.parse import quote
+
+from lib.config import load_settings
+from lib.errors import ConfigError
+
+TEMPLATE = Path(__file__).resolve().parent / "policy.json"
+_PLACEHOLDER = re.compile(r"\$\{([A-Z_]+)\}")
+
+
+def placeholders(settings_env: Mapping[str, str]) -> Dict[str, str]:
+    """Validate the values with the settings model and derive APPID and the URL-encoded prefix."""
+    settings = load_settings(settings_env)
+    return {
+        "BUCKET": settings.bucket,
+        "REGION": settings.region,
+        "APPID": settings.bucket.rsplit("-", 1)[1],
+        "STATE_PREFIX": settings.state_prefix,
+        # CAM compares cos:prefix with the request's URL-encoded prefix parameter (see docs/deploy.md).
+        "STATE_PREFIX_URLENCODED": quote(settings.state_prefix, safe=""),
+        "REPORT_PREFIX": settings.report_prefix,
+    }
+
+
+def render(settings_env: Mapping[str, str], template: Path = TEMPLATE) -> Dict[str, Any]:
+    """The policy document with every ${NAME} replaced.
+
+    Raises ConfigError for a bad bucket/region/prefix, KeyError for an unknown placeholder.
+    """
+    values = placeholders(settings_env)
+
+    def fill(node: Any) -> Any:
+        if isinstance(node, str):
+            return _PLACEHOLDER.sub(lambda m: values[m.group(1)], node)
+        if isinstance(node, list):
+            return [fill(item) for item in node]
+        if isinstance(node, dict):
+            return {key: fill(value) for key, value in node.items()}
+        return node
+
+    return fill(json.loads(template.read_text(encoding="utf-8")))
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m deploy.policy", description=__doc__.splitlines()[0])
+    parser.add_argument("--bucket", default=os.environ.get("COS_BUCKET", ""), help="BucketName-APPID")
+    parser.add_argument("--region", default=os.environ.get("COS_REGION", ""), help="e.g. ap-guangzhou")
+    parser.add_argument("--state-prefix", default=os.environ.get("STATE_PREFIX", ""), help="default autopilot/")
+    parser.add_argument("--report-prefix", default=os.environ.get("REPORT_PREFIX", ""),
+                        help="default autopilot/reports/")
+    parser.add_argument("--out", type=Path, help="write here instead of stdout")
+    args = parser.parse_args(argv)
+    env = {"COS_BUCKET": args.bucket, "COS_REGION": args.region, "STATE_PREFIX": args.state_prefix,
+           "REPORT_PREFIX": args.report_prefix}
+    try:
+        text = json.dumps(render(env), indent=2) + "\n"
+    except ConfigError as exc:
+        print(f"cannot render the policy: {exc}", file=sys.stderr)
+        return 2
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
