@@ -22,9 +22,9 @@ class Walk:
     mpf: List[Tuple[int, int]] = field(default_factory=list)
 
     def cut_short(self, resume: int, reason: Optional[str] = None) -> Walk:
-        """Mark the walk as truncated (no reason) or corrupt (reason) at `resume`.
+        """Mark the walk truncated (no reason) or corrupt (reason) at `resume`.
 
-        An earlier resume point the walker already set (JPEG: first scan) wins."""
+        A resume point the walker set earlier (JPEG: its first scan) wins."""
         self.resume = min(self.resume, resume) if self.resume else resume
         if reason is None:
             self.truncated = True

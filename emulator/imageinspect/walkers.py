@@ -116,7 +116,8 @@ def walk_gif(buf: bytes, start: int = 0) -> Walk:
                 return w.cut_short(block)
             f = buf[pos + 9]
             pos = _skip_gif_subblocks(buf, pos + 11 + ((3 << ((f & 7) + 1)) if f & 0x80 else 0))
-            frames += pos >= 0
+            if pos >= 0:
+                frames += 1
         elif code == 0x00:
             # Stray NULs: skipped between blocks, but browsers read a NUL run as the trailer.
             run = buf[pos : pos + 4096]
@@ -151,8 +152,14 @@ def walk_bmp(buf: bytes, start: int = 0) -> Walk:
     if info == 12:
         width, height, _planes, bpp = struct.unpack_from("<HHHH", buf, start + 18)
         compression = size_image = 0
+    elif info < 40:
+        # OS/2 2.x short header: no compression fields.
+        if start + 30 > n:
+            return w.cut_short(start)
+        width, height, _planes, bpp = struct.unpack_from("<iiHH", buf, start + 18)
+        compression = size_image = 0
     else:
-        if start + 14 + min(info, 40) > n:
+        if start + 54 > n:
             return w.cut_short(start)
         width, height, _planes, bpp, compression, size_image = struct.unpack_from(
             "<iiHHII", buf, start + 18
