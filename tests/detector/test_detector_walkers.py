@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import struct
 
 import pytest
@@ -151,3 +152,16 @@ def test_object_over_32_mb_raises_a_detector_error_naming_the_limit():
 
 def test_segment_helper_counts_its_own_length():
     assert segment(0xFE, b"abc") == b"\xff\xfe\x00\x05abc"
+
+
+@pytest.mark.parametrize("carrier", sorted(CARRIERS))
+def test_mangled_images_get_a_verdict_never_an_exception(carrier):
+    rng = random.Random(carrier)
+    image = CARRIERS[carrier]()
+    for _ in range(150):
+        data = bytearray(image)
+        for _ in range(rng.randrange(1, 6)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        cut = rng.randrange(len(data) // 2, len(data) + 1)
+        result = inspect_bytes(bytes(data[:cut]))
+        assert result["picSize"] == cut
