@@ -167,6 +167,8 @@ class ReportWire(FakeWire):
         self.token_on_last_page = False  # some servers send a NextToken even when nothing follows
         self.repeat_token: Optional[str] = None  # answer every list page with this same NextToken
         self.media_error: Optional[Tuple[int, str]] = None  # (status, code) for every GET /jobs
+        self.refuse_puts_under: Optional[str] = None  # PUTs of keys under this prefix get 403 AccessDenied
+        self.list_error: Optional[Tuple[int, str]] = None  # (status, code) for every batch-job list call
         rsps.add_callback(responses.GET, re.compile(re.escape(CI_HOST) + r"/jobs\?.*"), self._media_jobs)
         rsps.add_callback(responses.GET, re.compile(re.escape(CI_HOST) + r"/workflowexecution\?.*"),
                           self._executions)
@@ -184,6 +186,12 @@ class ReportWire(FakeWire):
                           "CreationTime": created, "Code": code, "Message": message,
                           "Input": "<Input><Prefix>/</Prefix></Input>", "Operation": operation})
 
+    def _object(self, request):
+        key = unquote(urlparse(request.url).path[1:])
+        if request.method == "PUT" and self.refuse_puts_under is not None and key.startswith(self.refuse_puts_under):
+            return 403, {}, self._cos_error("AccessDenied", key)
+        return super()._object(request)
+
     def list_calls(self, job_type: Optional[str] = None) -> List[responses.Call]:
         calls = self.calls("GET", "/inventorytriggerjob")
         if job_type is None:
@@ -193,6 +201,8 @@ class ReportWire(FakeWire):
     def _list_jobs(self, request):
         from lib.windows import parse_ci_time
 
+        if self.list_error is not None:
+            return self.list_error[0], {}, CI_ERROR.format(code=self.list_error[1], message="refused")
         query = {k: v[0] for k, v in parse_qs(urlparse(request.url).query, keep_blank_values=True).items()}
         states = query.get("states", "All")
         start = parse_ci_time(query["startCreationTime"]) if query.get("startCreationTime") else None

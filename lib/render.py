@@ -1,0 +1,233 @@
+"""Rendering, pure: the Markdown report, the short chat message and webhook payloads, and terminal tables."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Dict, Iterable, List, Optional, Sequence
+
+from lib.client import JobDetail
+from lib.report import JobLine, ObjectLine, ReportSummary, group_of, headline
+from lib.windows import as_utc, format_duration
+
+# WeCom caps markdown content at 4096 bytes; the other platforms allow more, one limit keeps messages alike.
+MESSAGE_LIMIT_BYTES = 4000
+MESSAGE_ITEMS = 5  # failed / stuck jobs and flagged objects named in a chat message
+TITLE = "cos-batch-autopilot report"
+
+
+def utc(moment: Optional[datetime]) -> str:
+    return as_utc(moment).strftime("%Y-%m-%d %H:%M:%SZ") if moment else "-"
+
+
+def _window(summary: ReportSummary) -> str:
+    return f"{utc(summary.window_start)} → {utc(summary.window_end)}"
+
+
+def _age(seconds: Optional[int]) -> str:
+    return format_duration(timedelta(seconds=seconds)) if seconds is not None else "?"
+
+
+def _offsets(obj: ObjectLine) -> str:
+    if obj.begin_byte is None and obj.end_byte is None:
+        return ""
+    return f"bytes {obj.begin_byte}-{obj.end_byte}"
+
+
+def _state_totals(summary: ReportSummary) -> str:
+    totals: Dict[str, int] = {}
+    for row in summary.counts:
+        totals[row.state] = totals.get(row.state, 0) + row.count
+    return ", ".join(f"{n} {state}" for state, n in sorted(totals.items())) or "none"
+
+
+def _flagged(summary: ReportSummary) -> List[ObjectLine]:
+    return [o for job in summary.jobs_with_objects for o in job.objects if o.suspicious]
+
+
+# --- the chat message --------------------------------------------------------------------------------
+
+def render_message(summary: ReportSummary, *, style: str = "markdown", report_key: Optional[str] = None,
+                   limit: int = MESSAGE_LIMIT_BYTES) -> str:
+    """A short message: verdict, counts, the first few failed/stuck jobs and flagged images, where to look.
+
+    style is `markdown` (WeCom, DingTalk), `mrkdwn` (Slack) or `text` (Feishu text messages).
+    """
+    bold = {"markdown": "**{}**", "mrkdwn": "*{}*", "text": "{}"}[style]
+    code = "{}" if style == "text" else "`{}`"
+    _, verdict = headline(summary)
+    lines = [bold.format(f"{TITLE}: {verdict}"),
+             f"bucket {code.format(summary.bucket)}, window {_window(summary)}",
+             f"jobs by state: {_state_totals(summary)}"]
+    if summary.failing:
+        lines.append(f"failed share {summary.failed_share:.1%} is above REPORT_FAIL_ABOVE {summary.fail_above:.1%}")
+    lines += _job_items("failed", summary.failed, summary.failed_total, code,
+                        lambda j: f"{j.code} {j.message}".strip() or "no message")
+    lines += _job_items("stuck", summary.stuck, summary.stuck_total, code,
+                        lambda j: f"{j.state} for {_age(j.age_seconds)}")
+    objects = summary.objects
+    if objects.suspicious:
+        lines.append(bold.format(f"flagged images: {objects.suspicious} (acted on {objects.acted})"))
+        flagged = _flagged(summary)
+        for obj in flagged[:MESSAGE_ITEMS]:
+            detail = ", ".join(p for p in (obj.suspicious_type, _offsets(obj), obj.action or "no action") if p)
+            lines.append(f"- {code.format(obj.key)} {detail}")
+        if objects.suspicious > MESSAGE_ITEMS:
+            lines.append(f"- … and {objects.suspicious - min(len(flagged), MESSAGE_ITEMS)} more")
+    failed_objects = objects.by_state.get("Failed", 0) + objects.workflow_executions.get("Failed", 0)
+    if failed_objects:
+        lines.append(f"objects that failed inspection: {failed_objects}")
+    lines += [f"note: {n}" for n in summary.notes[:3]]
+    if report_key:
+        lines.append(f"full report: {code.format(report_key)}")
+    return _fit(lines, limit)
+
+
+def _job_items(label: str, jobs: Sequence[JobLine], total: int, code: str, describe: Any) -> List[str]:
+    if not total:
+        return []
+    out = [f"{label} ({total}):"]
+    out += [f"- {code.format(j.job_id)} {j.name}: {describe(j)}" for j in jobs[:MESSAGE_ITEMS]]
+    if total > MESSAGE_ITEMS:
+        out.append(f"- … and {total - MESSAGE_ITEMS} more")
+    return out
+
+
+def _fit(lines: List[str], limit: int) -> str:
+    """Join lines, dropping whole lines from the end (never the verdict) until the UTF-8 size fits."""
+    marker = "… (cut to fit the chat limit; see the full report)"
+    text = "\n".join(lines)
+    if len(text.encode("utf-8")) <= limit:
+        return text
+    kept = list(lines)
+    while len(kept) > 1 and len("\n".join(kept + [marker]).encode("utf-8")) > limit:
+        kept.pop()
+    text = "\n".join(kept + [marker])
+    return text.encode("utf-8")[:limit].decode("utf-8", "ignore")
+
+
+def webhook_payload(fmt: str, summary: ReportSummary, *, report_key: Optional[str] = None) -> Dict[str, Any]:
+    """The body each platform documents for a markdown/text bot message; `json` is the summary itself."""
+    if fmt == "json":
+        return summary.model_dump(mode="json")
+    if fmt == "wecom":
+        return {"msgtype": "markdown", "markdown": {"content": render_message(summary, report_key=report_key)}}
+    if fmt == "dingtalk":
+        status, _ = headline(summary)
+        return {"msgtype": "markdown", "markdown": {"title": f"{TITLE}: {status}",
+                                                    "text": render_message(summary, report_key=report_key)}}
+    if fmt == "feishu":
+        # A plain text message: the custom-bot card schema changes more often than the text one.
+        return {"msg_type": "text", "content": {"text": render_message(summary, style="text", report_key=report_key)}}
+    if fmt == "slack":
+        return {"text": render_message(summary, style="mrkdwn", report_key=report_key)}
+    raise ValueError(f"unknown webhook format {fmt!r}")
+
+
+# --- the Markdown report (COS object) ------------------------------------------------------------------
+
+def _md_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> List[str]:
+    def cell(v: Any) -> str:
+        return str("" if v is None else v).replace("|", "\\|").replace("\n", " ")
+
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return out
+
+
+def render_markdown(summary: ReportSummary) -> str:
+    """The full human-readable report written next to the JSON one."""
+    _, verdict = headline(summary)
+    scope = "all jobs in the bucket" if summary.all_jobs else f"jobs named {summary.job_name_prefix}-*"
+    out = [f"# {TITLE}", "", f"**{verdict}**", "",
+           f"- bucket: `{summary.bucket}` ({summary.region})", f"- window (creation time): {_window(summary)}",
+           f"- scope: {scope}", f"- stuck after: {_age(summary.stuck_after_seconds)}",
+           f"- failed share: {summary.failed_share:.1%}"
+           + (f" (threshold {summary.fail_above:.1%})" if summary.fail_above is not None else ""),
+           f"- API calls: {summary.api_calls}", "", "## Jobs by state", ""]
+    out += _md_table(("Type", "Tag / workflow", "State", "Jobs"),
+                     [(r.type, r.group, r.state, r.count) for r in summary.counts]) if summary.counts else ["none"]
+    for title, lines, total in (("Failed jobs", summary.failed, summary.failed_total),
+                                ("Stuck jobs", summary.stuck, summary.stuck_total)):
+        out += ["", f"## {title} ({total})", ""]
+        if lines:
+            out += _md_table(("Job", "Name", "Type", "State", "Created", "Age", "Code", "Message"),
+                             [(j.job_id, j.name, j.type, j.state, utc(j.created), _age(j.age_seconds), j.code,
+                               j.message) for j in lines])
+            if total > len(lines):
+                out.append(f"\n… and {total - len(lines)} more")
+        else:
+            out.append("none")
+    o = summary.objects
+    out += ["", "## Objects", "",
+            f"- inspected: {o.inspected} ({', '.join(f'{n} {s}' for s, n in o.by_state.items()) or 'none'})",
+            f"- flagged: {o.suspicious}, acted on: {o.acted}",
+            f"- workflow executions: {', '.join(f'{n} {s}' for s, n in o.workflow_executions.items()) or 'none'}",
+            f"- jobs without per-object results: {o.jobs_without_results}"]
+    for job in summary.jobs_with_objects:
+        out += ["", f"### {job.job_id} {job.name} ({job.kind})", ""]
+        out += _md_table(("Object", "State", "Type", "Offsets", "Size", "Action", "Error"),
+                         [(f"`{x.key}`", x.state, x.suspicious_type, _offsets(x), x.suspicious_size, x.action,
+                           x.error) for x in job.objects])
+        if job.truncated:
+            out.append("\n(first objects only)")
+    out += ["", "## Rules", ""]
+    out += _md_table(("Rule", "Next window starts", "Last job"),
+                     [(c.rule, utc(c.next_window_start), c.last_job_id) for c in summary.checkpoints]) \
+        if summary.checkpoints else ["no checkpoints"]
+    if summary.notes:
+        out += ["", "## Notes", ""] + [f"- {n}" for n in summary.notes]
+    return "\n".join(out) + "\n"
+
+
+# --- terminal tables ----------------------------------------------------------------------------------
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """Columns padded to their widest cell, a rule under the header; plain text for any terminal."""
+    cells = [[str(h) for h in headers]] + [["" if v is None else str(v) for v in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def render_summary_table(summary: ReportSummary) -> str:
+    """The report for a terminal: verdict, counts, failed and stuck jobs, flagged objects, rules."""
+    _, verdict = headline(summary)
+    parts = [verdict, f"bucket {summary.bucket}, window {_window(summary)}, {summary.api_calls} API calls", ""]
+    parts.append(table(("TYPE", "TAG/WORKFLOW", "STATE", "JOBS"),
+                       [(r.type, r.group, r.state, r.count) for r in summary.counts]) if summary.counts
+                 else "no jobs in the window")
+    for title, lines, total in (("FAILED", summary.failed, summary.failed_total),
+                                ("STUCK", summary.stuck, summary.stuck_total)):
+        if total:
+            parts += ["", f"{title} ({total})",
+                      table(("JOB", "NAME", "STATE", "AGE", "CODE", "MESSAGE"),
+                            [(j.job_id, j.name, j.state, _age(j.age_seconds), j.code, j.message) for j in lines])]
+    o = summary.objects
+    if o.inspected or o.workflow_executions:
+        parts += ["", f"OBJECTS inspected {o.inspected}, flagged {o.suspicious}, acted on {o.acted}, "
+                      f"workflow executions {sum(o.workflow_executions.values())}"]
+    rows = [(job.job_id, x.key, x.state, x.suspicious_type, _offsets(x), x.action or x.error)
+            for job in summary.jobs_with_objects for x in job.objects]
+    if rows:
+        parts.append(table(("JOB", "OBJECT", "STATE", "TYPE", "OFFSETS", "ACTION/ERROR"), rows))
+    if summary.checkpoints:
+        parts += ["", table(("RULE", "NEXT WINDOW STARTS", "LAST JOB"),
+                            [(c.rule, utc(c.next_window_start), c.last_job_id) for c in summary.checkpoints])]
+    parts += [f"note: {n}" for n in summary.notes]
+    return "\n".join(parts) + "\n"
+
+
+def render_jobs_table(jobs: Sequence[JobDetail]) -> str:
+    return table(("JOB", "TYPE", "TAG/WORKFLOW", "STATE", "CREATED", "NAME"),
+                 [(j.JobId, j.Type, group_of(j), j.State, j.CreationTime, j.Name) for j in jobs]) + "\n"
+
+
+def render_job(job: JobDetail) -> str:
+    """One job as `field: value` lines, failure details included."""
+    rows = [("job", job.JobId), ("name", job.Name), ("type", job.Type), ("tag/workflow", group_of(job)),
+            ("state", job.State), ("created", job.CreationTime), ("started", job.StartTime or "-"),
+            ("ended", job.EndTime or "-"), ("input", ", ".join(f"{k}={v}" for k, v in job.Input.items()) or "-")]
+    if job.State == "Failed" or (job.Code and job.Code != "Success"):
+        rows += [("code", job.Code), ("message", job.Message or "-")]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows) + "\n"
