@@ -201,14 +201,65 @@ def describe(paths: PackagePaths) -> str:
             f"{len(entries)} files")
 
 
+def find_interpreter(python: str) -> Optional[str]:
+    """The newest pyenv CPython for python ('3.10' -> .../versions/3.10.13/bin/python3.10), or None."""
+    pyenv = shutil.which("pyenv")
+    if pyenv is None:
+        return None
+    listed = subprocess.run([pyenv, "versions", "--bare"], capture_output=True, text=True, check=False)  # noqa: S603
+    versions = [v for v in listed.stdout.split() if re.fullmatch(rf"{re.escape(python)}\.\d+", v)]
+    if not versions:
+        return None
+    best = max(versions, key=lambda v: int(v.rsplit(".", 1)[1]))
+    root = subprocess.run([pyenv, "root"], capture_output=True, text=True, check=False).stdout.strip()  # noqa: S603
+    candidate = Path(root) / "versions" / best / "bin" / f"python{python}"
+    return str(candidate) if candidate.exists() else None
+
+
+# Run by the target interpreter in isolated mode (-I -S): no site-packages, no PYTHON* variables, no cwd.
+SMOKE = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import handlers.submit, qcloud_cos, pydantic_core
+for name in ("handlers.report",):
+    try:
+        __import__(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+print("imports ok from", pydantic_core.__file__)
+"""
+
+
+def smoke_import(paths: PackagePaths, python: str, interpreter: Optional[str] = None) -> str:
+    """Unpack the zip into an empty folder and import the handlers from it alone with the target Python."""
+    import tempfile
+
+    interpreter = interpreter or find_interpreter(python)
+    if interpreter is None:
+        raise SystemExit(f"no Python {python} under pyenv: cannot check the package imports")
+    with tempfile.TemporaryDirectory() as tmp:
+        with zipfile.ZipFile(paths.zip) as zf:
+            zf.extractall(tmp)
+        result = subprocess.run([interpreter, "-I", "-S", "-c", SMOKE, tmp], capture_output=True,  # noqa: S603
+                                text=True, check=False, cwd=tmp, env={"PATH": os.defpath, "LANG": "C.UTF-8"})
+    if result.returncode != 0:
+        raise SystemExit(f"the package does not import on Python {python}:\n{result.stderr}")
+    return result.stdout.strip()
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.package", description=__doc__.splitlines()[0])
     parser.add_argument("--python", default=DEFAULT_RUNTIME, choices=RUNTIMES,
                         help="SCF runtime to build for (serverless.yml `runtime`); default %(default)s")
     parser.add_argument("--reuse", action="store_true", help="skip the build when the package is up to date")
+    parser.add_argument("--smoke", action="store_true",
+                        help="then import the handlers from the unpacked zip alone with pyenv's Python")
     args = parser.parse_args(argv)
     paths = ensure_built(args.python) if args.reuse else build(args.python)
     print(describe(paths))
+    if args.smoke:
+        print(smoke_import(paths, args.python))
     return 0
 
 

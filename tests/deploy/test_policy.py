@@ -1,0 +1,91 @@
+"""The function role's CAM policy: exactly the calls the code makes, on exactly our bucket and prefixes."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from deploy.policy import TEMPLATE, main, render
+from lib.errors import ConfigError
+
+ENV = {"COS_BUCKET": "examplebucket-1250000000", "COS_REGION": "ap-shanghai"}
+# The SDK calls lib/client.py makes, by CAM action (CI authorisation doc 460/41741 for the ci: names).
+EXPECTED_ACTIONS = {
+    "name/ci:CreateInventoryTriggerJob", "name/ci:DescribeInventoryTriggerJob",
+    "name/ci:DescribeInventoryTriggerJobs", "name/ci:CancelInventoryTriggerJob",
+    "name/ci:DescribeMediaJob", "name/ci:DescribeMediaJobs", "name/ci:DescribeMediaWorkflowExecutions",
+    "name/cos:GetObject", "name/cos:PutObject", "name/cos:DeleteObject", "name/cos:GetBucket",
+}
+
+
+@pytest.fixture
+def policy():
+    return render(ENV)
+
+
+def statements_with(policy, action):
+    return [s for s in policy["statement"] if action in s["action"]]
+
+
+def test_template_is_valid_json_with_only_known_placeholders():
+    text = TEMPLATE.read_text(encoding="utf-8")
+    json.loads(text)
+    assert set(re.findall(r"\$\{([A-Z_]+)\}", text)) == {
+        "BUCKET", "REGION", "APPID", "STATE_PREFIX", "STATE_PREFIX_URLENCODED", "REPORT_PREFIX"}
+
+
+def test_rendered_policy_has_no_placeholders_left(policy):
+    assert "${" not in json.dumps(policy)
+
+
+def test_grants_exactly_the_actions_the_functions_call(policy):
+    granted = {a for s in policy["statement"] for a in s["action"]}
+    assert granted == EXPECTED_ACTIONS
+    assert all(s["effect"] == "allow" for s in policy["statement"])
+
+
+def test_no_wildcard_actions_and_no_account_wide_resources(policy):
+    for statement in policy["statement"]:
+        assert not any("*" in a for a in statement["action"])
+        assert all(r.startswith(("qcs::ci:ap-shanghai:uid/1250000000:", "qcs::cos:ap-shanghai:uid/1250000000:"))
+                   for r in statement["resource"])
+
+
+def test_ci_actions_are_limited_to_the_bucket(policy):
+    for statement in statements_with(policy, "name/ci:CreateInventoryTriggerJob"):
+        assert statement["resource"] == ["qcs::ci:ap-shanghai:uid/1250000000:bucket/examplebucket-1250000000/*"]
+
+
+def test_object_writes_are_limited_to_state_and_report_prefixes(policy):
+    allowed = {"qcs::cos:ap-shanghai:uid/1250000000:examplebucket-1250000000/autopilot/*",
+               "qcs::cos:ap-shanghai:uid/1250000000:examplebucket-1250000000/autopilot/reports/*"}
+    for action in ("name/cos:PutObject", "name/cos:GetObject"):
+        assert {r for s in statements_with(policy, action) for r in s["resource"]} <= allowed
+
+
+def test_deletes_are_limited_to_the_state_prefix(policy):
+    (statement,) = statements_with(policy, "name/cos:DeleteObject")
+    assert statement["resource"] == ["qcs::cos:ap-shanghai:uid/1250000000:examplebucket-1250000000/autopilot/*"]
+
+
+def test_listing_is_conditioned_on_the_state_prefix(policy):
+    (statement,) = statements_with(policy, "name/cos:GetBucket")
+    assert statement["condition"] == {"string_like": {"cos:prefix": ["autopilot%2F*", "autopilot/*"]}}
+
+
+def test_custom_prefixes_flow_into_the_resources():
+    policy = render(dict(ENV, STATE_PREFIX="ops/state/", REPORT_PREFIX="ops/reports/"))
+    resources = {r for s in policy["statement"] for r in s["resource"]}
+    assert "qcs::cos:ap-shanghai:uid/1250000000:examplebucket-1250000000/ops/state/*" in resources
+    assert "qcs::cos:ap-shanghai:uid/1250000000:examplebucket-1250000000/ops/reports/*" in resources
+
+
+def test_a_bad_bucket_is_refused_by_the_settings_rules():
+    with pytest.raises(ConfigError, match="COS_BUCKET"):
+        render({"COS_BUCKET": "ExampleBucket", "COS_REGION": "ap-shanghai"})
+
+
+def test_cli_prints_the_policy(capsys):
+    assert main(["--bucket", "examplebucket-1250000000", "--region", "ap-shanghai"]) == 0
+    assert json.loads(capsys.readouterr().out)["version"] == "2.0"
