@@ -391,6 +391,7 @@ def headline(summary: ReportSummary) -> Tuple[str, str]:
     status = "FAILING" if summary.failing else "PROBLEM" if summary.problem else "OK"
     parts = [f"{summary.total_jobs} jobs", f"{summary.failed_total} failed", f"{summary.stuck_total} stuck"]
     if summary.objects.suspicious:
-        parts.append(f"{summary.objects.suspicious} images flagged")
+        n = summary.objects.suspicious
+        parts.append(f"{n} image{'' if n == 1 else 's'} flagged")
     window = f"last {format_duration(summary.window_end - summary.window_start)}"
     return status, f"{status}: {', '.join(parts)} ({window})"
