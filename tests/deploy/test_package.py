@@ -149,3 +149,12 @@ def test_runner_refuses_site_packages_leaks():
     out = subprocess.run([PY310, "-I", "-S", "-c", "import sys; print(sys.path)"], capture_output=True, text=True,
                          check=True, env={"PATH": os.defpath}).stdout
     assert "site-packages" not in out and str(ROOT) not in out and sys.prefix not in out
+
+
+def test_built_package_holds_our_code_and_no_tests_emulator_events_or_caches(unpacked):
+    top = {p.name for p in unpacked.iterdir()}
+    assert {"handlers", "lib", "pydantic_core", "qcloud_cos", package.INFO_FILE} <= top
+    assert not top & {"tests", "emulator", "events", "docs", "bench", "deploy", ".cache", "build"}
+    assert not list(unpacked.rglob("__pycache__")) and not list(unpacked.rglob("*.pyc"))
+    info = json.loads((unpacked / package.INFO_FILE).read_text())
+    assert info["python"] == "3.10" and "pytest" not in info["dependencies"]
