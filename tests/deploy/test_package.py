@@ -107,7 +107,8 @@ def emulator_env(unpacked):
 
 
 def run_packaged(unpacked: Path, env, names, event):
-    proc = subprocess.run([PY310, "-I", "-S", "-c", RUNNER, str(unpacked), ",".join(names), json.dumps(event)],
+    # -B as SCF sets PYTHONDONTWRITEBYTECODE (which -I would ignore): the unpacked folder stays as shipped.
+    proc = subprocess.run([PY310, "-I", "-S", "-B", "-c", RUNNER, str(unpacked), ",".join(names), json.dumps(event)],
                           cwd=unpacked, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, f"packaged handlers failed on Python 3.10:\n{proc.stdout}\n{proc.stderr}"
     line = next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))
