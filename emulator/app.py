@@ -105,8 +105,9 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             self._log(request, 0, "drop_response")
             self._abort(rst=False)
             return
-        self._write(request, response)
+        # log first: a client that has its response can rely on the record being there
         self._log(request, response.status, fault.action if fault is not None else None)
+        self._write(request, response)
 
     def _write(self, request: Request, response: Response) -> None:
         self.send_response(response.status)

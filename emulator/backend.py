@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 import uuid
 from collections import defaultdict
 from datetime import datetime, timezone
@@ -494,6 +495,17 @@ class Backend:
             if not self.unfinished_job_ids():
                 self.work.wait(timeout)
             return bool(self.unfinished_job_ids())
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Block until no job is Submitted or Running (for autorun mode); False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self.work:
+            while self.unfinished_job_ids():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self.work.wait(remaining)
+            return True
 
     def unfinished_job_ids(self) -> List[str]:
         with self.lock:

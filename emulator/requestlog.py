@@ -28,12 +28,22 @@ class RequestLog:
     ``status`` is 0 for requests whose connection was reset or whose response was dropped (see ``fault``)."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._records: List[RequestRecord] = []
 
     def append(self, record: RequestRecord) -> None:
         with self._lock:
             self._records.append(record)
+            self._lock.notify_all()
+
+    def wait_for(self, timeout: float = 5.0, **fields: Any) -> Optional[RequestRecord]:
+        """Block until a record with these attribute values is logged (a request finished); None on timeout."""
+        def find() -> Optional[RequestRecord]:
+            return next((r for r in self._records if all(getattr(r, k) == v for k, v in fields.items())), None)
+
+        with self._lock:
+            self._lock.wait_for(lambda: find() is not None, timeout=timeout)
+            return find()
 
     def clear(self) -> None:
         with self._lock:
