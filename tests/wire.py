@@ -169,7 +169,12 @@ class ReportWire(FakeWire):
         self.media_error: Optional[Tuple[int, str]] = None  # (status, code) for every GET /jobs
         self.refuse_puts_under: Optional[str] = None  # PUTs of keys under this prefix get 403 AccessDenied
         self.list_error: Optional[Tuple[int, str]] = None  # (status, code) for every batch-job list call
+        self.cancelled: List[str] = []
         rsps.add_callback(responses.GET, re.compile(re.escape(CI_HOST) + r"/jobs\?.*"), self._media_jobs)
+        rsps.add_callback(responses.GET, re.compile(re.escape(CI_HOST) + r"/inventorytriggerjob/[^?/]+$"),
+                          self._get_job)
+        rsps.add_callback(responses.PUT, re.compile(re.escape(CI_HOST) + r"/inventorytriggerjob/[^?/]+\?cancel$"),
+                          self._cancel_job)
         rsps.add_callback(responses.GET, re.compile(re.escape(CI_HOST) + r"/workflowexecution\?.*"),
                           self._executions)
 
@@ -224,6 +229,24 @@ class ReportWire(FakeWire):
         token = self.repeat_token or (str(offset + size) if more else "")
         body = "".join(list_job_xml(j) for j in page) + (f"<NextToken>{token}</NextToken>" if token else "")
         return 200, {}, f"<Response><RequestId>cmVx</RequestId>{body}</Response>"
+
+    def _job_id(self, request) -> str:
+        return urlparse(request.url).path.rsplit("/", 1)[1]
+
+    def _get_job(self, request):
+        job_id = self._job_id(request)
+        hits = [j for j in self.jobs if j["JobId"] == job_id][:1]
+        body = "".join(list_job_xml(j) for j in hits) or f"<NonExistJobIds>{job_id}</NonExistJobIds>"
+        return 200, {}, f"<Response><RequestId>cmVx</RequestId>{body}</Response>"
+
+    def _cancel_job(self, request):
+        job_id = self._job_id(request)
+        for job in self.jobs:
+            if job["JobId"] == job_id:
+                job["State"] = "Cancel"
+                self.cancelled.append(job_id)
+                return 200, {}, ""
+        return 404, {}, CI_ERROR.format(code="NoSuchJob", message="job not exist")
 
     def _media_jobs(self, request):
         if self.media_error is not None:
