@@ -84,12 +84,18 @@ def find_live_job(client: CiClient, name: str, job_type: str) -> Optional[JobDet
 
 
 def ensure_job(client: CiClient, body: JobBody, sleep: Callable[[float], None]) -> Tuple[JobDetail, bool]:
-    """Create the job unless one with its name is live; look the name up before every attempt."""
+    """Create the job unless one with its name is live; look the name up before every attempt.
+
+    After a create that got no answer (timeout, reset) the request may still be in flight and land after our
+    lookup, so this run never creates again: it looks once more and, if the job is not there yet, fails loudly.
+    The next run (SCF's retry a minute later) takes over the abandoned lease and looks the name up first."""
     last: Optional[AppError] = None
     for attempt in range(CREATE_ATTEMPTS):
         existing = find_live_job(client, body.Name, body.Type)
         if existing is not None:
             return existing, False
+        if isinstance(last, CloudUnavailableError):
+            raise last
         try:
             return client.create_job(body), True
         except CloudApiError as exc:
@@ -97,7 +103,7 @@ def ensure_job(client: CiClient, body: JobBody, sleep: Callable[[float], None]) 
                 raise
             last = exc
         except CloudUnavailableError as exc:
-            last = exc  # the create may have happened: the lookup at the top of the loop finds out
+            last = exc  # the create may have happened or may still happen: look, but never create again
         logs.log("create_retry", job_name=body.Name, attempt=attempt + 1, error=str(last))
         sleep(0.5 * (2 ** attempt))
     existing = find_live_job(client, body.Name, body.Type)
