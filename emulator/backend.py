@@ -1,6 +1,7 @@
 """All emulator state (buckets, objects, batch jobs, per-object jobs, workflows) and its reset; no HTTP here."""
 from __future__ import annotations
 
+import bisect
 import hashlib
 import threading
 import time
@@ -47,6 +48,15 @@ def _normalize_metadata(metadata: Optional[Dict[str, str]]) -> Dict[str, str]:
     return out
 
 
+def _sort_key(record) -> Tuple[float, int]:
+    """(creation timestamp, seq), cached on the live record: listing 10,000 per-object jobs stays cheap."""
+    key = record.__dict__.get("_sort_key")
+    if key is None or key[1] != record.seq:
+        key = (round(record.creation_time.timestamp(), 6), record.seq)
+        record.__dict__["_sort_key"] = key
+    return key
+
+
 class ListFilter:
     """Filters and paging shared by the batch-job, per-object-job and workflow-execution lists."""
 
@@ -87,20 +97,29 @@ class ListFilter:
     def page(self, records: Iterable, state_of: Callable = lambda r: r.state) -> Tuple[list, str]:
         """Filter by state and creation time ([start, end)), order, and cut one page after the token."""
         rows = []
+        states, start, end = self.states, self.start, self.end
         for rec in records:
-            if self.states is not None and state_of(rec) not in self.states:
+            if states is not None and state_of(rec) not in states:
                 continue
-            if self.start is not None and rec.creation_time < self.start:
+            if start is not None and rec.creation_time < start:
                 continue
-            if self.end is not None and rec.creation_time >= self.end:
+            if end is not None and rec.creation_time >= end:
                 continue
-            rows.append(((rec.creation_time.timestamp(), rec.seq), rec))
+            rows.append((_sort_key(rec), rec))
         rows.sort(key=lambda row: row[0], reverse=self.descending)
         if self.after is not None:
-            if self.descending:
-                rows = [row for row in rows if row[0] < self.after]
+            keys = [row[0] for row in rows]
+            if self.descending:  # keys descend: skip every key >= the token
+                lo, hi = 0, len(keys)
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    if keys[mid] >= self.after:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                rows = rows[lo:]
             else:
-                rows = [row for row in rows if row[0] > self.after]
+                rows = rows[bisect.bisect_right(keys, self.after):]
         page = rows[:self.size]
         token = ""
         if len(rows) > self.size:
