@@ -21,7 +21,9 @@ def _run(event: Any, settings: Settings, request_id: Optional[str]) -> Dict[str,
     summary = build_report(settings, client, event.time)
     with requests.Session() as session:
         deliveries = deliver_report(settings, summary, client=client, session=session)
-    return ReportRun(summary=summary, deliveries=deliveries).model_dump(mode="json")
+    # Per-object lists can run to thousands of lines: they live in the COS report, not in SCF's log of the result.
+    return ReportRun(summary=summary, deliveries=deliveries).model_dump(
+        mode="json", exclude={"summary": {"jobs_with_objects"}})
 
 
 def main_handler(event: Dict[str, Any], context: Any) -> Dict[str, Any]:

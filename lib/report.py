@@ -307,6 +307,7 @@ def _collect_inspect_results(client: CiClient, job: JobDetail, tally: _Tally) ->
             action = _action(result)
             suspicious += result.suspicious
             acted += bool(result.suspicious and action)
+            # Keep one past the cap so the job can say it was truncated.
             if (result.suspicious or result.state == "Failed") and len(lines) <= MAX_OBJECTS_PER_JOB:
                 lines.append(ObjectLine(
                     key=result.key, state=result.state, suspicious=result.suspicious,

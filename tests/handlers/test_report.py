@@ -114,6 +114,15 @@ def test_report_notify_always_posts_a_clean_report(env, webhook, monkeypatch):
     assert len(webhook_calls(webhook)) == 1 and outcome(result, "webhook")["delivered"] is True
 
 
+def test_per_object_lists_go_to_the_cos_report_not_the_returned_result(env, wire):
+    wire.add_job("b1", created=INSIDE)
+    wire.inspect_results["b1"] = [inspect_result_xml("b1", 0, "up/cat.png", suspicious=True)]
+    result = main_handler(timer(), CONTEXT)
+    assert "jobs_with_objects" not in result["summary"] and result["summary"]["objects"]["suspicious"] == 1
+    stored = json.loads(wire.objects[JSON_KEY])
+    assert stored["jobs_with_objects"][0]["objects"][0]["key"] == "up/cat.png"
+
+
 def test_a_flagged_image_alone_triggers_the_webhook(env, webhook):
     webhook.add_job("b1", created=INSIDE)
     webhook.inspect_results["b1"] = [inspect_result_xml("b1", 0, "up/cat.png", suspicious=True)]
