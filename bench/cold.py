@@ -1,0 +1,200 @@
+"""Cold invocation: a fresh interpreter running the submit handler once, against the floor of a fresh
+interpreter that imports qcloud_cos + pydantic and makes the same create call by hand. Plus import times."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta, timezone
+from typing import Any, Dict, List, Tuple
+
+from bench import calls
+from bench.common import CHILD_REPORT, REPO, emulator_env, median, quartiles, run_child
+from bench.seed import job_body
+
+BUDGET = 1.3
+RULE = "bench-cold"
+FIRST_TICK = datetime(2026, 1, 5, 0, 0, tzinfo=timezone.utc)
+
+OURS = CHILD_REPORT + """
+import time
+_t0 = time.perf_counter()
+from handlers.submit import main_handler
+_t1 = time.perf_counter()
+result = main_handler(_event(), {"request_id": "bench-cold"})
+_t2 = time.perf_counter()
+_report(import_s=_t1 - _t0, run_s=_t2 - _t1, created=[j["created"] for j in result.get("jobs", [])])
+"""
+
+# The unavoidable floor: the SDK and pydantic imported, the client configured as lib configures it, one create.
+# pydantic 2 imports lazily: `import pydantic` alone loads almost nothing, and no code that uses pydantic avoids
+# loading BaseModel, so the floor imports that (FLOOR_LITERAL, the bare `import pydantic`, is reported too).
+FLOOR = CHILD_REPORT + """
+import time
+_t0 = time.perf_counter()
+from pydantic import BaseModel
+from qcloud_cos import CosConfig, CosS3Client
+_t1 = time.perf_counter()
+_e = _os.environ
+sdk = CosS3Client(CosConfig(Region=_e["COS_REGION"], SecretId=_e["TENCENTCLOUD_SECRETID"],
+                            SecretKey=_e["TENCENTCLOUD_SECRETKEY"], Token=None, Timeout=10.0, Scheme="http",
+                            Proxies={"http": _e["COS_EMULATOR_URL"]}), retry=0)
+data = sdk.ci_create_inventory_trigger_jobs(Bucket=_e["COS_BUCKET"], JobBody=_json.loads(_e["BENCH_BODY"]),
+                                            ContentType="application/xml")
+_t2 = time.perf_counter()
+_report(import_s=_t1 - _t0, run_s=_t2 - _t1, created=[bool(data.get("JobsDetail"))])
+"""
+
+FLOOR_LITERAL = FLOOR.replace("from pydantic import BaseModel", "import pydantic")
+
+IMPORT_ONLY = CHILD_REPORT + """
+import time
+_t0 = time.perf_counter()
+import {modules}
+_report(import_s=time.perf_counter() - _t0)
+"""
+
+
+def timer_event(tick: datetime) -> Dict[str, Any]:
+    return {"Type": "Timer", "TriggerName": RULE, "Time": tick.strftime("%Y-%m-%dT%H:%M:%SZ"), "Message": ""}
+
+
+def _most_common(breakdowns: List[Counter]) -> Counter:
+    keyed = Counter(json.dumps(calls.as_dict(c)) for c in breakdowns)
+    return Counter(json.loads(keyed.most_common(1)[0][0])) if keyed else Counter()
+
+
+def measure_invocations(handle: Any, pairs: int = 20) -> Dict[str, Any]:
+    """Alternating paired runs (the order rotates); each ratio is the median of per-pair ratios.
+
+    Each round runs ours, the floor and the literal floor once, so every pair shares the machine's mood."""
+    env = emulator_env(handle.url, handle.secret_id, handle.secret_key, INPUT_PREFIX="images/")
+    log = handle.request_log
+    # A warm-up tick writes the rule's checkpoint, so every measured run is a steady-state tick
+    # (checkpoint read, lease, duplicate check, create, checkpoint write, lease release).
+    run_child(OURS, dict(env, BENCH_EVENT=json.dumps(timer_event(FIRST_TICK))))
+    runs: Dict[str, List[Dict[str, Any]]] = {"ours": [], "floor": [], "literal": []}
+    breakdowns: Dict[str, List[Counter]] = {"ours": [], "floor": [], "literal": []}
+    for i in range(pairs):
+        tick = FIRST_TICK + timedelta(hours=i + 1)
+        floor_env = dict(env, BENCH_BODY=json.dumps(job_body("Job", f"floor-{i:04d}").to_sdk()))
+        order = [("ours", OURS, dict(env, BENCH_EVENT=json.dumps(timer_event(tick)))),
+                 ("floor", FLOOR, floor_env), ("literal", FLOOR_LITERAL, floor_env)]
+        shift = i % len(order)
+        for name, code, child_env in order[shift:] + order[:shift]:
+            log.clear()
+            wall, rep = run_child(code, child_env)
+            rep["wall_s"] = wall
+            runs[name].append(rep)
+            breakdowns[name].append(calls.count(log.snapshot()))
+    ours = runs["ours"]
+    ratios = [o["wall_s"] / f["wall_s"] for o, f in zip(ours, runs["floor"])]
+    literal = [o["wall_s"] / f["wall_s"] for o, f in zip(ours, runs["literal"])]
+    keys = ("wall_s", "import_s", "run_s")
+    return {
+        "pairs": pairs,
+        "ratio": median(ratios),
+        "ratio_iqr": quartiles(ratios),
+        "ratio_literal": median(literal),
+        "ours": {k: median(r[k] for r in ours) for k in keys},
+        "floor": {k: median(r[k] for r in runs["floor"]) for k in keys},
+        "literal": {k: median(r[k] for r in runs["literal"]) for k in keys},
+        "ours_rss_mb": median(r["maxrss_kb"] for r in ours) / 1024,
+        "floor_rss_mb": median(r["maxrss_kb"] for r in runs["floor"]) / 1024,
+        "ours_calls": _most_common(breakdowns["ours"]),
+        "floor_calls": _most_common(breakdowns["floor"]),
+        "ours_not_created": sum(1 for o in ours if o.get("created") != [True]),
+        "pass": median(ratios) <= BUDGET,
+    }
+
+
+def measure_imports(targets: Dict[str, str], runs: int = 9) -> Dict[str, float]:
+    """Median import time of each target (comma-separated modules) in fresh interpreters, interleaved."""
+    env = emulator_env("http://127.0.0.1:9", "x", "y")
+    times: Dict[str, List[float]] = defaultdict(list)
+    for _ in range(runs):
+        for label, modules in targets.items():
+            _, rep = run_child(IMPORT_ONLY.format(modules=modules), env)
+            times[label].append(rep["import_s"])
+    return {label: median(values) for label, values in times.items()}
+
+
+_IMPORTTIME = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)")
+
+
+def import_breakdown(modules: str, runs: int = 3) -> List[Tuple[str, float]]:
+    """Self import time by top-level package (median of a few `-X importtime` runs), largest first."""
+    env = emulator_env("http://127.0.0.1:9", "x", "y")
+    per_run: List[Dict[str, float]] = []
+    for _ in range(runs):
+        proc = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {modules}"], env=env,
+                              cwd=str(REPO), capture_output=True, text=True, check=True)
+        totals: Dict[str, float] = defaultdict(float)
+        for line in proc.stderr.splitlines():
+            m = _IMPORTTIME.match(line)
+            if m:
+                name = m.group(4)
+                top = name.split(".")[0]
+                if top == "lib" or top == "handlers":
+                    top = ".".join(name.split(".")[:2])
+                totals[top] += int(m.group(1)) / 1e6
+        per_run.append(totals)
+    keys = set().union(*per_run)
+    merged = {k: median(r.get(k, 0.0) for r in per_run) for k in keys}
+    return sorted(merged.items(), key=lambda kv: -kv[1])
+
+
+PACKAGE_IMPORT = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+t = time.perf_counter()
+import handlers.submit, qcloud_cos
+print(time.perf_counter() - t)
+"""
+
+
+def _pyenv_python(minor: str) -> Tuple[List[str], Dict[str, str]]:
+    import os
+
+    proc = subprocess.run(["pyenv", "versions", "--bare"], capture_output=True, text=True, check=False)
+    versions = [v.strip() for v in proc.stdout.split() if re.match(rf"^{re.escape(minor)}\.\d+$", v.strip())]
+    if not versions:
+        raise FileNotFoundError(f"no Python {minor} under pyenv")
+    return [f"python{minor}"], dict(os.environ, PYENV_VERSION=versions[-1])
+
+
+def measure_package(runs: int = 3, minor: str = "3.10") -> Dict[str, Any]:
+    """Import handlers.submit + qcloud_cos from a copy of the deployment tree (build/package-py3XX) with the
+    target Python and -B, as SCF runs it (read-only code directory, no bytecode written): without .pyc, as
+    the package ships today, and after compileall. Skipped with a reason when the tree or Python is missing."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    tree = REPO / "build" / f"package-py{minor.replace('.', '')}"
+    if not (tree / "handlers" / "submit.py").exists():
+        return {"skipped": f"{tree.relative_to(REPO)} not built (make package)"}
+    try:
+        cmd, env = _pyenv_python(minor)
+    except (FileNotFoundError, OSError) as exc:
+        return {"skipped": str(exc)}
+    times: Dict[str, List[float]] = defaultdict(list)
+    with tempfile.TemporaryDirectory(prefix="bench-pkg-") as tmp:
+        copy = Path(tmp) / "pkg"
+        shutil.copytree(tree, copy, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shipped_pyc = sum(1 for _ in tree.rglob("*.pyc"))
+
+        def run(label: str) -> None:
+            proc = subprocess.run(cmd + ["-B", "-c", PACKAGE_IMPORT, str(copy)], env=env, capture_output=True,
+                                  text=True, check=True, cwd=tmp)
+            times[label].append(float(proc.stdout.strip().splitlines()[-1]))
+
+        for _ in range(runs):
+            run("no_pyc")
+        subprocess.run(cmd + ["-m", "compileall", "-q", str(copy)], env=env, capture_output=True, check=True)
+        for _ in range(runs):
+            run("pyc")
+    return {"python": env["PYENV_VERSION"], "shipped_pyc": shipped_pyc, "runs": runs,
+            "no_pyc_s": median(times["no_pyc"]), "pyc_s": median(times["pyc"])}
