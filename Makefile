@@ -9,7 +9,7 @@ PY310_VERSION := $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.10\.[0
 # Tests of the deployed code (handlers/, lib/) that must also pass on Python 3.9.
 DEPLOYED_TESTS := tests/lib tests/handlers
 
-.PHONY: help venv test lint pytest test39 demo bench soak package clean
+.PHONY: help venv test lint pytest test39 demo bench soak package package-check clean
 
 help:
 	@echo "make demo     run the whole loop (timer -> batch job -> inspection -> report) on the local emulator"
@@ -52,6 +52,14 @@ bench: $(STAMP)
 
 soak: $(STAMP)
 	HYPOTHESIS_PROFILE=soak $(PY) -m pytest tests/reliability
+
+# SCF's runtime for the package: 3.10 by default, RUNTIME=3.9 for Python3.9 functions.
+RUNTIME ?= 3.10
+package: $(STAMP)
+	$(PY) -m deploy.package --python $(RUNTIME) --smoke
+
+package-check: $(STAMP)
+	$(PY) -m pytest -p no:cacheprovider tests/deploy/test_package.py
 
 clean:
 	rm -rf $(VENV) .venv39 .venv310 build dist .pytest_cache .ruff_cache

@@ -120,7 +120,7 @@ def timer_event(name):
     return {"Type": "Timer", "TriggerName": name, "Time": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "Message": ""}
 
 
-@pytest.mark.emulator
+@pytest.mark.package
 def test_packaged_submit_runs_alone_on_python_3_10_and_creates_the_job(unpacked, emulator_env):
     emu, env = emulator_env
     result = run_packaged(unpacked, env, ["submit"], timer_event("submit-hourly"))
@@ -131,7 +131,7 @@ def test_packaged_submit_runs_alone_on_python_3_10_and_creates_the_job(unpacked,
     assert emu.backend.run_pending() >= 1
 
 
-@pytest.mark.emulator
+@pytest.mark.package
 def test_packaged_report_runs_alone_on_python_3_10(unpacked, emulator_env):
     if not (unpacked / "handlers" / "report.py").exists():
         pytest.skip("handlers/report.py is not written yet (its own issue); the package will carry it once it is")
