@@ -1,7 +1,7 @@
 """SCF entry point `report`: a timer tick summarises the window's batch jobs and delivers the report."""
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 import requests
 
@@ -9,16 +9,16 @@ from lib.client import make_client
 from lib.config import Settings
 from lib.delivery import ReportRun, deliver_report
 from lib.events import TimerEvent
-from lib.invocation import handle
+from lib.invocation import Invocation, handle
 from lib.report import build_report
 
 
-def _run(event: Any, settings: Settings, request_id: Optional[str]) -> Dict[str, Any]:
+def _run(event: Any, settings: Settings, invocation: Invocation) -> Dict[str, Any]:
     if not isinstance(event, TimerEvent):
         # Retrying a COS event here can never produce a report: skip it cleanly rather than raise.
         return {"function": "report", "skipped": True, "reason": "the report function runs on timer events only"}
     client = make_client(settings)
-    summary = build_report(settings, client, event.time)
+    summary = build_report(settings, client, event.time, deadline=invocation.deadline)
     with requests.Session() as session:
         deliveries = deliver_report(settings, summary, client=client, session=session)
     # Per-object lists can run to thousands of lines: they live in the COS report, not in SCF's log of the result.

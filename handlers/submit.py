@@ -1,19 +1,19 @@
 """SCF entry point `submit`: timer ticks and COS uploads become CI batch jobs."""
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 from lib.client import make_client
 from lib.config import Settings
 from lib.events import TimerEvent
-from lib.invocation import handle
+from lib.invocation import Invocation, handle
 from lib.submit import Deps, submit_timer, submit_upload
 
 
-def _run(event: Any, settings: Settings, request_id: Optional[str]) -> Dict[str, Any]:
+def _run(event: Any, settings: Settings, invocation: Invocation) -> Dict[str, Any]:
     deps = Deps(client=make_client(settings))
-    if request_id:
-        deps.owner = request_id
+    if invocation.request_id:
+        deps.owner = invocation.request_id
     submit = submit_timer if isinstance(event, TimerEvent) else submit_upload
     return submit(settings, event, deps).model_dump(mode="json")
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import time
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, Mapping, Optional
 
 from lib import logs
@@ -9,10 +11,28 @@ from lib.config import Settings, load_settings, parse_timer_argument
 from lib.errors import AppError, InvalidEventError
 from lib.events import CosEvent, TimerEvent, parse_event
 
+# Share of the function's time limit a run may spend before it wraps up (delivery, checkpoints) instead.
+WORK_SHARE = 0.7
 
-def request_id(context: Any) -> Optional[str]:
+
+@dataclass(frozen=True)
+class Invocation:
+    """What a run needs from SCF's context: its request id, and when it must stop starting new work."""
+
+    request_id: Optional[str] = None
+    deadline: Optional[float] = None  # time.monotonic() value; None when the context gives no time limit
+
+
+def invocation_of(context: Any, monotonic: Callable[[], float] = time.monotonic) -> Invocation:
     # SCF's Python runtime passes context as a dict; tolerate anything else.
-    return context.get("request_id") if isinstance(context, dict) else None
+    if not isinstance(context, dict):
+        return Invocation()
+    rid = context.get("request_id")
+    limit = context.get("time_limit_in_ms")
+    deadline = None
+    if isinstance(limit, (int, float)) and not isinstance(limit, bool) and limit > 0:
+        deadline = monotonic() + WORK_SHARE * limit / 1000.0
+    return Invocation(request_id=str(rid) if rid else None, deadline=deadline)
 
 
 def settings_for(event: Any, environ: Mapping[str, str]) -> Settings:
@@ -22,11 +42,12 @@ def settings_for(event: Any, environ: Mapping[str, str]) -> Settings:
 
 
 def handle(function: str, raw_event: Any, context: Any,
-           run: Callable[[Any, Settings, Optional[str]], Dict[str, Any]],
+           run: Callable[[Any, Settings, Invocation], Dict[str, Any]],
            environ: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:
     """Parse, load settings, run; a malformed event is a clean skip, anything else that fails raises for SCF."""
     logs.configure()
-    rid = request_id(context)
+    invocation = invocation_of(context)
+    rid = invocation.request_id
     try:
         event = parse_event(raw_event)
     except InvalidEventError as exc:
@@ -35,7 +56,7 @@ def handle(function: str, raw_event: Any, context: Any,
         return {"function": function, "skipped": True, "reason": str(exc)}
     try:
         settings = settings_for(event, os.environ if environ is None else environ)
-        summary = run(event, settings, rid)
+        summary = run(event, settings, invocation)
     except AppError as exc:
         logs.log_error("run_failed", exc, function=function, request_id=rid)
         raise

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -121,6 +122,7 @@ class ReportSummary(_Strict):
     jobs_with_objects: List[JobObjects]
     checkpoints: List[RuleCheckpoint]
     notes: List[str]
+    complete: bool = True
     api_calls: int
     failed_share: float
     fail_above: Optional[float] = None
@@ -201,6 +203,8 @@ class _Tally:
     api_calls: int = 0
     media_unavailable: Optional[str] = None
     executions_unavailable: Optional[str] = None
+    out_of_time: bool = False
+    incomplete: bool = False
 
     def call(self, _page: int = 0) -> None:
         self.api_calls += 1
@@ -211,18 +215,28 @@ class _Tally:
 
 
 def build_report(settings: Settings, client: CiClient, end: datetime, *, lookback: Optional[timedelta] = None,
-                 progress: Optional[Progress] = None) -> ReportSummary:
+                 progress: Optional[Progress] = None, deadline: Optional[float] = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> ReportSummary:
     """List every batch job created in [end - lookback, end] (both Types, all pages) and summarise it.
 
     Raises CloudError or PaginationError only when the job list itself cannot be read: without it there is no
-    report. Per-object results and checkpoints that cannot be read become notes instead.
+    report. Per-object results and checkpoints that cannot be read become notes instead, and so does running
+    past `deadline` (a monotonic time): the rest of the jobs are counted without their per-object results.
     """
     end = as_utc(end)
     start = end - (lookback or settings.report_lookback)
     tally = _Tally()
     for job in _jobs_in_window(settings, client, start, end, tally, progress):
         _count_job(job, end, settings.report_stuck_after, tally)
-        if job.State != "Submitted":  # a job that has not started has spawned nothing to list
+        if job.State == "Submitted":  # a job that has not started has spawned nothing to list
+            continue
+        if deadline is not None and not tally.out_of_time and monotonic() > deadline:
+            tally.out_of_time = True
+            tally.note("per-object results stop here: the function's time limit is near; the remaining jobs are "
+                       "counted without them")
+        if tally.out_of_time:
+            tally.jobs_without_results += 1
+        else:
             _collect_objects(client, job, tally)
     checkpoints = _read_checkpoints(client, settings.state_prefix, tally)
     total = len(tally.seen)
@@ -241,6 +255,8 @@ def build_report(settings: Settings, client: CiClient, end: datetime, *, lookbac
         stuck_after_seconds=int(settings.report_stuck_after.total_seconds()),
         stuck_total=tally.stuck_total, stuck=tally.stuck, objects=objects,
         jobs_with_objects=tally.jobs_with_objects, checkpoints=checkpoints, notes=tally.notes,
+        complete=not (tally.out_of_time or tally.incomplete or tally.media_unavailable is not None
+                      or tally.executions_unavailable is not None),
         api_calls=tally.api_calls, failed_share=round(tally.failed_total / total, 4) if total else 0.0,
         fail_above=settings.report_fail_above, failing=failing, problem=problem,
     )
@@ -379,10 +395,12 @@ def _read_checkpoints(client: CiClient, state_prefix: str, tally: _Tally) -> Lis
             try:
                 cp = Checkpoint.model_validate_json(raw)
             except ValidationError:
+                tally.incomplete = True
                 tally.note(f"checkpoint {key} is unreadable")
                 continue
             out.append(RuleCheckpoint(rule=cp.rule, next_window_start=as_utc(cp.end), last_job_id=cp.job_id))
     except CloudError as exc:
+        tally.incomplete = True
         tally.note(f"checkpoints under {prefix} could not be read: {exc}")
     return out
 
@@ -395,4 +413,5 @@ def headline(summary: ReportSummary) -> Tuple[str, str]:
         n = summary.objects.suspicious
         parts.append(f"{n} image{'' if n == 1 else 's'} flagged")
     window = f"last {format_duration(summary.window_end - summary.window_start)}"
-    return status, f"{status}: {', '.join(parts)} ({window})"
+    tail = "" if summary.complete else "; INCOMPLETE, see notes"
+    return status, f"{status}: {', '.join(parts)} ({window}{tail})"

@@ -254,3 +254,31 @@ def test_checkpoints_give_each_rules_next_window_start(wire):
     (cp,) = summary.checkpoints
     assert (cp.rule, cp.next_window_start, cp.last_job_id) == ("hourly", END - timedelta(hours=1), "b9")
     assert summary.notes == ["checkpoint autopilot/checkpoints/broken.json is unreadable"]
+
+
+# --- the function's time limit -----------------------------------------------------------------------------
+
+def test_past_the_deadline_jobs_are_counted_without_per_object_results_and_the_report_says_so(wire):
+    for i in range(3):
+        wire.add_job(f"b{i}", created=INSIDE)
+    settings = load_settings(ENV)
+    ticks = iter([0.0, 10.0, 10.0])  # the first job starts before the deadline, the next two after it
+    summary = build_report(settings, make_client(settings, sleep=lambda s: None), END, deadline=5.0,
+                           monotonic=lambda: next(ticks))
+    assert summary.total_jobs == 3
+    assert len(wire.calls("GET", "/jobs")) == 1
+    assert summary.objects.jobs_without_results == 2
+    assert not summary.complete
+    assert any("time limit" in note for note in summary.notes)
+
+
+def test_a_report_with_every_result_read_is_complete(wire):
+    wire.add_job("b1", created=INSIDE)
+    assert report(wire).complete
+
+
+def test_unavailable_per_object_results_make_the_report_incomplete(wire):
+    wire.add_job("b1", created=INSIDE)
+    wire.media_error = (400, "InvalidArgument")
+    summary = report(wire)
+    assert not summary.complete and summary.total_jobs == 1
