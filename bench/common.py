@@ -73,14 +73,20 @@ def run_child(code: str, env: Mapping[str, str], *, timeout: float = 600.0,
     discarded, as SCF would ship it elsewhere."""
     with tempfile.NamedTemporaryFile("r", suffix=".json", prefix="bench-child-") as out:
         child_env = dict(env, BENCH_OUT=out.name)
+        spawned = time.time()
         started = time.perf_counter()
         proc = subprocess.run([python, "-c", code], env=child_env, cwd=str(REPO), stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, timeout=timeout, check=False)
         wall = time.perf_counter() - started
+        exited = time.time()
         if proc.returncode != 0:
             raise ChildFailed(f"child exited {proc.returncode}: {proc.stderr.decode(errors='replace')[-2000:]}")
         text = Path(out.name).read_text()
-    return wall, (json.loads(text) if text.strip() else {})
+    report = json.loads(text) if text.strip() else {}
+    if "t_first" in report and "t_last" in report:  # wall-clock stamps the child took first and last
+        report["startup_s"] = report["t_first"] - spawned
+        report["exit_s"] = exited - report["t_last"]
+    return wall, report
 
 
 # Every child starts with this: its event, and how it reports what it measured (JSON into BENCH_OUT).
@@ -103,6 +109,7 @@ def _peak_rss_kb():
     import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 def _report(**fields):
+    fields["t_last"] = __import__("time").time()
     fields["maxrss_kb"] = _peak_rss_kb()
     with open(_os.environ["BENCH_OUT"], "w") as _f:
         _json.dump(fields, _f)
