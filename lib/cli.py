@@ -201,8 +201,10 @@ def cmd_jobs_list(cli: Cli) -> int:
         raise UsageError(f"--state {', '.join(bad)}: not a state; use {', '.join(STATES)}")
     if args.limit is not None and args.limit < 1:
         raise UsageError("--limit must be at least 1")
-    filters: Dict[str, Any] = {"States": ",".join(states) or "All", "OrderByTime": args.order,
-                               "EndCreationTime": format_ci_time(window.end)}
+    filters: Dict[str, Any] = {"States": ",".join(states) or "All", "OrderByTime": args.order}
+    if args.end:
+        # Without --end there is no upper bound: "now" in whole seconds would drop a job created this second.
+        filters["EndCreationTime"] = format_ci_time(window.end)
     if window.start is not None:
         filters["StartCreationTime"] = format_ci_time(window.start)
     for key, value in (("Name", args.name), ("JobId", args.job_id), ("WorkflowId", args.workflow_id)):
