@@ -336,7 +336,9 @@ def cmd_report(cli: Cli) -> int:
     settings = cli.settings(overrides)
     lookback = _duration(args.since) if args.since else None
     shown = cli.progress()
-    summary = build_report(settings, cli.client(settings), as_utc(cli.clock()), lookback=lookback, progress=shown)
+    # CI reports whole seconds: end one second past now so a job created this second is in the report.
+    end = as_utc(cli.clock()).replace(microsecond=0) + timedelta(seconds=1)
+    summary = build_report(settings, cli.client(settings), end, lookback=lookback, progress=shown)
     cli.end_progress(shown)
     if args.json:
         cli.out_json(summary.model_dump(mode="json"))

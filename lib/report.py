@@ -151,9 +151,12 @@ def is_stuck(job: JobDetail, now: datetime, stuck_after: timedelta) -> bool:
 
 
 def in_window(job: JobDetail, start: datetime, end: datetime) -> bool:
-    """Created in [start, end]; a job whose creation time CI did not give is kept (the server filtered it)."""
+    """Created in [start, end); a job whose creation time CI did not give is kept (the server filtered it).
+
+    Half-open like the submit windows, so consecutive reports tile: a job created exactly at a tick is in the
+    report that starts there, not in both, whether CI treats endCreationTime as inclusive or not."""
     created = _created(job)
-    return created is None or as_utc(start) <= created <= as_utc(end)
+    return created is None or as_utc(start) <= created < as_utc(end)
 
 
 def is_failing(failed: int, total: int, fail_above: Optional[float]) -> bool:
@@ -217,7 +220,7 @@ class _Tally:
 def build_report(settings: Settings, client: CiClient, end: datetime, *, lookback: Optional[timedelta] = None,
                  progress: Optional[Progress] = None, deadline: Optional[float] = None,
                  monotonic: Callable[[], float] = time.monotonic) -> ReportSummary:
-    """List every batch job created in [end - lookback, end] (both Types, all pages) and summarise it.
+    """List every batch job created in [end - lookback, end) (both Types, all pages) and summarise it.
 
     Raises CloudError or PaginationError only when the job list itself cannot be read: without it there is no
     report. Per-object results and checkpoints that cannot be read become notes instead, and so does running

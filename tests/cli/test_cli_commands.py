@@ -221,7 +221,7 @@ def test_report_json_is_the_functions_summary_and_exits_0_when_clean(wire):
     run = cli("report", "--json")
     summary = run.json()
     assert run.code == 0 and summary["total_jobs"] == 1 and summary["objects"]["inspected"] == 1
-    assert summary["window_end"] == "2026-11-28T16:00:00Z"
+    assert summary["window_end"] == "2026-11-28T16:00:01Z"  # one second past now: this second's jobs count
 
 
 def test_report_since_narrows_the_window(wire):

@@ -95,10 +95,11 @@ def test_other_jobs_of_the_bucket_are_left_out_unless_report_all_jobs(wire):
 @pytest.mark.parametrize("created, counted", [
     (END - timedelta(days=1), True),
     (END - timedelta(days=1, seconds=1), False),
-    (END, True),
+    (END - timedelta(seconds=1), True),
+    (END, False),
     (END + timedelta(seconds=1), False),
-], ids=["at-start", "before-start", "at-end", "after-end"])
-def test_the_window_is_creation_time_from_time_minus_lookback_to_time_inclusive(wire, created, counted):
+], ids=["at-start", "before-start", "last-second", "at-end-belongs-to-the-next-report", "after-end"])
+def test_the_window_is_creation_time_from_time_minus_lookback_up_to_time(wire, created, counted):
     wire.add_job("b1", state="Failed", created=ci(created))
     summary = report(wire)
     assert (summary.total_jobs, summary.failed_total) == ((1, 1) if counted else (0, 0))
