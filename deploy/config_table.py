@@ -76,7 +76,7 @@ DOCS: Dict[str, VariableDoc] = {
                                       "empty, or an http(s) URL"),
     "REPORT_WEBHOOK_FORMAT": VariableDoc("Message format of the webhook.", "wecom, dingtalk, feishu, slack, json"),
     "REPORT_NOTIFY": VariableDoc("When to post to the webhook.", "on-problem or always"),
-    "REPORT_FAIL_ABOVE": VariableDoc("Fail the report run (SCF marks it failed) when this share of jobs failed.",
+    "REPORT_FAIL_ABOVE": VariableDoc("Mark the report FAILING (summary and message) when more than this share of jobs failed; the run itself still succeeds, so SCF does not retry and notify twice.",
                                      "empty, or a number between 0 and 1, e.g. 0.1"),
     "TENCENTCLOUD_SECRETID": VariableDoc("Injected by SCF from the function's role; never set it yourself.",
                                          "set by SCF"),
