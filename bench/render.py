@@ -259,8 +259,18 @@ def memory_section(results: Dict[str, Any]) -> List[str]:
             "*What dominates:* the interpreter plus the imported modules (pydantic-core, the SDK stack) account for "
             "almost all of it — an interpreter that only imports them sits within a few MB of a submit run. The "
             "report streams: it keeps counters and capped lists (100 failed/stuck jobs, 100 jobs with notable "
-            "objects), never the pages, so 20,000 jobs cost a few MB more than 2.", ""]
+            "objects), never the pages." + _growth(results), ""]
     return out
+
+
+def _growth(results: Dict[str, Any]) -> str:
+    runs = _report_runs(results)
+    if len(runs) < 2:
+        return ""
+    small, big = min(runs, key=lambda r: r["per_type"]), max(runs, key=lambda r: r["per_type"])
+    return (f" From {small['per_type'] * 2:,} to {big['per_type'] * 2:,} jobs its peak grows by "
+            f"{big['maxrss_mb'] - small['maxrss_mb']:.1f} MB (allocator high-water from parsing 100-job pages and "
+            "20,000 per-object responses, not retained jobs).")
 
 
 def calls_section(results: Dict[str, Any]) -> List[str]:
