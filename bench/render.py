@@ -269,8 +269,8 @@ def _growth(results: Dict[str, Any]) -> str:
         return ""
     small, big = min(runs, key=lambda r: r["per_type"]), max(runs, key=lambda r: r["per_type"])
     return (f" From {small['per_type'] * 2:,} to {big['per_type'] * 2:,} jobs its peak grows by "
-            f"{big['maxrss_mb'] - small['maxrss_mb']:.1f} MB (allocator high-water from parsing 100-job pages and "
-            "20,000 per-object responses, not retained jobs).")
+            f"{big['maxrss_mb'] - small['maxrss_mb']:.1f} MB (not broken down further: the set of job ids it keeps to "
+            "count each job once grows with N, the pages themselves are not kept).")
 
 
 def calls_section(results: Dict[str, Any]) -> List[str]:
