@@ -30,7 +30,7 @@ CODE_DIRS = ("handlers", "lib")
 # fallback is correct on any runtime. crcmod: qcloud_cos uses it only to check CRC64 on resumable downloads.
 PURE_PYTHON_SDISTS = ("crcmod",)
 # Never imported at run time, and large (Crypto/SelfTest is about a third of pycryptodome).
-PRUNE_DIRS = frozenset({"__pycache__", "tests", "test", "SelfTest", "bin"})
+PRUNE_DIRS = frozenset({"__pycache__", "tests", "test", "SelfTest", "bin"})  # stale caches; compiled afresh below
 PRUNE_SUFFIXES = (".pyc", ".pyo")
 # RECORD lists hashes of files we prune; INSTALLER/REQUESTED are pip bookkeeping. METADATA and licences stay.
 PRUNE_DIST_INFO = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
@@ -132,6 +132,22 @@ def prune(target: Path) -> None:
             path.unlink()
 
 
+def compile_bytecode(target: Path, python: str) -> bool:
+    """Precompile with the runtime's own interpreter; False (and a warning) when it is not installed.
+
+    SCF's code directory is read-only, so without .pyc files every cold start compiles from source (measured:
+    importing the handlers took 1.2-2.1 s instead of 0.7-0.85 s). unchecked-hash, because the zip's fixed
+    timestamps would make timestamp-checked .pyc files look stale."""
+    interpreter = find_interpreter(python)
+    if interpreter is None:
+        print(f"WARNING: no Python {python} under pyenv: the package carries no .pyc files, so cold starts on SCF "
+              "compile from source", file=sys.stderr)
+        return False
+    subprocess.run([interpreter, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash",  # noqa: S603
+                    str(target)], check=True, env={**os.environ, "PYENV_VERSION": Path(interpreter).parts[-3]})
+    return True
+
+
 def installed_versions(target: Path) -> Dict[str, str]:
     """{distribution: version} from the vendored *.dist-info directories."""
     out = {}
@@ -165,6 +181,7 @@ def build(python: str = DEFAULT_RUNTIME, build_dir: Path = BUILD) -> PackagePath
     install_dependencies(staging, python)
     copy_code(staging)
     prune(staging)
+    compile_bytecode(staging, python)
     info = {"python": python, "platform": PLATFORM, "source_digest": source_digest(python=python),
             "dependencies": installed_versions(staging)}
     (staging / INFO_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")

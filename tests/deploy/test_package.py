@@ -156,6 +156,13 @@ def test_built_package_holds_our_code_and_no_tests_emulator_events_or_caches(unp
     top = {p.name for p in unpacked.iterdir()}
     assert {"handlers", "lib", "pydantic_core", "qcloud_cos", package.INFO_FILE} <= top
     assert not top & {"tests", "emulator", "events", "docs", "bench", "deploy", ".cache", "build"}
-    assert not list(unpacked.rglob("__pycache__")) and not list(unpacked.rglob("*.pyc"))
+    assert {p.name.split(".")[1] for p in unpacked.rglob("*.pyc")} == {"cpython-310"}  # no stale caches
     info = json.loads((unpacked / package.INFO_FILE).read_text())
     assert info["python"] == "3.10" and "pytest" not in info["dependencies"]
+
+
+def test_built_package_carries_bytecode_for_every_module_because_scf_code_is_read_only(unpacked):
+    sources = [p for d in ("handlers", "lib") for p in (unpacked / d).glob("*.py")]
+    missing = [str(p.relative_to(unpacked)) for p in sources
+               if not (p.parent / "__pycache__" / f"{p.stem}.cpython-310.pyc").exists()]
+    assert sources and missing == []
