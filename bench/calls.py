@@ -16,7 +16,9 @@ def operation(record: Any) -> str:
         if path == "/inventorytriggerjob":
             if method == "POST":
                 return "create batch job"
-            return f"{LIST_JOBS} Type={query.get('type') or 'Workflow'}"
+            listed = f"{LIST_JOBS} Type={query.get('type') or 'Workflow'}"
+            # The report's second query: jobs from before the window that are still running (stuck candidates).
+            return listed if query.get("states", "All") == "All" else f"{listed} states={query['states']}"
         if path.startswith("/inventorytriggerjob/"):
             return "get batch job" if method == "GET" else "cancel batch job"
         if path == "/jobs":

@@ -241,8 +241,9 @@ def build_report(settings: Settings, client: CiClient, end: datetime, *, lookbac
             tally.jobs_without_results += 1
         else:
             _collect_objects(client, job, tally)
-    checkpoints = _read_checkpoints(client, settings.state_prefix, tally)
     total = len(tally.seen)
+    _older_stuck_jobs(settings, client, start, end, tally)
+    checkpoints = _read_checkpoints(client, settings.state_prefix, tally)
     failing = is_failing(tally.failed_total, total, settings.report_fail_above)
     objects = ObjectTotals(inspected=tally.inspected, by_state=dict(sorted(tally.object_states.items())),
                            suspicious=tally.suspicious, acted=tally.acted,
@@ -285,6 +286,24 @@ def _jobs_in_window(settings: Settings, client: CiClient, start: datetime, end: 
                 continue
             tally.seen.add(job.JobId)
             yield job
+
+
+def _older_stuck_jobs(settings: Settings, client: CiClient, start: datetime, end: datetime, tally: _Tally) -> None:
+    """Jobs created before the window and still Submitted/Running: stuck for days, they must not drop out of sight.
+
+    One filtered list call per Type (more only if hundreds are stuck); they join the stuck list, not the counts."""
+    for job_type in JOB_TYPES:
+        for job in client.iter_jobs(job_type, on_page=tally.call, States=",".join(sorted(STUCK_STATES)),
+                                    OrderByTime="Asc", EndCreationTime=format_ci_time(start)):
+            if job.JobId in tally.seen or in_window(job, start, end):
+                continue
+            if not settings.report_all_jobs and not is_our_job(job.Name, settings.job_name_prefix):
+                continue
+            tally.seen.add(job.JobId)
+            if is_stuck(job, end, settings.report_stuck_after):
+                tally.stuck_total += 1
+                if len(tally.stuck) < MAX_LISTED_JOBS:
+                    tally.stuck.append(_line(job, end))
 
 
 def _count_job(job: JobDetail, now: datetime, stuck_after: timedelta, tally: _Tally) -> None:

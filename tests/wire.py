@@ -197,8 +197,11 @@ class ReportWire(FakeWire):
             return 403, {}, self._cos_error("AccessDenied", key)
         return super()._object(request)
 
-    def list_calls(self, job_type: Optional[str] = None) -> List[responses.Call]:
+    def list_calls(self, job_type: Optional[str] = None, states: Optional[str] = "All") -> List[responses.Call]:
+        """List calls of one Type; by default only the window listing (states=All), not the stuck-job scan."""
         calls = self.calls("GET", "/inventorytriggerjob")
+        if states is not None:
+            calls = [c for c in calls if parse_qs(urlparse(c.request.url).query).get("states") == [states]]
         if job_type is None:
             return calls
         return [c for c in calls if parse_qs(urlparse(c.request.url).query).get("type") == [job_type]]

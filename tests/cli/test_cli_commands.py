@@ -77,7 +77,7 @@ def test_jobs_list_passes_every_filter_to_the_list_api(wire):
               "--name", "autopilot-hourly-x", "--job-id", "b1", "--workflow-id", "wabcdef0123", "--order", "Asc",
               "--start", "2026-11-28T00:00:00Z", "--end", "2026-11-28T12:00:00+08:00")
     assert run.code == 0
-    (call,) = wire.list_calls()
+    (call,) = wire.list_calls(states=None)
     assert query(call) == {
         "type": "Workflow", "states": "Failed,Running,Pause", "name": "autopilot-hourly-x", "jobId": "b1",
         "workflowId": "wabcdef0123", "orderByTime": "Asc", "startCreationTime": "2026-11-28T08:00:00+0800",

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 import responses
@@ -47,7 +48,8 @@ def test_every_page_of_both_types_is_listed_once(wire, n):
     assert len(wire.list_calls("Workflow")) == expected_pages
     assert summary.total_jobs == 2 * n
     assert sum(row.count for row in summary.counts) == 2 * n
-    assert summary.api_calls == 2 * expected_pages + 1  # + one listing of the checkpoints
+    # + one stuck-job scan per Type (jobs from before the window) + one listing of the checkpoints
+    assert summary.api_calls == 2 * expected_pages + 2 + 1
 
 
 def test_list_calls_ask_for_100_per_page_all_states_and_the_window(wire):
@@ -243,7 +245,8 @@ def test_api_calls_count_list_pages_per_object_pages_and_checkpoint_reads(wire):
     wire.objects["autopilot/checkpoints/hourly.json"] = json.dumps(
         {"rule": "hourly", "end": "2026-11-28T15:00:00Z", "job_id": "b0", "job_name": "x"}).encode()
     summary = report(wire)
-    assert summary.api_calls == 2 + 2 + 1 + 1  # Job + Workflow lists, 2 result pages, list + read checkpoint
+    # Job + Workflow lists, 2 result pages, Job + Workflow stuck scans, list + read checkpoint
+    assert summary.api_calls == 2 + 2 + 2 + 1 + 1
     assert summary.api_calls == len(wire.rsps.calls)
 
 
@@ -283,3 +286,23 @@ def test_unavailable_per_object_results_make_the_report_incomplete(wire):
     wire.media_error = (400, "InvalidArgument")
     summary = report(wire)
     assert not summary.complete and summary.total_jobs == 1
+
+
+# --- stuck jobs from before the window ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("state, stuck", [("Running", True), ("Submitted", True), ("Success", False)])
+def test_a_job_created_before_the_window_and_still_running_is_reported_stuck(wire, state, stuck):
+    wire.add_job("bOld", state=state, created=ci(END - timedelta(days=3)))
+    summary = report(wire)
+    assert summary.total_jobs == 0  # outside the window: not counted by state
+    assert ([j.job_id for j in summary.stuck], summary.stuck_total) == ((["bOld"], 1) if stuck else ([], 0))
+    assert summary.problem is stuck
+
+
+def test_the_stuck_scan_asks_only_for_live_jobs_created_before_the_window(wire):
+    report(wire)
+    scans = wire.list_calls(states="Running,Submitted")
+    assert sorted(parse_qs(urlparse(c.request.url).query)["type"][0] for c in scans) == ["Job", "Workflow"]
+    for call in scans:
+        query = parse_qs(urlparse(call.request.url).query)
+        assert query["endCreationTime"] == ["2026-11-28T00:00:00+0800"] and "startCreationTime" not in query
