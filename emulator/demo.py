@@ -207,9 +207,12 @@ def main() -> int:
         if report is not None:
             summary = report(_timer_event("timer-hourly.json", tick + timedelta(minutes=1)), {"request_id": "demo-report"})
             say("7. The report function listed every job of the last day:")
-            say("   " + json.dumps(_report_digest(summary), ensure_ascii=False))
-            reports = [k for k in emu.backend.list_keys(BUCKET, prefix="autopilot/reports/")]
-            for key in reports:
+            for line in _report_lines(summary["summary"]):
+                say(f"    {line}")
+            for delivery in summary["deliveries"]:
+                state = "delivered" if delivery["delivered"] else f"NOT delivered ({delivery['detail']})"
+                say(f"    {delivery['channel']}: {state}")
+            for key in emu.backend.list_keys(BUCKET, prefix="autopilot/reports/"):
                 say(f"    report object: cos://{BUCKET}/{key}")
         else:
             jobs = list(client.iter_jobs("Job"))
@@ -218,10 +221,16 @@ def main() -> int:
     return 0
 
 
-def _report_digest(summary: dict) -> dict:
-    keep = ("window", "totals", "counts", "failed", "stuck", "flagged_objects", "objects", "status", "delivered")
-    digest = {k: summary[k] for k in keep if k in summary}
-    return digest or summary
+def _report_lines(summary: dict) -> List[str]:
+    objects = summary["objects"]
+    by_state = ", ".join(f"{row['count']} {row['type']}/{row['group']} {row['state']}" for row in summary["counts"])
+    lines = [f"{summary['total_jobs']} jobs ({by_state or 'none'}); {summary['failed_total']} failed, "
+             f"{summary['stuck_total']} stuck",
+             f"{objects['inspected']} images inspected, {objects['suspicious']} flagged, {objects['acted']} acted on",
+             f"{summary['api_calls']} API calls; verdict: "
+             f"{'needs attention' if summary['problem'] else 'all clear'}"]
+    lines += [f"rule {cp['rule']}: next window starts {cp['next_window_start']}" for cp in summary["checkpoints"]]
+    return lines
 
 
 if __name__ == "__main__":

@@ -20,4 +20,6 @@ def test_demo_runs_the_loop_and_reports_every_flagged_image():
     assert "holiday video.png: flagged (a hidden MPEG-TS video)" in out
     assert "new-avatar.png: clean, left in place" in out
     assert "No second job." in out
+    assert "38 images inspected, 7 flagged, 7 acted on" in out  # the report function saw what the jobs did
+    assert "report object: cos://demo-1250000000/autopilot/reports/" in out
     assert '"event"' not in out  # plain words, not the function's JSON log lines
