@@ -29,7 +29,7 @@ class TimerEvent(_CloudModel):
     @classmethod
     def _is_timer(cls, v: str) -> str:
         if v.lower() != "timer":
-            raise ValueError(f"Type is {v!r}, expected Timer")
+            raise ValueError("Type is not Timer, expected Timer")  # the value itself is never echoed
         return "Timer"
 
     @field_validator("time")
@@ -42,12 +42,26 @@ class TimerEvent(_CloudModel):
     def _name(cls, v: str) -> str:
         if not v or len(v) > 60:
             raise ValueError("TriggerName must be 1-60 characters")
-        return v
+        return _utf8(v)
 
     @field_validator("message", mode="before")
     @classmethod
     def _message(cls, v: Any) -> str:
         return "" if v is None else v
+
+    @field_validator("message")
+    @classmethod
+    def _message_text(cls, v: str) -> str:
+        return _utf8(v)
+
+
+def _utf8(v: str) -> str:
+    # JSON's \ud800 escapes decode to lone surrogates, which later encodes (hashes, URLs, logs) cannot take.
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("is not valid Unicode text (it holds a lone surrogate)") from None
+    return v
 
 
 class CosObjectInfo(_CloudModel):
@@ -125,7 +139,9 @@ def parse_event(raw: Union[Dict[str, Any], str, bytes]) -> Union[TimerEvent, Cos
         try:
             raw = json.loads(raw)
         except ValueError as exc:
-            raise InvalidEventError(f"event is not JSON: {exc.msg}") from None
+            raise InvalidEventError(f"event is not JSON: {getattr(exc, 'msg', exc)}") from None
+        except RecursionError:
+            raise InvalidEventError("event is not JSON we accept: nested too deeply") from None
     if not isinstance(raw, dict):
         raise InvalidEventError(f"event must be a JSON object, got {type(raw).__name__}")
     model = CosEvent if "Records" in raw else TimerEvent
@@ -153,6 +169,10 @@ class KeyMismatch(ValueError):
 def uploaded_object(record: CosRecord) -> UploadedObject:
     """Decode a record's object key (`/<appid>/<name>/<key>`) and cross-check it with the percent-encoded URL."""
     obj, bucket = record.cos.cos_object, record.cos.cos_bucket
+    try:
+        _utf8(obj.key + obj.url + bucket.appid + bucket.name)
+    except ValueError as exc:
+        raise KeyMismatch(f"key, url or bucket {exc}") from None
     prefix = f"/{bucket.appid}/{bucket.name}/"
     if not obj.key.startswith(prefix):
         raise KeyMismatch(f"key does not start with {prefix!r}")
