@@ -349,6 +349,8 @@ def parse_timer_argument(message: str) -> Dict[str, Any]:
     except ValueError as exc:
         raise ConfigError([f"timer argument is not valid JSON ({exc.msg} at char {exc.pos}); "
                            'write e.g. {"INPUT_PREFIX": "avatars/", "WINDOW": "1h"}']) from None
+    except RecursionError:
+        raise ConfigError(["timer argument is nested too deeply; it must be a flat JSON object of settings"]) from None
     if not isinstance(value, dict):
         raise ConfigError([f"timer argument must be a JSON object of settings, got {type(value).__name__}"])
     bad = [k for k, v in value.items() if not isinstance(v, (str, bool, int, float))]
