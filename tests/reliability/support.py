@@ -190,3 +190,50 @@ def cos_event(keys: Iterable[str], authorization: str = "q-sign-algorithm=sha1&q
                                             "requestSourceIP": "203.0.113.7"}},
         })
     return {"Records": records}
+
+
+class LogSink:
+    """Every log record our loggers, the SDK's and the root logger emit while installed (levels untouched)."""
+
+    def __init__(self) -> None:
+        import logging
+
+        self.lines: List[str] = []
+        sink = self
+
+        class _Handler(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                try:
+                    sink.lines.append(record.getMessage())
+                except Exception:  # noqa: BLE001 - a record that cannot render is still evidence
+                    sink.lines.append(repr(record.msg))
+
+        self.handler = _Handler(level=0)
+        self.loggers = [logging.getLogger(name) for name in ("autopilot", "qcloud_cos", "urllib3", "lib", "")]
+
+    def __enter__(self) -> LogSink:
+        for logger in self.loggers:
+            logger.addHandler(self.handler)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for logger in self.loggers:
+            logger.removeHandler(self.handler)
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def leaked(*texts: Any) -> List[str]:
+    """The canaries found in any of the texts (reprs of non-strings are searched too)."""
+    joined = "\n".join(t if isinstance(t, str) else repr(t) for t in texts)
+    return [c for c in CANARIES if c in joined]
+
+
+def canary_env(**extra: str) -> Dict[str, str]:
+    """A complete, valid function environment whose secrets are the known canaries (no emulator: real hosts)."""
+    env = {"COS_BUCKET": BUCKET, "COS_REGION": REGION, "TENCENTCLOUD_SECRETID": FAKE_SECRET_ID,
+           "TENCENTCLOUD_SECRETKEY": FAKE_SECRET_KEY, "TENCENTCLOUD_SESSIONTOKEN": FAKE_TOKEN,
+           "REPORT_WEBHOOK_URL": FAKE_WEBHOOK, "API_TIMEOUT": "0.5"}
+    env.update(extra)
+    return env
