@@ -35,6 +35,9 @@ class TimerEvent(_CloudModel):
     @field_validator("time")
     @classmethod
     def _utc_seconds(cls, v: datetime) -> datetime:
+        # Windows subtract look-backs and render in Beijing time: a Time at datetime's ends would overflow there.
+        if not 1970 <= v.year <= 9000:
+            raise ValueError("Time must be a firing instant between the years 1970 and 9000")
         return as_utc(v).replace(microsecond=0)
 
     @field_validator("trigger_name")
