@@ -247,3 +247,10 @@ def test_a_timer_name_with_a_lone_surrogate_is_a_clean_skip(offline, capsys):
 def test_a_rejected_event_type_is_not_echoed(offline, capsys):
     result = handlers.submit.main_handler({**TIMER, "Type": FAKE_AUTHORIZATION}, CONTEXT)
     assert result["skipped"] is True and leaked(result["reason"]) == []
+
+
+@pytest.mark.parametrize("time", ["9999-12-31T20:00:00", "0001-01-01T00:00:00Z"])
+@pytest.mark.parametrize("handler", ["submit", "report"])
+def test_a_timer_time_at_the_ends_of_the_calendar_is_a_clean_skip(offline, capsys, time, handler):
+    run = handlers.submit.main_handler if handler == "submit" else handlers.report.main_handler
+    assert call_handler(run, {**TIMER, "Time": time}, canary_env(), capsys) == "skipped"
