@@ -30,7 +30,9 @@ CANARIES = ("leakcanary", FAKE_SECRET_ID, FAKE_SECRET_KEY, FAKE_TOKEN, FAKE_WEBH
 def examples(default: int, soak: int, **overrides: Any) -> hsettings:
     """Hypothesis settings for one test: `default` examples normally, `soak` under HYPOTHESIS_PROFILE=soak."""
     profile = hsettings.get_profile("soak" if SOAK else "default")
-    return hsettings(profile, max_examples=soak if SOAK else default, **overrides)
+    count = soak if SOAK else default
+    cap = os.environ.get("RELIABILITY_MAX_EXAMPLES")  # e.g. a quick look at the soak scale
+    return hsettings(profile, max_examples=min(count, int(cap)) if cap else count, **overrides)
 
 
 def emulator_env(emulator: EmulatorHandle, **extra: str) -> Dict[str, str]:
