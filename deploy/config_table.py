@@ -58,8 +58,10 @@ DOCS: Dict[str, VariableDoc] = {
                                    "comma-separated suffixes each starting with '.'"),
     "STATE_PREFIX": VariableDoc("Folder for checkpoints, leases and manifests; uploads there are never processed.",
                                 "a folder ending in '/', not under abnormal_images_backup/"),
-    "LEASE_SECONDS": VariableDoc("How long a run holds its lock against an overlapping run or a retry.",
-                                 "60-86400 seconds; at least the function timeout"),
+    "LEASE_SECONDS": VariableDoc("How long a run's claim on a window or upload lasts. Leave unset: it then follows "
+                                 "the function's timeout + 30 s, so a run SCF killed lets go before SCF's retry a "
+                                 "minute later.",
+                                 "empty, or 60-86400 seconds: more than the function timeout, less than it + 60"),
     "ALLOW_DELETE_WHOLE_BUCKET": VariableDoc("Safety catch: DeleteObject over the whole bucket is refused unless true.",
                                              "true or false"),
     "API_TIMEOUT": VariableDoc("Seconds to wait for one COS/CI API call.", "0.1-300"),

@@ -11,7 +11,7 @@ from lib.submit import Deps, submit_timer, submit_upload
 
 
 def _run(event: Any, settings: Settings, invocation: Invocation) -> Dict[str, Any]:
-    deps = Deps(client=make_client(settings))
+    deps = Deps(client=make_client(settings), time_limit=invocation.time_limit)
     if invocation.request_id:
         deps.owner = invocation.request_id
     submit = submit_timer if isinstance(event, TimerEvent) else submit_upload

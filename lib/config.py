@@ -98,7 +98,7 @@ class Settings(BaseModel):
     rule_name: Optional[str] = None
     upload_suffixes: Tuple[str, ...] = tuple(DEFAULT_SUFFIXES.split(","))
     state_prefix: str = "autopilot/"
-    lease_seconds: int = 960
+    lease_seconds: Optional[int] = None  # unset: the function's time limit + 30 s (lib.submit.lease_ttl)
     allow_delete_whole_bucket: bool = False
     api_timeout: float = 10.0
     emulator_url: Optional[str] = None
@@ -204,8 +204,8 @@ class Settings(BaseModel):
 
     @field_validator("lease_seconds")
     @classmethod
-    def _lease(cls, v: int) -> int:
-        if not 60 <= v <= 86400:
+    def _lease(cls, v: Optional[int]) -> Optional[int]:
+        if v is not None and not 60 <= v <= 86400:
             raise ValueError("must be 60-86400 seconds (at least the function timeout)")
         return v
 

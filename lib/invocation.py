@@ -21,6 +21,7 @@ class Invocation:
 
     request_id: Optional[str] = None
     deadline: Optional[float] = None  # time.monotonic() value; None when the context gives no time limit
+    time_limit: Optional[float] = None  # seconds SCF gives this run before killing it
 
 
 def invocation_of(context: Any, monotonic: Callable[[], float] = time.monotonic) -> Invocation:
@@ -29,10 +30,11 @@ def invocation_of(context: Any, monotonic: Callable[[], float] = time.monotonic)
         return Invocation()
     rid = context.get("request_id")
     limit = context.get("time_limit_in_ms")
-    deadline = None
+    deadline = time_limit = None
     if isinstance(limit, (int, float)) and not isinstance(limit, bool) and limit > 0:
-        deadline = monotonic() + WORK_SHARE * limit / 1000.0
-    return Invocation(request_id=str(rid) if rid else None, deadline=deadline)
+        time_limit = limit / 1000.0
+        deadline = monotonic() + WORK_SHARE * time_limit
+    return Invocation(request_id=str(rid) if rid else None, deadline=deadline, time_limit=time_limit)
 
 
 def settings_for(event: Any, environ: Mapping[str, str]) -> Settings:

@@ -27,6 +27,9 @@ from lib.state import Checkpoint, Lease, StateStore
 from lib.windows import Window, as_utc, format_ci_time
 
 CREATE_ATTEMPTS = 3
+# SCF retries a failed (or killed) run a minute later: a claim must lapse before that, but never while the run lives.
+LEASE_MARGIN = timedelta(seconds=30)
+DEFAULT_LEASE = timedelta(seconds=900) + LEASE_MARGIN  # 900 s is the longest an event function may run
 
 
 @dataclass
@@ -37,6 +40,18 @@ class Deps:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
     sleep: Callable[[float], None] = time.sleep
     owner: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    time_limit: Optional[float] = None  # seconds SCF lets this run live (context time_limit_in_ms)
+
+
+def lease_ttl(settings: Settings, time_limit: Optional[float]) -> timedelta:
+    """How long a claim lasts: LEASE_SECONDS if set, else the run's time limit + 30 s.
+
+    Longer, and a run SCF killed would still hold its claim when both retries come, so an upload would be lost."""
+    if settings.lease_seconds is not None:
+        return timedelta(seconds=settings.lease_seconds)
+    if time_limit:
+        return timedelta(seconds=time_limit) + LEASE_MARGIN
+    return DEFAULT_LEASE
 
 
 class JobRef(BaseModel):
@@ -165,7 +180,7 @@ def submit_timer(settings: Settings, event: TimerEvent, deps: Deps) -> SubmitRes
         lease_id = body.Name
     proposal = Lease(lease_id=lease_id, owner=deps.owner, generation=0, expires_at=deps.clock(),
                      window_start=window.start, window_end=window.end, job_name=body.Name)
-    lease = store.acquire(proposal, timedelta(seconds=settings.lease_seconds))
+    lease = store.acquire(proposal, lease_ttl(settings, deps.time_limit))
     try:
         if lease.job_name != body.Name:
             # Taking over a claim a failed run left: finish exactly its window so windows never overlap.
@@ -268,7 +283,7 @@ def submit_upload(settings: Settings, event: CosEvent, deps: Deps) -> SubmitResu
     store = StateStore(deps.client, settings.state_prefix, deps.clock)
     proposal = Lease(lease_id=plan.body.Name, owner=deps.owner, generation=0, expires_at=deps.clock(),
                      job_name=plan.body.Name)
-    lease = store.acquire(proposal, timedelta(seconds=settings.lease_seconds))
+    lease = store.acquire(proposal, lease_ttl(settings, deps.time_limit))
     try:
         if plan.manifest_key is not None and plan.manifest_text is not None:
             # Same records, same bytes: rewriting it on a redelivery is harmless.

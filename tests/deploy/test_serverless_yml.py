@@ -12,6 +12,7 @@ yaml = pytest.importorskip("yaml", reason="PyYAML parses serverless.yml in these
 from deploy.config_table import deployable, yaml_comment  # noqa: E402
 from deploy.package import paths_for  # noqa: E402
 from lib.config import BACKUP_PREFIX, ENV_NAMES, Settings, load_settings, parse_timer_argument  # noqa: E402
+from lib.submit import lease_ttl  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 YML = ROOT / "serverless.yml"
@@ -57,7 +58,9 @@ def test_each_function_names_its_handler_timeout_memory_and_role(inputs, functio
     assert 1 <= spec["timeout"] <= 900  # event functions; the component default of 3 s would time out
     assert spec["memorySize"] == 64 or (128 <= spec["memorySize"] <= 3072 and spec["memorySize"] % 128 == 0)
     assert spec["role"], "without a role SCF injects no credentials"
-    assert spec["timeout"] < load_settings(resolve_all(variables(inputs, function))).lease_seconds
+    # A claim must outlive the run but lapse before SCF's retry a minute later, or a killed upload is never retried.
+    ttl = lease_ttl(load_settings(resolve_all(variables(inputs, function))), spec["timeout"])
+    assert spec["timeout"] < ttl.total_seconds() < spec["timeout"] + 60
 
 
 @pytest.mark.parametrize("function", ["submit", "report"])

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from datetime import datetime, timezone
 
 import pytest
 
@@ -245,3 +246,11 @@ def test_malformed_event_is_skipped_cleanly_without_sending(env, wire):
     result = main_handler({"Records": "nope"}, CONTEXT)
     assert result["skipped"] is True and "CosEvent is malformed" in result["reason"]
     assert len(wire.rsps.calls) == 0
+
+
+def test_a_runs_lease_lasts_its_time_limit_plus_thirty_seconds(env, wire):
+    before = datetime.now(timezone.utc)
+    main_handler(timer(), {**CONTEXT, "time_limit_in_ms": 300000})
+    (put,) = [c for c in wire.calls("PUT") if "/leases/" in c.request.url]
+    expires = datetime.fromisoformat(json.loads(put.request.body)["expires_at"].replace("Z", "+00:00"))
+    assert 329 <= (expires - before).total_seconds() <= 335

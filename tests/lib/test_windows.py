@@ -8,7 +8,7 @@ import pytest
 from lib.client import JobDetail
 from lib.config import load_settings
 from lib.state import Checkpoint
-from lib.submit import plan_timer_window
+from lib.submit import lease_ttl, plan_timer_window
 from lib.windows import Window, format_ci_time, parse_ci_time, parse_duration
 from tests.wire import ENV
 
@@ -84,3 +84,14 @@ def test_job_detail_accepts_workflow_ids_as_str_or_list(ids, expected):
     job = JobDetail.model_validate({"JobId": "b1", "Operation": {"WorkflowIds": ids}, "Message": None})
     assert job.workflow_ids == expected
     assert job.Message == ""
+
+
+@pytest.mark.parametrize(("lease_seconds", "time_limit", "expected"), [
+    (None, 300.0, 330),   # follows the function: lapses before SCF's retry a minute after a kill
+    (None, 900.0, 930),
+    (None, None, 930),    # no context: the longest an event function may run, + 30 s
+    ("120", 300.0, 120),  # an explicit LEASE_SECONDS wins
+])
+def test_lease_ttl_follows_the_function_time_limit_unless_set(lease_seconds, time_limit, expected):
+    extra = {"LEASE_SECONDS": lease_seconds} if lease_seconds else {}
+    assert lease_ttl(_settings(**extra), time_limit).total_seconds() == expected

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from lib.errors import AppError
 from lib.events import TimerEvent
 from lib.state import Checkpoint
-from lib.submit import Deps, submit_timer
+from lib.submit import Deps, lease_ttl, submit_timer
 from tests.reliability.support import (
     BUCKET,
     SOAK,
@@ -224,7 +224,7 @@ class Simulation:
         """Quiet ticks at the month's end until it is covered (each after any leftover lease expired)."""
         self.emulator.faults.clear()
         for attempt in range(4):
-            now = MONTH_END + timedelta(seconds=(self.settings.lease_seconds + 60) * attempt + 5)
+            now = MONTH_END + (lease_ttl(self.settings, None) + timedelta(seconds=60)) * attempt + timedelta(seconds=5)
             self.run(MONTH_END, now)
             self.check_invariants()
             checkpoint = self.checkpoint()

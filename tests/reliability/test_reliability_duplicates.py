@@ -37,10 +37,10 @@ def run_timer(settings, tick, client, *, clock=None, owner="run"):
     return submit_timer(settings, event, Deps(client=client, clock=lambda: now, sleep=lambda _s: None, owner=owner))
 
 
-def run_upload(settings, keys, client, *, clock, owner="run"):
+def run_upload(settings, keys, client, *, clock, owner="run", time_limit=None):
     event = CosEvent.model_validate(cos_event(keys))
     return submit_upload(settings, event, Deps(client=client, clock=lambda: clock, sleep=lambda _s: None,
-                                               owner=owner))
+                                               owner=owner, time_limit=time_limit))
 
 
 def test_the_same_timer_event_twice_creates_one_job(emu_env):
@@ -117,6 +117,19 @@ def test_an_upload_run_killed_right_after_create_is_found_by_the_retry_not_recre
         run_upload(settings, UPLOADS, ScriptedClient(fast_client(settings), kill_after=("create_job", 1)), clock=start)
     retry = run_upload(settings, UPLOADS, fast_client(settings), clock=start + timedelta(seconds=360), owner="retry")
     assert retry.jobs[0].created is False and len(all_jobs(emulator)) == 1
+
+
+def test_with_default_settings_a_killed_upload_run_is_completed_by_scfs_first_retry(emulator):
+    settings = emulator_settings(emulator)  # no LEASE_SECONDS: the claim follows the function's 300 s limit
+    emulator.backend.create_bucket("examplebucket-1250000000")
+    start = at(2, 0)
+    with pytest.raises(Killed):
+        run_upload(settings, UPLOADS, ScriptedClient(fast_client(settings), kill_after=("put_object", 2)),
+                   clock=start, time_limit=300)
+    # SCF kills the run at 300 s and retries a minute after that.
+    retry = run_upload(settings, UPLOADS, fast_client(settings), clock=start + timedelta(seconds=360),
+                       owner="retry", time_limit=300)
+    assert retry.jobs[0].created is True and len(all_jobs(emulator)) == 1
 
 
 def test_an_upload_run_killed_before_create_is_completed_by_the_scf_retry(emulator):
