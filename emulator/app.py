@@ -45,7 +45,8 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._serve()
 
-    do_PUT = do_POST = do_DELETE = do_HEAD = do_GET
+    # Every other method too, so the dispatcher answers with the service's XML error, not http.server's HTML page.
+    do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = do_GET
 
     def _read_body(self) -> bytes:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():

@@ -98,3 +98,13 @@ def test_valid_names_are_accepted(client, bucket, name):
 def test_prefix_input_accepts_slash_empty_and_literal(client, bucket, prefix):
     detail = client.ci_create_inventory_trigger_jobs(Bucket=bucket, JobBody=job_body(prefix=prefix))
     assert detail["JobsDetail"][0]["State"] == "Submitted"
+
+
+@pytest.mark.parametrize("method", ["PATCH", "OPTIONS", "TRACE"])
+def test_an_unknown_method_gets_the_services_xml_error(emulator, method):
+    import requests
+
+    response = requests.request(method, f"{emulator.url}/inventorytriggerjob", timeout=5,
+                                headers={"Host": "examplebucket-1250000000.ci.ap-guangzhou.myqcloud.com"})
+    assert response.status_code >= 400
+    assert response.text.lstrip().startswith("<?xml") and "<Error>" in response.text
