@@ -69,6 +69,15 @@ class StateStore:
     def acquire(self, proposal: Lease, ttl: timedelta) -> Lease:
         """Claim proposal.lease_id, or take over an expired claim (keeping its window); raises LeaseHeldError."""
         directory = self._lease_dir(proposal.lease_id)
+        fresh = proposal.model_copy(update={"generation": 0, "expires_at": as_utc(self.clock()) + ttl})
+        try:
+            # The usual case is no claim at all: one conditional create instead of a listing and then a create.
+            self.client.put_object(f"{directory}g{0:06d}.json", fresh.model_dump_json().encode("utf-8"),
+                                   "application/json", if_absent=True)
+            return fresh
+        except CloudApiError as exc:
+            if exc.status != 409:
+                raise
         keys = sorted(k for k in self.client.list_keys(directory) if _GENERATION.search(k))
         generation, base = 0, proposal
         if keys:
@@ -108,6 +117,9 @@ class StateStore:
         self.client.put_object(key, expired.model_dump_json().encode("utf-8"), "application/json")
 
     def release(self, lease: Lease) -> None:
-        """Delete the lease chain once its work is recorded (job exists, checkpoint moved)."""
-        for key in self.client.list_keys(self._lease_dir(lease.lease_id)):
-            self.client.delete_object(key)
+        """Delete this claim and the expired ones it took over, once its work is recorded (job exists, checkpoint moved).
+
+        Only generations up to ours: a newer one belongs to a run that took over and may still be working."""
+        directory = self._lease_dir(lease.lease_id)
+        for generation in range(lease.generation, -1, -1):
+            self.client.delete_object(f"{directory}g{generation:06d}.json")

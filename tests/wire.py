@@ -69,7 +69,9 @@ class FakeWire:
     def _object(self, request):
         key = unquote(urlparse(request.url).path[1:])
         if request.method == "PUT":
-            if request.headers.get("x-cos-forbid-overwrite") == "true" and key in self.objects:
+            forbid = request.headers.get("x-cos-forbid-overwrite") or b""
+            # The SDK encodes header values to bytes before requests sends them.
+            if (forbid.decode() if isinstance(forbid, bytes) else forbid) == "true" and key in self.objects:
                 return 409, {}, self._cos_error("FileAlreadyExists", key)
             body = request.body or b""
             self.objects[key] = body if isinstance(body, bytes) else body.encode()

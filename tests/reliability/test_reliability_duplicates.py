@@ -227,7 +227,7 @@ def test_a_duplicate_tick_while_the_first_run_is_inside_its_lease_stops_without_
 def test_a_run_that_read_the_checkpoint_before_another_finished_the_window_skips_it(emulator):
     settings = emulator_settings(emulator)
     emulator.backend.create_bucket("examplebucket-1250000000")
-    a = ScriptedClient(fast_client(settings), pause_before=("list_keys", 1))  # A has read the checkpoint
+    a = ScriptedClient(fast_client(settings), pause_before=("put_object", 1))  # A has read the checkpoint
     thread, box = start_paused(lambda: run_timer(settings, TICK, a, owner="A"), a)
     b = run_timer(settings, TICK, fast_client(settings), owner="B")  # B does the whole window and releases
     a.resume.set()

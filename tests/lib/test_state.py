@@ -1,0 +1,60 @@
+"""Leases: one conditional create in the usual case; takeovers keep the window; release touches only our claims."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from lib.client import make_client
+from lib.config import load_settings
+from lib.errors import LeaseHeldError
+from lib.state import Lease, StateStore
+from tests.wire import ENV
+
+NOW = datetime(2026, 11, 28, 16, 0, tzinfo=timezone.utc)
+DIR = "autopilot/leases/rule@first/"
+
+
+def store():
+    settings = load_settings(ENV)
+    return StateStore(make_client(settings, sleep=lambda s: None), settings.state_prefix, lambda: NOW)
+
+
+def proposal(owner="me", job_name="job-new"):
+    return Lease(lease_id="rule@first", owner=owner, generation=0, expires_at=NOW, job_name=job_name,
+                 window_start=NOW - timedelta(hours=1), window_end=NOW)
+
+
+def claim(wire, generation, expires, owner="other", job_name="job-old"):
+    wire.objects[f"{DIR}g{generation:06d}.json"] = json.dumps({
+        "lease_id": "rule@first", "owner": owner, "generation": generation, "expires_at": expires.isoformat(),
+        "window_start": "2026-11-28T13:00:00+00:00", "window_end": "2026-11-28T14:00:00+00:00",
+        "job_name": job_name}).encode()
+
+
+def test_an_unclaimed_lease_costs_one_conditional_create(wire):
+    lease = store().acquire(proposal(), timedelta(minutes=5))
+    assert (lease.generation, lease.owner, lease.expires_at) == (0, "me", NOW + timedelta(minutes=5))
+    assert [c.request.method for c in wire.rsps.calls] == ["PUT"]
+
+
+def test_a_live_claim_is_refused(wire):
+    claim(wire, 0, NOW + timedelta(minutes=1))
+    with pytest.raises(LeaseHeldError, match="held by run other"):
+        store().acquire(proposal(), timedelta(minutes=5))
+
+
+def test_an_expired_claim_is_taken_over_with_its_window_and_job_name(wire):
+    claim(wire, 0, NOW - timedelta(seconds=1))
+    lease = store().acquire(proposal(), timedelta(minutes=5))
+    assert (lease.generation, lease.owner, lease.job_name) == (1, "me", "job-old")
+    assert f"{DIR}g000001.json" in wire.objects
+
+
+def test_release_keeps_a_newer_claim_of_a_run_that_took_over(wire):
+    claim(wire, 0, NOW - timedelta(seconds=1))
+    mine = store().acquire(proposal(), timedelta(minutes=5))  # generation 1
+    claim(wire, 2, NOW + timedelta(minutes=9), owner="successor")
+    store().release(mine)
+    assert sorted(k for k in wire.objects if k.startswith(DIR)) == [f"{DIR}g000002.json"]
