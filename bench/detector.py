@@ -23,6 +23,7 @@ import zlib
 from pathlib import Path
 from typing import Callable, Dict, List
 
+from bench.common import cpu_model
 from emulator.imageinspect import inspect_bytes
 from emulator.imageinspect.walkers import walk
 
@@ -188,22 +189,12 @@ def _goal(row: Dict[str, object]) -> str:
     return f"{'met' if ratio > 1 else 'NOT met'} (faster than read: {ratio:.1f}×)"
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def render(rows: List[Dict[str, object]], total_mb: int, reps: int) -> str:
     lines = [
         START,
         "## ImageInspect detector (`python -m bench.detector`)",
         "",
-        f"Machine: {_cpu_model()}, {os.cpu_count()} CPUs, Python {platform.python_version()} "
+        f"Machine: {cpu_model()}, {os.cpu_count()} CPUs, Python {platform.python_version()} "
         f"({platform.python_implementation()}). Corpus: {total_mb} MB per format of synthetic files "
         f"(2–6 MB each), median of {reps} runs, page cache warm.",
         "",
