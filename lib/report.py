@@ -434,6 +434,10 @@ def headline(summary: ReportSummary) -> Tuple[str, str]:
     if summary.objects.suspicious:
         n = summary.objects.suspicious
         parts.append(f"{n} image{'' if n == 1 else 's'} flagged")
+    # Objects a job could not process make the report a problem too: the headline must say why.
+    failed_objects = summary.objects.by_state.get("Failed", 0) + summary.objects.workflow_executions.get("Failed", 0)
+    if failed_objects:
+        parts.append(f"{failed_objects} object{'' if failed_objects == 1 else 's'} failed")
     window = f"last {format_duration(summary.window_end - summary.window_start)}"
     tail = "" if summary.complete else "; INCOMPLETE, see notes"
     return status, f"{status}: {', '.join(parts)} ({window}{tail})"

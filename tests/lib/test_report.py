@@ -306,3 +306,13 @@ def test_the_stuck_scan_asks_only_for_live_jobs_created_before_the_window(wire):
     for call in scans:
         query = parse_qs(urlparse(call.request.url).query)
         assert query["endCreationTime"] == ["2026-11-28T00:00:00+0800"] and "startCreationTime" not in query
+
+
+def test_the_headline_names_objects_a_job_could_not_process(wire):
+    from lib.report import headline
+
+    wire.add_job("b1", created=INSIDE)
+    wire.inspect_results["b1"] = [inspect_result_xml("b1", 0, "gone.png", state="Failed"),
+                                  inspect_result_xml("b1", 1, "ok.png")]
+    status, line = headline(report(wire))
+    assert status == "PROBLEM" and "1 object failed" in line
