@@ -8,6 +8,7 @@
     - CloudApiError        the service answered with an error (status, code, message, request id)
     - CloudUnavailableError  no answer: timeout, reset, DNS (the request may or may not have run)
   + LeaseHeldError         another run is working on the same window or upload right now
+  + StateError             our own state object in the bucket (a checkpoint) is unreadable
   + PaginationError        the list API repeated a NextToken (we stop instead of looping)
   + DeliveryError          a report could not be delivered to one channel
 """
@@ -71,6 +72,10 @@ class CloudUnavailableError(CloudError):
 
 class LeaseHeldError(AppError):
     """Another invocation holds the lease for this window or upload; SCF's retry will pick it up."""
+
+
+class StateError(AppError):
+    """A checkpoint under STATE_PREFIX cannot be read; refusing beats silently restarting a rule's history."""
 
 
 class PaginationError(AppError):

@@ -1,15 +1,16 @@
 """Run state in the bucket: a checkpoint per timer rule, and leases that stop two runs doing the same work."""
 from __future__ import annotations
 
-import json
 import re
+from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from lib import logs
 from lib.client import CiClient
-from lib.errors import CloudApiError, LeaseHeldError
+from lib.errors import AppError, CloudApiError, LeaseHeldError, StateError
 from lib.windows import as_utc
 
 _GENERATION = re.compile(r"/g(\d{6})\.json$")
@@ -52,6 +53,13 @@ class StateStore:
     def _lease_dir(self, lease_id: str) -> str:
         return f"{self.prefix}leases/{lease_id}/"
 
+    def _lease_key(self, lease_id: str, generation: int) -> str:
+        return f"{self._lease_dir(lease_id)}g{generation:06d}.json"
+
+    def _write_lease(self, lease: Lease, *, if_absent: bool) -> None:
+        self.client.put_object(self._lease_key(lease.lease_id, lease.generation),
+                               lease.model_dump_json().encode("utf-8"), "application/json", if_absent=if_absent)
+
     def read_checkpoint(self, rule: str) -> Optional[Checkpoint]:
         raw = self.client.get_object(self._checkpoint_key(rule))
         if raw is None:
@@ -59,8 +67,7 @@ class StateStore:
         try:
             return Checkpoint.model_validate_json(raw)
         except ValidationError:
-            raise LeaseHeldError(  # refusing beats silently restarting the rule's history
-                f"checkpoint {self._checkpoint_key(rule)} is unreadable; fix or delete it by hand") from None
+            raise StateError(f"checkpoint {self._checkpoint_key(rule)} is unreadable; fix or delete it by hand") from None
 
     def write_checkpoint(self, checkpoint: Checkpoint) -> None:
         self.client.put_object(self._checkpoint_key(checkpoint.rule),
@@ -72,8 +79,7 @@ class StateStore:
         fresh = proposal.model_copy(update={"generation": 0, "expires_at": as_utc(self.clock()) + ttl})
         try:
             # The usual case is no claim at all: one conditional create instead of a listing and then a create.
-            self.client.put_object(f"{directory}g{0:06d}.json", fresh.model_dump_json().encode("utf-8"),
-                                   "application/json", if_absent=True)
+            self._write_lease(fresh, if_absent=True)
             return fresh
         except CloudApiError as exc:
             if exc.status != 409:
@@ -92,9 +98,8 @@ class StateStore:
                 base = current  # a dead run's window must be finished as it was claimed, or windows overlap
         lease = base.model_copy(update={"owner": proposal.owner, "generation": generation,
                                         "expires_at": as_utc(self.clock()) + ttl})
-        key = f"{directory}g{generation:06d}.json"
         try:
-            self.client.put_object(key, lease.model_dump_json().encode("utf-8"), "application/json", if_absent=True)
+            self._write_lease(lease, if_absent=True)
         except CloudApiError as exc:
             if exc.status == 409:
                 raise LeaseHeldError(f"lease {proposal.lease_id} was claimed by another run a moment ago") from None
@@ -106,20 +111,32 @@ class StateStore:
         if raw is None:
             return None
         try:
-            return Lease.model_validate(json.loads(raw))
-        except (ValueError, ValidationError):
+            return Lease.model_validate_json(raw)
+        except ValidationError:
             return None
 
     def abandon(self, lease: Lease) -> None:
         """Let the next run take over at once (keeping the window), after this run failed."""
-        key = f"{self._lease_dir(lease.lease_id)}g{lease.generation:06d}.json"
         expired = lease.model_copy(update={"expires_at": as_utc(self.clock()) - timedelta(seconds=1)})
-        self.client.put_object(key, expired.model_dump_json().encode("utf-8"), "application/json")
+        self._write_lease(expired, if_absent=False)
 
     def release(self, lease: Lease) -> None:
         """Delete this claim and the expired ones it took over, once its work is recorded (job exists, checkpoint moved).
 
         Only generations up to ours: a newer one belongs to a run that took over and may still be working."""
-        directory = self._lease_dir(lease.lease_id)
         for generation in range(lease.generation, -1, -1):
-            self.client.delete_object(f"{directory}g{generation:06d}.json")
+            self.client.delete_object(self._lease_key(lease.lease_id, generation))
+
+    @contextmanager
+    def holding(self, proposal: Lease, ttl: timedelta) -> Iterator[Lease]:
+        """Acquire; release when the block ends normally; abandon (keeping the window) when it raises."""
+        lease = self.acquire(proposal, ttl)
+        try:
+            yield lease
+        except BaseException:
+            try:
+                self.abandon(lease)
+            except AppError as exc:  # the lease then simply expires; the original error matters more
+                logs.log_error("lease_abandon_failed", exc, lease_id=lease.lease_id)
+            raise
+        self.release(lease)

@@ -24,7 +24,7 @@ from lib.jobs import (
     upload_job_name,
 )
 from lib.state import Checkpoint, Lease, StateStore
-from lib.windows import Window, as_utc, format_ci_time
+from lib.windows import Window, as_utc, compact, format_ci_time
 
 CREATE_ATTEMPTS = 3
 # SCF retries a failed (or killed) run a minute later: a claim must lapse before that, but never while the run lives.
@@ -175,13 +175,12 @@ def submit_timer(settings: Settings, event: TimerEvent, deps: Deps) -> SubmitRes
         return SubmitResult(trigger="timer", rule=rule, note=note)
     body = timer_body(settings, rule, window)
     if incremental:
-        lease_id = f"{rule}@{window.start.strftime('%Y%m%dT%H%M%SZ') if checkpoint else 'first'}"
+        lease_id = f"{rule}@{compact(window.start) if checkpoint else 'first'}"
     else:
         lease_id = body.Name
     proposal = Lease(lease_id=lease_id, owner=deps.owner, generation=0, expires_at=deps.clock(),
                      window_start=window.start, window_end=window.end, job_name=body.Name)
-    lease = store.acquire(proposal, lease_ttl(settings, deps.time_limit))
-    try:
+    with store.holding(proposal, lease_ttl(settings, deps.time_limit)) as lease:
         if lease.job_name != body.Name:
             # Taking over a claim a failed run left: finish exactly its window so windows never overlap.
             window = Window(lease.window_start, lease.window_end or window.end)
@@ -189,7 +188,6 @@ def submit_timer(settings: Settings, event: TimerEvent, deps: Deps) -> SubmitRes
         if incremental:
             latest = store.read_checkpoint(rule)
             if latest is not None and window.start is not None and as_utc(latest.end) > as_utc(window.start):
-                store.release(lease)
                 note = f"another run moved the checkpoint to {format_ci_time(latest.end)} meanwhile"
                 logs.log("timer_skip", rule=rule, reason=note)
                 return SubmitResult(trigger="timer", rule=rule, note=note)
@@ -199,18 +197,7 @@ def submit_timer(settings: Settings, event: TimerEvent, deps: Deps) -> SubmitRes
                  window_end=format_ci_time(window.end))
         if incremental:
             store.write_checkpoint(Checkpoint(rule=rule, end=window.end, job_id=job.JobId, job_name=job.Name))
-    except BaseException:
-        _abandon_quietly(store, lease)
-        raise
-    store.release(lease)
     return SubmitResult(trigger="timer", rule=rule, jobs=[_ref(job, created, f"Prefix={settings.input_prefix}", window)])
-
-
-def _abandon_quietly(store: StateStore, lease: Lease) -> None:
-    try:
-        store.abandon(lease)
-    except AppError as exc:  # the lease then simply expires; the original error matters more
-        logs.log_error("lease_abandon_failed", exc, lease_id=lease.lease_id)
 
 
 def select_uploads(settings: Settings, event: CosEvent) -> Tuple[List[UploadedObject], List[SkippedKey]]:
@@ -283,15 +270,10 @@ def submit_upload(settings: Settings, event: CosEvent, deps: Deps) -> SubmitResu
     store = StateStore(deps.client, settings.state_prefix, deps.clock)
     proposal = Lease(lease_id=plan.body.Name, owner=deps.owner, generation=0, expires_at=deps.clock(),
                      job_name=plan.body.Name)
-    lease = store.acquire(proposal, lease_ttl(settings, deps.time_limit))
-    try:
+    with store.holding(proposal, lease_ttl(settings, deps.time_limit)):
         if plan.manifest_key is not None and plan.manifest_text is not None:
             # Same records, same bytes: rewriting it on a redelivery is harmless.
             deps.client.put_object(plan.manifest_key, plan.manifest_text.encode("utf-8"), "text/plain; charset=utf-8")
         job, created = ensure_job(deps.client, plan.body, deps.sleep)
         logs.log("job_created" if created else "job_found", job_id=job.JobId, job_name=job.Name, input=plan.described)
-    except BaseException:
-        _abandon_quietly(store, lease)
-        raise
-    store.release(lease)
     return SubmitResult(trigger="cos", jobs=[_ref(job, created, plan.described, None)], skipped=skipped)

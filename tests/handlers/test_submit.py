@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from handlers.submit import main_handler
-from lib.errors import ConfigError, LeaseHeldError, SafetyError
+from lib.errors import ConfigError, LeaseHeldError, SafetyError, StateError
 from tests.conftest import load_event
 from tests.wire import BUCKET
 
@@ -254,3 +254,10 @@ def test_a_runs_lease_lasts_its_time_limit_plus_thirty_seconds(env, wire):
     (put,) = [c for c in wire.calls("PUT") if "/leases/" in c.request.url]
     expires = datetime.fromisoformat(json.loads(put.request.body)["expires_at"].replace("Z", "+00:00"))
     assert 329 <= (expires - before).total_seconds() <= 335
+
+
+def test_an_unreadable_checkpoint_stops_the_rule_instead_of_restarting_its_history(env, wire):
+    wire.objects["autopilot/checkpoints/hourly.json"] = b"{not json"
+    with pytest.raises(StateError, match="checkpoint autopilot/checkpoints/hourly.json is unreadable"):
+        main_handler(timer(), CONTEXT)
+    assert wire.created_bodies == []
