@@ -204,8 +204,7 @@ class _Tally:
     jobs_with_objects: List[JobObjects] = field(default_factory=list)
     notes: List[str] = field(default_factory=list)
     api_calls: int = 0
-    media_unavailable: Optional[str] = None
-    executions_unavailable: Optional[str] = None
+    unavailable: Dict[str, str] = field(default_factory=dict)  # per-object kind -> why its calls were refused
     out_of_time: bool = False
     incomplete: bool = False
 
@@ -215,6 +214,16 @@ class _Tally:
     def note(self, text: str) -> None:
         if len(self.notes) < MAX_NOTES:
             self.notes.append(text)
+
+    def add_failed(self, line: JobLine) -> None:
+        self.failed_total += 1
+        if len(self.failed) < MAX_LISTED_JOBS:
+            self.failed.append(line)
+
+    def add_stuck(self, line: JobLine) -> None:
+        self.stuck_total += 1
+        if len(self.stuck) < MAX_LISTED_JOBS:
+            self.stuck.append(line)
 
 
 def build_report(settings: Settings, client: CiClient, end: datetime, *, lookback: Optional[timedelta] = None,
@@ -259,8 +268,7 @@ def build_report(settings: Settings, client: CiClient, end: datetime, *, lookbac
         stuck_after_seconds=int(settings.report_stuck_after.total_seconds()),
         stuck_total=tally.stuck_total, stuck=tally.stuck, objects=objects,
         jobs_with_objects=tally.jobs_with_objects, checkpoints=checkpoints, notes=tally.notes,
-        complete=not (tally.out_of_time or tally.incomplete or tally.media_unavailable is not None
-                      or tally.executions_unavailable is not None),
+        complete=not (tally.out_of_time or tally.incomplete or tally.unavailable),
         api_calls=tally.api_calls, failed_share=round(tally.failed_total / total, 4) if total else 0.0,
         fail_above=settings.report_fail_above, failing=failing, problem=problem,
     )
@@ -278,11 +286,7 @@ def _jobs_in_window(settings: Settings, client: CiClient, start: datetime, end: 
 
         for job in client.iter_jobs(job_type, on_page=on_page, States="All", OrderByTime="Asc",
                                     StartCreationTime=format_ci_time(start), EndCreationTime=format_ci_time(end)):
-            if job.JobId in tally.seen:
-                continue
-            if not settings.report_all_jobs and not is_our_job(job.Name, settings.job_name_prefix):
-                continue
-            if not in_window(job, start, end):
+            if job.JobId in tally.seen or not _in_scope(settings, job) or not in_window(job, start, end):
                 continue
             tally.seen.add(job.JobId)
             yield job
@@ -295,34 +299,49 @@ def _older_stuck_jobs(settings: Settings, client: CiClient, start: datetime, end
     for job_type in JOB_TYPES:
         for job in client.iter_jobs(job_type, on_page=tally.call, States=",".join(sorted(STUCK_STATES)),
                                     OrderByTime="Asc", EndCreationTime=format_ci_time(start)):
-            if job.JobId in tally.seen or in_window(job, start, end):
-                continue
-            if not settings.report_all_jobs and not is_our_job(job.Name, settings.job_name_prefix):
+            if job.JobId in tally.seen or not _in_scope(settings, job) or in_window(job, start, end):
                 continue
             tally.seen.add(job.JobId)
             if is_stuck(job, end, settings.report_stuck_after):
-                tally.stuck_total += 1
-                if len(tally.stuck) < MAX_LISTED_JOBS:
-                    tally.stuck.append(_line(job, end))
+                tally.add_stuck(_line(job, end))
+
+
+def _in_scope(settings: Settings, job: JobDetail) -> bool:
+    """Our jobs (named JOB_NAME_PREFIX-*), or every job with REPORT_ALL_JOBS."""
+    return settings.report_all_jobs or is_our_job(job.Name, settings.job_name_prefix)
 
 
 def _count_job(job: JobDetail, now: datetime, stuck_after: timedelta, tally: _Tally) -> None:
     tally.counts[(job.Type, group_of(job), job.State or "-")] += 1
     if job.State == "Failed":
-        tally.failed_total += 1
-        if len(tally.failed) < MAX_LISTED_JOBS:
-            tally.failed.append(_line(job, now))
+        tally.add_failed(_line(job, now))
     elif is_stuck(job, now, stuck_after):
-        tally.stuck_total += 1
-        if len(tally.stuck) < MAX_LISTED_JOBS:
-            tally.stuck.append(_line(job, now))
+        tally.add_stuck(_line(job, now))
+
+
+# per-object kind -> what a report calls it when the service refuses those calls
+_UNAVAILABLE = {"ImageInspect": "per-object ImageInspect results", "Workflow": "workflow executions"}
 
 
 def _collect_objects(client: CiClient, job: JobDetail, tally: _Tally) -> None:
     if job.Type == "Job" and job.inspect_tag == "ImageInspect":
-        _collect_inspect_results(client, job, tally)
+        kind, collect = "ImageInspect", _collect_inspect_results
     elif job.Type == "Workflow":
-        _collect_executions(client, job, tally)
+        kind, collect = "Workflow", _collect_executions
+    else:
+        return
+    if kind in tally.unavailable:
+        tally.jobs_without_results += 1
+        return
+    try:
+        collect(client, job, tally)  # updates the tally only once every page of the job is read
+    except AppError as exc:
+        if not _unavailable(exc):
+            raise
+        # The first refusal will repeat for every job: say it once and stop asking.
+        tally.unavailable[kind] = str(exc)
+        tally.jobs_without_results += 1
+        tally.note(f"{_UNAVAILABLE[kind]} unavailable: {exc}; showing batch-level counts only")
 
 
 def _unavailable(exc: AppError) -> bool:
@@ -333,33 +352,21 @@ def _unavailable(exc: AppError) -> bool:
 
 
 def _collect_inspect_results(client: CiClient, job: JobDetail, tally: _Tally) -> None:
-    if tally.media_unavailable is not None:
-        tally.jobs_without_results += 1
-        return
     states: Counter = Counter()
     lines: List[ObjectLine] = []
     suspicious = acted = 0
-    try:
-        for result in client.iter_media_jobs(job.JobId, "ImageInspect", on_page=tally.call):
-            states[result.state or "-"] += 1
-            action = _action(result)
-            suspicious += result.suspicious
-            acted += bool(result.suspicious and action)
-            # Keep one past the cap so the job can say it was truncated.
-            if (result.suspicious or result.state == "Failed") and len(lines) <= MAX_OBJECTS_PER_JOB:
-                lines.append(ObjectLine(
-                    key=result.key, state=result.state, suspicious=result.suspicious,
-                    suspicious_type=result.suspicious_type, begin_byte=result.begin_byte, end_byte=result.end_byte,
-                    suspicious_size=result.suspicious_size, action=action,
-                    error="" if result.state != "Failed" else f"{result.code} {result.message}".strip()))
-    except AppError as exc:
-        if not _unavailable(exc):
-            raise
-        # The first refusal will repeat for every job: say it once and stop asking.
-        tally.media_unavailable = str(exc)
-        tally.jobs_without_results += 1
-        tally.note(f"per-object ImageInspect results unavailable: {exc}; showing batch-level counts only")
-        return
+    for result in client.iter_media_jobs(job.JobId, "ImageInspect", on_page=tally.call):
+        states[result.state or "-"] += 1
+        action = _action(result)
+        suspicious += result.suspicious
+        acted += bool(result.suspicious and action)
+        # Keep one past the cap so the job can say it was truncated.
+        if (result.suspicious or result.state == "Failed") and len(lines) <= MAX_OBJECTS_PER_JOB:
+            lines.append(ObjectLine(
+                key=result.key, state=result.state, suspicious=result.suspicious,
+                suspicious_type=result.suspicious_type, begin_byte=result.begin_byte, end_byte=result.end_byte,
+                suspicious_size=result.suspicious_size, action=action,
+                error="" if result.state != "Failed" else f"{result.code} {result.message}".strip()))
     tally.inspected += sum(states.values())
     tally.object_states.update(states)
     tally.suspicious += suspicious
@@ -368,26 +375,15 @@ def _collect_inspect_results(client: CiClient, job: JobDetail, tally: _Tally) ->
 
 
 def _collect_executions(client: CiClient, job: JobDetail, tally: _Tally) -> None:
-    if tally.executions_unavailable is not None:
-        tally.jobs_without_results += 1
-        return
     states: Counter = Counter()
     lines: List[ObjectLine] = []
-    try:
-        for workflow_id in job.workflow_ids:
-            execution: WorkflowExecutionItem
-            for execution in client.iter_workflow_executions(job.JobId, workflow_id, on_page=tally.call):
-                states[execution.State or "-"] += 1
-                if execution.State == "Failed" and len(lines) <= MAX_OBJECTS_PER_JOB:
-                    lines.append(ObjectLine(key=execution.Object, state=execution.State,
-                                            error=f"workflow {execution.WorkflowId} run {execution.RunId}"))
-    except AppError as exc:
-        if not _unavailable(exc):
-            raise
-        tally.executions_unavailable = str(exc)
-        tally.jobs_without_results += 1
-        tally.note(f"workflow executions unavailable: {exc}; showing batch-level counts only")
-        return
+    for workflow_id in job.workflow_ids:
+        execution: WorkflowExecutionItem
+        for execution in client.iter_workflow_executions(job.JobId, workflow_id, on_page=tally.call):
+            states[execution.State or "-"] += 1
+            if execution.State == "Failed" and len(lines) <= MAX_OBJECTS_PER_JOB:
+                lines.append(ObjectLine(key=execution.Object, state=execution.State,
+                                        error=f"workflow {execution.WorkflowId} run {execution.RunId}"))
     tally.executions.update(states)
     _keep_job_objects(job, "Workflow", states, lines, 0, 0, tally)
 
