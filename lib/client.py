@@ -19,6 +19,22 @@ LIVE_STATES = frozenset({"Submitted", "Running", "Success", "Pause"})
 PAGE_SIZE = 100  # the list API's documented maximum
 
 
+# Coercions for what xmltodict hands back: None for empty elements, str for everything else.
+def _text(v: Any) -> str:
+    return "" if v is None else str(v).strip()
+
+
+def _int_or_none(v: Any) -> Optional[int]:
+    try:
+        return int(str(v).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _as_dict(v: Any) -> Dict[str, Any]:
+    return v if isinstance(v, dict) else {}
+
+
 class JobDetail(BaseModel):
     """One batch job as the get/list/create calls return it; tolerant of what the SDK hands back."""
 
@@ -45,7 +61,7 @@ class JobDetail(BaseModel):
     @field_validator("Input", "Operation", mode="before")
     @classmethod
     def _dict(cls, v: Any) -> Dict[str, Any]:
-        return v if isinstance(v, dict) else {}
+        return _as_dict(v)
 
     @property
     def workflow_ids(self) -> Tuple[str, ...]:
@@ -303,22 +319,7 @@ def make_client(settings: Settings, *, sleep: Callable[[float], None] = time.sle
     return CiClient(make_sdk(settings), settings.bucket, sleep=sleep)
 
 
-# --- per-object results of a batch job (appended for the report) ------------------------------------
-
-def _text(v: Any) -> str:
-    return "" if v is None else str(v).strip()
-
-
-def _int_or_none(v: Any) -> Optional[int]:
-    try:
-        return int(str(v).strip())
-    except (TypeError, ValueError):
-        return None
-
-
-def _as_dict(v: Any) -> Dict[str, Any]:
-    return v if isinstance(v, dict) else {}
-
+# --- per-object results of a batch job (the report's) ----------------------------------------------
 
 class InspectObjectResult(BaseModel):
     """One per-object ImageInspect job a batch job spawned (`GET /jobs`), flattened to what a report shows."""

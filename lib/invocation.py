@@ -9,7 +9,7 @@ from typing import Any, Callable, Dict, Mapping, Optional
 from lib import logs
 from lib.config import Settings, load_settings, parse_timer_argument
 from lib.errors import AppError, InvalidEventError
-from lib.events import CosEvent, TimerEvent, parse_event
+from lib.events import TimerEvent, parse_event
 
 # Share of the function's time limit a run may spend before it wraps up (delivery, checkpoints) instead.
 WORK_SHARE = 0.7
@@ -64,7 +64,3 @@ def handle(function: str, raw_event: Any, context: Any,
         raise
     logs.log("run_done", function=function, request_id=rid, summary=summary)
     return summary
-
-
-def trigger_of(event: Any) -> str:
-    return "timer" if isinstance(event, TimerEvent) else "cos" if isinstance(event, CosEvent) else "unknown"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
@@ -132,7 +133,5 @@ def is_our_job(name: Optional[str], prefix: str) -> bool:
 
 def manifest_lines(bucket: str, region: str, keys: List[str]) -> str:
     """A UrlFile: one object URL per line, keys percent-encoded so spaces, '+', '%' and CJK survive."""
-    from urllib.parse import quote
-
     host = f"https://{bucket}.cos.{region}.myqcloud.com/"
     return "".join(f"{host}{quote(k, safe='/-_.~')}\n" for k in keys)
