@@ -295,15 +295,20 @@ def _advance(backend: Backend, job: BatchJob, max_objects: Optional[int]) -> Non
         backend.persist_job(job)
 
 
+def _move(backend: Backend, job: Any, max_objects: Optional[int]) -> None:
+    """One state move of a claimed job: start it, or process (up to max_objects of) its objects."""
+    if job.state == "Submitted":
+        _start(backend, job)
+    else:
+        _advance(backend, job, max_objects)
+
+
 def step(backend: Backend, max_objects: Optional[int] = None) -> bool:
     job = _claim(backend)
     if job is None:
         return False
     try:
-        if job.state == "Submitted":
-            _start(backend, job)
-        else:
-            _advance(backend, job, max_objects)
+        _move(backend, job, max_objects)
     finally:
         _release(backend, job)
     return True
@@ -321,10 +326,7 @@ def run_pending(backend: Backend) -> int:
             continue
         try:
             while job.state not in TERMINAL_STATES:
-                if job.state == "Submitted":
-                    _start(backend, job)
-                else:
-                    _advance(backend, job, None)
+                _move(backend, job, None)
         finally:
             _release(backend, job)
         ran += 1

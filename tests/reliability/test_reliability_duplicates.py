@@ -57,22 +57,12 @@ def test_the_same_multi_object_cos_event_twice_creates_one_job(emu_env):
     assert second["jobs"][0]["job_id"] == first["jobs"][0]["job_id"] and second["jobs"][0]["created"] is False
 
 
-@pytest.mark.parametrize("rounds", [12])
-def test_the_same_timer_event_delivered_twice_at_once_creates_one_job(emu_env, rounds):
+@pytest.mark.parametrize("make_event", [lambda: timer_event(TICK), lambda: cos_event(UPLOADS)], ids=["timer", "cos"])
+def test_the_same_event_delivered_twice_at_once_creates_one_job(emu_env, make_event, rounds=12):
     for i in range(rounds):
         emu_env.reset()
         emu_env.backend.create_bucket("examplebucket-1250000000")
-        outcomes = run_concurrently(lambda n, i=i: main_handler(timer_event(TICK), {"request_id": f"r{i}-{n}"}))
-        assert len(all_jobs(emu_env)) == 1, outcomes
-        assert all(isinstance(o, (dict, LeaseHeldError)) for o in outcomes), outcomes
-
-
-@pytest.mark.parametrize("rounds", [12])
-def test_the_same_cos_event_delivered_twice_at_once_creates_one_job(emu_env, rounds):
-    for i in range(rounds):
-        emu_env.reset()
-        emu_env.backend.create_bucket("examplebucket-1250000000")
-        outcomes = run_concurrently(lambda n, i=i: main_handler(cos_event(UPLOADS), {"request_id": f"r{i}-{n}"}))
+        outcomes = run_concurrently(lambda n, i=i: main_handler(make_event(), {"request_id": f"r{i}-{n}"}))
         assert len(all_jobs(emu_env)) == 1, outcomes
         assert all(isinstance(o, (dict, LeaseHeldError)) for o in outcomes), outcomes
 
