@@ -2,19 +2,16 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from lib.config import Settings
+from lib.config import Settings, is_name_char, is_name_text
 from lib.events import UploadedObject
 from lib.windows import Window, compact, format_ci_time
 
 NAME_MAX = 128
-_NAME = re.compile(r"^[A-Za-z0-9_\-\u4e00-\u9fa5]{1,128}$")
-_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_\-\u4e00-\u9fa5]")
 
 
 class _WireModel(BaseModel):
@@ -70,7 +67,7 @@ class JobBody(_WireModel):
     @field_validator("Name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not _NAME.match(v):
+        if len(v) > NAME_MAX or not is_name_text(v):
             raise ValueError(f"job Name {v!r} breaks CI's rules: 1-128 letters, digits, Chinese, '-' or '_'")
         return v
 
@@ -104,7 +101,7 @@ def build_job_body(settings: Settings, name: str, job_input: JobInput, window: O
 
 
 def _safe_part(text: str, limit: int) -> str:
-    cleaned = _NAME_UNSAFE.sub("_", text)
+    cleaned = "".join(c if is_name_char(c) else "_" for c in text)
     if len(cleaned) <= limit:
         return cleaned
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]

@@ -5,6 +5,7 @@ import pytest
 
 from lib.client import CiClient, make_sdk
 from lib.config import load_settings
+from lib.errors import ConfigError
 from lib.jobs import JobInput, build_job_body, manifest_lines, timer_job_name
 from lib.windows import Window, parse_ci_time
 from tests.wire import BUCKET, ENV
@@ -61,6 +62,30 @@ def test_timer_job_name_is_deterministic_and_obeys_ci_rules():
     assert len(name) <= 128
     assert all(c.isalnum() or c in "-_" for c in name)
     assert name.startswith("autopilot-")
+
+
+@pytest.mark.parametrize(("rule", "expected"), [
+    ("nightly_2", "nightly_2"),
+    ("夜间-巡检", "夜间-巡检"),
+    ("a.b/c d", "a_b_c_d"),
+    ("tab\tnewline\n", "tab_newline_"),
+    ("ｆｕｌｌ", "____"),  # fullwidth letters are not ASCII letters
+    ("〇", "_"),  # CJK, but outside U+4E00-U+9FA5
+])
+def test_timer_job_name_keeps_ci_name_characters_and_replaces_the_rest(rule, expected):
+    name = timer_job_name("autopilot", rule, SEED_WINDOW)
+    assert name.startswith(f"autopilot-{expected}-")
+
+
+@pytest.mark.parametrize(("prefix", "accepted"), [
+    ("巡检", True), ("auto_pilot-2", True), ("auto.pilot", False), ("ａ", False), ("x" * 41, False),
+])
+def test_job_name_prefix_accepts_exactly_ci_name_characters(prefix, accepted):
+    if accepted:
+        assert load_settings({**ENV, "JOB_NAME_PREFIX": prefix}).job_name_prefix == prefix
+    else:
+        with pytest.raises(ConfigError, match="JOB_NAME_PREFIX="):
+            load_settings({**ENV, "JOB_NAME_PREFIX": prefix})
 
 
 def test_manifest_lists_percent_encoded_urls_one_per_line():
