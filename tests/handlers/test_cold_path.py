@@ -1,0 +1,35 @@
+"""What a cold start of the submit function loads: nothing optional, and no pydantic plugin discovery."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+OPTIONAL = ("lib.report", "lib.render", "lib.delivery", "lib.cli", "emulator", "bench", "responses")
+
+
+def _fresh(code: str, **env: str) -> dict:
+    clean = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=str(REPO), env={**clean, "PYTHONPATH": str(REPO), **env},
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_importing_the_submit_handler_loads_no_optional_module():
+    loaded = _fresh("import json, sys\nimport handlers.submit\n"
+                    f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {OPTIONAL!r} "
+                    f"or m in {OPTIONAL!r})))")
+    assert loaded == []
+
+
+@pytest.mark.parametrize(("preset", "expected"), [(None, "__all__"), ("logfire", "logfire")])
+def test_pydantic_plugin_discovery_is_off_unless_the_deployment_sets_it(preset, expected):
+    env = {} if preset is None else {"PYDANTIC_DISABLE_PLUGINS": preset}
+    seen = _fresh("import json, os\nimport handlers.submit\n"
+                  "print(json.dumps(os.environ.get('PYDANTIC_DISABLE_PLUGINS')))", **env)
+    assert seen == expected
