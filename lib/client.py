@@ -320,11 +320,12 @@ def make_client(settings: Settings, *, sleep: Callable[[float], None] = time.sle
 
 
 # --- per-object results of a batch job (the report's) ----------------------------------------------
+# Both models are built on first use (defer_build), so the submit function's cold start does not pay for them.
 
 class InspectObjectResult(BaseModel):
     """One per-object ImageInspect job a batch job spawned (`GET /jobs`), flattened to what a report shows."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
     job_id: str
     key: str
     state: str
@@ -362,7 +363,7 @@ class InspectObjectResult(BaseModel):
 class WorkflowExecutionItem(BaseModel):
     """One workflow execution (one object through one workflow) as `ci_list_workflowexecution` lists it."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
     RunId: str = ""
     WorkflowId: str = ""
     WorkflowName: str = ""

@@ -67,7 +67,12 @@ def _utf8(v: str) -> str:
     return v
 
 
-class CosObjectInfo(_CloudModel):
+class _UploadModel(_CloudModel):
+    # Built on first use, not at import: a timer tick never parses an upload event, so its cold start skips these.
+    model_config = ConfigDict(defer_build=True)
+
+
+class CosObjectInfo(_UploadModel):
     key: str
     url: str = ""
     size: int = 0
@@ -85,7 +90,7 @@ class CosObjectInfo(_CloudModel):
         return "" if v is None else str(v)
 
 
-class CosBucketInfo(_CloudModel):
+class CosBucketInfo(_UploadModel):
     name: str
     appid: str
     region: str = ""
@@ -97,22 +102,22 @@ class CosBucketInfo(_CloudModel):
         return str(v)
 
 
-class CosEntity(_CloudModel):
+class CosEntity(_UploadModel):
     cos_object: CosObjectInfo = Field(alias="cosObject")
     cos_bucket: CosBucketInfo = Field(alias="cosBucket")
 
 
-class CosEventMeta(_CloudModel):
+class CosEventMeta(_UploadModel):
     event_name: str = Field("", alias="eventName")
     event_time: Optional[int] = Field(None, alias="eventTime")
 
 
-class CosRecord(_CloudModel):
+class CosRecord(_UploadModel):
     cos: CosEntity
-    event: CosEventMeta = CosEventMeta()
+    event: CosEventMeta = Field(default_factory=CosEventMeta)
 
 
-class CosEvent(_CloudModel):
+class CosEvent(_UploadModel):
     """A COS trigger delivery; several upload messages may be merged into one."""
 
     records: List[CosRecord] = Field(alias="Records", min_length=1)
@@ -121,7 +126,7 @@ class CosEvent(_CloudModel):
 class UploadedObject(BaseModel):
     """One uploaded object, its key decoded and checked against the event's URL."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # upload path only, as _UploadModel
     bucket: str
     key: str
     size: int

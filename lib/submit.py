@@ -238,7 +238,7 @@ def _skip_reason(settings: Settings, obj: UploadedObject) -> str:
 class UploadPlan(BaseModel):
     """The job an upload event maps to, and the manifest it needs (if several objects)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # upload path only: a timer tick never builds it
     body: JobBody
     described: str
     manifest_key: Optional[str] = None

@@ -33,3 +33,13 @@ def test_pydantic_plugin_discovery_is_off_unless_the_deployment_sets_it(preset, 
     seen = _fresh("import json, os\nimport handlers.submit\n"
                   "print(json.dumps(os.environ.get('PYDANTIC_DISABLE_PLUGINS')))", **env)
     assert seen == expected
+
+
+def test_importing_the_submit_handler_builds_no_upload_or_report_model():
+    built = _fresh("import json\nimport handlers.submit\n"
+                   "from lib import client, events, submit\n"
+                   "models = [events.CosEvent, events.CosRecord, events.CosEntity, events.CosObjectInfo,\n"
+                   "          events.CosBucketInfo, events.CosEventMeta, events.UploadedObject, submit.UploadPlan,\n"
+                   "          client.InspectObjectResult, client.WorkflowExecutionItem]\n"
+                   "print(json.dumps([m.__name__ for m in models if m.__pydantic_complete__]))")
+    assert built == []
