@@ -1,5 +1,4 @@
 """CiClient: the only module that talks to the Tencent SDK; typed calls, translated errors, our own retries."""
-from __future__ import annotations
 
 import logging
 import time
@@ -126,6 +125,65 @@ def _safe(fn: Callable[[], Any]) -> Any:
 def _redact(message: str) -> str:
     # requests' messages carry URLs, never our headers; still cut anything that looks like a signature.
     return message.split("q-signature=")[0][:300]
+
+
+# --- per-object results of a batch job (the report's) ----------------------------------------------
+# Both models are built on first use (defer_build), so the submit function's cold start does not pay for them.
+
+
+class InspectObjectResult(BaseModel):
+    """One per-object ImageInspect job a batch job spawned (`GET /jobs`), flattened to what a report shows."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
+    job_id: str
+    key: str
+    state: str
+    code: str = ""
+    message: str = ""
+    suspicious: bool = False
+    suspicious_type: str = ""
+    begin_byte: Optional[int] = None
+    end_byte: Optional[int] = None
+    suspicious_size: Optional[int] = None
+    action_code: str = ""
+    action_message: str = ""
+
+    @classmethod
+    def from_detail(cls, detail: Dict[str, Any]) -> "InspectObjectResult":
+        """Read one JobsDetail; every nested element may be absent, empty (None) or a string."""
+        operation = _as_dict(detail.get("Operation"))
+        result = _as_dict(operation.get("ImageInspectResult"))
+        process = _as_dict(result.get("ProcessResult"))
+        auto = _as_dict(process.get("AutoProcessResult"))
+        key = _text(_as_dict(detail.get("Input")).get("Object")) or _text(result.get("InputObjectName"))
+        return cls(
+            job_id=_text(detail.get("JobId")), key=key, state=_text(detail.get("State")),
+            code=_text(result.get("Code") or detail.get("Code")),
+            message=_text(result.get("Message") or detail.get("Message")),
+            suspicious=_text(process.get("Suspicious")).lower() == "true",
+            suspicious_type=_text(process.get("SuspiciousType")),
+            begin_byte=_int_or_none(process.get("SuspiciousBeginByte")),
+            end_byte=_int_or_none(process.get("SuspiciousEndByte")),
+            suspicious_size=_int_or_none(process.get("SuspiciousSize")),
+            action_code=_text(auto.get("Code")), action_message=_text(auto.get("Message")),
+        )
+
+
+class WorkflowExecutionItem(BaseModel):
+    """One workflow execution (one object through one workflow) as `ci_list_workflowexecution` lists it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
+    RunId: str = ""
+    WorkflowId: str = ""
+    WorkflowName: str = ""
+    State: str = ""
+    CreateTime: str = ""
+    Object: str = ""
+
+    @field_validator("RunId", "WorkflowId", "WorkflowName", "State", "CreateTime", "Object", mode="before")
+    @classmethod
+    def _none_is_empty(cls, v: Any) -> str:
+        return _text(v)
 
 
 class CiClient:
@@ -317,61 +375,3 @@ def make_sdk(settings: Settings, *, require_credentials: bool = True) -> Any:
 
 def make_client(settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> CiClient:
     return CiClient(make_sdk(settings), settings.bucket, sleep=sleep)
-
-
-# --- per-object results of a batch job (the report's) ----------------------------------------------
-# Both models are built on first use (defer_build), so the submit function's cold start does not pay for them.
-
-class InspectObjectResult(BaseModel):
-    """One per-object ImageInspect job a batch job spawned (`GET /jobs`), flattened to what a report shows."""
-
-    model_config = ConfigDict(frozen=True, defer_build=True)
-    job_id: str
-    key: str
-    state: str
-    code: str = ""
-    message: str = ""
-    suspicious: bool = False
-    suspicious_type: str = ""
-    begin_byte: Optional[int] = None
-    end_byte: Optional[int] = None
-    suspicious_size: Optional[int] = None
-    action_code: str = ""
-    action_message: str = ""
-
-    @classmethod
-    def from_detail(cls, detail: Dict[str, Any]) -> InspectObjectResult:
-        """Read one JobsDetail; every nested element may be absent, empty (None) or a string."""
-        operation = _as_dict(detail.get("Operation"))
-        result = _as_dict(operation.get("ImageInspectResult"))
-        process = _as_dict(result.get("ProcessResult"))
-        auto = _as_dict(process.get("AutoProcessResult"))
-        key = _text(_as_dict(detail.get("Input")).get("Object")) or _text(result.get("InputObjectName"))
-        return cls(
-            job_id=_text(detail.get("JobId")), key=key, state=_text(detail.get("State")),
-            code=_text(result.get("Code") or detail.get("Code")),
-            message=_text(result.get("Message") or detail.get("Message")),
-            suspicious=_text(process.get("Suspicious")).lower() == "true",
-            suspicious_type=_text(process.get("SuspiciousType")),
-            begin_byte=_int_or_none(process.get("SuspiciousBeginByte")),
-            end_byte=_int_or_none(process.get("SuspiciousEndByte")),
-            suspicious_size=_int_or_none(process.get("SuspiciousSize")),
-            action_code=_text(auto.get("Code")), action_message=_text(auto.get("Message")),
-        )
-
-
-class WorkflowExecutionItem(BaseModel):
-    """One workflow execution (one object through one workflow) as `ci_list_workflowexecution` lists it."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
-    RunId: str = ""
-    WorkflowId: str = ""
-    WorkflowName: str = ""
-    State: str = ""
-    CreateTime: str = ""
-    Object: str = ""
-
-    @field_validator("RunId", "WorkflowId", "WorkflowName", "State", "CreateTime", "Object", mode="before")
-    @classmethod
-    def _none_is_empty(cls, v: Any) -> str:
-        return _text(v)

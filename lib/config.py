@@ -1,5 +1,4 @@
 """Settings: the environment variables users set in serverless.yml, validated once into a frozen model."""
-from __future__ import annotations
 
 import json
 import re
@@ -80,7 +79,7 @@ class WindowSpec(BaseModel):
     lookback: Optional[timedelta] = None
 
     @classmethod
-    def parse(cls, text: str) -> WindowSpec:
+    def parse(cls, text: str) -> "WindowSpec":
         value = text.strip().lower()
         if value in ("incremental", ""):
             return cls(kind="incremental")
@@ -264,7 +263,7 @@ class Settings(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _consistent(self) -> Settings:
+    def _consistent(self) -> "Settings":
         if self.job_type == "Workflow" and not self.workflow_ids:
             raise ValueError("WORKFLOW_IDS is required when JOB_TYPE=Workflow")
         return self

@@ -1,5 +1,4 @@
 """SCF events: timer and COS-upload payloads, parsed once into typed models."""
-from __future__ import annotations
 
 import json
 from datetime import datetime

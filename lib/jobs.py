@@ -1,5 +1,4 @@
 """Batch-job bodies (`POST /inventorytriggerjob`) and the deterministic names that make creation idempotent."""
-from __future__ import annotations
 
 import hashlib
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
@@ -33,7 +32,7 @@ class JobInput(_WireModel):
     Manifest: Optional[str] = None
 
     @model_validator(mode="after")
-    def _one_kind(self) -> JobInput:
+    def _one_kind(self) -> "JobInput":
         given = [k for k in ("Prefix", "Object", "UrlFile", "Manifest") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(f"Input needs exactly one of Prefix, Object, UrlFile, Manifest (got {given or 'none'})")

@@ -1,5 +1,4 @@
 """Run state in the bucket: a checkpoint per timer rule, and leases that stop two runs doing the same work."""
-from __future__ import annotations
 
 import re
 from contextlib import contextmanager

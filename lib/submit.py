@@ -1,5 +1,4 @@
 """Submitting batch jobs: a timer tick becomes one job per window, an upload event one job per set of objects."""
-from __future__ import annotations
 
 import time
 import uuid
