@@ -35,7 +35,7 @@ def run(only: List[str], quick: bool) -> Dict[str, Any]:
 
     results: Dict[str, Any] = {"machine": machine(), "quick": quick}
     sizes = {
-        "pairs": 3 if quick else 20, "import_runs": 2 if quick else 9, "package_runs": 1 if quick else 3,
+        "pairs": 3 if quick else 40, "import_runs": 2 if quick else 9, "package_runs": 1 if quick else 3,
         "report_n": (0, 1, 101) if quick else functions.REPORT_N, "upload_r": (1, 2) if quick else functions.UPLOAD_R,
         "warm_runs": 4 if quick else 40, "images": 200 if quick else 10000,
     }
