@@ -62,17 +62,28 @@ FLOOR_MODEL = FLOOR.replace(
 )
 assert FLOOR_MODEL.count("_Body") == 2, "FLOOR changed: update FLOOR_MODEL's anchors"
 
-# Ours, stage by stage: the floor's imports first, then what our modules add, then the tick, then a second tick
-# in the same process (its time is the round trips and our code, with every import already paid).
+# Ours, stage by stage: the floor's imports first, then pydantic's first model (the lazy machinery any model loads),
+# then what our modules add, then the tick, then a second tick in the same process (its time is the round trips and
+# our code, with every import already paid). It also counts our model classes built at import and left deferred.
 STAGES = CHILD_REPORT + """
 import sys, time
 from datetime import datetime, timedelta
+_os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")  # as lib/__init__ sets it before its first model
 _t0 = time.perf_counter()
 from pydantic import BaseModel
 import qcloud_cos
 _t1 = time.perf_counter()
+class _First(BaseModel):
+    x: int
+_tm = time.perf_counter()
 from handlers.submit import main_handler
 _t2 = time.perf_counter()
+def _subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+ours = {m for m in _subclasses(BaseModel) if m.__module__.startswith("lib.")}
+deferred = sum(1 for m in ours if not m.__pydantic_complete__)
 event = _event()
 main_handler(event, {"request_id": "bench-stages-1"})
 _t3 = time.perf_counter()
@@ -80,8 +91,9 @@ later = datetime.strptime(event["Time"], "%Y-%m-%dT%H:%M:%SZ") + timedelta(minut
 main_handler(dict(event, Time=later.strftime("%Y-%m-%dT%H:%M:%SZ")), {"request_id": "bench-stages-2"})
 _t4 = time.perf_counter()
 optional = sorted(m for m in ("lib.report", "lib.render", "lib.delivery", "emulator", "bench") if m in sys.modules)
-_report(floor_imports_s=_t1 - _t0, our_modules_s=_t2 - _t1, first_tick_s=_t3 - _t2, second_tick_s=_t4 - _t3,
-        optional_loaded=optional, modules=len(sys.modules))
+_report(floor_imports_s=_t1 - _t0, first_model_s=_tm - _t1, our_modules_s=_t2 - _tm, first_tick_s=_t3 - _t2,
+        second_tick_s=_t4 - _t3, optional_loaded=optional, modules=len(sys.modules),
+        models_at_import=len(ours), models_deferred=deferred)
 """
 
 IMPORT_ONLY = CHILD_REPORT + """
@@ -128,16 +140,23 @@ def measure_invocations(handle: Any, pairs: int = 20) -> Dict[str, Any]:
             runs[name].append(rep)
             breakdowns[name].append(calls.count(log.snapshot()))
     ours = runs["ours"]
-    ratios = [o["wall_s"] / f["wall_s"] for o, f in zip(ours, runs["floor"])]
-    literal = [o["wall_s"] / f["wall_s"] for o, f in zip(ours, runs["literal"])]
-    with_model = [o["wall_s"] / f["wall_s"] for o, f in zip(ours, runs["model"])]
-    keys = ("wall_s", "startup_s", "import_s", "run_s", "exit_s")
+
+    def per_pair(floor: str, key: str = "return_s") -> List[float]:
+        return [o[key] / f[key] for o, f in zip(ours, runs[floor])]
+
+    # The budget is on spawn-to-return: SCF keeps the process after the handler returns, so the interpreter's exit
+    # (about 100 ms here, mostly collecting module cycles) is neither waited for nor billed. Spawn to exit is
+    # reported beside it.
+    ratios = per_pair("floor")
+    keys = ("wall_s", "return_s", "startup_s", "import_s", "run_s", "exit_s")
     return {
         "pairs": pairs,
         "ratio": median(ratios),
         "ratio_iqr": quartiles(ratios),
-        "ratio_literal": median(literal),
-        "ratio_model": median(with_model),
+        "ratio_literal": median(per_pair("literal")),
+        "ratio_model": median(per_pair("model")),
+        "ratio_to_exit": median(per_pair("floor", "wall_s")),
+        "ratio_to_exit_iqr": quartiles(per_pair("floor", "wall_s")),
         "ours": {k: median(r[k] for r in ours) for k in keys},
         "floor": {k: median(r[k] for r in runs["floor"]) for k in keys},
         "literal": {k: median(r[k] for r in runs["literal"]) for k in keys},
@@ -158,7 +177,8 @@ def _stages(env: Dict[str, str], pairs: int) -> Dict[str, Any]:
         tick = FIRST_TICK + timedelta(days=30 + i)
         _, rep = run_child(STAGES, dict(env, BENCH_EVENT=json.dumps(timer_event(tick))))
         runs.append(rep)
-    keys = ("floor_imports_s", "our_modules_s", "first_tick_s", "second_tick_s")
+    keys = ("floor_imports_s", "first_model_s", "our_modules_s", "first_tick_s", "second_tick_s",
+            "models_at_import", "models_deferred")
     out: Dict[str, Any] = {k: median(r[k] for r in runs) for k in keys}
     out["optional_loaded"] = sorted({m for r in runs for m in r["optional_loaded"]})
     out["runs"] = len(runs)

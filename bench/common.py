@@ -86,6 +86,7 @@ def run_child(code: str, env: Mapping[str, str], *, timeout: float = 600.0,
     if "t_first" in report and "t_last" in report:  # wall-clock stamps the child took first and last
         report["startup_s"] = report["t_first"] - spawned
         report["exit_s"] = exited - report["t_last"]
+        report["return_s"] = report["t_last"] - spawned  # spawn to the handler's return: what SCF's caller waits
     return wall, report
 
 
