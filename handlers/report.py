@@ -3,14 +3,18 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-import requests
+from handlers import frozen_imports
 
-from lib.client import make_client
-from lib.config import Settings
-from lib.delivery import ReportRun, deliver_report
-from lib.events import TimerEvent
-from lib.invocation import Invocation, handle
-from lib.report import build_report
+with frozen_imports():
+    import qcloud_cos  # noqa: F401 - lib imports it on first use; here it is imported with the rest, frozen
+    import requests
+
+    from lib.client import make_client
+    from lib.config import Settings
+    from lib.delivery import ReportRun, deliver_report
+    from lib.events import TimerEvent
+    from lib.invocation import Invocation, handle
+    from lib.report import build_report
 
 
 def _run(event: Any, settings: Settings, invocation: Invocation) -> Dict[str, Any]:

@@ -3,11 +3,16 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from lib.client import make_client
-from lib.config import Settings
-from lib.events import TimerEvent
-from lib.invocation import Invocation, handle
-from lib.submit import Deps, submit_timer, submit_upload
+from handlers import frozen_imports
+
+with frozen_imports():
+    import qcloud_cos  # noqa: F401 - lib imports it on first use; here it is imported with the rest, frozen
+
+    from lib.client import make_client
+    from lib.config import Settings
+    from lib.events import TimerEvent
+    from lib.invocation import Invocation, handle
+    from lib.submit import Deps, submit_timer, submit_upload
 
 
 def _run(event: Any, settings: Settings, invocation: Invocation) -> Dict[str, Any]:

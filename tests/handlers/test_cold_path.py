@@ -43,3 +43,18 @@ def test_importing_the_submit_handler_builds_no_upload_or_report_model():
                    "          client.InspectObjectResult, client.WorkflowExecutionItem]\n"
                    "print(json.dumps([m.__name__ for m in models if m.__pydantic_complete__]))")
     assert built == []
+
+
+@pytest.mark.parametrize("handler", ["handlers.submit", "handlers.report"])
+def test_a_handler_import_freezes_what_it_imported_and_leaves_the_collector_on(handler):
+    state = _fresh(f"import gc, json, sys\nimport {handler}\n"
+                   "print(json.dumps({'enabled': gc.isenabled(), 'frozen': gc.get_freeze_count(),\n"
+                   "                  'sdk': 'qcloud_cos' in sys.modules}))")
+    assert state["enabled"] is True
+    assert state["frozen"] > 10_000  # the SDK, pydantic and our modules, not a handful of objects
+    assert state["sdk"] is True
+
+
+def test_a_collector_the_runtime_turned_off_stays_off():
+    state = _fresh("import gc, json\ngc.disable()\nimport handlers.submit\nprint(json.dumps(gc.isenabled()))")
+    assert state is False
