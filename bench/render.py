@@ -328,8 +328,8 @@ def calls_section(results: Dict[str, Any]) -> List[str]:
             [str(u["records"]), str(u["manifest_writes"]), str(u["creates"]), str(u["dup_checks"]),
              f"{calls.total(u['calls'])}: {calls.describe(u['calls'])}", verdict(u["ok"])] for u in uploads],
             "rrrrll") + [""]
-        out += ["The other calls are the lease (list the lease folder, put the claim; list + delete to release), "
-                "which stops a redelivered event creating a second job.", ""]
+        out += ["The other calls are the lease (one conditional put to claim it, one delete to release it; it "
+                "lists only when another run holds it), which stops a redelivered event creating a second job.", ""]
     out += ["**Report over N finished jobs of each Type** (all `Success`, created inside the window):", ""]
     if report.get("skipped"):
         return out + [f"Not measured yet: {report['skipped']}. The budget is exactly ceil(N/100) list calls per "
@@ -379,11 +379,13 @@ def latency_section(results: Dict[str, Any]) -> List[str]:
                 f"**{_s(big['wall_s'])}** spawn to exit ({_s(big['run_s'])} in the handler, "
                 f"{calls.total(big['calls']):,} calls, {ms(per_call)} per call on average).", "",
                 f"*What dominates:* the {big['per_object']:,} per-object calls, one per finished job, not the "
-                f"{big['list_job'] + big['list_workflow']} list pages. *Suggested fix* (lib/report.py, not ours): "
-                "read per-object results once per window instead of once per job — `GET /jobs` without "
-                "`inventoryTriggerJobId`, filtered by the window's creation time, 100 per page — or only for "
-                "jobs whose batch-level state says there is something to show; at 10,000 jobs per Type that is "
-                "about 100 calls instead of 20,000.", ""]
+                f"{big['list_job'] + big['list_workflow']} list pages. *Kept, with a guard:* a batch job's state "
+                "does not say whether any of its objects was flagged, so finding flagged images takes its "
+                "per-object results. One window-wide `GET /jobs` (100 per page) could replace the per-job reads, "
+                "but per-object jobs are created when the batch job runs, not when it was created, and the "
+                "documentation does not say that each one names the batch job that spawned it, so they cannot be "
+                "attributed reliably. Instead the report stops reading per-object results at 70% of the "
+                "function's time limit and says it is incomplete, rather than being killed mid-run.", ""]
     return out or [NOT_RUN]
 
 
