@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 from bench import cold, functions, latency, render, throughput
-from bench.common import BUCKET, REPO, machine
+from bench.common import BUCKET, REPO, machine, pin_cpus
 
 ALL = ("cold", "imports", "package", "report", "upload", "latency", "throughput", "detector")
 
@@ -33,7 +33,7 @@ def _step(name: str, fn: Callable[[], Any]) -> Any:
 def run(only: List[str], quick: bool) -> Dict[str, Any]:
     from emulator.testing import run_emulator
 
-    results: Dict[str, Any] = {"machine": machine(), "quick": quick}
+    results: Dict[str, Any] = {"machine": machine(), "quick": quick, "pinning": pin_cpus()}
     sizes = {
         "pairs": 3 if quick else 40, "import_runs": 2 if quick else 9, "package_runs": 1 if quick else 3,
         "report_n": (0, 1, 101) if quick else functions.REPORT_N, "upload_r": (1, 2) if quick else functions.UPLOAD_R,

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Tuple
 
 from bench import calls
-from bench.common import CHILD_REPORT, REPO, emulator_env, median, quartiles, run_child
+from bench.common import CHILD_REPORT, REPO, child_command, emulator_env, median, quartiles, run_child
 from bench.seed import job_body
 
 BUDGET = 1.3
@@ -222,7 +222,7 @@ def import_breakdown(modules: str, runs: int = 3) -> List[Tuple[str, float]]:
     env = emulator_env("http://127.0.0.1:9", "x", "y")
     per_run: List[Dict[str, float]] = []
     for _ in range(runs):
-        proc = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {modules}"], env=env,
+        proc = subprocess.run(child_command(sys.executable, "-X", "importtime", "-c", f"import {modules}"), env=env,
                               cwd=str(REPO), capture_output=True, text=True, check=True)
         totals: Dict[str, float] = defaultdict(float)
         for line in proc.stderr.splitlines():
@@ -285,7 +285,7 @@ def measure_package(runs: int = 3, minor: str = "3.10") -> Dict[str, Any]:
         shipped_pyc = sum(1 for _ in shipped.rglob("*.pyc"))
 
         def run(label: str, tree: Path) -> None:
-            proc = subprocess.run(cmd + ["-B", "-c", PACKAGE_IMPORT, str(tree)], env=env, capture_output=True,
+            proc = subprocess.run(child_command(*cmd, "-B", "-c", PACKAGE_IMPORT, str(tree)), env=env, capture_output=True,
                                   text=True, check=True, cwd=tmp)
             times[label].append(float(proc.stdout.strip().splitlines()[-1]))
 

@@ -100,7 +100,8 @@ def summary(results: Dict[str, Any]) -> List[str]:
 def machine_lines(results: Dict[str, Any]) -> List[str]:
     m = results["machine"]
     lines = [f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, {m['os']}; {m['sdk']}. "
-             f"Run on {m['date']}; `make bench` took {results.get('runtime_s', 0):.0f} s."]
+             f"Run on {m['date']}; `make bench` took {results.get('runtime_s', 0):.0f} s. CPU pinning: "
+             f"{results.get('pinning', 'not recorded')}."]
     if results.get("quick"):
         lines.append("")
         lines.append("**Quick run (`--quick`): tiny inputs that check the machinery; the figures are not the "
