@@ -169,20 +169,25 @@ def _summarise(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-class KeyMismatch(ValueError):
-    """The record's key and URL disagree, so we cannot be sure which object it names."""
+class UnreadableRecord(ValueError):
+    """A record we cannot act on safely: its key and URL disagree, or its text is not valid Unicode."""
 
 
 def uploaded_object(record: CosRecord) -> UploadedObject:
     """Decode a record's object key (`/<appid>/<name>/<key>`) and cross-check it with the percent-encoded URL."""
     obj, bucket = record.cos.cos_object, record.cos.cos_bucket
+    meta = obj.meta
+    etag = str(meta.get("ETag") or meta.get("etag") or "").strip('"')
+    request_id = str(meta.get("x-cos-request-id") or "")
     try:
-        _utf8(obj.key + obj.url + bucket.appid + bucket.name)
+        # Everything below ends up in the job name's hash, the manifest or the logs, which must encode as UTF-8.
+        _utf8("".join((obj.key, obj.url, bucket.appid, bucket.name, obj.vid, etag, request_id,
+                       record.event.event_name)))
     except ValueError as exc:
-        raise KeyMismatch(f"key, url or bucket {exc}") from None
+        raise UnreadableRecord(f"its key, url, bucket, version id, ETag, request id or event name {exc}") from None
     prefix = f"/{bucket.appid}/{bucket.name}/"
     if not obj.key.startswith(prefix):
-        raise KeyMismatch(f"key does not start with {prefix!r}")
+        raise UnreadableRecord(f"key does not start with {prefix!r}")
     key = obj.key[len(prefix):]
     if obj.url:
         from_url = unquote(urlparse(obj.url).path[1:])
@@ -191,15 +196,13 @@ def uploaded_object(record: CosRecord) -> UploadedObject:
             if unquote(key) == from_url:
                 key = from_url
             else:
-                raise KeyMismatch("key and url name different objects")
-    meta = obj.meta
-    etag = str(meta.get("ETag") or meta.get("etag") or "").strip('"')
+                raise UnreadableRecord("key and url name different objects")
     return UploadedObject(
         bucket=f"{bucket.name}-{bucket.appid}",
         key=key,
         size=obj.size,
         etag=etag,
-        request_id=str(meta.get("x-cos-request-id") or ""),
+        request_id=request_id,
         version_id=obj.vid,
         event_name=record.event.event_name,
     )

@@ -12,7 +12,7 @@ from lib import logs
 from lib.client import CiClient, JobDetail
 from lib.config import Settings
 from lib.errors import AppError, CloudApiError, CloudUnavailableError, SafetyError
-from lib.events import CosEvent, KeyMismatch, TimerEvent, UploadedObject, uploaded_object
+from lib.events import CosEvent, TimerEvent, UnreadableRecord, UploadedObject, uploaded_object
 from lib.jobs import (
     JobBody,
     JobInput,
@@ -207,8 +207,10 @@ def select_uploads(settings: Settings, event: CosEvent) -> Tuple[List[UploadedOb
     for record in event.records:
         try:
             obj = uploaded_object(record)
-        except KeyMismatch as exc:
-            skipped.append(SkippedKey(key=record.cos.cos_object.key[-200:], reason=f"unreadable key: {exc}"))
+        except UnreadableRecord as exc:
+            # The key may hold the very text that cannot be encoded: report it escaped, as logs and JSON need.
+            key = record.cos.cos_object.key[-200:].encode("utf-8", "backslashreplace").decode("utf-8")
+            skipped.append(SkippedKey(key=key, reason=f"unreadable record: {exc}"))
             continue
         reason = _skip_reason(settings, obj)
         if reason:

@@ -6,7 +6,7 @@ import copy
 import pytest
 
 from lib.errors import InvalidEventError
-from lib.events import CosEvent, KeyMismatch, TimerEvent, parse_event, uploaded_object
+from lib.events import CosEvent, TimerEvent, UnreadableRecord, parse_event, uploaded_object
 from tests.conftest import EVENTS, load_event
 
 
@@ -45,7 +45,7 @@ def test_bucket_is_name_dash_appid_and_etag_loses_its_quotes():
 def test_a_key_that_disagrees_with_its_url_is_refused():
     raw = load_event("cos-upload-one.json")
     raw["Records"][0]["cos"]["cosObject"]["url"] = raw["Records"][0]["cos"]["cosObject"]["url"].replace("cat", "dog")
-    with pytest.raises(KeyMismatch):
+    with pytest.raises(UnreadableRecord):
         uploaded_object(parse_event(raw).records[0])
 
 

@@ -239,6 +239,26 @@ def test_an_upload_key_with_a_lone_surrogate_is_skipped_not_a_crash(offline, cap
     assert result["jobs"] == [] and "lone surrogate" in result["skipped"][0]["reason"]
 
 
+@pytest.mark.parametrize("path", [("cos", "cosObject", "vid"), ("cos", "cosObject", "meta", "ETag"),
+                                  ("cos", "cosObject", "meta", "x-cos-request-id"), ("event", "eventName")],
+                         ids=["version-id", "etag", "request-id", "event-name"])
+def test_a_lone_surrogate_anywhere_in_an_upload_record_is_skipped_not_a_crash(offline, capsys, path):
+    # Found by the soak run: a version id of "\ud800" reached the job name's hash and raised UnicodeEncodeError.
+    record = mutated(COS_RECORD, [(path, "\ud800")])
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps, _patched_environ(canary_env()):
+        result = handlers.submit.main_handler({"Records": [record]}, CONTEXT)
+        assert len(rsps.calls) == 0
+    assert result["jobs"] == [] and "lone surrogate" in result["skipped"][0]["reason"]
+
+
+def test_a_skipped_key_with_a_lone_surrogate_is_reported_escaped_so_the_result_encodes(offline, capsys):
+    record = mutated(COS_RECORD, [(("cos", "cosObject", "key"), "/1250000000/examplebucket/uploads/\ud800.png")])
+    with responses.RequestsMock(assert_all_requests_are_fired=False), _patched_environ(canary_env()):
+        result = handlers.submit.main_handler({"Records": [record]}, CONTEXT)
+    json.dumps(result, ensure_ascii=False).encode("utf-8")  # SCF serialises the result; a lone surrogate would raise
+    assert result["skipped"][0]["key"].endswith("uploads/\\ud800.png")
+
+
 def test_a_timer_name_with_a_lone_surrogate_is_a_clean_skip(offline, capsys):
     assert call_handler(handlers.submit.main_handler, {**TIMER, "TriggerName": "hourly\ud800"}, canary_env(),
                         capsys) == "skipped"
