@@ -255,6 +255,14 @@ class Settings(BaseModel):
             raise ValueError("must be a share of jobs between 0 and 1, e.g. 0.1 for 10%")
         return v
 
+    @field_validator("secret_id", "secret_key", "session_token")
+    @classmethod
+    def _credential(cls, v: Optional[SecretStr]) -> Optional[SecretStr]:
+        # The SDK refuses edge spaces with a bare CosClientError, and a stray line break would break every signature.
+        if v is not None and v.get_secret_value() != v.get_secret_value().strip():
+            raise ValueError("starts or ends with whitespace (a space or line break copied along with it); remove it")
+        return v
+
     @field_validator("report_webhook_url")
     @classmethod
     def _webhook_url(cls, v: Optional[SecretStr]) -> Optional[SecretStr]:

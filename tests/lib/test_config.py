@@ -81,6 +81,15 @@ def test_invalid_webhook_url_is_reported_without_its_value():
     assert "secret-token-123" not in str(caught.value)
 
 
+@pytest.mark.parametrize("variable", ["TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN"])
+@pytest.mark.parametrize("value", [" AKIDsecret123", "AKIDsecret123 ", "AKIDsecret123\n"])
+def test_a_credential_with_edge_whitespace_is_named_without_its_value(variable, value):
+    with pytest.raises(ConfigError) as caught:
+        load_settings({**ENV, variable: value})
+    assert f"{variable}='<hidden>': starts or ends with whitespace" in str(caught.value)
+    assert "AKIDsecret123" not in str(caught.value)
+
+
 def test_secrets_never_render():
     settings = load_settings(ENV)
     assert ENV["TENCENTCLOUD_SECRETKEY"] not in repr(settings)
