@@ -85,7 +85,9 @@ def mutated(base: Dict[str, Any], changes) -> Dict[str, Any]:
             if value is DELETE:
                 node.pop(path[-1], None)
             else:
-                node[path[-1]] = value
+                # A copy: the strategies' constants ([], {}, ...) are shared, and a later change may write into the
+                # value just placed. Without it one example could make a constant contain itself.
+                node[path[-1]] = copy.deepcopy(value)
     return event
 
 
@@ -257,6 +259,12 @@ def test_a_skipped_key_with_a_lone_surrogate_is_reported_escaped_so_the_result_e
         result = handlers.submit.main_handler({"Records": [record]}, CONTEXT)
     json.dumps(result, ensure_ascii=False).encode("utf-8")  # SCF serialises the result; a lone surrogate would raise
     assert result["skipped"][0]["key"].endswith("uploads/\\ud800.png")
+
+
+def test_a_secret_id_with_a_trailing_space_is_a_config_error_not_an_sdk_crash(offline, capsys):
+    # Found by the soak run: the SDK's CosConfig raised a bare CosClientError for TENCENTCLOUD_SECRETID='0 '.
+    environ = canary_env(TENCENTCLOUD_SECRETID="0 ")
+    assert call_handler(handlers.submit.main_handler, TIMER, environ, capsys) == "ConfigError"
 
 
 def test_a_timer_name_with_a_lone_surrogate_is_a_clean_skip(offline, capsys):
