@@ -63,13 +63,13 @@ FLOOR_LITERAL = FLOOR.replace("from pydantic import BaseModel", "import pydantic
 # freeze. Ours against this floor is our own overhead, the import-time collection both can skip set aside.
 FLOOR_FROZEN = FLOOR.replace(
     "from pydantic import BaseModel\nfrom qcloud_cos import CosConfig, CosS3Client\n",
-    "import gc\ngc.disable()\nfrom pydantic import BaseModel\nfrom qcloud_cos import CosConfig, CosS3Client\n"
-    "gc.freeze()\ngc.enable()\n",
+    "from handlers import frozen_imports\nwith frozen_imports():\n"
+    "    from pydantic import BaseModel\n    from qcloud_cos import CosConfig, CosS3Client\n",
 )
 assert FLOOR_FROZEN != FLOOR, "FLOOR changed: update FLOOR_FROZEN's anchor"
 
 # The floor plus one pydantic model that validates the body: defining the first model loads pydantic's lazy
-# schema machinery (80-90 ms here), which any program that uses pydantic models pays and the floor never does.
+# schema machinery (the stage table's second row), which any program that uses pydantic models pays and the floor never does.
 FLOOR_MODEL = FLOOR.replace(
     "from qcloud_cos import CosConfig, CosS3Client\n",
     "from qcloud_cos import CosConfig, CosS3Client\nclass _Body(BaseModel):\n    Name: str\n    Type: str\n",
@@ -85,19 +85,17 @@ assert FLOOR_MODEL.count("_Body") == 2, "FLOOR changed: update FLOOR_MODEL's anc
 STAGES = CHILD_REPORT + """
 import sys, time
 from datetime import datetime, timedelta
-_os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")  # as lib/__init__ sets it before its first model
-import gc
-gc.disable()  # as handlers.frozen_imports does for all of ours' imports; frozen and re-enabled after them
-_t0 = time.perf_counter()
-from pydantic import BaseModel
-import qcloud_cos
-_t1 = time.perf_counter()
-class _First(BaseModel):
-    x: int
-_tm = time.perf_counter()
-from handlers.submit import main_handler
-gc.freeze()
-gc.enable()
+import lib  # sets PYDANTIC_DISABLE_PLUGINS, as it does before ours' first model
+from handlers import frozen_imports
+with frozen_imports():  # around all the stages' imports, as handlers.submit puts it around its own
+    _t0 = time.perf_counter()
+    from pydantic import BaseModel
+    import qcloud_cos
+    _t1 = time.perf_counter()
+    class _First(BaseModel):
+        x: int
+    _tm = time.perf_counter()
+    from handlers.submit import main_handler
 _t2 = time.perf_counter()
 def _subclasses(cls):
     for sub in cls.__subclasses__():
