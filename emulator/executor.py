@@ -87,14 +87,35 @@ def select_keys(backend: Backend, job: BatchJob) -> List[str]:
     elif job.input_kind == "Object":
         keys = [job.input_value]
     elif job.input_kind == "UrlFile":
-        keys = _read_url_file(objects, job)
+        keys = _read_url_file(objects, job, _input_file_key(job))
     else:
+        _input_file_key(job)  # a bare key fails as it would on CI; a URL reaches "not emulated"
         raise JobFailure("InvalidInput", f"{job.input_kind} input is not emulated")
     return [k for k in keys if not k.startswith(BACKUP_PREFIX)]
 
 
-def _read_url_file(objects: Dict, job: BatchJob) -> List[str]:
-    record = objects.get(job.input_value)
+def _cos_url(url: str) -> Optional[Tuple[str, str]]:
+    """(bucket, key) of a COS object URL, or None when it is not one."""
+    parts = urlsplit(url)
+    match = COS_HOST_RE.match(parts.hostname or "")
+    if parts.scheme not in ("http", "https") or match is None or len(parts.path) < 2:
+        return None
+    return match.group("bucket"), unquote(parts.path[1:])
+
+
+def _input_file_key(job: BatchJob) -> str:
+    """UrlFile and Manifest name a file by its object URL (seed example, SDK demo/ci_media.py); CI fetches it,
+    so a bare key cannot be fetched and the job fails."""
+    named = _cos_url(job.input_value)
+    if named is None or named[0] != job.bucket:
+        raise JobFailure("InvalidInput", f"Input.{job.input_kind} must be the URL of an object in this bucket "
+                                         f"(https://{job.bucket}.cos.{job.region}.myqcloud.com/<key>), "
+                                         f"got {job.input_value[:200]!r}")
+    return named[1]
+
+
+def _read_url_file(objects: Dict, job: BatchJob, file_key: str) -> List[str]:
+    record = objects.get(file_key)
     if record is None:
         raise JobFailure("InvalidInput", f"UrlFile not found: {job.input_value}")
     try:
@@ -107,14 +128,12 @@ def _read_url_file(objects: Dict, job: BatchJob) -> List[str]:
         line = line.strip()
         if not line:
             continue
-        parts = urlsplit(line)
-        match = COS_HOST_RE.match(parts.hostname or "")
-        if parts.scheme not in ("http", "https") or match is None or len(parts.path) < 2:
+        named = _cos_url(line)
+        if named is None:
             raise JobFailure("InvalidInput", f"UrlFile line {number} is not a COS object URL: {line[:200]}")
-        if match.group("bucket") != job.bucket:
-            raise JobFailure("InvalidInput", f"UrlFile line {number} names another bucket: "
-                                             f"{match.group('bucket')}")
-        key = unquote(parts.path[1:])
+        if named[0] != job.bucket:
+            raise JobFailure("InvalidInput", f"UrlFile line {number} names another bucket: {named[0]}")
+        key = named[1]
         if key not in seen:
             seen.add(key)
             keys.append(key)

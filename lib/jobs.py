@@ -1,6 +1,7 @@
 """Batch-job bodies (`POST /inventorytriggerjob`) and the deterministic names that make creation idempotent."""
 
 import hashlib
+import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
 
@@ -11,6 +12,7 @@ from lib.events import UploadedObject
 from lib.windows import Window, compact, format_ci_time
 
 NAME_MAX = 128
+COS_OBJECT_URL = re.compile(r"^https?://[a-z0-9-]+-\d+\.cos\.[a-z0-9-]+\.myqcloud\.com/[^\s]+$")
 
 
 class _WireModel(BaseModel):
@@ -24,12 +26,21 @@ class Interval(_WireModel):
 
 
 class JobInput(_WireModel):
-    """Exactly one of Prefix, Object, UrlFile, Manifest."""
+    """Exactly one of Prefix, Object, UrlFile, Manifest; UrlFile and Manifest are object URLs, not keys."""
 
     Prefix: Optional[str] = None
     Object: Optional[str] = None
     UrlFile: Optional[str] = None
     Manifest: Optional[str] = None
+
+    @field_validator("UrlFile", "Manifest")
+    @classmethod
+    def _object_url(cls, v: Optional[str], info: Any) -> Optional[str]:
+        # The seed's example and the SDK demo (demo/ci_media.py) both give the file's URL; CI fetches it.
+        if v is not None and not COS_OBJECT_URL.match(v):
+            raise ValueError(f"Input.{info.field_name} {v[:200]!r} is not a COS object URL; give "
+                             f"https://<bucket>.cos.<region>.myqcloud.com/<percent-encoded key>, e.g. from object_url()")
+        return v
 
     @model_validator(mode="after")
     def _one_kind(self) -> "JobInput":
@@ -127,7 +138,11 @@ def is_our_job(name: Optional[str], prefix: str) -> bool:
     return bool(name) and str(name).startswith(f"{prefix}-")
 
 
+def object_url(bucket: str, region: str, key: str) -> str:
+    """The object's COS URL, key percent-encoded so spaces, '+', '%' and CJK survive."""
+    return f"https://{bucket}.cos.{region}.myqcloud.com/{quote(key, safe='/-_.~')}"
+
+
 def manifest_lines(bucket: str, region: str, keys: List[str]) -> str:
-    """A UrlFile: one object URL per line, keys percent-encoded so spaces, '+', '%' and CJK survive."""
-    host = f"https://{bucket}.cos.{region}.myqcloud.com/"
-    return "".join(f"{host}{quote(k, safe='/-_.~')}\n" for k in keys)
+    """A UrlFile's content: one object URL per line."""
+    return "".join(f"{object_url(bucket, region, k)}\n" for k in keys)

@@ -18,6 +18,7 @@ from lib.jobs import (
     JobInput,
     build_job_body,
     manifest_lines,
+    object_url,
     timer_job_name,
     upload_digest,
     upload_job_name,
@@ -255,8 +256,9 @@ def plan_upload(settings: Settings, objects: List[UploadedObject]) -> UploadPlan
         return UploadPlan(body=body, described=f"Object={objects[0].key}")
     manifest = f"{settings.state_prefix}manifests/{digest}.txt"
     text = manifest_lines(settings.bucket, settings.region, [o.key for o in objects])
-    body = build_job_body(settings, name, JobInput(UrlFile=manifest), None)
-    return UploadPlan(body=body, described=f"UrlFile={manifest} ({len(objects)} objects)",
+    url = object_url(settings.bucket, settings.region, manifest)
+    body = build_job_body(settings, name, JobInput(UrlFile=url), None)
+    return UploadPlan(body=body, described=f"UrlFile={url} ({len(objects)} objects)",
                       manifest_key=manifest, manifest_text=text)
 
 

@@ -44,7 +44,7 @@ def test_submit_dry_run_of_several_uploads_shows_the_manifest_it_would_write():
     proc = run_module("submit", "--dry-run", "--json", "--event", "events/cos-upload-multi.json")
     result = json.loads(proc.stdout)
     assert proc.returncode == 0
-    assert "<UrlFile>autopilot/manifests/" in result["xml"]
+    assert "<UrlFile>https://examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com/autopilot/manifests/" in result["xml"]
     assert result["manifest"]["text"].count("\n") == 3
 
 

@@ -77,7 +77,7 @@ def test_url_file_selects_listed_keys_decoded_with_unquote(client, bucket, emula
         emulator.backend.put_object(bucket, key, png())
     listing = "\n".join(url_of(k) for k in ODD_KEYS) + "\n\n"
     emulator.backend.put_object(bucket, "lists/urls.txt", listing.encode("utf-8"))
-    job_id = create(client, job_body(input_={"UrlFile": "lists/urls.txt"}))
+    job_id = create(client, job_body(input_={"UrlFile": url_of("lists/urls.txt")}))
     emulator.backend.run_pending()
     results = inspect_jobs(client, job_id, orderByTime="Asc")
     assert [j["Input"]["Object"] for j in results] == ODD_KEYS
@@ -87,7 +87,7 @@ def test_url_file_selects_listed_keys_decoded_with_unquote(client, bucket, emula
 
 def test_url_file_key_that_does_not_exist_is_a_failed_object_not_a_failed_job(client, bucket, emulator):
     emulator.backend.put_object(bucket, "urls.txt", url_of("ghost.png").encode())
-    job_id = create(client, job_body(input_={"UrlFile": "urls.txt"}))
+    job_id = create(client, job_body(input_={"UrlFile": url_of("urls.txt")}))
     emulator.backend.run_pending()
     assert state(client, job_id)["State"] == "Success"
     (result,) = inspect_jobs(client, job_id)
@@ -95,17 +95,33 @@ def test_url_file_key_that_does_not_exist_is_a_failed_object_not_a_failed_job(cl
 
 
 def test_missing_url_file_fails_the_job_with_code_and_message(client, bucket, emulator):
-    job_id = create(client, job_body(input_={"UrlFile": "nope.txt"}))
+    job_id = create(client, job_body(input_={"UrlFile": url_of("nope.txt")}))
     emulator.backend.run_pending()
     detail = state(client, job_id)
     assert (detail["State"], detail["Code"], detail["Message"]) == ("Failed", "InvalidInput",
-                                                                      "UrlFile not found: nope.txt")
+                                                                      f"UrlFile not found: {url_of('nope.txt')}")
     assert detail["EndTime"] != "-"
+
+
+# Issue 12 point 1. UrlFile is "URL 文件名" and the SDK demo (cos-python-sdk-v5 demo/ci_media.py, read 2026-12-01)
+# writes 'UrlFile': 'https://<bucket>.cos.ap-beijing.myqcloud.com/<key>.txt': CI fetches that URL, so a bare key
+# can name nothing it could fetch. Manifest ("COS 清单列表文件名", docs 436/71516) is held to the same rule.
+@pytest.mark.parametrize("kind", ["UrlFile", "Manifest"])
+@pytest.mark.parametrize("value", ["lists/urls.txt", "/lists/urls.txt", "https://example.com/lists/urls.txt",
+                                   "https://otherbucket-1250000000.cos.ap-guangzhou.myqcloud.com/lists/urls.txt"])
+def test_url_file_or_manifest_that_is_not_an_object_url_of_the_bucket_fails_the_job(client, bucket, emulator,
+                                                                                     kind, value):
+    emulator.backend.put_object(bucket, "lists/urls.txt", url_of("a.png").encode())
+    job_id = create(client, job_body(input_={kind: value}))
+    emulator.backend.run_pending()
+    detail = state(client, job_id)
+    assert (detail["State"], detail["Code"]) == ("Failed", "InvalidInput")
+    assert detail["Message"].startswith(f"Input.{kind} must be the URL of an object in this bucket")
 
 
 def test_url_file_with_a_non_cos_line_fails_the_job(client, bucket, emulator):
     emulator.backend.put_object(bucket, "urls.txt", b"not a url\n")
-    job_id = create(client, job_body(input_={"UrlFile": "urls.txt"}))
+    job_id = create(client, job_body(input_={"UrlFile": url_of("urls.txt")}))
     emulator.backend.run_pending()
     assert (state(client, job_id)["State"], state(client, job_id)["Code"]) == ("Failed", "InvalidInput")
 

@@ -176,16 +176,19 @@ def test_one_upload_becomes_an_object_job(env, wire):
 def test_several_uploads_become_one_urlfile_job_with_a_manifest(env, wire):
     main_handler(load_event("cos-upload-multi.json"), CONTEXT)
     root = sent(wire)
-    manifest = root.findtext("Input/UrlFile")
-    assert manifest.startswith("autopilot/manifests/") and manifest.endswith(".txt")
     host = f"https://{BUCKET}.cos.ap-guangzhou.myqcloud.com/"
+    url = root.findtext("Input/UrlFile")
+    # Issue 12 point 1: the manifest's object URL, as the SDK demo (demo/ci_media.py) writes UrlFile.
+    assert url.startswith(f"{host}autopilot/manifests/") and url.endswith(".txt")
+    manifest = url[len(host):]
     assert wire.objects[manifest].decode() == f"{host}uploads/a.jpg\n{host}uploads/b.png\n{host}uploads/c.gif\n"
     assert root.find("Input/Prefix") is None
 
 
 def test_special_character_keys_reach_the_manifest_percent_encoded(env, wire):
     main_handler(load_event("cos-upload-special-keys.json"), CONTEXT)
-    text = wire.objects[sent(wire).findtext("Input/UrlFile")].decode()
+    url = sent(wire).findtext("Input/UrlFile")
+    text = wire.objects[url.split(".myqcloud.com/", 1)[1]].decode()
     assert text.splitlines() == [
         f"https://{BUCKET}.cos.ap-guangzhou.myqcloud.com/uploads/my%20photo%2B1%20100%25.jpg",
         f"https://{BUCKET}.cos.ap-guangzhou.myqcloud.com/uploads/%E7%85%A7%E7%89%87/%E7%8C%AB.png",

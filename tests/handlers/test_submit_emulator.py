@@ -111,7 +111,7 @@ def test_upload_event_inspects_exactly_the_uploaded_keys_even_with_odd_character
     seed(bucket, keys[2], png())
     seed(bucket, "uploads/my photo+1 100%.png.bak", png() + TS_STREAM)  # a Prefix job would wrongly catch this
     result = main_handler(cos_event(keys), {"request_id": "r1"})
-    assert result["jobs"][0]["input"].startswith("UrlFile=autopilot/manifests/")
+    assert result["jobs"][0]["input"].startswith(f"UrlFile=https://{BUCKET}.cos.ap-guangzhou.myqcloud.com/autopilot/manifests/")
     bucket.run_pending()
     assert sorted(bucket.list_keys(BUCKET, prefix="abnormal_images_backup/")) == [
         "abnormal_images_backup/uploads/my photo+1 100%.png", "abnormal_images_backup/uploads/照片/猫.png"]

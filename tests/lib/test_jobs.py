@@ -56,6 +56,19 @@ def test_input_needs_exactly_one_kind(kinds):
         JobInput(**kinds)
 
 
+@pytest.mark.parametrize("kind", ["UrlFile", "Manifest"])
+@pytest.mark.parametrize("value", ["autopilot/manifests/abc.txt", "https://example.com/a.txt", ""])
+def test_url_file_and_manifest_must_be_cos_object_urls(kind, value):
+    with pytest.raises(ValueError, match=f"Input.{kind} .* is not a COS object URL"):
+        JobInput(**{kind: value})
+
+
+def test_the_sdk_demo_url_file_is_accepted():
+    # cos-python-sdk-v5 demo/ci_media.py (read 2026-12-01) writes this exact form.
+    url = "https://ziroom-tech-1255976291.cos.ap-beijing.myqcloud.com/ci_ziroom-tech_scankey_url.txt"
+    assert JobInput(UrlFile=url).UrlFile == url
+
+
 def test_timer_job_name_is_deterministic_and_obeys_ci_rules():
     name = timer_job_name("autopilot", "hourly.inspect/with odd chars" * 5, SEED_WINDOW)
     assert name == timer_job_name("autopilot", "hourly.inspect/with odd chars" * 5, SEED_WINDOW)
