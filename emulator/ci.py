@@ -69,8 +69,9 @@ def workflow_nodes(wf: Workflow) -> Nodes:
 
 
 def execution_summary_nodes(ex: WorkflowExecution) -> Nodes:
-    return [("RunId", ex.run_id), ("WorkflowId", ex.workflow_id), ("WorkflowName", ex.workflow_name),
-            ("State", ex.state), ("CreateTime", ci_time(ex.creation_time)), ("Object", ex.key)]
+    """One listed execution, in the element order of the API page's sample (cloud.tencent.com 436/80048)."""
+    return [("RunId", ex.run_id), ("WorkflowId", ex.workflow_id), ("Object", ex.key),
+            ("CreateTime", ci_time(ex.creation_time)), ("State", ex.state)]
 
 
 class CiActions:
@@ -221,7 +222,8 @@ class CiActions:
         executions, token = self.backend.list_workflow_executions(
             request.bucket, _filter(request), workflow_id=p.get("workflowId", ""), name=p.get("name", ""),
             batch_job_id=p.get("jobId", ""))
-        nodes: Nodes = [("WorkflowExecution", execution_summary_nodes(e)) for e in executions]
+        # WorkflowExecutionList, as the API page and the Go SDK name it (not the Python SDK's WorkflowExecution).
+        nodes: Nodes = [("WorkflowExecutionList", execution_summary_nodes(e)) for e in executions]
         nodes.append(("NextToken", token or None))
         return self._response(request, nodes)
 

@@ -4,9 +4,9 @@ import logging
 import time
 import xml.etree.ElementTree as ET
 from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple, TypeVar, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from lib.config import Settings
 from lib.errors import CloudApiError, CloudUnavailableError, ConfigError, PaginationError
@@ -170,20 +170,53 @@ class InspectObjectResult(BaseModel):
 
 
 class WorkflowExecutionItem(BaseModel):
-    """One workflow execution (one object through one workflow) as `ci_list_workflowexecution` lists it."""
+    """One workflow execution (one object through one workflow) as `GET /workflowexecution` lists it."""
 
     model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
     RunId: str = ""
     WorkflowId: str = ""
     WorkflowName: str = ""
     State: str = ""
-    CreateTime: str = ""
+    CreateTime: str = Field("", validation_alias=AliasChoices("CreateTime", "CreationTime"))
     Object: str = ""
 
     @field_validator("RunId", "WorkflowId", "WorkflowName", "State", "CreateTime", "Object", mode="before")
     @classmethod
     def _none_is_empty(cls, v: Any) -> str:
         return _text(v)
+
+
+# The list element has two published names: the API page (cloud.tencent.com/document/api/436/80048) and the Go SDK
+# (ci_media.go DescribeWorkflowExecutionsResult) say WorkflowExecutionList; the Python SDK's ci_list_workflowexecution
+# forces WorkflowExecution to a list. Both are read; anything else is reported, never dropped silently.
+EXECUTION_LIST_ELEMENTS = ("WorkflowExecutionList", "WorkflowExecution")
+_EXECUTION_RESPONSE_ELEMENTS = frozenset(EXECUTION_LIST_ELEMENTS + ("RequestId", "NextToken"))
+# CreateTime on the API page and the Python SDK's docs; CreationTime in the Go SDK's struct.
+_EXECUTION_ITEM_ELEMENTS = frozenset({"RunId", "WorkflowId", "WorkflowName", "State", "CreateTime", "CreationTime",
+                                      "Object"})
+
+
+class ExecutionPage(NamedTuple):
+    """One page of workflow executions, and the elements of the response this client does not read."""
+
+    items: List[WorkflowExecutionItem]
+    next_token: str
+    unrecognised: Tuple[str, ...]
+
+
+def parse_execution_page(data: Dict[str, Any]) -> ExecutionPage:
+    """Read a workflow-execution list response (as xml_to_dict gives it), under either published element name."""
+    items: List[WorkflowExecutionItem] = []
+    unknown = {name for name in data if name not in _EXECUTION_RESPONSE_ELEMENTS}
+    for name in EXECUTION_LIST_ELEMENTS:
+        raw = data.get(name)
+        for entry in (raw if isinstance(raw, list) else [raw] if raw is not None else []):
+            if not isinstance(entry, dict):
+                unknown.add(name)
+                continue
+            unknown.update(f"{name}/{child}" for child in entry if child not in _EXECUTION_ITEM_ELEMENTS)
+            items.append(WorkflowExecutionItem.model_validate(entry))
+    return ExecutionPage(items, _text(data.get("NextToken")), tuple(sorted(unknown)))
 
 
 class CiClient:
@@ -318,19 +351,25 @@ class CiClient:
         yield from paginate(lambda token: self.list_media_jobs_page(batch_job_id, tag, token), on_page=on_page)
 
     def list_workflow_executions_page(self, workflow_id: str, batch_job_id: str, next_token: str = "", *,
-                                      size: int = PAGE_SIZE) -> Tuple[List[WorkflowExecutionItem], str]:
+                                      size: int = PAGE_SIZE) -> ExecutionPage:
         """One page of the executions of one workflow that a Workflow-type batch job spawned."""
         data = self._read("DescribeWorkflowExecutions", lambda: self.sdk.ci_list_workflowexecution(
             Bucket=self.bucket, WorkflowId=workflow_id, BatchJobId=batch_job_id, Size=size, NextToken=next_token))
-        items = [WorkflowExecutionItem.model_validate(d) for d in (data.get("WorkflowExecution") or [])
-                 if isinstance(d, dict)]
-        return items, _text(data.get("NextToken"))
+        return parse_execution_page(data if isinstance(data, dict) else {})
 
     def iter_workflow_executions(self, batch_job_id: str, workflow_id: str, *,
-                                 on_page: Optional[Callable[[int], None]] = None) -> Iterator[WorkflowExecutionItem]:
-        """Every execution of one workflow that one batch job spawned, page by page."""
-        yield from paginate(lambda token: self.list_workflow_executions_page(workflow_id, batch_job_id, token),
-                            on_page=on_page)
+                                 on_page: Optional[Callable[[int], None]] = None,
+                                 on_unrecognised: Optional[Callable[[Tuple[str, ...]], None]] = None,
+                                 ) -> Iterator[WorkflowExecutionItem]:
+        """Every execution of one workflow that one batch job spawned, page by page; unread elements go to
+        on_unrecognised."""
+        def fetch(token: str) -> Tuple[List[WorkflowExecutionItem], str]:
+            page = self.list_workflow_executions_page(workflow_id, batch_job_id, token)
+            if page.unrecognised and on_unrecognised is not None:
+                on_unrecognised(page.unrecognised)
+            return page.items, page.next_token
+
+        yield from paginate(fetch, on_page=on_page)
 
 
 def paginate(fetch: Callable[[str], Tuple[List[T], str]], *,

@@ -205,6 +205,7 @@ class _Tally:
     notes: List[str] = field(default_factory=list)
     api_calls: int = 0
     unavailable: Dict[str, str] = field(default_factory=dict)  # per-object kind -> why its calls were refused
+    unread: Set[str] = field(default_factory=set)  # response elements already noted as not understood
     out_of_time: bool = False
     incomplete: bool = False
 
@@ -214,6 +215,16 @@ class _Tally:
     def note(self, text: str) -> None:
         if len(self.notes) < MAX_NOTES:
             self.notes.append(text)
+
+    def unrecognised(self, elements: Tuple[str, ...]) -> None:
+        """Elements of a workflow-execution response this client does not read: said once each, never a silent 0."""
+        new = [e for e in elements if e not in self.unread]
+        if not new:
+            return
+        self.unread.update(new)
+        self.incomplete = True
+        self.note(f"workflow executions: the service answered with element(s) {', '.join(new)} that this version "
+                  "does not read; execution counts may be incomplete")
 
     def add_failed(self, line: JobLine) -> None:
         self.failed_total += 1
@@ -379,7 +390,8 @@ def _collect_executions(client: CiClient, job: JobDetail, tally: _Tally) -> None
     lines: List[ObjectLine] = []
     for workflow_id in job.workflow_ids:
         execution: WorkflowExecutionItem
-        for execution in client.iter_workflow_executions(job.JobId, workflow_id, on_page=tally.call):
+        for execution in client.iter_workflow_executions(job.JobId, workflow_id, on_page=tally.call,
+                                                         on_unrecognised=tally.unrecognised):
             states[execution.State or "-"] += 1
             if execution.State == "Failed" and len(lines) <= MAX_OBJECTS_PER_JOB:
                 lines.append(ObjectLine(key=execution.Object, state=execution.State,
