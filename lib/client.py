@@ -72,8 +72,23 @@ class JobDetail(BaseModel):
 
     @property
     def inspect_tag(self) -> str:
-        """`ImageInspect` etc. for Job type (Operation.Tag), else the top-level Tag."""
-        return str(self.Operation.get("Tag") or self.Tag or "")
+        """`ImageInspect` etc. for Job type: Operation.Tag, else the top-level Tag, else what JobParam holds."""
+        tag = str(self.Operation.get("Tag") or self.Tag or "")
+        if not tag and "ImageInspect" in _as_dict(self.Operation.get("JobParam")):
+            return "ImageInspect"
+        return tag
+
+    @property
+    def per_object_kind(self) -> str:
+        """What per-object results this job spawned: "ImageInspect" jobs, "Workflow" executions, or "" (none read).
+
+        Decided from what the job is: the documented Type=Job JobsDetail (docs 1045/50369) echoes Operation but
+        carries no top-level Tag, so Operation.Tag or JobParam.ImageInspect says it, never the Tag alone."""
+        if self.Type == "Workflow":
+            return "Workflow"
+        if self.Type == "Job" and self.inspect_tag == "ImageInspect":
+            return "ImageInspect"
+        return ""
 
     @property
     def live(self) -> bool:

@@ -335,12 +335,11 @@ _UNAVAILABLE = {"ImageInspect": "per-object ImageInspect results", "Workflow": "
 
 
 def _collect_objects(client: CiClient, job: JobDetail, tally: _Tally) -> None:
-    if job.Type == "Job" and job.inspect_tag == "ImageInspect":
-        kind, collect = "ImageInspect", _collect_inspect_results
-    elif job.Type == "Workflow":
-        kind, collect = "Workflow", _collect_executions
-    else:
+    kind = job.per_object_kind
+    collectors = {"ImageInspect": _collect_inspect_results, "Workflow": _collect_executions}
+    if kind not in collectors:
         return
+    collect = collectors[kind]
     if kind in tally.unavailable:
         tally.jobs_without_results += 1
         return
