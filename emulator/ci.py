@@ -1,6 +1,7 @@
 """CI actions: batch jobs, per-object ImageInspect jobs, workflows and workflow executions."""
 from __future__ import annotations
 
+import hashlib
 from typing import List, Optional, Tuple
 
 from .backend import Backend, ListFilter
@@ -20,6 +21,18 @@ def _filter(request: Request) -> ListFilter:
     return ListFilter(states=p.get("states") or "All", order=p.get("orderByTime") or "Desc",
                       size=p.get("size") or "10", next_token=p.get("nextToken", ""),
                       start=p.get("startCreationTime") or None, end=p.get("endCreationTime") or None)
+
+
+def media_queue_id(bucket: str) -> str:
+    """The one media-processing queue each bucket has here: stable, `p` + 32 hex digits like the documented ids."""
+    return "p" + hashlib.sha256(bucket.encode("utf-8")).hexdigest()[:32]
+
+
+def queue_nodes(bucket: str, now: str) -> Nodes:
+    """A QueueList entry, in the element order of the API page's sample (cloud.tencent.com 436/54045)."""
+    return [("QueueId", media_queue_id(bucket)), ("Name", f"queue-{bucket}"), ("State", "Active"),
+            ("NotifyConfig", [("State", "Off")]), ("MaxSize", 10000), ("MaxConcurrent", 10),
+            ("UpdateTime", now), ("CreateTime", now), ("Category", "Transcoding")]
 
 
 def batch_job_nodes(job: BatchJob) -> Nodes:
@@ -57,7 +70,8 @@ def inspect_job_nodes(job: InspectJob) -> Nodes:
         operation.append(("WorkflowId", job.workflow_id))
     return [("Code", job.code), ("Message", job.message or None), ("JobId", job.job_id),
             ("Tag", "ImageInspect"), ("State", job.state), ("CreationTime", ci_time(job.creation_time)),
-            ("StartTime", ci_time(job.start_time)), ("EndTime", ci_time(job.end_time)), ("QueueId", "-"),
+            ("StartTime", ci_time(job.start_time)), ("EndTime", ci_time(job.end_time)),
+            ("QueueId", media_queue_id(job.bucket)),
             ("Input", [("Region", job.region), ("Bucket", job.bucket), ("Object", job.key)]),
             ("Operation", operation)]
 
@@ -92,6 +106,8 @@ class CiActions:
             route("ci", "GET", "/jobs", self.describe_media_jobs,
                   allowed=("tag", "queueId", "inventoryTriggerJobId", "workflowId", "inputObject") + LIST_PARAMS),
             route("ci", "GET", r"/jobs/(?P<job_id>[^/]+)", self.describe_media_job, allowed=()),
+            route("ci", "GET", "/queue", self.describe_media_queues,
+                  allowed=("queueIds", "state", "category", "pageNumber", "pageSize")),
             route("ci", "POST", "/workflow", self.create_media_workflow, allowed=()),
             route("ci", "GET", "/workflow", self.describe_media_workflows,
                   allowed=("ids", "name", "pageNumber", "pageSize")),
@@ -152,12 +168,16 @@ class CiActions:
 
     # ----- per-object jobs -----------------------------------------------------------------------------
     def describe_media_jobs(self, request: Request) -> Response:
-        """List per-object ImageInspect jobs (``tag`` required) filtered by inventoryTriggerJobId, workflowId,
-        inputObject, states and creation time, with NextToken paging. Not emulated: queueId (ignored), tags
-        other than ImageInspect (empty list)."""
+        """List per-object ImageInspect jobs (``tag`` required) filtered by queueId, inventoryTriggerJobId,
+        workflowId, inputObject, states and creation time (both bounds strict, as documented), with NextToken
+        paging. A queueId that is not the bucket's queue lists nothing ("拉取该队列 ID 下的任务"). Not emulated:
+        refusing a call without queueId (the API page says required, SDK pages optional), tags other than
+        ImageInspect (empty list)."""
         p = request.params
         if not p.get("tag"):
             raise invalid_argument("tag is required")
+        if p.get("queueId") and p["queueId"] != media_queue_id(request.bucket):
+            return self._response(request, [])
         jobs, token = self.backend.list_inspect_jobs(request.bucket, _filter(request), p["tag"],
                                                      batch_job_id=p.get("inventoryTriggerJobId", ""),
                                                      workflow_id=p.get("workflowId", ""),
@@ -173,6 +193,30 @@ class CiActions:
         if job is None:
             return self._response(request, [("NonExistJobIds", job_id)])
         return self._response(request, [("JobsDetail", inspect_job_nodes(job))])
+
+    # ----- queues --------------------------------------------------------------------------------------
+    def describe_media_queues(self, request: Request) -> Response:
+        """List the bucket's media-processing queue (one per bucket, Active, category Transcoding), filtered by
+        queueIds (unknown ids under NonExistPIDs, as the Go SDK reads them) and state, paged by pageNumber and
+        pageSize; its times are the bucket's creation time. Not emulated: creating, updating or pausing queues;
+        notification settings (State Off)."""
+        p = request.params
+        try:
+            page_number = int(p.get("pageNumber") or 1)
+            page_size = int(p.get("pageSize") or 10)
+        except ValueError as exc:
+            raise invalid_argument("pageNumber and pageSize must be integers") from exc
+        ids = [i for i in (p.get("queueIds") or "").split(",") if i]
+        ours = media_queue_id(request.bucket)
+        listed = (not ids or ours in ids) and (p.get("state") or "All") in ("All", "Active") \
+            and (p.get("category") or "Transcoding") in ("Transcoding", "CateAll")
+        created = ci_time(self.backend.bucket_created.get(request.bucket) or self.backend.clock())
+        queues = [queue_nodes(request.bucket, created)] if listed else []
+        page = queues[(page_number - 1) * page_size: page_number * page_size]
+        nodes: Nodes = [("TotalCount", len(queues)), ("PageNumber", page_number), ("PageSize", page_size)]
+        nodes += [("QueueList", q) for q in page]
+        nodes += [("NonExistPIDs", i) for i in ids if i != ours]
+        return self._response(request, nodes)
 
     # ----- workflows -----------------------------------------------------------------------------------
     def create_media_workflow(self, request: Request) -> Response:

@@ -365,6 +365,7 @@ def _collect_inspect_results(client: CiClient, job: JobDetail, tally: _Tally) ->
     states: Counter = Counter()
     lines: List[ObjectLine] = []
     suspicious = acted = 0
+    client.media_queue_id(on_call=tally.call)  # looked up once per run; every `GET /jobs` then sends it
     for result in client.iter_media_jobs(job.JobId, "ImageInspect", on_page=tally.call):
         states[result.state or "-"] += 1
         action = _action(result)

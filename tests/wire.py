@@ -159,6 +159,14 @@ def execution_xml(run_id: str, workflow_id: str, key: str, state: str) -> str:
             f"<CreateTime>2026-11-28T10:00:00+0800</CreateTime><Object>{key}</Object></WorkflowExecution>")
 
 
+# The first queue of the API page's sample (cloud.tencent.com/document/product/436/54045, read 2026-12-01).
+DOC_QUEUE_ID = "p4a17eeea29334bf499b7e20e2fbfd99d"
+DOC_QUEUE_LIST = (f"<QueueList><QueueId>{DOC_QUEUE_ID}</QueueId><Name>queue-1</Name><State>Active</State>"
+                  "<MaxSize>10000</MaxSize><MaxConcurrent>10</MaxConcurrent><UpdateTime>2022-08-09T16:23:11+0800"
+                  "</UpdateTime><CreateTime>2022-08-09T16:23:11+0800</CreateTime><Category>Transcoding</Category>"
+                  "</QueueList>")
+
+
 class ReportWire(FakeWire):
     """FakeWire whose job list pages and filters like the service, plus `GET /jobs` and `/workflowexecution`."""
 
@@ -172,6 +180,9 @@ class ReportWire(FakeWire):
         self.refuse_puts_under: Optional[str] = None  # PUTs of keys under this prefix get 403 AccessDenied
         self.list_error: Optional[Tuple[int, str]] = None  # (status, code) for every batch-job list call
         self.cancelled: List[str] = []
+        self.queue_list = DOC_QUEUE_LIST  # the QueueList elements GET /queue answers with
+        self.queue_error: Optional[Tuple[int, str]] = None  # (status, code) for every GET /queue
+        rsps.add_callback(responses.GET, re.compile(re.escape(CI_HOST) + r"/queue(\?.*)?$"), self._queues)
         rsps.add_callback(responses.GET, re.compile(re.escape(CI_HOST) + r"/jobs\?.*"), self._media_jobs)
         rsps.add_callback(responses.GET, re.compile(re.escape(CI_HOST) + r"/inventorytriggerjob/[^?/]+$"),
                           self._get_job)
@@ -192,6 +203,12 @@ class ReportWire(FakeWire):
         self.jobs.append({"JobId": job_id, "Name": name, "Type": job_type, "Tag": tag, "State": state,
                           "CreationTime": created, "Code": code, "Message": message,
                           "Input": "<Input><Prefix>/</Prefix></Input>", "Operation": operation})
+
+    def _queues(self, request):
+        if self.queue_error is not None:
+            return self.queue_error[0], {}, CI_ERROR.format(code=self.queue_error[1], message="refused")
+        return 200, {}, (f"<Response><RequestId>cXVldWU=</RequestId><TotalCount>1</TotalCount><PageNumber>1</PageNumber>"
+                         f"<PageSize>10</PageSize>{self.queue_list}</Response>")
 
     def _object(self, request):
         key = unquote(urlparse(request.url).path[1:])

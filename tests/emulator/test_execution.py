@@ -173,7 +173,8 @@ def test_suspicious_result_is_exposed_per_object_like_the_service(client, bucket
     job_id = create(client, job_body(auto="true", process_type="BackupObject"))
     emulator.backend.run_pending()
     (result,) = inspect_jobs(client, job_id)
-    assert (result["Tag"], result["State"], result["QueueId"]) == ("ImageInspect", "Success", "-")
+    queue_id = client.ci_get_media_queue(Bucket=bucket)["QueueList"][0]["QueueId"]
+    assert (result["Tag"], result["State"], result["QueueId"]) == ("ImageInspect", "Success", queue_id)
     assert result["Input"] == {"Region": "ap-guangzhou", "Bucket": BUCKET, "Object": "bad.png"}
     op = result["Operation"]
     assert op["ImageInspect"] == {"AutoProcess": "true", "ProcessType": "BackupObject"}

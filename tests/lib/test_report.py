@@ -245,8 +245,8 @@ def test_api_calls_count_list_pages_per_object_pages_and_checkpoint_reads(wire):
     wire.objects["autopilot/checkpoints/hourly.json"] = json.dumps(
         {"rule": "hourly", "end": "2026-11-28T15:00:00Z", "job_id": "b0", "job_name": "x"}).encode()
     summary = report(wire)
-    # Job + Workflow lists, 2 result pages, Job + Workflow stuck scans, list + read checkpoint
-    assert summary.api_calls == 2 + 2 + 2 + 1 + 1
+    # Job + Workflow lists, the queue lookup, 2 result pages, Job + Workflow stuck scans, list + read checkpoint
+    assert summary.api_calls == 2 + 1 + 2 + 2 + 1 + 1
     assert summary.api_calls == len(wire.rsps.calls)
 
 
