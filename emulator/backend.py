@@ -61,7 +61,10 @@ class ListFilter:
     """Filters and paging shared by the batch-job, per-object-job and workflow-execution lists."""
 
     def __init__(self, states: str = "All", order: str = "Desc", size: str = "10", next_token: str = "",
-                 start: Optional[str] = None, end: Optional[str] = None):
+                 start: Optional[str] = None, end: Optional[str] = None, bounds: str = "inclusive"):
+        if bounds not in ("inclusive", "strict"):
+            raise ValueError(f"bounds must be inclusive or strict, got {bounds!r}")
+        self.strict = bounds == "strict"
         self.states = self._states(states)
         if order not in ("Asc", "Desc"):
             raise invalid_argument(f"orderByTime must be Asc or Desc, got {order!r}")
@@ -75,6 +78,12 @@ class ListFilter:
         self.after: Optional[Tuple[float, int]] = self._token(next_token) if next_token else None
         self.start = parse_ci_time(start, "startCreationTime") if start else None
         self.end = parse_ci_time(end, "endCreationTime") if end else None
+
+    def _in_bounds(self, created: datetime) -> bool:
+        start, end = self.start, self.end
+        if self.strict:
+            return (start is None or created > start) and (end is None or created < end)
+        return (start is None or created >= start) and (end is None or created <= end)
 
     @staticmethod
     def _states(states: Optional[str]) -> Optional[set]:
@@ -95,15 +104,14 @@ class ListFilter:
             raise invalid_argument(f"nextToken {token!r} is not valid") from exc
 
     def page(self, records: Iterable, state_of: Callable = lambda r: r.state) -> Tuple[list, str]:
-        """Filter by state and creation time ([start, end)), order, and cut one page after the token."""
+        """Filter by state and creation time ([start, end], or (start, end) when strict), order, and cut one page
+        after the token. Times compare at whole seconds, the resolution of CreationTime and of the bounds."""
         rows = []
-        states, start, end = self.states, self.start, self.end
+        states = self.states
         for rec in records:
             if states is not None and state_of(rec) not in states:
                 continue
-            if start is not None and rec.creation_time < start:
-                continue
-            if end is not None and rec.creation_time >= end:
+            if not self._in_bounds(rec.creation_time.replace(microsecond=0)):
                 continue
             rows.append((_sort_key(rec), rec))
         rows.sort(key=lambda row: row[0], reverse=self.descending)

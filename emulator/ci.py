@@ -16,11 +16,20 @@ Nodes = List[Tuple[str, object]]
 LIST_PARAMS = ("orderByTime", "states", "size", "nextToken", "startCreationTime", "endCreationTime")
 
 
-def _filter(request: Request) -> ListFilter:
+def _filter(request: Request, bounds: str) -> ListFilter:
+    """The list filter of a request; ``bounds`` says how its creation-time bounds compare, per the API page."""
     p = request.params
     return ListFilter(states=p.get("states") or "All", order=p.get("orderByTime") or "Desc",
                       size=p.get("size") or "10", next_token=p.get("nextToken", ""),
-                      start=p.get("startCreationTime") or None, end=p.get("endCreationTime") or None)
+                      start=p.get("startCreationTime") or None, end=p.get("endCreationTime") or None, bounds=bounds)
+
+
+# How each list's startCreationTime / endCreationTime compare, as the API pages word them (read 2026-12-01):
+# batch jobs, cloud.tencent.com/document/product/436/71518: 大于等于 / 小于等于 (both inclusive);
+# workflow executions, cloud.tencent.com/document/api/436/80048: 大于等于 / 小于等于 (both inclusive);
+# GET /jobs, cloud.tencent.com/document/product/1545/65273: 大于 / 小于 (both strict).
+BATCH_JOB_BOUNDS = EXECUTION_BOUNDS = "inclusive"
+MEDIA_JOB_BOUNDS = "strict"
 
 
 def media_queue_id(bucket: str) -> str:
@@ -146,12 +155,12 @@ class CiActions:
 
     def describe_inventory_trigger_jobs(self, request: Request) -> Response:
         """List batch jobs with every documented filter (type, states, name, jobId, workflowId, creation time
-        range [start, end), orderByTime) and NextToken paging (size ≤ 100). Not emulated: nothing known."""
+        range [start, end] inclusive as documented, orderByTime) and NextToken paging (size ≤ 100). Not emulated: nothing known."""
         p = request.params
         job_type = p.get("type") or "Workflow"
         if job_type not in ("Workflow", "Job"):
             raise invalid_argument(f"type must be Workflow or Job, got {job_type!r}")
-        flt = _filter(request)
+        flt = _filter(request, BATCH_JOB_BOUNDS)
         jobs, token = self.backend.list_batch_jobs(request.bucket, flt, job_type, name=p.get("name") or None,
                                                    job_id=p.get("jobId", ""), workflow_id=p.get("workflowId", ""))
         nodes: Nodes = [("JobsDetail", batch_job_nodes(j)) for j in jobs]
@@ -178,7 +187,8 @@ class CiActions:
             raise invalid_argument("tag is required")
         if p.get("queueId") and p["queueId"] != media_queue_id(request.bucket):
             return self._response(request, [])
-        jobs, token = self.backend.list_inspect_jobs(request.bucket, _filter(request), p["tag"],
+        flt = _filter(request, MEDIA_JOB_BOUNDS)
+        jobs, token = self.backend.list_inspect_jobs(request.bucket, flt, p["tag"],
                                                      batch_job_id=p.get("inventoryTriggerJobId", ""),
                                                      workflow_id=p.get("workflowId", ""),
                                                      input_object=p.get("inputObject", ""))
@@ -260,12 +270,12 @@ class CiActions:
 
     # ----- workflow executions -------------------------------------------------------------------------
     def describe_workflow_executions(self, request: Request) -> Response:
-        """List workflow executions by workflowId, name (object key), jobId (batch job), states, creation time,
-        with NextToken paging. Not emulated: executions triggered by uploads (only batch jobs create them)."""
+        """List workflow executions by workflowId, name (object key), jobId (batch job), states, creation time
+        (both bounds inclusive, as documented), with NextToken paging. Not emulated: executions triggered by uploads (only batch jobs create them)."""
         p = request.params
         executions, token = self.backend.list_workflow_executions(
-            request.bucket, _filter(request), workflow_id=p.get("workflowId", ""), name=p.get("name", ""),
-            batch_job_id=p.get("jobId", ""))
+            request.bucket, _filter(request, EXECUTION_BOUNDS), workflow_id=p.get("workflowId", ""),
+            name=p.get("name", ""), batch_job_id=p.get("jobId", ""))
         # WorkflowExecutionList, as the API page and the Go SDK name it (not the Python SDK's WorkflowExecution).
         nodes: Nodes = [("WorkflowExecutionList", execution_summary_nodes(e)) for e in executions]
         nodes.append(("NextToken", token or None))

@@ -15,7 +15,7 @@ from lib.config import Settings
 from lib.errors import AppError, CloudApiError, CloudError, PaginationError
 from lib.jobs import is_our_job
 from lib.state import Checkpoint
-from lib.windows import as_utc, format_ci_time, format_duration, parse_ci_time
+from lib.windows import as_utc, floor_second, format_ci_time, format_duration, parse_ci_time
 
 logger = logging.getLogger(__name__)
 
@@ -151,12 +151,15 @@ def is_stuck(job: JobDetail, now: datetime, stuck_after: timedelta) -> bool:
 
 
 def in_window(job: JobDetail, start: datetime, end: datetime) -> bool:
-    """Created in [start, end); a job whose creation time CI did not give is kept (the server filtered it).
+    """Created in [start, end) at whole seconds; a job whose creation time CI did not give is kept (the server
+    filtered it).
 
-    Half-open like the submit windows, so consecutive reports tile: a job created exactly at a tick is in the
-    report that starts there, not in both, whether CI treats endCreationTime as inclusive or not."""
+    The batch-job list documents startCreationTime as inclusive (大于等于) and endCreationTime as inclusive too
+    (小于等于, cloud.tencent.com/document/product/436/71518), so a job created on the end second comes back in
+    this report's list and in the next one's: it is left to the next report, which starts on that second, and so
+    is counted once. Bounds are whole seconds because CreationTime and the list bounds carry no finer time."""
     created = _created(job)
-    return created is None or as_utc(start) <= created < as_utc(end)
+    return created is None or floor_second(start) <= created < floor_second(end)
 
 
 def is_failing(failed: int, total: int, fail_above: Optional[float]) -> bool:
@@ -246,8 +249,8 @@ def build_report(settings: Settings, client: CiClient, end: datetime, *, lookbac
     report. Per-object results and checkpoints that cannot be read become notes instead, and so does running
     past `deadline` (a monotonic time): the rest of the jobs are counted without their per-object results.
     """
-    end = as_utc(end)
-    start = end - (lookback or settings.report_lookback)
+    end = floor_second(end)  # the list bounds are whole seconds: the window is too, so reports tile exactly
+    start = floor_second(end - (lookback or settings.report_lookback))
     tally = _Tally()
     for job in _jobs_in_window(settings, client, start, end, tally, progress):
         _count_job(job, end, settings.report_stuck_after, tally)

@@ -61,6 +61,11 @@ def as_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
+def floor_second(moment: datetime) -> datetime:
+    """The whole UTC second a moment falls in: CI's CreationTime and list bounds carry no finer time."""
+    return as_utc(moment).replace(microsecond=0)
+
+
 def compact(moment: datetime) -> str:
     """A UTC timestamp safe inside a job name: `20260101T000000Z`."""
     return as_utc(moment).strftime("%Y%m%dT%H%M%SZ")

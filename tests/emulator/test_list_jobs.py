@@ -134,11 +134,12 @@ def test_workflow_id_filter_returns_jobs_of_that_workflow(world):
     assert ids(list_all(client, Type="Workflow", WorkflowId="w2")) == expected(jobs, type="Workflow", wf="w2")
 
 
-def test_creation_time_range_includes_start_and_excludes_end(world):
+def test_creation_time_range_includes_both_bounds_as_documented(world):
+    # 大于等于 / 小于等于: cloud.tencent.com/document/product/436/71518 (read 2026-12-01); boundaries in tests/contract.
     client, jobs = world
     start, end = T0 + timedelta(minutes=50), T0 + timedelta(minutes=120)
     listed = list_all(client, Type="Job", StartCreationTime=cst(start), EndCreationTime=cst(end), OrderByTime="Asc")
-    want = [j["id"] for j in jobs if j["type"] == "Job" and start <= j["created"] < end]
+    want = [j["id"] for j in jobs if j["type"] == "Job" and start <= j["created"] <= end]
     assert ids(listed) == want
     assert listed[0]["CreationTime"] == cst(start) or jobs[50]["type"] != "Job"
 
