@@ -6,12 +6,15 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from lib.client import JobDetail
 from lib.report import JobLine, ObjectLine, ReportSummary, group_of, headline
+from lib.trends import COMPARE_DAYS, Trend, TrendRow
 from lib.windows import as_utc, format_duration
 
 # WeCom caps markdown content at 4096 bytes; the other platforms allow more, one limit keeps messages alike.
 MESSAGE_LIMIT_BYTES = 4000
 MESSAGE_ITEMS = 5  # failed / stuck jobs and flagged objects named in a chat message
 TITLE = "cos-batch-autopilot report"
+SPARK_BARS = "▁▂▃▄▅▆▇█"
+SPARK_GAP = "·"  # a day without a report: a gap, not a zero
 
 
 def utc(moment: Optional[datetime]) -> str:
@@ -46,10 +49,12 @@ def _flagged(summary: ReportSummary) -> List[ObjectLine]:
 # --- the chat message --------------------------------------------------------------------------------
 
 def render_message(summary: ReportSummary, *, style: str = "markdown", report_key: Optional[str] = None,
-                   limit: int = MESSAGE_LIMIT_BYTES) -> str:
-    """A short message: verdict, counts, the first few failed/stuck jobs and flagged images, where to look.
+                   limit: int = MESSAGE_LIMIT_BYTES, trend: Optional[Trend] = None,
+                   link: Optional[str] = None) -> str:
+    """A short message: verdict, counts, trend, the first few failed/stuck jobs and flagged images, where to look.
 
-    style is `markdown` (WeCom, DingTalk), `mrkdwn` (Slack) or `text` (Feishu text messages).
+    style is `markdown` (WeCom, DingTalk), `mrkdwn` (Slack) or `text` (Feishu text messages); `link` (a URL that
+    opens the report) replaces the bare `report_key` line.
     """
     bold = {"markdown": "**{}**", "mrkdwn": "*{}*", "text": "{}"}[style]
     code = "{}" if style == "text" else "`{}`"
@@ -59,6 +64,8 @@ def render_message(summary: ReportSummary, *, style: str = "markdown", report_ke
              f"jobs by state: {_state_totals(summary)}"]
     if summary.failing:
         lines.append(f"failed share {summary.failed_share:.1%} is above REPORT_FAIL_ABOVE {summary.fail_above:.1%}")
+    if trend is not None:
+        lines += trend_lines(trend)
     lines += _job_items("failed", summary.failed, summary.failed_total, code,
                         lambda j: f"{j.code} {j.message}".strip() or "no message")
     lines += _job_items("stuck", summary.stuck, summary.stuck_total, code,
@@ -75,10 +82,89 @@ def render_message(summary: ReportSummary, *, style: str = "markdown", report_ke
     failed_objects = objects.by_state.get("Failed", 0) + objects.workflow_executions.get("Failed", 0)
     if failed_objects:
         lines.append(f"objects that failed inspection: {failed_objects}")
-    lines += [f"note: {n}" for n in summary.notes[:3]]
-    if report_key:
+    lines += [f"note: {n}" for n in (list(summary.notes) + (trend.notes if trend else []))[:3]]
+    if link:
+        lines.append(_link(style, link))
+    elif report_key:
         lines.append(f"full report: {code.format(report_key)}")
     return _fit(lines, limit)
+
+
+def _link(style: str, url: str) -> str:
+    if style == "markdown":
+        return f"[open the full report]({url})"
+    if style == "mrkdwn":
+        return f"<{url}|open the full report>"
+    return f"full report: {url}"
+
+
+# --- trends --------------------------------------------------------------------------------------------
+
+def sparkline(values: Sequence[Optional[float]]) -> str:
+    """One character per value, scaled from zero to the largest; None (no report that day) is a gap."""
+    top = max((v for v in values if v is not None), default=0.0)
+    last = len(SPARK_BARS) - 1
+    return "".join(SPARK_GAP if v is None else SPARK_BARS[round(v / top * last) if top > 0 else 0] for v in values)
+
+
+def daily_series(trend: Trend, figure: Any) -> List[Optional[float]]:
+    """figure(point) for each of the last COMPARE_DAYS days and today, oldest first; None for a missing day."""
+    by_day = {p.day: p for p in trend.recent}
+    days = [trend.today.day - timedelta(days=n) for n in range(COMPARE_DAYS, -1, -1)]
+    return [figure(by_day[d]) if d in by_day else None for d in days]
+
+
+def fmt_value(row: TrendRow, value: Optional[float]) -> str:
+    if value is None:
+        return "-"
+    if row.share:
+        return f"{value:.1%}"
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+
+
+def fmt_change(row: TrendRow, change: Optional[float]) -> str:
+    """+3, -1.5, ±0; a share's change in percentage points; '-' when there is nothing to compare with."""
+    if change is None:
+        return "-"
+    if row.share:
+        change, unit = change * 100, " pp"
+    else:
+        unit = ""
+    if abs(change) < 0.05:
+        return f"±0{unit}"
+    text = f"{change:+.0f}" if float(change).is_integer() else f"{change:+.1f}"
+    return text + unit
+
+
+def trend_lines(trend: Trend) -> List[str]:
+    """The chat lines: each figure with its change against yesterday and the 30-day mean, and a sparkline."""
+    if not trend.has_history:
+        return [f"trend: no earlier report in the last {COMPARE_DAYS} days to compare with yet"]
+
+    def item(row: TrendRow) -> str:
+        return (f"{row.metric} {fmt_value(row, row.today)} "
+                f"({fmt_change(row, row.vs_yesterday)} / {fmt_change(row, row.vs_mean)})")
+
+    jobs = [r for r in trend.rows if not r.share and r.metric not in ("inspected", "flagged", "acted on")]
+    objects = [r for r in trend.rows if r not in jobs]
+    spark = sparkline(daily_series(trend, lambda p: p.failed_share))
+    return [f"trend (change vs yesterday / vs the {trend.days_compared}-day mean of the last {COMPARE_DAYS} days):",
+            "- " + ", ".join(item(r) for r in jobs),
+            "- " + ", ".join(item(r) for r in objects),
+            f"- failed share, {COMPARE_DAYS} days to today: {spark}"]
+
+
+def _trend_markdown(trend: Trend) -> List[str]:
+    out = ["", "## Trend", ""]
+    if not trend.has_history:
+        return out + [f"No earlier report in the last {COMPARE_DAYS} days to compare with yet."]
+    out += [f"Against yesterday and the mean of the {trend.days_compared} days with a report in the last "
+            f"{COMPARE_DAYS}.", ""]
+    out += _md_table(("Figure", "Today", "Yesterday", "Change", f"{COMPARE_DAYS}-day mean", "Change"),
+                     [(r.metric, fmt_value(r, r.today), fmt_value(r, r.yesterday), fmt_change(r, r.vs_yesterday),
+                       fmt_value(r, r.mean), fmt_change(r, r.vs_mean)) for r in trend.rows])
+    spark = sparkline(daily_series(trend, lambda p: p.failed_share))
+    return out + ["", f"Failed share, {COMPARE_DAYS} days to today (oldest first, {SPARK_GAP} = no report): `{spark}`"]
 
 
 def _job_items(label: str, jobs: Sequence[JobLine], total: int, code: str, describe: Any) -> List[str]:
@@ -104,21 +190,28 @@ def _fit(lines: List[str], limit: int) -> str:
     return text.encode("utf-8")[:limit].decode("utf-8", "ignore")
 
 
-def webhook_payload(fmt: str, summary: ReportSummary, *, report_key: Optional[str] = None) -> Dict[str, Any]:
+def webhook_payload(fmt: str, summary: ReportSummary, *, report_key: Optional[str] = None,
+                    trend: Optional[Trend] = None, link: Optional[str] = None) -> Dict[str, Any]:
     """The body each platform documents for a markdown/text bot message; `json` is the summary itself."""
     if fmt == "json":
-        return summary.model_dump(mode="json")
+        body = summary.model_dump(mode="json")
+        if trend is not None:
+            body["trend"] = trend.model_dump(mode="json", exclude={"recent"})
+        if link:
+            body["report_link"] = link
+        return body
+    extra: Dict[str, Any] = {"report_key": report_key, "trend": trend, "link": link}
     if fmt == "wecom":
-        return {"msgtype": "markdown", "markdown": {"content": render_message(summary, report_key=report_key)}}
+        return {"msgtype": "markdown", "markdown": {"content": render_message(summary, **extra)}}
     if fmt == "dingtalk":
         status, _ = headline(summary)
         return {"msgtype": "markdown", "markdown": {"title": f"{TITLE}: {status}",
-                                                    "text": render_message(summary, report_key=report_key)}}
+                                                    "text": render_message(summary, **extra)}}
     if fmt == "feishu":
         # A plain text message: the custom-bot card schema changes more often than the text one.
-        return {"msg_type": "text", "content": {"text": render_message(summary, style="text", report_key=report_key)}}
+        return {"msg_type": "text", "content": {"text": render_message(summary, style="text", **extra)}}
     if fmt == "slack":
-        return {"text": render_message(summary, style="mrkdwn", report_key=report_key)}
+        return {"text": render_message(summary, style="mrkdwn", **extra)}
     raise ValueError(f"unknown webhook format {fmt!r}")
 
 
@@ -133,7 +226,7 @@ def _md_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> List[str
     return out
 
 
-def render_markdown(summary: ReportSummary) -> str:
+def render_markdown(summary: ReportSummary, trend: Optional[Trend] = None) -> str:
     """The full human-readable report written next to the JSON one."""
     _, verdict = headline(summary)
     scope = "all jobs in the bucket" if summary.all_jobs else f"jobs named {summary.job_name_prefix}-*"
@@ -142,7 +235,10 @@ def render_markdown(summary: ReportSummary) -> str:
            f"- scope: {scope}", f"- stuck after: {_age(summary.stuck_after_seconds)}",
            f"- failed share: {summary.failed_share:.1%}"
            + (f" (threshold {summary.fail_above:.1%})" if summary.fail_above is not None else ""),
-           f"- API calls: {summary.api_calls}", "", "## Jobs by state", ""]
+           f"- API calls: {summary.api_calls}"]
+    if trend is not None:
+        out += _trend_markdown(trend)
+    out += ["", "## Jobs by state", ""]
     out += _md_table(("Type", "Tag / workflow", "State", "Jobs"),
                      [(r.type, r.group, r.state, r.count) for r in summary.counts]) if summary.counts else ["none"]
     for title, lines, total in (("Failed jobs", summary.failed, summary.failed_total),
@@ -173,8 +269,9 @@ def render_markdown(summary: ReportSummary) -> str:
     out += _md_table(("Rule", "Next window starts", "Last job"),
                      [(c.rule, utc(c.next_window_start), c.last_job_id) for c in summary.checkpoints]) \
         if summary.checkpoints else ["no checkpoints"]
-    if summary.notes:
-        out += ["", "## Notes", ""] + [f"- {n}" for n in summary.notes]
+    notes = list(summary.notes) + (trend.notes if trend else [])
+    if notes:
+        out += ["", "## Notes", ""] + [f"- {n}" for n in notes]
     return "\n".join(out) + "\n"
 
 
