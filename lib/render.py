@@ -21,15 +21,15 @@ def utc(moment: Optional[datetime]) -> str:
     return as_utc(moment).strftime("%Y-%m-%d %H:%M:%SZ") if moment else "-"
 
 
-def _window(summary: ReportSummary) -> str:
+def window_text(summary: ReportSummary) -> str:
     return f"{utc(summary.window_start)} → {utc(summary.window_end)}"
 
 
-def _age(seconds: Optional[int]) -> str:
+def age_text(seconds: Optional[int]) -> str:
     return format_duration(timedelta(seconds=seconds)) if seconds is not None else "?"
 
 
-def _offsets(obj: ObjectLine) -> str:
+def offsets_text(obj: ObjectLine) -> str:
     if obj.begin_byte is None and obj.end_byte is None:
         return ""
     return f"bytes {obj.begin_byte}-{obj.end_byte}"
@@ -60,7 +60,7 @@ def render_message(summary: ReportSummary, *, style: str = "markdown", report_ke
     code = "{}" if style == "text" else "`{}`"
     _, verdict = headline(summary)
     lines = [bold.format(f"{TITLE}: {verdict}"),
-             f"bucket {code.format(summary.bucket)}, window {_window(summary)}",
+             f"bucket {code.format(summary.bucket)}, window {window_text(summary)}",
              f"jobs by state: {_state_totals(summary)}"]
     if summary.failing:
         lines.append(f"failed share {summary.failed_share:.1%} is above REPORT_FAIL_ABOVE {summary.fail_above:.1%}")
@@ -69,13 +69,13 @@ def render_message(summary: ReportSummary, *, style: str = "markdown", report_ke
     lines += _job_items("failed", summary.failed, summary.failed_total, code,
                         lambda j: f"{j.code} {j.message}".strip() or "no message")
     lines += _job_items("stuck", summary.stuck, summary.stuck_total, code,
-                        lambda j: f"{j.state} for {_age(j.age_seconds)}")
+                        lambda j: f"{j.state} for {age_text(j.age_seconds)}")
     objects = summary.objects
     if objects.suspicious:
         lines.append(bold.format(f"flagged images: {objects.suspicious} (acted on {objects.acted})"))
         flagged = _flagged(summary)
         for obj in flagged[:MESSAGE_ITEMS]:
-            detail = ", ".join(p for p in (obj.suspicious_type, _offsets(obj), obj.action or "no action") if p)
+            detail = ", ".join(p for p in (obj.suspicious_type, offsets_text(obj), obj.action or "no action") if p)
             lines.append(f"- {code.format(obj.key)} {detail}")
         if objects.suspicious > MESSAGE_ITEMS:
             lines.append(f"- … and {objects.suspicious - min(len(flagged), MESSAGE_ITEMS)} more")
@@ -231,8 +231,8 @@ def render_markdown(summary: ReportSummary, trend: Optional[Trend] = None) -> st
     _, verdict = headline(summary)
     scope = "all jobs in the bucket" if summary.all_jobs else f"jobs named {summary.job_name_prefix}-*"
     out = [f"# {TITLE}", "", f"**{verdict}**", "",
-           f"- bucket: `{summary.bucket}` ({summary.region})", f"- window (creation time): {_window(summary)}",
-           f"- scope: {scope}", f"- stuck after: {_age(summary.stuck_after_seconds)}",
+           f"- bucket: `{summary.bucket}` ({summary.region})", f"- window (creation time): {window_text(summary)}",
+           f"- scope: {scope}", f"- stuck after: {age_text(summary.stuck_after_seconds)}",
            f"- failed share: {summary.failed_share:.1%}"
            + (f" (threshold {summary.fail_above:.1%})" if summary.fail_above is not None else ""),
            f"- API calls: {summary.api_calls}"]
@@ -246,7 +246,7 @@ def render_markdown(summary: ReportSummary, trend: Optional[Trend] = None) -> st
         out += ["", f"## {title} ({total})", ""]
         if lines:
             out += _md_table(("Job", "Name", "Type", "State", "Created", "Age", "Code", "Message"),
-                             [(j.job_id, j.name, j.type, j.state, utc(j.created), _age(j.age_seconds), j.code,
+                             [(j.job_id, j.name, j.type, j.state, utc(j.created), age_text(j.age_seconds), j.code,
                                j.message) for j in lines])
             if total > len(lines):
                 out.append(f"\n… and {total - len(lines)} more")
@@ -261,7 +261,7 @@ def render_markdown(summary: ReportSummary, trend: Optional[Trend] = None) -> st
     for job in summary.jobs_with_objects:
         out += ["", f"### {job.job_id} {job.name} ({job.kind})", ""]
         out += _md_table(("Object", "State", "Type", "Offsets", "Size", "Action", "Error"),
-                         [(f"`{x.key}`", x.state, x.suspicious_type, _offsets(x), x.suspicious_size, x.action,
+                         [(f"`{x.key}`", x.state, x.suspicious_type, offsets_text(x), x.suspicious_size, x.action,
                            x.error) for x in job.objects])
         if job.truncated:
             out.append("\n(first objects only)")
@@ -289,7 +289,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 def render_summary_table(summary: ReportSummary) -> str:
     """The report for a terminal: verdict, counts, failed and stuck jobs, flagged objects, rules."""
     _, verdict = headline(summary)
-    parts = [verdict, f"bucket {summary.bucket}, window {_window(summary)}, {summary.api_calls} API calls", ""]
+    parts = [verdict, f"bucket {summary.bucket}, window {window_text(summary)}, {summary.api_calls} API calls", ""]
     parts.append(table(("TYPE", "TAG/WORKFLOW", "STATE", "JOBS"),
                        [(r.type, r.group, r.state, r.count) for r in summary.counts]) if summary.counts
                  else "no jobs in the window")
@@ -298,12 +298,12 @@ def render_summary_table(summary: ReportSummary) -> str:
         if total:
             parts += ["", f"{title} ({total})",
                       table(("JOB", "NAME", "STATE", "AGE", "CODE", "MESSAGE"),
-                            [(j.job_id, j.name, j.state, _age(j.age_seconds), j.code, j.message) for j in lines])]
+                            [(j.job_id, j.name, j.state, age_text(j.age_seconds), j.code, j.message) for j in lines])]
     o = summary.objects
     if o.inspected or o.workflow_executions:
         parts += ["", f"OBJECTS inspected {o.inspected}, flagged {o.suspicious}, acted on {o.acted}, "
                       f"workflow executions {sum(o.workflow_executions.values())}"]
-    rows = [(job.job_id, x.key, x.state, x.suspicious_type, _offsets(x), x.action or x.error)
+    rows = [(job.job_id, x.key, x.state, x.suspicious_type, offsets_text(x), x.action or x.error)
             for job in summary.jobs_with_objects for x in job.objects]
     if rows:
         parts.append(table(("JOB", "OBJECT", "STATE", "TYPE", "OFFSETS", "ACTION/ERROR"), rows))
