@@ -84,7 +84,8 @@ def render_message(summary: ReportSummary, *, style: str = "markdown", report_ke
         lines.append(f"objects that failed inspection: {failed_objects}")
     lines += [f"note: {n}" for n in (list(summary.notes) + (trend.notes if trend else []))[:3]]
     if link:
-        lines.append(_link(style, link))
+        # A console link opens the folder: the key says which of its files is today's page.
+        lines.append(_link(style, link) + (f" ({code.format(report_key.rsplit('/', 1)[-1])})" if report_key else ""))
     elif report_key:
         lines.append(f"full report: {code.format(report_key)}")
     return _fit(lines, limit)
@@ -132,7 +133,7 @@ def fmt_change(row: TrendRow, change: Optional[float]) -> str:
         unit = ""
     if abs(change) < 0.05:
         return f"±0{unit}"
-    text = f"{change:+.0f}" if float(change).is_integer() else f"{change:+.1f}"
+    text = f"{change:+.1f}" if row.share or not float(change).is_integer() else f"{change:+.0f}"
     return text + unit
 
 
