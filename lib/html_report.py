@@ -9,7 +9,7 @@ from datetime import timedelta
 from html import escape
 from typing import Any, Callable, Iterable, List, Optional, Sequence
 
-from lib.render import TITLE, age_text, daily_series, fmt_change, fmt_value, offsets_text, utc, window_text
+from lib.render import TITLE, age_text, daily_series, days_text, fmt_change, fmt_value, offsets_text, utc, window_text
 from lib.report import ReportSummary, headline
 from lib.trends import COMPARE_DAYS, Trend, TrendPoint
 
@@ -27,9 +27,9 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:.6em 0
 .scroll{overflow-x:auto;-webkit-overflow-scrolling:touch}
 table{border-collapse:collapse;background:#fff;font-size:.92em;min-width:100%}
 th,td{border:1px solid #d0d7de;padding:4px 6px;text-align:left;vertical-align:top}th{background:#eaeef2}
-td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.nowrap{white-space:nowrap}
 code{font:.9em ui-monospace,Menlo,Consolas,monospace;word-break:break-all}
-.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(260px,1fr));gap:10px}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(160px,1fr));gap:8px;margin-bottom:10px}
 figure{margin:0;background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:6px}
 figcaption{font-size:.9em;color:#59636e}svg{width:100%;height:auto;display:block}
 .none{color:#59636e}
@@ -75,7 +75,7 @@ def bar_chart(title: str, values: Sequence[Optional[float]], *, colour: str, as_
         if value is None:
             parts.append(f'<rect x="{x:.1f}" y="{base - 2}" width="{width:.1f}" height="2" fill="#d0d7de"/>')
             continue
-        height = value * scale
+        height = max(value * scale, 1.0)  # a day with a report and a zero still shows, as a 1-px line
         label = f"{value:.1%}" if as_share else f"{value:g}"
         parts.append(f'<rect x="{x:.1f}" y="{base - height:.1f}" width="{width:.1f}" height="{height:.1f}" '
                      f'fill="{colour}"><title>{_e(label)}</title></rect>')
@@ -85,7 +85,7 @@ def bar_chart(title: str, values: Sequence[Optional[float]], *, colour: str, as_
             parts.append(f'<rect x="{x:.1f}" y="{base - h2:.1f}" width="{width:.1f}" height="{h2:.1f}" '
                          f'fill="{overlay_colour}"><title>{_e(f"{extra:g}")}</title></rect>')
     top_label = f"{top:.1%}" if as_share else f"{top:g}"
-    parts.append(f'<text x="{PAD}" y="{PAD - 5}" font-size="11" fill="#59636e">max {_e(top_label)}</text>')
+    parts.append(f'<text x="{PAD}" y="{PAD - 5}" font-size="14" fill="#59636e">max {_e(top_label)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -118,7 +118,7 @@ def _trend(trend: Optional[Trend]) -> str:
     table = _table(("Figure", "Today", "Yesterday", "Change", f"{COMPARE_DAYS}-day mean", "Change"),
                    [(r.metric, fmt_value(r, r.today), fmt_value(r, r.yesterday), fmt_change(r, r.vs_yesterday),
                      fmt_value(r, r.mean), fmt_change(r, r.vs_mean)) for r in trend.rows], numeric=(1, 2, 3, 4, 5))
-    note = (f"<p>Against yesterday and the mean of the {trend.days_compared} days with a report in the last "
+    note = (f"<p>Against yesterday and the mean of the {days_text(trend.days_compared)} with a report in the last "
             f"{COMPARE_DAYS}.</p>")
     return note + _charts(trend) + table
 
@@ -137,12 +137,13 @@ def _objects(summary: ReportSummary) -> str:
     o = summary.objects
     facts = (f"<p>{o.inspected} inspected, {o.suspicious} flagged, {o.acted} acted on; "
              f"{o.jobs_without_results} job(s) without per-object results.</p>")
-    rows = [(f"{job.name} ({job.job_id})", x.key, x.state, x.suspicious_type, offsets_text(x), x.suspicious_size, x.action, x.error)
-            for job in summary.jobs_with_objects for x in job.objects]
+    rows = [(x.key, x.suspicious_type, offsets_text(x), x.suspicious_size, x.action, x.state, x.error,
+             f"{job.name} ({job.job_id})") for job in summary.jobs_with_objects for x in job.objects]
     if not rows:
         return facts + _none("no flagged or failed objects")
-    return facts + _table(("Job", "Object", "State", "Type", "Offsets", "Size", "Action", "Error"), rows,
-                          numeric=(5,))
+    # The key first: on a phone it is what is read before the table scrolls sideways.
+    return facts + _table(("Object", "Type", "Offsets", "Size", "Action", "State", "Error", "Job"), rows,
+                          numeric=(2, 3))
 
 
 def render_html(summary: ReportSummary, trend: Optional[Trend] = None) -> str:

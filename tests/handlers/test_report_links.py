@@ -116,7 +116,7 @@ def test_the_second_days_message_shows_the_change_since_yesterday(wire):
     wire.add_job("b3", created="2026-11-28T11:00:00+0800")
     result = main_handler(timer("2026-11-28T16:00:00Z"), CONTEXT)
     text = message(wire)
-    assert "trend (change vs yesterday / vs the 1-day mean of the last 30 days):" in text
+    assert "trend (change vs yesterday / vs the mean of 1 day in the last 30):" in text
     assert "- jobs 2 (+1 / +1), Failed 1 (+1 / +1), Success 1 (±0 / ±0)" in text
     assert "failed share 50.0% (+50.0 pp / +50.0 pp)" in text
     trends = next(d for d in result["deliveries"] if d["channel"] == "trends")

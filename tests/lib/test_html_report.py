@@ -87,6 +87,14 @@ def test_flagged_images_are_listed_with_their_offsets_and_actions():
     assert "bytes 120-1097475" in page.all_text and "Success BackupObject" in page.all_text
 
 
+def test_each_object_row_starts_with_its_key_then_type_and_offsets():
+    html = render_html(sample_summary())
+    section = html[html.index('<section id="objects">'):html.index('<section id="counts">')]
+    cells = [t for t in Page(section).text if t.strip()]
+    row = cells[cells.index("uploads/cat.png"):][:4]
+    assert row == ["uploads/cat.png", "MPEG-TS", "bytes 120-1097475", "1097356"]
+
+
 def test_a_day_without_a_report_is_a_stub_not_a_bar():
     trend = sample_trend()  # no report 3 and 4 days ago
     page = Page(render_html(sample_summary(), trend))
