@@ -9,11 +9,12 @@ PY310_VERSION := $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.10\.[0
 # Tests of the deployed code (handlers/, lib/) that must also pass on Python 3.9.
 DEPLOYED_TESTS := tests/lib tests/handlers
 
-.PHONY: help venv test lint pytest test39 demo bench soak package package-check clean
+.PHONY: help venv test lint pytest test39 demo visual bench soak package package-check clean
 
 help:
 	@echo "make demo     run the whole loop (timer -> batch job -> inspection -> report) on the local emulator"
 	@echo "make test     lint + every test (+ the deployed code's tests on Python 3.9)"
+	@echo "make visual   the demo's HTML report as PNGs (phone and desktop width) in build/, via headless Chromium"
 	@echo "make bench    benchmarks, written to docs/benchmarks.md"
 	@echo "make package  build the SCF deployment zip in build/"
 
@@ -46,6 +47,19 @@ endif
 
 demo: $(STAMP)
 	$(PY) -m emulator.demo
+
+# Not part of `make test`: a person looks at the PNGs. Chromium is Debian's: apt-get install -y chromium.
+CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser)
+visual: demo
+	@test -n "$(CHROMIUM)" || { echo "no chromium on PATH: apt-get update && apt-get install -y chromium"; exit 1; }
+	@mkdir -p build
+	@page=$$(find .demo/bucket -name '*.html' | sort | tail -1); \
+	for size in phone:390,1900 desktop:1100,1500; do \
+		name=$${size%%:*}; \
+		$(CHROMIUM) --headless --no-sandbox --disable-gpu --hide-scrollbars --force-device-scale-factor=1 \
+			--window-size=$${size#*:} --screenshot=build/report-$$name.png "file://$(CURDIR)/$$page" 2>/dev/null; \
+		echo "build/report-$$name.png <- $$page"; \
+	done
 
 # The package is rebuilt first so the deployment-tree figure measures the code being benchmarked.
 bench: $(STAMP)

@@ -78,6 +78,11 @@ DOCS: Dict[str, VariableDoc] = {
                                       "empty, or an http(s) URL"),
     "REPORT_WEBHOOK_FORMAT": VariableDoc("Message format of the webhook.", "wecom, dingtalk, feishu, slack, json"),
     "REPORT_NOTIFY": VariableDoc("When to post to the webhook.", "on-problem or always"),
+    "REPORT_LINK": VariableDoc("How the chat message points at the HTML report (see deploy.md, Opening the report "
+                               "from chat): a console link (needs a login), a presigned URL (expires), or the key.",
+                               "console, presigned or key"),
+    "REPORT_LINK_EXPIRES": VariableDoc("Lifetime asked for a presigned link; it never outlives the function's "
+                                       "temporary credentials.", "a duration between 1m and 7d, e.g. 12h"),
     "REPORT_FAIL_ABOVE": VariableDoc("Mark the report FAILING (summary and message) when more than this share of jobs failed; the run itself still succeeds, so SCF does not retry and notify twice.",
                                      "empty, or a number between 0 and 1, e.g. 0.1"),
     "TENCENTCLOUD_SECRETID": VariableDoc("Injected by SCF from the function's role; never set it yourself.",

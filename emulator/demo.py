@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import struct
 import sys
 import time
@@ -15,6 +16,9 @@ from urllib.parse import quote
 
 BUCKET = "demo-1250000000"
 REGION = "ap-guangzhou"
+# Under the checkout and in .gitignore: the emulator's data and a readable copy of the report objects stay after
+# the demo, so a newcomer can open the report it describes; the next demo wipes it first and starts clean.
+DEMO_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".demo")
 
 # --- sample images, generated so the demo ships no binaries --------------------------------------------
 
@@ -141,11 +145,29 @@ def _describe_bucket(backend, before: Dict[str, str]) -> None:
         say("    nothing was flagged")
 
 
+def _fresh_demo_dir() -> str:
+    shutil.rmtree(DEMO_DIR, ignore_errors=True)
+    os.makedirs(DEMO_DIR)
+    return os.path.join(DEMO_DIR, "emulator")
+
+
+def _export_reports(backend, prefix: str) -> List[str]:
+    """Copy the report objects to .demo/bucket/<key> so a browser can open them; returns the local paths."""
+    paths = []
+    for key in backend.list_keys(BUCKET, prefix=prefix):
+        path = os.path.join(DEMO_DIR, "bucket", *key.split("/"))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as handle:
+            handle.write(backend.get_object(BUCKET, key).data)
+        paths.append(path)
+    return paths
+
+
 def main() -> int:
     from emulator.testing import run_emulator
 
     started = time.monotonic()
-    with run_emulator(autorun=True) as emu:
+    with run_emulator(autorun=True, data_dir=_fresh_demo_dir()) as emu:
         os.environ.update({
             "COS_BUCKET": BUCKET, "COS_REGION": REGION, "COS_EMULATOR_URL": emu.url,
             "TENCENTCLOUD_SECRETID": emu.secret_id, "TENCENTCLOUD_SECRETKEY": emu.secret_key,
@@ -205,6 +227,9 @@ def main() -> int:
         except ImportError:
             report = None
         if report is not None:
+            # The report function also ran a day earlier, before any image arrived: today has a yesterday to beat.
+            report(_timer_event("timer-hourly.json", tick + timedelta(minutes=1) - timedelta(days=1)),
+                   {"request_id": "demo-report-yesterday"})
             summary = report(_timer_event("timer-hourly.json", tick + timedelta(minutes=1)), {"request_id": "demo-report"})
             say("7. The report function listed every job of the last day:")
             for line in _report_lines(summary["summary"]):
@@ -212,8 +237,13 @@ def main() -> int:
             for delivery in summary["deliveries"]:
                 state = "delivered" if delivery["delivered"] else f"NOT delivered ({delivery['detail']})"
                 say(f"    {delivery['channel']}: {state}")
-            for key in emu.backend.list_keys(BUCKET, prefix="autopilot/reports/"):
+            today = tick + timedelta(minutes=1)
+            for key in emu.backend.list_keys(BUCKET, prefix=f"autopilot/reports/{today:%Y/%m/%d}/"):
                 say(f"    report object: cos://{BUCKET}/{key}")
+            pages = [p for p in _export_reports(emu.backend, "autopilot/reports/") if p.endswith(".html")]
+            if pages:
+                say(f"8. Open today's report in a browser: {pages[-1]}")
+                say(f"   (the emulator's data and every report object stay in {DEMO_DIR}; the next demo wipes it)")
         else:
             jobs = list(client.iter_jobs("Job"))
             say("7. Jobs in the bucket now: " + ", ".join(f"{j.Name} {j.State}" for j in jobs))

@@ -13,6 +13,7 @@ from lib.windows import parse_duration
 
 PROCESS_TYPES = ("BackupObject", "SwitchObjectToPrivate", "DeleteObject")
 WEBHOOK_FORMATS = ("wecom", "dingtalk", "feishu", "slack", "json")
+REPORT_LINKS = ("console", "presigned", "key")  # how a chat message points at the HTML report (docs/deploy.md)
 DEFAULT_SUFFIXES = ".jpg,.jpeg,.png,.bmp,.webp,.gif"
 BACKUP_PREFIX = "abnormal_images_backup/"
 
@@ -43,6 +44,8 @@ ENV_NAMES: Dict[str, str] = {
     "report_webhook_format": "REPORT_WEBHOOK_FORMAT",
     "report_notify": "REPORT_NOTIFY",
     "report_fail_above": "REPORT_FAIL_ABOVE",
+    "report_link": "REPORT_LINK",
+    "report_link_expires": "REPORT_LINK_EXPIRES",
     "secret_id": "TENCENTCLOUD_SECRETID",
     "secret_key": "TENCENTCLOUD_SECRETKEY",
     "session_token": "TENCENTCLOUD_SESSIONTOKEN",
@@ -121,6 +124,8 @@ class Settings(BaseModel):
     report_webhook_format: str = "wecom"
     report_notify: str = "on-problem"
     report_fail_above: Optional[float] = None
+    report_link: str = "console"
+    report_link_expires: timedelta = timedelta(hours=12)
     secret_id: Optional[SecretStr] = None
     secret_key: Optional[SecretStr] = None
     session_token: Optional[SecretStr] = None
@@ -176,7 +181,8 @@ class Settings(BaseModel):
     def _window(cls, v: Any) -> Any:
         return WindowSpec.parse(v) if isinstance(v, str) else v
 
-    @field_validator("first_run_lookback", "report_lookback", "report_stuck_after", mode="before")
+    @field_validator("first_run_lookback", "report_lookback", "report_stuck_after", "report_link_expires",
+                     mode="before")
     @classmethod
     def _duration(cls, v: Any) -> Any:
         return parse_duration(v) if isinstance(v, str) else v
@@ -246,6 +252,20 @@ class Settings(BaseModel):
     def _notify(cls, v: str) -> str:
         if v not in ("always", "on-problem"):
             raise ValueError("must be always or on-problem")
+        return v
+
+    @field_validator("report_link")
+    @classmethod
+    def _report_link(cls, v: str) -> str:
+        if v not in REPORT_LINKS:
+            raise ValueError(f"must be one of {', '.join(REPORT_LINKS)}")
+        return v
+
+    @field_validator("report_link_expires")
+    @classmethod
+    def _link_expires(cls, v: timedelta) -> timedelta:
+        if not timedelta(minutes=1) <= v <= timedelta(days=7):
+            raise ValueError("must be between 1m and 7d (and a presigned URL dies with the role's credentials anyway)")
         return v
 
     @field_validator("report_fail_above")

@@ -1,21 +1,27 @@
-"""Delivering a report: a JSON log line, JSON + Markdown objects in the bucket, and a chat webhook, independently."""
+"""Delivering a report: a JSON log line, the trend index, JSON + Markdown + HTML objects, a chat webhook, independently."""
 from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable, List, Optional, Tuple
-from urllib.parse import urlparse
+from urllib.parse import quote, urlencode, urlparse
 
 from pydantic import BaseModel, ConfigDict
 
 from lib import logs
-from lib.client import CiClient
+from lib.client import CiClient, translate_sdk_errors
 from lib.config import Settings
 from lib.errors import AppError, DeliveryError
+from lib.html_report import render_html
 from lib.render import render_markdown, webhook_payload
 from lib.report import ReportSummary
+from lib.trends import Trend, update_trends
 from lib.windows import as_utc
+
+# The COS console's file list, opened at a folder. The format is not documented; it is the one the console itself
+# puts in the address bar, and public projects link to it (path is URL-encoded twice) - see docs/deploy.md.
+CONSOLE_URL = "https://console.cloud.tencent.com/cos/bucket?bucket={bucket}&region={region}&path={path}"
 
 logger = logging.getLogger(__name__)
 
@@ -49,17 +55,55 @@ def should_notify(notify: str, summary: ReportSummary) -> bool:
     return notify == "always" or summary.problem
 
 
-def write_report_objects(client: CiClient, prefix: str, summary: ReportSummary) -> Tuple[str, str]:
-    """Put the JSON and Markdown reports; raises DeliveryError naming the key that failed."""
+def html_key(md_key: str) -> str:
+    """The HTML page sits beside the Markdown report: same name, `.html`."""
+    return md_key[: -len(".md")] + ".html"
+
+
+def write_report_objects(client: CiClient, prefix: str, summary: ReportSummary,
+                         trend: Optional[Trend] = None) -> Tuple[str, str, str]:
+    """Put the JSON, Markdown and HTML reports; raises DeliveryError naming the key that failed."""
     json_key, md_key = report_keys(prefix, summary.window_end)
+    page_key = html_key(md_key)
     for key, body, content_type in (
             (json_key, summary.model_dump_json(indent=2), "application/json"),
-            (md_key, render_markdown(summary), "text/markdown; charset=utf-8")):
+            (md_key, render_markdown(summary, trend), "text/markdown; charset=utf-8"),
+            (page_key, render_html(summary, trend), "text/html; charset=utf-8")):
         try:
             client.put_object(key, body.encode("utf-8"), content_type)
         except AppError as exc:
             raise DeliveryError(f"report object {key} was not written: {exc}") from None
-    return json_key, md_key
+    return json_key, md_key, page_key
+
+
+def console_link(bucket: str, region: str, key: str) -> str:
+    """The console's file list at the folder holding key: durable, opens after a Tencent Cloud login."""
+    folder = "/" + key.rsplit("/", 1)[0] + "/" if "/" in key else "/"
+    return CONSOLE_URL.format(bucket=quote(bucket, safe=""), region=quote(region, safe=""),
+                              path=quote(quote(folder, safe=""), safe=""))
+
+
+def presigned_link(client: CiClient, key: str, expires: timedelta, session_token: Optional[str] = None) -> str:
+    """A GET URL for key signed with the function's credentials: it stops working when they expire, whatever
+    `expires` says, and it carries their session token - nothing more."""
+    with translate_sdk_errors("GetPresignedUrl"):
+        url = str(client.sdk.get_presigned_url(Bucket=client.bucket, Key=key, Method="GET",
+                                               Expired=int(expires.total_seconds())))
+    # The Python SDK leaves a temporary key's token out of the URL, and COS refuses the URL without it; the Go SDK
+    # appends it unsigned as x-cos-security-token (cos-go-sdk-v5 object.go, GetPresignedURL), and so do we.
+    if session_token:
+        url += ("&" if "?" in url else "?") + urlencode({"x-cos-security-token": session_token})
+    return url
+
+
+def report_link(settings: Settings, client: CiClient, key: str) -> Optional[str]:
+    """The link REPORT_LINK asks for, to the HTML report; None for `key` (the message names the key instead)."""
+    if settings.report_link == "console":
+        return console_link(settings.bucket, settings.region, key)
+    if settings.report_link == "presigned":
+        token = settings.session_token.get_secret_value() if settings.session_token else None
+        return presigned_link(client, key, settings.report_link_expires, token)
+    return None
 
 
 def redact(text: str, url: str) -> str:
@@ -112,7 +156,10 @@ def deliver_report(settings: Settings, summary: ReportSummary, *, client: CiClie
     """Every configured channel, each on its own: one that fails is logged and the others still run."""
     logs.log("report", summary=summary.model_dump(mode="json", exclude={"jobs_with_objects"}))
     outcomes = [DeliveryOutcome(channel="log", delivered=True)]
-    keys: Optional[Tuple[str, str]] = None
+    keys: Optional[Tuple[str, str, str]] = None
+    trend = update_trends(client, settings.state_prefix, summary)
+    outcomes.append(DeliveryOutcome(channel="trends", delivered=not trend.notes,
+                                    detail="; ".join(trend.notes) or f"{trend.days_compared} earlier day(s) compared"))
 
     def attempt(channel: str, action: Callable[[], str]) -> None:
         try:
@@ -126,7 +173,7 @@ def deliver_report(settings: Settings, summary: ReportSummary, *, client: CiClie
 
     def to_cos() -> str:
         nonlocal keys
-        keys = write_report_objects(client, settings.report_prefix, summary)
+        keys = write_report_objects(client, settings.report_prefix, summary, trend)
         return " ".join(keys)
 
     attempt("cos", to_cos)
@@ -139,7 +186,13 @@ def deliver_report(settings: Settings, summary: ReportSummary, *, client: CiClie
     fmt = settings.report_webhook_format
 
     def to_webhook() -> str:
-        payload = webhook_payload(fmt, summary, report_key=keys[1] if keys else None)
+        link = None
+        if keys:
+            try:
+                link = report_link(settings, client, keys[2])
+            except AppError as exc:  # the message still names the key; say why there is no link
+                logs.log_error("report_link_failed", exc, channel="webhook")
+        payload = webhook_payload(fmt, summary, report_key=keys[2] if keys else None, trend=trend, link=link)
         post_webhook(session, url, fmt, payload, settings.api_timeout)
         return f"{fmt} message sent"
 

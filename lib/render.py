@@ -6,27 +6,30 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from lib.client import JobDetail
 from lib.report import JobLine, ObjectLine, ReportSummary, group_of, headline
+from lib.trends import COMPARE_DAYS, Trend, TrendRow
 from lib.windows import as_utc, format_duration
 
 # WeCom caps markdown content at 4096 bytes; the other platforms allow more, one limit keeps messages alike.
 MESSAGE_LIMIT_BYTES = 4000
 MESSAGE_ITEMS = 5  # failed / stuck jobs and flagged objects named in a chat message
 TITLE = "cos-batch-autopilot report"
+SPARK_BARS = "▁▂▃▄▅▆▇█"
+SPARK_GAP = "·"  # a day without a report: a gap, not a zero
 
 
 def utc(moment: Optional[datetime]) -> str:
     return as_utc(moment).strftime("%Y-%m-%d %H:%M:%SZ") if moment else "-"
 
 
-def _window(summary: ReportSummary) -> str:
+def window_text(summary: ReportSummary) -> str:
     return f"{utc(summary.window_start)} → {utc(summary.window_end)}"
 
 
-def _age(seconds: Optional[int]) -> str:
+def age_text(seconds: Optional[int]) -> str:
     return format_duration(timedelta(seconds=seconds)) if seconds is not None else "?"
 
 
-def _offsets(obj: ObjectLine) -> str:
+def offsets_text(obj: ObjectLine) -> str:
     if obj.begin_byte is None and obj.end_byte is None:
         return ""
     return f"bytes {obj.begin_byte}-{obj.end_byte}"
@@ -46,39 +49,128 @@ def _flagged(summary: ReportSummary) -> List[ObjectLine]:
 # --- the chat message --------------------------------------------------------------------------------
 
 def render_message(summary: ReportSummary, *, style: str = "markdown", report_key: Optional[str] = None,
-                   limit: int = MESSAGE_LIMIT_BYTES) -> str:
-    """A short message: verdict, counts, the first few failed/stuck jobs and flagged images, where to look.
+                   limit: int = MESSAGE_LIMIT_BYTES, trend: Optional[Trend] = None,
+                   link: Optional[str] = None) -> str:
+    """A short message: verdict, counts, trend, the first few failed/stuck jobs and flagged images, where to look.
 
-    style is `markdown` (WeCom, DingTalk), `mrkdwn` (Slack) or `text` (Feishu text messages).
+    style is `markdown` (WeCom, DingTalk), `mrkdwn` (Slack) or `text` (Feishu text messages); `link` (a URL that
+    opens the report) replaces the bare `report_key` line.
     """
     bold = {"markdown": "**{}**", "mrkdwn": "*{}*", "text": "{}"}[style]
     code = "{}" if style == "text" else "`{}`"
     _, verdict = headline(summary)
     lines = [bold.format(f"{TITLE}: {verdict}"),
-             f"bucket {code.format(summary.bucket)}, window {_window(summary)}",
+             f"bucket {code.format(summary.bucket)}, window {window_text(summary)}",
              f"jobs by state: {_state_totals(summary)}"]
     if summary.failing:
         lines.append(f"failed share {summary.failed_share:.1%} is above REPORT_FAIL_ABOVE {summary.fail_above:.1%}")
+    if trend is not None:
+        lines += trend_lines(trend)
     lines += _job_items("failed", summary.failed, summary.failed_total, code,
                         lambda j: f"{j.code} {j.message}".strip() or "no message")
     lines += _job_items("stuck", summary.stuck, summary.stuck_total, code,
-                        lambda j: f"{j.state} for {_age(j.age_seconds)}")
+                        lambda j: f"{j.state} for {age_text(j.age_seconds)}")
     objects = summary.objects
     if objects.suspicious:
         lines.append(bold.format(f"flagged images: {objects.suspicious} (acted on {objects.acted})"))
         flagged = _flagged(summary)
         for obj in flagged[:MESSAGE_ITEMS]:
-            detail = ", ".join(p for p in (obj.suspicious_type, _offsets(obj), obj.action or "no action") if p)
+            detail = ", ".join(p for p in (obj.suspicious_type, offsets_text(obj), obj.action or "no action") if p)
             lines.append(f"- {code.format(obj.key)} {detail}")
         if objects.suspicious > MESSAGE_ITEMS:
             lines.append(f"- … and {objects.suspicious - min(len(flagged), MESSAGE_ITEMS)} more")
     failed_objects = objects.by_state.get("Failed", 0) + objects.workflow_executions.get("Failed", 0)
     if failed_objects:
         lines.append(f"objects that failed inspection: {failed_objects}")
-    lines += [f"note: {n}" for n in summary.notes[:3]]
-    if report_key:
+    lines += [f"note: {n}" for n in (list(summary.notes) + (trend.notes if trend else []))[:3]]
+    if link:
+        # A console link opens the folder: the key says which of its files is today's page.
+        lines.append(_link(style, link) + (f" ({code.format(report_key.rsplit('/', 1)[-1])})" if report_key else ""))
+    elif report_key:
         lines.append(f"full report: {code.format(report_key)}")
     return _fit(lines, limit)
+
+
+def _link(style: str, url: str) -> str:
+    if style == "markdown":
+        return f"[open the full report]({url})"
+    if style == "mrkdwn":
+        return f"<{url}|open the full report>"
+    return f"full report: {url}"
+
+
+# --- trends --------------------------------------------------------------------------------------------
+
+def sparkline(values: Sequence[Optional[float]]) -> str:
+    """One character per value, scaled from zero to the largest; None (no report that day) is a gap."""
+    top = max((v for v in values if v is not None), default=0.0)
+    last = len(SPARK_BARS) - 1
+    return "".join(SPARK_GAP if v is None else SPARK_BARS[round(v / top * last) if top > 0 else 0] for v in values)
+
+
+def daily_series(trend: Trend, figure: Any) -> List[Optional[float]]:
+    """figure(point) for each of the last COMPARE_DAYS days and today, oldest first; None for a missing day."""
+    by_day = {p.day: p for p in trend.recent}
+    days = [trend.today.day - timedelta(days=n) for n in range(COMPARE_DAYS, -1, -1)]
+    return [figure(by_day[d]) if d in by_day else None for d in days]
+
+
+def fmt_value(row: TrendRow, value: Optional[float]) -> str:
+    if value is None:
+        return "-"
+    if row.share:
+        return f"{value:.1%}"
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+
+
+def fmt_change(row: TrendRow, change: Optional[float]) -> str:
+    """+3, -1.5, ±0; a share's change in percentage points; '-' when there is nothing to compare with."""
+    if change is None:
+        return "-"
+    if row.share:
+        change, unit = change * 100, " pp"
+    else:
+        unit = ""
+    if abs(change) < 0.05:
+        return f"±0{unit}"
+    text = f"{change:+.1f}" if row.share or not float(change).is_integer() else f"{change:+.0f}"
+    return text + unit
+
+
+def days_text(n: int) -> str:
+    return f"{n} day" + ("" if n == 1 else "s")
+
+
+def trend_lines(trend: Trend) -> List[str]:
+    """The chat lines: each figure with its change against yesterday and the 30-day mean, and a sparkline."""
+    if not trend.has_history:
+        return [f"trend: no earlier report in the last {COMPARE_DAYS} days to compare with yet"]
+
+    def item(row: TrendRow) -> str:
+        return (f"{row.metric} {fmt_value(row, row.today)} "
+                f"({fmt_change(row, row.vs_yesterday)} / {fmt_change(row, row.vs_mean)})")
+
+    jobs = [r for r in trend.rows if not r.share and r.metric not in ("inspected", "flagged", "acted on")]
+    objects = [r for r in trend.rows if r not in jobs]
+    spark = sparkline(daily_series(trend, lambda p: p.failed_share))
+    return [f"trend (change vs yesterday / vs the mean of {days_text(trend.days_compared)} in the last "
+            f"{COMPARE_DAYS}):",
+            "- " + ", ".join(item(r) for r in jobs),
+            "- " + ", ".join(item(r) for r in objects),
+            f"- failed share, {COMPARE_DAYS} days to today: {spark}"]
+
+
+def _trend_markdown(trend: Trend) -> List[str]:
+    out = ["", "## Trend", ""]
+    if not trend.has_history:
+        return out + [f"No earlier report in the last {COMPARE_DAYS} days to compare with yet."]
+    out += [f"Against yesterday and the mean of the {days_text(trend.days_compared)} with a report in the last "
+            f"{COMPARE_DAYS}.", ""]
+    out += _md_table(("Figure", "Today", "Yesterday", "Change", f"{COMPARE_DAYS}-day mean", "Change"),
+                     [(r.metric, fmt_value(r, r.today), fmt_value(r, r.yesterday), fmt_change(r, r.vs_yesterday),
+                       fmt_value(r, r.mean), fmt_change(r, r.vs_mean)) for r in trend.rows])
+    spark = sparkline(daily_series(trend, lambda p: p.failed_share))
+    return out + ["", f"Failed share, {COMPARE_DAYS} days to today (oldest first, {SPARK_GAP} = no report): `{spark}`"]
 
 
 def _job_items(label: str, jobs: Sequence[JobLine], total: int, code: str, describe: Any) -> List[str]:
@@ -104,21 +196,28 @@ def _fit(lines: List[str], limit: int) -> str:
     return text.encode("utf-8")[:limit].decode("utf-8", "ignore")
 
 
-def webhook_payload(fmt: str, summary: ReportSummary, *, report_key: Optional[str] = None) -> Dict[str, Any]:
+def webhook_payload(fmt: str, summary: ReportSummary, *, report_key: Optional[str] = None,
+                    trend: Optional[Trend] = None, link: Optional[str] = None) -> Dict[str, Any]:
     """The body each platform documents for a markdown/text bot message; `json` is the summary itself."""
     if fmt == "json":
-        return summary.model_dump(mode="json")
+        body = summary.model_dump(mode="json")
+        if trend is not None:
+            body["trend"] = trend.model_dump(mode="json", exclude={"recent"})
+        if link:
+            body["report_link"] = link
+        return body
+    extra: Dict[str, Any] = {"report_key": report_key, "trend": trend, "link": link}
     if fmt == "wecom":
-        return {"msgtype": "markdown", "markdown": {"content": render_message(summary, report_key=report_key)}}
+        return {"msgtype": "markdown", "markdown": {"content": render_message(summary, **extra)}}
     if fmt == "dingtalk":
         status, _ = headline(summary)
         return {"msgtype": "markdown", "markdown": {"title": f"{TITLE}: {status}",
-                                                    "text": render_message(summary, report_key=report_key)}}
+                                                    "text": render_message(summary, **extra)}}
     if fmt == "feishu":
         # A plain text message: the custom-bot card schema changes more often than the text one.
-        return {"msg_type": "text", "content": {"text": render_message(summary, style="text", report_key=report_key)}}
+        return {"msg_type": "text", "content": {"text": render_message(summary, style="text", **extra)}}
     if fmt == "slack":
-        return {"text": render_message(summary, style="mrkdwn", report_key=report_key)}
+        return {"text": render_message(summary, style="mrkdwn", **extra)}
     raise ValueError(f"unknown webhook format {fmt!r}")
 
 
@@ -133,16 +232,19 @@ def _md_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> List[str
     return out
 
 
-def render_markdown(summary: ReportSummary) -> str:
+def render_markdown(summary: ReportSummary, trend: Optional[Trend] = None) -> str:
     """The full human-readable report written next to the JSON one."""
     _, verdict = headline(summary)
     scope = "all jobs in the bucket" if summary.all_jobs else f"jobs named {summary.job_name_prefix}-*"
     out = [f"# {TITLE}", "", f"**{verdict}**", "",
-           f"- bucket: `{summary.bucket}` ({summary.region})", f"- window (creation time): {_window(summary)}",
-           f"- scope: {scope}", f"- stuck after: {_age(summary.stuck_after_seconds)}",
+           f"- bucket: `{summary.bucket}` ({summary.region})", f"- window (creation time): {window_text(summary)}",
+           f"- scope: {scope}", f"- stuck after: {age_text(summary.stuck_after_seconds)}",
            f"- failed share: {summary.failed_share:.1%}"
            + (f" (threshold {summary.fail_above:.1%})" if summary.fail_above is not None else ""),
-           f"- API calls: {summary.api_calls}", "", "## Jobs by state", ""]
+           f"- API calls: {summary.api_calls}"]
+    if trend is not None:
+        out += _trend_markdown(trend)
+    out += ["", "## Jobs by state", ""]
     out += _md_table(("Type", "Tag / workflow", "State", "Jobs"),
                      [(r.type, r.group, r.state, r.count) for r in summary.counts]) if summary.counts else ["none"]
     for title, lines, total in (("Failed jobs", summary.failed, summary.failed_total),
@@ -150,7 +252,7 @@ def render_markdown(summary: ReportSummary) -> str:
         out += ["", f"## {title} ({total})", ""]
         if lines:
             out += _md_table(("Job", "Name", "Type", "State", "Created", "Age", "Code", "Message"),
-                             [(j.job_id, j.name, j.type, j.state, utc(j.created), _age(j.age_seconds), j.code,
+                             [(j.job_id, j.name, j.type, j.state, utc(j.created), age_text(j.age_seconds), j.code,
                                j.message) for j in lines])
             if total > len(lines):
                 out.append(f"\n… and {total - len(lines)} more")
@@ -165,7 +267,7 @@ def render_markdown(summary: ReportSummary) -> str:
     for job in summary.jobs_with_objects:
         out += ["", f"### {job.job_id} {job.name} ({job.kind})", ""]
         out += _md_table(("Object", "State", "Type", "Offsets", "Size", "Action", "Error"),
-                         [(f"`{x.key}`", x.state, x.suspicious_type, _offsets(x), x.suspicious_size, x.action,
+                         [(f"`{x.key}`", x.state, x.suspicious_type, offsets_text(x), x.suspicious_size, x.action,
                            x.error) for x in job.objects])
         if job.truncated:
             out.append("\n(first objects only)")
@@ -173,8 +275,9 @@ def render_markdown(summary: ReportSummary) -> str:
     out += _md_table(("Rule", "Next window starts", "Last job"),
                      [(c.rule, utc(c.next_window_start), c.last_job_id) for c in summary.checkpoints]) \
         if summary.checkpoints else ["no checkpoints"]
-    if summary.notes:
-        out += ["", "## Notes", ""] + [f"- {n}" for n in summary.notes]
+    notes = list(summary.notes) + (trend.notes if trend else [])
+    if notes:
+        out += ["", "## Notes", ""] + [f"- {n}" for n in notes]
     return "\n".join(out) + "\n"
 
 
@@ -192,7 +295,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 def render_summary_table(summary: ReportSummary) -> str:
     """The report for a terminal: verdict, counts, failed and stuck jobs, flagged objects, rules."""
     _, verdict = headline(summary)
-    parts = [verdict, f"bucket {summary.bucket}, window {_window(summary)}, {summary.api_calls} API calls", ""]
+    parts = [verdict, f"bucket {summary.bucket}, window {window_text(summary)}, {summary.api_calls} API calls", ""]
     parts.append(table(("TYPE", "TAG/WORKFLOW", "STATE", "JOBS"),
                        [(r.type, r.group, r.state, r.count) for r in summary.counts]) if summary.counts
                  else "no jobs in the window")
@@ -201,12 +304,12 @@ def render_summary_table(summary: ReportSummary) -> str:
         if total:
             parts += ["", f"{title} ({total})",
                       table(("JOB", "NAME", "STATE", "AGE", "CODE", "MESSAGE"),
-                            [(j.job_id, j.name, j.state, _age(j.age_seconds), j.code, j.message) for j in lines])]
+                            [(j.job_id, j.name, j.state, age_text(j.age_seconds), j.code, j.message) for j in lines])]
     o = summary.objects
     if o.inspected or o.workflow_executions:
         parts += ["", f"OBJECTS inspected {o.inspected}, flagged {o.suspicious}, acted on {o.acted}, "
                       f"workflow executions {sum(o.workflow_executions.values())}"]
-    rows = [(job.job_id, x.key, x.state, x.suspicious_type, _offsets(x), x.action or x.error)
+    rows = [(job.job_id, x.key, x.state, x.suspicious_type, offsets_text(x), x.action or x.error)
             for job in summary.jobs_with_objects for x in job.objects]
     if rows:
         parts.append(table(("JOB", "OBJECT", "STATE", "TYPE", "OFFSETS", "ACTION/ERROR"), rows))

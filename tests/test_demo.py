@@ -23,3 +23,37 @@ def test_demo_runs_the_loop_and_reports_every_flagged_image():
     assert "38 images inspected, 7 flagged, 7 acted on" in out  # the report function saw what the jobs did
     assert "report object: cos://demo-1250000000/autopilot/reports/" in out
     assert '"event"' not in out  # plain words, not the function's JSON log lines
+
+
+def run_demo() -> str:
+    done = subprocess.run([sys.executable, "-m", "emulator.demo"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def html_path(out: str) -> Path:
+    line = next(x for x in out.splitlines() if x.startswith("8. Open today's report in a browser: "))
+    return Path(line.split(": ", 1)[1])
+
+
+@pytest.mark.emulator
+def test_the_demo_leaves_its_html_report_in_the_ignored_demo_folder():
+    page = html_path(run_demo())
+    assert page.is_file() and page.is_relative_to(ROOT / ".demo")
+    html = page.read_text(encoding="utf-8")
+    assert "38 inspected, 7 flagged, 7 acted on" in html and "uploads/holiday video.png" in html
+    assert "Against yesterday" in html  # the demo's report of the day before gives it a trend
+    ignored = subprocess.run(["git", "check-ignore", "-q", str(page)], cwd=ROOT)
+    assert ignored.returncode == 0, ".demo/ must be in .gitignore"
+
+
+@pytest.mark.emulator
+def test_a_second_demo_starts_clean():
+    run_demo()
+    leftover = ROOT / ".demo" / "leftover.txt"
+    leftover.write_text("from the last run", encoding="utf-8")
+    out = run_demo()
+    assert not leftover.exists()
+    assert out.count("report object: cos://") == 3  # today's JSON, Markdown and HTML, nothing carried over
+    assert "No second job." in out

@@ -15,6 +15,7 @@ CONTEXT = {"request_id": "req-7", "function_name": "report", "time_limit_in_ms":
 INSIDE = "2026-11-28T10:00:00+0800"
 JSON_KEY = "autopilot/reports/2026/11/28/report-160000Z.json"
 MD_KEY = "autopilot/reports/2026/11/28/report-160000Z.md"
+HTML_KEY = "autopilot/reports/2026/11/28/report-160000Z.html"
 
 
 def timer(time="2026-11-28T16:00:00Z", message=""):
@@ -59,21 +60,25 @@ def test_a_tick_writes_json_and_markdown_reports_under_a_dated_key(env, wire):
     result = main_handler(timer(), CONTEXT)
     assert json.loads(wire.objects[JSON_KEY])["total_jobs"] == 1
     assert wire.objects[MD_KEY].decode().startswith("# cos-batch-autopilot report")
-    assert outcome(result, "cos") == {"channel": "cos", "delivered": True, "detail": f"{JSON_KEY} {MD_KEY}"}
+    assert wire.objects[HTML_KEY].decode().startswith("<!DOCTYPE html>")
+    assert outcome(result, "cos") == {"channel": "cos", "delivered": True,
+                                      "detail": f"{JSON_KEY} {MD_KEY} {HTML_KEY}"}
 
 
 def test_report_objects_are_sent_with_their_content_types(env, wire):
     main_handler(timer(), CONTEXT)
     types = {c.request.url.rsplit("/", 1)[1]: c.request.headers.get("Content-Type").decode()
              for c in wire.calls("PUT") if "/autopilot/reports/" in c.request.url}
-    assert types == {"report-160000Z.json": "application/json", "report-160000Z.md": "text/markdown; charset=utf-8"}
+    assert types == {"report-160000Z.json": "application/json", "report-160000Z.md": "text/markdown; charset=utf-8",
+                     "report-160000Z.html": "text/html; charset=utf-8"}
 
 
 def test_report_prefix_moves_the_report_objects(env, wire, monkeypatch):
     monkeypatch.setenv("REPORT_PREFIX", "ops/daily/")
     main_handler(timer(), CONTEXT)
     assert sorted(k for k in wire.objects if k.startswith("ops/")) == [
-        "ops/daily/2026/11/28/report-160000Z.json", "ops/daily/2026/11/28/report-160000Z.md"]
+        "ops/daily/2026/11/28/report-160000Z.html", "ops/daily/2026/11/28/report-160000Z.json",
+        "ops/daily/2026/11/28/report-160000Z.md"]
 
 
 def test_a_failed_batch_job_is_reported_not_raised(env, webhook):
@@ -82,7 +87,7 @@ def test_a_failed_batch_job_is_reported_not_raised(env, webhook):
     assert result["summary"]["failed"][0]["job_id"] == "b1"
     assert outcome(result, "webhook")["delivered"] is True
     content = json.loads(webhook_calls(webhook)[0].request.body)["markdown"]["content"]
-    assert "b1" in content and "InternalError boom" in content and MD_KEY in content
+    assert "b1" in content and "InternalError boom" in content and "`report-160000Z.html`" in content
 
 
 def test_a_job_list_the_service_refuses_fails_the_invocation(env, wire):

@@ -1,0 +1,155 @@
+"""The report handler's trend, HTML page and links, driven as SCF drives it, through the SDK over (fake) HTTP.
+
+Sources, read 2026-12-01:
+- presigned URLs: qcloud_cos/cos_client.py `get_presigned_url` (official Python SDK); the signature is checked here
+  with the emulator's independent verifier functions (emulator/auth.py `sign`, `string_to_sign`).
+- console deep link: no published format; the console's own address bar and public projects use
+  https://console.cloud.tencent.com/cos/bucket?bucket=B&region=R&path=%252F<folder>%252F (path encoded twice).
+"""
+from __future__ import annotations
+
+import json
+import time
+from html.parser import HTMLParser
+from urllib.parse import parse_qsl, unquote, urlsplit
+from xml.sax.saxutils import escape as xml_escape
+
+import pytest
+import responses
+
+from emulator.auth import sign, string_to_sign
+from handlers.report import main_handler
+from tests.wire import ENV, WEBHOOK_URL, ReportWire, inspect_result_xml
+
+CONTEXT = {"request_id": "req-7", "function_name": "report", "time_limit_in_ms": 60000}
+HTML_KEY = "autopilot/reports/2026/11/28/report-160000Z.html"
+
+
+def timer(time="2026-11-28T16:00:00Z"):
+    return {"Type": "Timer", "TriggerName": "daily-report", "Time": time, "Message": ""}
+
+
+@pytest.fixture
+def wire(env, monkeypatch):
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        monkeypatch.setenv("REPORT_WEBHOOK_URL", WEBHOOK_URL)
+        monkeypatch.setenv("REPORT_NOTIFY", "always")
+        rsps.post(WEBHOOK_URL, json={"errcode": 0, "errmsg": "ok"})
+        yield ReportWire(rsps)
+
+
+def message(wire, index=-1) -> str:
+    calls = [c for c in wire.rsps.calls if c.request.url.startswith("https://qyapi.weixin.qq.com/")]
+    return json.loads(calls[index].request.body)["markdown"]["content"]
+
+
+def link_in(text: str) -> str:
+    line = text.splitlines()[-1]
+    return line[line.index("](") + 2: line.index(") (")]
+
+
+def test_the_default_link_opens_the_reports_folder_in_the_console(wire):
+    main_handler(timer(), CONTEXT)
+    url = link_in(message(wire))
+    parts = urlsplit(url)
+    assert (parts.scheme, parts.netloc, parts.path) == ("https", "console.cloud.tencent.com", "/cos/bucket")
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    assert query["bucket"] == "examplebucket-1250000000" and query["region"] == "ap-guangzhou"
+    assert unquote(query["path"]) == "/autopilot/reports/2026/11/28/"
+    assert message(wire).splitlines()[-1].endswith("(`report-160000Z.html`)")
+
+
+def test_a_console_link_carries_no_credential(wire):
+    main_handler(timer(), CONTEXT)
+    text = message(wire)
+    for secret in ENV["TENCENTCLOUD_SECRETID"], ENV["TENCENTCLOUD_SECRETKEY"], ENV["TENCENTCLOUD_SESSIONTOKEN"]:
+        assert secret not in text
+
+
+def test_a_presigned_link_is_a_signed_get_of_the_html_page_that_expires(wire, monkeypatch):
+    monkeypatch.setenv("REPORT_LINK", "presigned")
+    monkeypatch.setenv("REPORT_LINK_EXPIRES", "2h")
+    before = int(time.time())
+    main_handler(timer(), CONTEXT)
+    url = link_in(message(wire))
+    parts = urlsplit(url)
+    assert parts.netloc == "examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com"
+    assert unquote(parts.path) == "/" + HTML_KEY
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    start, end = map(int, query["q-sign-time"].split(";"))
+    # The SDK starts the window 60 s early (clock skew, qcloud_cos/cos_auth.py) and ends it `Expired` after now.
+    assert before - 60 <= start <= int(time.time()) - 60 and end - start == 2 * 3600 + 60
+    # Recompute the signature from the secret key: the URL is a valid GET of exactly this object.
+    headers = {n: parts.netloc for n in query["q-header-list"].split(";") if n == "host"}
+    params = {n: query[n] for n in filter(None, query["q-url-param-list"].split(";"))}
+    expected = sign(ENV["TENCENTCLOUD_SECRETKEY"], query["q-key-time"],
+                    string_to_sign("get", "/" + HTML_KEY, params, headers, query["q-sign-time"]))
+    assert query["q-signature"] == expected
+
+
+def test_a_presigned_link_carries_the_session_token_and_never_the_secret_key(wire, monkeypatch):
+    monkeypatch.setenv("REPORT_LINK", "presigned")
+    main_handler(timer(), CONTEXT)
+    query = dict(parse_qsl(urlsplit(link_in(message(wire))).query))
+    assert query["x-cos-security-token"] == ENV["TENCENTCLOUD_SESSIONTOKEN"]  # inherent to a presigned URL
+    assert ENV["TENCENTCLOUD_SECRETKEY"] not in message(wire)
+
+
+def test_report_link_key_names_the_page_without_a_link(wire, monkeypatch):
+    monkeypatch.setenv("REPORT_LINK", "key")
+    main_handler(timer(), CONTEXT)
+    assert message(wire).splitlines()[-1] == f"full report: `{HTML_KEY}`"
+
+
+def test_an_unknown_report_link_is_a_config_error_naming_the_variable(wire, monkeypatch):
+    from lib.errors import ConfigError
+
+    monkeypatch.setenv("REPORT_LINK", "public")
+    with pytest.raises(ConfigError, match="REPORT_LINK"):
+        main_handler(timer(), CONTEXT)
+
+
+def test_the_second_days_message_shows_the_change_since_yesterday(wire):
+    wire.add_job("b1", created="2026-11-27T10:00:00+0800")
+    main_handler(timer("2026-11-27T16:00:00Z"), CONTEXT)
+    wire.add_job("b2", state="Failed", created="2026-11-28T10:00:00+0800")
+    wire.add_job("b3", created="2026-11-28T11:00:00+0800")
+    result = main_handler(timer("2026-11-28T16:00:00Z"), CONTEXT)
+    text = message(wire)
+    assert "trend (change vs yesterday / vs the mean of 1 day in the last 30):" in text
+    assert "- jobs 2 (+1 / +1), Failed 1 (+1 / +1), Success 1 (±0 / ±0)" in text
+    assert "failed share 50.0% (+50.0 pp / +50.0 pp)" in text
+    trends = next(d for d in result["deliveries"] if d["channel"] == "trends")
+    assert trends == {"channel": "trends", "delivered": True, "detail": "1 earlier day(s) compared"}
+    assert "## Trend" in wire.objects["autopilot/reports/2026/11/28/report-160000Z.md"].decode()
+
+
+def test_a_corrupt_trend_index_is_a_note_in_the_message_not_a_failed_report(wire):
+    wire.objects["autopilot/trends/index-000000001.json"] = b"{truncated"
+    result = main_handler(timer(), CONTEXT)
+    assert "note: trend index autopilot/trends/index-000000001.json is not JSON" in message(wire)
+    assert next(d for d in result["deliveries"] if d["channel"] == "trends")["delivered"] is False
+    assert next(d for d in result["deliveries"] if d["channel"] == "webhook")["delivered"] is True
+
+
+class Text(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags, self.data = [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+
+    def handle_data(self, data):
+        self.data.append(data)
+
+
+def test_a_hostile_object_key_reaches_the_html_page_as_text(wire):
+    key = "up/<script>alert(document.cookie)</script>.png"
+    wire.add_job("b1", created="2026-11-28T10:00:00+0800")
+    wire.inspect_results["b1"] = [inspect_result_xml("b1", 0, xml_escape(key), suspicious=True)]  # as COS sends it
+    main_handler(timer(), CONTEXT)
+    page = Text()
+    page.feed(wire.objects[HTML_KEY].decode("utf-8"))
+    assert "script" not in page.tags
+    assert key in "".join(page.data)
