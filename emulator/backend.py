@@ -8,9 +8,8 @@ import time
 import uuid
 from collections import defaultdict
 from datetime import datetime, timezone
-from typing import Callable, Deque, Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Deque, Dict, Iterable, List, Optional, Protocol, Tuple
 
-from . import executor
 from .errors import EmulatorError, invalid_argument, no_such_bucket, no_such_key
 from .models import (
     JOB_STATES,
@@ -128,13 +127,23 @@ class ListFilter:
         return [rec for _, rec in page], token
 
 
+class JobRunner(Protocol):
+    """What moves jobs (``emulator.executor``), passed in so that this module does not import it."""
+
+    def step(self, backend: Backend, max_objects: Optional[int] = None) -> bool: ...
+
+    def run_pending(self, backend: Backend) -> int: ...
+
+
 class Backend:
     """State of one emulated account: every bucket, object, job and workflow, behind one lock.
 
     ``reset()`` re-initialises all state (moto's pattern), keeping only the configuration; with a data directory
     the state is loaded at start and written through on every change."""
 
-    def __init__(self, data_dir: Optional[str] = None, inspector: Optional[Callable[[bytes], dict]] = None):
+    def __init__(self, data_dir: Optional[str] = None, inspector: Optional[Callable[[bytes], dict]] = None,
+                 runner: Optional[JobRunner] = None):
+        self.runner = runner
         self.lock = threading.RLock()
         self.work = threading.Condition(self.lock)
         self.store: Optional[Store] = Store(data_dir) if data_dir else None
@@ -250,7 +259,8 @@ class Backend:
 
     def put_object(self, bucket: str, key: str, data: bytes, content_type: Optional[str] = None,
                    last_modified: Optional[datetime] = None, metadata: Optional[Dict[str, str]] = None,
-                   acl: str = "default", forbid_overwrite: bool = False) -> ObjectRecord:
+                   acl: str = "default", forbid_overwrite: bool = False,
+                   headers: Optional[Dict[str, str]] = None) -> ObjectRecord:
         """Store an object (Last-Modified from the clock unless given, truncated to seconds as COS reports it).
 
         Raises:
@@ -260,7 +270,8 @@ class Backend:
         record = ObjectRecord(key=key, data=bytes(data),
                               etag=f'"{hashlib.md5(data).hexdigest()}"',  # noqa: S324 - ETag is an MD5
                               content_type=content_type or "application/octet-stream",
-                              last_modified=stamp, metadata=_normalize_metadata(metadata), acl=acl)
+                              last_modified=stamp, metadata=_normalize_metadata(metadata), acl=acl,
+                              headers=dict(headers or {}))
         with self.lock:
             objects = self._bucket(bucket)
             if forbid_overwrite and key in objects:
@@ -288,15 +299,17 @@ class Backend:
             return existed
 
     def copy_object(self, src_bucket: str, src_key: str, bucket: str, key: str, replace_metadata: bool = False,
-                    content_type: Optional[str] = None, metadata: Optional[Dict[str, str]] = None) -> ObjectRecord:
-        """Copy an object (metadata copied unless ``replace_metadata``); the copy's ACL is 'default'."""
+                    content_type: Optional[str] = None, metadata: Optional[Dict[str, str]] = None,
+                    headers: Optional[Dict[str, str]] = None) -> ObjectRecord:
+        """Copy an object (metadata and stored headers copied unless ``replace_metadata``); ACL 'default'."""
         with self.lock:
             source = self.get_object(src_bucket, src_key)
             self._bucket(bucket)
             if replace_metadata:
-                return self.put_object(bucket, key, source.data, content_type=content_type, metadata=metadata)
+                return self.put_object(bucket, key, source.data, content_type=content_type, metadata=metadata,
+                                       headers=headers)
             return self.put_object(bucket, key, source.data, content_type=source.content_type,
-                                   metadata=dict(source.metadata))
+                                   metadata=dict(source.metadata), headers=dict(source.headers))
 
     def set_object_acl(self, bucket: str, key: str, acl: str) -> None:
         """Raises: EmulatorError 404, 400 InvalidArgument for an ACL other than default/private/public-read."""
@@ -502,11 +515,16 @@ class Backend:
         process up to ``max_objects`` objects (all when None) and end Success when none are left.
 
         Returns False when no job could advance."""
-        return executor.step(self, max_objects)
+        return self._runner().step(self, max_objects)
 
     def run_pending(self) -> int:
         """Run every Submitted (and Running) job to completion in the calling thread; return how many ended."""
-        return executor.run_pending(self)
+        return self._runner().run_pending(self)
+
+    def _runner(self) -> JobRunner:
+        if self.runner is None:
+            raise RuntimeError("this Backend has no job runner: build it with Backend(runner=emulator.executor)")
+        return self.runner
 
     def wait_for_work(self, timeout: float) -> bool:
         """Block until a job is created (or ``timeout``); True if unfinished jobs exist. Used by the worker."""

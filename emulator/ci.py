@@ -12,7 +12,6 @@ from .validation import parse_batch_job, parse_workflow
 from .xmlio import Raw, ci_time, parse_body, render
 
 Nodes = List[Tuple[str, object]]
-LIST_PARAMS = ("orderByTime", "states", "size", "nextToken", "startCreationTime", "endCreationTime")
 
 
 def _filter(request: Request) -> ListFilter:
@@ -80,29 +79,23 @@ class CiActions:
         self.backend = backend
 
     def routes(self) -> List[Route]:
-        job_list = ("type", "name", "jobId", "workflowId") + LIST_PARAMS
         return [
-            route("ci", "POST", "/inventorytriggerjob", self.create_inventory_trigger_job, allowed=()),
+            route("ci", "POST", "/inventorytriggerjob", self.create_inventory_trigger_job),
             route("ci", "PUT", r"/inventorytriggerjob/(?P<job_id>[^/]+)", self.cancel_inventory_trigger_job,
-                  flag=("cancel", None), allowed=("cancel",)),
-            route("ci", "GET", r"/inventorytriggerjob/(?P<job_id>[^/]+)", self.describe_inventory_trigger_job,
-                  allowed=()),
-            route("ci", "GET", "/inventorytriggerjob", self.describe_inventory_trigger_jobs, allowed=job_list),
-            route("ci", "GET", "/jobs", self.describe_media_jobs,
-                  allowed=("tag", "queueId", "inventoryTriggerJobId", "workflowId", "inputObject") + LIST_PARAMS),
-            route("ci", "GET", r"/jobs/(?P<job_id>[^/]+)", self.describe_media_job, allowed=()),
-            route("ci", "POST", "/workflow", self.create_media_workflow, allowed=()),
-            route("ci", "GET", "/workflow", self.describe_media_workflows,
-                  allowed=("ids", "name", "pageNumber", "pageSize")),
+                  flag=("cancel", None)),
+            route("ci", "GET", r"/inventorytriggerjob/(?P<job_id>[^/]+)", self.describe_inventory_trigger_job),
+            route("ci", "GET", "/inventorytriggerjob", self.describe_inventory_trigger_jobs),
+            route("ci", "GET", "/jobs", self.describe_media_jobs),
+            route("ci", "GET", r"/jobs/(?P<job_id>[^/]+)", self.describe_media_job),
+            route("ci", "POST", "/workflow", self.create_media_workflow),
+            route("ci", "GET", "/workflow", self.describe_media_workflows),
             route("ci", "PUT", r"/workflow/(?P<workflow_id>[^/]+)", self.update_workflow_state,
-                  flag=("active", None), allowed=("active",)),
+                  flag=("active", None)),
             route("ci", "PUT", r"/workflow/(?P<workflow_id>[^/]+)", self.update_workflow_state,
-                  flag=("paused", None), allowed=("paused",)),
-            route("ci", "DELETE", r"/workflow/(?P<workflow_id>[^/]+)", self.delete_media_workflow, allowed=()),
-            route("ci", "GET", "/workflowexecution", self.describe_workflow_executions,
-                  allowed=("workflowId", "name", "jobId") + LIST_PARAMS),
-            route("ci", "GET", r"/workflowexecution/(?P<run_id>[^/]+)", self.describe_workflow_execution,
-                  allowed=()),
+                  flag=("paused", None)),
+            route("ci", "DELETE", r"/workflow/(?P<workflow_id>[^/]+)", self.delete_media_workflow),
+            route("ci", "GET", "/workflowexecution", self.describe_workflow_executions),
+            route("ci", "GET", r"/workflowexecution/(?P<run_id>[^/]+)", self.describe_workflow_execution),
         ]
 
     def _response(self, request: Request, nodes: Nodes) -> Response:

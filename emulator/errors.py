@@ -39,3 +39,9 @@ def no_such_bucket(bucket: str) -> EmulatorError:
 
 def no_such_key(key: str) -> EmulatorError:
     return EmulatorError(404, "NoSuchKey", "The specified key does not exist.", resource=key)
+
+
+def ci_auth_error(exc: EmulatorError) -> EmulatorError:
+    """The CI form of a COS 403 authentication failure: CI's error-code page lists these as 401 Unauthorized
+    (https://tencentcloud.com/document/product/1045/43611, read 2026-12-01); the code names are COS's (inference)."""
+    return EmulatorError(401, exc.code, exc.message, resource=exc.resource)

@@ -131,7 +131,7 @@ def _auto_process(backend: Backend, bucket: str, key: str, etag: str, process_ty
     if process_type == "BackupObject":
         target = BACKUP_PREFIX + key
         backend.put_object(bucket, target, record.data, content_type=record.content_type,
-                           metadata=dict(record.metadata))
+                           metadata=dict(record.metadata), headers=dict(record.headers))
         backend.delete_object(bucket, key)
         return "Success", f"moved to {target}"
     if process_type == "SwitchObjectToPrivate":

@@ -6,6 +6,7 @@ import threading
 from datetime import datetime
 from typing import Callable, Optional
 
+from . import executor
 from .app import EmulatorServer
 from .auth import SignatureVerifier
 from .backend import Backend
@@ -56,7 +57,7 @@ class EmulatorHandle:
         self.secret_id = secret_id
         self.secret_key = secret_key
         self.token = token
-        self.backend = Backend(data_dir=data_dir)
+        self.backend = Backend(data_dir=data_dir, runner=executor)
         if clock is not None:
             self.backend.set_clock(clock)
         self.faults = Faults()
