@@ -490,21 +490,40 @@ class Backend:
                            and (not name or w.name == name)), key=lambda w: w.seq, reverse=True)
             return [record_copy(w) for w in rows], []
 
-    def set_workflow_state(self, bucket: str, workflow_id: str, state: str) -> None:
+    def _workflow(self, bucket: str, workflow_id: str) -> Workflow:
+        wf = self.workflows.get(workflow_id)
+        if wf is None or wf.bucket != bucket:
+            raise EmulatorError(404, "NoSuchWorkflow", f"workflow not exist: {workflow_id}")
+        return wf
+
+    def get_workflow(self, bucket: str, workflow_id: str) -> Workflow:
+        """Snapshot of one workflow. Raises: EmulatorError 404 NoSuchWorkflow."""
         with self.lock:
-            wf = self.workflows.get(workflow_id)
-            if wf is None or wf.bucket != bucket:
-                raise EmulatorError(404, "NoSuchWorkflow", f"workflow not exist: {workflow_id}")
+            return record_copy(self._workflow(bucket, workflow_id))
+
+    def set_workflow_state(self, bucket: str, workflow_id: str, state: str) -> Workflow:
+        """Raises: EmulatorError 404 NoSuchWorkflow."""
+        with self.lock:
+            wf = self._workflow(bucket, workflow_id)
             wf.state = state
-            wf.update_time = self.clock()
-            if self.store is not None:
-                self.store.save_workflow(wf)
+            return self._save_workflow(wf)
+
+    def update_workflow(self, bucket: str, workflow_id: str, spec: WorkflowSpec) -> Workflow:
+        """Replace a workflow's name, state and topology, keeping its id. Raises: EmulatorError 404."""
+        with self.lock:
+            wf = self._workflow(bucket, workflow_id)
+            wf.name, wf.state, wf.topology_xml, wf.nodes = spec.name, spec.state, spec.topology_xml, list(spec.nodes)
+            return self._save_workflow(wf)
+
+    def _save_workflow(self, wf: Workflow) -> Workflow:
+        wf.update_time = self.clock()
+        if self.store is not None:
+            self.store.save_workflow(wf)
+        return record_copy(wf)
 
     def delete_workflow(self, bucket: str, workflow_id: str) -> None:
         with self.lock:
-            wf = self.workflows.get(workflow_id)
-            if wf is None or wf.bucket != bucket:
-                raise EmulatorError(404, "NoSuchWorkflow", f"workflow not exist: {workflow_id}")
+            self._workflow(bucket, workflow_id)
             del self.workflows[workflow_id]
             if self.store is not None:
                 self.store.delete_workflow(workflow_id)

@@ -6,7 +6,7 @@ from typing import List, Optional, Tuple
 from .backend import Backend, ListFilter
 from .dispatch import Request, Response, Route, route, xml_response
 from .errors import EmulatorError, invalid_argument
-from .executor import object_url
+from .executor import object_url, run_workflow
 from .models import BatchJob, InspectJob, Workflow, WorkflowExecution
 from .validation import parse_batch_job, parse_workflow
 from .xmlio import Raw, ci_time, parse_body, render
@@ -93,6 +93,8 @@ class CiActions:
                   flag=("active", None)),
             route("ci", "PUT", r"/workflow/(?P<workflow_id>[^/]+)", self.update_workflow_state,
                   flag=("paused", None)),
+            route("ci", "PUT", r"/workflow/(?P<workflow_id>[^/]+)", self.update_media_workflow),
+            route("ci", "POST", "/triggerworkflow", self.trigger_workflow),
             route("ci", "DELETE", r"/workflow/(?P<workflow_id>[^/]+)", self.delete_media_workflow),
             route("ci", "GET", "/workflowexecution", self.describe_workflow_executions),
             route("ci", "GET", r"/workflowexecution/(?P<run_id>[^/]+)", self.describe_workflow_execution),
@@ -196,10 +198,31 @@ class CiActions:
         return self._response(request, nodes)
 
     def update_workflow_state(self, request: Request, workflow_id: str) -> Response:
-        """Activate or pause a workflow (``?active`` / ``?paused``). Not emulated: nothing known."""
+        """Activate or pause a workflow (``?active`` / ``?paused``), answering with its MediaWorkflow (the SDK's
+        ut/test.py test_ci_workflow reads MediaWorkflow.State). Not emulated: nothing known."""
         state = "Active" if "active" in request.params else "Paused"
-        self.backend.set_workflow_state(request.bucket, workflow_id, state)
-        return self._response(request, [("WorkflowId", workflow_id)])
+        wf = self.backend.set_workflow_state(request.bucket, workflow_id, state)
+        return self._response(request, [("MediaWorkflow", workflow_nodes(wf))])
+
+    def update_media_workflow(self, request: Request, workflow_id: str) -> Response:
+        """Replace a workflow's name, state and topology (``PUT /workflow/<id>``, Go SDK UpdateMediaWorkflow: the
+        create body, answered with MediaWorkflow). Not emulated: refusing to update an Active workflow (unknown)."""
+        spec = parse_workflow(parse_body(request.body))
+        wf = self.backend.update_workflow(request.bucket, workflow_id, spec)
+        return self._response(request, [("MediaWorkflow", workflow_nodes(wf))])
+
+    def trigger_workflow(self, request: Request) -> Response:
+        """Run a workflow on one object now (``POST /triggerworkflow?workflowId=&object=``), answering InstanceId
+        (https://www.tencentcloud.com/zh/document/product/1045/50340, read 2026-12-01). The SDK's ut/test.py
+        triggers a Paused workflow and expects success, so the state is not checked. A missing object gives a
+        Failed execution (inference). Not emulated: ``name``, asynchrony (the run ends before the answer)."""
+        p = request.params
+        workflow_id, key = p.get("workflowId") or "", p.get("object") or ""
+        if not workflow_id or not key:
+            raise invalid_argument("workflowId and object are required")
+        wf = self.backend.get_workflow(request.bucket, workflow_id)
+        ex = run_workflow(self.backend, wf, request.bucket, request.region, key)
+        return self._response(request, [("InstanceId", ex.run_id)])
 
     def delete_media_workflow(self, request: Request, workflow_id: str) -> Response:
         """Delete a workflow. Not emulated: refusing to delete an Active workflow."""

@@ -42,6 +42,7 @@ def no_such_key(key: str) -> EmulatorError:
 
 
 def ci_auth_error(exc: EmulatorError) -> EmulatorError:
-    """The CI form of a COS 403 authentication failure: CI's error-code page lists these as 401 Unauthorized
-    (https://tencentcloud.com/document/product/1045/43611, read 2026-12-01); the code names are COS's (inference)."""
+    """The CI form of a COS 403 authentication failure: 401, as issue 13 reads CI's error-code page
+    (https://cloud.tencent.com.cn/document/product/436/53983, intl 1045/43611). The excerpts read on 2026-12-01 stop
+    after the 400s, so the code names are COS's (inference; docs/emulator.md lists them as unknown)."""
     return EmulatorError(401, exc.code, exc.message, resource=exc.resource)

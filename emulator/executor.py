@@ -173,26 +173,34 @@ def inspect_object(backend: Backend, bucket: str, region: str, key: str, auto_pr
     return ij
 
 
+def run_workflow(backend: Backend, wf: Workflow, bucket: str, region: str, key: str,
+                 batch_job_id: str = "") -> WorkflowExecution:
+    """Run one workflow on one object (for a batch job, or ``POST /triggerworkflow``); return its execution."""
+    with backend.lock:
+        ex = WorkflowExecution(run_id="i" + uuid.uuid4().hex, seq=backend._next_seq(), bucket=bucket,
+                               workflow_id=wf.workflow_id, workflow_name=wf.name, key=key,
+                               state="Running", creation_time=backend.clock(), batch_job_id=batch_job_id)
+        backend.executions[ex.run_id] = ex
+        if batch_job_id:
+            backend.executions_by_batch[batch_job_id].append(ex)
+    state = "Success"
+    for node in wf.nodes:
+        ij = inspect_object(backend, bucket, region, key, node["auto_process"], node["process_type"],
+                            workflow_id=wf.workflow_id, run_id=ex.run_id)
+        ex.task_job_ids.append(ij.job_id)
+        ex.task_names.append(node["name"])
+        if ij.state != "Success":
+            state = "Failed"
+            break
+    with backend.lock:
+        ex.state = state
+        ex.end_time = backend.clock()
+    return ex
+
+
 def _run_workflows(backend: Backend, job: BatchJob, workflows: List[Workflow], key: str) -> None:
     for wf in workflows:
-        with backend.lock:
-            ex = WorkflowExecution(run_id="i" + uuid.uuid4().hex, seq=backend._next_seq(), bucket=job.bucket,
-                                   workflow_id=wf.workflow_id, workflow_name=wf.name, key=key,
-                                   state="Running", creation_time=backend.clock(), batch_job_id=job.job_id)
-            backend.executions[ex.run_id] = ex
-            backend.executions_by_batch[job.job_id].append(ex)
-        state = "Success"
-        for node in wf.nodes:
-            ij = inspect_object(backend, job.bucket, job.region, key, node["auto_process"], node["process_type"],
-                                workflow_id=wf.workflow_id, run_id=ex.run_id)
-            ex.task_job_ids.append(ij.job_id)
-            ex.task_names.append(node["name"])
-            if ij.state != "Success":
-                state = "Failed"
-                break
-        with backend.lock:
-            ex.state = state
-            ex.end_time = backend.clock()
+        run_workflow(backend, wf, job.bucket, job.region, key, batch_job_id=job.job_id)
 
 
 def _workflows_of(backend: Backend, job: BatchJob) -> List[Workflow]:
