@@ -225,6 +225,15 @@ def _claim(backend: Backend) -> Optional[BatchJob]:
     return None
 
 
+def _claim_id(backend: Backend, job_id: str) -> Optional[BatchJob]:
+    with backend.lock:
+        job = backend.jobs.get(job_id)
+        if job is None or job.state not in ("Submitted", "Running") or job_id in backend._claimed:
+            return None
+        backend._claimed.add(job_id)
+        return job
+
+
 def _release(backend: Backend, job: BatchJob) -> None:
     with backend.work:
         backend._claimed.discard(job.job_id)
@@ -317,6 +326,20 @@ def step(backend: Backend, max_objects: Optional[int] = None) -> bool:
         return False
     try:
         _move(backend, job, max_objects)
+    finally:
+        _release(backend, job)
+    return True
+
+
+def advance_job(backend: Backend, job_id: str) -> bool:
+    """One state move of this job: Submitted → Running, or Running → ended (all its objects processed).
+
+    Returns False when the job is unknown, ended or being moved by another thread."""
+    job = _claim_id(backend, job_id)
+    if job is None:
+        return False
+    try:
+        _move(backend, job, None)
     finally:
         _release(backend, job)
     return True
