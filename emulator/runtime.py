@@ -65,6 +65,8 @@ class JobWorker(threading.Thread):
             since = self._since.setdefault((job_id, state), now)
             if now - since >= self.pace and executor.advance_job(self.backend, job_id):
                 moved += 1
+                with self.backend.lock:
+                    self._since.setdefault((job_id, self.backend.jobs[job_id].state), now)
         self._since = {k: v for k, v in self._since.items() if k[0] in unfinished}
         return moved
 
