@@ -53,9 +53,11 @@ def parse_image_inspect(elem: Optional[ET.Element], where: str) -> Dict[str, Any
 
 
 def _input_kind(input_elem: ET.Element) -> str:
-    """The one Input child that says something. The documented sample body lists all four children with three
-    empty (https://cloud.tencent.com/document/product/460/76887, read 2026-12-01), so empty ones are ignored;
-    a lone empty Prefix still means the whole bucket."""
+    """The one Input child that says something; empty siblings are ignored, a lone empty Prefix is the whole bucket.
+
+    The create page lists Manifest, UrlFile, Prefix and Object as optional strings
+    (https://cloud.tencent.com/document/api/436/76888, read 2026-12-01; its sample sends Prefix alone) and issue 13
+    reports a documented sample with all four present and three empty, so both shapes are accepted."""
     present = [k for k in INPUT_KINDS if input_elem.find(k) is not None]
     given = [k for k in present if text(input_elem, k) or len(list(input_elem.find(k)))]  # type: ignore[arg-type]
     if len(given) > 1 or not present:
