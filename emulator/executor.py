@@ -320,8 +320,7 @@ def _move(backend: Backend, job: Any, max_objects: Optional[int]) -> None:
         _advance(backend, job, max_objects)
 
 
-def step(backend: Backend, max_objects: Optional[int] = None) -> bool:
-    job = _claim(backend)
+def _move_claimed(backend: Backend, job: Optional[BatchJob], max_objects: Optional[int]) -> bool:
     if job is None:
         return False
     try:
@@ -331,18 +330,15 @@ def step(backend: Backend, max_objects: Optional[int] = None) -> bool:
     return True
 
 
+def step(backend: Backend, max_objects: Optional[int] = None) -> bool:
+    return _move_claimed(backend, _claim(backend), max_objects)
+
+
 def advance_job(backend: Backend, job_id: str) -> bool:
     """One state move of this job: Submitted → Running, or Running → ended (all its objects processed).
 
     Returns False when the job is unknown, ended or being moved by another thread."""
-    job = _claim_id(backend, job_id)
-    if job is None:
-        return False
-    try:
-        _move(backend, job, None)
-    finally:
-        _release(backend, job)
-    return True
+    return _move_claimed(backend, _claim_id(backend, job_id), None)
 
 
 def run_pending(backend: Backend) -> int:
