@@ -190,14 +190,14 @@ def test_list_workflowexecution_with_time_bounds_and_empty_batch_job_id(client, 
     assert listed["RequestId"]
 
 
-def test_per_object_jobs_of_a_batch_job_are_listed_and_fetched(client, bucket, emulator):
-    # per-object jobs (GET /jobs, GET /jobs/<id>) that a Job-type batch job spawns
+def test_per_object_jobs_are_listed_and_fetched_with_the_sdks_media_job_calls(client, bucket, emulator):
+    # per-object jobs a Job-type batch job spawns, through ci_list_media_jobs (GET /jobs) and ci_get_media_jobs
+    # (GET /jobs/<id>), the SDK calls its ut/test.py uses for other tags (test_ci_list_media_pic_jobs, …)
     client.put_object(Bucket=bucket, Key="test.png", Body=suspicious_png())
-    job_id = _create_job(client, bucket)
+    _create_job(client, bucket)
     emulator.backend.run_pending()
-    listed = ci_get(client, "/jobs", {"tag": "ImageInspect", "inventoryTriggerJobId": job_id,
-                                      "response-cache-control": "no-cache"})["JobsDetail"]
-    got = ci_get(client, f"/jobs/{listed[0]['JobId']}", {})["JobsDetail"][0]
+    listed = client.ci_list_media_jobs(Bucket=bucket, Tag="ImageInspect", **NO_CACHE)["JobsDetail"]
+    got = client.ci_get_media_jobs(Bucket=bucket, JobIDs=listed[0]["JobId"], **NO_CACHE)["JobsDetail"][0]
     result = got["Operation"]["ImageInspectResult"]["ProcessResult"]
     assert (got["Input"]["Object"], result["Suspicious"]) == ("test.png", "true")
 

@@ -104,3 +104,15 @@ def test_configured_token_accepts_cos_and_ci_calls_that_carry_it():
         client.put_object(Bucket="bucket-1250000000", Key="a.png", Body=b"x")
         client.ci_create_inventory_trigger_jobs(Bucket="bucket-1250000000", JobBody=job_body())
         assert len(emu.backend.jobs) == 1
+
+
+@pytest.mark.parametrize("params, status", [({"x-cos-security-token": "session-token"}, 200), ({}, 403)])
+def test_presigned_url_under_a_token_needs_the_token_in_its_query(params, status):
+    # request-signature page: a temporary key's presigned URL carries x-cos-security-token in the query
+    with run_emulator(token="session-token") as emu:
+        emu.backend.create_bucket("bucket-1250000000")
+        emu.backend.put_object("bucket-1250000000", "a.png", b"x")
+        client = emu.client(region=REGION)
+        url = client.get_presigned_download_url(Bucket="bucket-1250000000", Key="a.png", Params=params)
+        response = requests.get(url, proxies={"http": emu.url}, timeout=5)
+        assert response.status_code == status
