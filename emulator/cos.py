@@ -34,7 +34,8 @@ def _object_headers(record: ObjectRecord) -> Dict[str, str]:
 
 
 def _stored_headers(request: Request) -> Dict[str, str]:
-    return {name: value for name in STORED_HEADERS for value in [request.header(name)] if value is not None}
+    sent = {name: request.header(name) for name in STORED_HEADERS}
+    return {name: value for name, value in sent.items() if value is not None}
 
 
 def _user_metadata(request: Request) -> Dict[str, str]:

@@ -16,10 +16,10 @@ from .errors import EmulatorError, ci_auth_error
 logger = logging.getLogger(__name__)
 HOST_RE = re.compile(r"^(?P<bucket>[a-z0-9][a-z0-9-]*)\.(?P<service>cos|ci)\.(?P<region>[a-z0-9-]+)\.myqcloud\.com$")
 CONTROL_PREFIX = "/_emulator/"
-# COS sub-resources: a query name that selects another API on the same path (COS API pages, "Common Request
-# Parameters"; names as qcloud_cos/cos_client.py sends them, read 2026-12-01). A request naming one that no
-# route serves is 501, never the plain object/bucket API; every other unknown parameter is ignored, as COS and
-# CI ignore them (the SDK's ut/test.py sends response-cache-control on every CI call).
+# COS sub-resources: a query name that selects another API on the same path (the names qcloud_cos/cos_client.py
+# sends, read 2026-12-01). A request naming one that no route serves is 501, never the plain object or bucket
+# API; every other unknown parameter is ignored, as COS and CI ignore them (the SDK's ut/test.py sends
+# response-cache-control on every CI call, and test_use_get_auth sends ?acl&unsed=123, all passing on the service).
 COS_SUBRESOURCES = frozenset((
     "acl", "append", "cors", "delete", "domain", "domaincertificate", "encryption", "imageInspect",
     "intelligenttiering", "inventory", "lifecycle", "live", "location", "logging", "object-lock", "origin",
