@@ -121,6 +121,10 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         if not length_set:
             self.send_header("Content-Length", str(len(response.body)))
+        if (request.header("Connection") or "").lower() == "close":
+            # COS echoes a short connection's header (SDK ut/test.py test_short_connection_put_get_object)
+            self.send_header("Connection", "close")
+            self.close_connection = True
         self.end_headers()
         if request.method != "HEAD" and response.body:
             self.wfile.write(response.body)

@@ -8,9 +8,8 @@ import time
 import uuid
 from collections import defaultdict
 from datetime import datetime, timezone
-from typing import Callable, Deque, Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Deque, Dict, Iterable, List, Optional, Protocol, Tuple
 
-from . import executor
 from .errors import EmulatorError, invalid_argument, no_such_bucket, no_such_key
 from .models import (
     JOB_STATES,
@@ -136,13 +135,23 @@ class ListFilter:
         return [rec for _, rec in page], token
 
 
+class JobRunner(Protocol):
+    """What moves jobs (``emulator.executor``), passed in so that this module does not import it."""
+
+    def step(self, backend: Backend, max_objects: Optional[int] = None) -> bool: ...
+
+    def run_pending(self, backend: Backend) -> int: ...
+
+
 class Backend:
     """State of one emulated account: every bucket, object, job and workflow, behind one lock.
 
     ``reset()`` re-initialises all state (moto's pattern), keeping only the configuration; with a data directory
     the state is loaded at start and written through on every change."""
 
-    def __init__(self, data_dir: Optional[str] = None, inspector: Optional[Callable[[bytes], dict]] = None):
+    def __init__(self, data_dir: Optional[str] = None, inspector: Optional[Callable[[bytes], dict]] = None,
+                 runner: Optional[JobRunner] = None):
+        self.runner = runner
         self.lock = threading.RLock()
         self.work = threading.Condition(self.lock)
         self.store: Optional[Store] = Store(data_dir) if data_dir else None
@@ -258,7 +267,8 @@ class Backend:
 
     def put_object(self, bucket: str, key: str, data: bytes, content_type: Optional[str] = None,
                    last_modified: Optional[datetime] = None, metadata: Optional[Dict[str, str]] = None,
-                   acl: str = "default", forbid_overwrite: bool = False) -> ObjectRecord:
+                   acl: str = "default", forbid_overwrite: bool = False,
+                   headers: Optional[Dict[str, str]] = None) -> ObjectRecord:
         """Store an object (Last-Modified from the clock unless given, truncated to seconds as COS reports it).
 
         Raises:
@@ -268,7 +278,8 @@ class Backend:
         record = ObjectRecord(key=key, data=bytes(data),
                               etag=f'"{hashlib.md5(data).hexdigest()}"',  # noqa: S324 - ETag is an MD5
                               content_type=content_type or "application/octet-stream",
-                              last_modified=stamp, metadata=_normalize_metadata(metadata), acl=acl)
+                              last_modified=stamp, metadata=_normalize_metadata(metadata), acl=acl,
+                              headers=dict(headers or {}))
         with self.lock:
             objects = self._bucket(bucket)
             if forbid_overwrite and key in objects:
@@ -296,15 +307,17 @@ class Backend:
             return existed
 
     def copy_object(self, src_bucket: str, src_key: str, bucket: str, key: str, replace_metadata: bool = False,
-                    content_type: Optional[str] = None, metadata: Optional[Dict[str, str]] = None) -> ObjectRecord:
-        """Copy an object (metadata copied unless ``replace_metadata``); the copy's ACL is 'default'."""
+                    content_type: Optional[str] = None, metadata: Optional[Dict[str, str]] = None,
+                    headers: Optional[Dict[str, str]] = None) -> ObjectRecord:
+        """Copy an object (metadata and stored headers copied unless ``replace_metadata``); ACL 'default'."""
         with self.lock:
             source = self.get_object(src_bucket, src_key)
             self._bucket(bucket)
             if replace_metadata:
-                return self.put_object(bucket, key, source.data, content_type=content_type, metadata=metadata)
+                return self.put_object(bucket, key, source.data, content_type=content_type, metadata=metadata,
+                                       headers=headers)
             return self.put_object(bucket, key, source.data, content_type=source.content_type,
-                                   metadata=dict(source.metadata))
+                                   metadata=dict(source.metadata), headers=dict(source.headers))
 
     def set_object_acl(self, bucket: str, key: str, acl: str) -> None:
         """Raises: EmulatorError 404, 400 InvalidArgument for an ACL other than default/private/public-read."""
@@ -485,21 +498,40 @@ class Backend:
                            and (not name or w.name == name)), key=lambda w: w.seq, reverse=True)
             return [record_copy(w) for w in rows], []
 
-    def set_workflow_state(self, bucket: str, workflow_id: str, state: str) -> None:
+    def _workflow(self, bucket: str, workflow_id: str) -> Workflow:
+        wf = self.workflows.get(workflow_id)
+        if wf is None or wf.bucket != bucket:
+            raise EmulatorError(404, "NoSuchWorkflow", f"workflow not exist: {workflow_id}")
+        return wf
+
+    def get_workflow(self, bucket: str, workflow_id: str) -> Workflow:
+        """Snapshot of one workflow. Raises: EmulatorError 404 NoSuchWorkflow."""
         with self.lock:
-            wf = self.workflows.get(workflow_id)
-            if wf is None or wf.bucket != bucket:
-                raise EmulatorError(404, "NoSuchWorkflow", f"workflow not exist: {workflow_id}")
+            return record_copy(self._workflow(bucket, workflow_id))
+
+    def set_workflow_state(self, bucket: str, workflow_id: str, state: str) -> Workflow:
+        """Raises: EmulatorError 404 NoSuchWorkflow."""
+        with self.lock:
+            wf = self._workflow(bucket, workflow_id)
             wf.state = state
-            wf.update_time = self.clock()
-            if self.store is not None:
-                self.store.save_workflow(wf)
+            return self._save_workflow(wf)
+
+    def update_workflow(self, bucket: str, workflow_id: str, spec: WorkflowSpec) -> Workflow:
+        """Replace a workflow's name, state and topology, keeping its id. Raises: EmulatorError 404."""
+        with self.lock:
+            wf = self._workflow(bucket, workflow_id)
+            wf.name, wf.state, wf.topology_xml, wf.nodes = spec.name, spec.state, spec.topology_xml, list(spec.nodes)
+            return self._save_workflow(wf)
+
+    def _save_workflow(self, wf: Workflow) -> Workflow:
+        wf.update_time = self.clock()
+        if self.store is not None:
+            self.store.save_workflow(wf)
+        return record_copy(wf)
 
     def delete_workflow(self, bucket: str, workflow_id: str) -> None:
         with self.lock:
-            wf = self.workflows.get(workflow_id)
-            if wf is None or wf.bucket != bucket:
-                raise EmulatorError(404, "NoSuchWorkflow", f"workflow not exist: {workflow_id}")
+            self._workflow(bucket, workflow_id)
             del self.workflows[workflow_id]
             if self.store is not None:
                 self.store.delete_workflow(workflow_id)
@@ -510,11 +542,16 @@ class Backend:
         process up to ``max_objects`` objects (all when None) and end Success when none are left.
 
         Returns False when no job could advance."""
-        return executor.step(self, max_objects)
+        return self._runner().step(self, max_objects)
 
     def run_pending(self) -> int:
         """Run every Submitted (and Running) job to completion in the calling thread; return how many ended."""
-        return executor.run_pending(self)
+        return self._runner().run_pending(self)
+
+    def _runner(self) -> JobRunner:
+        if self.runner is None:
+            raise RuntimeError("this Backend has no job runner: build it with Backend(runner=emulator.executor)")
+        return self.runner
 
     def wait_for_work(self, timeout: float) -> bool:
         """Block until a job is created (or ``timeout``); True if unfinished jobs exist. Used by the worker."""

@@ -14,14 +14,28 @@ from .xmlio import Raw, http_date, iso_z, parse_body, render, text
 
 OWNER_ID = "qcs::cam::uin/100000000001:uin/100000000001"
 ALL_USERS = "http://cam.qcloud.com/groups/global/AllUsers"
+MAX_DELETE_KEYS = 1000
+
+
+# Standard headers PUT Object stores and GET/HEAD Object return, and the GET Object query parameters that override
+# them for one response (COS API "PUT Object" and "GET Object" pages, https://cloud.tencent.com/document/product/436/
+# 7749 and /7753, read 2026-12-01; the SDK's ut/test.py test_put_get_delete_object_10MB and test_put_get_gzip_file).
+STORED_HEADERS = ("Cache-Control", "Content-Disposition", "Content-Encoding", "Content-Language", "Expires")
+RESPONSE_OVERRIDES = {"response-" + name.lower(): name for name in STORED_HEADERS + ("Content-Type",)}
 
 
 def _object_headers(record: ObjectRecord) -> Dict[str, str]:
     headers = {"ETag": record.etag, "Last-Modified": http_date(record.last_modified),
                "x-cos-storage-class": "STANDARD"}
+    headers.update(record.headers)
     for name, value in record.metadata.items():
         headers["x-cos-meta-" + name] = value
     return headers
+
+
+def _stored_headers(request: Request) -> Dict[str, str]:
+    sent = {name: request.header(name) for name in STORED_HEADERS}
+    return {name: value for name, value in sent.items() if value is not None}
 
 
 def _user_metadata(request: Request) -> Dict[str, str]:
@@ -42,21 +56,19 @@ class CosActions:
     def routes(self) -> List[Route]:
         key = r"/(?P<key>.+)"
         return [
-            route("cos", "PUT", "/", self.put_bucket, allowed=()),
-            route("cos", "HEAD", "/", self.head_bucket, allowed=()),
-            route("cos", "DELETE", "/", self.delete_bucket, allowed=()),
-            route("cos", "GET", "/", self.get_bucket,
-                  allowed=("prefix", "delimiter", "marker", "max-keys", "encoding-type")),
-            route("cos", "PUT", key, self.put_object_acl, flag=("acl", None), allowed=("acl",)),
-            route("cos", "GET", key, self.get_object_acl, flag=("acl", None), allowed=("acl",)),
-            route("cos", "GET", key, self.image_inspect, flag=("imageInspect", None),
-                  allowed=("imageInspect", "versionId")),
-            route("cos", "GET", key, self.image_inspect, flag=("ci-process", "ImageInspect"),
-                  allowed=("ci-process", "versionId")),
-            route("cos", "PUT", key, self.put_object, allowed=()),
-            route("cos", "GET", key, self.get_object, allowed=("response-*", "versionId")),
-            route("cos", "HEAD", key, self.head_object, allowed=("versionId",)),
-            route("cos", "DELETE", key, self.delete_object, allowed=("versionId",)),
+            route("cos", "PUT", "/", self.put_bucket),
+            route("cos", "HEAD", "/", self.head_bucket),
+            route("cos", "DELETE", "/", self.delete_bucket),
+            route("cos", "GET", "/", self.get_bucket),
+            route("cos", "POST", "/", self.delete_objects, flag=("delete", None)),
+            route("cos", "PUT", key, self.put_object_acl, flag=("acl", None)),
+            route("cos", "GET", key, self.get_object_acl, flag=("acl", None)),
+            route("cos", "GET", key, self.image_inspect, flag=("imageInspect", None)),
+            route("cos", "GET", key, self.image_inspect, flag=("ci-process", "ImageInspect")),
+            route("cos", "PUT", key, self.put_object),
+            route("cos", "GET", key, self.get_object),
+            route("cos", "HEAD", key, self.head_object),
+            route("cos", "DELETE", key, self.delete_object),
         ]
 
     # ----- buckets -------------------------------------------------------------------------------------
@@ -113,6 +125,29 @@ class CosActions:
             nodes.append(("CommonPrefixes", [("Prefix", _encode(common, url))]))
         return xml_response(render("ListBucketResult", nodes))
 
+    def delete_objects(self, request: Request) -> Response:
+        """DELETE Multiple Objects (``POST /?delete``, at most 1000 keys): Verbose lists every key under Deleted,
+        Quiet lists only failures; a missing key counts as deleted (https://cloud.tencent.com/document/api/436/8289,
+        read 2026-12-01). Not emulated: VersionId, Content-MD5 checks."""
+        delete = parse_body(request.body, root="Delete")
+        quiet = (text(delete, "Quiet") or "false").lower() == "true"
+        keys = [text(obj, "Key") or "" for obj in delete.findall("Object")]
+        if not keys or len(keys) > MAX_DELETE_KEYS:
+            raise EmulatorError(400, "MalformedXML", f"Delete must list 1 to {MAX_DELETE_KEYS} Object elements, "
+                                                     f"got {len(keys)}")
+        if not self.backend.has_bucket(request.bucket):
+            raise EmulatorError(404, "NoSuchBucket", "The specified bucket does not exist.")
+        nodes: List[Tuple[str, object]] = []
+        for key in keys:
+            if not key:
+                nodes.append(("Error", [("Key", key), ("Code", "InvalidArgument"),
+                                        ("Message", "Key must not be empty")]))
+                continue
+            self.backend.delete_object(request.bucket, key)
+            if not quiet:
+                nodes.append(("Deleted", [("Key", key)]))
+        return xml_response(render("DeleteResult", nodes))
+
     # ----- objects -------------------------------------------------------------------------------------
     def put_object(self, request: Request, key: str) -> Response:
         """PUT Object (and PUT Object - Copy when x-cos-copy-source is present). Honors Content-Type,
@@ -126,7 +161,8 @@ class CosActions:
         forbid = (request.header("x-cos-forbid-overwrite") or "").lower() == "true"
         record = self.backend.put_object(request.bucket, key, request.body,
                                          content_type=request.header("Content-Type"),
-                                         metadata=_user_metadata(request), acl=acl, forbid_overwrite=forbid)
+                                         metadata=_user_metadata(request), acl=acl, forbid_overwrite=forbid,
+                                         headers=_stored_headers(request))
         return Response(headers={"ETag": record.etag}, content_type=None)
 
     def _copy_object(self, request: Request, key: str) -> Response:
@@ -146,16 +182,24 @@ class CosActions:
         record = self.backend.copy_object(src_bucket, src_key, request.bucket, key,
                                           replace_metadata=directive == "Replaced",
                                           content_type=request.header("Content-Type"),
-                                          metadata=_user_metadata(request))
+                                          metadata=_user_metadata(request), headers=_stored_headers(request))
         body = render("CopyObjectResult", [("ETag", record.etag), ("LastModified", iso_z(record.last_modified))])
         return xml_response(body)
 
     def get_object(self, request: Request, key: str) -> Response:
-        """GET Object. response-* overrides are applied for Content-Type only.
-        Not emulated: Range, conditional GETs (If-Match …), versionId, traffic limits."""
+        """GET Object with the stored headers and the response-* overrides (content-type, -language, -disposition,
+        -encoding, cache-control, expires). Not emulated: Range, conditional GETs (If-Match …), versionId,
+        traffic limits."""
         record = self.backend.get_object(request.bucket, key)
-        content_type = request.params.get("response-content-type") or record.content_type
-        return Response(body=record.data, headers=_object_headers(record), content_type=content_type)
+        headers = _object_headers(record)
+        content_type = record.content_type
+        for param, value in request.params.items():
+            name = RESPONSE_OVERRIDES.get(param.lower())
+            if name == "Content-Type":
+                content_type = value
+            elif name is not None:
+                headers[name] = value
+        return Response(body=record.data, headers=headers, content_type=content_type)
 
     def head_object(self, request: Request, key: str) -> Response:
         """HEAD Object (the object's headers, no body). Not emulated: conditional headers, versionId."""

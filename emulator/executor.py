@@ -150,7 +150,7 @@ def _auto_process(backend: Backend, bucket: str, key: str, etag: str, process_ty
     if process_type == "BackupObject":
         target = BACKUP_PREFIX + key
         backend.put_object(bucket, target, record.data, content_type=record.content_type,
-                           metadata=dict(record.metadata))
+                           metadata=dict(record.metadata), headers=dict(record.headers))
         backend.delete_object(bucket, key)
         return "Success", f"moved to {target}"
     if process_type == "SwitchObjectToPrivate":
@@ -192,26 +192,34 @@ def inspect_object(backend: Backend, bucket: str, region: str, key: str, auto_pr
     return ij
 
 
+def run_workflow(backend: Backend, wf: Workflow, bucket: str, region: str, key: str,
+                 batch_job_id: str = "") -> WorkflowExecution:
+    """Run one workflow on one object (for a batch job, or ``POST /triggerworkflow``); return its execution."""
+    with backend.lock:
+        ex = WorkflowExecution(run_id="i" + uuid.uuid4().hex, seq=backend._next_seq(), bucket=bucket,
+                               workflow_id=wf.workflow_id, workflow_name=wf.name, key=key,
+                               state="Running", creation_time=backend.clock(), batch_job_id=batch_job_id)
+        backend.executions[ex.run_id] = ex
+        if batch_job_id:
+            backend.executions_by_batch[batch_job_id].append(ex)
+    state = "Success"
+    for node in wf.nodes:
+        ij = inspect_object(backend, bucket, region, key, node["auto_process"], node["process_type"],
+                            workflow_id=wf.workflow_id, run_id=ex.run_id)
+        ex.task_job_ids.append(ij.job_id)
+        ex.task_names.append(node["name"])
+        if ij.state != "Success":
+            state = "Failed"
+            break
+    with backend.lock:
+        ex.state = state
+        ex.end_time = backend.clock()
+    return ex
+
+
 def _run_workflows(backend: Backend, job: BatchJob, workflows: List[Workflow], key: str) -> None:
     for wf in workflows:
-        with backend.lock:
-            ex = WorkflowExecution(run_id="i" + uuid.uuid4().hex, seq=backend._next_seq(), bucket=job.bucket,
-                                   workflow_id=wf.workflow_id, workflow_name=wf.name, key=key,
-                                   state="Running", creation_time=backend.clock(), batch_job_id=job.job_id)
-            backend.executions[ex.run_id] = ex
-            backend.executions_by_batch[job.job_id].append(ex)
-        state = "Success"
-        for node in wf.nodes:
-            ij = inspect_object(backend, job.bucket, job.region, key, node["auto_process"], node["process_type"],
-                                workflow_id=wf.workflow_id, run_id=ex.run_id)
-            ex.task_job_ids.append(ij.job_id)
-            ex.task_names.append(node["name"])
-            if ij.state != "Success":
-                state = "Failed"
-                break
-        with backend.lock:
-            ex.state = state
-            ex.end_time = backend.clock()
+        run_workflow(backend, wf, job.bucket, job.region, key, batch_job_id=job.job_id)
 
 
 def _workflows_of(backend: Backend, job: BatchJob) -> List[Workflow]:
@@ -234,6 +242,15 @@ def _claim(backend: Backend) -> Optional[BatchJob]:
                 backend._claimed.add(job.job_id)
                 return job
     return None
+
+
+def _claim_id(backend: Backend, job_id: str) -> Optional[BatchJob]:
+    with backend.lock:
+        job = backend.jobs.get(job_id)
+        if job is None or job.state not in ("Submitted", "Running") or job_id in backend._claimed:
+            return None
+        backend._claimed.add(job_id)
+        return job
 
 
 def _release(backend: Backend, job: BatchJob) -> None:
@@ -322,8 +339,7 @@ def _move(backend: Backend, job: Any, max_objects: Optional[int]) -> None:
         _advance(backend, job, max_objects)
 
 
-def step(backend: Backend, max_objects: Optional[int] = None) -> bool:
-    job = _claim(backend)
+def _move_claimed(backend: Backend, job: Optional[BatchJob], max_objects: Optional[int]) -> bool:
     if job is None:
         return False
     try:
@@ -331,6 +347,17 @@ def step(backend: Backend, max_objects: Optional[int] = None) -> bool:
     finally:
         _release(backend, job)
     return True
+
+
+def step(backend: Backend, max_objects: Optional[int] = None) -> bool:
+    return _move_claimed(backend, _claim(backend), max_objects)
+
+
+def advance_job(backend: Backend, job_id: str) -> bool:
+    """One state move of this job: Submitted → Running, or Running → ended (all its objects processed).
+
+    Returns False when the job is unknown, ended or being moved by another thread."""
+    return _move_claimed(backend, _claim_id(backend, job_id), None)
 
 
 def run_pending(backend: Backend) -> int:

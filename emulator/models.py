@@ -49,7 +49,8 @@ class _Record:
 @dataclass
 class ObjectRecord(_Record):
     """One stored object. ``acl`` is 'default', 'private' or 'public-read'; ``metadata`` maps user-metadata
-    names (without ``x-cos-meta-``) to values; ``etag`` is the quoted MD5 hex, as COS sends it."""
+    names (without ``x-cos-meta-``) to values; ``etag`` is the quoted MD5 hex, as COS sends it; ``headers`` keeps
+    the standard headers sent on PUT that GET/HEAD return (Cache-Control, Content-Disposition, …)."""
 
     key: str
     data: bytes
@@ -58,6 +59,7 @@ class ObjectRecord(_Record):
     last_modified: datetime
     metadata: Dict[str, str] = field(default_factory=dict)
     acl: str = "default"
+    headers: Dict[str, str] = field(default_factory=dict)
     _transient = ("data",)
 
     @property

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import datetime
-from typing import Callable, Optional
+from typing import Callable, Dict, Optional, Tuple
 
+from . import executor
 from .app import EmulatorServer
 from .auth import SignatureVerifier
 from .backend import Backend
@@ -23,21 +25,50 @@ TEST_SECRET_KEY = "test-secret-key"  # noqa: S105 - the emulator's well-known te
 
 
 class JobWorker(threading.Thread):
-    """Runs submitted jobs shortly after they are created (the demo's mode; tests step jobs themselves)."""
+    """Runs submitted jobs on a thread (the demo's and the standalone server's mode; tests step jobs themselves).
 
-    def __init__(self, backend: Backend, poll: float = 0.2):
+    With ``pace`` 0 a job runs as soon as it is created. With ``pace`` > 0 a job stays Submitted for ``pace``
+    seconds, then Running for at least ``pace`` seconds before its objects are processed, so a user's create →
+    get → list → cancel sees it unfinished, as on the real service (whose jobs queue before they run)."""
+
+    def __init__(self, backend: Backend, poll: float = 0.2, pace: float = 0.0,
+                 monotonic: Callable[[], float] = time.monotonic):
         super().__init__(name="emulator-job-worker", daemon=True)
         self.backend = backend
         self.poll = poll
+        self.pace = pace
+        self.monotonic = monotonic
+        self._since: Dict[Tuple[str, str], float] = {}  # (job id, state) → when this worker first saw it
         self._stop_event = threading.Event()
 
     def run(self) -> None:
         while not self._stop_event.is_set():
             try:
                 if self.backend.wait_for_work(self.poll) and not self._stop_event.is_set():
-                    self.backend.run_pending()
+                    if self.pace > 0:
+                        self.advance_due()
+                        self._stop_event.wait(self.poll)  # unfinished jobs stay unfinished: do not spin
+                    else:
+                        self.backend.run_pending()
             except Exception:  # keep the worker alive: one broken job must not stop the demo
                 logger.exception("job worker iteration failed")
+
+    def advance_due(self) -> int:
+        """Move every job that has spent ``pace`` seconds in its state; return how many moved."""
+        now = self.monotonic()
+        moved = 0
+        unfinished = set()
+        for job_id in self.backend.unfinished_job_ids():
+            with self.backend.lock:
+                state = self.backend.jobs[job_id].state
+            unfinished.add(job_id)
+            since = self._since.setdefault((job_id, state), now)
+            if now - since >= self.pace and executor.advance_job(self.backend, job_id):
+                moved += 1
+                with self.backend.lock:
+                    self._since.setdefault((job_id, self.backend.jobs[job_id].state), now)
+        self._since = {k: v for k, v in self._since.items() if k[0] in unfinished}
+        return moved
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -52,11 +83,11 @@ class EmulatorHandle:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, secret_id: str = TEST_SECRET_ID,
                  secret_key: str = TEST_SECRET_KEY, token: Optional[str] = None,
                  data_dir: Optional[str] = None, autorun: bool = False,
-                 clock: Optional[Callable[[], datetime]] = None):
+                 clock: Optional[Callable[[], datetime]] = None, job_pace: float = 0.0):
         self.secret_id = secret_id
         self.secret_key = secret_key
         self.token = token
-        self.backend = Backend(data_dir=data_dir)
+        self.backend = Backend(data_dir=data_dir, runner=executor)
         if clock is not None:
             self.backend.set_clock(clock)
         self.faults = Faults()
@@ -70,7 +101,7 @@ class EmulatorHandle:
         self.url = f"http://{bound_host}:{bound_port}"
         self._thread = threading.Thread(target=self.server.serve_forever, name="emulator-http",
                                         kwargs={"poll_interval": 0.05}, daemon=True)
-        self._worker: Optional[JobWorker] = JobWorker(self.backend) if autorun else None
+        self._worker: Optional[JobWorker] = JobWorker(self.backend, pace=job_pace) if autorun else None
         self._stopped = False
 
     def start(self) -> EmulatorHandle:

@@ -52,6 +52,22 @@ def parse_image_inspect(elem: Optional[ET.Element], where: str) -> Dict[str, Any
     return {"auto_process": auto, "process_type": process_type}
 
 
+def _input_kind(input_elem: ET.Element) -> str:
+    """The one Input child that says something; empty siblings are ignored, a lone empty Prefix is the whole bucket.
+
+    The create page lists Manifest, UrlFile, Prefix and Object as optional strings
+    (https://cloud.tencent.com/document/api/436/76888, read 2026-12-01; its sample sends Prefix alone) and issue 13
+    reports a documented sample with all four present and three empty, so both shapes are accepted."""
+    present = [k for k in INPUT_KINDS if input_elem.find(k) is not None]
+    given = [k for k in present if text(input_elem, k) or len(list(input_elem.find(k)))]  # type: ignore[arg-type]
+    if len(given) > 1 or not present:
+        raise invalid_argument(f"Input must have exactly one non-empty child of {', '.join(INPUT_KINDS)}, "
+                               f"got {', '.join(given or present) or 'none'}")
+    if given:
+        return given[0]
+    return "Prefix" if "Prefix" in present else present[0]
+
+
 def parse_batch_job(root: ET.Element) -> BatchJobSpec:
     """Validate a ``POST /inventorytriggerjob`` body.
 
@@ -70,10 +86,7 @@ def parse_batch_job(root: ET.Element) -> BatchJobSpec:
     input_elem = root.find("Input")
     if input_elem is None:
         raise invalid_argument("Input is required")
-    kinds = [k for k in INPUT_KINDS if input_elem.find(k) is not None]
-    if len(kinds) != 1:
-        raise invalid_argument("Input must have exactly one of Manifest, UrlFile, Prefix, Object")
-    kind = kinds[0]
+    kind = _input_kind(input_elem)
     value = text(input_elem, kind) or ""
     if kind != "Prefix" and not value:
         raise invalid_argument(f"Input.{kind} must not be empty")

@@ -66,6 +66,16 @@ def test_data_dir_holds_no_temp_files_after_writes(tmp_path):
     assert (leftovers, len(data_files)) == ([], 1)
 
 
+def test_restart_keeps_the_standard_headers_an_object_was_put_with(tmp_path):
+    with run_emulator(data_dir=str(tmp_path)) as emu:
+        emu.backend.create_bucket(BUCKET)
+        emu.client(region=REGION).put_object(Bucket=BUCKET, Key="a.txt", Body=b"x", CacheControl="no-cache",
+                                             ContentDisposition="attachment")
+    with run_emulator(data_dir=str(tmp_path)) as emu:
+        got = emu.client(region=REGION).get_object(Bucket=BUCKET, Key="a.txt")
+        assert (got["Cache-Control"], got["Content-Disposition"]) == ("no-cache", "attachment")
+
+
 def test_reset_wipes_the_data_dir(tmp_path):
     with run_emulator(data_dir=str(tmp_path)) as emu:
         emu.backend.create_bucket(BUCKET)

@@ -1,4 +1,9 @@
-"""Every request's q-sign signature is checked; a bad one is 403 with COS/CI error XML and changes nothing."""
+"""Every request's q-sign signature is checked; a bad one is COS's 403 or CI's 401, with the service's error XML,
+and changes nothing.
+
+Statuses: COS error codes https://cloud.tencent.com/document/api/436/7730 (403 for signature failures); CI error
+codes https://tencentcloud.com/document/product/1045/43611 (401 for authentication failures), both read 2026-12-01.
+"""
 from __future__ import annotations
 
 import time
@@ -21,11 +26,11 @@ def _error_code(err: CosServiceError) -> str:
     return body.split("<Code>", 1)[1].split("</Code>", 1)[0]
 
 
-def test_wrong_secret_key_is_403_and_creates_no_job(emulator, bucket):
+def test_wrong_secret_key_on_ci_is_401_and_creates_no_job(emulator, bucket):
     client = emulator.client(region=REGION, secret_key="not-the-key")
     with pytest.raises(CosServiceError) as err:
         client.ci_create_inventory_trigger_jobs(Bucket=bucket, JobBody=job_body())
-    assert (err.value.get_status_code(), _error_code(err.value)) == (403, "SignatureDoesNotMatch")
+    assert (err.value.get_status_code(), _error_code(err.value)) == (401, "SignatureDoesNotMatch")
     assert emulator.backend.jobs == {}
 
 
@@ -46,12 +51,13 @@ def test_tampered_path_is_403_and_writes_nothing(emulator, bucket, client):
     assert emulator.backend.list_keys(bucket) == []
 
 
-def test_tampered_signed_query_value_is_403(emulator, bucket, client):
+def test_tampered_signed_query_value_on_ci_is_401(emulator, bucket, client):
     url = client._conf.uri(bucket=bucket, path="inventorytriggerjob", endpoint=client._conf._endpoint_ci)
     auth = CosS3Auth(client._conf, "/inventorytriggerjob", params={"type": "Job"})
     response = requests.get(url, params={"type": "Workflow"}, auth=auth, proxies={"http": emulator.url},
                             timeout=5)
-    assert response.status_code == 403
+    assert response.status_code == 401
+    assert "<Code>SignatureDoesNotMatch</Code>" in response.text
 
 
 def test_expired_signature_is_403_request_has_expired(emulator, bucket, client):
@@ -79,7 +85,7 @@ def test_missing_authorization_is_403_access_denied(emulator, bucket, client):
 
 
 @pytest.mark.parametrize("sent_token, code", [(None, "AccessDenied"), ("stolen-token", "InvalidToken")])
-def test_configured_token_must_be_sent_and_match(sent_token, code):
+def test_configured_token_must_be_sent_and_match_on_ci(sent_token, code):
     with run_emulator(token="session-token") as emu:
         emu.backend.create_bucket("bucket-1250000000")
         client = emu.client(region=REGION, token=sent_token or "")
@@ -87,7 +93,7 @@ def test_configured_token_must_be_sent_and_match(sent_token, code):
             client._conf._token = None
         with pytest.raises(CosServiceError) as err:
             client.ci_create_inventory_trigger_jobs(Bucket="bucket-1250000000", JobBody=job_body())
-        assert (err.value.get_status_code(), _error_code(err.value)) == (403, code)
+        assert (err.value.get_status_code(), _error_code(err.value)) == (401, code)
         assert emu.backend.jobs == {}
 
 
@@ -98,3 +104,15 @@ def test_configured_token_accepts_cos_and_ci_calls_that_carry_it():
         client.put_object(Bucket="bucket-1250000000", Key="a.png", Body=b"x")
         client.ci_create_inventory_trigger_jobs(Bucket="bucket-1250000000", JobBody=job_body())
         assert len(emu.backend.jobs) == 1
+
+
+@pytest.mark.parametrize("params, status", [({"x-cos-security-token": "session-token"}, 200), ({}, 403)])
+def test_presigned_url_under_a_token_needs_the_token_in_its_query(params, status):
+    # request-signature page: a temporary key's presigned URL carries x-cos-security-token in the query
+    with run_emulator(token="session-token") as emu:
+        emu.backend.create_bucket("bucket-1250000000")
+        emu.backend.put_object("bucket-1250000000", "a.png", b"x")
+        client = emu.client(region=REGION)
+        url = client.get_presigned_download_url(Bucket="bucket-1250000000", Key="a.png", Params=params)
+        response = requests.get(url, proxies={"http": emu.url}, timeout=5)
+        assert response.status_code == status
