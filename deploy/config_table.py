@@ -1,7 +1,7 @@
 """The configuration reference, generated from lib.config: names and defaults come from the model, prose from here.
 
 ``python -m deploy.config_table`` rewrites docs/configuration.md; ``--check`` fails if it is out of date;
-``--yaml`` prints the commented ``environment.variables`` block for serverless.yml.
+``--yaml`` prints the commented ``environments`` list for serverless.yml.
 """
 from __future__ import annotations
 
@@ -157,24 +157,32 @@ def yaml_comment(env: str) -> str:
     return f"# {DOCS[env].what} Default: {shown}. Allowed: {DOCS[env].allowed}."
 
 
+def yaml_entry(env: str) -> str:
+    """One `environments` item as serverless.yml writes it; an empty default is a commented-out item.
+
+    SCF may refuse an empty variable value, and empty means the default anyway, so unset settings stay
+    commented out until a user gives them a value."""
+    field = {v: k for k, v in ENV_NAMES.items()}[env]
+    default = default_text(field)
+    value = f"${{env:{env}}}" if default is None else default
+    entry = f"- {{key: {env}, value: '{value}'}}"
+    return entry if value else f"# {entry}"
+
+
 def render_yaml_block(indent: int = 8) -> str:
-    """The environment.variables block with model defaults, for pasting into serverless.yml."""
+    """The `environments` list (multi-scf's [{key, value}] form) with model defaults, for serverless.yml."""
     pad = " " * indent
     out = []
-    for field, env in ENV_NAMES.items():
-        if not deployable(env):
-            continue
-        default = default_text(field)
-        value = f"${{env:{env}}}" if default is None else default
-        out.append(f"{pad}{yaml_comment(env)}")
-        out.append(f"{pad}{env}: '{value}'")
+    for env in ENV_NAMES.values():
+        if deployable(env):
+            out += [f"{pad}{yaml_comment(env)}", f"{pad}{yaml_entry(env)}"]
     return "\n".join(out)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.config_table", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if docs/configuration.md is out of date")
-    parser.add_argument("--yaml", action="store_true", help="print the serverless.yml variables block")
+    parser.add_argument("--yaml", action="store_true", help="print the serverless.yml environments list")
     args = parser.parse_args(argv)
     if args.yaml:
         print(render_yaml_block())
