@@ -86,7 +86,7 @@ def read_dotenv(path: Path) -> Dict[str, str]:
 def resolve(value: Any, env: Mapping[str, str], where: str) -> Any:
     """Substitute ${env:NAME} in strings (recursively), as the framework does; a missing NAME is a SpecError."""
     if isinstance(value, str):
-        def sub(match: "re.Match[str]") -> str:
+        def sub(match: re.Match[str]) -> str:
             name = match.group(1)
             if name not in env:
                 raise SpecError(f"{where}: ${{env:{name}}} is not set; add {name}=... to .env beside serverless.yml "
@@ -130,7 +130,7 @@ def trigger_of(raw: Mapping[str, Any], names: Mapping[str, str]) -> TriggerSpec:
     if kind == "timer":
         argument = params.get("argument")
         return TriggerSpec(function=function, type="timer", name=str(params["name"]),
-                           desc=json.dumps({"cron": params["cronExpression"]}), enable=bool(params.get("enable")),
+                           desc=str(params["cronExpression"]), enable=bool(params.get("enable")),
                            qualifier=qualifier, custom_argument=None if argument is None else str(argument))
     if kind == "cos":
         filt = params.get("filter") or {}
