@@ -21,6 +21,10 @@ from deploy.plan import plan_app, render
 from deploy.scf_api import DeployError, ScfApi, Transport, sdk_transport
 from deploy.spec import SERVERLESS_YML, AppSpec, SpecError, load_app
 
+# UpdateFunctionCode's ZipFile "最大支持20M" (SDK models.py UpdateFunctionCodeRequest; CreateFunction's Code.ZipFile
+# allows 50 MB): the smaller limit applies, since every later deploy updates the code.
+ZIP_FILE_LIMIT = 20 * 1024 * 1024
+
 
 class Package(NamedTuple):
     """The zip apply uploads, and its SHA-256."""
@@ -46,6 +50,9 @@ def package_for(app: AppSpec) -> Package:
         raise DeployError(f"{path} was built for Python{built_for} but serverless.yml's runtime is "
                           f"{', '.join(sorted(wanted))}: rebuild with `make package RUNTIME=...` or fix `runtime`")
     data = path.read_bytes()
+    if len(data) > ZIP_FILE_LIMIT:
+        raise DeployError(f"{path} is {len(data) / 1e6:.1f} MB; SCF takes a ZipFile of at most 20 MB: prune the "
+                          "package, or upload it to COS and deploy with `scf deploy --noValidation` (src: bucket/object)")
     return Package(path, data, hashlib.sha256(data).hexdigest())
 
 

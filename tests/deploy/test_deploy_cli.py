@@ -188,6 +188,12 @@ def test_a_missing_package_names_the_make_target(project, scf, capsys):
     assert code == 1 and "make package RUNTIME=3.10" in err
 
 
+def test_a_package_over_the_zipfile_limit_is_refused_before_any_call(project, scf, capsys, monkeypatch):
+    monkeypatch.setattr("deploy.__main__.ZIP_FILE_LIMIT", 100)
+    code, _, err = run(project, "apply", capsys)
+    assert code == 1 and "at most 20 MB" in err and scf.calls == []
+
+
 # --- rollback ------------------------------------------------------------------------------------------------------
 def test_rollback_moves_the_alias_back_to_the_previous_version(project, scf, capsys):
     run(project, "apply", capsys)
