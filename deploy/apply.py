@@ -59,6 +59,7 @@ def _trigger_params(spec: FunctionSpec, trigger: TriggerSpec) -> Dict[str, Any]:
 def apply_function(api: ScfApi, plan: FunctionPlan, zip_bytes: bytes, sleep: Callable[[float], None]) -> Optional[str]:
     """Make SCF hold what the plan describes; returns the version the alias now points at (None if untouched)."""
     spec = plan.spec
+    current_runtime = plan.current_runtime
     where = {"FunctionName": spec.name, "Namespace": spec.namespace}
     code = base64.b64encode(zip_bytes).decode("ascii")
     if not plan.exists:
@@ -74,6 +75,10 @@ def apply_function(api: ScfApi, plan: FunctionPlan, zip_bytes: bytes, sleep: Cal
         if plan.update_config:
             params = _function_params(spec)
             params.pop("Handler")  # UpdateFunctionConfiguration has no Handler (models.py); UpdateFunctionCode sets it
+            # Sources disagree on Runtime here: the SDK's UpdateFunctionConfigurationRequest documents it, the toolkit
+            # (entities/scf.ts updateConfigure) never sends it. We send it only when it changed, so SCF decides.
+            if current_runtime == spec.runtime:
+                params.pop("Runtime")
             api.call("UpdateFunctionConfiguration", spec.name, params, changes=True)
             wait_active(api, spec, sleep)
     if plan.update_retry:

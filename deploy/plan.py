@@ -102,6 +102,7 @@ class FunctionPlan(BaseModel):
     update_retry: bool = False
     publish: bool = False
     alias_version: Optional[str] = None
+    current_runtime: Optional[str] = None
     create_triggers: List[TriggerSpec] = Field(default_factory=list)
     delete_triggers: List[TriggerSpec] = Field(default_factory=list)
     changes: List[Change] = Field(default_factory=list)
@@ -156,7 +157,8 @@ def plan_function(api: ScfApi, spec: FunctionSpec, triggers: List[TriggerSpec], 
     """Compare one function's desired state with what SCF holds."""
     where = {"FunctionName": spec.name, "Namespace": spec.namespace}
     info = api.find("GetFunction", spec.name, where, ("ResourceNotFound.Function", "ResourceNotFound.FunctionName"))
-    plan = FunctionPlan(spec=spec, code_sha=code_sha, exists=info is not None)
+    plan = FunctionPlan(spec=spec, code_sha=code_sha, exists=info is not None,
+                        current_runtime=(info or {}).get("Runtime"))
     wanted_stamp = stamp(code_sha, spec)
     if info is None:
         plan.changes = describe_new(spec, code_sha, code_size)

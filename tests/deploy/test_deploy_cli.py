@@ -141,6 +141,16 @@ def test_apply_after_one_variable_changes_only_configuration_and_publishes(proje
     assert scf.alias(SUBMIT) == "2"
 
 
+def test_a_configuration_update_leaves_the_unchanged_runtime_out(project, scf, capsys):
+    # The toolkit never sends Runtime on update (entities/scf.ts); the SDK documents it. Unchanged, it stays out.
+    run(project, "apply", capsys)
+    set_variable(project, "JOB_NAME_PREFIX", "nightly")
+    run(project, "apply", capsys)
+    updates = [p for a, p in scf.calls if a == "UpdateFunctionConfiguration"]
+    assert updates and all("Runtime" not in p and "Handler" not in p for p in updates)
+    assert {v["Key"]: v["Value"] for v in updates[0]["Environment"]["Variables"]}["JOB_NAME_PREFIX"] == "nightly"
+
+
 def test_new_code_is_uploaded_once_then_left_alone(project, scf, capsys):
     run(project, "apply", capsys)
     write_package(project, "x = 2\n")
