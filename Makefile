@@ -74,8 +74,10 @@ RUNTIME ?= 3.10
 package: $(STAMP)
 	$(PY) -m deploy.package --python $(RUNTIME) --smoke
 
+# Builds for Python 3.9 and 3.10, resolves serverless.yml's handler strings from each unpacked zip as SCF does, and
+# runs one submit and one report against the emulator (a runtime pyenv lacks is skipped with a reason).
 package-check: $(STAMP)
-	$(PY) -m pytest -p no:cacheprovider tests/deploy/test_package.py
+	$(PY) -m pytest -p no:cacheprovider -rs tests/deploy/test_package.py
 
 clean:
 	rm -rf $(VENV) .venv39 .venv310 build dist .pytest_cache .ruff_cache

@@ -26,6 +26,9 @@ RUNTIMES = ("3.10", "3.9")
 DEFAULT_RUNTIME = "3.10"
 # Only the code the functions import; events/, emulator/, tests/ and docs stay out of the package.
 CODE_DIRS = ("handlers", "lib")
+# SCF resolves handler `file.function` to file.py at the zip's root (handler format in the CreateFunction API,
+# cloud.tencent.com/document/api/583/18586: no '/' allowed), so these entry files sit at the root too.
+ENTRY_FILES = ("scf_submit.py", "scf_report.py")
 # PyPI has only an sdist for these, and each has a pure-Python fallback, so a py3-none-any wheel of the
 # fallback is correct on any runtime. crcmod: qcloud_cos uses it only to check CRC64 on resumable downloads.
 PURE_PYTHON_SDISTS = ("crcmod",)
@@ -77,6 +80,7 @@ def source_digest(root: Path = ROOT, python: str = DEFAULT_RUNTIME) -> str:
 
 
 def _code_files(root: Path) -> Iterable[Path]:
+    yield from (root / name for name in ENTRY_FILES)
     for name in CODE_DIRS:
         yield from (p for p in (root / name).rglob("*.py") if "__pycache__" not in p.parts)
 
@@ -234,34 +238,39 @@ def find_interpreter(python: str) -> Optional[str]:
 
 
 # Run by the target interpreter in isolated mode (-I -S): no site-packages, no PYTHON* variables, no cwd.
+# It resolves each handler string as SCF does: `file.function` -> file.py at the code root, then its attribute.
 SMOKE = """
-import sys
+import importlib, sys
 sys.path.insert(0, sys.argv[1])
-import handlers.submit, qcloud_cos, pydantic_core
-for name in ("handlers.report",):
-    try:
-        __import__(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
-print("imports ok from", pydantic_core.__file__)
+for handler in sys.argv[2:]:
+    module, _, function = handler.rpartition(".")
+    if not callable(getattr(importlib.import_module(module), function, None)):
+        raise SystemExit(handler + ": no callable " + function + " in " + module + ".py")
+import pydantic_core
+print("handlers ok:", ", ".join(sys.argv[2:]), "from", pydantic_core.__file__)
 """
 
 
-def smoke_import(paths: PackagePaths, python: str, interpreter: Optional[str] = None) -> str:
-    """Unpack the zip into an empty folder and import the handlers from it alone with the target Python."""
+def smoke_import(paths: PackagePaths, python: str, interpreter: Optional[str] = None,
+                 handlers: Sequence[str] = ()) -> str:
+    """Unpack the zip into an empty folder and resolve the handler strings from it alone with the target Python."""
     import tempfile
 
+    if not handlers:
+        from deploy.spec import handler_strings  # serverless.yml's handlers; PyYAML is a dev/deploy dependency
+
+        handlers = list(handler_strings().values())
     interpreter = interpreter or find_interpreter(python)
     if interpreter is None:
         raise SystemExit(f"no Python {python} under pyenv: cannot check the package imports")
     with tempfile.TemporaryDirectory() as tmp:
         with zipfile.ZipFile(paths.zip) as zf:
             zf.extractall(tmp)
-        result = subprocess.run([interpreter, "-I", "-S", "-c", SMOKE, tmp], capture_output=True,  # noqa: S603
-                                text=True, check=False, cwd=tmp, env={"PATH": os.defpath, "LANG": "C.UTF-8"})
+        result = subprocess.run([interpreter, "-I", "-S", "-c", SMOKE, tmp, *handlers],  # noqa: S603
+                                capture_output=True, text=True, check=False, cwd=tmp,
+                                env={"PATH": os.defpath, "LANG": "C.UTF-8"})
     if result.returncode != 0:
-        raise SystemExit(f"the package does not import on Python {python}:\n{result.stderr}")
+        raise SystemExit(f"the package does not import on Python {python}:\n{result.stdout}{result.stderr}")
     return result.stdout.strip()
 
 

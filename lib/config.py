@@ -379,9 +379,12 @@ def _describe(exc: ValidationError, fields: Mapping[str, Any]) -> list:
 
 
 def parse_timer_argument(message: str) -> Dict[str, Any]:
-    """Read a timer trigger's argument: empty, or a JSON object of setting overrides."""
+    """Read a timer trigger's argument: a JSON object of setting overrides; empty or plain text means none.
+
+    SCF's timer docs (583/9708) and the multi-scf log pass free text ("user define msg body", "argument"), so
+    only an argument that starts like JSON ('{' or '[') is parsed, and then it must be a valid object."""
     text = (message or "").strip()
-    if not text:
+    if not text.startswith(("{", "[")):
         return {}
     try:
         value = json.loads(text)

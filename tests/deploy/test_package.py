@@ -3,16 +3,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
 from deploy import package
 from deploy.package import ROOT, find_interpreter, paths_for, prune, runtime_dependencies, write_zip
+from deploy.spec import handler_strings
 
 BUCKET = "examplebucket-1250000000"
 
@@ -48,10 +51,10 @@ def test_prune_drops_caches_dependency_tests_and_pip_bookkeeping(tmp_path):
     assert not any((tmp_path / name).exists() for name in drop)
 
 
-def test_code_copy_takes_handlers_and_lib_only(tmp_path):
+def test_code_copy_takes_the_entry_files_handlers_and_lib_only(tmp_path):
     package.copy_code(tmp_path)
     top = {p.name for p in tmp_path.iterdir()}
-    assert top == {"handlers", "lib"}
+    assert top == {"handlers", "lib", "scf_submit.py", "scf_report.py"}
     assert not list(tmp_path.rglob("__pycache__"))
 
 
@@ -65,32 +68,45 @@ def test_zip_is_reproducible_and_relative(tmp_path):
 
 
 # --- slow: build it, unpack it, run it alone against the emulator -----------------------------------------------
-PY310 = find_interpreter("3.10")
+# SCF's Python runtimes resolve handler `file.function` to file.py at the code root (CreateFunction API, Handler:
+# "文件名称.方法名称", cloud.tencent.com/document/api/583/18586, read 2026-12-01). The runner does exactly that with
+# the handler strings read from serverless.yml, on each runtime the package is built for.
+RUNTIMES = [pytest.param(v, id=f"py{v}") for v in ("3.9", "3.10")]
+HANDLERS = handler_strings()
 
 # Runs in the target interpreter with -I -S: the unpacked package is the only thing added to sys.path.
 RUNNER = r"""
 import importlib, json, sys
-package, names, event = sys.argv[1], sys.argv[2].split(","), json.loads(sys.argv[3])
+package, handlers, event = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
 sys.path.insert(0, package)
 assert not [p for p in sys.path if "site-packages" in p], sys.path
 results = {}
-for name in names:
-    handler = importlib.import_module("handlers." + name)
-    results[name] = handler.main_handler(event, {"request_id": "pkg-check-" + name, "time_limit_in_ms": 300000})
+for key, handler in handlers.items():
+    module, _, function = handler.rpartition(".")
+    entry = getattr(importlib.import_module(module), function)
+    results[key] = entry(event, {"request_id": "pkg-check-" + key, "time_limit_in_ms": 300000})
 results["_files"] = {m: sys.modules[m].__file__ for m in ("pydantic_core", "qcloud_cos", "crcmod", "lib.config")}
 print("RESULT " + json.dumps(results, default=str))
 """
 
 
-@pytest.fixture(scope="module")
-def unpacked(tmp_path_factory):
-    if PY310 is None:
-        pytest.skip("no Python 3.10 under pyenv (pyenv versions --bare): the package check needs SCF's runtime")
-    paths = package.ensure_built("3.10")  # pip downloads are cached under .cache/, so a rebuild takes seconds
-    target = tmp_path_factory.mktemp("scf-user-code")  # an empty folder, like /var/user on SCF
+class Unpacked(NamedTuple):
+    python: str
+    interpreter: str
+    root: Path
+
+
+@pytest.fixture(scope="module", params=RUNTIMES)
+def unpacked(request, tmp_path_factory):
+    python = request.param
+    interpreter = find_interpreter(python)
+    if interpreter is None:
+        pytest.skip(f"no Python {python} under pyenv (pyenv versions --bare): the package check needs SCF's runtime")
+    paths = package.ensure_built(python)  # pip downloads are cached under .cache/, so a rebuild takes seconds
+    target = tmp_path_factory.mktemp(f"scf-user-code-py{python}")  # an empty folder, like /var/user on SCF
     with zipfile.ZipFile(paths.zip) as zf:
         zf.extractall(target)
-    return target
+    return Unpacked(python, interpreter, target)
 
 
 @pytest.fixture
@@ -106,11 +122,13 @@ def emulator_env(unpacked):
         yield emu, env
 
 
-def run_packaged(unpacked: Path, env, names, event):
+def run_packaged(unpacked: Unpacked, env, keys, event):
     # -B as SCF sets PYTHONDONTWRITEBYTECODE (which -I would ignore): the unpacked folder stays as shipped.
-    proc = subprocess.run([PY310, "-I", "-S", "-B", "-c", RUNNER, str(unpacked), ",".join(names), json.dumps(event)],
-                          cwd=unpacked, env=env, capture_output=True, text=True, timeout=120, check=False)
-    assert proc.returncode == 0, f"packaged handlers failed on Python 3.10:\n{proc.stdout}\n{proc.stderr}"
+    handlers = json.dumps({key: HANDLERS[key] for key in keys})
+    proc = subprocess.run([unpacked.interpreter, "-I", "-S", "-B", "-c", RUNNER, str(unpacked.root), handlers,
+                           json.dumps(event)], cwd=unpacked.root, env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == 0, f"packaged handlers failed on Python {unpacked.python}:\n{proc.stdout}\n{proc.stderr}"
     line = next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))
     return json.loads(line[len("RESULT "):])
 
@@ -120,11 +138,18 @@ def timer_event(name):
     return {"Type": "Timer", "TriggerName": name, "Time": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "Message": ""}
 
 
+def test_serverless_yml_handlers_name_root_entry_files_in_scf_form():
+    # file.function, each part starting and ending with a letter (CreateFunction API Handler rule, 583/18586).
+    assert HANDLERS and all(re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*[A-Za-z]\.[A-Za-z][A-Za-z0-9_-]*[A-Za-z]", h)
+                            for h in HANDLERS.values()), HANDLERS
+    assert all((ROOT / (h.rpartition(".")[0] + ".py")).exists() for h in HANDLERS.values())
+
+
 @pytest.mark.package
-def test_packaged_submit_runs_alone_on_python_3_10_and_creates_the_job(unpacked, emulator_env):
+def test_packaged_submit_resolved_from_its_handler_string_creates_the_job(unpacked, emulator_env):
     emu, env = emulator_env
     result = run_packaged(unpacked, env, ["submit"], timer_event("submit-hourly"))
-    assert all(path.startswith(str(unpacked)) for path in result["_files"].values()), result["_files"]
+    assert all(path.startswith(str(unpacked.root)) for path in result["_files"].values()), result["_files"]
     (job,) = result["submit"]["jobs"]
     assert job["created"] is True
     assert emu.backend.get_job(job["job_id"]) is not None
@@ -132,9 +157,7 @@ def test_packaged_submit_runs_alone_on_python_3_10_and_creates_the_job(unpacked,
 
 
 @pytest.mark.package
-def test_packaged_report_runs_alone_on_python_3_10(unpacked, emulator_env):
-    if not (unpacked / "handlers" / "report.py").exists():
-        pytest.skip("handlers/report.py is not written yet (its own issue); the package will carry it once it is")
+def test_packaged_report_resolved_from_its_handler_string_reports_the_job(unpacked, emulator_env):
     emu, env = emulator_env
     submitted = run_packaged(unpacked, env, ["submit"], timer_event("submit-hourly"))
     emu.backend.run_pending()
@@ -143,26 +166,36 @@ def test_packaged_report_runs_alone_on_python_3_10(unpacked, emulator_env):
     assert submitted["submit"]["jobs"][0]["job_id"] in json.dumps(result["report"])
 
 
+@pytest.mark.package
+def test_package_smoke_resolves_every_handler_string(unpacked):
+    out = package.smoke_import(package.paths_for(unpacked.python), unpacked.python, unpacked.interpreter)
+    assert "handlers ok: " + ", ".join(HANDLERS.values()) in out
+
+
 def test_runner_refuses_site_packages_leaks():
     # The isolation the check relies on: -I -S leaves only the standard library on sys.path.
-    if PY310 is None:
+    py310 = find_interpreter("3.10")
+    if py310 is None:
         pytest.skip("no Python 3.10 under pyenv")
-    out = subprocess.run([PY310, "-I", "-S", "-c", "import sys; print(sys.path)"], capture_output=True, text=True,
+    out = subprocess.run([py310, "-I", "-S", "-c", "import sys; print(sys.path)"], capture_output=True, text=True,
                          check=True, env={"PATH": os.defpath}).stdout
     assert "site-packages" not in out and str(ROOT) not in out and sys.prefix not in out
 
 
-def test_built_package_holds_our_code_and_no_tests_emulator_events_or_caches(unpacked):
-    top = {p.name for p in unpacked.iterdir()}
-    assert {"handlers", "lib", "pydantic_core", "qcloud_cos", package.INFO_FILE} <= top
+def test_built_package_holds_entry_files_our_code_and_no_tests_emulator_events_or_caches(unpacked):
+    root, tag = unpacked.root, unpacked.python.replace(".", "")
+    top = {p.name for p in root.iterdir()}
+    assert {"scf_submit.py", "scf_report.py", "handlers", "lib", "pydantic_core", "qcloud_cos",
+            package.INFO_FILE} <= top
     assert not top & {"tests", "emulator", "events", "docs", "bench", "deploy", ".cache", "build"}
-    assert {p.name.split(".")[1] for p in unpacked.rglob("*.pyc")} == {"cpython-310"}  # no stale caches
-    info = json.loads((unpacked / package.INFO_FILE).read_text())
-    assert info["python"] == "3.10" and "pytest" not in info["dependencies"]
+    assert {p.name.split(".")[1] for p in root.rglob("*.pyc")} == {f"cpython-{tag}"}  # no stale caches
+    info = json.loads((root / package.INFO_FILE).read_text())
+    assert info["python"] == unpacked.python and "pytest" not in info["dependencies"]
 
 
 def test_built_package_carries_bytecode_for_every_module_because_scf_code_is_read_only(unpacked):
-    sources = [p for d in ("handlers", "lib") for p in (unpacked / d).glob("*.py")]
-    missing = [str(p.relative_to(unpacked)) for p in sources
-               if not (p.parent / "__pycache__" / f"{p.stem}.cpython-310.pyc").exists()]
+    root, tag = unpacked.root, unpacked.python.replace(".", "")
+    sources = [*root.glob("scf_*.py"), *(p for d in ("handlers", "lib") for p in (root / d).glob("*.py"))]
+    missing = [str(p.relative_to(root)) for p in sources
+               if not (p.parent / "__pycache__" / f"{p.stem}.cpython-{tag}.pyc").exists()]
     assert sources and missing == []

@@ -264,3 +264,10 @@ def test_an_unreadable_checkpoint_stops_the_rule_instead_of_restarting_its_histo
     with pytest.raises(StateError, match="checkpoint autopilot/checkpoints/hourly.json is unreadable"):
         main_handler(timer(), CONTEXT)
     assert wire.created_bodies == []
+
+
+@pytest.mark.parametrize("name", ["timer-doc.json", "timer-real-multiscf.json"])
+def test_documented_timer_event_with_plain_text_argument_submits_a_job(env, wire, name):
+    # events/timer-doc.json is SCF's published sample (583/9708); timer-real-multiscf.json the multi-scf doc's log.
+    result = main_handler(load_event(name), CONTEXT)
+    assert result["jobs"] and result["jobs"][0]["created"] is True

@@ -122,3 +122,11 @@ def test_timer_argument_may_not_set_unknown_or_function_wide_keys(key):
 def test_empty_timer_argument_means_no_overrides():
     assert parse_timer_argument("") == {}
     assert parse_timer_argument("   ") == {}
+
+
+# Published timer examples pass free text as the argument: SCF's doc sample (cloud.tencent.com/document/product/583/9708,
+# read 2026-12-01) "user define msg body", and the multi-scf log in Serverlesstencent/serverless-cloud-framework
+# docs/function/multi-scf.md "argument". Free text is a label, not overrides.
+@pytest.mark.parametrize("argument", ["user define msg body", "argument", "42", "nightly run: videos/"])
+def test_plain_text_timer_argument_means_no_overrides(argument):
+    assert parse_timer_argument(argument) == {}

@@ -1,0 +1,93 @@
+"""python -m deploy plan | apply | rollback: deploy serverless.yml and the built package on the official SCF API.
+
+plan shows what would change; apply makes SCF hold it (idempotent: a second apply changes nothing), publishes a
+version and moves the $DEFAULT alias the triggers run; rollback moves that alias back one version.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+import zipfile
+from pathlib import Path
+from typing import Callable, List, Mapping, NamedTuple, Optional
+
+from deploy.apply import apply_all, rollback
+from deploy.package import INFO_FILE, RUNTIMES, paths_for
+from deploy.plan import plan_app, render
+from deploy.scf_api import DeployError, ScfApi, Transport, sdk_transport
+from deploy.spec import SERVERLESS_YML, AppSpec, SpecError, load_app
+
+# UpdateFunctionCode's ZipFile "最大支持20M" (SDK models.py UpdateFunctionCodeRequest; CreateFunction's Code.ZipFile
+# allows 50 MB): the smaller limit applies, since every later deploy updates the code.
+ZIP_FILE_LIMIT = 20 * 1024 * 1024
+
+
+class Package(NamedTuple):
+    """The zip apply uploads, and its SHA-256."""
+
+    path: Path
+    data: bytes
+    sha256: str
+
+
+def package_for(app: AppSpec) -> Package:
+    """The zip built beside serverless.yml's `src` directory, checked against the functions' runtime."""
+    runtime = next((r for r in RUNTIMES if paths_for(r, app.src.parent).directory == app.src), None)
+    if runtime is None:
+        raise DeployError(f"inputs.src.src={str(app.src)!r} is not a directory `make package` builds "
+                          f"(build/package-py310 or build/package-py39)")
+    path = paths_for(runtime, app.src.parent).zip
+    if not path.exists():
+        raise DeployError(f"{path} does not exist: run `make package RUNTIME={runtime}` first")
+    with zipfile.ZipFile(path) as zf:
+        built_for = json.loads(zf.read(INFO_FILE))["python"]
+    wanted = {f.runtime for f in app.functions}
+    if wanted != {f"Python{built_for}"}:
+        raise DeployError(f"{path} was built for Python{built_for} but serverless.yml's runtime is "
+                          f"{', '.join(sorted(wanted))}: rebuild with `make package RUNTIME=...` or fix `runtime`")
+    data = path.read_bytes()
+    if len(data) > ZIP_FILE_LIMIT:
+        raise DeployError(f"{path} is {len(data) / 1e6:.1f} MB; SCF takes a ZipFile of at most 20 MB: prune the "
+                          "package, or upload it to COS and deploy with `scf deploy --noValidation` (src: bucket/object)")
+    return Package(path, data, hashlib.sha256(data).hexdigest())
+
+
+def main(argv: Optional[List[str]] = None, transport: Optional[Transport] = None,
+         environ: Optional[Mapping[str, str]] = None, sleep: Callable[[float], None] = time.sleep) -> int:
+    parser = argparse.ArgumentParser(prog="python -m deploy", description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=("plan", "apply", "rollback"))
+    parser.add_argument("--config", type=Path, default=SERVERLESS_YML, help="serverless.yml to deploy")
+    parser.add_argument("--function", action="append", help="only this function key (repeatable)")
+    args = parser.parse_args(argv)
+    environ = dict(os.environ if environ is None else environ)
+    try:
+        app = load_app(args.config, environ)
+        if args.function:
+            unknown = set(args.function) - {f.key for f in app.functions}
+            if unknown:
+                raise SpecError(f"--function {', '.join(sorted(unknown))}: not in serverless.yml's functions")
+            app.functions = [f for f in app.functions if f.key in args.function]
+        api = ScfApi(transport or sdk_transport(app.region, environ), app.region)
+        if args.command == "rollback":
+            for spec in app.functions:
+                print(rollback(api, spec))
+            return 0
+        package = package_for(app)
+        plans = plan_app(api, app, package.sha256, len(package.data))
+        print(render(plans))
+        if args.command == "apply":
+            for line in apply_all(api, plans, package.data, sleep):
+                print(line)
+            print(f"{len(api.changing)} changing call(s)")
+        return 0
+    except (DeployError, SpecError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

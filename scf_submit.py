@@ -1,0 +1,6 @@
+"""SCF entry file for handler `scf_submit.main_handler`: SCF imports the file the handler names from the package root.
+
+The handler itself lives in handlers/submit.py; this file only puts it where SCF's Python runtimes look."""
+from handlers.submit import main_handler
+
+__all__ = ["main_handler"]
