@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Callable, Dict, List
 
 from bench.common import cpu_model
-from emulator.imageinspect import inspect_bytes
-from emulator.imageinspect.walkers import walk
+from detector import inspect_bytes
+from detector.walkers import walk
 
 FORMATS = ("jpeg", "png", "gif", "bmp", "webp")
 START, END = "<!-- detector:start -->", "<!-- detector:end -->"

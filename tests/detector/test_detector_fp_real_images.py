@@ -12,7 +12,7 @@ from typing import Dict, Iterator, Tuple
 
 import pytest
 
-from emulator.imageinspect import inspect_bytes
+from detector import inspect_bytes
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / ".cache" / "fp-wheels"
