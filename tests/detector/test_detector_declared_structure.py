@@ -57,6 +57,7 @@ CLEAN_BMPS = {
     "rle8-biSizeImage-too-small": dict(pixels=RLE8, compression=1, size_image=4),
     "rle8-biSizeImage-zero": dict(pixels=RLE8, compression=1),
     "rle8-biSizeImage-huge": dict(pixels=RLE8, compression=1, size_image=1 << 20),
+    "rle8-without-end-of-bitmap-bfSize-decides": dict(pixels=RLE8[:-2], compression=1),
     "rle4-absolute-run-and-delta": dict(pixels=RLE4, bpp=4, width=6, compression=2, palette=16, size_image=3),
     "bi-png-bit-count-0": dict(pixels=png(), bpp=0, compression=5, palette=0),
     "bi-png-biSizeImage-too-small": dict(pixels=png(), bpp=0, compression=5, palette=0, size_image=10),
