@@ -73,9 +73,12 @@ def walk_bmp(buf: bytes, start: int = 0, walk: Optional[Callable[[bytes, int], W
     profile_end = _profile_end(buf, start, info, w)
     ends = [max(e, profile_end) for e in ends]
     declared = start + bf_size
-    if any(e <= declared <= e + SLACK for e in ends) or not ends:
-        # bfSize confirms a layout (or, RLE without biSizeImage, is all there is).
+    if not ends:
+        # RLE without an end-of-bitmap or biSizeImage: bfSize is all there is.
         end = declared
+    elif any(e <= declared <= e + SLACK for e in ends):
+        # bfSize confirms a layout; the bfOffBits one, which decoders read, is never cut short.
+        end = max(declared, ends[0]) if ends[0] <= n else declared
     else:
         end = ends[0]
         w.notes["bfSizeIgnored"] = bf_size

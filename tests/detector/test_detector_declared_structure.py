@@ -49,6 +49,9 @@ def _assert_whole_file_clean(data: bytes) -> None:
 CLEAN_BMPS = {
     # The case: bfOffBits forgot the palette (Pillow's mmap_error.bmp layout), bfSize is right.
     "bfOffBits-skips-the-palette": dict(pixels=ROWS_8BPP, off_bits=54),
+    # bmpsuite pal8offs.bmp has a gap before the pixels; here bfSize forgot the gap.
+    "gap-before-pixels-bfSize-counts-no-gap": dict(pixels=bytes(16) + ROWS_8BPP, off_bits=14 + 40 + 1024 + 16,
+                                                   bf_size=14 + 40 + 1024 + len(ROWS_8BPP)),
     "biSizeImage-a-little-too-large": dict(pixels=ROWS_8BPP, size_image=len(ROWS_8BPP) + 8),
     "biSizeImage-huge": dict(pixels=ROWS_8BPP, size_image=0x7FFFFFFF),
     "biSizeImage-too-small": dict(pixels=ROWS_8BPP, size_image=2),
