@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Callable, Dict, List
 
 from bench.common import cpu_model
-from emulator.imageinspect import inspect_bytes
-from emulator.imageinspect.walkers import walk
+from detector import inspect_bytes
+from detector.walkers import walk
 
 FORMATS = ("jpeg", "png", "gif", "bmp", "webp")
 START, END = "<!-- detector:start -->", "<!-- detector:end -->"
@@ -91,11 +91,26 @@ def make_gif(rng: random.Random, size: int) -> bytes:
 
 
 def make_bmp(rng: random.Random, size: int) -> bytes:
+    """Half 24-bit uncompressed (end from the header), half RLE8 (the walker follows its escapes)."""
     width = 1000
+    if rng.randrange(2):
+        return _make_rle8_bmp(rng, size, width)
     height = size // (width * 3)
     pixels = rng.randbytes(width * 3 * height)
     info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 24, 0, len(pixels), 2835, 2835, 0, 0)
     return b"BM" + struct.pack("<IHHI", 54 + len(pixels), 0, 0, 54) + info + pixels
+
+
+def _make_rle8_bmp(rng: random.Random, size: int, width: int) -> bytes:
+    # A photo-like row: runs of 1-8 pixels (value bytes may be 0) filling the width after one
+    # 32-pixel absolute run, then end-of-line: two escapes per row, as an RLE8 encoder writes them.
+    lengths = [rng.randrange(1, 9) for _ in range((width - 32) // 4)]
+    runs = bytes(b for n in lengths for b in (n, rng.randrange(256)))
+    row = b"\x00\x20" + rng.randbytes(32) + runs + b"\x00\x00"
+    data = row * (size // len(row)) + b"\x00\x01"
+    info = struct.pack("<IiiHHIIiiII", 40, width, size // len(row), 1, 8, 1, len(data), 2835, 2835, 0, 0)
+    palette = rng.randbytes(1024)
+    return b"BM" + struct.pack("<IHHI", 1078 + len(data), 0, 0, 1078) + info + palette + data
 
 
 def make_webp(rng: random.Random, size: int) -> bytes:

@@ -33,7 +33,7 @@ def measure(handle: Any, images: int = 10000) -> Dict[str, Any]:
 
 def _detector_seconds(backend: Any, images: int) -> float:
     """The detector alone over the same bytes (median of 3), to show what share of the job it is."""
-    from emulator.imageinspect import inspect_bytes
+    from detector import inspect_bytes
 
     datas = [rec.data for key, rec in backend.buckets[BUCKET].items() if key.startswith("images/")][:images]
     runs = []

@@ -28,7 +28,7 @@ class JobFailure(Exception):
 
 
 def _detector() -> Tuple[Callable[[bytes], dict], type, type]:
-    from .imageinspect import DetectorError, ImageTooLargeError, inspect_bytes  # lazy: separate component
+    from detector import DetectorError, ImageTooLargeError, inspect_bytes  # lazy: separate component
 
     return inspect_bytes, DetectorError, ImageTooLargeError
 

@@ -107,7 +107,7 @@ def test_a_child_reports_its_own_peak_memory_not_its_parents():
 
 
 def test_the_images_seeded_for_throughput_are_ones_the_detector_accepts(emu):
-    from emulator.imageinspect import inspect_bytes
+    from detector import inspect_bytes
 
     seed.seed_images(emu.backend, 10)
     for key in emu.backend.list_keys(BUCKET, prefix="images/"):

@@ -22,7 +22,7 @@ from detector_carriers import (
     ts_stream,
 )
 
-from emulator.imageinspect import inspect_bytes
+from detector import inspect_bytes
 
 PADDINGS = {
     "photoshop-2-nuls": (b"\x00\x00", "zero-padding"),

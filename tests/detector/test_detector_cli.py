@@ -1,4 +1,4 @@
-"""`python -m emulator.imageinspect FILE...`: one JSON line per file, exit 0/1/2."""
+"""`python -m detector FILE...`: one JSON line per file, exit 0/1/2."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "emulator.imageinspect", *args],
+        [sys.executable, "-m", "detector", *args],
         cwd=REPO, capture_output=True, text=True, timeout=60,
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from detector_carriers import CARRIERS, PAYLOADS
 
-from emulator.imageinspect import inspect_bytes
+from detector import inspect_bytes
 
 PIC_TYPES = {"png": "png", "jpeg": "jpeg", "gif": "gif", "bmp": "bmp", "webp": "webp"}
 

@@ -8,8 +8,8 @@ import struct
 import pytest
 from detector_carriers import CARRIERS, PAYLOADS, bmp, jpeg, png, segment, ts_stream, webp
 
-from emulator.imageinspect import DetectorError, ImageTooLargeError, inspect_bytes
-from emulator.imageinspect.walkers import walk
+from detector import DetectorError, ImageTooLargeError, inspect_bytes
+from detector.walkers import walk
 
 
 def test_exif_thumbnail_eoi_is_not_the_end_of_a_camera_jpeg():

@@ -1,4 +1,4 @@
-"""CLI: `python -m emulator.imageinspect FILE...`, one JSON object per line per file.
+"""CLI: `python -m detector FILE...`, one JSON object per line per file.
 
 Exit status: 0 all clean, 1 any suspicious, 2 usage error or a file that could not be inspected.
 """
@@ -16,7 +16,7 @@ from . import MAX_BYTES, DetectorError, ImageTooLargeError, inspect_bytes
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m emulator.imageinspect",
+        prog="python -m detector",
         description="Find non-image data hidden after an image's end (Tencent ImageInspect fields).",
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="image files to inspect")

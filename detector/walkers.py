@@ -1,4 +1,4 @@
-"""Structural walkers for PNG, GIF, BMP and WebP, plus format sniffing and dispatch.
+"""Structural walkers for PNG, GIF and WebP, plus format sniffing and dispatch (JPEG, BMP: own modules).
 
 Each walker follows the container's own lengths to the logical end; none searches for a footer.
 """
@@ -6,19 +6,17 @@ Each walker follows the container's own lengths to the logical end; none searche
 from __future__ import annotations
 
 import struct
+from typing import Tuple
 
+from . import mpegts
+from .bmp import is_bmp, walk_bmp
 from .jpeg import walk_jpeg
 from .model import Walk
 
 _PNG_SIG = b"\x89PNG\r\n\x1a\n"
 _PNG_CHUNK = struct.Struct(">I4s")
-_BMP_INFO_SIZES = (12, 16, 40, 52, 56, 64, 108, 124)
-_BMP_BPP = (1, 2, 4, 8, 16, 24, 32, 64)
-# Compressions whose pixel array size follows from width, height and depth alone.
-_BMP_UNCOMPRESSED = (0, 3, 6)
-_BMP_PROFILE_EMBEDDED = 0x4D424544  # 'MBED'
-# Writers pad bfSize a little (old ones add 2 zero bytes); more than this is a bogus header.
-_BMP_SLACK = 16
+# Chunk types of the WebP container (RFC 9649 section 2.7).
+_WEBP_CHUNKS = frozenset({b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ANIM", b"ANMF", b"ICCP", b"EXIF", b"XMP "})
 # 1024 full GIF sub-blocks per strided look-up keeps the slice small for animated GIFs.
 _GIF_SPAN = 256 * 1024
 
@@ -34,10 +32,8 @@ def sniff(buf: bytes, pos: int = 0) -> str:
         return "gif"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "webp"
-    if head[:2] == b"BM" and len(buf) >= pos + 18:
-        (info,) = struct.unpack_from("<I", buf, pos + 14)
-        if info in _BMP_INFO_SIZES:
-            return "bmp"
+    if is_bmp(buf, pos):
+        return "bmp"
     return "unknown"
 
 
@@ -142,81 +138,57 @@ def walk_gif(buf: bytes, start: int = 0) -> Walk:
     return w
 
 
-def walk_bmp(buf: bytes, start: int = 0) -> Walk:
-    """BMP end from the pixel-array geometry and embedded profile; bfSize only when plausible."""
-    n = len(buf)
-    w = Walk("bmp")
-    if start + 26 > n:
-        return w.cut_short(start)
-    bf_size, off_bits, info = struct.unpack_from("<I4xII", buf, start + 2)
-    if info == 12:
-        width, height, _planes, bpp = struct.unpack_from("<HHHH", buf, start + 18)
-        compression = size_image = 0
-    elif info < 40:
-        # OS/2 2.x short header: no compression fields.
-        if start + 30 > n:
-            return w.cut_short(start)
-        width, height, _planes, bpp = struct.unpack_from("<iiHH", buf, start + 18)
-        compression = size_image = 0
-    else:
-        if start + 54 > n:
-            return w.cut_short(start)
-        width, height, _planes, bpp, compression, size_image = struct.unpack_from(
-            "<iiHHII", buf, start + 18
-        )
-    height = abs(height)
-    if width <= 0 or height == 0 or bpp not in _BMP_BPP or off_bits < 14 + info:
-        return w.cut_short(start, f"BMP header is inconsistent ({width}x{height}, {bpp} bpp)")
-    if compression in _BMP_UNCOMPRESSED:
-        computed = start + off_bits + ((bpp * width + 31) // 32) * 4 * height
-        if size_image and computed < start + off_bits + size_image <= computed + _BMP_SLACK:
-            computed = start + off_bits + size_image
-    elif size_image:
-        computed = start + off_bits + size_image
-    else:
-        computed = 0
-    if info >= 124 and start + 14 + 124 <= n:
-        cs_type, = struct.unpack_from("<I", buf, start + 14 + 56)
-        prof_off, prof_size = struct.unpack_from("<II", buf, start + 14 + 112)
-        if cs_type == _BMP_PROFILE_EMBEDDED and prof_size:
-            # The profile may sit after the pixels (rgb24prof.bmp): it still belongs to the image.
-            computed = max(computed, start + 14 + prof_off + prof_size)
-            w.notes["iccProfile"] = prof_size
-    declared = start + bf_size
-    if not computed:
-        # RLE without biSizeImage: bfSize is all there is.
-        computed = declared
-    elif computed < declared <= computed + _BMP_SLACK:
-        computed = declared
-    elif declared != computed:
-        w.notes["bfSizeIgnored"] = bf_size
-    if computed > n:
-        return w.cut_short(min(start + off_bits, n))
-    w.end = computed
-    return w
-
-
 def walk_webp(buf: bytes, start: int = 0) -> Walk:
-    """WebP end from the RIFF size (padded to even), cross-checked by a chunk walk."""
+    """WebP end from the RIFF size (padded to even), cross-checked by a chunk walk.
+
+    WebP chunks that go on past the RIFF size and tile the rest of the file are believed."""
     n = len(buf)
     w = Walk("webp")
     (size,) = struct.unpack_from("<I", buf, start + 4)
     if size < 4:
         return w.cut_short(start, f"RIFF size {size} is too small for WebP")
     end = start + 8 + size + (size & 1)
-    p = start + 12
-    limit = min(end, n)
-    while p + 8 <= limit:
-        (csize,) = struct.unpack_from("<I", buf, p + 4)
-        if p + 8 + csize > limit:
-            break
-        p += 8 + csize + (csize & 1)
+    p = _webp_chunks(buf, start + 12, min(end, n))[0]
+    if p == end < n:
+        # A tool appended metadata chunks but left the RIFF size alone; a TS run is never metadata.
+        tiled, known = _webp_chunks(buf, p, n)
+        if tiled in (n, n + 1) and known and mpegts.scan(buf, p, n) is None:
+            w.notes["riffSizeIgnored"] = size
+            end = n
+    if end == n + 1 and size & 1:
+        # The final pad byte is missing; decoders do not need it.
+        w.notes["missingPadByte"] = True
+        end = n
+    p = min(p, end)
     if end > n:
-        return w.cut_short(min(p, n))
+        return w.cut_short(p)
     if p != end:
         w.notes["chunksEndAt"] = p
     w.end = end
     return w
 
 
-_WALKERS = {"jpeg": walk_jpeg, "png": walk_png, "gif": walk_gif, "bmp": walk_bmp, "webp": walk_webp}
+def _webp_chunks(buf: bytes, p: int, limit: int) -> Tuple[int, bool]:
+    """Where the chunk walk from `p` stops (past `limit` only by a missing pad byte), and if every chunk is WebP's."""
+    known = True
+    while p + 8 <= limit:
+        fourcc = buf[p : p + 4]
+        (csize,) = struct.unpack_from("<I", buf, p + 4)
+        if p + 8 + csize > limit:
+            break
+        known = known and fourcc in _WEBP_CHUNKS
+        p += 8 + csize + (csize & 1)
+    return p, known
+
+
+def _walk_bmp(buf: bytes, start: int = 0) -> Walk:
+    return walk_bmp(buf, start, _walk_embedded)
+
+
+def _walk_embedded(buf: bytes, pos: int) -> Walk:
+    """The JPEG or PNG a BI_JPEG/BI_PNG bitmap holds; anything else (another BMP) is not walked."""
+    kind = sniff(buf, pos)
+    return walk(buf, pos, kind) if kind in ("jpeg", "png") else Walk(kind)
+
+
+_WALKERS = {"jpeg": walk_jpeg, "png": walk_png, "gif": walk_gif, "bmp": _walk_bmp, "webp": walk_webp}
