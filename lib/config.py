@@ -9,6 +9,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator, model_validator
 
 from lib.errors import ConfigError
+from lib.regions import is_cos_region, nearest_region
 from lib.windows import parse_duration
 
 PROCESS_TYPES = ("BackupObject", "SwitchObjectToPrivate", "DeleteObject")
@@ -53,7 +54,6 @@ SECRET_FIELDS = frozenset({"secret_id", "secret_key", "session_token", "report_w
 OVERRIDABLE = frozenset(ENV_NAMES) - SECRET_FIELDS - {"emulator_url", "bucket", "region"} | {"report_webhook_url"}
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{0,48}-\d{5,}$")
-_REGION = re.compile(r"^[a-z]{2,}(-[a-z0-9]+)+$")
 _WORKFLOW_ID = re.compile(r"^w[0-9A-Za-z]{6,64}$")
 # CI's job-name alphabet, checked per character: a regex over the CJK range takes ~2 ms to compile, per pattern,
 # on every cold start.
@@ -135,8 +135,10 @@ class Settings(BaseModel):
     @field_validator("region")
     @classmethod
     def _region(cls, v: str) -> str:
-        if not _REGION.match(v):
-            raise ValueError("must be a COS region such as ap-guangzhou or ap-shanghai")
+        if not is_cos_region(v):
+            near = nearest_region(v)
+            hint = f"did you mean {near}?" if near else "see lib/regions.py for the list"
+            raise ValueError(f"must be a COS region such as ap-guangzhou or ap-shanghai; {hint}")
         return v
 
     @field_validator("job_type")
