@@ -211,7 +211,7 @@ def test_report_prints_the_summary_table_and_exits_1_on_a_problem(wire):
     wire.add_job("b1", state="Failed", created=INSIDE, code="InternalError", message="boom")
     run = cli("report", "--since", "24h")
     assert run.code == 1
-    assert run.out.startswith("PROBLEM: 1 jobs, 1 failed, 0 stuck (last 1d)")
+    assert run.out.startswith("PROBLEM: 1 job, 1 failed, 0 stuck (last 1d)")
     assert "InternalError" in run.out
 
 
