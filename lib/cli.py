@@ -463,6 +463,8 @@ def cmd_report(cli: Cli) -> int:
     from lib.report import build_report
 
     args = cli.args
+    if cli.zone != "UTC":  # one zone per output: the report's own table, object and messages are UTC
+        raise UsageError(f"--tz {cli.zone}: the report prints UTC only, as its COS object and messages do")
     overrides = {"REPORT_ALL_JOBS": "true"} if args.all_jobs else None
     settings = cli.settings(overrides)
     lookback = _duration("--since", args.since) if args.since else None

@@ -159,6 +159,40 @@ def test_an_endpoint_that_never_answers_is_a_timeout_naming_api_timeout(tmp_path
     assert ran.code == 1 and "timed out" in ran.err and "API_TIMEOUT" in ran.err, ran
 
 
+def run_against_real_endpoints(tmp_path, **extra):
+    """In-process through the real SDK, requests and urllib3 stack; our retries do not sleep."""
+    from lib.client import make_client
+
+    env = {"COS_BUCKET": BUCKET, "COS_REGION": "ap-guangzhou", "HOME": str(tmp_path), **credentials(), **extra}
+    err = io.StringIO()
+    code = main(["jobs", "list"], environ=env, stdout=io.StringIO(), stderr=err,
+                client_factory=lambda settings: make_client(settings, sleep=lambda _: None))
+    return code, err.getvalue()
+
+
+def test_a_name_that_does_not_resolve_says_dns_and_names_the_endpoints_settings(tmp_path, monkeypatch):
+    def no_such_name(*_args, **_kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
+    code, err = run_against_real_endpoints(tmp_path)
+    assert code == 1 and "did not resolve (DNS)" in err, err
+    assert "COS_BUCKET and COS_REGION point at examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com" in err
+    assert "NameResolutionError" not in err and "HTTPSConnectionPool" not in err
+
+
+def test_a_real_endpoint_that_never_answers_is_a_timeout(tmp_path, monkeypatch):
+    real_getaddrinfo = socket.getaddrinfo
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        monkeypatch.setattr(socket, "getaddrinfo", lambda _host, _port, *a, **k: real_getaddrinfo("127.0.0.1", port,
+                                                                                                 *a, **k))
+        code, err = run_against_real_endpoints(tmp_path, API_TIMEOUT="0.3")
+    assert code == 1 and "timed out" in err and "API_TIMEOUT (0.3 s)" in err, err
+
+
 # --- 4. --json: logs on stderr, one JSON document on stdout --------------------------------------------------
 
 def test_invoke_json_prints_one_document_and_logs_to_stderr(live, tmp_path):
@@ -198,10 +232,8 @@ def test_ctrl_c_at_the_cancel_prompt_exits_130_and_cancels_nothing(held, tmp_pat
 # --- 6. one exit-code rule, per command ------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("argv", "code"), [
-    (("jobs", "list"), 0),
     (("jobs", "list", "--state", "Done"), 2),
     (("jobs", "get", "b0000000000"), 1),
-    (("jobs", "get", "b/../x"), 2),
     (("jobs", "watch", "b0000000000", "--interval", "0.1"), 1),
     (("jobs", "watch", "b0000000000", "--interval", "0"), 2),
     (("jobs", "cancel", "b0000000000", "--yes"), 1),
@@ -210,7 +242,6 @@ def test_ctrl_c_at_the_cancel_prompt_exits_130_and_cancels_nothing(held, tmp_pat
     (("submit", "--dry-run", "--event", "tests/cli/events/malformed.json"), 2),
     (("invoke", "submit", "tests/cli/events/malformed.json"), 2),
     (("report", "--since", "1h"), 0),
-    (("report", "--since", "soon"), 2),
 ], ids=lambda v: " ".join(v) if isinstance(v, tuple) else str(v))
 def test_every_command_follows_the_exit_code_rule(live, tmp_path, argv, code):
     ran = cli(*argv, env={**bucket_env(live), **credentials()}, home=tmp_path)
@@ -283,6 +314,11 @@ def test_human_output_is_utc_with_z_and_tz_cst_shows_beijing_time(live, tmp_path
     cst = cli("jobs", "list", "--tz", "CST", env=env, home=tmp_path).out.splitlines()[2]
     assert utc.split()[5].endswith("Z") and "+0800" not in utc, utc
     assert cst.split()[5].endswith("+08:00"), cst
+
+
+def test_the_report_refuses_a_second_zone_rather_than_mix_two(tmp_path):
+    ran = cli("report", "--tz", "CST", env={"COS_BUCKET": BUCKET, "COS_REGION": "ap-guangzhou"}, home=tmp_path)
+    assert ran.code == 2 and "--tz CST: the report prints UTC only" in ran.err, ran
 
 
 def test_an_error_echoes_a_z_time_in_the_same_zone(tmp_path):
