@@ -1,13 +1,16 @@
 """The COS regions a bucket can live in, and the nearest valid name for a typo."""
 from __future__ import annotations
 
-import difflib
 from typing import Optional
 
-# Public-cloud COS regions, the union of the published lists (read 2026-12-01):
-# - Tencent Cloud, COS 地域和访问域名 https://cloud.tencent.com/document/product/436/6224
-# - the region pickers of Tencent's COS console and tools (ap-beijing-1, the -fsi finance regions, me-saudi-arabia).
-# Where the lists disagree every published name is accepted: a region missing here would refuse a real bucket.
+# Public-cloud COS regions, the union of what Tencent publishes (read 2026-12-01). Sources:
+# - COS 地域和访问域名, https://cloud.tencent.com/document/product/436/6224 (the authoritative table; its page
+#   could not be fetched from here, so each name below is also found in one of the next two sources);
+# - cos-python-sdk-v5 qcloud_cos/cos_comm.py format_region (maps the v4 names to ap-shanghai, ap-guangzhou,
+#   ap-beijing, ap-beijing-1, ap-chengdu, ap-singapore, ap-hongkong, na-toronto, eu-frankfurt) and
+#   cos-go-sdk-v5 cos.go (ap-beijing-1, ap-beijing, ap-shanghai, ap-guangzhou);
+# - the region pickers of Tencent's COS console and tools (the -fsi finance regions, ap-nanjing, ap-jakarta, …).
+# Where they disagree every published name is accepted: a region missing here would refuse a real bucket.
 COS_REGIONS = (
     "ap-beijing-1", "ap-beijing", "ap-nanjing", "ap-shanghai", "ap-guangzhou", "ap-chengdu", "ap-chongqing",
     "ap-shenzhen-fsi", "ap-shanghai-fsi", "ap-beijing-fsi",
@@ -25,5 +28,7 @@ def is_cos_region(name: str) -> bool:
 
 def nearest_region(name: str) -> Optional[str]:
     """The known region closest in spelling to `name`, or None when nothing is close."""
+    import difflib  # only a bad setting pays for it, not every cold start
+
     matches = difflib.get_close_matches(name.strip().lower(), COS_REGIONS, n=1, cutoff=0.6)
     return matches[0] if matches else None

@@ -229,6 +229,16 @@ def test_ctrl_c_at_the_cancel_prompt_exits_130_and_cancels_nothing(held, tmp_pat
     assert held.backend.get_job(job_id).state == "Submitted"
 
 
+def test_a_bug_still_ends_in_a_sentence_and_exit_1_not_a_traceback(tmp_path):
+    def broken_client(_settings):
+        raise KeyError("JobsDetail")
+
+    err = io.StringIO()
+    env = {"COS_BUCKET": BUCKET, "COS_REGION": "ap-guangzhou", "HOME": str(tmp_path), **credentials()}
+    code = main(["jobs", "list"], environ=env, stdout=io.StringIO(), stderr=err, client_factory=broken_client)
+    assert code == 1 and err.getvalue().startswith("error: unexpected KeyError: 'JobsDetail' (a bug")
+
+
 # --- 6. one exit-code rule, per command ------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("argv", "code"), [
