@@ -194,10 +194,12 @@ def build_parser() -> argparse.ArgumentParser:
     get = jobs_commands.add_parser("get", parents=[common], help="show one job and what it did to each object")
     get.add_argument("job_id")
     get.add_argument("--wait", action="store_true", help="follow the job until it ends (as `jobs watch`)")
-    get.add_argument("--interval", type=float, default=5.0, metavar="SECONDS", help="with --wait: poll every")
+    get.add_argument("--interval", type=float, default=5.0, metavar="SECONDS",
+                     help="with --wait: seconds between polls (default 5)")
     watch = jobs_commands.add_parser("watch", parents=[common], help="follow one job until it ends, then show it")
     watch.add_argument("job_id")
-    watch.add_argument("--interval", type=float, default=5.0, metavar="SECONDS", help="poll every (default 5)")
+    watch.add_argument("--interval", type=float, default=5.0, metavar="SECONDS",
+                       help="seconds between polls (default 5)")
     cancel = jobs_commands.add_parser("cancel", parents=[common], help="cancel one job (asks first)")
     cancel.add_argument("job_id")
     cancel.add_argument("--yes", action="store_true", help="do not ask for confirmation")
