@@ -382,7 +382,8 @@ def make_sdk(settings: Settings, *, require_credentials: bool = True) -> Any:
     secret_key = settings.secret_key.get_secret_value() if settings.secret_key else ""
     missing = [n for n, v in (("TENCENTCLOUD_SECRETID", secret_id), ("TENCENTCLOUD_SECRETKEY", secret_key)) if not v]
     if require_credentials and missing:
-        raise ConfigError([f"{' and '.join(missing)} not set: give the function a role "
+        verb = "is" if len(missing) == 1 else "are"
+        raise ConfigError([f"{' and '.join(missing)} {verb} not set: give the function a role "
                            "(serverless.yml `role`) so SCF injects temporary credentials"])
     token = settings.session_token.get_secret_value() if settings.session_token else None
     options: Dict[str, Union[str, float, Dict[str, str], None]] = {

@@ -138,6 +138,19 @@ def test_a_key_without_its_id_says_which_one_is_missing_and_never_shows_it(live,
     assert "s3cr3t-value" not in ran.err + ran.out
 
 
+def test_the_function_names_the_one_credential_scf_did_not_inject(live, monkeypatch):
+    from handlers.submit import main_handler
+    from lib.errors import ConfigError
+
+    for name, value in {**bucket_env(live), "TENCENTCLOUD_SECRETID": "AKIDonly"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("TENCENTCLOUD_SECRETKEY", raising=False)
+    event = {"Type": "Timer", "TriggerName": "hourly", "Time": "2026-11-28T16:00:00Z"}
+    with pytest.raises(ConfigError, match=r"TENCENTCLOUD_SECRETKEY is not set: give the function a role") as caught:
+        main_handler(event, {"request_id": "r1"})
+    assert "TENCENTCLOUD_SECRETID" not in str(caught.value)
+
+
 # --- 3. an endpoint that does not answer -------------------------------------------------------------------
 
 def test_an_unreachable_emulator_url_says_so_and_names_the_setting(tmp_path):
