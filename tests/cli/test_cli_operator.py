@@ -168,7 +168,8 @@ def test_an_endpoint_that_never_answers_is_a_timeout_naming_api_timeout(tmp_path
         silent.listen(8)
         env = {"COS_BUCKET": BUCKET, "COS_REGION": "ap-guangzhou", "API_TIMEOUT": "0.3",
                "COS_EMULATOR_URL": f"http://127.0.0.1:{silent.getsockname()[1]}", **credentials()}
-        ran = cli("jobs", "get", "b0123", env=env, home=tmp_path)
+        # upload: one attempt (writes are never retried), so the test waits one API_TIMEOUT, not three
+        ran = cli("upload", str(IMAGES / "clean.png"), env=env, home=tmp_path)
     assert ran.code == 1 and "timed out" in ran.err and "API_TIMEOUT" in ran.err, ran
 
 
