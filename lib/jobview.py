@@ -89,6 +89,11 @@ def _offsets(obj: ObjectLine) -> str:
     return "" if obj.begin_byte is None else f"bytes {obj.begin_byte}-{obj.end_byte}"
 
 
+def _outcome(obj: ObjectLine) -> str:
+    # A flagged image CI did not act on (INSPECT_AUTO_PROCESS=false) says so rather than leave a blank.
+    return obj.action or obj.error or ("left as is" if obj.suspicious else "")
+
+
 def objects_summary(objects: JobObjects) -> str:
     """`3 objects: 2 Success, 1 Failed; 1 image flagged, 1 acted on` (or why there is nothing to show)."""
     total = sum(objects.by_state.values())
@@ -114,7 +119,7 @@ def job_view(job: JobDetail, objects: JobObjects, zone: str) -> str:
     text = "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows) + "\n"
     if objects.notable:
         text += "\n" + table(("OBJECT", "STATE", "FOUND", "OFFSETS", "ACTION/ERROR"),
-                             [(o.key, o.state, o.suspicious_type, _offsets(o), o.action or o.error)
+                             [(o.key, o.state, o.suspicious_type, _offsets(o), _outcome(o))
                               for o in objects.notable]) + "\n"
     return text
 
