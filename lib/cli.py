@@ -21,7 +21,7 @@ from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from lib import jobview
 from lib.client import CiClient, JobDetail, make_client
-from lib.config import Settings, load_settings
+from lib.config import Settings, is_workflow_id, load_settings
 from lib.credentials import find_credentials, profile_name
 from lib.errors import AppError, CloudUnavailableError, ConfigError, InvalidEventError, SafetyError
 from lib.jobview import TERMINAL, ZONES, JobObjects, plural, state_word
@@ -266,6 +266,9 @@ def cmd_jobs_list(cli: Cli) -> int:
     bad = [s for s in states if s not in STATES]
     if bad:
         raise UsageError(f"--state {', '.join(bad)}: not a state; use {', '.join(STATES)}")
+    if args.workflow_id and not is_workflow_id(args.workflow_id):
+        raise UsageError(f"--workflow-id {args.workflow_id!r}: not a workflow id (w and letters or digits, e.g. "
+                         "w7476ff3564ee45b7b490d64bccaba6cc)")
     if args.limit is not None and args.limit < 1:
         raise UsageError(f"--limit {args.limit}: must be at least 1")
     filters: Dict[str, Any] = {"States": ",".join(states) or "All", "OrderByTime": args.order}
@@ -274,7 +277,7 @@ def cmd_jobs_list(cli: Cli) -> int:
         filters["EndCreationTime"] = format_ci_time(window.end)
     if window.start is not None:
         filters["StartCreationTime"] = format_ci_time(window.start)
-    for key, value in (("Name", args.name), ("JobId", args.job_id and _job_id(args.job_id)),
+    for key, value in (("Name", args.name), ("JobId", None if args.job_id is None else _job_id(args.job_id)),
                        ("WorkflowId", args.workflow_id)):
         if value:
             filters[key] = value

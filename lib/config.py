@@ -67,6 +67,10 @@ def is_name_char(c: str) -> bool:
     return c in _NAME_ASCII or "\u4e00" <= c <= "\u9fa5"
 
 
+def is_workflow_id(text: str) -> bool:
+    return bool(_WORKFLOW_ID.match(text))
+
+
 def is_name_text(text: str) -> bool:
     return bool(text) and all(map(is_name_char, text))
 

@@ -323,6 +323,8 @@ def test_cancelling_a_cancelled_job_says_cancelled(held, tmp_path):
     ("--since", "yesterday", "--since 'yesterday' is not a duration"),
     ("--start", "yesterday", "--start 'yesterday' is not a time"),
     ("--limit", "0", "--limit 0: must be at least 1"),
+    ("--workflow-id", "w/../x", "--workflow-id 'w/../x': not a workflow id"),
+    ("--job-id", "", "job id '' is not a batch-job id"),
 ])
 def test_an_error_names_the_flag(tmp_path, flag, value, message):
     ran = cli("jobs", "list", flag, value, env={"COS_BUCKET": BUCKET, "COS_REGION": "ap-guangzhou"}, home=tmp_path)
