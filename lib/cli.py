@@ -23,7 +23,7 @@ from lib import jobview
 from lib.client import CiClient, JobDetail, make_client
 from lib.config import Settings, is_workflow_id, load_settings
 from lib.credentials import find_credentials, profile_name
-from lib.errors import AppError, CloudUnavailableError, ConfigError, InvalidEventError, SafetyError
+from lib.errors import AppError, CloudApiError, CloudUnavailableError, ConfigError, InvalidEventError, SafetyError
 from lib.jobview import TERMINAL, ZONES, JobObjects, plural, state_word
 from lib.windows import Window, as_utc, format_ci_time, parse_ci_time, parse_duration
 
@@ -207,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     upload = commands.add_parser("upload", parents=[common], help="put local files into the bucket")
     upload.add_argument("files", nargs="+", metavar="FILE")
     upload.add_argument("--prefix", default="", help="key prefix, e.g. uploads/ (the key is prefix + file name)")
+    upload.add_argument("--overwrite", action="store_true", help="replace an object that already exists")
 
     submit = commands.add_parser("submit", parents=[common], help="show the job a submit would create")
     submit.add_argument("--dry-run", action="store_true", help="print the XML body; send nothing")
@@ -398,7 +399,15 @@ def cmd_upload(cli: Cli) -> int:
     client = cli.client(cli.settings())
     done = []
     for key, data in contents:
-        etag = client.put_object(key, data)
+        try:
+            # COS refuses (409) to replace an existing key unless asked: a test upload never clobbers real data.
+            etag = client.put_object(key, data, if_absent=not args.overwrite)
+        except CloudApiError as exc:
+            if exc.status != 409:
+                raise
+            cli.say(f"{key} already exists in {cli.loaded.bucket if cli.loaded else 'the bucket'}; not replaced "
+                    "(--overwrite replaces it)")
+            return EXIT_PROBLEM
         done.append({"key": key, "size": len(data), "etag": etag})
         if not args.json:
             cli.out(f"uploaded {key} ({plural(len(data), 'byte')})")

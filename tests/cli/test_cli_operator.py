@@ -281,6 +281,16 @@ def test_the_whole_bucket_delete_refusal_is_a_configuration_error(live, tmp_path
     assert requests_seen(live) == 0
 
 
+def test_upload_never_replaces_an_object_unless_asked(live, tmp_path):
+    env = {**bucket_env(live), **credentials()}
+    image = str(IMAGES / "hidden.png")
+    live.backend.put_object(BUCKET, "uploads/hidden.png", b"the real one")
+    ran = cli("upload", image, "--prefix", "uploads/", env=env, home=tmp_path)
+    assert ran.code == 1 and "uploads/hidden.png already exists" in ran.err, ran
+    assert live.backend.get_object(BUCKET, "uploads/hidden.png").data == b"the real one"
+    assert cli("upload", image, "--prefix", "uploads/", "--overwrite", env=env, home=tmp_path).code == 0
+
+
 # --- 7. input checked before anything is sent ------------------------------------------------------------------
 
 @pytest.mark.parametrize("job_id", ["", "not-a-job/../x", "b 1", "b1?cancel"])
