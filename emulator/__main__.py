@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import signal
@@ -44,9 +45,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"--job-pace must be >= 0 seconds, got {args.job_pace:g}", file=sys.stderr)
         return 2
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    handle = EmulatorHandle(host=args.host, port=args.port, secret_id=args.secret_id, secret_key=args.secret_key,
-                            token=args.token, data_dir=args.data, autorun=not args.no_autorun,
-                            job_pace=args.job_pace)
+    try:
+        handle = EmulatorHandle(host=args.host, port=args.port, secret_id=args.secret_id,
+                                secret_key=args.secret_key, token=args.token, data_dir=args.data,
+                                autorun=not args.no_autorun, job_pace=args.job_pace)
+    except OSError as exc:  # a person gets a sentence and exit 2, not a traceback (issue 15)
+        busy = exc.errno == errno.EADDRINUSE
+        hint = "another process listens there; pick another --port (0 picks a free one)" if busy else str(exc)
+        print(f"error: cannot serve on {args.host}:{args.port}: {hint}", file=sys.stderr)
+        return 2
     for bucket in args.bucket:
         handle.backend.create_bucket(bucket, exist_ok=True)
     stop = threading.Event()

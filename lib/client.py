@@ -1,6 +1,7 @@
 """CiClient: the only module that talks to the Tencent SDK; typed calls, translated errors, our own retries."""
 
 import logging
+import re
 import time
 import xml.etree.ElementTree as ET
 from contextlib import contextmanager
@@ -125,7 +126,7 @@ def translate_sdk_errors(action: str) -> Iterator[None]:
             code = header_code if header_code and header_code != "Unknown" else code
         raise CloudApiError(action, int(exc.get_status_code() or 0), code, message, request_id) from None
     except CosClientError as exc:
-        raise CloudUnavailableError(action, _redact(str(exc))) from None
+        raise CloudUnavailableError(action, _unreachable(str(exc))) from None
     except ET.ParseError:
         raise CloudUnavailableError(action, "the service answered 200 with a body that is not XML") from None
 
@@ -135,6 +136,26 @@ def _safe(fn: Callable[[], Any]) -> Any:
         return fn()
     except Exception:  # noqa: BLE001 - the SDK's accessors raise KeyError on odd bodies
         return None
+
+
+# What requests/urllib3 say when no answer came, in the order to test them (a proxy error wraps the others).
+_NO_ANSWER = (
+    (("NameResolutionError", "Name or service not known", "getaddrinfo failed", "nodename nor servname",
+      "Temporary failure in name resolution"), "the endpoint's name did not resolve (DNS)"),
+    (("timed out", "Timeout"), "no answer within API_TIMEOUT (timed out)"),
+    (("Connection refused", "Unable to connect to proxy", "NewConnectionError", "Failed to establish",
+      "Connection aborted", "RemoteDisconnected"), "the endpoint could not be reached (connection refused or reset)"),
+)
+
+
+def _unreachable(message: str) -> str:
+    """A sentence for a request that got no answer: what happened and where, instead of urllib3's text."""
+    host = re.search(r"host='([^']+)', port=(\d+)", message)
+    where = f" ({host.group(1)}:{host.group(2)})" if host else ""
+    for needles, sentence in _NO_ANSWER:
+        if any(n in message for n in needles):
+            return sentence + where
+    return _redact(message)
 
 
 def _redact(message: str) -> str:
@@ -446,8 +467,10 @@ def make_sdk(settings: Settings, *, require_credentials: bool = True) -> Any:
 
     secret_id = settings.secret_id.get_secret_value() if settings.secret_id else ""
     secret_key = settings.secret_key.get_secret_value() if settings.secret_key else ""
-    if require_credentials and not (secret_id and secret_key):
-        raise ConfigError(["TENCENTCLOUD_SECRETID and TENCENTCLOUD_SECRETKEY are not set: give the function a role "
+    missing = [n for n, v in (("TENCENTCLOUD_SECRETID", secret_id), ("TENCENTCLOUD_SECRETKEY", secret_key)) if not v]
+    if require_credentials and missing:
+        verb = "is" if len(missing) == 1 else "are"
+        raise ConfigError([f"{' and '.join(missing)} {verb} not set: give the function a role "
                            "(serverless.yml `role`) so SCF injects temporary credentials"])
     token = settings.session_token.get_secret_value() if settings.session_token else None
     options: Dict[str, Union[str, float, Dict[str, str], None]] = {

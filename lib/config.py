@@ -9,6 +9,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator, model_validator
 
 from lib.errors import ConfigError
+from lib.regions import is_cos_region, nearest_region
 from lib.windows import parse_duration
 
 PROCESS_TYPES = ("BackupObject", "SwitchObjectToPrivate", "DeleteObject")
@@ -56,7 +57,6 @@ SECRET_FIELDS = frozenset({"secret_id", "secret_key", "session_token", "report_w
 OVERRIDABLE = frozenset(ENV_NAMES) - SECRET_FIELDS - {"emulator_url", "bucket", "region"} | {"report_webhook_url"}
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{0,48}-\d{5,}$")
-_REGION = re.compile(r"^[a-z]{2,}(-[a-z0-9]+)+$")
 _WORKFLOW_ID = re.compile(r"^w[0-9A-Za-z]{6,64}$")
 # CI's job-name alphabet, checked per character: a regex over the CJK range takes ~2 ms to compile, per pattern,
 # on every cold start.
@@ -68,6 +68,10 @@ _FALSE = {"false", "0", "no", "off", ""}
 def is_name_char(c: str) -> bool:
     """A character CI allows in a job name: ASCII letter or digit, '_', '-', or CJK U+4E00-U+9FA5."""
     return c in _NAME_ASCII or "\u4e00" <= c <= "\u9fa5"
+
+
+def is_workflow_id(text: str) -> bool:
+    return bool(_WORKFLOW_ID.match(text))
 
 
 def is_name_text(text: str) -> bool:
@@ -140,8 +144,10 @@ class Settings(BaseModel):
     @field_validator("region")
     @classmethod
     def _region(cls, v: str) -> str:
-        if not _REGION.match(v):
-            raise ValueError("must be a COS region such as ap-guangzhou or ap-shanghai")
+        if not is_cos_region(v):
+            near = nearest_region(v)
+            hint = f"did you mean {near}?" if near else "see lib/regions.py for the list"
+            raise ValueError(f"must be a COS region such as ap-guangzhou or ap-shanghai; {hint}")
         return v
 
     @field_validator("job_type")

@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Any, Optional
+from contextlib import contextmanager
+from typing import IO, Any, Iterator, Optional
 
 _LOGGER = logging.getLogger("autopilot")
 
@@ -25,6 +26,19 @@ def configure(level: Optional[int] = None) -> None:
     _LOGGER.setLevel(logging.INFO if level is None else level)
     # The SDK logs expected 404s at ERROR and request headers at INFO; we translate its errors ourselves.
     logging.getLogger("qcloud_cos").setLevel(logging.CRITICAL)
+
+
+@contextmanager
+def sent_to(stream: IO[str]) -> Iterator[None]:
+    """Write our JSON lines to `stream` for a while: the CLI keeps stdout for its one result document."""
+    configure()
+    handler = next(h for h in _LOGGER.handlers if getattr(h, "_autopilot", False))
+    previous = handler.setStream(stream)
+    try:
+        yield
+    finally:
+        if previous is not None:  # None: it was writing to `stream` already
+            handler.setStream(previous)
 
 
 def log(event: str, **fields: Any) -> None:

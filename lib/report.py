@@ -441,7 +441,8 @@ def _read_checkpoints(client: CiClient, state_prefix: str, tally: _Tally) -> Lis
 def headline(summary: ReportSummary) -> Tuple[str, str]:
     """A one-line verdict and its status word (FAILING / PROBLEM / OK) for messages and tables."""
     status = "FAILING" if summary.failing else "PROBLEM" if summary.problem else "OK"
-    parts = [f"{summary.total_jobs} jobs", f"{summary.failed_total} failed", f"{summary.stuck_total} stuck"]
+    jobs = summary.total_jobs
+    parts = [f"{jobs} job{'' if jobs == 1 else 's'}", f"{summary.failed_total} failed", f"{summary.stuck_total} stuck"]
     if summary.objects.suspicious:
         n = summary.objects.suspicious
         parts.append(f"{n} image{'' if n == 1 else 's'} flagged")

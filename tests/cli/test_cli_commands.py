@@ -62,7 +62,7 @@ def test_jobs_list_pages_through_both_types_and_prints_a_table(wire):
     assert len(wire.list_calls("Job")) == 2 and len(wire.list_calls("Workflow")) == 1
     assert run.out.splitlines()[0].split() == ["JOB", "TYPE", "TAG/WORKFLOW", "STATE", "CREATED", "NAME"]
     assert "bJ0149" in run.out and "bW0001" in run.out
-    assert run.out.rstrip().endswith("151 job(s)")
+    assert run.out.rstrip().endswith("151 jobs")
 
 
 def test_jobs_list_json_is_a_list_of_jobs(wire):
@@ -129,11 +129,11 @@ def test_no_progress_when_stderr_is_not_a_terminal(wire):
 
 # --- jobs get / cancel ------------------------------------------------------------------------------------
 
-def test_jobs_get_shows_a_failed_jobs_code_and_message(wire):
+def test_jobs_get_shows_a_failed_jobs_code_and_message_and_exits_1(wire):
     wire.add_job("b1", state="Failed", code="InternalError", message="inventory unreadable")
     run = cli("jobs", "get", "b1")
-    assert run.code == 0
-    assert "state         Failed" in run.out and "message       inventory unreadable" in run.out
+    assert run.code == 1
+    assert "state    failed (Failed)" in run.out and "message  inventory unreadable" in run.out
 
 
 def test_jobs_get_json(wire):
@@ -149,7 +149,7 @@ def test_jobs_get_of_an_unknown_id_exits_1(wire):
 def test_cancel_asks_and_cancels_on_yes(wire):
     wire.add_job("b1", state="Running")
     run = cli("jobs", "cancel", "b1", stdin="y\n")
-    assert "Cancel job b1 (autopilot-hourly-x, Running)? [y/N]" in run.err
+    assert "Cancel job b1 (autopilot-hourly-x, running)? [y/N]" in run.err
     assert run.code == 0 and wire.cancelled == ["b1"]
 
 
@@ -171,7 +171,7 @@ def test_cancel_yes_skips_the_question(wire):
 def test_cancel_of_a_finished_job_exits_1_without_a_call(wire):
     wire.add_job("b1", state="Success")
     run = cli("jobs", "cancel", "b1", "--yes")
-    assert run.code == 1 and "already Success" in run.err and wire.calls("PUT") == []
+    assert run.code == 1 and "already finished" in run.err and wire.calls("PUT") == []
 
 
 # --- submit --dry-run ---------------------------------------------------------------------------------------
@@ -211,7 +211,7 @@ def test_report_prints_the_summary_table_and_exits_1_on_a_problem(wire):
     wire.add_job("b1", state="Failed", created=INSIDE, code="InternalError", message="boom")
     run = cli("report", "--since", "24h")
     assert run.code == 1
-    assert run.out.startswith("PROBLEM: 1 jobs, 1 failed, 0 stuck (last 1d)")
+    assert run.out.startswith("PROBLEM: 1 job, 1 failed, 0 stuck (last 1d)")
     assert "InternalError" in run.out
 
 

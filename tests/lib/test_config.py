@@ -25,6 +25,9 @@ def test_defaults_need_only_bucket_and_region():
     ("COS_BUCKET", "examplebucket", "COS_BUCKET='examplebucket': must be BucketName-APPID"),
     ("COS_BUCKET", "Example-1250000000", "COS_BUCKET='Example-1250000000'"),
     ("COS_REGION", "guangzhou", "COS_REGION='guangzhou': must be a COS region"),
+    ("COS_REGION", "ap-guangzou", "COS_REGION='ap-guangzou': must be a COS region such as ap-guangzhou or "
+                                  "ap-shanghai; did you mean ap-guangzhou?"),
+    ("COS_REGION", "ap-atlantis", "COS_REGION='ap-atlantis': must be a COS region"),
     ("JOB_TYPE", "Batch", "JOB_TYPE='Batch': must be Job"),
     ("WORKFLOW_IDS", "not-an-id", "WORKFLOW_IDS='not-an-id'"),
     ("INSPECT_AUTO_PROCESS", "maybe", "INSPECT_AUTO_PROCESS='maybe': must be true or false"),

@@ -1,0 +1,129 @@
+"""How the CLI shows batch jobs to a person: one time zone, state words, plurals, and what a job did per object."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Dict, List, Optional, Sequence
+
+from lib.client import CiClient, JobDetail
+from lib.render import table
+from lib.report import ObjectLine, group_of
+from lib.windows import CST, as_utc, parse_ci_time
+
+# Human output uses one zone: UTC (as the report and every job name do); `--tz CST` shows CI's own +08:00 instead.
+ZONES = {"UTC": timezone.utc, "CST": CST}
+STATE_WORDS = {"Submitted": "submitted, not started yet", "Running": "running", "Success": "finished",
+               "Failed": "failed", "Pause": "paused", "Cancel": "cancelled"}
+TERMINAL = frozenset({"Success", "Failed", "Cancel"})
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def state_word(state: str) -> str:
+    """`Cancel` -> `cancelled`: what a person would say, for sentences (tables keep CI's word)."""
+    return STATE_WORDS.get(state, state or "in an unknown state")
+
+
+def show_time(moment: Optional[datetime], zone: str) -> str:
+    if moment is None:
+        return "-"
+    local = as_utc(moment).astimezone(ZONES[zone])
+    return local.strftime("%Y-%m-%d %H:%M:%S") + ("Z" if zone == "UTC" else "+08:00")
+
+
+def show_ci_time(text: str, zone: str) -> str:
+    """CI's `2026-11-28T10:00:00+0800` (or `-`) in the output's zone; text CI sent that is not a time stays as is."""
+    try:
+        return show_time(parse_ci_time(text), zone)
+    except ValueError:
+        return text
+
+
+def jobs_table(jobs: Sequence[JobDetail], zone: str) -> str:
+    rows = [(j.JobId, j.Type, group_of(j), j.State, show_ci_time(j.CreationTime, zone), j.Name) for j in jobs]
+    return table(("JOB", "TYPE", "TAG/WORKFLOW", "STATE", "CREATED", "NAME"), rows) + "\n"
+
+
+@dataclass
+class JobObjects:
+    """What one batch job did per object, as the report reads it: counts by state and the objects worth a look."""
+
+    kind: str = ""
+    by_state: Dict[str, int] = field(default_factory=dict)
+    flagged: int = 0
+    acted: int = 0
+    notable: List[ObjectLine] = field(default_factory=list)
+    notes: List[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return self.by_state.get("Failed", 0)
+
+    @property
+    def problem(self) -> bool:
+        return bool(self.flagged or self.failed)
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"kind": self.kind, "by_state": self.by_state, "flagged": self.flagged, "acted": self.acted,
+                "objects": [o.model_dump() for o in self.notable], "notes": self.notes}
+
+
+def read_job_objects(client: CiClient, job: JobDetail) -> JobObjects:
+    """The report's own per-object reader run over one job, so `jobs get` and the report cannot disagree."""
+    from lib import report
+
+    if job.State == "Submitted":  # a job that has not started has spawned nothing to list
+        return JobObjects()
+    tally = report._Tally()
+    report._collect_objects(client, job, tally)
+    states = tally.object_states if tally.object_states else tally.executions
+    kept = next((j for j in tally.jobs_with_objects if j.job_id == job.JobId), None)
+    return JobObjects(kind=kept.kind if kept else "", by_state=dict(sorted(states.items())),
+                      flagged=tally.suspicious, acted=tally.acted, notable=list(kept.objects) if kept else [],
+                      notes=list(tally.notes))
+
+
+def _offsets(obj: ObjectLine) -> str:
+    return "" if obj.begin_byte is None else f"bytes {obj.begin_byte}-{obj.end_byte}"
+
+
+def _outcome(obj: ObjectLine) -> str:
+    # A flagged image CI did not act on (INSPECT_AUTO_PROCESS=false) says so rather than leave a blank.
+    return obj.action or obj.error or ("left as is" if obj.suspicious else "")
+
+
+def objects_summary(objects: JobObjects) -> str:
+    """`3 objects: 2 Success, 1 Failed; 1 image flagged, 1 acted on` (or why there is nothing to show)."""
+    total = sum(objects.by_state.values())
+    if not total:
+        return objects.notes[0] if objects.notes else "no per-object results (yet)"
+    states = ", ".join(f"{n} {state}" for state, n in objects.by_state.items())
+    text = f"{plural(total, 'object')}: {states}"
+    if objects.flagged:
+        text += f"; {plural(objects.flagged, 'image')} flagged, {objects.acted} acted on"
+    return text
+
+
+def job_view(job: JobDetail, objects: JobObjects, zone: str) -> str:
+    """One job as `field  value` lines, then a table of its flagged and failed objects."""
+    rows = [("job", job.JobId), ("name", job.Name), ("type", f"{job.Type} ({group_of(job)})"),
+            ("state", f"{state_word(job.State)} ({job.State})"), ("created", show_ci_time(job.CreationTime, zone)),
+            ("started", show_ci_time(job.StartTime, zone)), ("ended", show_ci_time(job.EndTime, zone)),
+            ("input", ", ".join(f"{k}={v}" for k, v in job.Input.items()) or "-")]
+    if job.State == "Failed" or (job.Code and job.Code != "Success"):
+        rows += [("code", job.Code), ("message", job.Message or "-")]
+    rows.append(("objects", objects_summary(objects)))
+    width = max(len(k) for k, _ in rows)
+    text = "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows) + "\n"
+    if objects.notable:
+        text += "\n" + table(("OBJECT", "STATE", "FOUND", "OFFSETS", "ACTION/ERROR"),
+                             [(o.key, o.state, o.suspicious_type, _offsets(o), _outcome(o))
+                              for o in objects.notable]) + "\n"
+    return text
+
+
+def elapsed(seconds: float) -> str:
+    whole = timedelta(seconds=int(seconds))
+    return str(whole) if whole >= timedelta(hours=1) else f"{whole.seconds // 60}m{whole.seconds % 60:02d}s"
