@@ -77,6 +77,10 @@ DOCS: Dict[str, VariableDoc] = {
     "REPORT_WEBHOOK_URL": VariableDoc("Chat webhook the report is posted to (a secret); unset means COS only.",
                                       "empty, or an http(s) URL"),
     "REPORT_WEBHOOK_FORMAT": VariableDoc("Message format of the webhook.", "wecom, dingtalk, feishu, slack, json"),
+    "REPORT_CANCEL_DUPLICATES": VariableDoc("Which younger twin the report cancels when two live jobs of ours "
+                                            "share a name (a create that landed after the retry's lookup).",
+                                            "timer (timer-window jobs), all (upload jobs too) or off (only name "
+                                            "them)"),
     "REPORT_NOTIFY": VariableDoc("When to post to the webhook.", "on-problem or always"),
     "REPORT_FAIL_ABOVE": VariableDoc("Mark the report FAILING (summary and message) when more than this share of jobs failed; the run itself still succeeds, so SCF does not retry and notify twice.",
                                      "empty, or a number between 0 and 1, e.g. 0.1"),

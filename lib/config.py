@@ -43,6 +43,7 @@ ENV_NAMES: Dict[str, str] = {
     "report_webhook_format": "REPORT_WEBHOOK_FORMAT",
     "report_notify": "REPORT_NOTIFY",
     "report_fail_above": "REPORT_FAIL_ABOVE",
+    "report_cancel_duplicates": "REPORT_CANCEL_DUPLICATES",
     "secret_id": "TENCENTCLOUD_SECRETID",
     "secret_key": "TENCENTCLOUD_SECRETKEY",
     "session_token": "TENCENTCLOUD_SESSIONTOKEN",
@@ -121,6 +122,7 @@ class Settings(BaseModel):
     report_webhook_format: str = "wecom"
     report_notify: str = "on-problem"
     report_fail_above: Optional[float] = None
+    report_cancel_duplicates: str = "timer"  # lib.duplicates: which younger same-name live jobs the report cancels
     secret_id: Optional[SecretStr] = None
     secret_key: Optional[SecretStr] = None
     session_token: Optional[SecretStr] = None
@@ -246,6 +248,13 @@ class Settings(BaseModel):
     def _notify(cls, v: str) -> str:
         if v not in ("always", "on-problem"):
             raise ValueError("must be always or on-problem")
+        return v
+
+    @field_validator("report_cancel_duplicates")
+    @classmethod
+    def _cancel_duplicates(cls, v: str) -> str:
+        if v not in ("timer", "all", "off"):
+            raise ValueError("must be timer (cancel younger timer-window twins), all (upload jobs too) or off")
         return v
 
     @field_validator("report_fail_above")
