@@ -140,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     cancel = jobs_commands.add_parser("cancel", parents=[common], help="cancel one job (asks first)")
     cancel.add_argument("job_id")
     cancel.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    twins = jobs_commands.add_parser("duplicates", parents=[common], help="live jobs of ours that share a name")
+    twins.add_argument("--since", metavar="DURATION", default="7d", help="created in the last DURATION (default 7d)")
 
     submit = commands.add_parser("submit", parents=[common], help="show the job a submit would create")
     submit.add_argument("--dry-run", action="store_true", help="print the XML body; send nothing")
@@ -275,6 +277,23 @@ def cmd_jobs_cancel(cli: Cli) -> int:
     return EXIT_OK
 
 
+def cmd_jobs_duplicates(cli: Cli) -> int:
+    """List names held by more than one live job of ours (exit 1 if any); the report cancels per its setting."""
+    from lib.duplicates import describe, find_duplicates
+    from lib.jobs import is_our_job
+
+    settings = cli.settings()
+    start = format_ci_time(as_utc(cli.clock()) - _duration(cli.args.since))
+    client = cli.client(settings)
+    found = find_duplicates(j for t in ("Job", "Workflow") for j in client.iter_jobs(t, States="All",
+                            StartCreationTime=start) if is_our_job(j.Name, settings.job_name_prefix))
+    if cli.args.json:
+        cli.out_json([d.model_dump() for d in found])
+    else:
+        cli.out("".join(describe(d) + "\n" for d in found) + f"{len(found)} name(s) held by more than one live job")
+    return EXIT_PROBLEM if found else EXIT_OK
+
+
 def cmd_submit(cli: Cli) -> int:
     """Print what a submit would send: no state read, no credentials needed, nothing sent."""
     import xmltodict
@@ -370,6 +389,7 @@ def cmd_invoke(cli: Cli) -> int:
 
 COMMANDS: Dict[str, Callable[[Cli], int]] = {
     "jobs list": cmd_jobs_list, "jobs get": cmd_jobs_get, "jobs cancel": cmd_jobs_cancel,
+    "jobs duplicates": cmd_jobs_duplicates,
     "submit": cmd_submit, "report": cmd_report, "invoke": cmd_invoke,
 }
 
