@@ -80,7 +80,8 @@ def describe(duplicate: DuplicateJobs) -> str:
     if duplicate.cancelled:
         text += f"; cancelled {', '.join(duplicate.cancelled)}"
     if duplicate.left:
-        text += f"; left running {', '.join(duplicate.left)} (cancel by hand: jobs cancel JOB_ID)"
+        text += (f"; not cancelled {', '.join(duplicate.left)} (it ended already, or REPORT_CANCEL_DUPLICATES "
+                 "leaves it; `jobs cancel JOB_ID` stops a live one)")
     return text
 
 
