@@ -4,7 +4,9 @@ completes. Also pairs of kill points: the run, then its redelivery.
 
 After each case: the windows tile the period exactly (their union is the period, no overlap), an upload has
 exactly one job, every redelivery got through (no claim blocked it), and no claim is left in the bucket.
-Default: every single kill point of every scenario; `make soak`: every pair of kill points too."""
+A schedule of hourly ticks (missed, late, duplicated, killed once or twice at drawn points) must tile its period and
+leave no claim once it settled. Default: every single kill point of every scenario, sampled pairs, 2 schedules of
+24 ticks; `make soak`: every pair of kill points and 20 schedules of 48 ticks."""
 from __future__ import annotations
 
 from collections import Counter
@@ -13,6 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lib.state import Checkpoint
 from tests.reliability.kills import Outcome, Relay, Runner
@@ -24,6 +28,7 @@ from tests.reliability.support import (
     cos_event,
     duplicated_names,
     emulator_env,
+    examples,
     hours,
     timer_event,
 )
@@ -154,3 +159,43 @@ def test_a_run_and_its_redelivery_both_killed_at_any_pair_of_points_still_settle
     # Default: the first run dies right after its claim, or just before its last request; soak: at every point.
     for k1 in (range(1, requests + 1) if SOAK else (2, requests - 1)):
         STATS["kill pairs covered"] += sweep(emulator, runner, scenario, [k1])
+
+
+# --- a schedule of ticks, each delivery a process that may be killed at any request --------------------------
+
+DAY_TICKS = [T0 + hours(k) for k in range(1, 49 if SOAK else 25)]
+TICK_FATES = st.one_of(st.just(("ok",)), st.just(("ok",)), st.just(("missed",)), st.just(("late",)),
+                       st.just(("dup",)), st.tuples(st.just("kill"), st.integers(1, 8)),
+                       st.tuples(st.just("kill-twice"), st.integers(1, 8), st.integers(1, 8)))
+
+
+@examples(2, 20)
+@given(fates=st.lists(TICK_FATES, min_size=len(DAY_TICKS), max_size=len(DAY_TICKS)))
+def test_a_schedule_of_killed_late_and_duplicate_ticks_tiles_the_period_and_leaves_no_claim(
+        emulator_session, runner, fates):
+    emulator = emulator_session
+    emulator.reset()
+    emulator.backend.create_bucket(BUCKET)
+    first = Scenario("first", timer_event(T0), T0 + timedelta(seconds=5))
+    assert deliver_until_done(runner, first, [])[0][-1].completed
+    late: List[datetime] = []
+    for tick, fate in zip(DAY_TICKS, fates):
+        STATS[f"schedule: {fate[0]} ticks"] += 1
+        deliveries = {"missed": [], "late": [], "dup": [tick, tick]}.get(fate[0], [tick])
+        if fate[0] == "late":
+            late.append(tick)
+        for when in deliveries + late[:-1 if fate[0] == "late" else None]:
+            kills = list(fate[1:]) if fate[0].startswith("kill") else []
+            scenario = Scenario("tick", timer_event(when), tick + timedelta(seconds=5))
+            outcomes, _ = deliver_until_done(runner, scenario, kills)
+            assert outcomes[-1].completed, outcomes[-1]
+        late = late[-1:] if fate[0] == "late" else []
+    end = DAY_TICKS[-1]
+    drain = Scenario("drain", timer_event(end), end + timedelta(minutes=30))
+    assert deliver_until_done(runner, drain, [])[0][-1].completed
+    jobs = all_jobs(emulator)
+    windows = sorted((j.start, j.end) for j in jobs)
+    assert duplicated_names(jobs) == {} and windows[0][0] == T0 - hours(1) and windows[-1][1] == end
+    assert all(a[1] == b[0] for a, b in zip(windows, windows[1:])), "the windows do not tile the period"
+    assert state_left(emulator) == [], "a claim was left behind after the schedule settled"
+    STATS["schedules"] += 1
