@@ -161,7 +161,7 @@ def timer_body(settings: Settings, rule: str, window: Window) -> JobBody:
     return build_job_body(settings, name, JobInput(Prefix=settings.input_prefix), window)
 
 
-def first_run_lease(rule: str, checkpoint: Optional[Checkpoint]) -> str:
+def window_claim(rule: str, checkpoint: Optional[Checkpoint]) -> str:
     """The claim on the window that starts at the checkpoint: every run planning from it contends for this one."""
     return f"{rule}@{compact(checkpoint.end) if checkpoint else 'first'}"
 
@@ -190,16 +190,16 @@ def submit_timer(settings: Settings, event: TimerEvent, deps: Deps) -> SubmitRes
             logs.log("timer_skip", rule=rule, reason=note)
             return SubmitResult(trigger="timer", rule=rule, note=note)
         body = timer_body(settings, rule, window)
-        proposal = _proposal(deps, first_run_lease(rule, checkpoint), window, body)
+        proposal = _proposal(deps, window_claim(rule, checkpoint), window, body)
         with store.holding(proposal, lease_ttl(settings, deps.time_limit)) as lease:
             # Work from the state as it is now that the claim is ours: a run may have moved the checkpoint meanwhile.
             latest = store.read_checkpoint(rule)
-            if latest == checkpoint:
-                result = _timer_job(settings, store, deps, rule, lease, window, body)
-        if latest == checkpoint:
+            result = _timer_job(settings, store, deps, rule, lease, window, body) if latest == checkpoint else None
+        if result is not None:
             if checkpoint is not None and checkpoint.lease_id:
-                store.clear_expired(checkpoint.lease_id)
+                store.clear_expired(checkpoint.lease_id)  # the previous window's claim, if its run never released it
             return result
+        # A stale claim: released on leaving the block (with any dead run's generations under it); plan again.
         logs.log("timer_replan", rule=rule, planned_from=format_ci_time(checkpoint.end) if checkpoint else None,
                  now_from=format_ci_time(latest.end) if latest else None)
         checkpoint = latest
