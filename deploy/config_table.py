@@ -77,6 +77,10 @@ DOCS: Dict[str, VariableDoc] = {
     "REPORT_WEBHOOK_URL": VariableDoc("Chat webhook the report is posted to (a secret); unset means COS only.",
                                       "empty, or an http(s) URL"),
     "REPORT_WEBHOOK_FORMAT": VariableDoc("Message format of the webhook.", "wecom, dingtalk, feishu, slack, json"),
+    "REPORT_CANCEL_DUPLICATES": VariableDoc("Which younger twin the report cancels when two live jobs of ours "
+                                            "share a name (a create that landed after the retry's lookup).",
+                                            "timer (timer-window jobs), all (upload jobs too) or off (only name "
+                                            "them)"),
     "REPORT_NOTIFY": VariableDoc("When to post to the webhook.", "on-problem or always"),
     "REPORT_LINK": VariableDoc("How the chat message points at the HTML report (see deploy.md, Opening the report "
                                "from chat): a console link (needs a login), a presigned URL (expires), or the key.",

@@ -203,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     cancel = jobs_commands.add_parser("cancel", parents=[common], help="cancel one job (asks first)")
     cancel.add_argument("job_id")
     cancel.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    twins = jobs_commands.add_parser("duplicates", parents=[common], help="live jobs of ours that share a name")
+    twins.add_argument("--since", metavar="DURATION", default="7d", help="created in the last DURATION (default 7d)")
 
     upload = commands.add_parser("upload", parents=[common], help="put local files into the bucket")
     upload.add_argument("files", nargs="+", metavar="FILE")
@@ -416,6 +418,25 @@ def cmd_upload(cli: Cli) -> int:
     return EXIT_OK
 
 
+def cmd_jobs_duplicates(cli: Cli) -> int:
+    """List names held by more than one live job of ours (exit 1 if any); the report cancels per its setting."""
+    from lib.duplicates import describe, find_duplicates
+    from lib.jobs import is_our_job
+
+    settings = cli.settings()
+    start = format_ci_time(as_utc(cli.clock()) - _duration("--since", cli.args.since))
+    client = cli.client(settings)
+    found = find_duplicates(j for t in ("Job", "Workflow") for j in client.iter_jobs(t, States="All",
+                            StartCreationTime=start) if is_our_job(j.Name, settings.job_name_prefix))
+    if cli.args.json:
+        cli.out_json([d.model_dump() for d in found])
+    else:
+        held = "is" if len(found) == 1 else "are"
+        cli.out("".join(describe(d) + "\n" for d in found)
+                + f"{plural(len(found), 'name')} {held} held by more than one live job")
+    return EXIT_PROBLEM if found else EXIT_OK
+
+
 def cmd_submit(cli: Cli) -> int:
     """Print what a submit would send: no state read, no credentials needed, nothing sent."""
     import xmltodict
@@ -524,7 +545,7 @@ def cmd_invoke(cli: Cli) -> int:
 
 COMMANDS: Dict[str, Callable[[Cli], int]] = {
     "jobs list": cmd_jobs_list, "jobs get": cmd_jobs_get, "jobs watch": cmd_jobs_watch,
-    "jobs cancel": cmd_jobs_cancel, "upload": cmd_upload, "submit": cmd_submit, "report": cmd_report,
+    "jobs cancel": cmd_jobs_cancel, "jobs duplicates": cmd_jobs_duplicates, "upload": cmd_upload, "submit": cmd_submit, "report": cmd_report,
     "invoke": cmd_invoke,
 }
 

@@ -47,6 +47,7 @@ ENV_NAMES: Dict[str, str] = {
     "report_fail_above": "REPORT_FAIL_ABOVE",
     "report_link": "REPORT_LINK",
     "report_link_expires": "REPORT_LINK_EXPIRES",
+    "report_cancel_duplicates": "REPORT_CANCEL_DUPLICATES",
     "secret_id": "TENCENTCLOUD_SECRETID",
     "secret_key": "TENCENTCLOUD_SECRETKEY",
     "session_token": "TENCENTCLOUD_SESSIONTOKEN",
@@ -130,6 +131,7 @@ class Settings(BaseModel):
     report_fail_above: Optional[float] = None
     report_link: str = "console"
     report_link_expires: timedelta = timedelta(hours=12)
+    report_cancel_duplicates: str = "timer"  # lib.duplicates: which younger same-name live jobs the report cancels
     secret_id: Optional[SecretStr] = None
     secret_key: Optional[SecretStr] = None
     session_token: Optional[SecretStr] = None
@@ -272,6 +274,13 @@ class Settings(BaseModel):
     def _link_expires(cls, v: timedelta) -> timedelta:
         if not timedelta(minutes=1) <= v <= timedelta(days=7):
             raise ValueError("must be between 1m and 7d (and a presigned URL dies with the role's credentials anyway)")
+        return v
+
+    @field_validator("report_cancel_duplicates")
+    @classmethod
+    def _cancel_duplicates(cls, v: str) -> str:
+        if v not in ("timer", "all", "off"):
+            raise ValueError("must be timer (cancel younger timer-window twins), all (upload jobs too) or off")
         return v
 
     @field_validator("report_fail_above")

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from lib.client import CiClient, InspectObjectResult, JobDetail, WorkflowExecutionItem
 from lib.config import Settings
+from lib.duplicates import describe, settle_duplicates
 from lib.errors import AppError, CloudApiError, CloudError, PaginationError
 from lib.jobs import is_our_job
 from lib.state import Checkpoint
@@ -252,8 +253,11 @@ def build_report(settings: Settings, client: CiClient, end: datetime, *, lookbac
     end = floor_second(end)  # the list bounds are whole seconds: the window is too, so reports tile exactly
     start = floor_second(end - (lookback or settings.report_lookback))
     tally = _Tally()
+    live: List[JobDetail] = []
     for job in _jobs_in_window(settings, client, start, end, tally, progress):
         _count_job(job, end, settings.report_stuck_after, tally)
+        if job.live:
+            live.append(job)
         if job.State == "Submitted":  # a job that has not started has spawned nothing to list
             continue
         if deadline is not None and not tally.out_of_time and monotonic() > deadline:
@@ -265,6 +269,9 @@ def build_report(settings: Settings, client: CiClient, end: datetime, *, lookbac
         else:
             _collect_objects(client, job, tally)
     total = len(tally.seen)
+    duplicates = settle_duplicates(client, live, settings.report_cancel_duplicates, settings.job_name_prefix)
+    for duplicate in duplicates:
+        tally.note(describe(duplicate))
     _older_stuck_jobs(settings, client, start, end, tally)
     checkpoints = _read_checkpoints(client, settings.state_prefix, tally)
     failing = is_failing(tally.failed_total, total, settings.report_fail_above)
@@ -272,7 +279,7 @@ def build_report(settings: Settings, client: CiClient, end: datetime, *, lookbac
                            suspicious=tally.suspicious, acted=tally.acted,
                            workflow_executions=dict(sorted(tally.executions.items())),
                            jobs_without_results=tally.jobs_without_results)
-    problem = bool(tally.failed_total or tally.stuck_total or tally.suspicious or failing
+    problem = bool(duplicates or tally.failed_total or tally.stuck_total or tally.suspicious or failing
                    or tally.object_states.get("Failed") or tally.executions.get("Failed"))
     return ReportSummary(
         bucket=settings.bucket, region=settings.region, window_start=start, window_end=end,

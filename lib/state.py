@@ -23,6 +23,7 @@ class Checkpoint(BaseModel):
     end: datetime
     job_id: str
     job_name: str
+    lease_id: Optional[str] = None  # the claim it was written under: whoever reads it clears that claim if left
 
 
 class Lease(BaseModel):
@@ -125,6 +126,21 @@ class StateStore:
         Only generations up to ours: a newer one belongs to a run that took over and may still be working."""
         for generation in range(lease.generation, -1, -1):
             self.client.delete_object(self._lease_key(lease.lease_id, generation))
+
+    def clear_expired(self, lease_id: str) -> int:
+        """Delete a claim a killed run left behind, if it has lapsed; returns how many objects went.
+
+        Older generations always lapsed before a newer one was written, so the newest decides for all."""
+        keys = sorted(k for k in self.client.list_keys(self._lease_dir(lease_id)) if _GENERATION.search(k))
+        if not keys:
+            return 0
+        newest = self._read_lease(keys[-1])
+        if newest is not None and as_utc(newest.expires_at) > as_utc(self.clock()):
+            return 0  # a live run holds it; it releases the claim itself
+        for key in reversed(keys):
+            self.client.delete_object(key)
+        logs.log("lease_cleared", lease_id=lease_id, objects=len(keys))
+        return len(keys)
 
     @contextmanager
     def holding(self, proposal: Lease, ttl: timedelta) -> Iterator[Lease]:

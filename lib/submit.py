@@ -27,6 +27,8 @@ from lib.state import Checkpoint, Lease, StateStore
 from lib.windows import Window, as_utc, compact, format_ci_time
 
 CREATE_ATTEMPTS = 3
+# A run re-plans when the checkpoint moved between its plan and its claim; more than twice in a row means a storm.
+REPLANS = 3
 # SCF retries a failed (or killed) run a minute later: a claim must lapse before that, but never while the run lives.
 LEASE_MARGIN = timedelta(seconds=30)
 DEFAULT_LEASE = timedelta(seconds=900) + LEASE_MARGIN  # 900 s is the longest an event function may run
@@ -160,43 +162,74 @@ def timer_body(settings: Settings, rule: str, window: Window) -> JobBody:
     return build_job_body(settings, name, JobInput(Prefix=settings.input_prefix), window)
 
 
+def window_claim(rule: str, checkpoint: Optional[Checkpoint]) -> str:
+    """The claim on the window that starts at the checkpoint: every run planning from it contends for this one."""
+    return f"{rule}@{compact(checkpoint.end) if checkpoint else 'first'}"
+
+
 def submit_timer(settings: Settings, event: TimerEvent, deps: Deps) -> SubmitResult:
     """One job for the window ending at the tick's Time; the checkpoint moves only after the job exists."""
     check_safety(settings)
     rule = rule_of(settings, event)
     store = StateStore(deps.client, settings.state_prefix, deps.clock)
-    incremental = settings.window.kind == "incremental"
-    checkpoint = store.read_checkpoint(rule) if incremental else None
-    window = plan_timer_window(settings, event.time, checkpoint)
-    if window is None:
-        assert checkpoint is not None
-        note = f"window already covered up to {format_ci_time(checkpoint.end)} by job {checkpoint.job_id}"
-        logs.log("timer_skip", rule=rule, reason=note)
-        return SubmitResult(trigger="timer", rule=rule, note=note)
-    body = timer_body(settings, rule, window)
-    if incremental:
-        lease_id = f"{rule}@{compact(window.start) if checkpoint else 'first'}"
-    else:
-        lease_id = body.Name
-    proposal = Lease(lease_id=lease_id, owner=deps.owner, generation=0, expires_at=deps.clock(),
-                     window_start=window.start, window_end=window.end, job_name=body.Name)
-    with store.holding(proposal, lease_ttl(settings, deps.time_limit)) as lease:
-        if lease.job_name != body.Name:
-            # Taking over a claim a failed run left: finish exactly its window so windows never overlap.
-            window = Window(lease.window_start, lease.window_end or window.end)
-            body = timer_body(settings, rule, window)
-        if incremental:
+    if settings.window.kind != "incremental":
+        window = plan_timer_window(settings, event.time, None)
+        assert window is not None
+        body = timer_body(settings, rule, window)
+        with store.holding(_proposal(deps, body.Name, window, body), lease_ttl(settings, deps.time_limit)):
+            return _timer_result(settings, rule, window, *ensure_job(deps.client, body, deps.sleep))
+    checkpoint = store.read_checkpoint(rule)
+    for replan in range(REPLANS):
+        window = plan_timer_window(settings, event.time, checkpoint)
+        if window is None:
+            assert checkpoint is not None
+            if checkpoint.lease_id:
+                store.clear_expired(checkpoint.lease_id)  # the claim of a run killed before it released it
+            note = f"window already covered up to {format_ci_time(checkpoint.end)} by job {checkpoint.job_id}"
+            if replan:
+                note = f"another run moved the checkpoint to {format_ci_time(checkpoint.end)} meanwhile; {note}"
+            logs.log("timer_skip", rule=rule, reason=note)
+            return SubmitResult(trigger="timer", rule=rule, note=note)
+        body = timer_body(settings, rule, window)
+        proposal = _proposal(deps, window_claim(rule, checkpoint), window, body)
+        with store.holding(proposal, lease_ttl(settings, deps.time_limit)) as lease:
+            # Work from the state as it is now that the claim is ours: a run may have moved the checkpoint meanwhile.
             latest = store.read_checkpoint(rule)
-            if latest is not None and window.start is not None and as_utc(latest.end) > as_utc(window.start):
-                note = f"another run moved the checkpoint to {format_ci_time(latest.end)} meanwhile"
-                logs.log("timer_skip", rule=rule, reason=note)
-                return SubmitResult(trigger="timer", rule=rule, note=note)
-        job, created = ensure_job(deps.client, body, deps.sleep)
-        logs.log("job_created" if created else "job_found", rule=rule, job_id=job.JobId, job_name=job.Name,
-                 window_start=format_ci_time(window.start) if window.start else None,
-                 window_end=format_ci_time(window.end))
-        if incremental:
-            store.write_checkpoint(Checkpoint(rule=rule, end=window.end, job_id=job.JobId, job_name=job.Name))
+            result = _timer_job(settings, store, deps, rule, lease, window, body) if latest == checkpoint else None
+        if result is not None:
+            if checkpoint is not None and checkpoint.lease_id:
+                store.clear_expired(checkpoint.lease_id)  # the previous window's claim, if its run never released it
+            return result
+        # A stale claim: released on leaving the block (with any dead run's generations under it); plan again.
+        logs.log("timer_replan", rule=rule, planned_from=format_ci_time(checkpoint.end) if checkpoint else None,
+                 now_from=format_ci_time(latest.end) if latest else None)
+        checkpoint = latest
+    note = f"the checkpoint moved {REPLANS} times while this run planned; the next tick covers from it"
+    logs.log("timer_skip", rule=rule, reason=note)
+    return SubmitResult(trigger="timer", rule=rule, note=note)
+
+
+def _proposal(deps: Deps, lease_id: str, window: Window, body: JobBody) -> Lease:
+    return Lease(lease_id=lease_id, owner=deps.owner, generation=0, expires_at=deps.clock(),
+                 window_start=window.start, window_end=window.end, job_name=body.Name)
+
+
+def _timer_job(settings: Settings, store: StateStore, deps: Deps, rule: str, lease: Lease, window: Window,
+               body: JobBody) -> SubmitResult:
+    if lease.job_name != body.Name:
+        # Taking over a claim a failed run left: finish exactly its window so windows never overlap.
+        window = Window(lease.window_start, lease.window_end or window.end)
+        body = timer_body(settings, rule, window)
+    job, created = ensure_job(deps.client, body, deps.sleep)
+    store.write_checkpoint(Checkpoint(rule=rule, end=window.end, job_id=job.JobId, job_name=job.Name,
+                                      lease_id=lease.lease_id))
+    return _timer_result(settings, rule, window, job, created)
+
+
+def _timer_result(settings: Settings, rule: str, window: Window, job: JobDetail, created: bool) -> SubmitResult:
+    logs.log("job_created" if created else "job_found", rule=rule, job_id=job.JobId, job_name=job.Name,
+             window_start=format_ci_time(window.start) if window.start else None,
+             window_end=format_ci_time(window.end))
     return SubmitResult(trigger="timer", rule=rule, jobs=[_ref(job, created, f"Prefix={settings.input_prefix}", window)])
 
 

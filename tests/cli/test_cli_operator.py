@@ -261,6 +261,8 @@ def test_a_bug_still_ends_in_a_sentence_and_exit_1_not_a_traceback(tmp_path):
     (("jobs", "watch", "b0000000000", "--interval", "0.1"), 1),
     (("jobs", "watch", "b0000000000", "--interval", "0"), 2),
     (("jobs", "cancel", "b0000000000", "--yes"), 1),
+    (("jobs", "duplicates"), 0),
+    (("jobs", "duplicates", "--since", "yesterday"), 2),
     (("upload", "/nonexistent.png"), 2),
     (("submit",), 2),
     (("submit", "--dry-run", "--event", "tests/cli/events/malformed.json"), 2),

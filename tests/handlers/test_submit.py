@@ -271,3 +271,43 @@ def test_documented_timer_event_with_plain_text_argument_submits_a_job(env, wire
     # events/timer-doc.json is SCF's published sample (583/9708); timer-real-multiscf.json the multi-scf doc's log.
     result = main_handler(load_event(name), CONTEXT)
     assert result["jobs"] and result["jobs"][0]["created"] is True
+
+
+def left_claim(wire, lease_id, expires):
+    wire.objects[f"autopilot/leases/{lease_id}/g000000.json"] = json.dumps({
+        "lease_id": lease_id, "owner": "killed-run", "generation": 0, "expires_at": expires,
+        "window_start": "2026-11-28T15:00:00Z", "window_end": "2026-11-28T16:00:00Z",
+        "job_name": "autopilot-hourly-20261128T150000Z-20261128T160000Z"}).encode()
+
+
+def claims(wire):
+    return sorted(k for k in wire.objects if "/leases/" in k)
+
+
+def test_the_checkpoint_names_the_claim_it_was_written_under(env, wire):
+    main_handler(timer(), CONTEXT)
+    assert json.loads(wire.objects["autopilot/checkpoints/hourly.json"])["lease_id"] == "hourly@first"
+
+
+@pytest.mark.parametrize("expires, left", [("2020-01-01T00:00:00Z", 0), ("2999-01-01T00:00:00Z", 1)],
+                         ids=["lapsed-is-removed", "live-is-kept"])
+def test_a_redelivery_that_finds_its_window_covered_removes_the_lapsed_claim_its_writer_left(
+        env, wire, expires, left):
+    main_handler(timer(), CONTEXT)
+    left_claim(wire, "hourly@first", expires)  # as if the run was killed between checkpoint write and release
+    result = main_handler(timer(), {**CONTEXT, "request_id": "req-1-retry"})
+    assert result["jobs"] == [] and len(claims(wire)) == left
+
+
+def test_the_next_tick_removes_the_lapsed_claim_the_previous_checkpoint_names(env, wire):
+    main_handler(timer("2026-11-28T16:00:00Z"), CONTEXT)
+    left_claim(wire, "hourly@first", "2020-01-01T00:00:00Z")
+    main_handler(timer("2026-11-28T17:00:00Z"), CONTEXT)
+    assert claims(wire) == []
+
+
+def test_a_checkpoint_written_before_claims_were_recorded_is_still_followed(env, wire):
+    wire.objects["autopilot/checkpoints/hourly.json"] = json.dumps({
+        "rule": "hourly", "end": "2026-11-28T15:00:00Z", "job_id": "j0", "job_name": "old"}).encode()
+    main_handler(timer(), CONTEXT)
+    assert interval(sent(wire)) == ("2026-11-28T23:00:00+0800", "2026-11-29T00:00:00+0800")

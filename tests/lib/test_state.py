@@ -58,3 +58,22 @@ def test_release_keeps_a_newer_claim_of_a_run_that_took_over(wire):
     claim(wire, 2, NOW + timedelta(minutes=9), owner="successor")
     store().release(mine)
     assert sorted(k for k in wire.objects if k.startswith(DIR)) == [f"{DIR}g000002.json"]
+
+
+def test_a_lapsed_claim_left_by_a_killed_run_is_cleared_with_all_its_generations(wire):
+    claim(wire, 0, NOW - timedelta(minutes=9))
+    claim(wire, 1, NOW - timedelta(seconds=1))
+    assert store().clear_expired("rule@first") == 2
+    assert [k for k in wire.objects if k.startswith(DIR)] == []
+
+
+def test_a_live_claim_is_not_cleared(wire):
+    claim(wire, 0, NOW - timedelta(minutes=9))
+    claim(wire, 1, NOW + timedelta(seconds=1), owner="alive")
+    assert store().clear_expired("rule@first") == 0
+    assert len([k for k in wire.objects if k.startswith(DIR)]) == 2
+
+
+def test_clearing_where_no_claim_is_left_costs_one_listing(wire):
+    assert store().clear_expired("rule@first") == 0
+    assert [c.request.method for c in wire.rsps.calls] == ["GET"]
