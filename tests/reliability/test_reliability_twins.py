@@ -84,4 +84,4 @@ def test_the_cli_lists_the_twins_and_exits_1(emu_env, twins):
 def test_the_cli_says_so_when_no_name_is_shared(emu_env):
     out = io.StringIO()
     assert cli_main(["jobs", "duplicates"], stdout=out, stderr=io.StringIO(), clock=lambda: at(1, 12)) == 0
-    assert "0 name(s)" in out.getvalue()
+    assert out.getvalue() == "0 names are held by more than one live job\n"
