@@ -194,13 +194,15 @@ def main() -> int:
             "a ZIP or an executable.")
 
         from handlers.submit import main_handler as submit
+        from lib.windows import format_utc, parse_ci_time
 
         tick = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=1)
         result = submit(_timer_event("timer-hourly.json", tick), {"request_id": "demo-timer"})
         job = result["jobs"][0]
-        say(f"3. Timer tick at {result['jobs'][0]['window_end']}: the submit function created batch job {job['job_id']}")
-        say(f"   ({job['name']}): ImageInspect over {job['input']}, uploads from "
-            f"{job['window_start']} to {job['window_end']}, AutoProcess=BackupObject.")
+        start, end = (format_utc(parse_ci_time(job[k])) for k in ("window_start", "window_end"))
+        say(f"3. Timer tick at {end}: the submit function created batch job {job['job_id']}")
+        say(f"   ({job['name']}): ImageInspect over {job['input']}, uploads from {start} to {end}, "
+            "AutoProcess=BackupObject.")
         done = _wait_for(client, job["job_id"])
         say(f"4. The job ran and ended {done.State}. What happened to the images:")
         _describe_bucket(emu.backend, hidden)

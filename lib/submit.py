@@ -24,7 +24,7 @@ from lib.jobs import (
     upload_job_name,
 )
 from lib.state import Checkpoint, Lease, StateStore
-from lib.windows import Window, as_utc, compact, format_ci_time
+from lib.windows import Window, as_utc, compact, format_ci_time, format_utc
 
 CREATE_ATTEMPTS = 3
 # A run re-plans when the checkpoint moved between its plan and its claim; more than twice in a row means a storm.
@@ -185,9 +185,9 @@ def submit_timer(settings: Settings, event: TimerEvent, deps: Deps) -> SubmitRes
             assert checkpoint is not None
             if checkpoint.lease_id:
                 store.clear_expired(checkpoint.lease_id)  # the claim of a run killed before it released it
-            note = f"window already covered up to {format_ci_time(checkpoint.end)} by job {checkpoint.job_id}"
+            note = f"window already covered up to {format_utc(checkpoint.end)} by job {checkpoint.job_id}"
             if replan:
-                note = f"another run moved the checkpoint to {format_ci_time(checkpoint.end)} meanwhile; {note}"
+                note = f"another run moved the checkpoint to {format_utc(checkpoint.end)} meanwhile; {note}"
             logs.log("timer_skip", rule=rule, reason=note)
             return SubmitResult(trigger="timer", rule=rule, note=note)
         body = timer_body(settings, rule, window)

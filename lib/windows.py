@@ -43,6 +43,11 @@ def format_ci_time(moment: datetime) -> str:
     return as_utc(moment).astimezone(CST).strftime(CI_TIME_FORMAT)
 
 
+def format_utc(moment: datetime) -> str:
+    """`2026-11-28T16:00:00Z`: the one form our own human-facing lines use (CI's +0800 form stays on the wire)."""
+    return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def parse_ci_time(text: str) -> Optional[datetime]:
     """Parse a CI timestamp (`+0800`, `Z` or `+08:00`); `-` and empty mean not yet, and give None."""
     if not text or text.strip() in ("-", ""):
