@@ -6,7 +6,7 @@ import string
 from datetime import timedelta
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 
 from lib.errors import ConfigError
 from lib.regions import is_cos_region, nearest_region
@@ -99,6 +99,17 @@ class WindowSpec(BaseModel):
             raise ValueError(f"must be incremental, all, or a duration such as 6h or 1d (got {text!r})") from None
 
 
+# Settings that take one word of a fixed set, and what the error says otherwise (None: "must be one of ...").
+_CHOICES: Dict[str, Tuple[Tuple[str, ...], Optional[str]]] = {
+    "job_type": (("Job", "Workflow"), "must be Job (one ImageInspect job per object) or Workflow"),
+    "inspect_process_type": (PROCESS_TYPES, None),
+    "report_webhook_format": (WEBHOOK_FORMATS, None),
+    "report_notify": (("always", "on-problem"), "must be always or on-problem"),
+    "report_link": (REPORT_LINKS, None),
+    "report_cancel_duplicates": (("timer", "all", "off"), "must be timer (cancel younger timer-window twins), all (upload jobs too) or off"),
+}
+
+
 class Settings(BaseModel):
     """Everything a run needs, validated; secrets are SecretStr and never rendered."""
 
@@ -152,13 +163,6 @@ class Settings(BaseModel):
             raise ValueError(f"must be a COS region such as ap-guangzhou or ap-shanghai; {hint}")
         return v
 
-    @field_validator("job_type")
-    @classmethod
-    def _job_type(cls, v: str) -> str:
-        if v not in ("Job", "Workflow"):
-            raise ValueError("must be Job (one ImageInspect job per object) or Workflow")
-        return v
-
     @field_validator("workflow_ids", mode="before")
     @classmethod
     def _workflow_ids(cls, v: Any) -> Tuple[str, ...]:
@@ -167,13 +171,6 @@ class Settings(BaseModel):
         if bad:
             raise ValueError(f"{', '.join(bad)} is not a workflow id (they look like w + 32 hex digits)")
         return ids
-
-    @field_validator("inspect_process_type")
-    @classmethod
-    def _process_type(cls, v: str) -> str:
-        if v not in PROCESS_TYPES:
-            raise ValueError(f"must be one of {', '.join(PROCESS_TYPES)}")
-        return v
 
     @field_validator("input_prefix")
     @classmethod
@@ -248,27 +245,6 @@ class Settings(BaseModel):
             raise ValueError("must be http://HOST:PORT of the local emulator, e.g. http://127.0.0.1:9000")
         return v or None
 
-    @field_validator("report_webhook_format")
-    @classmethod
-    def _webhook_format(cls, v: str) -> str:
-        if v not in WEBHOOK_FORMATS:
-            raise ValueError(f"must be one of {', '.join(WEBHOOK_FORMATS)}")
-        return v
-
-    @field_validator("report_notify")
-    @classmethod
-    def _notify(cls, v: str) -> str:
-        if v not in ("always", "on-problem"):
-            raise ValueError("must be always or on-problem")
-        return v
-
-    @field_validator("report_link")
-    @classmethod
-    def _report_link(cls, v: str) -> str:
-        if v not in REPORT_LINKS:
-            raise ValueError(f"must be one of {', '.join(REPORT_LINKS)}")
-        return v
-
     @field_validator("report_link_expires")
     @classmethod
     def _link_expires(cls, v: timedelta) -> timedelta:
@@ -276,11 +252,12 @@ class Settings(BaseModel):
             raise ValueError("must be between 1m and 7d (and a presigned URL dies with the role's credentials anyway)")
         return v
 
-    @field_validator("report_cancel_duplicates")
+    @field_validator(*_CHOICES)
     @classmethod
-    def _cancel_duplicates(cls, v: str) -> str:
-        if v not in ("timer", "all", "off"):
-            raise ValueError("must be timer (cancel younger timer-window twins), all (upload jobs too) or off")
+    def _one_of(cls, v: str, info: ValidationInfo) -> str:
+        allowed, meaning = _CHOICES[info.field_name]
+        if v not in allowed:
+            raise ValueError(meaning or f"must be one of {', '.join(allowed)}")
         return v
 
     @field_validator("report_fail_above")
