@@ -24,7 +24,8 @@ from lib.client import CiClient, JobDetail, make_client
 from lib.config import Settings, is_workflow_id, load_settings
 from lib.credentials import find_credentials, profile_name
 from lib.errors import AppError, CloudApiError, CloudUnavailableError, ConfigError, InvalidEventError, SafetyError
-from lib.jobview import TERMINAL, ZONES, JobObjects, plural, state_word
+from lib.jobview import TERMINAL, ZONES, JobObjects, state_word
+from lib.render import plural
 from lib.windows import Window, as_utc, format_ci_time, parse_ci_time, parse_duration
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

@@ -14,7 +14,7 @@ from lib.client import CiClient, translate_sdk_errors
 from lib.config import Settings
 from lib.errors import AppError, DeliveryError
 from lib.html_report import render_html
-from lib.render import render_markdown, webhook_payload
+from lib.render import plural, render_markdown, webhook_payload
 from lib.report import ReportSummary
 from lib.trends import Trend, update_trends
 from lib.windows import as_utc
@@ -159,7 +159,7 @@ def deliver_report(settings: Settings, summary: ReportSummary, *, client: CiClie
     keys: Optional[Tuple[str, str, str]] = None
     trend = update_trends(client, settings.state_prefix, summary)
     outcomes.append(DeliveryOutcome(channel="trends", delivered=not trend.notes,
-                                    detail="; ".join(trend.notes) or f"{trend.days_compared} earlier day(s) compared"))
+                                    detail="; ".join(trend.notes) or f"{plural(trend.days_compared, 'earlier day')} compared"))
 
     def attempt(channel: str, action: Callable[[], str]) -> None:
         try:

@@ -9,7 +9,18 @@ from datetime import timedelta
 from html import escape
 from typing import Any, Callable, Iterable, List, Optional, Sequence
 
-from lib.render import TITLE, age_text, daily_series, days_text, fmt_change, fmt_value, offsets_text, utc, window_text
+from lib.render import (
+    TITLE,
+    age_text,
+    daily_series,
+    days_text,
+    fmt_change,
+    fmt_value,
+    offsets_text,
+    plural,
+    utc,
+    window_text,
+)
 from lib.report import ReportSummary, headline
 from lib.trends import COMPARE_DAYS, Trend, TrendPoint
 
@@ -136,7 +147,7 @@ def _jobs(lines: Sequence[Any], total: int) -> str:
 def _objects(summary: ReportSummary) -> str:
     o = summary.objects
     facts = (f"<p>{o.inspected} inspected, {o.suspicious} flagged, {o.acted} acted on; "
-             f"{o.jobs_without_results} job(s) without per-object results.</p>")
+             f"{plural(o.jobs_without_results, 'job')} without per-object results.</p>")
     rows = [(x.key, x.suspicious_type, offsets_text(x), x.suspicious_size, x.action, x.state, x.error,
              f"{job.name} ({job.job_id})") for job in summary.jobs_with_objects for x in job.objects]
     if not rows:

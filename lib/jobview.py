@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional, Sequence
 
 from lib.client import CiClient, JobDetail
-from lib.render import table
+from lib.render import plural, table
 from lib.report import ObjectLine, group_of
 from lib.windows import CST, as_utc, parse_ci_time
 
@@ -15,10 +15,6 @@ ZONES = {"UTC": timezone.utc, "CST": CST}
 STATE_WORDS = {"Submitted": "submitted, not started yet", "Running": "running", "Success": "finished",
                "Failed": "failed", "Pause": "paused", "Cancel": "cancelled"}
 TERMINAL = frozenset({"Success", "Failed", "Cancel"})
-
-
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def state_word(state: str) -> str:

@@ -17,6 +17,10 @@ SPARK_BARS = "▁▂▃▄▅▆▇█"
 SPARK_GAP = "·"  # a day without a report: a gap, not a zero
 
 
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
 def utc(moment: Optional[datetime]) -> str:
     return as_utc(moment).strftime("%Y-%m-%d %H:%M:%SZ") if moment else "-"
 

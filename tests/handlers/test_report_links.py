@@ -120,7 +120,7 @@ def test_the_second_days_message_shows_the_change_since_yesterday(wire):
     assert "- jobs 2 (+1 / +1), Failed 1 (+1 / +1), Success 1 (±0 / ±0)" in text
     assert "failed share 50.0% (+50.0 pp / +50.0 pp)" in text
     trends = next(d for d in result["deliveries"] if d["channel"] == "trends")
-    assert trends == {"channel": "trends", "delivered": True, "detail": "1 earlier day(s) compared"}
+    assert trends == {"channel": "trends", "delivered": True, "detail": "1 earlier day compared"}
     assert "## Trend" in wire.objects["autopilot/reports/2026/11/28/report-160000Z.md"].decode()
 
 
