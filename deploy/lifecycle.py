@@ -22,9 +22,9 @@ LEASE_DAYS = 2
 MANIFEST_DAYS = 30
 RULE_IDS = ("autopilot-leases", "autopilot-manifests")
 NO_CONFIG = "NoSuchLifecycleConfiguration"
-FIX_PERMISSION = ("give the deploy credentials (the operator's, not the function role) cos:GetBucketLifecycle and "
-                  "cos:PutBucketLifecycle on qcs::cos:{region}:uid/<appid>:{bucket}/*, then run "
-                  "`python -m deploy lifecycle` again")
+FIX_PERMISSION = ("the deploy credentials lack cos:{action}: allow cos:GetBucketLifecycle and cos:PutBucketLifecycle on "
+                  "qcs::cos:{region}:uid/<appid>:{bucket}/* for the operator's sub-account (the function role does "
+                  "not need them), then run `python -m deploy lifecycle` again")
 FIX_BY_CODE = {
     "AccessDenied": FIX_PERMISSION,
     "NoSuchBucket": "check COS_BUCKET (BucketName-APPID) and COS_REGION in .env: the bucket must exist there",
@@ -107,7 +107,7 @@ class CosLifecycle:
                                   "see COS's error codes (cloud.tencent.com/document/product/436/7730)")
             raise DeployError(f"{action} on bucket {self.target.bucket} ({self.target.region}) failed: "
                               f"{exc.get_status_code()} {code}: {exc.get_error_msg()}. Fix: "
-                              + fix.format(region=self.target.region, bucket=self.target.bucket)) from None
+                              + fix.format(action=action, region=self.target.region, bucket=self.target.bucket)) from None
         except CosClientError as exc:
             raise DeployError(f"{action} on bucket {self.target.bucket} ({self.target.region}) failed: {exc}. "
                               "Fix: check the network and COS_REGION, then run the command again") from None

@@ -34,7 +34,11 @@ def canonical(element: ET.Element) -> Tuple[Any, ...]:
 
 
 def rules_of(xml_text: str) -> List[ET.Element]:
-    return list(ET.fromstring(xml_text).iter("Rule"))
+    """The Rule elements, tags without their namespace (COS may send xmlns; the SDK strips it)."""
+    root = ET.fromstring(xml_text)
+    for element in root.iter():
+        element.tag = element.tag.rpartition("}")[2]
+    return list(root.iter("Rule"))
 
 
 class FakeCosLifecycle:
@@ -45,7 +49,7 @@ class FakeCosLifecycle:
         self.calls: List[Tuple[str, Optional[str]]] = []
         self.fail: Dict[str, Tuple[int, str]] = {}
 
-    def register(self, rsps: responses.RequestsMock) -> "FakeCosLifecycle":
+    def register(self, rsps: responses.RequestsMock) -> FakeCosLifecycle:
         for method in (responses.GET, responses.PUT):
             rsps.add_callback(method, URL, callback=self)
         return self
