@@ -1,6 +1,6 @@
 """The bucket lifecycle rules that bound the state a killed run can leave under STATE_PREFIX (leases, manifests).
 
-PUT Bucket lifecycle replaces the whole configuration (cloud.tencent.com/document/product/436/8280), so we read it
+PUT Bucket lifecycle replaces the whole configuration (cloud.tencent.com/document/api/436/8280), so we read it
 first (GET Bucket lifecycle, 436/8278: a bucket without one answers 404 NoSuchLifecycleConfiguration), keep every
 rule that is not ours as the SDK read it, and add or replace ours by ID. Calls: qcloud_cos CosS3Client
 get_bucket_lifecycle / put_bucket_lifecycle.

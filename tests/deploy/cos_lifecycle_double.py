@@ -1,6 +1,6 @@
 """A COS double for GET/PUT Bucket lifecycle, answering as COS's API pages document (read 2026-12-01).
 
-- PUT Bucket lifecycle (cloud.tencent.com/document/product/436/8280; intl mirror tencentcloud.com/document/api/436/8280):
+- PUT Bucket lifecycle (cloud.tencent.com/document/api/436/8280: action cos:PutBucketLifecycle, at most 1000 rules):
   `PUT /?lifecycle`, Content-MD5 required, body `<LifecycleConfiguration><Rule><ID/><Filter><Prefix/></Filter>
   <Status/><Expiration><Days/></Expiration></Rule>...`; it replaces the whole configuration.
 - GET Bucket lifecycle (intl.cloud.tencent.com/document/product/436/8278): the same XML back, or

@@ -1,6 +1,6 @@
 """The bucket lifecycle rules `python -m deploy` keeps for STATE_PREFIX (leases/ after 2 days, manifests/ after 30).
 
-Sources (read 2026-12-01): PUT Bucket lifecycle, cloud.tencent.com/document/product/436/8280 (it replaces the whole
+Sources (read 2026-12-01): PUT Bucket lifecycle, cloud.tencent.com/document/api/436/8280 (it replaces the whole
 configuration; Rule = ID, Filter/Prefix, Status, Expiration/Days); GET Bucket lifecycle,
 intl.cloud.tencent.com/document/product/436/8278 (404 NoSuchLifecycleConfiguration when there is none); the official
 SDK's qcloud_cos/cos_client.py CosS3Client.get_bucket_lifecycle / put_bucket_lifecycle and its demo
