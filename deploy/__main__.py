@@ -80,8 +80,14 @@ def main(argv: Optional[List[str]] = None, transport: Optional[Transport] = None
             if unknown:
                 raise SpecError(f"--function {', '.join(sorted(unknown))}: not in serverless.yml's functions")
             app.functions = [f for f in app.functions if f.key in args.function]
+        if args.command == "rollback":
+            api = ScfApi(transport or sdk_transport(app.region, environ), app.region)
+            for spec in app.functions:
+                print(rollback(api, spec))
+            return 0
+        # Before any API call: refused when the functions disagree on the bucket or STATE_PREFIX.
+        bucket = cos_lifecycle(target_of(app), environ)
         if args.command == "lifecycle":
-            bucket = cos_lifecycle(target_of(app), environ)
             rules = plan_lifecycle(bucket)
             print(rules.describe() or f"No changes: bucket {rules.target.bucket} has the lifecycle rules already.")
             changing: List[str] = []
@@ -89,13 +95,8 @@ def main(argv: Optional[List[str]] = None, transport: Optional[Transport] = None
             print(f"{len(changing)} changing call(s)")
             return 0
         api = ScfApi(transport or sdk_transport(app.region, environ), app.region)
-        if args.command == "rollback":
-            for spec in app.functions:
-                print(rollback(api, spec))
-            return 0
         package = package_for(app)
         plans = plan_app(api, app, package.sha256, len(package.data))
-        bucket = cos_lifecycle(target_of(app), environ)
         rules = plan_lifecycle(bucket)
         print(_with_lifecycle(render(plans), rules))
         if args.command == "apply":

@@ -127,3 +127,16 @@ def test_lifecycle_command_needs_neither_scf_nor_a_package(project, rsps, cos, c
     code, out, _ = run(project, "lifecycle", capsys)
     assert code == 0 and out.splitlines()[0].startswith("No changes") and "0 changing call(s)" in out
     assert len(cos.puts()) == 1
+
+
+def test_functions_with_different_state_prefixes_are_refused_before_any_api_call(project, scf, cos,  # noqa: F811
+                                                                                        capsys):
+    path = project / "serverless.yml"
+    text = path.read_text(encoding="utf-8")
+    report_env = ("environments: [{key: COS_BUCKET, value: '${env:COS_BUCKET}'}, {key: COS_REGION, value: "
+                  "'${env:COS_REGION}'}, {key: STATE_PREFIX, value: 'other/'}]")
+    path.write_text(text.replace("environments: *environments", report_env), encoding="utf-8")
+    code, _, err = run(project, "apply", capsys)
+    assert code == 1
+    assert "one bucket and one STATE_PREFIX for all functions" in err and "other/" in err
+    assert cos.calls == [] and scf.calls == []
