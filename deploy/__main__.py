@@ -1,7 +1,8 @@
-"""python -m deploy plan | apply | rollback: deploy serverless.yml and the built package on the official SCF API.
+"""python -m deploy plan | apply | rollback | lifecycle: deploy serverless.yml and the package on the official SCF API.
 
 plan shows what would change; apply makes SCF hold it (idempotent: a second apply changes nothing), publishes a
-version and moves the $DEFAULT alias the triggers run; rollback moves that alias back one version.
+version and moves the $DEFAULT alias the triggers run; rollback moves that alias back one version. plan and apply
+also cover the bucket's lifecycle rules for STATE_PREFIX; lifecycle applies only those (for the `scf deploy` path).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Callable, List, Mapping, NamedTuple, Optional
 
 from deploy.apply import apply_all, rollback
+from deploy.lifecycle import LifecyclePlan, apply_lifecycle, cos_lifecycle, plan_lifecycle, target_of
 from deploy.package import INFO_FILE, RUNTIMES, paths_for
 from deploy.plan import plan_app, render
 from deploy.scf_api import DeployError, ScfApi, Transport, sdk_transport
@@ -56,10 +58,17 @@ def package_for(app: AppSpec) -> Package:
     return Package(path, data, hashlib.sha256(data).hexdigest())
 
 
+def _with_lifecycle(text: str, plan: LifecyclePlan) -> str:
+    line = plan.describe()
+    if not line:
+        return text
+    return line if text.startswith("No changes") else f"{text}\n{line}"
+
+
 def main(argv: Optional[List[str]] = None, transport: Optional[Transport] = None,
          environ: Optional[Mapping[str, str]] = None, sleep: Callable[[float], None] = time.sleep) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("plan", "apply", "rollback"))
+    parser.add_argument("command", choices=("plan", "apply", "rollback", "lifecycle"))
     parser.add_argument("--config", type=Path, default=SERVERLESS_YML, help="serverless.yml to deploy")
     parser.add_argument("--function", action="append", help="only this function key (repeatable)")
     args = parser.parse_args(argv)
@@ -71,17 +80,29 @@ def main(argv: Optional[List[str]] = None, transport: Optional[Transport] = None
             if unknown:
                 raise SpecError(f"--function {', '.join(sorted(unknown))}: not in serverless.yml's functions")
             app.functions = [f for f in app.functions if f.key in args.function]
-        api = ScfApi(transport or sdk_transport(app.region, environ), app.region)
         if args.command == "rollback":
+            api = ScfApi(transport or sdk_transport(app.region, environ), app.region)
             for spec in app.functions:
                 print(rollback(api, spec))
             return 0
+        # Before any API call: refused when the functions disagree on the bucket or STATE_PREFIX.
+        bucket = cos_lifecycle(target_of(app), environ)
+        if args.command == "lifecycle":
+            rules = plan_lifecycle(bucket)
+            print(rules.describe() or f"No changes: bucket {rules.target.bucket} has the lifecycle rules already.")
+            changing: List[str] = []
+            print(apply_lifecycle(bucket, rules, changing))
+            print(f"{len(changing)} changing call(s)")
+            return 0
+        api = ScfApi(transport or sdk_transport(app.region, environ), app.region)
         package = package_for(app)
         plans = plan_app(api, app, package.sha256, len(package.data))
-        print(render(plans))
+        rules = plan_lifecycle(bucket)
+        print(_with_lifecycle(render(plans), rules))
         if args.command == "apply":
             for line in apply_all(api, plans, package.data, sleep):
                 print(line)
+            print(apply_lifecycle(bucket, rules, api.changing))
             print(f"{len(api.changing)} changing call(s)")
         return 0
     except (DeployError, SpecError) as exc:

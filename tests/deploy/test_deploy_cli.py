@@ -1,7 +1,8 @@
 """`python -m deploy plan|apply|rollback`, end to end through the official SCF SDK against a signature-checking double.
 
 Everything goes over HTTP through `responses`; an unregistered URL raises, so nothing reaches the network.
-The double (tests/deploy/scf_double.py) cites the API shapes and the TC3-HMAC-SHA256 rules it enforces.
+The double (tests/deploy/scf_double.py) cites the API shapes and the TC3-HMAC-SHA256 rules it enforces; the bucket's
+lifecycle configuration, which plan and apply also read, is tests/deploy/cos_lifecycle_double.py.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ pytest.importorskip("tencentcloud.scf.v20180416", reason="the deploy extra insta
 
 from deploy.__main__ import main  # noqa: E402
 from deploy.scf_api import ERROR_KINDS, sdk_transport  # noqa: E402
+from tests.deploy.cos_lifecycle_double import FakeCosLifecycle  # noqa: E402
 from tests.deploy.scf_double import SECRET_ID, SECRET_KEY, URL, FakeScf  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,11 +49,22 @@ def write_package(project: Path, code: str, python: str = "3.10") -> None:
 
 
 @pytest.fixture
-def scf():
+def rsps():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def cos(rsps):
+    """The bucket's lifecycle configuration (plan and apply read it; none at first)."""
+    return FakeCosLifecycle().register(rsps)
+
+
+@pytest.fixture
+def scf(rsps, cos):
     fake = FakeScf()
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        rsps.add_callback(responses.POST, URL, callback=fake)
-        yield fake
+    rsps.add_callback(responses.POST, URL, callback=fake)
+    return fake
 
 
 def run(project, command, capsys, env=None, extra=()):
@@ -289,5 +302,5 @@ def test_deploy_is_runnable_as_a_module_and_shows_its_commands():
     import sys
     out = subprocess.run([sys.executable, "-m", "deploy", "--help"], cwd=ROOT, capture_output=True, text=True,
                          check=True).stdout
-    assert "{plan,apply,rollback}" in out
+    assert "{plan,apply,rollback,lifecycle}" in out
 

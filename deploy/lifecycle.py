@@ -1,0 +1,153 @@
+"""The bucket lifecycle rules that bound the state a killed run can leave under STATE_PREFIX (leases, manifests).
+
+PUT Bucket lifecycle replaces the whole configuration (cloud.tencent.com/document/api/436/8280), so we read it
+first (GET Bucket lifecycle, 436/8278: a bucket without one answers 404 NoSuchLifecycleConfiguration), keep every
+rule that is not ours as the SDK read it, and add or replace ours by ID. Calls: qcloud_cos CosS3Client
+get_bucket_lifecycle / put_bucket_lifecycle.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional
+
+from pydantic import BaseModel, Field
+
+from deploy.scf_api import DeployError, credentials_from
+from deploy.spec import AppSpec
+from lib.config import ENV_NAMES, Settings
+
+# Longer than the longest lease (LEASE_SECONDS <= 1 day), so only lapsed claims ever expire.
+LEASE_DAYS = 2
+# Far beyond anything that reads a manifest: CI reads it when the job runs (minutes after the upload), SCF's
+# redeliveries stop after msgTTL (6 hours) and rewrite it anyway; docs/reliability.md gives the reasoning.
+MANIFEST_DAYS = 30
+RULE_IDS = ("autopilot-leases", "autopilot-manifests")
+NO_CONFIG = "NoSuchLifecycleConfiguration"
+FIX_PERMISSION = ("the deploy credentials lack cos:{action}: allow cos:GetBucketLifecycle and cos:PutBucketLifecycle on "
+                  "qcs::cos:{region}:uid/<appid>:{bucket}/* for the operator's sub-account (the function role does "
+                  "not need them), then run `python -m deploy lifecycle` again")
+FIX_BY_CODE = {
+    "AccessDenied": FIX_PERMISSION,
+    "NoSuchBucket": "check COS_BUCKET (BucketName-APPID) and COS_REGION in .env: the bucket must exist there",
+    "InvalidAccessKeyId": "check TENCENTCLOUD_SECRETID/TENCENTCLOUD_SECRETKEY",
+    "SignatureDoesNotMatch": "check TENCENTCLOUD_SECRETKEY and this machine's clock",
+    "RequestTimeTooSkewed": "set this machine's clock right",
+}
+
+Rule = Dict[str, Any]
+
+
+class LifecycleTarget(NamedTuple):
+    """The bucket and state prefix the functions are deployed with."""
+
+    bucket: str
+    region: str
+    state_prefix: str
+
+
+def desired_rules(state_prefix: str) -> List[Rule]:
+    """Our rules in the shape get_bucket_lifecycle returns (values as strings), so equal means unchanged."""
+    return [{"ID": RULE_IDS[0], "Filter": {"Prefix": f"{state_prefix}leases/"}, "Status": "Enabled",
+             "Expiration": {"Days": str(LEASE_DAYS)}},
+            {"ID": RULE_IDS[1], "Filter": {"Prefix": f"{state_prefix}manifests/"}, "Status": "Enabled",
+             "Expiration": {"Days": str(MANIFEST_DAYS)}}]
+
+
+def target_of(app: AppSpec) -> LifecycleTarget:
+    """The bucket and STATE_PREFIX from serverless.yml's environments; every function must agree on them."""
+    default_prefix = Settings.model_fields["state_prefix"].default
+    found = {LifecycleTarget(f.environment.get(ENV_NAMES["bucket"], ""),
+                             f.environment.get(ENV_NAMES["region"]) or app.region,
+                             f.environment.get(ENV_NAMES["state_prefix"]) or default_prefix)
+             for f in app.functions}
+    if len(found) != 1 or not next(iter(found)).bucket:
+        raise DeployError(f"functions' COS_BUCKET/COS_REGION/STATE_PREFIX {sorted(found)}: the lifecycle rules need "
+                          "one bucket and one STATE_PREFIX for all functions; set them the same in serverless.yml")
+    return found.pop()
+
+
+class LifecyclePlan(BaseModel):
+    """What apply does to the bucket's lifecycle configuration."""
+
+    target: LifecycleTarget
+    current: List[Rule] = Field(default_factory=list)
+    wanted: List[Rule] = Field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return self.current != self.wanted
+
+    def describe(self) -> str:
+        """The plan's one line (empty when unchanged)."""
+        if not self.changed:
+            return ""
+        ours = {r["ID"]: r for r in self.current if r.get("ID") in RULE_IDS}
+        parts = [f"{'update' if r['ID'] in ours else 'create'} {r['ID']} ({r['Filter']['Prefix']} after "
+                 f"{r['Expiration']['Days']} days)" for r in self.wanted if r["ID"] in RULE_IDS and ours.get(r["ID"]) != r]
+        kept = len(self.wanted) - len(RULE_IDS)
+        return (f"~ bucket {self.target.bucket}: lifecycle {', '.join(parts)}"
+                f"{f'; {kept} other rule(s) kept' if kept else ''}")
+
+
+class CosLifecycle:
+    """GET/PUT Bucket lifecycle through the official COS SDK, with errors naming the bucket and the fix."""
+
+    def __init__(self, target: LifecycleTarget, client: Any):
+        self.target, self.client = target, client
+
+    def _call(self, action: str, call: Callable[[], Any]) -> Any:
+        from qcloud_cos.cos_exception import CosClientError, CosServiceError
+
+        try:
+            return call()
+        except CosServiceError as exc:
+            code = exc.get_error_code()
+            if action == "GetBucketLifecycle" and code == NO_CONFIG:
+                return None
+            fix = FIX_BY_CODE.get(code, FIX_PERMISSION if exc.get_status_code() == 403 else
+                                  "see COS's error codes (cloud.tencent.com/document/product/436/7730)")
+            raise DeployError(f"{action} on bucket {self.target.bucket} ({self.target.region}) failed: "
+                              f"{exc.get_status_code()} {code}: {exc.get_error_msg()}. Fix: "
+                              + fix.format(action=action, region=self.target.region, bucket=self.target.bucket)) from None
+        except CosClientError as exc:
+            raise DeployError(f"{action} on bucket {self.target.bucket} ({self.target.region}) failed: {exc}. "
+                              "Fix: check the network and COS_REGION, then run the command again") from None
+
+    def rules(self) -> List[Rule]:
+        """The bucket's rules as the SDK parsed them; [] when it has no lifecycle configuration."""
+        data = self._call("GetBucketLifecycle", lambda: self.client.get_bucket_lifecycle(Bucket=self.target.bucket))
+        return list((data or {}).get("Rule") or [])
+
+    def put(self, rules: List[Rule]) -> None:
+        self._call("PutBucketLifecycle", lambda: self.client.put_bucket_lifecycle(
+            Bucket=self.target.bucket, LifecycleConfiguration={"Rule": rules}))
+
+
+def cos_lifecycle(target: LifecycleTarget, environ: Mapping[str, str]) -> CosLifecycle:
+    """A CosLifecycle signed with the deploy credentials (the same keys the SCF calls use)."""
+    from qcloud_cos import CosConfig, CosS3Client
+
+    secret_id, secret_key, token = credentials_from(environ)
+    config = CosConfig(Region=target.region, SecretId=secret_id, SecretKey=secret_key, Token=token, Scheme="https")
+    return CosLifecycle(target, CosS3Client(config))
+
+
+def merged(current: List[Rule], state_prefix: str) -> List[Rule]:
+    """Every foreign rule untouched and in place; ours replaced where they were, or appended."""
+    ours = {r["ID"]: r for r in desired_rules(state_prefix)}
+    out = [ours.pop(r["ID"]) if r.get("ID") in ours else r for r in current]
+    return out + list(ours.values())
+
+
+def plan_lifecycle(api: CosLifecycle) -> LifecyclePlan:
+    current = api.rules()
+    return LifecyclePlan(target=api.target, current=current, wanted=merged(current, api.target.state_prefix))
+
+
+def apply_lifecycle(api: CosLifecycle, plan: LifecyclePlan, changing: Optional[List[str]] = None) -> str:
+    """PUT the merged configuration only when it differs; returns the summary line."""
+    if not plan.changed:
+        return f"bucket {plan.target.bucket}: lifecycle unchanged"
+    api.put(plan.wanted)
+    if changing is not None:
+        changing.append("PutBucketLifecycle")
+    return f"bucket {plan.target.bucket}: lifecycle applied ({', '.join(RULE_IDS)})"
