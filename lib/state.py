@@ -78,13 +78,20 @@ class StateStore:
         directory = self._lease_dir(proposal.lease_id)
         fresh = proposal.model_copy(update={"generation": 0, "expires_at": as_utc(self.clock()) + ttl})
         try:
-            # The usual case is no claim at all: one conditional create instead of a listing and then a create.
+            # The usual case is no claim at all: one conditional create, then one listing (below).
             self._write_lease(fresh, if_absent=True)
-            return fresh
         except CloudApiError as exc:
             if exc.status != 409:
                 raise
-        keys = sorted(k for k in self.client.list_keys(directory) if _GENERATION.search(k))
+            keys = sorted(k for k in self.client.list_keys(directory) if _GENERATION.search(k))
+        else:
+            # The deploy's lifecycle rule on leases/ deletes claim files by age, so a g000000 we could re-create may
+            # stand in front of a newer generation that a live run holds: that run keeps the claim, not us.
+            keys = sorted(k for k in self.client.list_keys(directory) if _GENERATION.search(k))
+            if keys == [self._lease_key(proposal.lease_id, 0)]:
+                return fresh
+            self.client.delete_object(self._lease_key(proposal.lease_id, 0))
+            keys = [k for k in keys if not k.endswith("/g000000.json")]
         generation, base = 0, proposal
         if keys:
             current = self._read_lease(keys[-1])

@@ -33,10 +33,26 @@ def claim(wire, generation, expires, owner="other", job_name="job-old"):
         "job_name": job_name}).encode()
 
 
-def test_an_unclaimed_lease_costs_one_conditional_create(wire):
+def test_an_unclaimed_lease_costs_one_conditional_create_and_one_listing(wire):
     lease = store().acquire(proposal(), timedelta(minutes=5))
     assert (lease.generation, lease.owner, lease.expires_at) == (0, "me", NOW + timedelta(minutes=5))
-    assert [c.request.method for c in wire.rsps.calls] == ["PUT"]
+    assert [c.request.method for c in wire.rsps.calls] == ["PUT", "GET"]
+
+
+# The deploy's lifecycle rule (deploy/lifecycle.py) deletes claim files under leases/ by age, oldest first, so
+# g000000 can be gone while a newer generation is still held: re-creating g000000 must not win the claim.
+def test_a_live_newer_generation_behind_an_expired_away_first_file_keeps_the_claim(wire):
+    claim(wire, 3, NOW + timedelta(minutes=1), owner="alive")
+    with pytest.raises(LeaseHeldError, match="held by run alive"):
+        store().acquire(proposal(), timedelta(minutes=5))
+    assert sorted(k for k in wire.objects if k.startswith(DIR)) == [f"{DIR}g000003.json"]
+
+
+def test_a_lapsed_newer_generation_behind_an_expired_away_first_file_is_taken_over_after_it(wire):
+    claim(wire, 3, NOW - timedelta(seconds=1), job_name="job-old")
+    lease = store().acquire(proposal(), timedelta(minutes=5))
+    assert (lease.generation, lease.job_name) == (4, "job-old")
+    assert sorted(k for k in wire.objects if k.startswith(DIR)) == [f"{DIR}g000003.json", f"{DIR}g000004.json"]
 
 
 def test_a_live_claim_is_refused(wire):
