@@ -6,11 +6,11 @@ so, cancelled while they can still be stopped."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Dict, Iterable, List, Tuple
+from typing import Dict, Iterable, List, NamedTuple, Tuple, Union
 
 from pydantic import BaseModel, ConfigDict
 
-from lib.client import CiClient, JobDetail
+from lib.client import LIVE_STATES, CiClient, JobDetail
 from lib.errors import CloudError
 from lib.jobs import is_our_job, upload_job_name
 from lib.windows import parse_ci_time
@@ -30,16 +30,36 @@ class DuplicateJobs(BaseModel):
     left: Tuple[str, ...] = ()  # younger jobs not cancelled: the setting is off for them, or they already ended
 
 
-def _created(job: JobDetail) -> datetime:
+class LiveJob(NamedTuple):
+    """The four fields duplicate detection reads: a report over 20,000 jobs keeps these, not 20,000 JobDetails."""
+
+    Name: str
+    JobId: str
+    CreationTime: str
+    State: str
+
+    @classmethod
+    def of(cls, job: JobDetail) -> LiveJob:
+        return cls(job.Name, job.JobId, job.CreationTime, job.State)
+
+    @property
+    def live(self) -> bool:
+        return self.State in LIVE_STATES
+
+
+Job = Union[JobDetail, LiveJob]
+
+
+def _created(job: Job) -> datetime:
     try:
         return parse_ci_time(job.CreationTime) or _EARLIEST
     except ValueError:
         return _EARLIEST
 
 
-def find_duplicates(jobs: Iterable[JobDetail]) -> List[DuplicateJobs]:
+def find_duplicates(jobs: Iterable[Job]) -> List[DuplicateJobs]:
     """Group live jobs by name; a name held by more than one keeps its oldest (creation time, then JobId)."""
-    by_name: Dict[str, Dict[str, JobDetail]] = {}
+    by_name: Dict[str, Dict[str, Job]] = {}
     for job in jobs:
         if job.live and job.Name:
             by_name.setdefault(job.Name, {})[job.JobId] = job
@@ -85,7 +105,7 @@ def describe(duplicate: DuplicateJobs) -> str:
     return text
 
 
-def settle_duplicates(client: CiClient, jobs: Iterable[JobDetail], mode: str, prefix: str) -> List[DuplicateJobs]:
+def settle_duplicates(client: CiClient, jobs: Iterable[Job], mode: str, prefix: str) -> List[DuplicateJobs]:
     """Find our live same-name jobs among `jobs` and cancel the younger ones where `mode` allows."""
     ours = [j for j in jobs if is_our_job(j.Name, prefix)]
     states = {j.JobId: j.State for j in ours}

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from lib.client import CiClient, InspectObjectResult, JobDetail, WorkflowExecutionItem
 from lib.config import Settings
-from lib.duplicates import describe, settle_duplicates
+from lib.duplicates import LiveJob, describe, settle_duplicates
 from lib.errors import AppError, CloudApiError, CloudError, PaginationError
 from lib.jobs import is_our_job
 from lib.state import Checkpoint
@@ -253,11 +253,11 @@ def build_report(settings: Settings, client: CiClient, end: datetime, *, lookbac
     end = floor_second(end)  # the list bounds are whole seconds: the window is too, so reports tile exactly
     start = floor_second(end - (lookback or settings.report_lookback))
     tally = _Tally()
-    live: List[JobDetail] = []
+    live: List[LiveJob] = []
     for job in _jobs_in_window(settings, client, start, end, tally, progress):
         _count_job(job, end, settings.report_stuck_after, tally)
         if job.live:
-            live.append(job)
+            live.append(LiveJob.of(job))
         if job.State == "Submitted":  # a job that has not started has spawned nothing to list
             continue
         if deadline is not None and not tally.out_of_time and monotonic() > deadline:
