@@ -197,9 +197,14 @@ def bench_format(fmt: str, total_mb: int, reps: int, tmp: Path, seed: int = 3) -
     }
 
 
+# Formats whose end takes a walk through the pixel data (JPEG's entropy-coded segments, BMP's RLE8 escapes: half
+# the BMP corpus) must keep up with half the read speed; the others end where a header says and must beat reading.
+WALKED = ("jpeg", "bmp")
+
+
 def _goal(row: Dict[str, object]) -> str:
     ratio = float(row["detect"]) / float(row["read"])  # type: ignore[arg-type]
-    if row["format"] == "jpeg":
+    if row["format"] in WALKED:
         return f"{'met' if ratio >= 0.5 else 'NOT met'} (≥ 50% of read: {ratio:.0%})"
     return f"{'met' if ratio > 1 else 'NOT met'} (faster than read: {ratio:.1f}×)"
 
@@ -227,8 +232,9 @@ def render(rows: List[Dict[str, object]], total_mb: int, reps: int) -> str:
         )
     lines += [
         "",
-        "BMP and WebP ends come from header fields, so their detector figure is per-file overhead, "
-        "not a byte rate; the naive BMP/WebP end is the same header field.",
+        "WebP ends and uncompressed BMP ends come from header fields (per-file overhead, not a byte rate; the "
+        "naive end is the same header field); half the BMP files are RLE8, whose escapes are walked to the "
+        "end-of-bitmap, so BMP shares JPEG's goal of keeping up with half the read speed.",
         END,
     ]
     return "\n".join(lines)

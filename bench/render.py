@@ -93,7 +93,7 @@ def summary(results: Dict[str, Any]) -> List[str]:
         met = all(g.startswith("met") for g in goals.values())
         rows.append(["Detector MB/s per format (section below)",
                      ", ".join(f"{r['format']} {r['detect']:,.0f}" for r in det["rows"]),
-                     "jpeg ≥ 50% of read, others faster than read", verdict(met)])
+                     "jpeg and bmp (RLE8 walked) ≥ 50% of read, others faster than read", verdict(met)])
     return table(["Figure", "Measured", "Budget", "Result"], rows)
 
 
@@ -357,8 +357,9 @@ def calls_section(results: Dict[str, Any]) -> List[str]:
             "exactly ceil(N/100) per Type (one call when the window is empty). The per-object calls are the "
             "report's choice: one `GET /jobs?inventoryTriggerJobId=…` page per finished Job-type job and one "
             "`workflowexecution` page per workflow of each finished Workflow-type job (more pages only for jobs "
-            "with over 100 objects; none for jobs still `Submitted`). \"Other\" is the checkpoint listing and "
-            "the report's two objects (JSON + Markdown). \"Report's own count\" is the `api_calls` the summary "
+            "with over 100 objects; none for jobs still `Submitted`). \"Other\" is the stuck look-back, the queue "
+            "lookup (`GET /queue`, once per invocation), the checkpoint and trend-index reads, and the report's "
+            "objects (JSON, Markdown, HTML, the trend index). \"Report's own count\" is the `api_calls` the summary "
             "states (it does not count its own delivery writes).", ""]
     return out
 
