@@ -139,6 +139,15 @@ def test_delete_multiple_objects_counts_a_missing_key_as_deleted(client, bucket)
     assert [d["Key"] for d in result["Deleted"]] == ["never-was"]
 
 
+def test_delete_multiple_objects_reports_an_empty_key_under_error_even_when_quiet(client, bucket):
+    # DELETE Multiple Objects page (436/8289): Quiet mode still lists failures; that an empty key is one, with
+    # InvalidArgument, is inferred
+    _put(client, "a")
+    result = client.delete_objects(Bucket=bucket, Delete={"Quiet": "true", "Object": [{"Key": ""}, {"Key": "a"}]})
+    assert [e["Code"] for e in result["Error"]] == ["InvalidArgument"]
+    assert not client.object_exists(Bucket=bucket, Key="a")
+
+
 def test_delete_multiple_objects_with_more_than_1000_keys_is_400(client, bucket):
     # DELETE Multiple Objects page (436/8289): "单次请求支持最多删除1000个对象"; the status is stated nowhere, so
     # 400 (MalformedXML, S3's answer) is inferred
