@@ -221,8 +221,7 @@ def test_ci_authentication_failure_is_401_with_ci_error_xml(emulator, bucket, co
 
 def test_get_media_queue_lists_the_bucket_queue_as_active(client, bucket):
     # ut/test.py test_ci_get_media_queue: State="Active" with NO_CACHE, asserts QueueList; API page 436/54045
-    queue = client.ci_get_media_queue(Bucket=bucket, State="Active", **NO_CACHE)["QueueList"]
-    queue = queue[0] if isinstance(queue, list) else queue
+    (queue,) = client.ci_get_media_queue(Bucket=bucket, State="Active", **NO_CACHE)["QueueList"]
     assert (queue["State"], queue["Category"], queue["QueueId"][:1], len(queue["QueueId"])) == (
         "Active", "Transcoding", "p", 33)
 
