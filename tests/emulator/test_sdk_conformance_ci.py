@@ -190,9 +190,12 @@ def test_trigger_without_object_is_400(client, bucket):
 def test_list_workflowexecution_with_time_bounds_and_empty_batch_job_id(client, bucket):
     # ut/test.py test_ci_list_workflowexecution (StartCreationTime/EndCreationTime, BatchJobId='')
     wid = client.ci_create_workflow(Bucket=bucket, Body=_workflow("BackupObject"))["MediaWorkflow"]["WorkflowId"]
+    client.put_object(Bucket=bucket, Key="test.png", Body=png())
+    run_id = client.ci_trigger_workflow(Bucket=bucket, WorkflowId=wid, Key="test.png", **NO_CACHE)["InstanceId"]
     listed = client.ci_list_workflowexecution(Bucket=bucket, WorkflowId=wid, StartCreationTime="2020-01-01T00:00:00+0800",
                                               EndCreationTime="2099-01-01T00:00:00+0800", BatchJobId="", **NO_CACHE)
     assert listed["RequestId"]
+    assert [e["RunId"] for e in _executions(listed)] == [run_id]  # an empty BatchJobId filters nothing out
 
 
 def test_per_object_jobs_are_listed_and_fetched_with_the_sdks_media_job_calls(client, bucket, emulator):
