@@ -23,6 +23,14 @@ def _filter(request: Request, bounds: str) -> ListFilter:
                       start=p.get("startCreationTime") or None, end=p.get("endCreationTime") or None, bounds=bounds)
 
 
+def _page(request: Request) -> Tuple[int, int]:
+    """``pageNumber`` (default 1) and ``pageSize`` (default 10) of a paged workflow or queue list."""
+    try:
+        return int(request.params.get("pageNumber") or 1), int(request.params.get("pageSize") or 10)
+    except ValueError as exc:
+        raise invalid_argument("pageNumber and pageSize must be integers") from exc
+
+
 # How each list's startCreationTime / endCreationTime compare, as the API pages word them (read 2026-12-01):
 # batch jobs, cloud.tencent.com/document/product/436/71518: 大于等于 / 小于等于 (both inclusive);
 # workflow executions, cloud.tencent.com/document/api/436/80048: 大于等于 / 小于等于 (both inclusive);
@@ -149,7 +157,8 @@ class CiActions:
 
     def describe_inventory_trigger_jobs(self, request: Request) -> Response:
         """List batch jobs with every documented filter (type, states, name, jobId, workflowId, creation time
-        range [start, end] inclusive as documented, orderByTime) and NextToken paging (size ≤ 100). Not emulated: nothing known."""
+        range [start, end] inclusive as documented, orderByTime) and NextToken paging (size ≤ 100).
+        Not emulated: nothing known."""
         p = request.params
         job_type = p.get("type") or "Workflow"
         if job_type not in ("Workflow", "Job"):
@@ -205,11 +214,7 @@ class CiActions:
         pageSize; its times are the bucket's creation time. Not emulated: creating, updating or pausing queues;
         notification settings (State Off)."""
         p = request.params
-        try:
-            page_number = int(p.get("pageNumber") or 1)
-            page_size = int(p.get("pageSize") or 10)
-        except ValueError as exc:
-            raise invalid_argument("pageNumber and pageSize must be integers") from exc
+        page_number, page_size = _page(request)
         ids = [i for i in (p.get("queueIds") or "").split(",") if i]
         ours = media_queue_id(request.bucket)
         listed = (not ids or ours in ids) and (p.get("state") or "All") in ("All", "Active") \
@@ -236,11 +241,7 @@ class CiActions:
         pageNumber/pageSize. Not emulated: nothing known."""
         p = request.params
         ids = [i for i in (p.get("ids") or "").split(",") if i]
-        try:
-            page_number = int(p.get("pageNumber") or 1)
-            page_size = int(p.get("pageSize") or 10)
-        except ValueError as exc:
-            raise invalid_argument("pageNumber and pageSize must be integers") from exc
+        page_number, page_size = _page(request)
         if page_number < 1 or not 1 <= page_size <= 100:
             raise invalid_argument("pageNumber must be >= 1 and pageSize 1..100")
         found, missing = self.backend.get_workflows(request.bucket, ids, name=p.get("name") or "")
@@ -286,7 +287,8 @@ class CiActions:
     # ----- workflow executions -------------------------------------------------------------------------
     def describe_workflow_executions(self, request: Request) -> Response:
         """List workflow executions by workflowId, name (object key), jobId (batch job), states, creation time
-        (both bounds inclusive, as documented), with NextToken paging. Not emulated: executions triggered by uploads (only batch jobs create them)."""
+        (both bounds inclusive, as documented), with NextToken paging. Not emulated: executions triggered by
+        uploads (only batch jobs and ``POST /triggerworkflow`` create them)."""
         p = request.params
         executions, token = self.backend.list_workflow_executions(
             request.bucket, _filter(request, EXECUTION_BOUNDS), workflow_id=p.get("workflowId", ""),

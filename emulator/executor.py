@@ -236,15 +236,17 @@ def _workflows_of(backend: Backend, job: BatchJob) -> List[Workflow]:
 
 # ----- job state machine -----------------------------------------------------------------------------
 def _claim(backend: Backend) -> Optional[BatchJob]:
+    """The oldest unfinished job no other thread is moving, claimed; None when there is none."""
     with backend.lock:
-        for job in sorted(backend.jobs.values(), key=lambda j: j.seq):
-            if job.state in ("Submitted", "Running") and job.job_id not in backend._claimed:
-                backend._claimed.add(job.job_id)
+        for job_id in backend.unfinished_job_ids():
+            job = _claim_id(backend, job_id)
+            if job is not None:
                 return job
     return None
 
 
 def _claim_id(backend: Backend, job_id: str) -> Optional[BatchJob]:
+    """This job, claimed, if it is unfinished and no other thread is moving it."""
     with backend.lock:
         job = backend.jobs.get(job_id)
         if job is None or job.state not in ("Submitted", "Running") or job_id in backend._claimed:

@@ -205,6 +205,16 @@ def test_backup_object_moves_suspicious_images_and_keeps_clean_ones(client, buck
     assert (moved.data, moved.content_type) == (suspicious_png(), "image/png")
 
 
+def test_backup_object_keeps_the_headers_the_object_was_put_with(client, bucket, emulator):
+    # inferred: a move keeps what a GET returns, as PUT Object - Copy keeps it (x-cos-metadata-directive Copy)
+    client.put_object(Bucket=bucket, Key="bad.png", Body=suspicious_png(), CacheControl="no-cache",
+                      Metadata={"x-cos-meta-owner": "me"})
+    create(client, job_body(process_type="BackupObject"))
+    emulator.backend.run_pending()
+    moved = client.head_object(Bucket=bucket, Key="abnormal_images_backup/bad.png")
+    assert (moved["Cache-Control"], moved["x-cos-meta-owner"]) == ("no-cache", "me")
+
+
 def test_switch_object_to_private_changes_only_the_acl(client, bucket, emulator):
     emulator.backend.put_object(bucket, "bad.png", suspicious_png(), acl="public-read")
     emulator.backend.put_object(bucket, "ok.png", png(), acl="public-read")

@@ -2,7 +2,8 @@
 so a user's create → get → list → cancel sees it unfinished; tests keep stepping jobs themselves.
 
 Why pace at all: the SDK's ut/test.py test_ci_create_inventory_trigger_jobs polls a new job every 5 s until it ends,
-i.e. the real service's jobs are observable unfinished (read 2026-12-01); the default 5 s is that interval.
+i.e. the real service's jobs are observable unfinished (read 2026-12-01); the default 5 s is that interval. How long
+a real job stays in each state is published nowhere: the pacing is inferred.
 """
 from __future__ import annotations
 

@@ -127,6 +127,7 @@ def test_documented_sample_body_with_all_four_input_children_three_empty_is_acce
 
 
 def test_input_with_two_filled_children_is_400_naming_them(client, bucket, emulator):
+    # inferred: the create page (436/76888) describes one input source per job; which code refuses two is unstated
     body = dict(JOB_BODY, Input={"Prefix": "in/", "Object": "a.png"})
     with pytest.raises(CosServiceError) as err:
         _create_job(client, bucket, body)
@@ -163,6 +164,7 @@ def test_workflow_create_update_state_get_trigger_delete(client, bucket, emulato
 
 
 def test_update_of_an_unknown_workflow_is_404_and_creates_nothing(client, bucket, emulator):
+    # inferred: no page shows updating an unknown id; 404 NoSuchWorkflow is what get/delete answer here
     with pytest.raises(CosServiceError) as err:
         client.ci_update_workflow(Bucket=bucket, WorkflowId="wmissing", Body=_workflow("BackupObject"))
     assert err.value.get_status_code() == 404
@@ -170,12 +172,15 @@ def test_update_of_an_unknown_workflow_is_404_and_creates_nothing(client, bucket
 
 
 def test_trigger_on_a_missing_object_gives_a_failed_execution(client, bucket):
+    # inferred: the trigger page (1045/50340) answers an InstanceId at once and runs later; no page shows the run
+    # of a missing object (docs/emulator.md fidelity table: inference)
     wid = client.ci_create_workflow(Bucket=bucket, Body=_workflow("BackupObject"))["MediaWorkflow"]["WorkflowId"]
     run_id = client.ci_trigger_workflow(Bucket=bucket, WorkflowId=wid, Key="absent.png")["InstanceId"]
     assert _execution(client, bucket, run_id)["State"] == "Failed"
 
 
 def test_trigger_without_object_is_400(client, bucket):
+    # the trigger page (1045/50340, and 436/76863) marks workflowId and object 是否必选: 是; the code is inferred
     wid = client.ci_create_workflow(Bucket=bucket, Body=_workflow("BackupObject"))["MediaWorkflow"]["WorkflowId"]
     with pytest.raises(CosServiceError) as err:
         client.ci_trigger_workflow(Bucket=bucket, WorkflowId=wid, Key="")
@@ -185,9 +190,12 @@ def test_trigger_without_object_is_400(client, bucket):
 def test_list_workflowexecution_with_time_bounds_and_empty_batch_job_id(client, bucket):
     # ut/test.py test_ci_list_workflowexecution (StartCreationTime/EndCreationTime, BatchJobId='')
     wid = client.ci_create_workflow(Bucket=bucket, Body=_workflow("BackupObject"))["MediaWorkflow"]["WorkflowId"]
+    client.put_object(Bucket=bucket, Key="test.png", Body=png())
+    run_id = client.ci_trigger_workflow(Bucket=bucket, WorkflowId=wid, Key="test.png", **NO_CACHE)["InstanceId"]
     listed = client.ci_list_workflowexecution(Bucket=bucket, WorkflowId=wid, StartCreationTime="2020-01-01T00:00:00+0800",
                                               EndCreationTime="2099-01-01T00:00:00+0800", BatchJobId="", **NO_CACHE)
     assert listed["RequestId"]
+    assert [e["RunId"] for e in _executions(listed)] == [run_id]  # an empty BatchJobId filters nothing out
 
 
 def test_per_object_jobs_are_listed_and_fetched_with_the_sdks_media_job_calls(client, bucket, emulator):
@@ -205,9 +213,29 @@ def test_per_object_jobs_are_listed_and_fetched_with_the_sdks_media_job_calls(cl
 @pytest.mark.parametrize("config, code", [({"secret_key": "wrong"}, "SignatureDoesNotMatch"),
                                           ({"secret_id": "AKIDother"}, "InvalidAccessKeyId")])
 def test_ci_authentication_failure_is_401_with_ci_error_xml(emulator, bucket, config, code):
-    # CI's error-code page lists authentication failures as 401 (COS answers the same failures with 403)
+    # CI's error-code page (436/53983, intl 1045/43611) lists authentication failures as 401, as issue 13 reads it;
+    # COS answers the same failures with 403. The code names are COS's (inferred: the excerpts stop at the 400s)
     client = emulator.client(region=REGION, **config)
     with pytest.raises(CosServiceError) as err:
         client.ci_list_inventory_trigger_jobs(Bucket=bucket, Type="Job", **NO_CACHE)
     assert (err.value.get_status_code(), _code(err.value)) == (401, code)
     assert "<Resource>" not in err.value.get_origin_msg()  # CI's error body has no Resource
+
+
+def test_get_media_queue_lists_the_bucket_queue_as_active(client, bucket):
+    # ut/test.py test_ci_get_media_queue: State="Active" with NO_CACHE, asserts QueueList; API page 436/54045
+    (queue,) = client.ci_get_media_queue(Bucket=bucket, State="Active", **NO_CACHE)["QueueList"]
+    assert (queue["State"], queue["Category"], queue["QueueId"][:1], len(queue["QueueId"])) == (
+        "Active", "Transcoding", "p", 33)
+
+
+def test_get_media_queue_names_unknown_ids_under_non_exist_pids(client, bucket):
+    # Go SDK ci_media.go DescribeMediaProcessQueuesResult.NonExistPIDs; queueIds is the Python SDK's QueueIds
+    listed = client.ci_get_media_queue(Bucket=bucket, QueueIds="p" + "0" * 32, **NO_CACHE)
+    assert (listed.get("QueueList"), listed["NonExistPIDs"], listed["TotalCount"]) == (None, "p" + "0" * 32, "0")
+
+
+def test_get_media_queue_in_another_state_lists_nothing(client, bucket):
+    # inferred: the bucket's one queue is Active, so a State=Paused filter (API page 436/54045) leaves none
+    listed = client.ci_get_media_queue(Bucket=bucket, State="Paused", **NO_CACHE)
+    assert (listed.get("QueueList"), listed["TotalCount"]) == (None, "0")

@@ -53,7 +53,8 @@ def test_put_head_get_delete_round_trip_keeps_etag_and_applies_response_cache_co
 
 @pytest.mark.parametrize("kwarg, header, value", STORED)
 def test_standard_header_sent_on_put_is_returned_by_get_and_head(client, bucket, kwarg, header, value):
-    # ut/test.py test_put_object_speacil_names / test_upload_empty_file send CacheControl and ContentDisposition
+    # ut/test.py test_put_object_speacil_names / test_upload_empty_file send CacheControl and ContentDisposition;
+    # the PUT Object page (436/7749) lists all five as request headers that GET Object (436/7753) returns
     _put(client, **{kwarg: value})
     assert client.get_object(Bucket=bucket, Key="test.txt")[header] == value
     assert client.head_object(Bucket=bucket, Key="test.txt")[header] == value
@@ -132,13 +133,24 @@ def test_delete_multiple_objects_deletes_all_and_lists_them_unless_quiet(client,
 
 
 def test_delete_multiple_objects_counts_a_missing_key_as_deleted(client, bucket):
-    # DELETE Multiple Objects page: each key's result; COS (like S3) reports an absent key as deleted
+    # inferred: the DELETE Multiple Objects page (436/8289) gives each key's result but says nothing of an absent
+    # key; S3 reports it deleted, as COS's single DELETE Object answers 204 for one (docs/emulator.md: inference)
     result = client.delete_objects(Bucket=bucket, Delete={"Quiet": "false", "Object": [{"Key": "never-was"}]})
     assert [d["Key"] for d in result["Deleted"]] == ["never-was"]
 
 
+def test_delete_multiple_objects_reports_an_empty_key_under_error_even_when_quiet(client, bucket):
+    # DELETE Multiple Objects page (436/8289): Quiet mode still lists failures; that an empty key is one, with
+    # InvalidArgument, is inferred
+    _put(client, "a")
+    result = client.delete_objects(Bucket=bucket, Delete={"Quiet": "true", "Object": [{"Key": ""}, {"Key": "a"}]})
+    assert [e["Code"] for e in result["Error"]] == ["InvalidArgument"]
+    assert not client.object_exists(Bucket=bucket, Key="a")
+
+
 def test_delete_multiple_objects_with_more_than_1000_keys_is_400(client, bucket):
-    # DELETE Multiple Objects page: "单次请求支持最多删除1000个对象"
+    # DELETE Multiple Objects page (436/8289): "单次请求支持最多删除1000个对象"; the status is stated nowhere, so
+    # 400 (MalformedXML, S3's answer) is inferred
     _put(client, "keep")
     with pytest.raises(CosServiceError) as err:
         client.delete_objects(Bucket=bucket, Delete={"Object": [{"Key": f"k{i}"} for i in range(1001)]})
@@ -167,7 +179,8 @@ def test_presigned_put_url_uploads_the_body(client, bucket, emulator):
     (lambda url: url.replace("q-ak=AKIDtest", "q-ak=AKIDother"), "InvalidAccessKeyId"),
 ])
 def test_tampered_presigned_url_is_403(client, bucket, emulator, tamper, code):
-    # the signature checks a presigned URL implies (request signature page: the query carries the q-* fields)
+    # request signature page (436/7778): a presigned URL's query carries the q-* fields, so the same checks apply
+    # (inferred: the page shows no failing URL)
     _put(client, "secret.txt", b"secret")
     _put(client, "other.txt", b"other")
     url = tamper(client.get_presigned_download_url(Bucket=bucket, Key="secret.txt"))
@@ -177,6 +190,7 @@ def test_tampered_presigned_url_is_403(client, bucket, emulator, tamper, code):
 
 
 def test_expired_presigned_url_is_403(client, bucket, emulator, monkeypatch):
+    # demo/get_presigned_url.py: "Expired=120  # 120秒后过期"; the signature page's q-sign-time bounds the URL's life
     _put(client, "secret.txt", b"secret")
     url = client.get_presigned_download_url(Bucket=bucket, Key="secret.txt", Expired=60)
     monkeypatch.setattr(emulator.server.dispatcher.verifier, "now", lambda: time.time() + 3600)
@@ -185,6 +199,7 @@ def test_expired_presigned_url_is_403(client, bucket, emulator, monkeypatch):
 
 
 def test_presigned_put_url_with_a_signed_param_must_keep_its_value(client, bucket, emulator):
+    # demo/get_presigned_url.py: Params "会算入签名，不允许使用者修改请求参数的值" (signed, the value may not change)
     url = client.get_presigned_url(Bucket=bucket, Key="a.txt", Method="PUT", Params={"x-cos-traffic-limit": "819200"})
     tampered = url.replace("x-cos-traffic-limit=819200", "x-cos-traffic-limit=1")
     assert requests.put(tampered, data=b"x", proxies={"http": emulator.url}, timeout=5).status_code == 403
@@ -256,7 +271,8 @@ def test_empty_and_file_like_bodies_upload(client, bucket, body):
 
 
 def test_unemulated_sub_resource_is_501_not_the_plain_object_api(client, bucket):
-    # unknown parameters are ignored, but a COS sub-resource (here ?tagging) names another API
+    # inferred: unknown parameters are ignored, but a COS sub-resource (here ?tagging, a name qcloud_cos sends)
+    # names another API, and NotImplemented is a code of the COS error page (436/7730)
     _put(client)
     with pytest.raises(CosServiceError) as err:
         client.get_object_tagging(Bucket=bucket, Key="test.txt")

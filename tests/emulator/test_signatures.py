@@ -108,7 +108,8 @@ def test_configured_token_accepts_cos_and_ci_calls_that_carry_it():
 
 @pytest.mark.parametrize("params, status", [({"x-cos-security-token": "session-token"}, 200), ({}, 403)])
 def test_presigned_url_under_a_token_needs_the_token_in_its_query(params, status):
-    # request-signature page: a temporary key's presigned URL carries x-cos-security-token in the query
+    # inferred from the request-signature page (436/7778, not re-read this round) and the SDK's get_presigned_url,
+    # which adds Params to the query: a temporary key's presigned URL carries x-cos-security-token there
     with run_emulator(token="session-token") as emu:
         emu.backend.create_bucket("bucket-1250000000")
         emu.backend.put_object("bucket-1250000000", "a.png", b"x")
