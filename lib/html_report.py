@@ -13,7 +13,6 @@ from lib.render import (
     TITLE,
     age_text,
     daily_series,
-    days_text,
     fmt_change,
     fmt_value,
     offsets_text,
@@ -129,7 +128,7 @@ def _trend(trend: Optional[Trend]) -> str:
     table = _table(("Figure", "Today", "Yesterday", "Change", f"{COMPARE_DAYS}-day mean", "Change"),
                    [(r.metric, fmt_value(r, r.today), fmt_value(r, r.yesterday), fmt_change(r, r.vs_yesterday),
                      fmt_value(r, r.mean), fmt_change(r, r.vs_mean)) for r in trend.rows], numeric=(1, 2, 3, 4, 5))
-    note = (f"<p>Against yesterday and the mean of the {days_text(trend.days_compared)} with a report in the last "
+    note = (f"<p>Against yesterday and the mean of the {plural(trend.days_compared, 'day')} with a report in the last "
             f"{COMPARE_DAYS}.</p>")
     return note + _charts(trend) + table
 

@@ -141,10 +141,6 @@ def fmt_change(row: TrendRow, change: Optional[float]) -> str:
     return text + unit
 
 
-def days_text(n: int) -> str:
-    return f"{n} day" + ("" if n == 1 else "s")
-
-
 def trend_lines(trend: Trend) -> List[str]:
     """The chat lines: each figure with its change against yesterday and the 30-day mean, and a sparkline."""
     if not trend.has_history:
@@ -157,7 +153,7 @@ def trend_lines(trend: Trend) -> List[str]:
     jobs = [r for r in trend.rows if not r.share and r.metric not in ("inspected", "flagged", "acted on")]
     objects = [r for r in trend.rows if r not in jobs]
     spark = sparkline(daily_series(trend, lambda p: p.failed_share))
-    return [f"trend (change vs yesterday / vs the mean of {days_text(trend.days_compared)} in the last "
+    return [f"trend (change vs yesterday / vs the mean of {plural(trend.days_compared, 'day')} in the last "
             f"{COMPARE_DAYS}):",
             "- " + ", ".join(item(r) for r in jobs),
             "- " + ", ".join(item(r) for r in objects),
@@ -168,7 +164,7 @@ def _trend_markdown(trend: Trend) -> List[str]:
     out = ["", "## Trend", ""]
     if not trend.has_history:
         return out + [f"No earlier report in the last {COMPARE_DAYS} days to compare with yet."]
-    out += [f"Against yesterday and the mean of the {days_text(trend.days_compared)} with a report in the last "
+    out += [f"Against yesterday and the mean of the {plural(trend.days_compared, 'day')} with a report in the last "
             f"{COMPARE_DAYS}.", ""]
     out += _md_table(("Figure", "Today", "Yesterday", "Change", f"{COMPARE_DAYS}-day mean", "Change"),
                      [(r.metric, fmt_value(r, r.today), fmt_value(r, r.yesterday), fmt_change(r, r.vs_yesterday),
