@@ -122,8 +122,7 @@ def compare(points: List[TrendPoint], today: TrendPoint, days: int = COMPARE_DAY
                      yesterday=None if yesterday is None else get(yesterday),  # type: ignore[operator]
                      mean=sum(get(p) for p in earlier) / len(earlier) if earlier else None)  # type: ignore[operator]
             for name, share, get in figures]
-    recent = [p for p in points if 0 < (today.day - p.day).days <= days] + [today]
-    return Trend(today=today, rows=rows, days_compared=len(earlier), recent=recent)
+    return Trend(today=today, rows=rows, days_compared=len(earlier), recent=earlier + [today])
 
 
 # --- the index in COS ----------------------------------------------------------------------------------
