@@ -13,8 +13,6 @@ from typing import List
 
 import pytest
 
-from lib.client import make_client
-from lib.config import load_settings
 from lib.report import CountRow, ObjectTotals, ReportSummary
 from lib.trends import (
     KEEP_DAYS,
@@ -27,10 +25,10 @@ from lib.trends import (
     point_of,
     update_trends,
 )
+from tests.reliability.support import BUCKET, emulator_settings, fast_client
 
 pytestmark = pytest.mark.emulator
 
-BUCKET = "examplebucket-1250000000"
 STATE = "autopilot/"
 DAY0 = datetime(2026, 11, 28, 16, 0, tzinfo=timezone.utc)
 
@@ -60,15 +58,9 @@ def row(trend, metric):
 
 
 @pytest.fixture
-def client(emulator, env, monkeypatch):
+def client(emulator):
     emulator.backend.create_bucket(BUCKET)
-    monkeypatch.setenv("COS_EMULATOR_URL", emulator.url)
-    monkeypatch.setenv("TENCENTCLOUD_SECRETID", emulator.secret_id)
-    monkeypatch.setenv("TENCENTCLOUD_SECRETKEY", emulator.secret_key)
-    monkeypatch.delenv("TENCENTCLOUD_SESSIONTOKEN")
-    import os
-
-    return make_client(load_settings(os.environ), sleep=lambda s: None)
+    return fast_client(emulator_settings(emulator))
 
 
 def stored(client) -> List[str]:
