@@ -152,6 +152,17 @@ def test_daily_reports_build_a_history_and_old_generations_are_removed(client):
     assert stored(client) == [index_key(STATE, 5), index_key(STATE, 6)]  # the newest two stay
 
 
+def test_a_daily_report_lists_reads_writes_and_prunes_the_index_once_each(client, emulator):
+    for i in (2, 1):
+        update_trends(client, STATE, summary(DAY0 - timedelta(days=i)))
+    emulator.request_log.clear()
+    update_trends(client, STATE, summary(DAY0))
+    calls = [(r.method, r.path, r.query.get("prefix")) for r in emulator.request_log]
+    assert calls == [("GET", "/", index_prefix(STATE)),  # GET Bucket: the generations there are
+                     ("GET", "/" + index_key(STATE, 2), None), ("PUT", "/" + index_key(STATE, 3), None),
+                     ("DELETE", "/" + index_key(STATE, 1), None)]
+
+
 def test_120_daily_reports_leave_an_index_of_90_days(client):
     put_index(client, 1, TrendIndex(points=merge(history(119), point_of(summary(DAY0 - timedelta(days=120))))
                                     ).model_dump_json().encode())
