@@ -1,8 +1,9 @@
 """Trends over generated histories: the numbers are right, the index stays bounded, overlaps and bad indexes are safe.
 
 The index lives in COS as numbered generations written with `x-cos-forbid-overwrite: true`, the only conditional
-write the emulator supports (emulator/cos.py; COS documents the header on PUT Object, and the official SDK passes it
-through `put_object(..., Metadata=...)`: qcloud_cos/cos_client.py, read 2026-12-01). A refused write is HTTP 409
+write the emulator supports (emulator/cos.py; COS documents the header on PUT Object,
+https://cloud.tencent.com/document/product/436/7749, and the official SDK sends it as given through
+`put_object(..., Metadata=...)`: qcloud_cos/cos_client.py, read 2026-12-01). A refused write is HTTP 409
 FileAlreadyExists. These tests drive the real SDK against the emulator over HTTP.
 """
 from __future__ import annotations
