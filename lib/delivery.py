@@ -89,8 +89,9 @@ def presigned_link(client: CiClient, key: str, expires: timedelta, session_token
     with translate_sdk_errors("GetPresignedUrl"):
         url = str(client.sdk.get_presigned_url(Bucket=client.bucket, Key=key, Method="GET",
                                                Expired=int(expires.total_seconds())))
-    # The Python SDK leaves a temporary key's token out of the URL, and COS refuses the URL without it; the Go SDK
-    # appends it unsigned as x-cos-security-token (cos-go-sdk-v5 object.go, GetPresignedURL), and so do we.
+    # get_presigned_url leaves a temporary key's token out of the URL (its demo passes it in Params, signed), and COS
+    # refuses the URL without it; the Go SDK (object.go GetPresignedURL) and COS's presigned-URL page append it
+    # unsigned as x-cos-security-token, and so do we: the signature stays that of a plain GET.
     if session_token:
         url += ("&" if "?" in url else "?") + urlencode({"x-cos-security-token": session_token})
     return url

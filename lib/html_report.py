@@ -11,13 +11,13 @@ from typing import Any, Callable, Iterable, List, Optional, Sequence
 
 from lib.render import (
     TITLE,
+    TREND_HEADERS,
     age_text,
+    all_notes,
     daily_series,
-    days_text,
-    fmt_change,
-    fmt_value,
     offsets_text,
     plural,
+    trend_table,
     utc,
     window_text,
 )
@@ -126,10 +126,8 @@ def _trend(trend: Optional[Trend]) -> str:
         return _none("no trend: the history index was not read")
     if not trend.has_history:
         return _none(f"No earlier report in the last {COMPARE_DAYS} days to compare with yet.") + _charts(trend)
-    table = _table(("Figure", "Today", "Yesterday", "Change", f"{COMPARE_DAYS}-day mean", "Change"),
-                   [(r.metric, fmt_value(r, r.today), fmt_value(r, r.yesterday), fmt_change(r, r.vs_yesterday),
-                     fmt_value(r, r.mean), fmt_change(r, r.vs_mean)) for r in trend.rows], numeric=(1, 2, 3, 4, 5))
-    note = (f"<p>Against yesterday and the mean of the {days_text(trend.days_compared)} with a report in the last "
+    table = _table(TREND_HEADERS, trend_table(trend), numeric=(1, 2, 3, 4, 5))
+    note = (f"<p>Against yesterday and the mean of the {plural(trend.days_compared, 'day')} with a report in the last "
             f"{COMPARE_DAYS}.</p>")
     return note + _charts(trend) + table
 
@@ -172,7 +170,7 @@ def render_html(summary: ReportSummary, trend: Optional[Trend] = None) -> str:
     rules = _table(("Rule", "Next window starts", "Last job"),
                    [(c.rule, utc(c.next_window_start), c.last_job_id) for c in summary.checkpoints]) \
         if summary.checkpoints else _none("no checkpoints")
-    notes = list(summary.notes) + (trend.notes if trend else [])
+    notes = all_notes(summary, trend)
     body = [
         f"<h1>{_e(TITLE)}</h1>",
         f'<p class="verdict" style="background:{STATUS_COLOURS[status]}">{_e(verdict)}</p>',

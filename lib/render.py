@@ -86,7 +86,7 @@ def render_message(summary: ReportSummary, *, style: str = "markdown", report_ke
     failed_objects = objects.by_state.get("Failed", 0) + objects.workflow_executions.get("Failed", 0)
     if failed_objects:
         lines.append(f"objects that failed inspection: {failed_objects}")
-    lines += [f"note: {n}" for n in (list(summary.notes) + (trend.notes if trend else []))[:3]]
+    lines += [f"note: {n}" for n in all_notes(summary, trend)[:3]]
     if link:
         # A console link opens the folder: the key says which of its files is today's page.
         lines.append(_link(style, link) + (f" ({code.format(report_key.rsplit('/', 1)[-1])})" if report_key else ""))
@@ -141,8 +141,18 @@ def fmt_change(row: TrendRow, change: Optional[float]) -> str:
     return text + unit
 
 
-def days_text(n: int) -> str:
-    return f"{n} day" + ("" if n == 1 else "s")
+TREND_HEADERS = ("Figure", "Today", "Yesterday", "Change", f"{COMPARE_DAYS}-day mean", "Change")
+
+
+def trend_table(trend: Trend) -> List[Sequence[str]]:
+    """The rows under TREND_HEADERS, as the Markdown report and the HTML page both show them."""
+    return [(r.metric, fmt_value(r, r.today), fmt_value(r, r.yesterday), fmt_change(r, r.vs_yesterday),
+             fmt_value(r, r.mean), fmt_change(r, r.vs_mean)) for r in trend.rows]
+
+
+def all_notes(summary: ReportSummary, trend: Optional[Trend]) -> List[str]:
+    """The report's notes, then what went wrong keeping the trend."""
+    return list(summary.notes) + (trend.notes if trend else [])
 
 
 def trend_lines(trend: Trend) -> List[str]:
@@ -157,7 +167,7 @@ def trend_lines(trend: Trend) -> List[str]:
     jobs = [r for r in trend.rows if not r.share and r.metric not in ("inspected", "flagged", "acted on")]
     objects = [r for r in trend.rows if r not in jobs]
     spark = sparkline(daily_series(trend, lambda p: p.failed_share))
-    return [f"trend (change vs yesterday / vs the mean of {days_text(trend.days_compared)} in the last "
+    return [f"trend (change vs yesterday / vs the mean of {plural(trend.days_compared, 'day')} in the last "
             f"{COMPARE_DAYS}):",
             "- " + ", ".join(item(r) for r in jobs),
             "- " + ", ".join(item(r) for r in objects),
@@ -168,11 +178,9 @@ def _trend_markdown(trend: Trend) -> List[str]:
     out = ["", "## Trend", ""]
     if not trend.has_history:
         return out + [f"No earlier report in the last {COMPARE_DAYS} days to compare with yet."]
-    out += [f"Against yesterday and the mean of the {days_text(trend.days_compared)} with a report in the last "
+    out += [f"Against yesterday and the mean of the {plural(trend.days_compared, 'day')} with a report in the last "
             f"{COMPARE_DAYS}.", ""]
-    out += _md_table(("Figure", "Today", "Yesterday", "Change", f"{COMPARE_DAYS}-day mean", "Change"),
-                     [(r.metric, fmt_value(r, r.today), fmt_value(r, r.yesterday), fmt_change(r, r.vs_yesterday),
-                       fmt_value(r, r.mean), fmt_change(r, r.vs_mean)) for r in trend.rows])
+    out += _md_table(TREND_HEADERS, trend_table(trend))
     spark = sparkline(daily_series(trend, lambda p: p.failed_share))
     return out + ["", f"Failed share, {COMPARE_DAYS} days to today (oldest first, {SPARK_GAP} = no report): `{spark}`"]
 
@@ -279,7 +287,7 @@ def render_markdown(summary: ReportSummary, trend: Optional[Trend] = None) -> st
     out += _md_table(("Rule", "Next window starts", "Last job"),
                      [(c.rule, utc(c.next_window_start), c.last_job_id) for c in summary.checkpoints]) \
         if summary.checkpoints else ["no checkpoints"]
-    notes = list(summary.notes) + (trend.notes if trend else [])
+    notes = all_notes(summary, trend)
     if notes:
         out += ["", "## Notes", ""] + [f"- {n}" for n in notes]
     return "\n".join(out) + "\n"

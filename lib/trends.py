@@ -10,7 +10,7 @@ import json
 import logging
 import re
 from datetime import date, datetime
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -114,16 +114,14 @@ def compare(points: List[TrendPoint], today: TrendPoint, days: int = COMPARE_DAY
     earlier = [p for p in points if 0 < (today.day - p.day).days <= days]
     yesterday = next((p for p in earlier if (today.day - p.day).days == 1), None)
     states = sorted(set(today.by_state).union(*(p.by_state for p in earlier)))
-    figures: List[Tuple[str, bool, object]] = [("jobs", False, lambda p: p.total_jobs)]
+    figures: List[Tuple[str, bool, Callable[[TrendPoint], float]]] = [("jobs", False, lambda p: p.total_jobs)]
     figures += [(state, False, lambda p, s=state: p.by_state.get(s, 0)) for state in states]
     figures += [("failed share", True, lambda p: p.failed_share), ("inspected", False, lambda p: p.inspected),
                 ("flagged", False, lambda p: p.flagged), ("acted on", False, lambda p: p.acted)]
-    rows = [TrendRow(metric=name, today=get(today), share=share,  # type: ignore[operator]
-                     yesterday=None if yesterday is None else get(yesterday),  # type: ignore[operator]
-                     mean=sum(get(p) for p in earlier) / len(earlier) if earlier else None)  # type: ignore[operator]
+    rows = [TrendRow(metric=name, today=get(today), share=share, yesterday=None if yesterday is None else get(yesterday),
+                     mean=sum(get(p) for p in earlier) / len(earlier) if earlier else None)
             for name, share, get in figures]
-    recent = [p for p in points if 0 < (today.day - p.day).days <= days] + [today]
-    return Trend(today=today, rows=rows, days_compared=len(earlier), recent=recent)
+    return Trend(today=today, rows=rows, days_compared=len(earlier), recent=earlier + [today])
 
 
 # --- the index in COS ----------------------------------------------------------------------------------

@@ -10,12 +10,16 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.emulator
-def test_demo_runs_the_loop_and_reports_every_flagged_image():
+def run_demo() -> str:
     done = subprocess.run([sys.executable, "-m", "emulator.demo"], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
-    out = done.stdout
+    return done.stdout
+
+
+@pytest.mark.emulator
+def test_demo_runs_the_loop_and_reports_every_flagged_image():
+    out = run_demo()
     assert out.count("flagged and moved:") == 6  # two carriers x three payloads, none of the 30 clean ones
     assert "holiday video.png: flagged (a hidden MPEG-TS video)" in out
     assert "new-avatar.png: clean, left in place" in out
@@ -23,13 +27,6 @@ def test_demo_runs_the_loop_and_reports_every_flagged_image():
     assert "38 images inspected, 7 flagged, 7 acted on" in out  # the report function saw what the jobs did
     assert "report object: cos://demo-1250000000/autopilot/reports/" in out
     assert '"event"' not in out  # plain words, not the function's JSON log lines
-
-
-def run_demo() -> str:
-    done = subprocess.run([sys.executable, "-m", "emulator.demo"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 def html_path(out: str) -> Path:

@@ -3,21 +3,29 @@
 Sources, read 2026-12-01:
 - presigned URLs: qcloud_cos/cos_client.py `get_presigned_url` (official Python SDK); the signature is checked here
   with the emulator's independent verifier functions (emulator/auth.py `sign`, `string_to_sign`).
+- a temporary key's token in a presigned URL: cos-go-sdk-v5 object.go `GetPresignedURL` appends it unsigned as
+  `x-cos-security-token`, as does the Python SDK's demo/ci_media.py (`ci_get_presigned_download_url`); the Python
+  SDK's demo/get_presigned_url.py signs it in through `Params` instead. COS's presigned-URL page shows the unsigned
+  form (`q-url-param-list=&q-signature=...&x-cos-security-token=...`,
+  https://cloud.tencent.com/document/product/436/68284), which the emulator checks (emulator/auth.py).
 - console deep link: no published format; the console's own address bar and public projects use
   https://console.cloud.tencent.com/cos/bucket?bucket=B&region=R&path=%252F<folder>%252F (path encoded twice).
 """
 from __future__ import annotations
 
 import json
+import re
 import time
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, unquote, urlsplit
 from xml.sax.saxutils import escape as xml_escape
 
 import pytest
+import requests
 import responses
 
 from emulator.auth import sign, string_to_sign
+from emulator.testing import run_emulator
 from handlers.report import main_handler
 from tests.wire import ENV, WEBHOOK_URL, ReportWire, inspect_result_xml
 
@@ -93,6 +101,40 @@ def test_a_presigned_link_carries_the_session_token_and_never_the_secret_key(wir
     query = dict(parse_qsl(urlsplit(link_in(message(wire))).query))
     assert query["x-cos-security-token"] == ENV["TENCENTCLOUD_SESSIONTOKEN"]  # inherent to a presigned URL
     assert ENV["TENCENTCLOUD_SECRETKEY"] not in message(wire)
+
+
+@pytest.fixture
+def emulated_link(env, monkeypatch):
+    """The report run against an emulator that demands the session token; the link its message carries."""
+    with run_emulator(ENV["TENCENTCLOUD_SECRETID"], ENV["TENCENTCLOUD_SECRETKEY"],
+                      token=ENV["TENCENTCLOUD_SESSIONTOKEN"]) as emu, \
+            responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        emu.backend.create_bucket(ENV["COS_BUCKET"])
+        rsps.add_passthru(re.compile(r"http://[^/]*\.myqcloud\.com/"))  # COS and CI go on to the emulator
+        rsps.post(WEBHOOK_URL, json={"errcode": 0, "errmsg": "ok"})
+        for name, value in (("COS_EMULATOR_URL", emu.url), ("REPORT_WEBHOOK_URL", WEBHOOK_URL),
+                            ("REPORT_NOTIFY", "always"), ("REPORT_LINK", "presigned")):
+            monkeypatch.setenv(name, value)
+        main_handler(timer(), CONTEXT)
+        yield emu, link_in(json.loads(rsps.calls[-1].request.body)["markdown"]["content"])
+
+
+def _open(emu, url):
+    return requests.get(url, proxies={"http": emu.url}, timeout=5)
+
+
+@pytest.mark.emulator
+def test_a_presigned_link_opens_the_html_page_over_http(emulated_link):
+    emu, url = emulated_link
+    response = _open(emu, url)
+    assert response.status_code == 200
+    assert response.content == emu.backend.get_object(ENV["COS_BUCKET"], HTML_KEY).data
+
+
+@pytest.mark.emulator
+def test_a_presigned_link_without_the_session_token_is_refused(emulated_link):
+    emu, url = emulated_link
+    assert _open(emu, re.sub(r"&x-cos-security-token=[^&]*", "", url)).status_code == 403
 
 
 def test_report_link_key_names_the_page_without_a_link(wire, monkeypatch):

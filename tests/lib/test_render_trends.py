@@ -45,6 +45,10 @@ def test_markdown_with_trend_matches_its_golden_file():
     check_golden("report-trend.md", render_markdown(sample_summary(), sample_trend()))
 
 
+# Link syntax, read 2026-12-01: WeCom group-bot markdown `[text](url)` (https://developer.work.weixin.qq.com/document/
+# path/91770) and DingTalk robot markdown the same (https://open.dingtalk.com/document/development/robot-message-type);
+# Slack mrkdwn `<url|text>` (https://docs.slack.dev/messaging/formatting-message-text/). Feishu's text message has no
+# link syntax: the bare URL, which its client makes clickable (inferred, no page says so).
 @pytest.mark.parametrize("style, line", [
     ("markdown", f"[open the full report]({LINK})"),
     ("mrkdwn", f"<{LINK}|open the full report>"),

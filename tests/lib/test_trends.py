@@ -1,8 +1,9 @@
 """Trends over generated histories: the numbers are right, the index stays bounded, overlaps and bad indexes are safe.
 
 The index lives in COS as numbered generations written with `x-cos-forbid-overwrite: true`, the only conditional
-write the emulator supports (emulator/cos.py; COS documents the header on PUT Object, and the official SDK passes it
-through `put_object(..., Metadata=...)`: qcloud_cos/cos_client.py, read 2026-12-01). A refused write is HTTP 409
+write the emulator supports (emulator/cos.py; COS documents the header on PUT Object,
+https://cloud.tencent.com/document/product/436/7749, and the official SDK sends it as given through
+`put_object(..., Metadata=...)`: qcloud_cos/cos_client.py, read 2026-12-01). A refused write is HTTP 409
 FileAlreadyExists. These tests drive the real SDK against the emulator over HTTP.
 """
 from __future__ import annotations
@@ -13,8 +14,6 @@ from typing import List
 
 import pytest
 
-from lib.client import make_client
-from lib.config import load_settings
 from lib.report import CountRow, ObjectTotals, ReportSummary
 from lib.trends import (
     KEEP_DAYS,
@@ -27,10 +26,10 @@ from lib.trends import (
     point_of,
     update_trends,
 )
+from tests.reliability.support import BUCKET, emulator_settings, fast_client
 
 pytestmark = pytest.mark.emulator
 
-BUCKET = "examplebucket-1250000000"
 STATE = "autopilot/"
 DAY0 = datetime(2026, 11, 28, 16, 0, tzinfo=timezone.utc)
 
@@ -60,15 +59,9 @@ def row(trend, metric):
 
 
 @pytest.fixture
-def client(emulator, env, monkeypatch):
+def client(emulator):
     emulator.backend.create_bucket(BUCKET)
-    monkeypatch.setenv("COS_EMULATOR_URL", emulator.url)
-    monkeypatch.setenv("TENCENTCLOUD_SECRETID", emulator.secret_id)
-    monkeypatch.setenv("TENCENTCLOUD_SECRETKEY", emulator.secret_key)
-    monkeypatch.delenv("TENCENTCLOUD_SESSIONTOKEN")
-    import os
-
-    return make_client(load_settings(os.environ), sleep=lambda s: None)
+    return fast_client(emulator_settings(emulator))
 
 
 def stored(client) -> List[str]:
@@ -158,6 +151,17 @@ def test_daily_reports_build_a_history_and_old_generations_are_removed(client):
     assert trend.days_compared == 5
     assert row(trend, "Failed").yesterday == 1
     assert stored(client) == [index_key(STATE, 5), index_key(STATE, 6)]  # the newest two stay
+
+
+def test_a_daily_report_lists_reads_writes_and_prunes_the_index_once_each(client, emulator):
+    for i in (2, 1):
+        update_trends(client, STATE, summary(DAY0 - timedelta(days=i)))
+    emulator.request_log.clear()
+    update_trends(client, STATE, summary(DAY0))
+    calls = [(r.method, r.path, r.query.get("prefix")) for r in emulator.request_log]
+    assert calls == [("GET", "/", index_prefix(STATE)),  # GET Bucket: the generations there are
+                     ("GET", "/" + index_key(STATE, 2), None), ("PUT", "/" + index_key(STATE, 3), None),
+                     ("DELETE", "/" + index_key(STATE, 1), None)]
 
 
 def test_120_daily_reports_leave_an_index_of_90_days(client):
