@@ -138,9 +138,11 @@ class FakeScf:
             raise ApiFailure("ResourceInUse.Function", "函数已存在")
         config = {k: p.get(k) for k in ("Handler", "Runtime", "Timeout", "MemorySize", "Role", "Description")}
         config["Environment"] = p.get("Environment") or {"Variables": []}
+        # "函数在创建后缺省具有一个默认别名($DEFAULT),默认别名生成时指向最近版本($LATEST)" and it cannot be deleted
+        # (alias management page, cloud.tencent.com/document/product/583/36149, read 2026-12-01).
         self.functions[p["FunctionName"]] = {
             "namespace": p.get("Namespace", "default"), "config": config, "code": p["Code"]["ZipFile"],
-            "versions": [], "aliases": {}, "triggers": [], "retry": {"MsgTTL": 21600, "RetryConfig": [{"RetryNum": 2}]}}
+            "versions": [], "aliases": {"$DEFAULT": "$LATEST"}, "triggers": [], "retry": {"MsgTTL": 21600, "RetryConfig": [{"RetryNum": 2}]}}
         self._settle(self.functions[p["FunctionName"]], "Creating")
         return {}
 
