@@ -14,7 +14,10 @@ Sources (read 2026-12-01):
   {"Response": {"Error": {"Code", "Message"}, "RequestId"}}.
 - Read-back quirks the toolkit documents (serverless-tencent/tencent-component-toolkit src/modules/triggers/timer.ts):
   a timer's TriggerDesc is posted as the bare cron and read back as {"cron": ...}; Enable is posted OPEN/CLOSE
-  and read back as 1/0.
+  and read back as 1/0. A COS trigger reads back as {"bucketUrl", "event", "filter"} (src/modules/triggers/cos.ts,
+  __tests__/scf/base.test.ts).
+- Create/update answer before the work is done (the toolkit polls GetFunction until Active, entities/scf.ts
+  isOperational); how many polls stay busy is inferred, so the double keeps one.
 """
 from __future__ import annotations
 
