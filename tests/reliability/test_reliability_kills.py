@@ -183,18 +183,16 @@ def test_a_schedule_of_killed_late_and_duplicate_ticks_tiles_the_period_and_leav
     emulator.backend.create_bucket(BUCKET)
     first = Scenario("first", timer_event(T0), T0 + timedelta(seconds=5))
     assert deliver_until_done(runner, first, [])[0][-1].completed
-    late: List[datetime] = []
+    held: List[datetime] = []  # a late tick, delivered after the next tick's own deliveries
     for tick, fate in zip(DAY_TICKS, fates):
         STATS[f"schedule: {fate[0]} ticks"] += 1
-        deliveries = {"missed": [], "late": [], "dup": [tick, tick]}.get(fate[0], [tick])
-        if fate[0] == "late":
-            late.append(tick)
-        for when in deliveries + late[:-1 if fate[0] == "late" else None]:
-            kills = list(fate[1:]) if fate[0].startswith("kill") else []
+        deliveries = {"missed": [], "late": [], "dup": [tick, tick]}.get(fate[0], [tick]) + held
+        held = [tick] if fate[0] == "late" else []
+        kills = list(fate[1:]) if fate[0].startswith("kill") else []
+        for when in deliveries:
             scenario = Scenario("tick", timer_event(when), tick + timedelta(seconds=5))
             outcomes, _ = deliver_until_done(runner, scenario, kills)
             assert outcomes[-1].completed, outcomes[-1]
-        late = late[-1:] if fate[0] == "late" else []
     end = DAY_TICKS[-1]
     drain = Scenario("drain", timer_event(end), end + timedelta(minutes=30))
     assert deliver_until_done(runner, drain, [])[0][-1].completed
