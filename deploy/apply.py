@@ -103,11 +103,12 @@ def apply_function(api: ScfApi, plan: FunctionPlan, zip_bytes: bytes, sleep: Cal
 
 
 def move_alias(api: ScfApi, spec: FunctionSpec, version: str) -> None:
-    """Point the alias at version, creating it when SCF has none."""
-    params = {"FunctionName": spec.name, "Namespace": spec.namespace, "Name": ALIAS}
-    exists = api.find("GetAlias", f"{spec.name} alias {ALIAS}", params, ("ResourceNotFound.Alias",)) is not None
-    api.call("UpdateAlias" if exists else "CreateAlias", f"{spec.name} alias {ALIAS}",
-             {**params, "FunctionVersion": version}, changes=True)
+    """Point the alias at version.
+
+    Every function has $DEFAULT from its creation and it cannot be deleted (alias page, cloud.tencent.com/document/
+    product/583/36149; the toolkit's scf/index.ts deploy never creates it), so this is always UpdateAlias."""
+    api.call("UpdateAlias", f"{spec.name} alias {ALIAS}", {"FunctionName": spec.name, "Namespace": spec.namespace,
+                                                         "Name": ALIAS, "FunctionVersion": version}, changes=True)
 
 
 def apply_all(api: ScfApi, plans: List[FunctionPlan], zip_bytes: bytes, sleep: Callable[[float], None]) -> List[str]:

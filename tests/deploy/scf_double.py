@@ -14,7 +14,10 @@ Sources (read 2026-12-01):
   {"Response": {"Error": {"Code", "Message"}, "RequestId"}}.
 - Read-back quirks the toolkit documents (serverless-tencent/tencent-component-toolkit src/modules/triggers/timer.ts):
   a timer's TriggerDesc is posted as the bare cron and read back as {"cron": ...}; Enable is posted OPEN/CLOSE
-  and read back as 1/0.
+  and read back as 1/0. A COS trigger reads back as {"bucketUrl", "event", "filter"} (src/modules/triggers/cos.ts,
+  __tests__/scf/base.test.ts).
+- Create/update answer before the work is done (the toolkit polls GetFunction until Active, entities/scf.ts
+  isOperational); how many polls stay busy is inferred, so the double keeps one.
 """
 from __future__ import annotations
 
@@ -138,9 +141,11 @@ class FakeScf:
             raise ApiFailure("ResourceInUse.Function", "函数已存在")
         config = {k: p.get(k) for k in ("Handler", "Runtime", "Timeout", "MemorySize", "Role", "Description")}
         config["Environment"] = p.get("Environment") or {"Variables": []}
+        # "函数在创建后缺省具有一个默认别名($DEFAULT),默认别名生成时指向最近版本($LATEST)" and it cannot be deleted
+        # (alias management page, cloud.tencent.com/document/product/583/36149, read 2026-12-01).
         self.functions[p["FunctionName"]] = {
             "namespace": p.get("Namespace", "default"), "config": config, "code": p["Code"]["ZipFile"],
-            "versions": [], "aliases": {}, "triggers": [], "retry": {"MsgTTL": 21600, "RetryConfig": [{"RetryNum": 2}]}}
+            "versions": [], "aliases": {"$DEFAULT": "$LATEST"}, "triggers": [], "retry": {"MsgTTL": 21600, "RetryConfig": [{"RetryNum": 2}]}}
         self._settle(self.functions[p["FunctionName"]], "Creating")
         return {}
 

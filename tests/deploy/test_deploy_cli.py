@@ -190,6 +190,31 @@ def test_a_changed_trigger_is_replaced_by_name_and_an_undeclared_one_deleted(pro
     assert "old-sweep" not in descs and json.loads(descs["submit-hourly"]) == {"cron": "0 17 * * * * *"}
 
 
+def reads_of(scf, function, since=0):
+    """The read calls made for one function, GetFunction's status polls left out."""
+    return sorted(a for a, p in scf.calls[since:] if p.get("FunctionName") == function
+                  and a.startswith(("Get", "List")) and a != "GetFunction")
+
+
+def test_an_apply_reads_each_resource_of_a_function_once(project, scf, capsys):
+    run(project, "apply", capsys)
+    assert reads_of(scf, SUBMIT) == []  # a new function: nothing to read but its status
+    set_variable(project, "JOB_NAME_PREFIX", "nightly")
+    before = len(scf.calls)
+    run(project, "apply", capsys)
+    assert reads_of(scf, SUBMIT, before) == ["GetAlias", "GetFunctionEventInvokeConfig", "ListTriggers",
+                                             "ListVersionByFunction"]
+
+
+def test_a_rollback_reads_the_alias_and_the_versions_once(project, scf, capsys):
+    run(project, "apply", capsys)
+    set_variable(project, "JOB_NAME_PREFIX", "nightly")
+    run(project, "apply", capsys)
+    before = len(scf.calls)
+    run(project, "rollback", capsys)
+    assert reads_of(scf, SUBMIT, before) == ["GetAlias", "ListVersionByFunction"]
+
+
 def test_a_function_that_fails_to_update_is_an_error_with_scfs_reason(project, scf, capsys):
     run(project, "apply", capsys)
     set_variable(project, "JOB_NAME_PREFIX", "nightly")

@@ -22,6 +22,7 @@ yaml = pytest.importorskip("yaml", reason="PyYAML parses serverless.yml in these
 from deploy.config_table import deployable, yaml_comment, yaml_entry  # noqa: E402
 from deploy.package import paths_for  # noqa: E402
 from deploy.spec import DEFAULT_MSG_TTL, DEFAULT_RETRY_NUM, function_name, load_app  # noqa: E402
+from deploy.spec import resolve as resolve_env  # noqa: E402
 from lib.config import BACKUP_PREFIX, ENV_NAMES, Settings, load_settings, parse_timer_argument  # noqa: E402
 from lib.submit import lease_ttl  # noqa: E402
 
@@ -56,13 +57,8 @@ BUCKET_DOMAIN = re.compile(r"^[a-z0-9-]+-\d+\.cos\.[a-z0-9-]+\.myqcloud\.com$")
 
 
 def resolve(value: Any) -> Any:
-    if isinstance(value, str):
-        return re.sub(r"\$\{env:([A-Z_]+)\}", lambda m: DOTENV[m.group(1)], value)
-    if isinstance(value, list):
-        return [resolve(v) for v in value]
-    if isinstance(value, dict):
-        return {k: resolve(v) for k, v in value.items()}
-    return value
+    """value with ${env:NAME} substituted from DOTENV, as `python -m deploy` substitutes it."""
+    return resolve_env(value, DOTENV, "serverless.yml")
 
 
 def load_yml() -> Dict[str, Any]:

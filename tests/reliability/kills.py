@@ -131,7 +131,8 @@ class Runner:
         self.relay = relay
         self.env = dict(env, COS_EMULATOR_URL=relay.url)
         self.time_limit_ms = time_limit_ms
-        self.dir = tempfile.mkdtemp(prefix="kills-")
+        self._tmp = tempfile.TemporaryDirectory(prefix="kills-")
+        self.dir = self._tmp.name
         self.runs = 0
         self.zygote = subprocess.Popen([sys.executable, "-m", "tests.reliability.kill_child"], cwd=ROOT,
                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
@@ -159,3 +160,4 @@ class Runner:
         if self.zygote.stdin is not None:
             self.zygote.stdin.close()
         self.zygote.wait(10)
+        self._tmp.cleanup()

@@ -86,6 +86,8 @@ def fresh(emulator, runner: Runner, scenario: Scenario) -> None:
     for event, when, kill in scenario.before:
         outcome = runner.deliver(event, when, kill_after=kill)
         assert outcome.killed if kill else outcome.completed, outcome
+        if kill:  # the dead run's claim is there to take over; this also proves state_left sees claims
+            assert state_left(emulator), f"the run killed after request {kill} left no claim"
 
 
 def deliver_until_done(runner: Runner, scenario: Scenario, kills: List[int]) -> Tuple[List[Outcome], bool]:
@@ -158,7 +160,10 @@ def test_a_run_and_its_redelivery_both_killed_at_any_pair_of_points_still_settle
     requests = len(runner.deliver(scenario.event, scenario.at).requests)
     # Default: the first run dies right after its claim, or just before its last request; soak: at every point.
     for k1 in (range(1, requests + 1) if SOAK else (2, requests - 1)):
-        STATS["kill pairs covered"] += sweep(emulator, runner, scenario, [k1])
+        covered = sweep(emulator, runner, scenario, [k1])
+        # Every redelivery makes a request, so 0 would mean the first run was never killed at k1: no pair tested.
+        assert covered >= 1, f"{scenario.name}: no redelivery was killed after a first run killed at {k1}"
+        STATS["kill pairs covered"] += covered
 
 
 # --- a schedule of ticks, each delivery a process that may be killed at any request --------------------------
@@ -178,18 +183,16 @@ def test_a_schedule_of_killed_late_and_duplicate_ticks_tiles_the_period_and_leav
     emulator.backend.create_bucket(BUCKET)
     first = Scenario("first", timer_event(T0), T0 + timedelta(seconds=5))
     assert deliver_until_done(runner, first, [])[0][-1].completed
-    late: List[datetime] = []
+    held: List[datetime] = []  # a late tick, delivered after the next tick's own deliveries
     for tick, fate in zip(DAY_TICKS, fates):
         STATS[f"schedule: {fate[0]} ticks"] += 1
-        deliveries = {"missed": [], "late": [], "dup": [tick, tick]}.get(fate[0], [tick])
-        if fate[0] == "late":
-            late.append(tick)
-        for when in deliveries + late[:-1 if fate[0] == "late" else None]:
-            kills = list(fate[1:]) if fate[0].startswith("kill") else []
+        deliveries = {"missed": [], "late": [], "dup": [tick, tick]}.get(fate[0], [tick]) + held
+        held = [tick] if fate[0] == "late" else []
+        kills = list(fate[1:]) if fate[0].startswith("kill") else []
+        for when in deliveries:
             scenario = Scenario("tick", timer_event(when), tick + timedelta(seconds=5))
             outcomes, _ = deliver_until_done(runner, scenario, kills)
             assert outcomes[-1].completed, outcomes[-1]
-        late = late[-1:] if fate[0] == "late" else []
     end = DAY_TICKS[-1]
     drain = Scenario("drain", timer_event(end), end + timedelta(minutes=30))
     assert deliver_until_done(runner, drain, [])[0][-1].completed
