@@ -115,7 +115,7 @@ def apply_all(api: ScfApi, plans: List[FunctionPlan], zip_bytes: bytes, sleep: C
     """Apply every function's plan; returns one summary line per function."""
     out = []
     for plan in plans:
-        if not plan.changed and not plan.publish:
+        if not plan.changed:  # every publish is a plan line too (plan.py)
             out.append(f"{plan.spec.key}: unchanged")
             continue
         version = apply_function(api, plan, zip_bytes, sleep)
