@@ -24,7 +24,7 @@ from lib.client import CiClient, JobDetail, make_client
 from lib.config import Settings, is_workflow_id, load_settings
 from lib.credentials import find_credentials, profile_name
 from lib.errors import AppError, CloudApiError, CloudUnavailableError, ConfigError, InvalidEventError, SafetyError
-from lib.jobview import TERMINAL, ZONES, JobObjects, state_word
+from lib.jobview import TERMINAL, ZONES, JobObjectsView, state_word
 from lib.render import plural
 from lib.windows import Window, as_utc, format_ci_time, parse_ci_time, parse_duration
 
@@ -313,7 +313,7 @@ def cmd_jobs_list(cli: Cli) -> int:
 def _show_job(cli: Cli, client: CiClient, job: JobDetail) -> int:
     """Print one job with its per-object results; a failed job, object or flagged image is a problem (exit 1)."""
     started = job.State in TERMINAL or job.State == "Running"
-    objects = jobview.read_job_objects(client, job) if started else JobObjects()
+    objects = jobview.read_job_objects(client, job) if started else JobObjectsView()
     if cli.args.json:
         cli.out_json({**job.model_dump(), "objects": objects.to_json()})
     else:
