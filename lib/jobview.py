@@ -74,6 +74,7 @@ def read_job_objects(client: CiClient, job: JobDetail) -> JobObjectsView:
     if job.State == "Submitted":  # a job that has not started has spawned nothing to list
         return JobObjectsView()
     read, notes = report_objects(client, job)
+    # The JSON names a kind only beside listed objects, as it did before the report gave this seam.
     return JobObjectsView(kind=read.kind if read.objects else "", by_state=dict(read.by_state), flagged=read.suspicious,
                           acted=read.acted, notable=list(read.objects), notes=list(notes))
 
