@@ -23,9 +23,12 @@ from lib import jobview
 from lib.client import CiClient, JobDetail, make_client
 from lib.config import Settings, is_workflow_id, load_settings
 from lib.credentials import find_credentials, profile_name
+from lib.duplicates import describe, find_duplicates
 from lib.errors import AppError, CloudApiError, CloudUnavailableError, ConfigError, InvalidEventError, SafetyError
-from lib.jobview import TERMINAL, ZONES, JobObjects, state_word
-from lib.render import plural
+from lib.jobs import is_our_job
+from lib.jobview import TERMINAL, ZONES, JobObjectsView, state_word
+from lib.render import plural, render_summary_table
+from lib.report import build_report
 from lib.windows import Window, as_utc, format_ci_time, parse_ci_time, parse_duration
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -313,7 +316,7 @@ def cmd_jobs_list(cli: Cli) -> int:
 def _show_job(cli: Cli, client: CiClient, job: JobDetail) -> int:
     """Print one job with its per-object results; a failed job, object or flagged image is a problem (exit 1)."""
     started = job.State in TERMINAL or job.State == "Running"
-    objects = jobview.read_job_objects(client, job) if started else JobObjects()
+    objects = jobview.read_job_objects(client, job) if started else JobObjectsView()
     if cli.args.json:
         cli.out_json({**job.model_dump(), "objects": objects.to_json()})
     else:
@@ -421,9 +424,6 @@ def cmd_upload(cli: Cli) -> int:
 
 def cmd_jobs_duplicates(cli: Cli) -> int:
     """List names held by more than one live job of ours (exit 1 if any); the report cancels per its setting."""
-    from lib.duplicates import describe, find_duplicates
-    from lib.jobs import is_our_job
-
     settings = cli.settings()
     start = format_ci_time(as_utc(cli.clock()) - _duration("--since", cli.args.since))
     client = cli.client(settings)
@@ -495,9 +495,6 @@ def cmd_submit(cli: Cli) -> int:
 
 
 def cmd_report(cli: Cli) -> int:
-    from lib.render import render_summary_table
-    from lib.report import build_report
-
     args = cli.args
     if cli.zone != "UTC":  # one zone per output: the report's own table, object and messages are UTC
         raise UsageError(f"--tz {cli.zone}: the report prints UTC only, as its COS object and messages do")
@@ -546,8 +543,8 @@ def cmd_invoke(cli: Cli) -> int:
 
 COMMANDS: Dict[str, Callable[[Cli], int]] = {
     "jobs list": cmd_jobs_list, "jobs get": cmd_jobs_get, "jobs watch": cmd_jobs_watch,
-    "jobs cancel": cmd_jobs_cancel, "jobs duplicates": cmd_jobs_duplicates, "upload": cmd_upload, "submit": cmd_submit, "report": cmd_report,
-    "invoke": cmd_invoke,
+    "jobs cancel": cmd_jobs_cancel, "jobs duplicates": cmd_jobs_duplicates, "upload": cmd_upload,
+    "submit": cmd_submit, "report": cmd_report, "invoke": cmd_invoke,
 }
 
 

@@ -8,6 +8,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from lib.client import CiClient, JobDetail
 from lib.render import plural, table
 from lib.report import ObjectLine, group_of
+from lib.report import read_job_objects as report_objects
 from lib.windows import CST, as_utc, parse_ci_time
 
 # Human output uses one zone: UTC (as the report and every job name do); `--tz CST` shows CI's own +08:00 instead.
@@ -43,8 +44,10 @@ def jobs_table(jobs: Sequence[JobDetail], zone: str) -> str:
 
 
 @dataclass
-class JobObjects:
-    """What one batch job did per object, as the report reads it: counts by state and the objects worth a look."""
+class JobObjectsView:
+    """What one batch job did per object, as `jobs get` shows it: counts by state and the objects worth a look.
+
+    Built from the report's lib.report.JobObjects (same counts, its notes added) and named apart from it."""
 
     kind: str = ""
     by_state: Dict[str, int] = field(default_factory=dict)
@@ -66,19 +69,14 @@ class JobObjects:
                 "objects": [o.model_dump() for o in self.notable], "notes": self.notes}
 
 
-def read_job_objects(client: CiClient, job: JobDetail) -> JobObjects:
+def read_job_objects(client: CiClient, job: JobDetail) -> JobObjectsView:
     """The report's own per-object reader run over one job, so `jobs get` and the report cannot disagree."""
-    from lib import report
-
     if job.State == "Submitted":  # a job that has not started has spawned nothing to list
-        return JobObjects()
-    tally = report._Tally()
-    report._collect_objects(client, job, tally)
-    states = tally.object_states if tally.object_states else tally.executions
-    kept = next((j for j in tally.jobs_with_objects if j.job_id == job.JobId), None)
-    return JobObjects(kind=kept.kind if kept else "", by_state=dict(sorted(states.items())),
-                      flagged=tally.suspicious, acted=tally.acted, notable=list(kept.objects) if kept else [],
-                      notes=list(tally.notes))
+        return JobObjectsView()
+    read, notes = report_objects(client, job)
+    # The JSON names a kind only beside listed objects, as it did before the report gave this seam.
+    return JobObjectsView(kind=read.kind if read.objects else "", by_state=dict(read.by_state), flagged=read.suspicious,
+                          acted=read.acted, notable=list(read.objects), notes=list(notes))
 
 
 def _offsets(obj: ObjectLine) -> str:
@@ -90,7 +88,7 @@ def _outcome(obj: ObjectLine) -> str:
     return obj.action or obj.error or ("left as is" if obj.suspicious else "")
 
 
-def objects_summary(objects: JobObjects) -> str:
+def objects_summary(objects: JobObjectsView) -> str:
     """`3 objects: 2 Success, 1 Failed; 1 image flagged, 1 acted on` (or why there is nothing to show)."""
     total = sum(objects.by_state.values())
     if not total:
@@ -102,7 +100,7 @@ def objects_summary(objects: JobObjects) -> str:
     return text
 
 
-def job_view(job: JobDetail, objects: JobObjects, zone: str) -> str:
+def job_view(job: JobDetail, objects: JobObjectsView, zone: str) -> str:
     """One job as `field  value` lines, then a table of its flagged and failed objects."""
     rows = [("job", job.JobId), ("name", job.Name), ("type", f"{job.Type} ({group_of(job)})"),
             ("state", f"{state_word(job.State)} ({job.State})"), ("created", show_ci_time(job.CreationTime, zone)),

@@ -364,6 +364,19 @@ def _collect_objects(client: CiClient, job: JobDetail, tally: _Tally) -> None:
         tally.note(f"{_UNAVAILABLE[kind]} unavailable: {exc}; showing batch-level counts only")
 
 
+def read_job_objects(client: CiClient, job: JobDetail) -> Tuple[JobObjects, List[str]]:
+    """One job's per-object results read by the report's own collectors (for `jobs get`), and the notes they left.
+
+    Unlike the report's list, a job with nothing notable still comes back, with its counts and no objects."""
+    tally = _Tally()
+    _collect_objects(client, job, tally)
+    if tally.jobs_with_objects:
+        return tally.jobs_with_objects[0], tally.notes
+    states = tally.object_states or tally.executions
+    return JobObjects(job_id=job.JobId, name=job.Name, kind=job.per_object_kind, by_state=dict(sorted(states.items())),
+                      suspicious=tally.suspicious, acted=tally.acted), tally.notes
+
+
 def _unavailable(exc: AppError) -> bool:
     """Whether a failed per-object call means the report should go on without per-object results."""
     if isinstance(exc, CloudApiError):

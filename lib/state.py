@@ -3,7 +3,7 @@
 import re
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator, List, Optional
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -75,22 +75,23 @@ class StateStore:
 
     def acquire(self, proposal: Lease, ttl: timedelta) -> Lease:
         """Claim proposal.lease_id, or take over an expired claim (keeping its window); raises LeaseHeldError."""
-        directory = self._lease_dir(proposal.lease_id)
         fresh = proposal.model_copy(update={"generation": 0, "expires_at": as_utc(self.clock()) + ttl})
+        first = self._lease_key(proposal.lease_id, 0)
         try:
             # The usual case is no claim at all: one conditional create, then one listing (below).
             self._write_lease(fresh, if_absent=True)
+            created = True
         except CloudApiError as exc:
             if exc.status != 409:
                 raise
-            keys = sorted(k for k in self.client.list_keys(directory) if _GENERATION.search(k))
-        else:
+            created = False
+        keys = self._claim_files(proposal.lease_id)
+        if created:
             # The deploy's lifecycle rule on leases/ deletes claim files by age, so a g000000 we could re-create may
             # stand in front of a newer generation that a live run holds: that run keeps the claim, not us.
-            keys = sorted(k for k in self.client.list_keys(directory) if _GENERATION.search(k))
-            if keys == [self._lease_key(proposal.lease_id, 0)]:
+            if keys == [first]:
                 return fresh
-            self.client.delete_object(self._lease_key(proposal.lease_id, 0))
+            self.client.delete_object(first)
             keys = [k for k in keys if not k.endswith("/g000000.json")]
         generation, base = 0, proposal
         if keys:
@@ -112,6 +113,10 @@ class StateStore:
                 raise LeaseHeldError(f"lease {proposal.lease_id} was claimed by another run a moment ago") from None
             raise
         return lease
+
+    def _claim_files(self, lease_id: str) -> List[str]:
+        """The claim's generation files, oldest first (one listing)."""
+        return sorted(k for k in self.client.list_keys(self._lease_dir(lease_id)) if _GENERATION.search(k))
 
     def _read_lease(self, key: str) -> Optional[Lease]:
         raw = self.client.get_object(key)
@@ -138,7 +143,7 @@ class StateStore:
         """Delete a claim a killed run left behind, if it has lapsed; returns how many objects went.
 
         Older generations always lapsed before a newer one was written, so the newest decides for all."""
-        keys = sorted(k for k in self.client.list_keys(self._lease_dir(lease_id)) if _GENERATION.search(k))
+        keys = self._claim_files(lease_id)
         if not keys:
             return 0
         newest = self._read_lease(keys[-1])

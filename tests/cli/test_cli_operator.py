@@ -80,6 +80,16 @@ def test_global_options_work_before_or_after_the_subcommand(live, tmp_path, argv
 
 
 # --- 2. an operator's own credentials, found where Tencent's tools keep them ----------------------------------
+# Where the files live and what they hold (read 2026-12-02):
+# - tccli: tencentyun/qcloud-documents product/监控与管理/命令行工具/操作指南/配置TCCLI/TCCLI配置方法.md
+#   (cloud.tencent.com/document/product/440/34012): `tccli configure [--profile NAME]` writes JSON
+#   ~/.tccli/<NAME>.credential with secretId / secretKey; the same page names TENCENTCLOUD_SECRET_ID / _KEY.
+#   The TCCLI_PROFILE variable is not on that page: inferred from tccli's own code (not mirrored here).
+# - tencentcloud-sdk-python tencentcloud/common/credential.py: EnvironmentVariableCredential reads
+#   TENCENTCLOUD_SECRET_ID / _KEY; ProfileCredential the INI ~/.tencentcloud/credentials, else
+#   /etc/tencentcloud/credentials, section [default], secret_id / secret_key.
+# The order (environment, then files) is the SDK's DefaultCredentialProvider; tccli's page ranks its files above the
+# environment for tccli itself, which this CLI does not follow.
 
 def write_tccli(home, profile, secret_id, secret_key):
     (home / ".tccli").mkdir(exist_ok=True)

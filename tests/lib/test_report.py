@@ -12,7 +12,7 @@ import responses
 from lib.client import make_client
 from lib.config import load_settings
 from lib.errors import PaginationError
-from lib.report import MAX_OBJECTS_PER_JOB, build_report, is_failing
+from lib.report import MAX_OBJECTS_PER_JOB, build_report, is_failing, read_job_objects
 from lib.windows import format_ci_time
 from tests.wire import ENV, ReportWire, execution_xml, inspect_result_xml
 
@@ -237,6 +237,28 @@ def test_workflow_jobs_count_their_executions_by_state_and_list_failed_objects(w
     assert (line.key, line.state) == ("b.png", "Failed")
     (call,) = wire.calls("GET", "/workflowexecution")
     assert "jobId=b1" in call.request.url and "workflowId=wabcdef0123" in call.request.url
+
+
+def one_job(wire, job_id):
+    settings = load_settings(ENV)
+    client = make_client(settings, sleep=lambda s: None)
+    return client, next(j for j in client.iter_jobs("Job", States="All") if j.JobId == job_id)
+
+
+def test_one_jobs_objects_read_alone_are_what_the_report_lists_for_it(wire):
+    wire.add_job("b1", created=INSIDE)
+    wire.inspect_results["b1"] = [inspect_result_xml("b1", 0, "a/cat.png", suspicious=True),
+                                  inspect_result_xml("b1", 1, "a/big.png", state="Failed")]
+    (listed,) = report(wire).jobs_with_objects
+    read, notes = read_job_objects(*one_job(wire, "b1"))
+    assert read == listed and notes == []
+
+
+def test_a_clean_job_read_alone_still_gives_its_counts(wire):
+    wire.add_job("b1", created=INSIDE)
+    wire.inspect_results["b1"] = [inspect_result_xml("b1", 0, "ok.png")]
+    read, _ = read_job_objects(*one_job(wire, "b1"))
+    assert (read.kind, read.by_state, read.objects) == ("ImageInspect", {"Success": 1}, [])
 
 
 def test_api_calls_count_list_pages_per_object_pages_and_checkpoint_reads(wire):
