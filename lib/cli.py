@@ -28,7 +28,7 @@ from lib.errors import AppError, CloudApiError, CloudUnavailableError, ConfigErr
 from lib.jobs import is_our_job
 from lib.jobview import TERMINAL, ZONES, JobObjectsView, state_word
 from lib.render import plural, render_summary_table
-from lib.report import build_report
+from lib.report import JOB_TYPES, build_report
 from lib.windows import Window, as_utc, format_ci_time, parse_ci_time, parse_duration
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -291,7 +291,7 @@ def cmd_jobs_list(cli: Cli) -> int:
     if args.limit is not None and args.limit < 100:
         filters["size"] = args.limit  # one small page instead of a full one
     client = cli.client(cli.settings())
-    types = ("Job", "Workflow") if args.type == "all" else (args.type,)
+    types = JOB_TYPES if args.type == "all" else (args.type,)
     shown = cli.progress()
     jobs: List[JobDetail] = []
     for job_type in types:
@@ -427,7 +427,7 @@ def cmd_jobs_duplicates(cli: Cli) -> int:
     settings = cli.settings()
     start = format_ci_time(as_utc(cli.clock()) - _duration("--since", cli.args.since))
     client = cli.client(settings)
-    found = find_duplicates(j for t in ("Job", "Workflow") for j in client.iter_jobs(t, States="All",
+    found = find_duplicates(j for t in JOB_TYPES for j in client.iter_jobs(t, States="All",
                             StartCreationTime=start) if is_our_job(j.Name, settings.job_name_prefix))
     if cli.args.json:
         cli.out_json([d.model_dump() for d in found])
