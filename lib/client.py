@@ -255,6 +255,12 @@ def parse_execution_page(data: Dict[str, Any]) -> ExecutionPage:
     return ExecutionPage(items, _text(data.get("NextToken")), tuple(sorted(unknown)))
 
 
+class ListPage(NamedTuple):
+    keys: List[str]
+    folders: List[str]
+    next_marker: str  # '' on the last page
+
+
 class CiClient:
     """Typed facade over CosS3Client for the calls this app makes, bound to one bucket."""
 
@@ -357,6 +363,30 @@ class CiClient:
             if not next_marker or next_marker == marker:
                 return keys
             marker = next_marker
+
+    def list_page(self, prefix: str, marker: str = "", delimiter: str = "", max_keys: int = 1000) -> "ListPage":
+        """One GET Bucket page: keys, folder prefixes (with a delimiter), and the marker of the next page or ''."""
+        page = self._read("GetBucket", lambda: self.sdk.list_objects(
+            Bucket=self.bucket, Prefix=prefix, Marker=marker, Delimiter=delimiter, MaxKeys=max_keys))
+        keys = [item["Key"] for item in page.get("Contents", []) or []]
+        folders = [item["Prefix"] for item in page.get("CommonPrefixes", []) or []]
+        more = str(page.get("IsTruncated", "false")).lower() == "true"
+        # NextMarker comes only with a delimiter (GET Bucket, cloud.tencent.com/document/api/436/7734): else the last key.
+        after = (page.get("NextMarker") or max(keys + folders, default="")) if more else ""
+        return ListPage(keys, folders, "" if after == marker else after)
+
+    def delete_objects(self, keys: List[str]) -> None:
+        """Delete up to 1000 keys in one POST /?delete (Quiet); a key already gone counts as deleted."""
+        if not keys:
+            return
+        objects = [{"Key": k} for k in keys[:1000]]
+        data = self._read("DeleteMultipleObjects", lambda: self.sdk.delete_objects(
+            Bucket=self.bucket, Delete={"Object": objects, "Quiet": "true"}))
+        failed = data.get("Error") or []
+        if failed:
+            first = failed[0]
+            raise CloudApiError("DeleteMultipleObjects", 500, str(first.get("Code", "Unknown")),
+                                f"{len(failed)} keys not deleted, first {first.get('Key')!r}")
 
     # --- per-object results of a batch job (used by the report) -------------------------------
     def list_media_jobs_page(self, batch_job_id: str, tag: str = "ImageInspect", next_token: str = "", *,

@@ -34,6 +34,7 @@ ENV_NAMES: Dict[str, str] = {
     "upload_suffixes": "UPLOAD_SUFFIXES",
     "state_prefix": "STATE_PREFIX",
     "lease_seconds": "LEASE_SECONDS",
+    "upload_batch_seconds": "UPLOAD_BATCH_SECONDS",
     "allow_delete_whole_bucket": "ALLOW_DELETE_WHOLE_BUCKET",
     "api_timeout": "API_TIMEOUT",
     "emulator_url": "COS_EMULATOR_URL",
@@ -129,6 +130,7 @@ class Settings(BaseModel):
     upload_suffixes: Tuple[str, ...] = tuple(DEFAULT_SUFFIXES.split(","))
     state_prefix: str = "autopilot/"
     lease_seconds: Optional[int] = None  # unset: the function's time limit + 30 s (lib.submit.lease_ttl)
+    upload_batch_seconds: int = 0  # 0: one job per upload event; else uploads coalesce per interval (lib.coalesce)
     allow_delete_whole_bucket: bool = False
     api_timeout: float = 10.0
     emulator_url: Optional[str] = None
@@ -229,6 +231,13 @@ class Settings(BaseModel):
     def _lease(cls, v: Optional[int]) -> Optional[int]:
         if v is not None and not 60 <= v <= 86400:
             raise ValueError("must be 60-86400 seconds (at least the function timeout)")
+        return v
+
+    @field_validator("upload_batch_seconds")
+    @classmethod
+    def _batch(cls, v: int) -> int:
+        if v != 0 and not 10 <= v <= 3600:
+            raise ValueError("must be 0 (one job per upload event) or 10-3600 seconds (one job per interval)")
         return v
 
     @field_validator("api_timeout")

@@ -133,6 +133,7 @@ class UploadedObject(BaseModel):
     request_id: str
     version_id: str
     event_name: str
+    event_time: Optional[int] = None  # the record's eventTime (Unix seconds): the same on every redelivery
 
 
 def parse_event(raw: Union[Dict[str, Any], str, bytes]) -> Union[TimerEvent, CosEvent]:
@@ -205,4 +206,5 @@ def uploaded_object(record: CosRecord) -> UploadedObject:
         request_id=request_id,
         version_id=obj.vid,
         event_name=record.event.event_name,
+        event_time=record.event.event_time,
     )

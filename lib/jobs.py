@@ -2,6 +2,7 @@
 
 import hashlib
 import re
+from datetime import datetime
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
 
@@ -132,6 +133,11 @@ def upload_digest(objects: Sequence[UploadedObject]) -> str:
 
 def upload_job_name(prefix: str, digest: str) -> str:
     return f"{prefix}-upload-{digest}"
+
+
+def upload_batch_job_name(prefix: str, slot: datetime, n: int) -> str:
+    """`<prefix>-upload-batch-<slot start, UTC>-<n>`: one name per batch, so a takeover finds the job it made."""
+    return f"{prefix}-upload-batch-{compact(slot)}-{n}"
 
 
 def is_our_job(name: Optional[str], prefix: str) -> bool:

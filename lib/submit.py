@@ -8,7 +8,7 @@ from typing import Callable, List, Optional, Tuple
 
 from pydantic import BaseModel, ConfigDict
 
-from lib import logs
+from lib import coalesce, logs
 from lib.client import CiClient, JobDetail
 from lib.config import Settings
 from lib.errors import AppError, CloudApiError, CloudUnavailableError, SafetyError
@@ -43,6 +43,7 @@ class Deps:
     sleep: Callable[[float], None] = time.sleep
     owner: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     time_limit: Optional[float] = None  # seconds SCF lets this run live (context time_limit_in_ms)
+    memory: coalesce.FlushMemory = field(default_factory=lambda: coalesce.INSTANCE)  # this warm instance's
 
 
 def lease_ttl(settings: Settings, time_limit: Optional[float]) -> timedelta:
@@ -81,6 +82,8 @@ class SubmitResult(BaseModel):
     jobs: List[JobRef] = []
     skipped: List[SkippedKey] = []
     note: str = ""
+    recorded: int = 0  # coalescing mode: uploads recorded for a later batch job
+    late: int = 0  # of those, records that may have missed their slot's first flush (a late marker was left)
 
 
 def check_safety(settings: Settings) -> None:
@@ -168,6 +171,27 @@ def window_claim(rule: str, checkpoint: Optional[Checkpoint]) -> str:
 
 
 def submit_timer(settings: Settings, event: TimerEvent, deps: Deps) -> SubmitResult:
+    """The window's job; in coalescing mode also a flush pass, which bounds how long a quiet bucket's uploads wait.
+
+    One failing does not stop the other; the first failure is raised once both ran, so SCF retries the tick."""
+    if not settings.upload_batch_seconds:
+        return window_timer(settings, event, deps)
+    failure: Optional[AppError] = None
+    try:
+        result = window_timer(settings, event, deps)
+    except AppError as exc:
+        failure, result = exc, SubmitResult(trigger="timer", rule=rule_of(settings, event))
+    try:
+        batches = flush_uploads(settings, deps)
+    except AppError as exc:
+        logs.log_error("batch_flush_failed", exc)
+        failure, batches = failure or exc, []
+    if failure is not None:
+        raise failure
+    return result.model_copy(update={"jobs": result.jobs + batches})
+
+
+def window_timer(settings: Settings, event: TimerEvent, deps: Deps) -> SubmitResult:
     """One job for the window ending at the tick's Time; the checkpoint moves only after the job exists."""
     check_safety(settings)
     rule = rule_of(settings, event)
@@ -302,6 +326,8 @@ def submit_upload(settings: Settings, event: CosEvent, deps: Deps) -> SubmitResu
         logs.log("upload_skip", key=item.key, reason=item.reason)
     if not objects:
         return SubmitResult(trigger="cos", skipped=skipped, note="nothing to inspect in this event")
+    if settings.upload_batch_seconds:
+        return coalesce_upload(settings, objects, skipped, deps)
     plan = plan_upload(settings, objects)
     store = StateStore(deps.client, settings.state_prefix, deps.clock)
     proposal = Lease(lease_id=plan.body.Name, owner=deps.owner, generation=0, expires_at=deps.clock(),
@@ -313,3 +339,32 @@ def submit_upload(settings: Settings, event: CosEvent, deps: Deps) -> SubmitResu
         job, created = ensure_job(deps.client, plan.body, deps.sleep)
         logs.log("job_created" if created else "job_found", job_id=job.JobId, job_name=job.Name, input=plan.described)
     return SubmitResult(trigger="cos", jobs=[_ref(job, created, plan.described, None)], skipped=skipped)
+
+
+def flush_uploads(settings: Settings, deps: Deps) -> List[JobRef]:
+    """One flush pass over the pending uploads; the batch jobs it made or finished."""
+    store = StateStore(deps.client, settings.state_prefix, deps.clock)
+    done = coalesce.flush_pass(deps.client, settings, store, deps.owner, lease_ttl(settings, deps.time_limit),
+                               lambda body: ensure_job(deps.client, body, deps.sleep))
+    return [JobRef(job_id=b.job_id, name=b.job_name, state=b.state, created=True, input=b.manifest_key)
+            for b in done.flushed]
+
+
+def coalesce_upload(settings: Settings, objects: List[UploadedObject], skipped: List[SkippedKey],
+                    deps: Deps) -> SubmitResult:
+    """Record the uploads; then, if a slot became due since this instance last looked, run one flush pass.
+
+    A failing pass does not fail the event (its records are stored): the next event or the timer flushes them."""
+    late = coalesce.record_uploads(deps.client, settings, objects, deps.clock)
+    logs.log("uploads_recorded", uploads=len(objects), late=late)
+    result = SubmitResult(trigger="cos", skipped=skipped, recorded=len(objects), late=late)
+    now, seconds = deps.clock(), settings.upload_batch_seconds
+    if not coalesce.pass_needed(deps.memory, now, seconds):
+        return result
+    try:
+        jobs = flush_uploads(settings, deps)
+    except AppError as exc:
+        logs.log_error("batch_flush_failed", exc)
+        return result.model_copy(update={"note": f"flush pass failed, the next event or the timer retries: {exc}"})
+    deps.memory.due_until = coalesce.newest_due_slot(now, seconds)
+    return result.model_copy(update={"jobs": jobs})
