@@ -273,10 +273,15 @@ def select_uploads(settings: Settings, event: CosEvent) -> Tuple[List[UploadedOb
         reason = _skip_reason(settings, obj)
         if reason:
             skipped.append(SkippedKey(key=obj.key, reason=reason))
-        elif obj.key not in seen:
-            seen.add(obj.key)
+        elif _identity(settings, obj) not in seen:
+            seen.add(_identity(settings, obj))
             chosen.append(obj)
     return chosen, skipped
+
+
+def _identity(settings: Settings, obj: UploadedObject) -> object:
+    # One job per event needs each key once; coalescing keeps every upload (a re-upload is its own record).
+    return coalesce.record_id(obj) if settings.upload_batch_seconds else obj.key
 
 
 def _skip_reason(settings: Settings, obj: UploadedObject) -> str:
