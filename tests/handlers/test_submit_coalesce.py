@@ -1,0 +1,61 @@
+"""The submit handler in coalescing mode (UPLOAD_BATCH_SECONDS=60), end to end: COS upload events in the published
+shape (events/cos-upload-*.json) -> handler -> official SDK -> emulator -> one UrlFile batch job that CI runs."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from handlers.submit import main_handler
+from lib import coalesce
+from tests.conftest import load_event
+from tests.handlers.test_submit_emulator import BUCKET, TS_STREAM, bucket, cos_event, png, seed, timer  # noqa: F401
+
+pytestmark = pytest.mark.emulator
+
+
+@pytest.fixture
+def coalescing(bucket, monkeypatch):  # noqa: F811 - the fixture imported above
+    monkeypatch.setenv("UPLOAD_BATCH_SECONDS", "60")
+    monkeypatch.setattr(coalesce, "INSTANCE", coalesce.FlushMemory())  # a cold instance per test
+    return bucket
+
+
+def batch_jobs(backend):
+    return [j for j in backend.jobs.values() if "-upload-batch-" in j.name]
+
+
+def test_an_upload_event_becomes_a_batch_job_that_inspects_exactly_its_objects(coalescing):
+    seed(coalescing, "uploads/clean.png", png())
+    seed(coalescing, "uploads/video.png", png() + TS_STREAM)
+    seed(coalescing, "uploads/untouched.png", png() + TS_STREAM)
+    # The sample's eventTime (2022) is long past, so the cold instance's flush pass makes the job at once.
+    result = main_handler(cos_event(["uploads/clean.png", "uploads/video.png"]), {"request_id": "r1"})
+    assert result["recorded"] == 2 and [j["name"] for j in result["jobs"]] == [j.name for j in batch_jobs(coalescing)]
+    assert coalescing.run_pending() == 1
+    assert sorted(coalescing.list_keys(BUCKET, prefix="abnormal_images_backup/")) == [
+        "abnormal_images_backup/uploads/video.png"]
+
+
+def test_redeliveries_of_the_sample_events_add_no_job_and_the_timer_clears_their_late_markers(coalescing):
+    event = load_event("cos-upload-multi.json")
+    first = main_handler(copy.deepcopy(event), {"request_id": "r1"})
+    again = main_handler(copy.deepcopy(event), {"request_id": "r2"})
+    assert len(first["jobs"]) == 1 and again["jobs"] == [] and again["recorded"] == 3
+    assert coalescing.list_keys(BUCKET, prefix="autopilot/uploads/late/")  # the redelivery was late too
+    tick = main_handler(timer(), {"request_id": "r3"})
+    assert [j for j in tick["jobs"] if "-upload-batch-" in j["name"]] == []
+    assert coalescing.list_keys(BUCKET, prefix="autopilot/uploads/late/") == []
+    assert len(batch_jobs(coalescing)) == 1
+
+
+def test_an_event_of_only_skipped_keys_records_nothing(coalescing):
+    result = main_handler(load_event("cos-folder-marker.json"), {"request_id": "r1"})
+    assert result["recorded"] == 0 and result["skipped"]
+    assert coalescing.list_keys(BUCKET, prefix="autopilot/uploads/") == []
+
+
+def test_an_invalid_upload_batch_seconds_fails_naming_the_variable_and_the_value(coalescing, monkeypatch):
+    monkeypatch.setenv("UPLOAD_BATCH_SECONDS", "5")
+    with pytest.raises(Exception, match="UPLOAD_BATCH_SECONDS='5'"):
+        main_handler(cos_event(["uploads/a.png"]), {"request_id": "r1"})
