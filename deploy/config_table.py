@@ -62,6 +62,11 @@ DOCS: Dict[str, VariableDoc] = {
                                  "the function's timeout + 30 s, so a run SCF killed lets go before SCF's retry a "
                                  "minute later.",
                                  "empty, or 60-86400 seconds: more than the function timeout, less than it + 60"),
+    "UPLOAD_BATCH_SECONDS": VariableDoc("0: every upload event becomes its own batch job. Otherwise uploads are recorded "
+                                        "under STATE_PREFIX/uploads/ and each interval of this many seconds becomes one "
+                                        "UrlFile job, made by the first upload event or timer tick after the interval "
+                                        "(plus 30 s); the timer bounds how long a quiet bucket's last uploads wait.",
+                                        "0, or 10-3600 seconds"),
     "ALLOW_DELETE_WHOLE_BUCKET": VariableDoc("Safety catch: DeleteObject over the whole bucket is refused unless true.",
                                              "true or false"),
     "API_TIMEOUT": VariableDoc("Seconds to wait for one COS/CI API call.", "0.1-300"),

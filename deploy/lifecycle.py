@@ -1,4 +1,4 @@
-"""The bucket lifecycle rules that bound the state a killed run can leave under STATE_PREFIX (leases, manifests).
+"""The bucket lifecycle rules that bound the state under STATE_PREFIX (leases, manifests, coalesced uploads).
 
 PUT Bucket lifecycle replaces the whole configuration (cloud.tencent.com/document/api/436/8280), so we read it
 first (GET Bucket lifecycle, 436/8278: a bucket without one answers 404 NoSuchLifecycleConfiguration), keep every
@@ -20,7 +20,9 @@ LEASE_DAYS = 2
 # Far beyond anything that reads a manifest: CI reads it when the job runs (minutes after the upload), SCF's
 # redeliveries stop after msgTTL (6 hours) and rewrite it anyway; docs/reliability.md gives the reasoning.
 MANIFEST_DAYS = 30
-RULE_IDS = ("autopilot-leases", "autopilot-manifests")
+# Coalescing mode's records, late markers and ledgers (lib/coalesce.py): kept as long as the manifests they name.
+UPLOADS_DAYS = MANIFEST_DAYS
+RULE_IDS = ("autopilot-leases", "autopilot-manifests", "autopilot-uploads")
 NO_CONFIG = "NoSuchLifecycleConfiguration"
 FIX_PERMISSION = ("the deploy credentials lack cos:{action}: allow cos:GetBucketLifecycle and cos:PutBucketLifecycle on "
                   "qcs::cos:{region}:uid/<appid>:{bucket}/* for the operator's sub-account (the function role does "
@@ -49,7 +51,9 @@ def desired_rules(state_prefix: str) -> List[Rule]:
     return [{"ID": RULE_IDS[0], "Filter": {"Prefix": f"{state_prefix}leases/"}, "Status": "Enabled",
              "Expiration": {"Days": str(LEASE_DAYS)}},
             {"ID": RULE_IDS[1], "Filter": {"Prefix": f"{state_prefix}manifests/"}, "Status": "Enabled",
-             "Expiration": {"Days": str(MANIFEST_DAYS)}}]
+             "Expiration": {"Days": str(MANIFEST_DAYS)}},
+            {"ID": RULE_IDS[2], "Filter": {"Prefix": f"{state_prefix}uploads/"}, "Status": "Enabled",
+             "Expiration": {"Days": str(UPLOADS_DAYS)}}]
 
 
 def target_of(app: AppSpec) -> LifecycleTarget:

@@ -56,7 +56,9 @@ ENV_NAMES: Dict[str, str] = {
 FIELD_BY_ENV = {env: field for field, env in ENV_NAMES.items()}
 SECRET_FIELDS = frozenset({"secret_id", "secret_key", "session_token", "report_webhook_url"})
 # A timer argument may override these per trigger; credentials and the emulator switch stay function-wide.
-OVERRIDABLE = frozenset(ENV_NAMES) - SECRET_FIELDS - {"emulator_url", "bucket", "region"} | {"report_webhook_url"}
+# UPLOAD_BATCH_SECONDS sizes the slots that upload events and every tick share, so it stays function-wide too.
+OVERRIDABLE = (frozenset(ENV_NAMES) - SECRET_FIELDS - {"emulator_url", "bucket", "region", "upload_batch_seconds"}
+               | {"report_webhook_url"})
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{0,48}-\d{5,}$")
 _WORKFLOW_ID = re.compile(r"^w[0-9A-Za-z]{6,64}$")

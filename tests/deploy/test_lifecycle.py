@@ -31,7 +31,9 @@ FOREIGN = """<?xml version="1.0" encoding="UTF-8"?>
 def ours(prefix: str = "autopilot/") -> str:
     return (f"<Rule><ID>autopilot-leases</ID><Filter><Prefix>{prefix}leases/</Prefix></Filter><Status>Enabled</Status>"
             "<Expiration><Days>2</Days></Expiration></Rule><Rule><Status>Enabled</Status><ID>autopilot-manifests</ID>"
-            f"<Filter><Prefix>{prefix}manifests/</Prefix></Filter><Expiration><Days>30</Days></Expiration></Rule>")
+            f"<Filter><Prefix>{prefix}manifests/</Prefix></Filter><Expiration><Days>30</Days></Expiration></Rule>"
+            f"<Rule><ID>autopilot-uploads</ID><Filter><Prefix>{prefix}uploads/</Prefix></Filter><Status>Enabled</Status>"
+            "<Expiration><Days>30</Days></Expiration></Rule>")
 
 
 def expires(cos, rule_id):  # noqa: F811
@@ -39,11 +41,12 @@ def expires(cos, rule_id):  # noqa: F811
     return rule.findtext("Filter/Prefix"), rule.findtext("Expiration/Days"), rule.findtext("Status")
 
 
-def test_plan_on_a_bucket_without_lifecycle_shows_both_rules_and_changes_nothing(project, scf, cos, capsys):  # noqa: F811
+def test_plan_on_a_bucket_without_lifecycle_shows_our_rules_and_changes_nothing(project, scf, cos, capsys):  # noqa: F811
     code, out, _ = run(project, "plan", capsys)
     assert code == 0
     assert (f"~ bucket {BUCKET}: lifecycle create autopilot-leases (autopilot/leases/ after 2 days), "
-            "create autopilot-manifests (autopilot/manifests/ after 30 days)") in out.splitlines()
+            "create autopilot-manifests (autopilot/manifests/ after 30 days), "
+            "create autopilot-uploads (autopilot/uploads/ after 30 days)") in out.splitlines()
     assert cos.puts() == [] and cos.stored is None
 
 
@@ -53,7 +56,9 @@ def test_apply_on_a_bucket_without_lifecycle_creates_our_rules(project, scf, cos
     assert len(cos.puts()) == 1
     assert expires(cos, "autopilot-leases") == ("autopilot/leases/", "2", "Enabled")
     assert expires(cos, "autopilot-manifests") == ("autopilot/manifests/", "30", "Enabled")
-    assert [r.findtext("ID") for r in rules_of(cos.stored)] == ["autopilot-leases", "autopilot-manifests"]
+    assert expires(cos, "autopilot-uploads") == ("autopilot/uploads/", "30", "Enabled")
+    assert [r.findtext("ID") for r in rules_of(cos.stored)] == ["autopilot-leases", "autopilot-manifests",
+                                                                "autopilot-uploads"]
 
 
 def test_apply_keeps_every_foreign_rule_as_it_was_and_adds_ours(project, scf, cos, capsys):  # noqa: F811
@@ -63,7 +68,7 @@ def test_apply_keeps_every_foreign_rule_as_it_was_and_adds_ours(project, scf, co
     assert "lifecycle create autopilot-leases" in out and "4 other rule(s) kept" in out
     before, after = rules_of(FOREIGN), rules_of(cos.stored)
     assert [canonical(r) for r in after[:4]] == [canonical(r) for r in before]
-    assert [r.findtext("ID") for r in after[4:]] == ["autopilot-leases", "autopilot-manifests"]
+    assert [r.findtext("ID") for r in after[4:]] == ["autopilot-leases", "autopilot-manifests", "autopilot-uploads"]
 
 
 def test_rules_already_in_place_make_no_put_even_written_in_another_element_order(project, scf, cos, capsys):  # noqa: F811
@@ -87,12 +92,13 @@ def test_a_changed_state_prefix_updates_our_rules_in_place_and_keeps_the_others(
     set_variable(project, "STATE_PREFIX", "state/")
     _, plan_out, _ = run(project, "plan", capsys)
     assert ("lifecycle update autopilot-leases (state/leases/ after 2 days), update autopilot-manifests "
-            "(state/manifests/ after 30 days); 4 other rule(s) kept") in plan_out
+            "(state/manifests/ after 30 days), update autopilot-uploads (state/uploads/ after 30 days); "
+            "4 other rule(s) kept") in plan_out
     code, out, _ = run(project, "apply", capsys)
     assert code == 0, out
     assert expires(cos, "autopilot-leases") == ("state/leases/", "2", "Enabled")
     assert [r.findtext("ID") for r in rules_of(cos.stored)] == ["id1", "autopilot-leases", "autopilot-manifests",
-                                                                "id2", "backup-tags", "multipart"]
+                                                                "autopilot-uploads", "id2", "backup-tags", "multipart"]
     foreign = [canonical(r) for r in rules_of(cos.stored) if not r.findtext("ID").startswith("autopilot-")]
     assert foreign == [canonical(r) for r in rules_of(FOREIGN)]
 
