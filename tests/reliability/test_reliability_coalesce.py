@@ -128,11 +128,10 @@ def play(emulator, uploads, deliveries, ticks) -> None:
     for index, delay, who, fate in deliveries:
         event = parse_event(upload_event([uploads[index]]))
         due[uploads[index].at + timedelta(seconds=delay)].append(
-            (lambda d, e=event: submit_upload(settings, e, d), fleet[who], fate, 0))
+            (partial(submit_upload, settings, event), fleet[who], fate, 0))
     for minute, fate in enumerate(ticks, start=1):
         moment = T0 + timedelta(minutes=minute)
-        tick = parse_event(timer_event(moment))
-        due[moment].append((lambda d, e=tick: submit_timer(settings, e, d), timer_deps, fate, 0))
+        due[moment].append((partial(submit_timer, settings, parse_event(timer_event(moment))), timer_deps, fate, 0))
     while due:
         moment = min(due)
         clock.now = moment
