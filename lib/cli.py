@@ -19,7 +19,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Sequence
 
-from lib import jobview
+from lib import coalesce, jobview
 from lib.client import CiClient, JobDetail, make_client
 from lib.config import Settings, is_workflow_id, load_settings
 from lib.credentials import find_credentials, profile_name
@@ -27,7 +27,7 @@ from lib.duplicates import describe, find_duplicates
 from lib.errors import AppError, CloudApiError, CloudUnavailableError, ConfigError, InvalidEventError, SafetyError
 from lib.jobs import is_our_job
 from lib.jobview import TERMINAL, ZONES, JobObjectsView, state_word
-from lib.render import plural, render_summary_table
+from lib.render import plural, render_summary_table, table
 from lib.report import JOB_TYPES, build_report
 from lib.windows import Window, as_utc, format_ci_time, parse_ci_time, parse_duration
 
@@ -36,7 +36,8 @@ STATES = ("Submitted", "Running", "Success", "Failed", "Pause", "Cancel")
 # CI's documented ids are `b` + 32 hex digits (DescribeInventoryTriggerJob sample, reference §batch jobs); the
 # SDK's demos use shorter `b000000001`. Both are accepted; '', '/', '..', '?' and spaces never go on the wire.
 _JOB_ID = re.compile(r"^b[0-9A-Za-z]{1,63}$")
-NEEDS_CREDENTIALS = frozenset({"jobs list", "jobs get", "jobs watch", "jobs cancel", "report", "invoke", "upload"})
+NEEDS_CREDENTIALS = frozenset({"jobs list", "jobs get", "jobs watch", "jobs cancel", "report", "invoke", "upload",
+                               "uploads"})
 
 
 class UsageError(Exception):
@@ -224,6 +225,13 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", parents=[common], help="summarise the jobs of a window")
     report.add_argument("--since", metavar="DURATION", help="window length (default: REPORT_LOOKBACK)")
     report.add_argument("--all-jobs", action="store_true", help="include jobs not named JOB_NAME_PREFIX-*")
+
+    uploads = commands.add_parser("uploads", parents=[common], help="coalesced uploads: their batch jobs, or "
+                                  "which job an uploaded key went into (UPLOAD_BATCH_SECONDS > 0)")
+    uploads.add_argument("--since", metavar="DURATION", default=None, help="slots in the last DURATION (default 1d)")
+    uploads.add_argument("--start", metavar="TIME", help="slots starting at or after TIME")
+    uploads.add_argument("--end", metavar="TIME", help="slots starting before TIME (default: now)")
+    uploads.add_argument("--key", help="the uploaded object key to look for")
 
     invoke = commands.add_parser("invoke", parents=[common], help="run a function's handler on an event file")
     invoke.add_argument("function", choices=("submit", "report"))
@@ -541,10 +549,44 @@ def cmd_invoke(cli: Cli) -> int:
     return EXIT_PROBLEM if isinstance(summary, dict) and summary.get("problem") else EXIT_OK
 
 
+def cmd_uploads(cli: Cli) -> int:
+    """Batches of coalesced uploads in a range; with --key, the job(s) that key went into (exit 1 if none)."""
+    args = cli.args
+    if not (args.since or args.start):
+        args.since = "1d"
+    window = _range(cli, as_utc(cli.clock()))
+    settings = cli.settings()
+    client = cli.client(settings)
+    batches = coalesce.read_batches(client, settings, window.start or datetime(1970, 1, 1, tzinfo=timezone.utc),
+                                    window.end)
+    pending = coalesce.pending_uploads(client, settings)
+    if args.key is not None:
+        batches = [b for b in batches if args.key in b.keys]
+        waiting = pending.get(args.key, [])
+        if args.json:
+            cli.out_json({"key": args.key, "batches": [b.model_dump(mode="json") for b in batches],
+                          "pending_slots": waiting})
+        else:
+            cli.out("".join(f"{args.key}: job {b.job_id or '(not created yet)'} {b.job_name}, slot "
+                            f"{jobview.show_time(b.slot, cli.zone)}\n" for b in batches)
+                    + "".join(f"{args.key}: pending in slot {s}\n" for s in waiting)
+                    + ("" if batches or waiting else f"{args.key}: in no batch of this range and not pending"))
+        return EXIT_OK if batches or waiting else EXIT_PROBLEM
+    if args.json:
+        cli.out_json({"batches": [b.model_dump(mode="json") for b in batches], "pending": len(pending)})
+    else:
+        rows = [(jobview.show_time(b.slot, cli.zone), str(b.n), str(len(b.records)), str(len(b.keys)),
+                 b.job_id or "-", b.state, b.job_name) for b in batches]
+        cli.out(table(("slot", "batch", "uploads", "keys", "job id", "state", "job name"), rows)
+                + f"\n{len(batches)} batch{'' if len(batches) == 1 else 'es'}, "
+                f"{plural(sum(len(b.records) for b in batches), 'upload')}; {plural(len(pending), 'key')} pending")
+    return EXIT_OK
+
+
 COMMANDS: Dict[str, Callable[[Cli], int]] = {
     "jobs list": cmd_jobs_list, "jobs get": cmd_jobs_get, "jobs watch": cmd_jobs_watch,
     "jobs cancel": cmd_jobs_cancel, "jobs duplicates": cmd_jobs_duplicates, "upload": cmd_upload,
-    "submit": cmd_submit, "report": cmd_report, "invoke": cmd_invoke,
+    "submit": cmd_submit, "report": cmd_report, "invoke": cmd_invoke, "uploads": cmd_uploads,
 }
 
 
