@@ -377,6 +377,8 @@ class CiClient:
 
     def delete_objects(self, keys: List[str]) -> None:
         """Delete up to 1000 keys in one POST /?delete (Quiet); a key already gone counts as deleted."""
+        # A signed request needs only cos:DeleteObject on each key, which the role has under STATE_PREFIX
+        # (cloud.tencent.com/document/api/436/8289 授权说明, read 2026-12-02).
         if not keys:
             return
         objects = [{"Key": k} for k in keys[:1000]]
