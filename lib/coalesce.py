@@ -70,6 +70,7 @@ class PassResult(NamedTuple):
     flushed: List[UploadBatch]  # batches this pass committed or finished
     held: List[datetime]  # slots another live flusher holds
     checkpoint: Optional[datetime]
+    created: Set[str]  # names of the jobs this pass created (the others it found, made by a killed flush)
 
 
 def _root(settings: Settings) -> str:
@@ -203,7 +204,7 @@ def batch_body(settings: Settings, batch: UploadBatch) -> JobBody:
     return build_job_body(settings, batch.job_name, JobInput(UrlFile=url), None)
 
 
-def _submit(client: CiClient, settings: Settings, batch: UploadBatch, ensure: Ensure) -> UploadBatch:
+def _submit(client: CiClient, settings: Settings, batch: UploadBatch, ensure: Ensure) -> Tuple[UploadBatch, bool]:
     """Manifest, job (by name: a takeover finds the one a killed flush made), then the ledger names the job."""
     text = manifest_lines(settings.bucket, settings.region, batch.keys)
     client.put_object(batch.manifest_key, text.encode("utf-8"), "text/plain; charset=utf-8")
@@ -212,21 +213,21 @@ def _submit(client: CiClient, settings: Settings, batch: UploadBatch, ensure: En
     _write_ledger(client, settings, done, if_absent=False)
     logs.log("batch_job_created" if created else "batch_job_found", job_id=job.JobId, job_name=job.Name,
              slot=compact(batch.slot), batch=batch.n, uploads=len(batch.records))
-    return done
+    return done, created
 
 
 def flush_slot(client: CiClient, settings: Settings, store: StateStore, slot: datetime, owner: str,
-               ttl: timedelta, ensure: Ensure) -> Tuple[List[UploadBatch], List[UploadBatch]]:
+               ttl: timedelta, ensure: Ensure) -> Tuple[List[UploadBatch], List[Tuple[UploadBatch, bool]]]:
     """Under the slot's lease: finish an unsubmitted ledger, then commit every record not yet in one as the next
-    batch. Returns (all ledgers, those this call committed or finished); raises LeaseHeldError."""
+    batch. Returns (all ledgers, (batch, job created) for those this call finished); raises LeaseHeldError."""
     proposal = Lease(lease_id=f"upload-batch@{compact(slot)}", owner=owner, generation=0,
                      expires_at=store.clock(), job_name=upload_batch_job_name(settings.job_name_prefix, slot, 0))
-    touched: List[UploadBatch] = []
+    touched: List[Tuple[UploadBatch, bool]] = []
     with store.holding(proposal, ttl):
         ledgers = read_ledgers(client, settings, slot)
         if ledgers and not ledgers[-1].job_id:
-            ledgers[-1] = _submit(client, settings, ledgers[-1], ensure)  # a killed flush's commit
-            touched.append(ledgers[-1])
+            touched.append(_submit(client, settings, ledgers[-1], ensure))  # a killed flush's commit
+            ledgers[-1] = touched[-1][0]
         counted: Set[str] = {rid for batch in ledgers for rid in batch.records}
         new = _resolve_long(client, settings,
                             {rid: k for rid, k in _records(client, settings, slot).items() if rid not in counted})
@@ -243,8 +244,8 @@ def flush_slot(client: CiClient, settings: Settings, store: StateStore, slot: da
                     raise
                 raise LeaseHeldError(f"batch {n} of slot {compact(slot)} was committed by another flusher "
                                      "whose lease this run took over; the next flush carries on from it") from None
-            ledgers.append(_submit(client, settings, batch, ensure))
-            touched.append(ledgers[-1])
+            touched.append(_submit(client, settings, batch, ensure))
+            ledgers.append(touched[-1][0])
     return ledgers, touched
 
 
@@ -298,7 +299,7 @@ def flush_pass(client: CiClient, settings: Settings, store: StateStore, owner: s
     late = _late_markers(client, settings)  # listed before the slots' records: a marker's record is then listed too
     flushed: Set[datetime] = set()
     held: List[datetime] = []
-    touched: List[UploadBatch] = []
+    touched: List[Tuple[UploadBatch, bool]] = []
     for slot in sorted(set(slots) | set(late)):
         if due_at(slot, seconds) > now:
             continue
@@ -320,7 +321,7 @@ def flush_pass(client: CiClient, settings: Settings, store: StateStore, owner: s
     if advance is not None and advance != checkpoint:
         client.put_object(_checkpoint_key(settings), UploadCheckpoint(slot=advance).model_dump_json().encode("utf-8"),
                           "application/json")
-    return PassResult(touched, held, advance)
+    return PassResult([b for b, _ in touched], held, advance, {b.job_name for b, created in touched if created})
 
 
 def newest_due_slot(now: datetime, seconds: int) -> datetime:

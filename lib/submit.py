@@ -351,7 +351,8 @@ def flush_uploads(settings: Settings, deps: Deps) -> List[JobRef]:
     store = StateStore(deps.client, settings.state_prefix, deps.clock)
     done = coalesce.flush_pass(deps.client, settings, store, deps.owner, lease_ttl(settings, deps.time_limit),
                                lambda body: ensure_job(deps.client, body, deps.sleep))
-    return [JobRef(job_id=b.job_id, name=b.job_name, state=b.state, created=True, input=b.manifest_key)
+    return [JobRef(job_id=b.job_id, name=b.job_name, state=b.state, created=b.job_name in done.created,
+                   input=f"UrlFile={coalesce.batch_body(settings, b).Input.UrlFile} ({len(b.keys)} objects)")
             for b in done.flushed]
 
 

@@ -134,13 +134,13 @@ def test_a_record_written_near_the_flush_time_leaves_a_marker_for_a_skewed_flush
     assert send(settings, instance(settings, clock), Upload("a.png", T0)).late == 1
 
 
-@pytest.mark.parametrize(("method", "n", "what"), [
-    ("put_object", 2, "the ledger's commit"),
-    ("put_object", 3, "the manifest"),
-    ("create_job", 1, "the job's create"),
-    ("put_object", 4, "the ledger naming the job"),
+@pytest.mark.parametrize(("method", "n", "what", "heir_creates"), [
+    ("put_object", 2, "the ledger's commit", True),
+    ("put_object", 3, "the manifest", True),
+    ("create_job", 1, "the job's create", False),
+    ("put_object", 4, "the ledger naming the job", False),
 ])
-def test_a_takeover_finishes_the_killed_flushs_ledger_without_a_second_job(bucket, method, n, what):
+def test_a_takeover_finishes_the_killed_flushs_ledger_without_a_second_job(bucket, method, n, what, heir_creates):
     settings, clock = coalesce_settings(bucket), Clock(T0 + timedelta(seconds=1))
     send(settings, instance(settings, clock), Upload("a.png", T0), Upload("b.png", T0))
     clock.now = DUE
@@ -148,7 +148,8 @@ def test_a_takeover_finishes_the_killed_flushs_ledger_without_a_second_job(bucke
     with pytest.raises(BaseException, match="killed"):
         flush_uploads(settings, instance(settings, clock, "dies", client=dying))
     clock.advance(seconds=61)  # the dead flusher's claim (30 s + 30 s) has lapsed
-    flush_uploads(settings, instance(settings, clock, "heir"))
+    (ref,) = flush_uploads(settings, instance(settings, clock, "heir"))
+    assert ref.created is heir_creates, what
     (batch,) = ledgers(bucket)
     assert batch.n == 0 and batch.keys == ["a.png", "b.png"] and settled_problems(bucket) == [], what
 
