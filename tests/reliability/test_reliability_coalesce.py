@@ -51,24 +51,22 @@ class Faulty:
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._client, name)
-        if not callable(attr):
-            return attr
+        return partial(self._call, name, attr) if callable(attr) else attr
 
-        def call(*args: Any, **kwargs: Any) -> Any:
-            if self.dead:
-                raise Killed(f"{name} after the function was killed")
-            self.calls += 1
-            if self.calls == self._at and self._mode == "before":
-                raise CloudUnavailableError(name, "injected: the request never reached the service")
-            result = attr(*args, **kwargs)
-            if self.calls == self._at and self._mode == "lost":
-                raise CloudUnavailableError(name, "injected: carried out, the answer was lost")
-            if self.calls == self._at and self._mode == "kill":
-                self.dead = True
-                raise Killed(f"killed right after {name}")
-            return result
-
-        return call
+    def _call(self, name: str, method: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.dead:
+            raise Killed(f"{name} after the function was killed")
+        self.calls += 1
+        hit = self.calls == self._at
+        if hit and self._mode == "before":
+            raise CloudUnavailableError(name, "injected: the request never reached the service")
+        result = method(*args, **kwargs)
+        if hit and self._mode == "lost":
+            raise CloudUnavailableError(name, "injected: carried out, the answer was lost")
+        if hit and self._mode == "kill":
+            self.dead = True
+            raise Killed(f"killed right after {name}")
+        return result
 
 
 Fate = Optional[Tuple[str, int]]
