@@ -464,11 +464,18 @@ def upload_batch_section(results: Dict[str, Any]) -> List[str]:
     out += [f"Per-event mode costs {per_event:.1f} calls and one batch job per upload, whatever the rate. "
             "Coalesced, the cost is one PUT per upload plus a fixed cost per slot (lease, listings, ledger, "
             "manifest, create) and 3 calls per idle pass (each warm instance looks once per slot), so calls per "
-            "upload fall toward 1 as the rate grows. The next limit is the size of one slot: a flush lists "
-            "ceil(records/1000) pages and holds every key in memory, and the ledger and the manifest carry every "
-            "key (about 100 bytes each), so a slot of about a million uploads (a 10 MB ledger, ~1000 listing "
-            "calls) no longer fits one invocation's time limit; shorten UPLOAD_BATCH_SECONDS before that.", ""]
-    return out
+            "upload fall toward 1 as the rate grows: 10× the uploads added "
+            f"{big['total'] - big['uploads'] - (ub['coalesced']['total'] - ub['coalesced']['uploads'])} calls "
+            "(listing pages) and no job. Wall time is the emulator's, not a budget."]
+    if passes and big["largest_batch"]:
+        per_k = max(p["peak_mb"] for p in passes) / big["largest_batch"] * 1000
+        out += ["", f"**The next limit is the size of one slot.** A flush holds every record of its slot in memory "
+                f"({per_k:.1f} MB per 1,000 records measured), lists ceil(records/1000) pages, and writes every key "
+                "into the ledger and the manifest. A 512 MB function therefore runs out at roughly "
+                f"{int(400 / per_k * 1000):,} records in one slot (about {int(400 / per_k * 1000) // 60:,} uploads a "
+                "second at a 60 s interval), well before the listing pages or the 900 s time limit matter; above "
+                "that, shorten UPLOAD_BATCH_SECONDS (or split a slot's batch, not built)."]
+    return out + [""]
 
 
 def detector_section(results: Dict[str, Any], existing: str) -> str:
