@@ -21,7 +21,7 @@ def _run(event: Any, settings: Settings, invocation: Invocation) -> Dict[str, An
     if not isinstance(event, TimerEvent):
         # Retrying a COS event here can never produce a report: skip it cleanly rather than raise.
         return {"function": "report", "skipped": True, "reason": "the report function runs on timer events only"}
-    client = make_client(settings)
+    client = make_client(settings, pool_size=settings.report_concurrency)  # one connection per reader thread
     summary = build_report(settings, client, event.time, deadline=invocation.deadline)
     with requests.Session() as session:
         deliveries = deliver_report(settings, summary, client=client, session=session)
