@@ -247,6 +247,11 @@ class _Tally:
             self.stuck.append(line)
 
 
+def connections_needed(settings: Settings) -> int:
+    """The report client's connection pool: one per reader thread and one for the listing thread."""
+    return settings.report_concurrency + 1
+
+
 def build_report(settings: Settings, client: CiClient, end: datetime, *, lookback: Optional[timedelta] = None,
                  progress: Optional[Progress] = None, deadline: Optional[float] = None,
                  monotonic: Callable[[], float] = time.monotonic) -> ReportSummary:
