@@ -16,6 +16,7 @@ from lib.config import Settings
 from lib.duplicates import LiveJob, describe, settle_duplicates
 from lib.errors import AppError, CloudApiError, CloudError, PaginationError
 from lib.jobs import is_our_job
+from lib.report_cache import cache_key, cacheable, decode, dump, encode, parse
 from lib.state import Checkpoint
 from lib.windows import as_utc, floor_second, format_ci_time, format_duration, parse_ci_time
 
@@ -95,6 +96,7 @@ class ObjectTotals(_Strict):
     acted: int = 0
     workflow_executions: Dict[str, int] = {}
     jobs_without_results: int = 0
+    cached_jobs: int = 0  # jobs whose counters came from the previous report's cache: calls not made
 
 
 class RuleCheckpoint(_Strict):
@@ -215,6 +217,10 @@ class _Tally:
     out_of_time: bool = False  # the deadline passed: no more per-object reads are dispatched
     noted_out_of_time: bool = False
     incomplete: bool = False
+    cached: Dict[str, str] = field(default_factory=dict)  # the previous report's cache (lib.report_cache)
+    cache_found: bool = False
+    keep: Dict[str, str] = field(default_factory=dict)  # this report's cache: finished clean jobs of its window
+    cached_jobs: int = 0
     unread_jobs: int = 0  # jobs whose per-object reads still failed after the client's retries
     unread_named: List[str] = field(default_factory=list)
     first_read_error: str = ""
@@ -264,6 +270,7 @@ def build_report(settings: Settings, client: CiClient, end: datetime, *, lookbac
     end = floor_second(end)  # the list bounds are whole seconds: the window is too, so reports tile exactly
     start = floor_second(end - (lookback or settings.report_lookback))
     tally = _Tally()
+    _load_cache(client, settings, tally)
     live: List[LiveJob] = []
     with _PerObjectReads(client, settings.report_concurrency, tally) as reads:
         for job in _jobs_in_window(settings, client, start, end, tally, progress):
@@ -276,6 +283,7 @@ def build_report(settings: Settings, client: CiClient, end: datetime, *, lookbac
                 tally.out_of_time = True  # in-flight reads still finish; nothing more is dispatched
             reads.add(job)
     _note_unread_jobs(tally)
+    _save_cache(client, settings, tally)
     total = len(tally.seen)
     duplicates = settle_duplicates(client, live, settings.report_cancel_duplicates, settings.job_name_prefix)
     for duplicate in duplicates:
@@ -286,7 +294,7 @@ def build_report(settings: Settings, client: CiClient, end: datetime, *, lookbac
     objects = ObjectTotals(inspected=tally.inspected, by_state=dict(sorted(tally.object_states.items())),
                            suspicious=tally.suspicious, acted=tally.acted,
                            workflow_executions=dict(sorted(tally.executions.items())),
-                           jobs_without_results=tally.jobs_without_results)
+                           jobs_without_results=tally.jobs_without_results, cached_jobs=tally.cached_jobs)
     problem = bool(duplicates or tally.failed_total or tally.stuck_total or tally.suspicious or failing
                    or tally.object_states.get("Failed") or tally.executions.get("Failed"))
     return ReportSummary(
@@ -366,6 +374,7 @@ class _JobRead:
     refused: str = ""  # the service refused this kind of call (4xx): why
     failed: str = ""  # this job's reads still failed after the client's retries: why
     out_of_time: bool = False  # not read: dispatched after the deadline
+    cached: bool = False  # not read: the previous report's cache holds its counters
 
     def call(self, _page: int = 0) -> None:
         self.calls += 1
@@ -401,7 +410,10 @@ class _PerObjectReads:
     def add(self, job: JobDetail) -> None:
         """Dispatch one job's reads (or record why it is not read); merge the oldest ones once the window is full."""
         kind = job.per_object_kind
-        if self.tally.out_of_time:
+        cached = decode(self.tally.cached[job.JobId], job.EndTime) if job.JobId in self.tally.cached else None
+        if cached is not None and kind in _READERS:  # costs no call, so past the deadline too
+            self._push(job, _done(_JobRead(kind=kind, states=cached, cached=True)))
+        elif self.tally.out_of_time:
             self._push(job, _done(_JobRead(kind=kind, out_of_time=True)))
         elif kind in _READERS:
             if kind == "ImageInspect":
@@ -468,6 +480,10 @@ def _merge(job: JobDetail, read: _JobRead, tally: _Tally) -> None:
         if len(tally.unread_named) < MAX_UNREAD_JOBS_NAMED:
             tally.unread_named.append(job.JobId)
     else:
+        if read.cached:
+            tally.cached_jobs += 1
+        if read.cached or cacheable(job.State, job.EndTime, read.states, bool(read.lines or read.unrecognised)):
+            tally.keep[job.JobId] = encode(job.EndTime, read.states)
         if read.kind == "ImageInspect":
             tally.inspected += sum(read.states.values())
             tally.object_states.update(read.states)
@@ -476,6 +492,36 @@ def _merge(job: JobDetail, read: _JobRead, tally: _Tally) -> None:
         else:
             tally.executions.update(read.states)
         _keep_job_objects(job, read.kind, read.states, read.lines, read.suspicious, read.acted, tally)
+
+
+def _load_cache(client: CiClient, settings: Settings, tally: _Tally) -> None:
+    """The previous report's cache; a missing one is normal, an unreadable one a note (every job is then read)."""
+    key = cache_key(settings.state_prefix)
+    try:
+        tally.call()  # listed first: a GET of a missing key would log an SDK error on every first report
+        if key not in client.list_keys(key):
+            return
+        tally.call()
+        raw = client.get_object(key)
+        if raw is not None:
+            tally.cache_found = True
+            tally.cached = dict(parse(raw, settings.bucket).jobs)
+    except (CloudError, ValueError) as exc:
+        tally.note(f"the per-object results cache {key} was not used ({exc}); every finished job was read")
+
+
+def _save_cache(client: CiClient, settings: Settings, tally: _Tally) -> None:
+    """This report's cache, replacing the last one: only its window's jobs, so it never grows past one window."""
+    tally.cached = {}  # the old cache is done with: free it before the new one is serialised
+    if not (tally.keep or tally.cache_found):
+        return
+    key = cache_key(settings.state_prefix)
+    try:
+        tally.call()
+        client.put_object(key, dump(settings.bucket, tally.keep), "application/json")
+    except CloudError as exc:  # the report is still right; the next one just reads more
+        tally.note(f"the per-object results cache {key} could not be written: {exc}")
+    tally.keep = {}
 
 
 def _note_unread_jobs(tally: _Tally) -> None:
