@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from bench import calls
 from bench.common import BUCKET, CHILD_REPORT, REPO, emulator_env, run_child
-from bench.seed import seed_jobs
+from bench.seed import add_result, seed_jobs
 
 MEMORY_BUDGET_MB = 64
 REPORT_N = (0, 1, 100, 101, 1050, 10000)
@@ -28,8 +28,10 @@ _t1 = time.perf_counter()
 result = main_handler(_event(), {"request_id": "bench-report"})
 _t2 = time.perf_counter()
 summary = result.get("summary") or {}
+_cpu = __import__("os").times()
 _report(import_s=_t1 - _t0, run_s=_t2 - _t1, total_jobs=summary.get("total_jobs"),
-        api_calls=summary.get("api_calls"))
+        api_calls=summary.get("api_calls"), complete=summary.get("complete"),
+        cached_jobs=(summary.get("objects") or {}).get("cached_jobs"), cpu_s=_cpu.user + _cpu.system)
 """
 
 SUBMIT_CHILD = CHILD_REPORT + """
@@ -56,15 +58,44 @@ def report_event() -> Dict[str, Any]:
             "Message": ""}
 
 
-def run_report(handle: Any, per_type: int) -> Dict[str, Any]:
-    """Seed `per_type` finished jobs of each Type into a clean emulator, run the report once in a fresh child."""
+def seed_report(handle: Any, per_type: int, results_per_job: int = 0) -> None:
+    """A clean emulator holding `per_type` finished jobs of each Type, each with `results_per_job` clean results."""
     handle.reset()
     handle.backend.create_bucket(BUCKET)
     for job_type in ("Job", "Workflow"):
-        seed_jobs(handle, job_type, per_type, created=lambda i: JOBS_FROM + timedelta(seconds=i))
+        ids = seed_jobs(handle, job_type, per_type, created=lambda i: JOBS_FROM + timedelta(seconds=i))
+        with handle.backend.lock:
+            for i, job_id in enumerate(ids):
+                for k in range(results_per_job):
+                    add_result(handle.backend, job_id, job_type, f"images/{i:06d}-{k}.png",
+                               JOBS_FROM + timedelta(seconds=i))
+
+
+def run_report(handle: Any, per_type: int, *, latency: float = 0.0, concurrency: Optional[int] = None,
+               results_per_job: int = 0, again: bool = False) -> Dict[str, Any]:
+    """Seed `per_type` finished jobs of each Type into a clean emulator, run the report once in a fresh child.
+
+    `latency` is the emulator's per-request delay (a real region's call cost); `concurrency` sets
+    REPORT_CONCURRENCY (default: the setting's own); `again` runs a second report over the same window, which
+    reuses the first one's per-object results cache, and adds its figures under "again"."""
+    seed_report(handle, per_type, results_per_job)
     handle.request_log.clear()
+    extra = {"REPORT_CONCURRENCY": str(concurrency)} if concurrency is not None else {}
     env = emulator_env(handle.url, handle.secret_id, handle.secret_key, REPORT_LOOKBACK="1d",
-                       BENCH_EVENT=json.dumps(report_event()))
+                       BENCH_EVENT=json.dumps(report_event()), **extra)
+    handle.latency = latency
+    try:
+        result = _report_figures(handle, per_type, env)
+        if again:
+            handle.request_log.clear()
+            result["again"] = _report_figures(handle, per_type, env)
+    finally:
+        handle.latency = 0.0
+    result.update(latency_s=latency, concurrency=concurrency, results_per_job=results_per_job)
+    return result
+
+
+def _report_figures(handle: Any, per_type: int, env: Dict[str, str]) -> Dict[str, Any]:
     wall, rep = run_child(REPORT_CHILD, env, timeout=1800)
     counted = calls.count(handle.request_log.snapshot())
     expected_list = math.ceil(per_type / 100) if per_type else 1  # an empty window still costs one call
@@ -76,6 +107,7 @@ def run_report(handle: Any, per_type: int) -> Dict[str, Any]:
         "expected_list": expected_list, "per_object": calls.per_object_calls(counted),
         "list_ok": calls.list_calls(counted, "Job") == expected_list
         and calls.list_calls(counted, "Workflow") == expected_list,
+        "cpu_s": rep.get("cpu_s"), "complete": rep.get("complete"), "cached_jobs": rep.get("cached_jobs"),
     }
 
 

@@ -16,7 +16,7 @@ from lib.config import Settings
 from lib.duplicates import LiveJob, describe, settle_duplicates
 from lib.errors import AppError, CloudApiError, CloudError, PaginationError
 from lib.jobs import is_our_job
-from lib.report_cache import cache_key, cacheable, decode, dump, encode, parse
+from lib.report_cache import NewResults, PreviousResults, cache_key, cacheable
 from lib.state import Checkpoint
 from lib.windows import as_utc, floor_second, format_ci_time, format_duration, parse_ci_time
 
@@ -217,9 +217,8 @@ class _Tally:
     out_of_time: bool = False  # the deadline passed: no more per-object reads are dispatched
     noted_out_of_time: bool = False
     incomplete: bool = False
-    cached: Dict[str, str] = field(default_factory=dict)  # the previous report's cache (lib.report_cache)
-    cache_found: bool = False
-    keep: Dict[str, str] = field(default_factory=dict)  # this report's cache: finished clean jobs of its window
+    cached: Optional[PreviousResults] = None  # the previous report's cache (lib.report_cache)
+    keep: Optional[NewResults] = None  # this report's cache: the finished clean jobs of its window
     cached_jobs: int = 0
     unread_jobs: int = 0  # jobs whose per-object reads still failed after the client's retries
     unread_named: List[str] = field(default_factory=list)
@@ -410,7 +409,7 @@ class _PerObjectReads:
     def add(self, job: JobDetail) -> None:
         """Dispatch one job's reads (or record why it is not read); merge the oldest ones once the window is full."""
         kind = job.per_object_kind
-        cached = decode(self.tally.cached[job.JobId], job.EndTime) if job.JobId in self.tally.cached else None
+        cached = self.tally.cached.get(job.JobId, job.EndTime) if self.tally.cached is not None else None
         if cached is not None and kind in _READERS:  # costs no call, so past the deadline too
             self._push(job, _done(_JobRead(kind=kind, states=cached, cached=True)))
         elif self.tally.out_of_time:
@@ -482,8 +481,9 @@ def _merge(job: JobDetail, read: _JobRead, tally: _Tally) -> None:
     else:
         if read.cached:
             tally.cached_jobs += 1
-        if read.cached or cacheable(job.State, job.EndTime, read.states, bool(read.lines or read.unrecognised)):
-            tally.keep[job.JobId] = encode(job.EndTime, read.states)
+        if tally.keep is not None and (read.cached or cacheable(job.State, job.EndTime, read.states,
+                                                                bool(read.lines or read.unrecognised))):
+            tally.keep.add(job.JobId, job.EndTime, read.states)
         if read.kind == "ImageInspect":
             tally.inspected += sum(read.states.values())
             tally.object_states.update(read.states)
@@ -497,6 +497,7 @@ def _merge(job: JobDetail, read: _JobRead, tally: _Tally) -> None:
 def _load_cache(client: CiClient, settings: Settings, tally: _Tally) -> None:
     """The previous report's cache; a missing one is normal, an unreadable one a note (every job is then read)."""
     key = cache_key(settings.state_prefix)
+    tally.keep = NewResults(settings.bucket)
     try:
         tally.call()  # listed first: a GET of a missing key would log an SDK error on every first report
         if key not in client.list_keys(key):
@@ -504,24 +505,23 @@ def _load_cache(client: CiClient, settings: Settings, tally: _Tally) -> None:
         tally.call()
         raw = client.get_object(key)
         if raw is not None:
-            tally.cache_found = True
-            tally.cached = dict(parse(raw, settings.bucket).jobs)
+            tally.cached = PreviousResults.parse(raw, settings.bucket)
     except (CloudError, ValueError) as exc:
         tally.note(f"the per-object results cache {key} was not used ({exc}); every finished job was read")
 
 
 def _save_cache(client: CiClient, settings: Settings, tally: _Tally) -> None:
     """This report's cache, replacing the last one: only its window's jobs, so it never grows past one window."""
-    tally.cached = {}  # the old cache is done with: free it before the new one is serialised
-    if not (tally.keep or tally.cache_found):
+    found, tally.cached = tally.cached is not None, None  # done with: free it before the new one is serialised
+    keep, tally.keep = tally.keep, None
+    if keep is None or not (keep.count or found):
         return
     key = cache_key(settings.state_prefix)
     try:
         tally.call()
-        client.put_object(key, dump(settings.bucket, tally.keep), "application/json")
+        client.put_object(key, keep.dump(), "application/json")
     except CloudError as exc:  # the report is still right; the next one just reads more
         tally.note(f"the per-object results cache {key} could not be written: {exc}")
-    tally.keep = {}
 
 
 def _note_unread_jobs(tally: _Tally) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from lib.client import make_client
 from lib.report import build_report
-from lib.report_cache import cache_key, dump
+from lib.report_cache import NewResults, cache_key
 from tests.reliability.report_jobs import BUCKET, REPORT_END, PlannedJob, report_settings, seed
 
 pytestmark = pytest.mark.emulator
@@ -77,7 +77,7 @@ def test_the_cache_keeps_only_the_jobs_of_the_latest_window(emulator):
 
 @pytest.mark.parametrize(("content", "said"), [
     (b"{not json", "it is not a per-object results cache"),
-    (dump("otherbucket-1250000000", {}), "it was written for bucket 'otherbucket-1250000000'"),
+    (NewResults("otherbucket-1250000000").dump(), "it was written for bucket 'otherbucket-1250000000'"),
     (b'{"format": 99, "bucket": "x", "jobs": {}}', "its format is 99"),
 ])
 def test_an_unusable_cache_is_a_note_and_every_job_is_read(emulator, content, said):

@@ -2,16 +2,14 @@
 them: the test-side truth the concurrent report is compared with."""
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Dict, List, Sequence, Tuple
 
 from bench.common import BUCKET
-from bench.seed import WORKFLOW_ID
-from emulator.models import InspectJob, WorkflowExecution
-from tests.reliability.support import REGION, at, emulator_settings
+from bench.seed import add_result
+from tests.reliability.support import at, emulator_settings
 
 CREATED_FROM = at(2)  # jobs are created one second apart from here; a report ending at at(3) covers them all
 REPORT_END = at(3)
@@ -65,31 +63,11 @@ def seed(handle, plan: Sequence[PlannedJob]) -> Seeded:
             if planned.state == "Submitted":
                 job.start_time = job.end_time = None
             for k, (state, suspicious) in enumerate(planned.objects):
-                _add_result(backend, ids[n], planned.job_type, f"p/{n:04d}/{k:03d}.png", state, suspicious,
-                            _created(n))
+                add_result(backend, ids[n], planned.job_type, f"p/{n:04d}/{k:03d}.png", _created(n), state=state,
+                           suspicious=suspicious)
     out.ids = [ids[n] for n in range(len(plan))]
     return out
 
 
 def _created(n: int) -> datetime:
     return CREATED_FROM + timedelta(seconds=n)
-
-
-def _add_result(backend, batch_job_id: str, job_type: str, key: str, state: str, suspicious: bool,
-                created: datetime) -> None:
-    if job_type == "Job":
-        result = {"picSize": 10, "picType": "png", "suspicious": suspicious}
-        if suspicious:
-            result.update(suspiciousBeginByte=8, suspiciousEndByte=10, suspiciousSize=2, suspiciousType="trailer")
-        record = InspectJob(job_id="j" + uuid.uuid4().hex, seq=backend._next_seq(), bucket=BUCKET, region=REGION,
-                            key=key, state=state, creation_time=created, auto_process=False, process_type="",
-                            code="Success" if state == "Success" else "InternalError",
-                            result=result if state == "Success" else None, batch_job_id=batch_job_id)
-        backend.inspect_jobs[record.job_id] = record
-        backend.inspect_jobs_by_batch[batch_job_id].append(record)
-    else:
-        record = WorkflowExecution(run_id="i" + uuid.uuid4().hex, seq=backend._next_seq(), bucket=BUCKET,
-                                   workflow_id=WORKFLOW_ID, workflow_name="inspect", key=key, state=state,
-                                   creation_time=created, batch_job_id=batch_job_id)
-        backend.executions[record.run_id] = record
-        backend.executions_by_batch[batch_job_id].append(record)
