@@ -26,6 +26,7 @@ LATENCY_N_QUICK = {"concurrent": 60, "sequential": 20, "large": 120}
 UPLOAD_R = (1, 2, 10, 1000)
 JOBS_FROM = datetime(2026, 2, 1, tzinfo=timezone.utc)
 REPORT_TICK = JOBS_FROM + timedelta(hours=12)  # the window [tick - 1d, tick] holds every seeded job
+WINDOW_AFTER_JOBS_FROM_S = 12 * 3600 - 60
 
 REPORT_CHILD = CHILD_REPORT + """
 import time
@@ -69,13 +70,19 @@ def seed_report(handle: Any, per_type: int, results_per_job: int = 0) -> None:
     """A clean emulator holding `per_type` finished jobs of each Type, each with `results_per_job` clean results."""
     handle.reset()
     handle.backend.create_bucket(BUCKET)
+    # One job a second from JOBS_FROM; more than fit in the 12 h up to REPORT_TICK share seconds, so every one is
+    # inside the window (a 100,000-job run at one a second would spill past it).
+    step = min(1.0, WINDOW_AFTER_JOBS_FROM_S / max(1, per_type))
+
+    def created(i: int) -> datetime:
+        return JOBS_FROM + timedelta(seconds=int(i * step))
+
     for job_type in ("Job", "Workflow"):
-        ids = seed_jobs(handle, job_type, per_type, created=lambda i: JOBS_FROM + timedelta(seconds=i))
+        ids = seed_jobs(handle, job_type, per_type, created=created)
         with handle.backend.lock:
             for i, job_id in enumerate(ids):
                 for k in range(results_per_job):
-                    add_result(handle.backend, job_id, job_type, f"images/{i:06d}-{k}.png",
-                               JOBS_FROM + timedelta(seconds=i))
+                    add_result(handle.backend, job_id, job_type, f"images/{i:06d}-{k}.png", created(i))
 
 
 def run_report(handle: Any, per_type: int, *, latency: float = 0.0, concurrency: Optional[int] = None,
