@@ -63,6 +63,10 @@ def run(only: List[str], quick: bool) -> Dict[str, Any]:
                 results["report"] = {"runs": [_step(f"report over {n} jobs per Type",
                                                     lambda n=n: functions.run_report(handle, n))
                                               for n in sizes["report_n"]]}
+        if "report" in only and functions.report_available() is None:
+            results["report_latency"] = _step(
+                f"report at {functions.IN_REGION_LATENCY * 1000:.0f} ms per call",
+                lambda: functions.run_report_at_latency(handle, quick))
         if "upload" in only:
             results["upload"] = [_step(f"upload event of {r} records", lambda r=r: functions.run_upload(handle, r))
                                  for r in sizes["upload_r"]]

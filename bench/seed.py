@@ -77,6 +77,32 @@ def seed_jobs(handle: Any, job_type: str, count: int, *, state: str = "Success",
     return ids
 
 
+def add_result(backend: Any, batch_job_id: str, job_type: str, key: str, created: datetime, *,
+               state: str = "Success", suspicious: bool = False) -> None:
+    """One per-object result of a batch job, straight into the backend: an ImageInspect job (Type Job) or a workflow
+    execution (Type Workflow), as the job would have spawned it (caller holds backend.lock)."""
+    import uuid
+
+    from emulator.models import InspectJob, WorkflowExecution
+
+    if job_type == "Job":
+        result: Dict[str, Any] = {"picSize": 10, "picType": "png", "suspicious": suspicious}
+        if suspicious:
+            result.update(suspiciousBeginByte=8, suspiciousEndByte=10, suspiciousSize=2, suspiciousType="trailer")
+        record = InspectJob(job_id="j" + uuid.uuid4().hex, seq=backend._next_seq(), bucket=BUCKET, region=REGION,
+                            key=key, state=state, creation_time=created, auto_process=False, process_type="",
+                            code="Success" if state == "Success" else "InternalError",
+                            result=result if state == "Success" else None, batch_job_id=batch_job_id)
+        backend.inspect_jobs[record.job_id] = record
+        backend.inspect_jobs_by_batch[batch_job_id].append(record)
+    else:
+        execution = WorkflowExecution(run_id="i" + uuid.uuid4().hex, seq=backend._next_seq(), bucket=BUCKET,
+                                      workflow_id=WORKFLOW_ID, workflow_name="inspect", key=key, state=state,
+                                      creation_time=created, batch_job_id=batch_job_id)
+        backend.executions[execution.run_id] = execution
+        backend.executions_by_batch[batch_job_id].append(execution)
+
+
 def small_image(i: int) -> Tuple[str, bytes, str]:
     """The i-th of a cycle of tiny PNG/JPEG/GIF/BMP/WebP images from emulator.demo: (extension, bytes, type)."""
     from emulator import demo

@@ -86,6 +86,9 @@ DOCS: Dict[str, VariableDoc] = {
                                             "share a name (a create that landed after the retry's lookup).",
                                             "timer (timer-window jobs), all (upload jobs too) or off (only name "
                                             "them)"),
+    "REPORT_CONCURRENCY": VariableDoc("How many jobs' per-object results the report reads at once; the job list "
+                                      "itself is read one page at a time.",
+                                      "1-64 (1 reads one job at a time)"),
     "REPORT_NOTIFY": VariableDoc("When to post to the webhook.", "on-problem or always"),
     "REPORT_LINK": VariableDoc("How the chat message points at the HTML report (see deploy.md, Opening the report "
                                "from chat): a console link (needs a login), a presigned URL (expires), or the key.",

@@ -35,6 +35,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--job-pace", type=float, default=os.environ.get("EMULATOR_JOB_PACE", str(DEFAULT_JOB_PACE)),
                         help="seconds a new batch job stays Submitted, and then at least Running, before its objects "
                              f"are processed (default {DEFAULT_JOB_PACE:g}, env EMULATOR_JOB_PACE; 0 runs jobs at once)")
+    parser.add_argument("--latency", type=float, default=os.environ.get("EMULATOR_LATENCY", "0"),
+                        help="seconds added to every request, as a real region's per-call latency (e.g. 0.02; "
+                             "default 0, env EMULATOR_LATENCY)")
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -44,11 +47,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.job_pace < 0:
         print(f"--job-pace must be >= 0 seconds, got {args.job_pace:g}", file=sys.stderr)
         return 2
+    if not 0 <= args.latency < 3600:
+        print(f"--latency must be between 0 and 3600 seconds, got {args.latency:g}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         handle = EmulatorHandle(host=args.host, port=args.port, secret_id=args.secret_id,
                                 secret_key=args.secret_key, token=args.token, data_dir=args.data,
-                                autorun=not args.no_autorun, job_pace=args.job_pace)
+                                autorun=not args.no_autorun, job_pace=args.job_pace,
+                                latency=args.latency)
     except OSError as exc:  # a person gets a sentence and exit 2, not a traceback (issue 15)
         busy = exc.errno == errno.EADDRINUSE
         hint = "another process listens there; pick another --port (0 picks a free one)" if busy else str(exc)

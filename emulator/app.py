@@ -24,10 +24,11 @@ class EmulatorServer(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, address: Tuple[str, int], dispatcher: Dispatcher, faults: Faults,
-                 request_log: RequestLog):
+                 request_log: RequestLog, latency: float = 0.0):
         self.dispatcher = dispatcher
         self.faults = faults
         self.request_log = request_log
+        self.latency = latency  # seconds added to every service request (read per request: settable at runtime)
         super().__init__(address, EmulatorRequestHandler)
 
 
@@ -87,6 +88,7 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
         request = dispatcher.parse(self.command, self.path, self.headers, body, self.client_address[0])
         fault = None
         if request.service != "control":
+            self._network_delay()
             fault = self.server.faults.take(request.method, request.service, request.bucket, request.path)
         if fault is not None and fault.action == "reset":
             self._log(request, 0, "reset")
@@ -109,6 +111,13 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
         # log first: a client that has its response can rely on the record being there
         self._log(request, response.status, fault.action if fault is not None else None)
         self._write(request, response)
+
+    def _network_delay(self) -> None:
+        """A real region's per-call latency; slept on this request's own thread, holding no lock, so concurrent
+        requests overlap as they do on a network."""
+        latency = self.server.latency
+        if latency > 0:
+            time.sleep(latency)
 
     def _write(self, request: Request, response: Response) -> None:
         self.send_response(response.status)

@@ -24,6 +24,14 @@ TEST_SECRET_ID = "AKIDtest"  # noqa: S105 - the emulator's well-known test key i
 TEST_SECRET_KEY = "test-secret-key"  # noqa: S105 - the emulator's well-known test key, not a secret
 
 
+def check_latency(seconds: float) -> float:
+    """A per-request delay in seconds: finite and >= 0."""
+    value = float(seconds)
+    if not 0 <= value < 3600:
+        raise ValueError(f"latency must be between 0 and 3600 seconds, got {seconds!r}")
+    return value
+
+
 class JobWorker(threading.Thread):
     """Runs submitted jobs on a thread (the demo's and the standalone server's mode; tests step jobs themselves).
 
@@ -83,7 +91,7 @@ class EmulatorHandle:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, secret_id: str = TEST_SECRET_ID,
                  secret_key: str = TEST_SECRET_KEY, token: Optional[str] = None,
                  data_dir: Optional[str] = None, autorun: bool = False,
-                 clock: Optional[Callable[[], datetime]] = None, job_pace: float = 0.0):
+                 clock: Optional[Callable[[], datetime]] = None, job_pace: float = 0.0, latency: float = 0.0):
         self.secret_id = secret_id
         self.secret_key = secret_key
         self.token = token
@@ -96,13 +104,24 @@ class EmulatorHandle:
         control = ControlActions(self.backend, self.faults, self.request_log)
         dispatcher = Dispatcher(CosActions(self.backend).routes() + CiActions(self.backend).routes(), verifier,
                                 control_routes=control.routes())
-        self.server = EmulatorServer((host, port), dispatcher, self.faults, self.request_log)
+        self._start_latency = check_latency(latency)
+        self.server = EmulatorServer((host, port), dispatcher, self.faults, self.request_log,
+                                     latency=self._start_latency)
         bound_host, bound_port = self.server.server_address[:2]
         self.url = f"http://{bound_host}:{bound_port}"
         self._thread = threading.Thread(target=self.server.serve_forever, name="emulator-http",
                                         kwargs={"poll_interval": 0.05}, daemon=True)
         self._worker: Optional[JobWorker] = JobWorker(self.backend, pace=job_pace) if autorun else None
         self._stopped = False
+
+    @property
+    def latency(self) -> float:
+        """Seconds every service request waits before it is served (0 = loopback speed)."""
+        return self.server.latency
+
+    @latency.setter
+    def latency(self, seconds: float) -> None:
+        self.server.latency = check_latency(seconds)
 
     def start(self) -> EmulatorHandle:
         self._thread.start()
@@ -122,7 +141,8 @@ class EmulatorHandle:
         self._thread.join(timeout=5)
 
     def reset(self) -> None:
-        """Forget all state, faults and logged requests."""
+        """Forget all state, faults and logged requests; the latency goes back to the one the handle started with."""
+        self.latency = self._start_latency
         self.backend.reset()
         self.faults.clear()
         self.request_log.clear()

@@ -16,14 +16,16 @@ __all__ = ["run_emulator", "EmulatorHandle", "DEFAULT_REGION", "TEST_SECRET_ID",
 def run_emulator(secret_id: str = TEST_SECRET_ID, secret_key: str = TEST_SECRET_KEY, token: Optional[str] = None,
                  data_dir: Optional[str] = None, autorun: bool = False,
                  clock: Optional[Callable[[], datetime]] = None, host: str = "127.0.0.1",
-                 port: int = 0, job_pace: float = 0.0) -> Iterator[EmulatorHandle]:
+                 port: int = 0, job_pace: float = 0.0, latency: float = 0.0) -> Iterator[EmulatorHandle]:
     """Start an emulator on a free port in a thread; yield its handle; stop it cleanly on exit.
 
     ``data_dir`` None keeps state in memory; ``autorun`` runs submitted jobs on a worker thread;
     ``clock`` (returning an aware datetime) drives Last-Modified and job times; ``job_pace`` (with ``autorun``)
-    keeps each job Submitted, then Running, for that many seconds."""
+    keeps each job Submitted, then Running, for that many seconds; ``latency`` delays every service request by
+    that many seconds (``handle.latency`` changes it later)."""
     handle = EmulatorHandle(host=host, port=port, secret_id=secret_id, secret_key=secret_key, token=token,
-                            data_dir=data_dir, autorun=autorun, clock=clock, job_pace=job_pace).start()
+                            data_dir=data_dir, autorun=autorun, clock=clock, job_pace=job_pace,
+                            latency=latency).start()
     try:
         yield handle
     finally:

@@ -14,14 +14,14 @@ with frozen_imports():
     from lib.delivery import ReportRun, deliver_report
     from lib.events import TimerEvent
     from lib.invocation import Invocation, handle
-    from lib.report import build_report
+    from lib.report import build_report, connections_needed
 
 
 def _run(event: Any, settings: Settings, invocation: Invocation) -> Dict[str, Any]:
     if not isinstance(event, TimerEvent):
         # Retrying a COS event here can never produce a report: skip it cleanly rather than raise.
         return {"function": "report", "skipped": True, "reason": "the report function runs on timer events only"}
-    client = make_client(settings)
+    client = make_client(settings, pool_size=connections_needed(settings))
     summary = build_report(settings, client, event.time, deadline=invocation.deadline)
     with requests.Session() as session:
         deliveries = deliver_report(settings, summary, client=client, session=session)

@@ -2,6 +2,7 @@
 
 import logging
 import re
+import threading
 import time
 import xml.etree.ElementTree as ET
 from contextlib import contextmanager
@@ -273,6 +274,7 @@ class CiClient:
         self.backoff = backoff
         self._queue_id: Optional[str] = None  # the bucket's media queue, looked up once per client (per invocation)
         self._queue_looked_up = False
+        self._queue_lock = threading.Lock()  # the report's reader threads all ask for it; one of them looks it up
 
     def _read(self, action: str, call: Callable[[], T]) -> T:
         """Run an idempotent call, retrying transient failures with our (injectable) sleep."""
@@ -423,18 +425,19 @@ class CiClient:
     def media_queue_id(self, on_call: Optional[Callable[[], None]] = None) -> str:
         """The bucket's media-processing queue id (`GET /queue`, docs 436/54045), or '' when there is none or the
         lookup is refused; asked once per client, so once per invocation (on_call runs when it is asked)."""
-        if not self._queue_looked_up:
-            self._queue_looked_up = True
-            if on_call is not None:
-                on_call()
-            try:
-                data = self._read("DescribeMediaQueues", lambda: self.sdk.ci_get_media_queue(Bucket=self.bucket))
-            except (CloudApiError, CloudUnavailableError) as exc:
-                # e.g. no ci:DescribeMediaQueues permission, or media processing not enabled: today's call, no queue.
-                logger.info("media queue lookup refused (%s); listing per-object jobs without queueId", exc)
-                data = {}
-            self._queue_id = pick_queue_id(data if isinstance(data, dict) else {})
-        return self._queue_id or ""
+        with self._queue_lock:
+            if not self._queue_looked_up:
+                self._queue_looked_up = True
+                if on_call is not None:
+                    on_call()
+                try:
+                    data = self._read("DescribeMediaQueues", lambda: self.sdk.ci_get_media_queue(Bucket=self.bucket))
+                except (CloudApiError, CloudUnavailableError) as exc:
+                    # e.g. no ci:DescribeMediaQueues permission, or media processing not enabled: no queue today.
+                    logger.info("media queue lookup refused (%s); listing per-object jobs without queueId", exc)
+                    data = {}
+                self._queue_id = pick_queue_id(data if isinstance(data, dict) else {})
+            return self._queue_id or ""
 
     def iter_media_jobs(self, batch_job_id: str, tag: str = "ImageInspect", *,
                         on_page: Optional[Callable[[int], None]] = None) -> Iterator[InspectObjectResult]:
@@ -493,8 +496,9 @@ def paginate(fetch: Callable[[str], Tuple[List[T], str]], *,
         token = next_token
 
 
-def make_sdk(settings: Settings, *, require_credentials: bool = True) -> Any:
-    """Build the SDK client from settings: retries off (we retry ourselves), the emulator via Proxies."""
+def make_sdk(settings: Settings, *, require_credentials: bool = True, pool_size: Optional[int] = None) -> Any:
+    """Build the SDK client from settings: retries off (we retry ourselves), the emulator via Proxies; with pool_size,
+    its own connection pool of that many connections instead of the SDK's shared one."""
     from qcloud_cos import CosConfig, CosS3Client
 
     secret_id = settings.secret_id.get_secret_value() if settings.secret_id else ""
@@ -512,8 +516,30 @@ def make_sdk(settings: Settings, *, require_credentials: bool = True) -> Any:
     if settings.emulator_url:
         # Mode C of the reference: absolute-form requests through a proxy keep the real Host header.
         options.update(Scheme="http", Proxies={"http": settings.emulator_url.rstrip("/")})
-    return CosS3Client(CosConfig(**options), retry=0)
+    return CosS3Client(CosConfig(**options), retry=0, session=sized_session(pool_size) if pool_size else None)
 
 
-def make_client(settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> CiClient:
-    return CiClient(make_sdk(settings), settings.bucket, sleep=sleep)
+def sized_session(pool_size: int) -> Any:
+    """A requests session that keeps up to pool_size connections per host.
+
+    The SDK's built-in session is a class-level singleton sized by the first CosS3Client of the process (PoolMaxSize,
+    default 10; qcloud_cos/cos_client.py `__built_in_sessions`, tencentyun/cos-python-sdk-v5 @cc3bdf0, read
+    2026-12-02): threads beyond its size would open a connection per call and discard it ("Connection pool is
+    full"). CosS3Client(conf, retry, session=...) takes ours instead."""
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    session = requests.Session()
+    # Not the environment's proxy settings, re-read by requests on every call (~11% of a report's CPU per call,
+    # measured with cProfile): the SDK passes its own Proxies on each request (the emulator's, or none in SCF).
+    session.trust_env = False
+    for scheme in ("http://", "https://"):
+        # pool_connections is how many hosts keep a pool: the bucket's COS and CI endpoints, with room to spare.
+        session.mount(scheme, HTTPAdapter(pool_connections=4, pool_maxsize=pool_size))
+    return session
+
+
+def make_client(settings: Settings, *, sleep: Callable[[float], None] = time.sleep,
+                pool_size: Optional[int] = None) -> CiClient:
+    """The app's client; pool_size (the report's REPORT_CONCURRENCY) gives it a connection pool of its own."""
+    return CiClient(make_sdk(settings, pool_size=pool_size), settings.bucket, sleep=sleep)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple
@@ -15,6 +16,7 @@ from lib.config import Settings
 from lib.duplicates import LiveJob, describe, settle_duplicates
 from lib.errors import AppError, CloudApiError, CloudError, PaginationError
 from lib.jobs import is_our_job
+from lib.report_cache import NewResults, PreviousResults, cache_key, cacheable
 from lib.state import Checkpoint
 from lib.windows import as_utc, floor_second, format_ci_time, format_duration, parse_ci_time
 
@@ -25,6 +27,7 @@ STUCK_STATES = frozenset({"Submitted", "Running"})
 MAX_LISTED_JOBS = 100  # failed / stuck jobs, and jobs with notable objects, listed by id; totals stay exact
 MAX_OBJECTS_PER_JOB = 100
 MAX_NOTES = 20
+MAX_UNREAD_JOBS_NAMED = 5  # jobs whose per-object results failed, named in the note; the count stays exact
 
 Progress = Callable[[str], None]
 
@@ -93,6 +96,7 @@ class ObjectTotals(_Strict):
     acted: int = 0
     workflow_executions: Dict[str, int] = {}
     jobs_without_results: int = 0
+    cached_jobs: int = 0  # jobs whose counters came from the previous report's cache: calls not made
 
 
 class RuleCheckpoint(_Strict):
@@ -210,8 +214,15 @@ class _Tally:
     api_calls: int = 0
     unavailable: Dict[str, str] = field(default_factory=dict)  # per-object kind -> why its calls were refused
     unread: Set[str] = field(default_factory=set)  # response elements already noted as not understood
-    out_of_time: bool = False
+    out_of_time: bool = False  # the deadline passed: no more per-object reads are dispatched
+    noted_out_of_time: bool = False
     incomplete: bool = False
+    cached: Optional[PreviousResults] = None  # the previous report's cache (lib.report_cache)
+    keep: Optional[NewResults] = None  # this report's cache: the finished clean jobs of its window
+    cached_jobs: int = 0
+    unread_jobs: int = 0  # jobs whose per-object reads still failed after the client's retries
+    unread_named: List[str] = field(default_factory=list)
+    first_read_error: str = ""
 
     def call(self, _page: int = 0) -> None:
         self.api_calls += 1
@@ -241,6 +252,11 @@ class _Tally:
             self.stuck.append(line)
 
 
+def connections_needed(settings: Settings) -> int:
+    """The report client's connection pool: one per reader thread and one for the listing thread."""
+    return settings.report_concurrency + 1
+
+
 def build_report(settings: Settings, client: CiClient, end: datetime, *, lookback: Optional[timedelta] = None,
                  progress: Optional[Progress] = None, deadline: Optional[float] = None,
                  monotonic: Callable[[], float] = time.monotonic) -> ReportSummary:
@@ -253,21 +269,20 @@ def build_report(settings: Settings, client: CiClient, end: datetime, *, lookbac
     end = floor_second(end)  # the list bounds are whole seconds: the window is too, so reports tile exactly
     start = floor_second(end - (lookback or settings.report_lookback))
     tally = _Tally()
+    _load_cache(client, settings, tally)
     live: List[LiveJob] = []
-    for job in _jobs_in_window(settings, client, start, end, tally, progress):
-        _count_job(job, end, settings.report_stuck_after, tally)
-        if job.live:
-            live.append(LiveJob.of(job))
-        if job.State == "Submitted":  # a job that has not started has spawned nothing to list
-            continue
-        if deadline is not None and not tally.out_of_time and monotonic() > deadline:
-            tally.out_of_time = True
-            tally.note("per-object results stop here: the function's time limit is near; the remaining jobs are "
-                       "counted without them")
-        if tally.out_of_time:
-            tally.jobs_without_results += 1
-        else:
-            _collect_objects(client, job, tally)
+    with _PerObjectReads(client, settings.report_concurrency, tally) as reads:
+        for job in _jobs_in_window(settings, client, start, end, tally, progress):
+            _count_job(job, end, settings.report_stuck_after, tally)
+            if job.live:
+                live.append(LiveJob.of(job))
+            if job.State == "Submitted":  # a job that has not started has spawned nothing to list
+                continue
+            if deadline is not None and not tally.out_of_time and monotonic() > deadline:
+                tally.out_of_time = True  # in-flight reads still finish; nothing more is dispatched
+            reads.add(job)
+    _note_unread_jobs(tally)
+    _save_cache(client, settings, tally)
     total = len(tally.seen)
     duplicates = settle_duplicates(client, live, settings.report_cancel_duplicates, settings.job_name_prefix)
     for duplicate in duplicates:
@@ -278,7 +293,7 @@ def build_report(settings: Settings, client: CiClient, end: datetime, *, lookbac
     objects = ObjectTotals(inspected=tally.inspected, by_state=dict(sorted(tally.object_states.items())),
                            suspicious=tally.suspicious, acted=tally.acted,
                            workflow_executions=dict(sorted(tally.executions.items())),
-                           jobs_without_results=tally.jobs_without_results)
+                           jobs_without_results=tally.jobs_without_results, cached_jobs=tally.cached_jobs)
     problem = bool(duplicates or tally.failed_total or tally.stuck_total or tally.suspicious or failing
                    or tally.object_states.get("Failed") or tally.executions.get("Failed"))
     return ReportSummary(
@@ -344,32 +359,190 @@ def _count_job(job: JobDetail, now: datetime, stuck_after: timedelta, tally: _Ta
 _UNAVAILABLE = {"ImageInspect": "per-object ImageInspect results", "Workflow": "workflow executions"}
 
 
-def _collect_objects(client: CiClient, job: JobDetail, tally: _Tally) -> None:
-    kind = job.per_object_kind
-    collectors = {"ImageInspect": _collect_inspect_results, "Workflow": _collect_executions}
-    if kind not in collectors:
-        return
-    collect = collectors[kind]
-    if kind in tally.unavailable:
-        tally.jobs_without_results += 1
-        return
+@dataclass
+class _JobRead:
+    """One job's per-object results as a reader thread computed them; only the calling thread merges it."""
+
+    kind: str
+    states: Counter = field(default_factory=Counter)
+    lines: List[ObjectLine] = field(default_factory=list)
+    suspicious: int = 0
+    acted: int = 0
+    calls: int = 0
+    unrecognised: List[Tuple[str, ...]] = field(default_factory=list)
+    refused: str = ""  # the service refused this kind of call (4xx): why
+    failed: str = ""  # this job's reads still failed after the client's retries: why
+    out_of_time: bool = False  # not read: dispatched after the deadline
+    cached: bool = False  # not read: the previous report's cache holds its counters
+
+    def call(self, _page: int = 0) -> None:
+        self.calls += 1
+
+
+class _PerObjectReads:
+    """Per-object reads of the listed jobs, `concurrency` at a time, merged into the tally in listing order.
+
+    At most 2 × concurrency jobs wait in the window, so memory stays flat however many jobs the window holds.
+    The first job of each kind is read alone: a refusal (4xx) is then asked once, not once per thread."""
+
+    def __init__(self, client: CiClient, concurrency: int, tally: _Tally) -> None:
+        self.client = client
+        self.tally = tally
+        self.limit = 2 * concurrency if concurrency > 1 else 1
+        self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="report-read") if concurrency > 1 else None
+        self.window: deque = deque()  # (job, future of its _JobRead), in listing order
+        self.probed: Set[str] = set()
+        self.refused: Dict[str, str] = {}  # kind -> why; written by readers (dict.setdefault is atomic)
+
+    def __enter__(self) -> _PerObjectReads:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if exc[0] is None:
+                while self.window:
+                    self._merge_oldest()
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True, cancel_futures=exc[0] is not None)  # a failed listing stops here
+
+    def add(self, job: JobDetail) -> None:
+        """Dispatch one job's reads (or record why it is not read); merge the oldest ones once the window is full."""
+        kind = job.per_object_kind
+        cached = self.tally.cached.get(job.JobId, job.EndTime) if self.tally.cached is not None else None
+        if cached is not None and kind in _READERS:  # costs no call, so past the deadline too
+            self._push(job, _done(_JobRead(kind=kind, states=cached, cached=True)))
+        elif self.tally.out_of_time:
+            self._push(job, _done(_JobRead(kind=kind, out_of_time=True)))
+        elif kind in _READERS:
+            if kind == "ImageInspect":
+                self.client.media_queue_id(on_call=self.tally.call)  # once, before any reader needs it
+            if self.pool is None or kind not in self.probed:
+                self.probed.add(kind)
+                self._push(job, _done(_read_job(self.client, job, self.refused)))
+            else:
+                self._push(job, self.pool.submit(_read_job, self.client, job, self.refused))
+        while len(self.window) >= self.limit:
+            self._merge_oldest()
+
+    def _push(self, job: JobDetail, read: Future[_JobRead]) -> None:
+        self.window.append((job, read))
+
+    def _merge_oldest(self) -> None:
+        job, read = self.window.popleft()
+        _merge(job, read.result(), self.tally)
+
+
+def _done(read: _JobRead) -> Future[_JobRead]:
+    future: Future = Future()
+    future.set_result(read)
+    return future
+
+
+def _read_job(client: CiClient, job: JobDetail, refused: Dict[str, str]) -> _JobRead:
+    """Read every page of one job's per-object results (runs on a reader thread; touches no shared state but
+    `refused`)."""
+    read = _JobRead(kind=job.per_object_kind)
+    if read.kind in refused:  # another reader was refused meanwhile: the refusal would repeat
+        read.refused = refused[read.kind]
+        return read
     try:
-        collect(client, job, tally)  # updates the tally only once every page of the job is read
-    except AppError as exc:
-        if not _unavailable(exc):
-            raise
-        # The first refusal will repeat for every job: say it once and stop asking.
-        tally.unavailable[kind] = str(exc)
+        _READERS[read.kind](client, job, read)
+    except (CloudError, PaginationError) as exc:
+        if _refusal(exc):
+            read.refused = refused.setdefault(read.kind, str(exc))
+        else:
+            read.failed = str(exc)
+    return read
+
+
+def _merge(job: JobDetail, read: _JobRead, tally: _Tally) -> None:
+    """Add one job's read to the tally: all of its pages, or none of them (it is then counted without results)."""
+    tally.api_calls += read.calls
+    for elements in read.unrecognised:
+        tally.unrecognised(elements)
+    if read.out_of_time:
+        if not tally.noted_out_of_time:
+            tally.noted_out_of_time = True
+            tally.note("per-object results stop here: the function's time limit is near; the remaining jobs are "
+                       "counted without them")
         tally.jobs_without_results += 1
-        tally.note(f"{_UNAVAILABLE[kind]} unavailable: {exc}; showing batch-level counts only")
+    elif read.refused:
+        tally.jobs_without_results += 1
+        if read.kind not in tally.unavailable:  # the first refusal will repeat for every job: say it once
+            tally.unavailable[read.kind] = read.refused
+            tally.note(f"{_UNAVAILABLE[read.kind]} unavailable: {read.refused}; showing batch-level counts only")
+    elif read.failed:
+        tally.jobs_without_results += 1
+        tally.unread_jobs += 1
+        tally.first_read_error = tally.first_read_error or read.failed
+        if len(tally.unread_named) < MAX_UNREAD_JOBS_NAMED:
+            tally.unread_named.append(job.JobId)
+    else:
+        if read.cached:
+            tally.cached_jobs += 1
+        if tally.keep is not None and (read.cached or cacheable(job.State, job.EndTime, read.states,
+                                                                bool(read.lines or read.unrecognised))):
+            tally.keep.add(job.JobId, job.EndTime, read.states)
+        if read.kind == "ImageInspect":
+            tally.inspected += sum(read.states.values())
+            tally.object_states.update(read.states)
+            tally.suspicious += read.suspicious
+            tally.acted += read.acted
+        else:
+            tally.executions.update(read.states)
+        _keep_job_objects(job, read.kind, read.states, read.lines, read.suspicious, read.acted, tally)
+
+
+def _load_cache(client: CiClient, settings: Settings, tally: _Tally) -> None:
+    """The previous report's cache; a missing one is normal, an unreadable one a note (every job is then read)."""
+    key = cache_key(settings.state_prefix)
+    tally.keep = NewResults(settings.bucket)
+    try:
+        tally.call()  # listed first: a GET of a missing key would log an SDK error on every first report
+        if key not in client.list_keys(key):
+            return
+        tally.call()
+        raw = client.get_object(key)
+        if raw is not None:
+            tally.cached = PreviousResults.parse(raw, settings.bucket)
+    except (CloudError, ValueError) as exc:
+        tally.note(f"the per-object results cache {key} was not used ({exc}); every finished job was read")
+
+
+def _save_cache(client: CiClient, settings: Settings, tally: _Tally) -> None:
+    """This report's cache, replacing the last one: only its window's jobs, so it never grows past one window."""
+    found, tally.cached = tally.cached is not None, None  # done with: free it before the new one is serialised
+    keep, tally.keep = tally.keep, None
+    if keep is None or not (keep.count or found):
+        return
+    key = cache_key(settings.state_prefix)
+    try:
+        tally.call()
+        client.put_object(key, keep.dump(), "application/json")
+    except CloudError as exc:  # the report is still right; the next one just reads more
+        tally.note(f"the per-object results cache {key} could not be written: {exc}")
+
+
+def _note_unread_jobs(tally: _Tally) -> None:
+    """One note for every job whose per-object reads failed after retries; the report is then incomplete."""
+    if not tally.unread_jobs:
+        return
+    tally.incomplete = True
+    more = tally.unread_jobs - len(tally.unread_named)
+    named = ", ".join(tally.unread_named) + (f" and {more} more" if more > 0 else "")
+    tally.note(f"per-object results of {tally.unread_jobs} job(s) could not be read after retries ({named}); they "
+               f"are counted without them; first error: {tally.first_read_error}")
 
 
 def read_job_objects(client: CiClient, job: JobDetail) -> Tuple[JobObjects, List[str]]:
-    """One job's per-object results read by the report's own collectors (for `jobs get`), and the notes they left.
+    """One job's per-object results read by the report's own readers (for `jobs get`), and the notes they left.
 
     Unlike the report's list, a job with nothing notable still comes back, with its counts and no objects."""
     tally = _Tally()
-    _collect_objects(client, job, tally)
+    with _PerObjectReads(client, 1, tally) as reads:
+        reads.add(job)
+    _note_unread_jobs(tally)
     if tally.jobs_with_objects:
         return tally.jobs_with_objects[0], tally.notes
     states = tally.object_states or tally.executions
@@ -377,50 +550,39 @@ def read_job_objects(client: CiClient, job: JobDetail) -> Tuple[JobObjects, List
                       suspicious=tally.suspicious, acted=tally.acted), tally.notes
 
 
-def _unavailable(exc: AppError) -> bool:
-    """Whether a failed per-object call means the report should go on without per-object results."""
-    if isinstance(exc, CloudApiError):
-        return 400 <= exc.status < 500  # e.g. the real service insisting on queueId (reference §12)
-    return isinstance(exc, (CloudError, PaginationError))
+def _refusal(exc: AppError) -> bool:
+    """Whether a failed per-object call is the service refusing that kind of call (and so would refuse them all)."""
+    return isinstance(exc, CloudApiError) and 400 <= exc.status < 500  # e.g. insisting on queueId (reference §12)
 
 
-def _collect_inspect_results(client: CiClient, job: JobDetail, tally: _Tally) -> None:
-    states: Counter = Counter()
-    lines: List[ObjectLine] = []
-    suspicious = acted = 0
-    client.media_queue_id(on_call=tally.call)  # looked up once per run; every `GET /jobs` then sends it
-    for result in client.iter_media_jobs(job.JobId, "ImageInspect", on_page=tally.call):
-        states[result.state or "-"] += 1
+def _read_inspect_results(client: CiClient, job: JobDetail, read: _JobRead) -> None:
+    for result in client.iter_media_jobs(job.JobId, "ImageInspect", on_page=read.call):
+        read.states[result.state or "-"] += 1
         action = _action(result)
-        suspicious += result.suspicious
-        acted += bool(result.suspicious and action)
+        read.suspicious += result.suspicious
+        read.acted += bool(result.suspicious and action)
         # Keep one past the cap so the job can say it was truncated.
-        if (result.suspicious or result.state == "Failed") and len(lines) <= MAX_OBJECTS_PER_JOB:
-            lines.append(ObjectLine(
+        if (result.suspicious or result.state == "Failed") and len(read.lines) <= MAX_OBJECTS_PER_JOB:
+            read.lines.append(ObjectLine(
                 key=result.key, state=result.state, suspicious=result.suspicious,
                 suspicious_type=result.suspicious_type, begin_byte=result.begin_byte, end_byte=result.end_byte,
                 suspicious_size=result.suspicious_size, action=action,
                 error="" if result.state != "Failed" else f"{result.code} {result.message}".strip()))
-    tally.inspected += sum(states.values())
-    tally.object_states.update(states)
-    tally.suspicious += suspicious
-    tally.acted += acted
-    _keep_job_objects(job, "ImageInspect", states, lines, suspicious, acted, tally)
 
 
-def _collect_executions(client: CiClient, job: JobDetail, tally: _Tally) -> None:
-    states: Counter = Counter()
-    lines: List[ObjectLine] = []
+def _read_executions(client: CiClient, job: JobDetail, read: _JobRead) -> None:
     for workflow_id in job.workflow_ids:
         execution: WorkflowExecutionItem
-        for execution in client.iter_workflow_executions(job.JobId, workflow_id, on_page=tally.call,
-                                                         on_unrecognised=tally.unrecognised):
-            states[execution.State or "-"] += 1
-            if execution.State == "Failed" and len(lines) <= MAX_OBJECTS_PER_JOB:
-                lines.append(ObjectLine(key=execution.Object, state=execution.State,
-                                        error=f"workflow {execution.WorkflowId} run {execution.RunId}"))
-    tally.executions.update(states)
-    _keep_job_objects(job, "Workflow", states, lines, 0, 0, tally)
+        for execution in client.iter_workflow_executions(job.JobId, workflow_id, on_page=read.call,
+                                                         on_unrecognised=read.unrecognised.append):
+            read.states[execution.State or "-"] += 1
+            if execution.State == "Failed" and len(read.lines) <= MAX_OBJECTS_PER_JOB:
+                read.lines.append(ObjectLine(key=execution.Object, state=execution.State,
+                                             error=f"workflow {execution.WorkflowId} run {execution.RunId}"))
+
+
+_READERS: Dict[str, Callable[[CiClient, JobDetail, _JobRead], None]] = {
+    "ImageInspect": _read_inspect_results, "Workflow": _read_executions}
 
 
 def _keep_job_objects(job: JobDetail, kind: str, states: Counter, lines: List[ObjectLine], suspicious: int,

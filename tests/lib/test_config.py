@@ -49,6 +49,8 @@ def test_defaults_need_only_bucket_and_region():
     ("REPORT_NOTIFY", "sometimes", "REPORT_NOTIFY='sometimes': must be always or on-problem"),
     ("REPORT_FAIL_ABOVE", "1.5", "REPORT_FAIL_ABOVE='1.5': must be a share of jobs between 0 and 1"),
     ("REPORT_ALL_JOBS", "perhaps", "REPORT_ALL_JOBS='perhaps': must be true or false"),
+    ("REPORT_CONCURRENCY", "0", "REPORT_CONCURRENCY='0': must be 1-64 per-object reads in flight"),
+    ("REPORT_CONCURRENCY", "65", "REPORT_CONCURRENCY='65': must be 1-64"),
     ("ALLOW_DELETE_WHOLE_BUCKET", "yes please", "ALLOW_DELETE_WHOLE_BUCKET='yes please'"),
 ])
 def test_invalid_value_names_variable_value_and_rule(variable, value, expected):

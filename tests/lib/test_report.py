@@ -48,8 +48,9 @@ def test_every_page_of_both_types_is_listed_once(wire, n):
     assert len(wire.list_calls("Workflow")) == expected_pages
     assert summary.total_jobs == 2 * n
     assert sum(row.count for row in summary.counts) == 2 * n
-    # + one stuck-job scan per Type (jobs from before the window) + one listing of the checkpoints
-    assert summary.api_calls == 2 * expected_pages + 2 + 1
+    # + one stuck-job scan per Type (jobs from before the window) + one listing of the checkpoints + one listing of
+    # the per-object results cache (none yet, and nothing to cache for jobs still Submitted)
+    assert summary.api_calls == 2 * expected_pages + 2 + 1 + 1
 
 
 def test_list_calls_ask_for_100_per_page_all_states_and_the_window(wire):
@@ -267,8 +268,9 @@ def test_api_calls_count_list_pages_per_object_pages_and_checkpoint_reads(wire):
     wire.objects["autopilot/checkpoints/hourly.json"] = json.dumps(
         {"rule": "hourly", "end": "2026-11-28T15:00:00Z", "job_id": "b0", "job_name": "x"}).encode()
     summary = report(wire)
-    # Job + Workflow lists, the queue lookup, 2 result pages, Job + Workflow stuck scans, list + read checkpoint
-    assert summary.api_calls == 2 + 1 + 2 + 2 + 1 + 1
+    # the cache listing, Job + Workflow lists, the queue lookup, 2 result pages, Job + Workflow stuck scans, the cache
+    # write (b1 ended clean), list + read checkpoint
+    assert summary.api_calls == 1 + 2 + 1 + 2 + 2 + 1 + 1 + 1
     assert summary.api_calls == len(wire.rsps.calls)
 
 

@@ -133,7 +133,7 @@ EVENTS = st.one_of(TIMER_EVENTS, COS_EVENTS, RAW,
 def offline(monkeypatch):
     """Canary settings; no back-off sleeps; a RequestsMock with no URLs around each call."""
     monkeypatch.setattr(handlers.submit, "make_client", lambda s: make_client(s, sleep=lambda _s: None))
-    monkeypatch.setattr(handlers.report, "make_client", lambda s: make_client(s, sleep=lambda _s: None))
+    monkeypatch.setattr(handlers.report, "make_client", lambda s, **kw: make_client(s, sleep=lambda _s: None, **kw))
     monkeypatch.setattr(handlers.submit, "Deps", lambda **kw: Deps(sleep=lambda _s: None, **kw))
     return monkeypatch
 
