@@ -28,7 +28,7 @@ from lib.errors import AppError, CloudApiError, CloudUnavailableError, ConfigErr
 from lib.jobs import is_our_job
 from lib.jobview import TERMINAL, ZONES, JobObjectsView, state_word
 from lib.render import plural, render_summary_table, table
-from lib.report import JOB_TYPES, build_report
+from lib.report import JOB_TYPES, build_report, connections_needed
 from lib.windows import Window, as_utc, format_ci_time, parse_ci_time, parse_duration
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -86,7 +86,9 @@ class Cli:
         self.loaded = load_settings(self.environ, overrides)
         return self.loaded
 
-    def client(self, settings: Settings) -> CiClient:
+    def client(self, settings: Settings, *, pool_size: Optional[int] = None) -> CiClient:
+        if pool_size and self.client_factory is make_client:  # a test's factory gives its own client as it is
+            return make_client(settings, pool_size=pool_size)
         return self.client_factory(settings)
 
     def terminal(self) -> bool:
@@ -512,7 +514,7 @@ def cmd_report(cli: Cli) -> int:
     shown = cli.progress()
     # CI reports whole seconds: end one second past now so a job created this second is in the report.
     end = as_utc(cli.clock()).replace(microsecond=0) + timedelta(seconds=1)
-    summary = build_report(settings, cli.client(settings), end, lookback=lookback, progress=shown)
+    summary = build_report(settings, cli.client(settings, pool_size=connections_needed(settings)), end, lookback=lookback, progress=shown)
     cli.end_progress(shown)
     if args.json:
         cli.out_json(summary.model_dump(mode="json"))

@@ -526,13 +526,16 @@ def sized_session(pool_size: int) -> Any:
     default 10; qcloud_cos/cos_client.py `__built_in_sessions`, tencentyun/cos-python-sdk-v5 @cc3bdf0, read
     2026-12-02): threads beyond its size would open a connection per call and discard it ("Connection pool is
     full"). CosS3Client(conf, retry, session=...) takes ours instead."""
+    from urllib.request import getproxies
+
     import requests
     from requests.adapters import HTTPAdapter
 
     session = requests.Session()
-    # Not the environment's proxy settings, re-read by requests on every call (~11% of a report's CPU per call,
-    # measured with cProfile): the SDK passes its own Proxies on each request (the emulator's, or none in SCF).
-    session.trust_env = False
+    # requests re-reads the environment's proxy settings on every call (~11% of a report's CPU per call, measured
+    # with cProfile); the SDK passes its own Proxies (the emulator's, or none in SCF). Only when no proxy is set in
+    # the environment is that scan skipped, so an operator's HTTPS_PROXY (and NO_PROXY) still applies to the CLI.
+    session.trust_env = bool(getproxies())
     for scheme in ("http://", "https://"):
         # pool_connections is how many hosts keep a pool: the bucket's COS and CI endpoints, with room to spare.
         session.mount(scheme, HTTPAdapter(pool_connections=4, pool_maxsize=pool_size))

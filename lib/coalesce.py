@@ -9,6 +9,7 @@ Records are never deleted by a flush: a redelivered event must find its record a
 """
 
 import hashlib
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Set, Tuple
 
@@ -335,6 +336,24 @@ def pass_needed(memory: FlushMemory, now: datetime, seconds: int) -> bool:
 
 
 # --- reading back (CLI `uploads`, the report) -----------------------------------------------------------------
+
+_BATCH_NAME = re.compile(r"-upload-batch-(\d{8}T\d{6}Z)-(\d+)$")
+
+
+def batch_of_job(prefix: str, name: str) -> Optional[Tuple[datetime, int]]:
+    """(slot, n) of a batch job by its name (upload_batch_job_name), or None for any other job."""
+    match = _BATCH_NAME.search(name) if name.startswith(f"{prefix}-upload-batch-") else None
+    slot = parse_slot(match.group(1)) if match else None
+    return (slot, int(match.group(2))) if match and slot is not None else None
+
+
+def read_ledger(client: CiClient, settings: Settings, slot: datetime, n: int) -> Optional[UploadBatch]:
+    """One batch's ledger, or None when it is gone (the lifecycle rule) or unreadable."""
+    try:
+        return _read_ledger(client, _ledger_key(settings, slot, n))
+    except StateError:
+        return None
+
 
 def read_batches(client: CiClient, settings: Settings, since: datetime, until: datetime) -> List[UploadBatch]:
     """Every ledger of the slots starting in [since, until), oldest slot first, batches in order."""

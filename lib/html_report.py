@@ -10,14 +10,17 @@ from html import escape
 from typing import Any, Callable, Iterable, List, Optional, Sequence
 
 from lib.render import (
+    BATCH_HEADERS,
     TITLE,
     TREND_HEADERS,
     age_text,
     all_notes,
+    batch_rows,
     daily_series,
     offsets_text,
     plural,
     trend_table,
+    uploads_line,
     utc,
     window_text,
 )
@@ -155,6 +158,15 @@ def _objects(summary: ReportSummary) -> str:
                           numeric=(2, 3))
 
 
+def _uploads(summary: ReportSummary) -> str:
+    if summary.uploads is None:
+        return ""
+    rows = batch_rows(summary)
+    content = f"<p>{_e(uploads_line(summary))}</p>" + (_table(BATCH_HEADERS, rows, numeric=(1, 4)) if rows
+                                                       else _none("no batch jobs"))
+    return _section("Coalesced uploads", "uploads", content)
+
+
 def render_html(summary: ReportSummary, trend: Optional[Trend] = None) -> str:
     """The whole page as a string (UTF-8 when written)."""
     status, verdict = headline(summary)
@@ -180,6 +192,7 @@ def render_html(summary: ReportSummary, trend: Optional[Trend] = None) -> str:
         _section(f"Stuck jobs ({summary.stuck_total})", "stuck", _jobs(summary.stuck, summary.stuck_total)),
         _section("Flagged and failed objects", "objects", _objects(summary)),
         _section("Jobs by state", "counts", counts),
+        _uploads(summary),
         _section("Rules", "rules", rules),
     ]
     if notes:

@@ -86,6 +86,8 @@ def render_message(summary: ReportSummary, *, style: str = "markdown", report_ke
     failed_objects = objects.by_state.get("Failed", 0) + objects.workflow_executions.get("Failed", 0)
     if failed_objects:
         lines.append(f"objects that failed inspection: {failed_objects}")
+    if summary.uploads is not None:
+        lines.append(uploads_line(summary))
     lines += [f"note: {n}" for n in all_notes(summary, trend)[:3]]
     if link:
         # A console link opens the folder: the key says which of its files is today's page.
@@ -93,6 +95,29 @@ def render_message(summary: ReportSummary, *, style: str = "markdown", report_ke
     elif report_key:
         lines.append(f"full report: {code.format(report_key)}")
     return _fit(lines, limit)
+
+
+BATCH_HEADERS = ("Slot (UTC)", "Batch", "Job", "State", "Uploads", "Keys")
+
+
+def uploads_line(summary: ReportSummary) -> str:
+    """Coalesced uploads in one line: batch jobs in the window, and what still waits for one."""
+    up = summary.uploads
+    assert up is not None
+    text = f"coalesced uploads: {plural(up.batch_jobs, 'batch job')} in the window"
+    if up.pending is None:
+        return text
+    since = f" (oldest since {utc(up.oldest_pending_slot)})" if up.oldest_pending_slot else ""
+    return f"{text}; {plural(up.pending, 'uploaded key')} waiting for one{since}"
+
+
+def batch_rows(summary: ReportSummary) -> List[Sequence[str]]:
+    """The newest batch jobs and the uploads each holds, as the Markdown report and the HTML page show them."""
+    assert summary.uploads is not None
+    return [(utc(b.slot), str(b.batch), f"{b.job_id} {b.name}", b.state,
+             "-" if b.uploads is None else str(b.uploads),
+             ", ".join(b.keys) + (f" … and {b.more_keys} more" if b.more_keys else ""))
+            for b in summary.uploads.batches]
 
 
 def _link(style: str, url: str) -> str:
@@ -283,6 +308,9 @@ def render_markdown(summary: ReportSummary, trend: Optional[Trend] = None) -> st
                            x.error) for x in job.objects])
         if job.truncated:
             out.append("\n(first objects only)")
+    if summary.uploads is not None:
+        out += ["", "## Coalesced uploads", "", uploads_line(summary), ""]
+        out += _md_table(BATCH_HEADERS, batch_rows(summary)) if summary.uploads.batches else ["no batch jobs"]
     out += ["", "## Rules", ""]
     out += _md_table(("Rule", "Next window starts", "Last job"),
                      [(c.rule, utc(c.next_window_start), c.last_job_id) for c in summary.checkpoints]) \

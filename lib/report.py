@@ -7,10 +7,11 @@ from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple
+from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tuple, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from lib import coalesce
 from lib.client import CiClient, InspectObjectResult, JobDetail, WorkflowExecutionItem
 from lib.config import Settings
 from lib.duplicates import LiveJob, describe, settle_duplicates
@@ -27,7 +28,10 @@ STUCK_STATES = frozenset({"Submitted", "Running"})
 MAX_LISTED_JOBS = 100  # failed / stuck jobs, and jobs with notable objects, listed by id; totals stay exact
 MAX_OBJECTS_PER_JOB = 100
 MAX_NOTES = 20
-MAX_UNREAD_JOBS_NAMED = 5  # jobs whose per-object results failed, named in the note; the count stays exact
+MAX_UNREAD_JOBS_NAMED = 5
+MAX_BATCHES_LISTED = 20  # coalesced-upload batch jobs shown with their uploads (the newest); the count stays exact
+BATCH_KEYS_SHOWN = 3
+PENDING_TOO_LONG = timedelta(hours=1)  # uploads waiting longer than this for a batch job make the report a problem  # jobs whose per-object results failed, named in the note; the count stays exact
 
 Progress = Callable[[str], None]
 
@@ -107,6 +111,28 @@ class RuleCheckpoint(_Strict):
     last_job_id: str
 
 
+class UploadBatchLine(_Strict):
+    """One batch job of coalesced uploads (UPLOAD_BATCH_SECONDS): its slot, and the uploads its ledger gave it."""
+
+    job_id: str
+    name: str
+    state: str
+    slot: datetime
+    batch: int
+    uploads: Optional[int] = None  # None: the ledger is gone (lifecycle rule) or unreadable
+    keys: List[str] = []  # the first BATCH_KEYS_SHOWN keys
+    more_keys: int = 0
+
+
+class UploadsSummary(_Strict):
+    """Coalesced uploads: the window's batch jobs (exact count, the newest listed) and what still waits for one."""
+
+    batch_jobs: int
+    batches: List[UploadBatchLine]
+    pending: Optional[int] = None  # uploaded keys in no batch job yet; None when it could not be read
+    oldest_pending_slot: Optional[datetime] = None
+
+
 class ReportSummary(_Strict):
     """Everything one report says; JSON-able, and the same for the function, the CLI and every channel."""
 
@@ -126,6 +152,7 @@ class ReportSummary(_Strict):
     objects: ObjectTotals
     jobs_with_objects: List[JobObjects]
     checkpoints: List[RuleCheckpoint]
+    uploads: Optional[UploadsSummary] = None  # only when uploads are coalesced or the window holds batch jobs
     notes: List[str]
     complete: bool = True
     api_calls: int
@@ -223,6 +250,8 @@ class _Tally:
     unread_jobs: int = 0  # jobs whose per-object reads still failed after the client's retries
     unread_named: List[str] = field(default_factory=list)
     first_read_error: str = ""
+    batch_jobs: int = 0
+    recent_batches: Deque[Tuple[JobDetail, datetime, int]] = field(default_factory=lambda: deque(maxlen=MAX_BATCHES_LISTED))
 
     def call(self, _page: int = 0) -> None:
         self.api_calls += 1
@@ -276,6 +305,10 @@ def build_report(settings: Settings, client: CiClient, end: datetime, *, lookbac
             _count_job(job, end, settings.report_stuck_after, tally)
             if job.live:
                 live.append(LiveJob.of(job))
+            batch = coalesce.batch_of_job(settings.job_name_prefix, job.Name)
+            if batch is not None:
+                tally.batch_jobs += 1
+                tally.recent_batches.append((job, *batch))
             if job.State == "Submitted":  # a job that has not started has spawned nothing to list
                 continue
             if deadline is not None and not tally.out_of_time and monotonic() > deadline:
@@ -289,12 +322,15 @@ def build_report(settings: Settings, client: CiClient, end: datetime, *, lookbac
         tally.note(describe(duplicate))
     _older_stuck_jobs(settings, client, start, end, tally)
     checkpoints = _read_checkpoints(client, settings.state_prefix, tally)
+    uploads = _uploads(settings, client, end, tally) if settings.upload_batch_seconds or tally.batch_jobs else None
+    waiting_long = uploads is not None and uploads.oldest_pending_slot is not None \
+        and end - uploads.oldest_pending_slot > PENDING_TOO_LONG
     failing = is_failing(tally.failed_total, total, settings.report_fail_above)
     objects = ObjectTotals(inspected=tally.inspected, by_state=dict(sorted(tally.object_states.items())),
                            suspicious=tally.suspicious, acted=tally.acted,
                            workflow_executions=dict(sorted(tally.executions.items())),
                            jobs_without_results=tally.jobs_without_results, cached_jobs=tally.cached_jobs)
-    problem = bool(duplicates or tally.failed_total or tally.stuck_total or tally.suspicious or failing
+    problem = bool(duplicates or waiting_long or tally.failed_total or tally.stuck_total or tally.suspicious or failing
                    or tally.object_states.get("Failed") or tally.executions.get("Failed"))
     return ReportSummary(
         bucket=settings.bucket, region=settings.region, window_start=start, window_end=end,
@@ -303,7 +339,7 @@ def build_report(settings: Settings, client: CiClient, end: datetime, *, lookbac
         failed_total=tally.failed_total, failed=tally.failed,
         stuck_after_seconds=int(settings.report_stuck_after.total_seconds()),
         stuck_total=tally.stuck_total, stuck=tally.stuck, objects=objects,
-        jobs_with_objects=tally.jobs_with_objects, checkpoints=checkpoints, notes=tally.notes,
+        jobs_with_objects=tally.jobs_with_objects, checkpoints=checkpoints, uploads=uploads, notes=tally.notes,
         complete=not (tally.out_of_time or tally.incomplete or tally.unavailable),
         api_calls=tally.api_calls, failed_share=round(tally.failed_total / total, 4) if total else 0.0,
         fail_above=settings.report_fail_above, failing=failing, problem=problem,
@@ -593,6 +629,52 @@ def _keep_job_objects(job: JobDetail, kind: str, states: Counter, lines: List[Ob
     tally.jobs_with_objects.append(JobObjects(
         job_id=job.JobId, name=job.Name, kind=kind, by_state=dict(sorted(states.items())), suspicious=suspicious,
         acted=acted, objects=lines[:MAX_OBJECTS_PER_JOB], truncated=len(lines) > MAX_OBJECTS_PER_JOB))
+
+
+class _Counted:
+    """A client whose every call adds to the report's count, for readers in other modules (lib.coalesce)."""
+
+    def __init__(self, client: CiClient, tally: _Tally) -> None:
+        self._client, self._tally = client, tally
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self._tally.call()
+            return attr(*args, **kwargs)
+
+        return counted
+
+
+def _uploads(settings: Settings, client: CiClient, end: datetime, tally: _Tally) -> UploadsSummary:
+    """Which uploads went into the newest batch jobs (their ledgers), and how many still wait (lib.coalesce)."""
+    counted = cast(CiClient, _Counted(client, tally))
+    lines = []
+    for job, slot, n in tally.recent_batches:
+        ledger = coalesce.read_ledger(counted, settings, slot, n)
+        keys = ledger.keys if ledger is not None else []
+        lines.append(UploadBatchLine(job_id=job.JobId, name=job.Name, state=job.State, slot=slot, batch=n,
+                                     uploads=len(ledger.records) if ledger is not None else None,
+                                     keys=keys[:BATCH_KEYS_SHOWN], more_keys=max(0, len(keys) - BATCH_KEYS_SHOWN)))
+    pending: Optional[int] = None
+    oldest: Optional[datetime] = None
+    if settings.upload_batch_seconds:
+        try:
+            waiting = coalesce.pending_uploads(counted, settings)
+        except AppError as exc:
+            tally.note(f"uploads waiting for a batch job could not be counted: {exc}")
+        else:
+            pending = len(waiting)
+            slots = [coalesce.parse_slot(s) for ss in waiting.values() for s in ss]
+            oldest = min((s for s in slots if s is not None), default=None)
+            if oldest is not None and end - oldest > PENDING_TOO_LONG:
+                tally.note(f"{pending} uploaded key(s) have waited for a batch job since {format_ci_time(oldest)}: "
+                           "a flush runs on the next upload event or submit timer tick; is the submit timer "
+                           "deployed and enabled?")
+    return UploadsSummary(batch_jobs=tally.batch_jobs, batches=lines, pending=pending, oldest_pending_slot=oldest)
 
 
 def _read_checkpoints(client: CiClient, state_prefix: str, tally: _Tally) -> List[RuleCheckpoint]:

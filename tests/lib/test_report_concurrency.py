@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 import lib.report as report_module
-from lib.client import CiClient, make_client
+from lib.client import CiClient, make_client, sized_session
 from lib.report import build_report, connections_needed
 from lib.report_cache import cache_key
 from tests.reliability.report_jobs import BUCKET, REPORT_END, PlannedJob, report_settings, seed
@@ -95,3 +95,14 @@ def test_a_job_whose_reads_still_fail_after_retries_is_counted_without_results_a
     assert summary.objects.inspected == 2 and not summary.complete
     (note,) = [n for n in summary.notes if "could not be read after retries" in n]
     assert seeded.ids[0] in note and seeded.ids[1] not in note and "503" in note
+
+
+@pytest.mark.parametrize(("environ", "trusted"), [({}, False), ({"HTTPS_PROXY": "http://proxy.example:3128"}, True)])
+def test_the_sized_session_skips_the_proxy_scan_only_when_no_proxy_is_configured(monkeypatch, environ, trusted):
+    # requests rescans the environment for proxies on every call when trust_env is on (most of the report's
+    # per-call overhead beyond signing); an operator's HTTPS_PROXY must still reach the CLI's report.
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    assert sized_session(4).trust_env is trusted
