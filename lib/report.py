@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from lib import coalesce
 from lib.client import CiClient, InspectObjectResult, JobDetail, WorkflowExecutionItem
 from lib.config import Settings
-from lib.duplicates import LiveJob, describe, settle_duplicates
+from lib.duplicates import LiveNames, describe, settle_duplicates
 from lib.errors import AppError, CloudApiError, CloudError, PaginationError
 from lib.jobs import is_our_job
 from lib.report_cache import NewResults, PreviousResults, cache_key, cacheable
@@ -299,12 +299,12 @@ def build_report(settings: Settings, client: CiClient, end: datetime, *, lookbac
     start = floor_second(end - (lookback or settings.report_lookback))
     tally = _Tally()
     _load_cache(client, settings, tally)
-    live: List[LiveJob] = []
+    live = LiveNames()
     with _PerObjectReads(client, settings.report_concurrency, tally) as reads:
         for job in _jobs_in_window(settings, client, start, end, tally, progress):
             _count_job(job, end, settings.report_stuck_after, tally)
             if job.live:
-                live.append(LiveJob.of(job))
+                live.add(job)
             batch = coalesce.batch_of_job(settings.job_name_prefix, job.Name)
             if batch is not None:
                 tally.batch_jobs += 1
@@ -317,7 +317,7 @@ def build_report(settings: Settings, client: CiClient, end: datetime, *, lookbac
     _note_unread_jobs(tally)
     _save_cache(client, settings, tally)
     total = len(tally.seen)
-    duplicates = settle_duplicates(client, live, settings.report_cancel_duplicates, settings.job_name_prefix)
+    duplicates = settle_duplicates(client, live.twins(), settings.report_cancel_duplicates, settings.job_name_prefix)
     for duplicate in duplicates:
         tally.note(describe(duplicate))
     _older_stuck_jobs(settings, client, start, end, tally)

@@ -6,7 +6,15 @@ from typing import List
 import pytest
 
 from lib.client import JobDetail
-from lib.duplicates import DuplicateJobs, cancel_younger, describe, find_duplicates, settle_duplicates, should_cancel
+from lib.duplicates import (
+    DuplicateJobs,
+    LiveNames,
+    cancel_younger,
+    describe,
+    find_duplicates,
+    settle_duplicates,
+    should_cancel,
+)
 from lib.errors import CloudApiError
 
 
@@ -67,3 +75,18 @@ def test_jobs_not_named_with_our_prefix_are_never_touched():
     client = Canceller()
     other = [job("x1", name="someone-else"), job("x2", name="someone-else")]
     assert settle_duplicates(client, other, "all", "autopilot") == [] and client.cancelled == []
+
+
+@pytest.mark.parametrize("names", [
+    ["a", "b", "c"],  # no twins
+    ["a", "b", "a"],  # one pair, the first seen older
+    ["a", "a", "a", "b", "b"],  # a triple and a pair
+    ["x", "y", "z", "x"],  # the twin far from its first
+])
+def test_the_compact_live_names_find_exactly_the_twins_every_job_would(names):
+    jobs = [job(f"b{i:031d}", name=f"autopilot-{n}", created=f"2026-11-28T10:00:{59 - i:02d}+0800")
+            for i, n in enumerate(names)]
+    live = LiveNames()
+    for j in jobs:
+        live.add(j)
+    assert find_duplicates(live.twins()) == find_duplicates(jobs)
