@@ -353,23 +353,22 @@ class CiClient:
 
     def list_keys(self, prefix: str) -> List[str]:
         """Every key under prefix (all pages)."""
-        keys: List[str] = []
-        marker = ""
+        return [key for page in self.iter_pages(prefix) for key in page.keys]
+
+    def iter_pages(self, prefix: str, marker: str = "", delimiter: str = "") -> Iterator["ListPage"]:
+        """Every GET Bucket page from marker on, until one says it is the last (or repeats the marker)."""
         while True:
-            page = self._read("GetBucket", lambda m=marker: self.sdk.list_objects(
-                Bucket=self.bucket, Prefix=prefix, Marker=m, MaxKeys=1000))
-            keys.extend(item["Key"] for item in page.get("Contents", []) or [])
-            if str(page.get("IsTruncated", "false")).lower() != "true":
-                return keys
-            next_marker = page.get("NextMarker") or (keys[-1] if keys else "")
-            if not next_marker or next_marker == marker:
-                return keys
-            marker = next_marker
+            page = self.list_page(prefix, marker, delimiter)
+            yield page
+            if not page.next_marker:
+                return
+            marker = page.next_marker
 
     def list_page(self, prefix: str, marker: str = "", delimiter: str = "", max_keys: int = 1000) -> "ListPage":
         """One GET Bucket page: keys, folder prefixes (with a delimiter), and the marker of the next page or ''."""
+        extra = {"Delimiter": delimiter} if delimiter else {}
         page = self._read("GetBucket", lambda: self.sdk.list_objects(
-            Bucket=self.bucket, Prefix=prefix, Marker=marker, Delimiter=delimiter, MaxKeys=max_keys))
+            Bucket=self.bucket, Prefix=prefix, Marker=marker, MaxKeys=max_keys, **extra))
         keys = [item["Key"] for item in page.get("Contents", []) or []]
         folders = [item["Prefix"] for item in page.get("CommonPrefixes", []) or []]
         more = str(page.get("IsTruncated", "false")).lower() == "true"
@@ -378,19 +377,18 @@ class CiClient:
         return ListPage(keys, folders, "" if after == marker else after)
 
     def delete_objects(self, keys: List[str]) -> None:
-        """Delete up to 1000 keys in one POST /?delete (Quiet); a key already gone counts as deleted."""
+        """Delete the keys, 1000 per POST /?delete (Quiet), the documented most; a key already gone counts as deleted."""
         # A signed request needs only cos:DeleteObject on each key, which the role has under STATE_PREFIX
         # (cloud.tencent.com/document/api/436/8289 授权说明, read 2026-12-02).
-        if not keys:
-            return
-        objects = [{"Key": k} for k in keys[:1000]]
-        data = self._read("DeleteMultipleObjects", lambda: self.sdk.delete_objects(
-            Bucket=self.bucket, Delete={"Object": objects, "Quiet": "true"}))
-        failed = data.get("Error") or []
-        if failed:
-            first = failed[0]
-            raise CloudApiError("DeleteMultipleObjects", 500, str(first.get("Code", "Unknown")),
-                                f"{len(failed)} keys not deleted, first {first.get('Key')!r}")
+        for start in range(0, len(keys), 1000):
+            objects = [{"Key": k} for k in keys[start:start + 1000]]
+            data = self._read("DeleteMultipleObjects", lambda o=objects: self.sdk.delete_objects(
+                Bucket=self.bucket, Delete={"Object": o, "Quiet": "true"}))
+            failed = data.get("Error") or []
+            if failed:
+                first = failed[0]
+                raise CloudApiError("DeleteMultipleObjects", 500, str(first.get("Code", "Unknown")),
+                                    f"{len(failed)} keys not deleted, first {first.get('Key')!r}")
 
     # --- per-object results of a batch job (used by the report) -------------------------------
     def list_media_jobs_page(self, batch_job_id: str, tag: str = "ImageInspect", next_token: str = "", *,

@@ -251,13 +251,7 @@ def flush_slot(client: CiClient, settings: Settings, store: StateStore, slot: da
 
 
 def _folders(client: CiClient, prefix: str, after: str) -> Iterator[str]:
-    marker = after
-    while True:
-        page = client.list_page(prefix, marker, "/")
-        yield from page.folders
-        if not page.next_marker:
-            return
-        marker = page.next_marker
+    return (folder for page in client.iter_pages(prefix, after, "/") for folder in page.folders)
 
 
 def _slots_after(client: CiClient, base: str, after: Optional[datetime]) -> List[datetime]:
