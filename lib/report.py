@@ -28,10 +28,10 @@ STUCK_STATES = frozenset({"Submitted", "Running"})
 MAX_LISTED_JOBS = 100  # failed / stuck jobs, and jobs with notable objects, listed by id; totals stay exact
 MAX_OBJECTS_PER_JOB = 100
 MAX_NOTES = 20
-MAX_UNREAD_JOBS_NAMED = 5
+MAX_UNREAD_JOBS_NAMED = 5  # jobs whose per-object results failed, named in the note; the count stays exact
 MAX_BATCHES_LISTED = 20  # coalesced-upload batch jobs shown with their uploads (the newest); the count stays exact
 BATCH_KEYS_SHOWN = 3
-PENDING_TOO_LONG = timedelta(hours=1)  # uploads waiting longer than this for a batch job make the report a problem  # jobs whose per-object results failed, named in the note; the count stays exact
+PENDING_TOO_LONG = timedelta(hours=1)  # uploads waiting longer than this for a batch job make the report a problem
 
 Progress = Callable[[str], None]
 
