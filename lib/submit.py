@@ -4,11 +4,11 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Callable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, List, Optional, Tuple
 
 from pydantic import BaseModel, ConfigDict
 
-from lib import coalesce, logs
+from lib import logs
 from lib.client import CiClient, JobDetail
 from lib.config import Settings
 from lib.errors import AppError, CloudApiError, CloudUnavailableError, SafetyError
@@ -25,6 +25,9 @@ from lib.jobs import (
 )
 from lib.state import Checkpoint, Lease, StateStore
 from lib.windows import Window, as_utc, compact, format_ci_time, format_utc
+
+if TYPE_CHECKING:
+    from lib.coalesce import FlushMemory
 
 CREATE_ATTEMPTS = 3
 # A run re-plans when the checkpoint moved between its plan and its claim; more than twice in a row means a storm.
@@ -43,7 +46,7 @@ class Deps:
     sleep: Callable[[float], None] = time.sleep
     owner: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     time_limit: Optional[float] = None  # seconds SCF lets this run live (context time_limit_in_ms)
-    memory: coalesce.FlushMemory = field(default_factory=lambda: coalesce.INSTANCE)  # this warm instance's
+    memory: Optional["FlushMemory"] = None  # coalescing mode: this warm instance's (None: lib.coalesce.INSTANCE)
 
 
 def lease_ttl(settings: Settings, time_limit: Optional[float]) -> timedelta:
@@ -281,7 +284,11 @@ def select_uploads(settings: Settings, event: CosEvent) -> Tuple[List[UploadedOb
 
 def _identity(settings: Settings, obj: UploadedObject) -> object:
     # One job per event needs each key once; coalescing keeps every upload (a re-upload is its own record).
-    return coalesce.record_id(obj) if settings.upload_batch_seconds else obj.key
+    if not settings.upload_batch_seconds:
+        return obj.key
+    from lib import coalesce  # coalescing mode only (here and below): a per-event run never pays its import
+
+    return coalesce.record_id(obj)
 
 
 def _skip_reason(settings: Settings, obj: UploadedObject) -> str:
@@ -348,6 +355,8 @@ def submit_upload(settings: Settings, event: CosEvent, deps: Deps) -> SubmitResu
 
 def flush_uploads(settings: Settings, deps: Deps) -> List[JobRef]:
     """One flush pass over the pending uploads; the batch jobs it made or finished."""
+    from lib import coalesce
+
     store = StateStore(deps.client, settings.state_prefix, deps.clock)
     done = coalesce.flush_pass(deps.client, settings, store, deps.owner, lease_ttl(settings, deps.time_limit),
                                lambda body: ensure_job(deps.client, body, deps.sleep))
@@ -361,16 +370,19 @@ def coalesce_upload(settings: Settings, objects: List[UploadedObject], skipped: 
     """Record the uploads; then, if a slot became due since this instance last looked, run one flush pass.
 
     A failing pass does not fail the event (its records are stored): the next event or the timer flushes them."""
+    from lib import coalesce
+
     late = coalesce.record_uploads(deps.client, settings, objects, deps.clock)
     logs.log("uploads_recorded", uploads=len(objects), late=late)
     result = SubmitResult(trigger="cos", skipped=skipped, recorded=len(objects), late=late)
     now, seconds = deps.clock(), settings.upload_batch_seconds
-    if not coalesce.pass_needed(deps.memory, now, seconds):
+    memory = deps.memory or coalesce.INSTANCE
+    if not coalesce.pass_needed(memory, now, seconds):
         return result
     try:
         jobs = flush_uploads(settings, deps)
     except AppError as exc:
         logs.log_error("batch_flush_failed", exc)
         return result.model_copy(update={"note": f"flush pass failed, the next event or the timer retries: {exc}"})
-    deps.memory.due_until = coalesce.newest_due_slot(now, seconds)
+    memory.due_until = coalesce.newest_due_slot(now, seconds)
     return result.model_copy(update={"jobs": jobs})
