@@ -67,7 +67,7 @@ bench: $(STAMP)
 	$(PY) -m bench
 
 soak: $(STAMP)
-	HYPOTHESIS_PROFILE=soak $(PY) -m pytest tests/reliability tests/detector/test_detector_fp_real_images.py
+	HYPOTHESIS_PROFILE=soak $(PY) -m pytest tests/reliability tests/security tests/detector/test_detector_fp_real_images.py
 
 # SCF's runtime for the package: 3.10 by default, RUNTIME=3.9 for Python3.9 functions.
 RUNTIME ?= 3.10

@@ -7,8 +7,18 @@ from typing import Any, Dict
 
 import pytest
 import responses
+from hypothesis import HealthCheck, settings
 
 from tests.wire import ENV, FakeWire
+
+_COMMON = dict(deadline=None, print_blob=True,
+               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                      HealthCheck.data_too_large, HealthCheck.filter_too_much])
+# Registered once for every folder and applied per test through `tests.reliability.support.examples`, so a folder
+# run alone gets the same bounded, repeatable examples. Default: a fixed seed and bounded counts.
+settings.register_profile("default", derandomize=True, **_COMMON)
+# `make soak` (HYPOTHESIS_PROFILE=soak): random seeds and the larger counts each test asks for.
+settings.register_profile("soak", derandomize=False, **_COMMON)
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 

@@ -1,21 +1,9 @@
-"""Reliability suite: hypothesis profiles (bounded by default, `soak` for `make soak`) and emulator fixtures.
-
-The profiles are registered here and applied per test through `tests.reliability.support.examples`, so loading
-this directory never changes hypothesis settings for the rest of the suite."""
+"""Reliability suite: emulator fixtures (the hypothesis profiles are registered in tests/conftest.py)."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, settings
 
 from tests.reliability.support import BUCKET, at
-
-_COMMON = dict(deadline=None, print_blob=True,
-               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                      HealthCheck.data_too_large, HealthCheck.filter_too_much])
-# Default: a fixed seed and bounded counts (each test scales them) so `make test` stays fast and repeatable.
-settings.register_profile("default", derandomize=True, **_COMMON)
-# `make soak` (HYPOTHESIS_PROFILE=soak): random seeds and the larger counts each test asks for.
-settings.register_profile("soak", derandomize=False, **_COMMON)
 
 
 @pytest.fixture
