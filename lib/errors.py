@@ -9,6 +9,8 @@
     - CloudUnavailableError  no answer: timeout, reset, DNS (the request may or may not have run)
   + LeaseHeldError         another run is working on the same window or upload right now
   + StateError             our own state object in the bucket (a checkpoint) is unreadable
+    - TamperedStateError   a state object fails a check against our rules or CI: ignored, never obeyed, reported
+  + JobMismatchError       a job found by its name does not do what this run would send
   + PaginationError        the list API repeated a NextToken (we stop instead of looping)
   + DeliveryError          a report could not be delivered to one channel
 """
@@ -76,6 +78,17 @@ class LeaseHeldError(AppError):
 
 class StateError(AppError):
     """A checkpoint under STATE_PREFIX cannot be read; refusing beats silently restarting a rule's history."""
+
+
+class TamperedStateError(StateError):
+    """A state object breaks a rule we derive it from (name, key, window, clock, the CI job it names).
+
+    Anyone with PUT on the bucket can write under STATE_PREFIX, so such an object is skipped, never acted on, and
+    surfaces as a report problem naming the object and the check it failed."""
+
+
+class JobMismatchError(AppError):
+    """A live job holds the name this run would use but a different body: the work it names is not being done."""
 
 
 class PaginationError(AppError):
