@@ -251,6 +251,7 @@ class _Tally:
     unread_named: List[str] = field(default_factory=list)
     first_read_error: str = ""
     batch_jobs: int = 0
+    tampered: int = 0  # state objects that failed a check (lib.errors.TamperedStateError): ignored and reported
     recent_batches: Deque[Tuple[JobDetail, datetime, int]] = field(default_factory=lambda: deque(maxlen=MAX_BATCHES_LISTED))
 
     def call(self, _page: int = 0) -> None:
@@ -259,6 +260,11 @@ class _Tally:
     def note(self, text: str) -> None:
         if len(self.notes) < MAX_NOTES:
             self.notes.append(text)
+
+    def tampered_state(self, error: Exception) -> None:
+        """A state object failed a check: a problem worth a notification, and never an instruction."""
+        self.tampered += 1
+        self.note(f"tampered or foreign state ignored: {error}")
 
     def unrecognised(self, elements: Tuple[str, ...]) -> None:
         """Elements of a workflow-execution response this client does not read: said once each, never a silent 0."""
@@ -330,7 +336,7 @@ def build_report(settings: Settings, client: CiClient, end: datetime, *, lookbac
                            suspicious=tally.suspicious, acted=tally.acted,
                            workflow_executions=dict(sorted(tally.executions.items())),
                            jobs_without_results=tally.jobs_without_results, cached_jobs=tally.cached_jobs)
-    problem = bool(duplicates or waiting_long or tally.failed_total or tally.stuck_total or tally.suspicious or failing
+    problem = bool(duplicates or waiting_long or tally.tampered or tally.failed_total or tally.stuck_total or tally.suspicious or failing
                    or tally.object_states.get("Failed") or tally.executions.get("Failed"))
     return ReportSummary(
         bucket=settings.bucket, region=settings.region, window_start=start, window_end=end,
