@@ -1,8 +1,9 @@
-"""python -m deploy plan | apply | rollback | lifecycle: deploy serverless.yml and the package on the official SCF API.
+"""python -m deploy plan | apply | rollback | lifecycle | state-policy: deploy serverless.yml and the package on SCF.
 
 plan shows what would change; apply makes SCF hold it (idempotent: a second apply changes nothing), publishes a
 version and moves the $DEFAULT alias the triggers run; rollback moves that alias back one version. plan and apply
-also cover the bucket's lifecycle rules for STATE_PREFIX; lifecycle applies only those (for the `scf deploy` path).
+also cover the bucket's lifecycle rules for STATE_PREFIX and the bucket policy statement that denies bucket writers
+STATE_PREFIX and REPORT_PREFIX; lifecycle and state-policy apply only those (for the `scf deploy` path).
 """
 from __future__ import annotations
 
@@ -14,14 +15,15 @@ import sys
 import time
 import zipfile
 from pathlib import Path
-from typing import Callable, List, Mapping, NamedTuple, Optional
+from typing import Callable, List, Mapping, NamedTuple, Optional, Union
 
 from deploy.apply import apply_all, rollback
+from deploy.bucket_policy import PolicyPlan, apply_policy, cos_policy, plan_policy, policy_target_of
 from deploy.lifecycle import LifecyclePlan, apply_lifecycle, cos_lifecycle, plan_lifecycle, target_of
 from deploy.package import INFO_FILE, RUNTIMES, paths_for
 from deploy.plan import plan_app, render
 from deploy.scf_api import DeployError, ScfApi, Transport, sdk_transport
-from deploy.spec import SERVERLESS_YML, AppSpec, SpecError, load_app
+from deploy.spec import SERVERLESS_YML, AppSpec, SpecError, load_app, read_dotenv
 
 # UpdateFunctionCode's ZipFile "最大支持20M" (SDK models.py UpdateFunctionCodeRequest; CreateFunction's Code.ZipFile
 # allows 50 MB): the smaller limit applies, since every later deploy updates the code.
@@ -58,17 +60,21 @@ def package_for(app: AppSpec) -> Package:
     return Package(path, data, hashlib.sha256(data).hexdigest())
 
 
-def _with_lifecycle(text: str, plan: LifecyclePlan) -> str:
-    line = plan.describe()
-    if not line:
-        return text
-    return line if text.startswith("No changes") else f"{text}\n{line}"
+def _with_bucket(text: str, *plans: Union[LifecyclePlan, PolicyPlan]) -> str:
+    for line in filter(None, (plan.describe() for plan in plans)):
+        text = line if text.startswith("No changes") else f"{text}\n{line}"
+    return text
+
+
+def _warn(plan: PolicyPlan) -> None:
+    for warning in plan.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def main(argv: Optional[List[str]] = None, transport: Optional[Transport] = None,
          environ: Optional[Mapping[str, str]] = None, sleep: Callable[[float], None] = time.sleep) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("plan", "apply", "rollback", "lifecycle"))
+    parser.add_argument("command", choices=("plan", "apply", "rollback", "lifecycle", "state-policy"))
     parser.add_argument("--config", type=Path, default=SERVERLESS_YML, help="serverless.yml to deploy")
     parser.add_argument("--function", action="append", help="only this function key (repeatable)")
     args = parser.parse_args(argv)
@@ -85,24 +91,37 @@ def main(argv: Optional[List[str]] = None, transport: Optional[Transport] = None
             for spec in app.functions:
                 print(rollback(api, spec))
             return 0
-        # Before any API call: refused when the functions disagree on the bucket or STATE_PREFIX.
+        # Before any API call: refused when the functions disagree on the bucket or the prefixes, or a prefix or
+        # UPLOADER_PRINCIPALS would make a wrong policy.
         bucket = cos_lifecycle(target_of(app), environ)
+        policy_api = cos_policy(policy_target_of(app, {**read_dotenv(args.config.parent / ".env"), **environ}),
+                                environ)
+        changing: List[str] = []
         if args.command == "lifecycle":
             rules = plan_lifecycle(bucket)
             print(rules.describe() or f"No changes: bucket {rules.target.bucket} has the lifecycle rules already.")
-            changing: List[str] = []
             print(apply_lifecycle(bucket, rules, changing))
+            print(f"{len(changing)} changing call(s)")
+            return 0
+        if args.command == "state-policy":
+            policy = plan_policy(policy_api)
+            _warn(policy)
+            print(policy.describe() or f"No changes: bucket {policy.target.bucket} has the state policy already.")
+            print(apply_policy(policy_api, policy, changing))
             print(f"{len(changing)} changing call(s)")
             return 0
         api = ScfApi(transport or sdk_transport(app.region, environ), app.region)
         package = package_for(app)
         plans = plan_app(api, app, package.sha256, len(package.data))
         rules = plan_lifecycle(bucket)
-        print(_with_lifecycle(render(plans), rules))
+        policy = plan_policy(policy_api)
+        _warn(policy)
+        print(_with_bucket(render(plans), rules, policy))
         if args.command == "apply":
             for line in apply_all(api, plans, package.data, sleep):
                 print(line)
             print(apply_lifecycle(bucket, rules, api.changing))
+            print(apply_policy(policy_api, policy, api.changing))
             print(f"{len(api.changing)} changing call(s)")
         return 0
     except (DeployError, SpecError) as exc:

@@ -7,7 +7,7 @@ get_bucket_lifecycle / put_bucket_lifecycle.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 from pydantic import BaseModel, Field
 
@@ -92,10 +92,15 @@ class LifecyclePlan(BaseModel):
                 f"{f'; {kept} other rule(s) kept' if kept else ''}")
 
 
-class CosLifecycle:
-    """GET/PUT Bucket lifecycle through the official COS SDK, with errors naming the bucket and the fix."""
+class CosBucketApi:
+    """One bucket-configuration API (GET/PUT) through the official COS SDK, with errors naming the bucket and the fix.
 
-    def __init__(self, target: LifecycleTarget, client: Any):
+    Subclasses name the codes that mean "none configured" (ABSENT) and the permission fix (FIX_PERMISSION)."""
+
+    ABSENT: Dict[str, Tuple[str, ...]] = {}
+    FIX_PERMISSION = FIX_PERMISSION
+
+    def __init__(self, target: Any, client: Any):
         self.target, self.client = target, client
 
     def _call(self, action: str, call: Callable[[], Any]) -> Any:
@@ -105,16 +110,23 @@ class CosLifecycle:
             return call()
         except CosServiceError as exc:
             code = exc.get_error_code()
-            if action == "GetBucketLifecycle" and code == NO_CONFIG:
+            if code in self.ABSENT.get(action, ()):
                 return None
-            fix = FIX_BY_CODE.get(code, FIX_PERMISSION if exc.get_status_code() == 403 else
-                                  "see COS's error codes (cloud.tencent.com/document/product/436/7730)")
+            fixes = {**FIX_BY_CODE, "AccessDenied": self.FIX_PERMISSION}
+            fix = fixes.get(code, self.FIX_PERMISSION if exc.get_status_code() == 403 else
+                            "see COS's error codes (cloud.tencent.com/document/product/436/7730)")
             raise DeployError(f"{action} on bucket {self.target.bucket} ({self.target.region}) failed: "
                               f"{exc.get_status_code()} {code}: {exc.get_error_msg()}. Fix: "
                               + fix.format(action=action, region=self.target.region, bucket=self.target.bucket)) from None
         except CosClientError as exc:
             raise DeployError(f"{action} on bucket {self.target.bucket} ({self.target.region}) failed: {exc}. "
                               "Fix: check the network and COS_REGION, then run the command again") from None
+
+
+class CosLifecycle(CosBucketApi):
+    """GET/PUT Bucket lifecycle."""
+
+    ABSENT = {"GetBucketLifecycle": (NO_CONFIG,)}
 
     def rules(self) -> List[Rule]:
         """The bucket's rules as the SDK parsed them; [] when it has no lifecycle configuration."""
@@ -126,13 +138,16 @@ class CosLifecycle:
             Bucket=self.target.bucket, LifecycleConfiguration={"Rule": rules}))
 
 
-def cos_lifecycle(target: LifecycleTarget, environ: Mapping[str, str]) -> CosLifecycle:
-    """A CosLifecycle signed with the deploy credentials (the same keys the SCF calls use)."""
+def cos_client(region: str, environ: Mapping[str, str]) -> Any:
+    """A CosS3Client signed with the deploy credentials (the same keys the SCF calls use)."""
     from qcloud_cos import CosConfig, CosS3Client
 
     secret_id, secret_key, token = credentials_from(environ)
-    config = CosConfig(Region=target.region, SecretId=secret_id, SecretKey=secret_key, Token=token, Scheme="https")
-    return CosLifecycle(target, CosS3Client(config))
+    return CosS3Client(CosConfig(Region=region, SecretId=secret_id, SecretKey=secret_key, Token=token, Scheme="https"))
+
+
+def cos_lifecycle(target: LifecycleTarget, environ: Mapping[str, str]) -> CosLifecycle:
+    return CosLifecycle(target, cos_client(target.region, environ))
 
 
 def merged(current: List[Rule], state_prefix: str) -> List[Rule]:

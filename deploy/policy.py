@@ -19,11 +19,27 @@ from lib.errors import ConfigError
 
 TEMPLATE = Path(__file__).resolve().parent / "policy.json"
 _PLACEHOLDER = re.compile(r"\$\{([A-Z_]+)\}")
+# A prefix lands in CAM resources (`qcs::cos:...:<bucket>/<prefix>*`) and in `string_like` conditions. CAM reads `*`
+# there as "any characters" (COS policy guide 436/30580: `.../doc/*`; conditions 436/46205), so `a*/` would grant the
+# role, or deny a writer, more than the folder. `?` is refused as well: it is a one-character wildcard in the
+# string_like family of policy languages (inference: Tencent's pages we read do not say either way).
+CAM_WILDCARDS = ("*", "?")
+
+
+def check_prefix(name: str, value: str) -> None:
+    """Refuse a prefix that CAM would read as a pattern, naming the variable, its value and the fix."""
+    found = [c for c in CAM_WILDCARDS if c in value]
+    if found:
+        raise ConfigError([f"{name}={value!r} contains {' and '.join(repr(c) for c in found)}, which CAM policies "
+                           "read as a wildcard, so the role's grant and the bucket policy's deny would cover other "
+                           "folders too: use a plain folder name such as autopilot/ (letters, digits, '-', '_', '/')"])
 
 
 def placeholders(settings_env: Mapping[str, str]) -> Dict[str, str]:
     """Validate the values with the settings model and derive APPID and the URL-encoded prefix."""
     settings = load_settings(settings_env)
+    check_prefix("STATE_PREFIX", settings.state_prefix)
+    check_prefix("REPORT_PREFIX", settings.report_prefix)
     return {
         "BUCKET": settings.bucket,
         "REGION": settings.region,

@@ -20,6 +20,7 @@ pytest.importorskip("tencentcloud.scf.v20180416", reason="the deploy extra insta
 from deploy.__main__ import main  # noqa: E402
 from deploy.scf_api import ERROR_KINDS, sdk_transport  # noqa: E402
 from tests.deploy.cos_lifecycle_double import FakeCosLifecycle  # noqa: E402
+from tests.deploy.cos_policy_double import FakeCosPolicy  # noqa: E402
 from tests.deploy.scf_double import SECRET_ID, SECRET_KEY, URL, FakeScf  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,7 +56,13 @@ def rsps():
 
 
 @pytest.fixture
-def cos(rsps):
+def policy(rsps):
+    """The bucket's policy (plan and apply read it; none at first): tests/deploy/cos_policy_double.py."""
+    return FakeCosPolicy().register(rsps)
+
+
+@pytest.fixture
+def cos(rsps, policy):
     """The bucket's lifecycle configuration (plan and apply read it; none at first)."""
     return FakeCosLifecycle().register(rsps)
 
@@ -327,5 +334,5 @@ def test_deploy_is_runnable_as_a_module_and_shows_its_commands():
     import sys
     out = subprocess.run([sys.executable, "-m", "deploy", "--help"], cwd=ROOT, capture_output=True, text=True,
                          check=True).stdout
-    assert "{plan,apply,rollback,lifecycle}" in out
+    assert "{plan,apply,rollback,lifecycle,state-policy}" in out
 
