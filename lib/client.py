@@ -229,10 +229,13 @@ def read_xml_keeping_keys(content: bytes) -> Dict[str, Any]:
 
     A key with a control character comes back raw or as `&#1;` (neither well-formed XML 1.0), and a raw CR inside
     text would be read as LF (§2.11): each becomes a private-use stand-in before parsing and is put back after,
-    so one hostile key costs nothing. Raises ET.ParseError or UnicodeDecodeError when the body still cannot be read."""
+    so one hostile key costs nothing. Raises ET.ParseError when the body still cannot be read."""
     from qcloud_cos.cos_comm import xml_to_dict
 
-    text = content.decode("utf-8")
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ET.ParseError(f"the body is not UTF-8 ({exc.reason} at byte {exc.start})") from None
     originals: Dict[str, str] = {}
     stand_ins: Dict[str, str] = {}
     taken = set(text)
@@ -280,7 +283,7 @@ def parse_media_jobs_page(content: bytes) -> Tuple[List[InspectObjectResult], st
 
     try:
         data = read_xml_keeping_keys(content)
-    except (ET.ParseError, UnicodeDecodeError):
+    except ET.ParseError:
         return _media_jobs_one_by_one(content)
     format_dict(data, ["JobsDetail"])
     items = [InspectObjectResult.from_detail(d) for d in (data.get("JobsDetail") or []) if isinstance(d, dict)]
@@ -297,7 +300,7 @@ def _media_jobs_one_by_one(content: bytes) -> Tuple[List[InspectObjectResult], s
             data = read_xml_keeping_keys(b"<Response>" + detail + b"</Response>").get("JobsDetail")
             items.append(InspectObjectResult.from_detail(data) if isinstance(data, dict)
                          else InspectObjectResult.unreadable_result())
-        except (ET.ParseError, UnicodeDecodeError, SyntaxError, ValueError):
+        except (ET.ParseError, SyntaxError, ValueError):  # xml_to_dict evals its own repr: be as wary
             items.append(InspectObjectResult.unreadable_result())
     token = _NEXT_TOKEN.search(content)
     return items, token.group(1).decode("utf-8", "replace").strip() if token else ""
@@ -537,8 +540,25 @@ class CiClient:
     def list_workflow_executions_page(self, workflow_id: str, batch_job_id: str, next_token: str = "", *,
                                       size: int = PAGE_SIZE) -> ExecutionPage:
         """One page of the executions of one workflow that a Workflow-type batch job spawned."""
-        data = self._read("DescribeWorkflowExecutions", lambda: self.sdk.ci_list_workflowexecution(
-            Bucket=self.bucket, WorkflowId=workflow_id, BatchJobId=batch_job_id, Size=size, NextToken=next_token))
+        # The request of the SDK's ci_list_workflowexecution, sent here so its body is read keeping every key (a
+        # control character in one key made xml_to_dict refuse the whole page: issue 22).
+        from qcloud_cos.cos_auth import CosS3Auth
+        from qcloud_cos.cos_comm import format_dict
+
+        params = {"workflowId": workflow_id, "name": "", "orderByTime": "Desc", "states": "All", "size": str(size),
+                  "nextToken": next_token, "jobId": batch_job_id}
+
+        def call() -> Dict[str, Any]:
+            conf = self.sdk._conf
+            url = conf.uri(bucket=self.bucket, path="/workflowexecution", endpoint=conf._endpoint_ci)
+            response = self.sdk.send_request(method="GET", url=url, bucket=self.bucket,
+                                             auth=CosS3Auth(conf, "/workflowexecution", params=params),
+                                             params=params, headers={}, ci_request=True)
+            data = read_xml_keeping_keys(response.content)
+            format_dict(data, ["WorkflowExecution"])
+            return data
+
+        data = self._read("DescribeWorkflowExecutions", call)
         return parse_execution_page(data if isinstance(data, dict) else {})
 
     def iter_workflow_executions(self, batch_job_id: str, workflow_id: str, *,

@@ -22,7 +22,7 @@ from lib.report import read_job_objects
 from tests.emulator.factories import png, suspicious_png
 from tests.reliability.support import BUCKET, cos_event, examples, fast_client, timer_event
 from tests.security.conftest import NOW
-from tests.wire import ReportWire, inspect_result_xml
+from tests.wire import ReportWire, execution_xml, inspect_result_xml
 
 CONTEXT = {"request_id": "r-report", "function_name": "report", "time_limit_in_ms": 60000}
 REPORT_AT = NOW.replace(minute=0).replace(hour=16)
@@ -114,3 +114,15 @@ def test_a_result_that_cannot_be_read_costs_only_itself(wire):
     assert (summary["objects"]["inspected"], summary["objects"]["suspicious"]) == (2, 2)
     assert not summary["complete"] and summary["problem"]
     assert any("1 per-object result(s) could not be read" in n and "b1" in n for n in summary["notes"])
+
+
+def test_a_control_character_in_a_workflow_execution_key_leaves_the_others_counted(wire):
+    wire.add_job("bw1", job_type="Workflow", workflow_ids="w2504f47ad46e4a1b9c0d1e2f3a4b5c6d")
+    wid = "w2504f47ad46e4a1b9c0d1e2f3a4b5c6d"
+    wire.executions["bw1"] = [execution_xml("i1", wid, "uploads/a\x01.png", "Failed"),
+                              execution_xml("i2", wid, "uploads/b.png", "Success"),
+                              execution_xml("i3", wid, "uploads/c.png", "Failed")]
+    run = report_over(wire)
+    assert run["summary"]["objects"]["workflow_executions"] == {"Failed": 2, "Success": 1}
+    failed = sorted(o["key"] for job in run["report"]["jobs_with_objects"] for o in job["objects"])
+    assert failed == ["uploads/a\x01.png", "uploads/c.png"] and run["summary"]["complete"]
