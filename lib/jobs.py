@@ -39,8 +39,9 @@ def xml_carries(key: str) -> bool:
 
 def _xml_unsafe(c: str) -> bool:
     code = ord(c)
-    # C0 and C1 controls and DEL (§2.2 discourages the rest), surrogates and U+FFFE/U+FFFF (outside Char),
-    # and U+2028/U+2029, which XML 1.1 would treat as line ends.
+    # Outside Char (§2.2): C0 controls but tab/LF/CR, surrogates, U+FFFE/U+FFFF. Kept out as well: tab, LF and CR
+    # (CR is rewritten, §2.11), DEL and C1 controls (§2.2 discourages them; XML 1.1 reads U+0085 as a line end),
+    # and U+2028/U+2029 (XML 1.1 line ends).
     return (code < 0x20 or 0x7F <= code <= 0x9F or 0xD800 <= code <= 0xDFFF or code in (0xFFFE, 0xFFFF)
             or code in (0x2028, 0x2029))
 
