@@ -95,7 +95,9 @@ def select_keys(backend: Backend, job: BatchJob) -> List[str]:
 
 
 def _cos_url(url: str) -> Optional[Tuple[str, str]]:
-    """(bucket, key) of a COS object URL, or None when it is not one."""
+    """(bucket, key) of a COS object URL, or None when it is not one.
+
+    The path is decoded once (`%2E` is `.`) and never dot-segment resolved: COS keys are opaque, `a/../b` is a key."""
     parts = urlsplit(url)
     match = COS_HOST_RE.match(parts.hostname or "")
     if parts.scheme not in ("http", "https") or match is None or len(parts.path) < 2:

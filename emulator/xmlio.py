@@ -64,6 +64,8 @@ def raw_of(elem: Optional[ET.Element]) -> str:
 
 
 def _render(nodes: Sequence[Node], out: List[str]) -> None:
+    # escape() leaves control characters and CR raw: a key XML 1.0 cannot carry makes the body not well-formed,
+    # as we infer CI's does (docs/emulator.md fidelity table); the client must read it anyway.
     for tag, value in nodes:
         if value is None:
             out.append(f"<{tag}/>")

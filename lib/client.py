@@ -184,6 +184,11 @@ class InspectObjectResult(BaseModel):
     suspicious_size: Optional[int] = None
     action_code: str = ""
     action_message: str = ""
+    unreadable: bool = False  # its JobsDetail could not be read at all: counted as such, never dropped silently
+
+    @classmethod
+    def unreadable_result(cls) -> "InspectObjectResult":
+        return cls(job_id="", key="", state="", unreadable=True)
 
     @classmethod
     def from_detail(cls, detail: Dict[str, Any]) -> "InspectObjectResult":
@@ -204,6 +209,101 @@ class InspectObjectResult(BaseModel):
             suspicious_size=_int_or_none(process.get("SuspiciousSize")),
             action_code=_text(auto.get("Code")), action_message=_text(auto.get("Message")),
         )
+
+
+# Characters XML 1.0 cannot hold at all (w3.org/TR/xml §2.2 Char), raw or as a character reference.
+_NOT_XML_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_CHAR_REF = re.compile(r"&#(?:x([0-9A-Fa-f]{1,8})|([0-9]{1,10}));")
+_TEXT = re.compile(r">([^<]+)<")
+_SENTINELS = 0xF0000  # plane 15, private use: stand-ins the parser keeps as they are
+_JOBS_DETAIL = re.compile(rb"<JobsDetail>.*?</JobsDetail>", re.S)
+_NEXT_TOKEN = re.compile(rb"<NextToken>([^<]*)</NextToken>")
+
+
+def _is_xml_char(code: int) -> bool:
+    return code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or 0x10000 <= code <= 0x10FFFF
+
+
+def read_xml_keeping_keys(content: bytes) -> Dict[str, Any]:
+    """Parse a response as the SDK's xml_to_dict does, but keep text XML 1.0 would refuse or change.
+
+    A key with a control character comes back raw or as `&#1;` (neither well-formed XML 1.0), and a raw CR inside
+    text would be read as LF (§2.11): each becomes a private-use stand-in before parsing and is put back after,
+    so one hostile key costs nothing. Raises ET.ParseError when the body still cannot be read."""
+    from qcloud_cos.cos_comm import xml_to_dict
+
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ET.ParseError(f"the body is not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    originals: Dict[str, str] = {}
+    stand_ins: Dict[str, str] = {}
+    taken = set(text)
+
+    def stand_in(original: str) -> str:
+        if original not in stand_ins:
+            code = _SENTINELS + len(stand_ins)
+            while chr(code) in taken:
+                code += 1
+            taken.add(chr(code))
+            stand_ins[original] = chr(code)
+            originals[chr(code)] = original
+        return stand_ins[original]
+
+    def char_ref(match: "re.Match[str]") -> str:
+        code = int(match.group(1), 16) if match.group(1) else int(match.group(2))
+        if _is_xml_char(code):
+            return match.group(0)
+        return stand_in(chr(code) if code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else "\ufffd")
+
+    text = _CHAR_REF.sub(char_ref, text)
+    text = _NOT_XML_CHAR.sub(lambda m: stand_in(m.group(0)), text)
+    if "\r" in text:  # only inside text that says something: a CRLF between elements is layout
+        text = _TEXT.sub(lambda m: m.group(0).replace("\r", stand_in("\r")) if m.group(1).strip() else m.group(0),
+                         text)
+    data = xml_to_dict(text.encode("utf-8"))
+    return _put_back(data, originals) if originals else data
+
+
+def _put_back(value: Any, originals: Dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return "".join(originals.get(c, c) for c in value) if any(c in originals for c in value) else value
+    if isinstance(value, dict):
+        return {k: _put_back(v, originals) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_put_back(v, originals) for v in value]
+    return value
+
+
+def parse_media_jobs_page(content: bytes) -> Tuple[List[InspectObjectResult], str]:
+    """Read a `GET /jobs` page: (results, next token or ''); a result that still cannot be read costs only itself.
+
+    Raises ET.ParseError when not even one JobsDetail can be cut out of the body."""
+    from qcloud_cos.cos_comm import format_dict
+
+    try:
+        data = read_xml_keeping_keys(content)
+    except ET.ParseError:
+        return _media_jobs_one_by_one(content)
+    format_dict(data, ["JobsDetail"])
+    items = [InspectObjectResult.from_detail(d) for d in (data.get("JobsDetail") or []) if isinstance(d, dict)]
+    return items, _text(data.get("NextToken"))
+
+
+def _media_jobs_one_by_one(content: bytes) -> Tuple[List[InspectObjectResult], str]:
+    details = _JOBS_DETAIL.findall(content)
+    if not details:
+        raise ET.ParseError("the service answered with a body that is not XML")
+    items = []
+    for detail in details:
+        try:
+            data = read_xml_keeping_keys(b"<Response>" + detail + b"</Response>").get("JobsDetail")
+            items.append(InspectObjectResult.from_detail(data) if isinstance(data, dict)
+                         else InspectObjectResult.unreadable_result())
+        except (ET.ParseError, SyntaxError, ValueError):  # xml_to_dict evals its own repr: be as wary
+            items.append(InspectObjectResult.unreadable_result())
+    token = _NEXT_TOKEN.search(content)
+    return items, token.group(1).decode("utf-8", "replace").strip() if token else ""
 
 
 class WorkflowExecutionItem(BaseModel):
@@ -396,7 +496,6 @@ class CiClient:
         """One page of `GET /jobs` filtered by the batch job that spawned them: (results, next token or '')."""
         # The SDK's ci_list_media_jobs has no inventoryTriggerJobId argument (reference §12): sign it ourselves.
         from qcloud_cos.cos_auth import CosS3Auth
-        from qcloud_cos.cos_comm import format_dict, xml_to_dict
 
         params = {"tag": tag, "inventoryTriggerJobId": batch_job_id, "size": str(size), "nextToken": next_token,
                   "orderByTime": "Asc", "states": "All"}
@@ -406,19 +505,15 @@ class CiClient:
             # the SDK's ci_list_media_jobs as optional: send it when the bucket has a queue, go without otherwise.
             params["queueId"] = queue_id
 
-        def call() -> Dict[str, Any]:
+        def call() -> Tuple[List[InspectObjectResult], str]:
             conf = self.sdk._conf
             url = conf.uri(bucket=self.bucket, path="jobs", endpoint=conf._endpoint_ci)
             response = self.sdk.send_request(method="GET", url=url, bucket=self.bucket,
                                              auth=CosS3Auth(conf, "jobs", params=params), params=params,
                                              headers={}, ci_request=True)
-            data = xml_to_dict(response.content)
-            format_dict(data, ["JobsDetail"])
-            return data
+            return parse_media_jobs_page(response.content)
 
-        data = self._read("DescribeMediaJobs", call)
-        items = [InspectObjectResult.from_detail(d) for d in (data.get("JobsDetail") or []) if isinstance(d, dict)]
-        return items, _text(data.get("NextToken"))
+        return self._read("DescribeMediaJobs", call)
 
     def media_queue_id(self, on_call: Optional[Callable[[], None]] = None) -> str:
         """The bucket's media-processing queue id (`GET /queue`, docs 436/54045), or '' when there is none or the
@@ -445,8 +540,25 @@ class CiClient:
     def list_workflow_executions_page(self, workflow_id: str, batch_job_id: str, next_token: str = "", *,
                                       size: int = PAGE_SIZE) -> ExecutionPage:
         """One page of the executions of one workflow that a Workflow-type batch job spawned."""
-        data = self._read("DescribeWorkflowExecutions", lambda: self.sdk.ci_list_workflowexecution(
-            Bucket=self.bucket, WorkflowId=workflow_id, BatchJobId=batch_job_id, Size=size, NextToken=next_token))
+        # The request of the SDK's ci_list_workflowexecution, sent here so its body is read keeping every key (a
+        # control character in one key made xml_to_dict refuse the whole page: issue 22).
+        from qcloud_cos.cos_auth import CosS3Auth
+        from qcloud_cos.cos_comm import format_dict
+
+        params = {"workflowId": workflow_id, "name": "", "orderByTime": "Desc", "states": "All", "size": str(size),
+                  "nextToken": next_token, "jobId": batch_job_id}
+
+        def call() -> Dict[str, Any]:
+            conf = self.sdk._conf
+            url = conf.uri(bucket=self.bucket, path="/workflowexecution", endpoint=conf._endpoint_ci)
+            response = self.sdk.send_request(method="GET", url=url, bucket=self.bucket,
+                                             auth=CosS3Auth(conf, "/workflowexecution", params=params),
+                                             params=params, headers={}, ci_request=True)
+            data = read_xml_keeping_keys(response.content)
+            format_dict(data, ["WorkflowExecution"])
+            return data
+
+        data = self._read("DescribeWorkflowExecutions", call)
         return parse_execution_page(data if isinstance(data, dict) else {})
 
     def iter_workflow_executions(self, batch_job_id: str, workflow_id: str, *,

@@ -26,6 +26,26 @@ class Interval(_WireModel):
     End: str
 
 
+def xml_carries(key: str) -> bool:
+    """Whether an XML element's text carries `key` to CI exactly as it is; if not, it must travel in a UrlFile line.
+
+    The SDK writes the body with xmltodict.unparse (cos_comm.py format_xml), which escapes only &, < and >.
+    XML 1.0 (w3.org/TR/xml §2.2 Char) cannot hold C0 controls but tab, LF and CR, nor U+FFFE/U+FFFF, and a parser
+    turns a raw CR or CRLF into LF (§2.11), so `x\r.png` would name `x\n.png`. Controls, line separators and
+    leading or trailing whitespace are kept out too: how CI trims them is not published (inference), and the
+    emulator trims."""
+    return key == key.strip() and not any(_xml_unsafe(c) for c in key)
+
+
+def _xml_unsafe(c: str) -> bool:
+    code = ord(c)
+    # Outside Char (§2.2): C0 controls but tab/LF/CR, surrogates, U+FFFE/U+FFFF. Kept out as well: tab, LF and CR
+    # (CR is rewritten, §2.11), DEL and C1 controls (§2.2 discourages them; XML 1.1 reads U+0085 as a line end),
+    # and U+2028/U+2029 (XML 1.1 line ends).
+    return (code < 0x20 or 0x7F <= code <= 0x9F or 0xD800 <= code <= 0xDFFF or code in (0xFFFE, 0xFFFF)
+            or code in (0x2028, 0x2029))
+
+
 class JobInput(_WireModel):
     """Exactly one of Prefix, Object, UrlFile, Manifest; UrlFile and Manifest are object URLs, not keys."""
 
@@ -33,6 +53,14 @@ class JobInput(_WireModel):
     Object: Optional[str] = None
     UrlFile: Optional[str] = None
     Manifest: Optional[str] = None
+
+    @field_validator("Object")
+    @classmethod
+    def _carried_by_xml(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not xml_carries(v):
+            raise ValueError(f"Input.Object {v[:200]!r} holds a character XML cannot carry exactly (a control "
+                             "character, CR, or leading/trailing whitespace); send it as a UrlFile line instead")
+        return v
 
     @field_validator("UrlFile", "Manifest")
     @classmethod
@@ -145,8 +173,16 @@ def is_our_job(name: Optional[str], prefix: str) -> bool:
 
 
 def object_url(bucket: str, region: str, key: str) -> str:
-    """The object's COS URL, key percent-encoded so spaces, '+', '%' and CJK survive."""
-    return f"https://{bucket}.cos.{region}.myqcloud.com/{quote(key, safe='/-_.~')}"
+    """The object's COS URL, key percent-encoded so spaces, '+', '%', CJK and `.`/`..` segments survive."""
+    return f"https://{bucket}.cos.{region}.myqcloud.com/{_encoded_path(key)}"
+
+
+def _encoded_path(key: str) -> str:
+    # A `.` or `..` segment is removed by any client that resolves the URL (RFC 3986 §5.2.4 remove_dot_segments), so
+    # `a/../b.png` would name `b.png`; `%2E` is not a dot segment (§6.2.2.3). The SDK guards the same way: its
+    # CosConfig.uri writes `./` as `.%2F` (cos_client.py). COS keys are opaque, so the decoded key is unchanged.
+    segments = quote(key, safe="/-_.~").split("/")
+    return "/".join(s.replace(".", "%2E") if s in (".", "..") else s for s in segments)
 
 
 def manifest_lines(bucket: str, region: str, keys: List[str]) -> str:

@@ -249,6 +249,8 @@ class _Tally:
     cached_jobs: int = 0
     unread_jobs: int = 0  # jobs whose per-object reads still failed after the client's retries
     unread_named: List[str] = field(default_factory=list)
+    unreadable_results: int = 0  # single per-object results that could not be read; their jobs' others counted
+    unreadable_named: List[str] = field(default_factory=list)
     first_read_error: str = ""
     batch_jobs: int = 0
     tampered: int = 0  # state objects that failed a check (lib.errors.TamperedStateError): ignored and reported
@@ -336,8 +338,10 @@ def build_report(settings: Settings, client: CiClient, end: datetime, *, lookbac
                            suspicious=tally.suspicious, acted=tally.acted,
                            workflow_executions=dict(sorted(tally.executions.items())),
                            jobs_without_results=tally.jobs_without_results, cached_jobs=tally.cached_jobs)
+    complete = not (tally.out_of_time or tally.incomplete or tally.unavailable)
+    # An incomplete report may be hiding a flagged image (issue 22): it is a problem, so on-problem still notifies.
     problem = bool(duplicates or waiting_long or tally.tampered or tally.failed_total or tally.stuck_total or tally.suspicious or failing
-                   or tally.object_states.get("Failed") or tally.executions.get("Failed"))
+                   or tally.object_states.get("Failed") or tally.executions.get("Failed") or not complete)
     return ReportSummary(
         bucket=settings.bucket, region=settings.region, window_start=start, window_end=end,
         all_jobs=settings.report_all_jobs, job_name_prefix=settings.job_name_prefix, total_jobs=total,
@@ -346,7 +350,7 @@ def build_report(settings: Settings, client: CiClient, end: datetime, *, lookbac
         stuck_after_seconds=int(settings.report_stuck_after.total_seconds()),
         stuck_total=tally.stuck_total, stuck=tally.stuck, objects=objects,
         jobs_with_objects=tally.jobs_with_objects, checkpoints=checkpoints, uploads=uploads, notes=tally.notes,
-        complete=not (tally.out_of_time or tally.incomplete or tally.unavailable),
+        complete=complete,
         api_calls=tally.api_calls, failed_share=round(tally.failed_total / total, 4) if total else 0.0,
         fail_above=settings.report_fail_above, failing=failing, problem=problem,
     )
@@ -416,6 +420,7 @@ class _JobRead:
     failed: str = ""  # this job's reads still failed after the client's retries: why
     out_of_time: bool = False  # not read: dispatched after the deadline
     cached: bool = False  # not read: the previous report's cache holds its counters
+    unreadable: int = 0  # results whose XML could not be read even leniently (each costs only itself)
 
     def call(self, _page: int = 0) -> None:
         self.calls += 1
@@ -521,9 +526,13 @@ def _merge(job: JobDetail, read: _JobRead, tally: _Tally) -> None:
         if len(tally.unread_named) < MAX_UNREAD_JOBS_NAMED:
             tally.unread_named.append(job.JobId)
     else:
+        if read.unreadable:
+            tally.unreadable_results += read.unreadable
+            if len(tally.unreadable_named) < MAX_UNREAD_JOBS_NAMED:
+                tally.unreadable_named.append(job.JobId)
         if read.cached:
             tally.cached_jobs += 1
-        if tally.keep is not None and (read.cached or cacheable(job.State, job.EndTime, read.states,
+        if tally.keep is not None and not read.unreadable and (read.cached or cacheable(job.State, job.EndTime, read.states,
                                                                 bool(read.lines or read.unrecognised))):
             tally.keep.add(job.JobId, job.EndTime, read.states)
         if read.kind == "ImageInspect":
@@ -567,7 +576,14 @@ def _save_cache(client: CiClient, settings: Settings, tally: _Tally) -> None:
 
 
 def _note_unread_jobs(tally: _Tally) -> None:
-    """One note for every job whose per-object reads failed after retries; the report is then incomplete."""
+    """One note for every job whose per-object reads failed after retries, one for single results that could not be
+    read; the report is then incomplete."""
+    if tally.unreadable_results:
+        tally.incomplete = True
+        jobs = ", ".join(tally.unreadable_named)
+        tally.note(f"{tally.unreadable_results} per-object result(s) could not be read (jobs {jobs}"
+                   f"{' and more' if len(tally.unreadable_named) >= MAX_UNREAD_JOBS_NAMED else ''}); whether those "
+                   "objects were flagged is unknown; every other result of those jobs is counted")
     if not tally.unread_jobs:
         return
     tally.incomplete = True
@@ -599,6 +615,9 @@ def _refusal(exc: AppError) -> bool:
 
 def _read_inspect_results(client: CiClient, job: JobDetail, read: _JobRead) -> None:
     for result in client.iter_media_jobs(job.JobId, "ImageInspect", on_page=read.call):
+        if result.unreadable:
+            read.unreadable += 1
+            continue
         read.states[result.state or "-"] += 1
         action = _action(result)
         read.suspicious += result.suspicious
@@ -720,6 +739,7 @@ def headline(summary: ReportSummary) -> Tuple[str, str]:
     failed_objects = summary.objects.by_state.get("Failed", 0) + summary.objects.workflow_executions.get("Failed", 0)
     if failed_objects:
         parts.append(f"{failed_objects} object{'' if failed_objects == 1 else 's'} failed")
+    if not summary.complete:  # results are missing: what is counted may not be all there is
+        parts.append("INCOMPLETE: not everything could be read, see notes")
     window = f"last {format_duration(summary.window_end - summary.window_start)}"
-    tail = "" if summary.complete else "; INCOMPLETE, see notes"
-    return status, f"{status}: {', '.join(parts)} ({window}{tail})"
+    return status, f"{status}: {', '.join(parts)} ({window})"

@@ -22,6 +22,7 @@ from lib.jobs import (
     timer_job_name,
     upload_digest,
     upload_job_name,
+    xml_carries,
 )
 from lib.state import Checkpoint, Lease, StateStore
 from lib.windows import Window, as_utc, compact, format_ci_time, format_utc
@@ -317,18 +318,21 @@ class UploadPlan(BaseModel):
 
 
 def plan_upload(settings: Settings, objects: List[UploadedObject]) -> UploadPlan:
-    """Pure: Input.Object for one object, a UrlFile manifest for several; the name derives from the records."""
+    """Pure: Input.Object for one object, a UrlFile manifest for several; the name derives from the records.
+
+    One object whose key XML cannot carry exactly (lib.jobs.xml_carries) goes in a one-line manifest, where its
+    URL percent-encodes it: in Input.Object CI would inspect (and act on) another key, or refuse the body."""
     digest = upload_digest(objects)
     name = upload_job_name(settings.job_name_prefix, digest)
-    if len(objects) == 1:
+    if len(objects) == 1 and xml_carries(objects[0].key):
         body = build_job_body(settings, name, JobInput(Object=objects[0].key), None)
         return UploadPlan(body=body, described=f"Object={objects[0].key}")
     manifest = f"{settings.state_prefix}manifests/{digest}.txt"
     text = manifest_lines(settings.bucket, settings.region, [o.key for o in objects])
     url = object_url(settings.bucket, settings.region, manifest)
     body = build_job_body(settings, name, JobInput(UrlFile=url), None)
-    return UploadPlan(body=body, described=f"UrlFile={url} ({len(objects)} objects)",
-                      manifest_key=manifest, manifest_text=text)
+    count = f"{len(objects)} objects" if len(objects) > 1 else "1 object, its key not safe in XML"
+    return UploadPlan(body=body, described=f"UrlFile={url} ({count})", manifest_key=manifest, manifest_text=text)
 
 
 def submit_upload(settings: Settings, event: CosEvent, deps: Deps) -> SubmitResult:
