@@ -299,6 +299,9 @@ def _skip_reason(settings: Settings, obj: UploadedObject) -> str:
         return f"bucket {obj.bucket} is not COS_BUCKET"
     if obj.key.endswith("/"):
         return "folder marker"
+    if not settings.watches(obj.key):
+        return (f"key {obj.key!r} is outside UPLOAD_PREFIXES={','.join(settings.upload_prefixes)!r}, the prefixes "
+                "this function's COS triggers watch")
     for prefix in settings.skip_prefixes():
         if obj.key.startswith(prefix):
             return f"under {prefix} (our own state or CI's backups; processing it would recurse)"
