@@ -266,6 +266,8 @@ def select_uploads(settings: Settings, event: CosEvent) -> Tuple[List[UploadedOb
     chosen: List[UploadedObject] = []
     skipped: List[SkippedKey] = []
     seen = set()
+    for bad in event.malformed:
+        skipped.append(SkippedKey(key=bad.key, reason=f"malformed record {bad.index} of the event: {bad.reason}"))
     for record in event.records:
         try:
             obj = uploaded_object(record)
