@@ -509,10 +509,22 @@ def _start_after(client: CiClient, settings: Settings, now: datetime
     """(the checkpoint as read, where listing starts, refusals): a refused checkpoint is replaced by the look-back."""
     try:
         checkpoint = read_checkpoint(client, settings, now)
+        if checkpoint is not None:
+            _check_backed(client, settings, checkpoint)
     except TamperedStateError as exc:
         start = slot_of(as_utc(now) - RECOVERY_LOOKBACK, settings.upload_batch_seconds) - timedelta(seconds=1)
         return None, start, [Refusal(_checkpoint_key(settings), exc)]
     return checkpoint, checkpoint, []
+
+
+def _check_backed(client: CiClient, settings: Settings, slot: datetime) -> None:
+    """A checkpoint names a slot a flush gave a batch job: one of its ledgers passes every check, including that
+    CI holds the job of its name, which a bucket writer cannot create. Raises TamperedStateError."""
+    good, _n, _bad = _checked_ledgers(client, settings, slot, _Records(client, settings, slot))
+    if not any(batch.job_id for batch in good):
+        raise _refuse(f"coalescing checkpoint {_checkpoint_key(settings)!r}",
+                      f"names slot {compact(slot)}, which has no batch job a flush made; the pass lists the last "
+                      f"{RECOVERY_LOOKBACK.days} days' slots instead")
 
 
 def flush_pass(client: CiClient, settings: Settings, store: StateStore, owner: str, ttl: timedelta,
@@ -527,6 +539,7 @@ def flush_pass(client: CiClient, settings: Settings, store: StateStore, owner: s
     slots = _slots_after(client, pending_dir(settings), start)
     late = _late_markers(client, settings)  # listed before the slots' records: a marker's record is then listed too
     flushed: Set[datetime] = set()
+    backed: Set[datetime] = set()  # flushed slots with a submitted batch: the only ones a checkpoint may name
     held: List[datetime] = []
     touched: List[Tuple[UploadBatch, bool]] = []
     for slot in sorted(set(slots) | set(late)):
@@ -541,15 +554,18 @@ def flush_pass(client: CiClient, settings: Settings, store: StateStore, owner: s
         report_refusals(client, settings, slot, bad)
         refused += bad
         flushed.add(slot)
+        if any(batch.job_id for batch in ledgers):
+            backed.add(slot)
         touched.extend(done)
         submitted = {rid for batch in ledgers if batch.job_id for rid in batch.records}
         client.delete_objects([key for rid, key in late.get(slot, {}).items() if rid in submitted])
-    advance = start  # a refused checkpoint is replaced by where this pass began listing
+    advance = checkpoint
     for slot in slots:
         if slot not in flushed:
             break
-        advance = slot
-    if advance is not None and (advance != checkpoint or start != checkpoint):
+        if slot in backed:  # a slot of refused records only is passed over, never named (_check_backed)
+            advance = slot
+    if advance is not None and advance != checkpoint:
         client.put_object(_checkpoint_key(settings), UploadCheckpoint(slot=advance).model_dump_json().encode("utf-8"),
                           "application/json")
     return PassResult([b for b, _ in touched], held, advance, {b.job_name for b, created in touched if created},

@@ -43,15 +43,20 @@ def scene_fixture(bucket, monkeypatch):
     monkeypatch.setattr(coalesce, "INSTANCE", coalesce.FlushMemory())  # a cold instance per test
     clock = Clock(EVENT_AT + timedelta(seconds=1))
     monkeypatch.setattr(handlers.submit, "Deps", functools.partial(Deps, clock=clock))
-    for key in (VICTIM, LEGIT, "photos/victim.png", "uploads/victim.bin", "autopilot/reports/victim.png"):
-        bucket.put_object(BUCKET, key, FLAGGED, content_type="image/png")
-    bucket.put_object(BUCKET, REPORT_PAGE, b"<html>the real report</html>", content_type="text/html")
-    return Scene(bucket, clock)
+    scene = Scene(bucket, clock)
+    scene.seed()
+    return scene
 
 
 class Scene:
     def __init__(self, backend: Any, clock: Clock) -> None:
         self.backend, self.clock = backend, clock
+
+    def seed(self) -> None:
+        """The victims, the real upload's object and a report page."""
+        for key in (VICTIM, LEGIT, "photos/victim.png", "uploads/victim.bin", "autopilot/reports/victim.png"):
+            self.backend.put_object(BUCKET, key, FLAGGED, content_type="image/png")
+        self.backend.put_object(BUCKET, REPORT_PAGE, b"<html>the real report</html>", content_type="text/html")
 
     def upload(self, key: str = LEGIT, at: datetime = EVENT_AT) -> Dict[str, Any]:
         """COS delivers the upload event of `key` (the object is already in the bucket)."""
@@ -67,10 +72,13 @@ class Scene:
         self.backend.put_object(BUCKET, key, data)
 
     def fresh_state(self) -> None:
-        """Forget every state object (and put the clock back): one generated example does not see another's."""
-        for key in self.keys("autopilot/uploads/") + self.keys("autopilot/leases/"):
-            self.backend.delete_object(BUCKET, key)
+        """A new bucket, no CI jobs, the clock put back: one generated example does not see another's."""
+        self.backend.reset()
+        self.backend.set_clock(lambda: NOW)
+        self.backend.create_bucket(BUCKET)
+        self.seed()
         self.clock.now = EVENT_AT + timedelta(seconds=1)
+        coalesce.INSTANCE.due_until = None  # a cold instance again
 
     def run_jobs(self) -> None:
         while self.backend.run_pending():
