@@ -19,6 +19,7 @@ import hashlib
 import json
 import re
 from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Set, Tuple
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -51,6 +52,14 @@ CHECKPOINT_SKEW = CLOCK_MARGIN
 # ledger the bucket ever kept (their jobs' existence is checked, and CI need not keep year-old jobs). Inference:
 # CI's job retention is not published; a week covers SCF's retries and a weekend without a timer by far.
 RECOVERY_LOOKBACK = timedelta(days=7)
+# A record is an upload of the object as it is now only if COS wrote that object (Last-Modified, which COS sets and
+# no bucket writer can backdate) no earlier than this before the record's slot began. Allowed slack: a single PUT's
+# Last-Modified may precede its eventTime by the transfer, and a multipart upload's by its whole duration.
+# Inference: COS does not publish whether Last-Modified is a multipart upload's start or end; S3's is its start.
+UPLOAD_WRITE_SLACK = timedelta(hours=24)
+# A record waits for its flush at most this long (SCF redelivers for msgTTL, 6 h; a timer runs the pass every tick):
+# an older one is refused, so a forger cannot aim a record at an object written long ago by choosing an old slot.
+RECORD_MAX_WAIT = RECOVERY_LOOKBACK
 
 Ensure = Callable[[JobBody], Tuple[JobDetail, bool]]
 
@@ -267,24 +276,56 @@ def _check_record(settings: Settings, slot: datetime, rid: str, stored: str, raw
     return key
 
 
+def _check_object(client: CiClient, slot: datetime, key: str, now: datetime, what: str) -> None:
+    """The record may be an upload of the object as it is now: raises TamperedStateError when it cannot be."""
+    if slot < as_utc(now) - RECORD_MAX_WAIT:
+        raise _refuse(what, f"waited in slot {compact(slot)} longer than {RECORD_MAX_WAIT.days} days, far beyond "
+                            "SCF's redeliveries and any timer's flush")
+    head = client.head_object(key)
+    if head is None:
+        return  # gone since (or never there): CI finds nothing to act on, and a re-upload has its own record
+    stamp = next((v for k, v in head.items() if k.lower() == "last-modified"), "")
+    try:
+        written = as_utc(parsedate_to_datetime(stamp))
+    except (TypeError, ValueError):
+        raise StateError(f"HEAD {key!r} answered no readable Last-Modified ({stamp!r}); the next flush tries "
+                         "again") from None
+    if written < slot - UPLOAD_WRITE_SLACK:
+        raise _refuse(what, f"names {key!r}, which COS last wrote at {compact(written)}, long before the record's "
+                            f"slot {compact(slot)}: the record is not an upload of it")
+
+
 class _Records:
-    """A slot's listed records, each read and checked at most once per flush (one GET per record)."""
+    """A slot's listed records, each read and checked at most once per flush: one GET of the record and one HEAD of
+    the object it names."""
 
-    def __init__(self, client: CiClient, settings: Settings, slot: datetime) -> None:
-        self.client, self.settings, self.slot = client, settings, slot
+    def __init__(self, client: CiClient, settings: Settings, slot: datetime, now: datetime) -> None:
+        self.client, self.settings, self.slot, self.now = client, settings, slot, now
         self.listed = _records(client, settings, slot)
-        self._checked: Dict[str, Tuple[str, Optional[TamperedStateError]]] = {}
+        self._bodies: Dict[str, Tuple[str, Optional[TamperedStateError]]] = {}
+        self._objects: Dict[str, Optional[TamperedStateError]] = {}
 
-    def check(self, rid: str) -> Tuple[str, Optional[TamperedStateError]]:
-        """(key, None) for a good record, ('', error) for a refused one."""
-        if rid not in self._checked:
-            stored = self.listed[rid]
+    def check(self, rid: str, *, submitted: bool = False) -> Tuple[str, Optional[TamperedStateError]]:
+        """(key, None) for a good record, ('', error) for a refused one. A record a checked submitted ledger claims
+        was checked against its object when committed: only its body is checked again (the object may be old now)."""
+        stored = self.listed[rid]
+        if rid not in self._bodies:
             try:
                 raw = self.client.get_object(stored) if _RECORD_ID.match(rid) else b""
-                self._checked[rid] = (_check_record(self.settings, self.slot, rid, stored, raw), None)
+                self._bodies[rid] = (_check_record(self.settings, self.slot, rid, stored, raw), None)
             except TamperedStateError as exc:
-                self._checked[rid] = ("", exc)
-        return self._checked[rid]
+                self._bodies[rid] = ("", exc)
+        key, error = self._bodies[rid]
+        if error is not None or submitted:
+            return key, error
+        if rid not in self._objects:
+            try:
+                _check_object(self.client, self.slot, key, self.now, f"upload record {stored!r}")
+                self._objects[rid] = None
+            except TamperedStateError as exc:
+                self._objects[rid] = exc
+        error = self._objects[rid]
+        return ("", error) if error is not None else (key, None)
 
     def split(self, rids: Set[str]) -> Tuple[Dict[str, str], List[Refusal]]:
         """The good ones (id -> key) and the refused ones."""
@@ -361,7 +402,7 @@ def _check_claims(client: CiClient, settings: Settings, key: str, batch: UploadB
     for rid in batch.records:
         named = _named_key(settings, batch.slot, rid, records.listed[rid])
         if named is None or not batch.job_id:
-            named, error = records.check(rid)
+            named, error = records.check(rid, submitted=bool(batch.job_id))
             if error is not None:
                 raise _refuse(what, f"claims a refused record: {error}")
         keys.add(named)
@@ -410,7 +451,7 @@ def flush_slot(client: CiClient, settings: Settings, store: StateStore, slot: da
                      expires_at=store.clock(), job_name=upload_batch_job_name(settings.job_name_prefix, slot, 0))
     touched: List[Tuple[UploadBatch, bool]] = []
     with store.holding(proposal, ttl):
-        records = _Records(client, settings, slot)
+        records = _Records(client, settings, slot, as_utc(store.clock()))
         ledgers, n, refused = _checked_ledgers(client, settings, slot, records)
         if ledgers and not ledgers[-1].job_id:
             touched.append(_submit(client, settings, ledgers[-1], ensure))  # a killed flush's commit
@@ -510,17 +551,17 @@ def _start_after(client: CiClient, settings: Settings, now: datetime
     try:
         checkpoint = read_checkpoint(client, settings, now)
         if checkpoint is not None:
-            _check_backed(client, settings, checkpoint)
+            _check_backed(client, settings, checkpoint, now)
     except TamperedStateError as exc:
         start = slot_of(as_utc(now) - RECOVERY_LOOKBACK, settings.upload_batch_seconds) - timedelta(seconds=1)
         return None, start, [Refusal(_checkpoint_key(settings), exc)]
     return checkpoint, checkpoint, []
 
 
-def _check_backed(client: CiClient, settings: Settings, slot: datetime) -> None:
+def _check_backed(client: CiClient, settings: Settings, slot: datetime, now: datetime) -> None:
     """A checkpoint names a slot a flush gave a batch job: one of its ledgers passes every check, including that
     CI holds the job of its name, which a bucket writer cannot create. Raises TamperedStateError."""
-    good, _n, _bad = _checked_ledgers(client, settings, slot, _Records(client, settings, slot))
+    good, _n, _bad = _checked_ledgers(client, settings, slot, _Records(client, settings, slot, now))
     if not any(batch.job_id for batch in good):
         raise _refuse(f"coalescing checkpoint {_checkpoint_key(settings)!r}",
                       f"names slot {compact(slot)}, which has no batch job a flush made; the pass lists the last "
@@ -594,6 +635,10 @@ def batch_of_job(prefix: str, name: str) -> Optional[Tuple[datetime, int]]:
     return (slot, int(match.group(2))) if match and slot is not None else None
 
 
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
 def read_ledger(client: CiClient, settings: Settings, slot: datetime, n: int) -> Optional[UploadBatch]:
     """One batch's ledger, or None when it is gone (the lifecycle rule); raises TamperedStateError when its names
     disagree with its key (a reader without the slot's listing checks only what derives from the key)."""
@@ -607,7 +652,7 @@ def read_ledger(client: CiClient, settings: Settings, slot: datetime, n: int) ->
 
 
 def read_batches(client: CiClient, settings: Settings, since: datetime, until: datetime,
-                 refused: Optional[List[Refusal]] = None) -> List[UploadBatch]:
+                 refused: Optional[List[Refusal]] = None, now: Optional[datetime] = None) -> List[UploadBatch]:
     """Every good ledger of the slots starting in [since, until), oldest slot first, batches in order; the refused
     ones go to `refused` when given."""
     base = batches_dir(settings)
@@ -619,7 +664,7 @@ def read_batches(client: CiClient, settings: Settings, since: datetime, until: d
             continue
         if slot >= as_utc(until):
             break
-        good, _n, bad = _checked_ledgers(client, settings, slot, _Records(client, settings, slot))
+        good, _n, bad = _checked_ledgers(client, settings, slot, _Records(client, settings, slot, now or _utcnow()))
         out.extend(good)
         if refused is not None:
             refused.extend(bad)
@@ -630,11 +675,12 @@ def pending_uploads(client: CiClient, settings: Settings, refused: Optional[List
                     now: Optional[datetime] = None) -> Dict[str, List[str]]:
     """Good records in no good ledger yet: object key -> the slots (UTC, compact) they wait in. Records and ledgers
     that fail a check go to `refused` when given, as a refused checkpoint does (then the look-back is listed)."""
-    _checkpoint, start, bad = _start_after(client, settings, now or datetime.now(timezone.utc))
+    now = now or _utcnow()
+    _checkpoint, start, bad = _start_after(client, settings, now)
     slots = set(_slots_after(client, pending_dir(settings), start)) | set(_late_markers(client, settings))
     out: Dict[str, List[str]] = {}
     for slot in sorted(slots):
-        records = _Records(client, settings, slot)
+        records = _Records(client, settings, slot, now)
         ledgers, _n, refused_ledgers = _checked_ledgers(client, settings, slot, records)
         counted = {rid for batch in ledgers for rid in batch.records}
         waiting, refused_records = records.split(set(records.listed) - counted)

@@ -4,11 +4,16 @@ passes the live-upload rules and the record is the function's own shape: 16-hex 
 stored identity (ETag, request id, version id, eventTime), a slot its eventTime falls in, a .long record only for a
 key too long for a path. Refused records are logged, marked for the report, never submitted, never deleted by us.
 
+The function cannot tell a perfect forgery from its own record by what it stores, so it asks COS: HEAD Object's
+Last-Modified is the time COS wrote the object, which no bucket writer can backdate (the official SDK's
+cos_client.py head_object returns the response headers; cloud.tencent.com/document/product/436/7745). A record naming
+an object COS last wrote long before the record's slot, or a record older than any real wait, is refused.
+
 COS key limit 850 bytes: cloud.tencent.com/document/product/436/13324 (read 2026-12-02), as lib.coalesce.KEY_LIMIT."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from hypothesis import assume, given
@@ -16,10 +21,13 @@ from hypothesis import strategies as st
 
 from handlers.report import main_handler as report_handler
 from lib import coalesce
-from tests.reliability.support import LogSink, examples, timer_event
+from lib.windows import compact
+from tests.reliability.support import BUCKET, LogSink, examples, timer_event
+from tests.security.conftest import NOW
 from tests.security.upload_forgery import (
     DUE,
     EVENT_AT,
+    FLAGGED,
     LEGIT,
     PENDING,
     SLOT_TEXT,
@@ -80,6 +88,56 @@ def test_a_forged_record_never_gets_its_key_inspected(scene, what):
     assert scene.exists(victim) and not scene.exists(LEGIT), what
     assert scene.exists(path), "a refused record is left for a human, never deleted by us"
     assert scene.refusals() and "state_refused" in sink.text(), what
+
+
+OLD_VICTIM = "uploads/old-victim.png"  # in the bucket for months: never uploaded during any recent slot
+
+
+def _old_victim(scene, days: int = 90) -> datetime:
+    written = NOW - timedelta(days=days)
+    scene.backend.put_object(BUCKET, OLD_VICTIM, FLAGGED, content_type="image/png", last_modified=written)
+    return written
+
+
+def test_a_perfect_record_naming_an_object_cos_wrote_long_before_its_slot_is_refused(scene):
+    """Every rule of the record's own shape holds; HEAD says COS last wrote the object 90 days before the slot."""
+    _old_victim(scene)
+    scene.upload()
+    scene.put(forged_record(OLD_VICTIM), record_body(identity(OLD_VICTIM)))
+    scene.clock.now = DUE
+    scene.tick()
+    scene.run_jobs()
+    assert scene.inspected() == [LEGIT] and scene.exists(OLD_VICTIM) and scene.refusals()
+
+
+def test_a_perfect_record_in_the_objects_own_old_slot_with_a_late_marker_is_refused(scene):
+    """The forger picks the slot the old object was written in, and a late marker to get that slot flushed: a
+    record never waits that long (RECORD_MAX_WAIT), so it is refused before the object is even looked at."""
+    written = _old_victim(scene, days=30)
+    at = written + timedelta(seconds=5)
+    slot = compact(coalesce.slot_of(at, 60))
+    rid = coalesce.record_id(identity(OLD_VICTIM, at=at))
+    scene.put(f"{PENDING}{slot}/{rid}/{OLD_VICTIM}", record_body(identity(OLD_VICTIM, at=at)))
+    scene.put(f"autopilot/uploads/late/{slot}/{rid}", b"")
+    scene.clock.now = DUE
+    scene.tick()
+    scene.run_jobs()
+    assert scene.inspected() == [] and scene.exists(OLD_VICTIM) and scene.refusals()
+
+
+def test_the_checks_cost_one_get_and_one_head_per_upload_at_the_flush(scene, emulator):
+    """Measured on the wire: the flush of N uploads reads each record once and HEADs each object once."""
+    uploads = [f"uploads/n{i}.png" for i in range(5)]
+    for key in uploads:
+        scene.backend.put_object(BUCKET, key, b"clean", content_type="image/png")
+        scene.upload(key)
+    scene.clock.now = DUE
+    start = len(emulator.request_log.snapshot())
+    scene.tick()
+    calls = emulator.request_log.snapshot()[start:]
+    heads = [c for c in calls if c.method == "HEAD" and c.path.lstrip("/") in uploads]
+    gets = [c for c in calls if c.method == "GET" and c.path.lstrip("/").startswith(PENDING)]
+    assert len(heads) == len(uploads) and len(gets) == len(uploads)
 
 
 def test_a_long_record_for_a_long_key_is_still_taken(scene):

@@ -5,19 +5,24 @@ The merged shape (Records, one entry per message) is the published sample's (eve
 cloud.tencent.com/document/product/583/9707)."""
 from __future__ import annotations
 
+import functools
+from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import handlers.submit
 from handlers.submit import main_handler
 from lib import coalesce
+from lib.submit import Deps
 from tests.handlers.test_submit_emulator import TS_STREAM, png
 from tests.reliability.support import BUCKET, cos_event, examples
 from tests.security.conftest import NOW
 
 pytestmark = pytest.mark.emulator
+EVENT_CLOCK = datetime(2025, 12, 1, 0, 5, tzinfo=timezone.utc)
 KEYS = ["uploads/a.png", "uploads/b.png", "uploads/c.png"]
 Breakage = Callable[[Dict[str, Any]], None]
 
@@ -38,6 +43,9 @@ def mode(request, bucket, monkeypatch):
     monkeypatch.setenv("INSPECT_PROCESS_TYPE", "DeleteObject")
     if request.param == "coalescing":
         monkeypatch.setenv("UPLOAD_BATCH_SECONDS", "60")
+        # cos_event's eventTime (2025-12-01T00:00Z) a few minutes ago by the function's clock: due, and well within
+        # lib.coalesce.RECORD_MAX_WAIT.
+        monkeypatch.setattr(handlers.submit, "Deps", functools.partial(Deps, clock=lambda: EVENT_CLOCK))
         monkeypatch.setattr(coalesce, "INSTANCE", coalesce.FlushMemory())  # cold: the sample's old slot flushes
     fresh(bucket)
     return bucket

@@ -6,18 +6,24 @@ The trigger's filter.prefix is COS's key-prefix filter (serverless.yml; cloud.te
 "前缀过滤"): an event for any other key did not come from this function's trigger."""
 from __future__ import annotations
 
+import functools
+from datetime import datetime, timezone
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import handlers.submit
 from handlers.submit import main_handler
 from lib import coalesce
 from lib.errors import ConfigError
+from lib.submit import Deps
 from tests.handlers.test_submit_emulator import TS_STREAM, png
 from tests.reliability.support import BUCKET, cos_event, examples, timer_event
 from tests.security.conftest import NOW
 
 pytestmark = pytest.mark.emulator
+EVENT_CLOCK = datetime(2025, 12, 1, 0, 5, tzinfo=timezone.utc)
 VICTIM = "photos/victim.png"
 
 
@@ -28,6 +34,9 @@ def deleting(request, bucket, monkeypatch):
     monkeypatch.setenv("UPLOAD_PREFIXES", "uploads/,avatars/")
     if request.param == "coalescing":
         monkeypatch.setenv("UPLOAD_BATCH_SECONDS", "60")
+        # cos_event's eventTime (2025-12-01T00:00Z) a few minutes ago by the function's clock: due, and well within
+        # lib.coalesce.RECORD_MAX_WAIT.
+        monkeypatch.setattr(handlers.submit, "Deps", functools.partial(Deps, clock=lambda: EVENT_CLOCK))
         monkeypatch.setattr(coalesce, "INSTANCE", coalesce.FlushMemory())
     for key in (VICTIM, "uploads/a.png", "uploadsX/a.png", "avatars/b.png"):
         bucket.put_object(BUCKET, key, png() + TS_STREAM, content_type="image/png")
