@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from handlers.report import main_handler as report_handler
 from lib import coalesce
 from lib.windows import compact
+from tests.cli.support import bucket_env, cli, credentials
 from tests.reliability.support import BUCKET, LogSink, examples, timer_event
 from tests.security.conftest import NOW
 from tests.security.upload_forgery import (
@@ -161,6 +162,16 @@ def test_a_refused_record_makes_the_report_a_problem_that_names_it(scene, monkey
     text = json.dumps(result)
     assert result["summary"]["problem"] is True
     assert "tampered or foreign state ignored" in text and "uploads/victim.png" in text
+
+
+def test_the_uploads_command_says_which_state_objects_it_refused(scene, emulator, tmp_path):
+    path, body, _victim = FORGERIES["a record for a key outside UPLOAD_PREFIXES"]
+    scene.put(path, body)
+    env = bucket_env(emulator, UPLOAD_BATCH_SECONDS="60", UPLOAD_PREFIXES="uploads/", **credentials())
+    data = cli("uploads", "--since", "3650d", "--json", env=env, home=tmp_path).json()
+    assert data["pending"] == 0 and any(path in reason for reason in data["refused"])
+    text = cli("uploads", "--since", "3650d", env=env, home=tmp_path).out
+    assert text.rstrip().endswith("1 state object refused (forged or foreign, see --json)")
 
 
 # Hypothesis: forged record paths and bodies, each naming the victim; none may get it inspected.
