@@ -67,6 +67,11 @@ DOCS: Dict[str, VariableDoc] = {
                                         "UrlFile job, made by the first upload event or timer tick after the interval "
                                         "(plus 30 s); the timer bounds how long a quiet bucket's last uploads wait.",
                                         "0, or 10-3600 seconds"),
+    "UPLOAD_PREFIXES": VariableDoc("The key prefixes the function's COS triggers watch (each trigger's filter.prefix). "
+                                   "An upload event or a stored upload record for a key outside them is skipped "
+                                   "with a reason. Empty: every key. Function-wide, never a timer argument.",
+                                   "comma-separated prefixes without a leading '/', e.g. uploads/; none may overlap "
+                                   "STATE_PREFIX, REPORT_PREFIX or abnormal_images_backup/"),
     "ALLOW_DELETE_WHOLE_BUCKET": VariableDoc("Safety catch: DeleteObject over the whole bucket is refused unless true.",
                                              "true or false"),
     "API_TIMEOUT": VariableDoc("Seconds to wait for one COS/CI API call.", "0.1-300"),

@@ -560,9 +560,12 @@ def cmd_uploads(cli: Cli) -> int:
     window = _range(cli, as_utc(cli.clock()))
     settings = cli.settings()
     client = cli.client(settings)
+    refused: List[coalesce.Refusal] = []  # forged or foreign state objects: never listed as ours, but said
+    now = as_utc(cli.clock())
     batches = coalesce.read_batches(client, settings, window.start or datetime(1970, 1, 1, tzinfo=timezone.utc),
-                                    window.end)
-    pending = coalesce.pending_uploads(client, settings)
+                                    window.end, refused, now)
+    pending = coalesce.pending_uploads(client, settings, refused, now)
+    refusals = sorted({str(r.error) for r in refused})
     if args.key is not None:
         batches = [b for b in batches if args.key in b.keys]
         waiting = pending.get(args.key, [])
@@ -576,13 +579,16 @@ def cmd_uploads(cli: Cli) -> int:
                     + ("" if batches or waiting else f"{args.key}: in no batch of this range and not pending"))
         return EXIT_OK if batches or waiting else EXIT_PROBLEM
     if args.json:
-        cli.out_json({"batches": [b.model_dump(mode="json") for b in batches], "pending": len(pending)})
+        cli.out_json({"batches": [b.model_dump(mode="json") for b in batches], "pending": len(pending),
+                      "refused": refusals})
     else:
         rows = [(jobview.show_time(b.slot, cli.zone), str(b.n), str(len(b.records)), str(len(b.keys)),
                  b.job_id or "-", b.state, b.job_name) for b in batches]
         cli.out(table(("slot", "batch", "uploads", "keys", "job id", "state", "job name"), rows)
                 + f"\n{len(batches)} batch{'' if len(batches) == 1 else 'es'}, "
-                f"{plural(sum(len(b.records) for b in batches), 'upload')}; {plural(len(pending), 'key')} pending")
+                f"{plural(sum(len(b.records) for b in batches), 'upload')}; {plural(len(pending), 'key')} pending"
+                + (f"; {plural(len(refusals), 'state object')} refused (forged or foreign, see --json)"
+                   if refusals else ""))
     return EXIT_OK
 
 

@@ -448,6 +448,18 @@ class CiClient:
                 return None
             raise
 
+    def head_object(self, key: str) -> Optional[Dict[str, str]]:
+        """HEAD Object: the object's headers (ETag, Last-Modified, ...), or None if it does not exist."""
+        # SDK cos_client.py head_object returns the response headers as a dict; HEAD Object answers Last-Modified,
+        # the time COS wrote the object (cloud.tencent.com/document/product/436/7745).
+        try:
+            headers = self._read("HeadObject", lambda: self.sdk.head_object(Bucket=self.bucket, Key=key))
+        except CloudApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return {str(k): str(v) for k, v in (headers or {}).items()}
+
     def delete_object(self, key: str) -> None:
         self._read("DeleteObject", lambda: self.sdk.delete_object(Bucket=self.bucket, Key=key))
 

@@ -35,6 +35,7 @@ ENV_NAMES: Dict[str, str] = {
     "state_prefix": "STATE_PREFIX",
     "lease_seconds": "LEASE_SECONDS",
     "upload_batch_seconds": "UPLOAD_BATCH_SECONDS",
+    "upload_prefixes": "UPLOAD_PREFIXES",
     "allow_delete_whole_bucket": "ALLOW_DELETE_WHOLE_BUCKET",
     "api_timeout": "API_TIMEOUT",
     "emulator_url": "COS_EMULATOR_URL",
@@ -57,8 +58,10 @@ ENV_NAMES: Dict[str, str] = {
 FIELD_BY_ENV = {env: field for field, env in ENV_NAMES.items()}
 SECRET_FIELDS = frozenset({"secret_id", "secret_key", "session_token", "report_webhook_url"})
 # A timer argument may override these per trigger; credentials and the emulator switch stay function-wide.
-# UPLOAD_BATCH_SECONDS sizes the slots that upload events and every tick share, so it stays function-wide too.
-OVERRIDABLE = (frozenset(ENV_NAMES) - SECRET_FIELDS - {"emulator_url", "bucket", "region", "upload_batch_seconds"}
+# UPLOAD_BATCH_SECONDS sizes the slots that upload events and every tick share, so it stays function-wide too;
+# UPLOAD_PREFIXES describes the function's COS triggers, which no timer argument changes.
+OVERRIDABLE = (frozenset(ENV_NAMES) - SECRET_FIELDS
+               - {"emulator_url", "bucket", "region", "upload_batch_seconds", "upload_prefixes"}
                | {"report_webhook_url"})
 
 MAX_REPORT_CONCURRENCY = 64  # more threads than this only queue on the service and cost memory
@@ -135,6 +138,7 @@ class Settings(BaseModel):
     state_prefix: str = "autopilot/"
     lease_seconds: Optional[int] = None  # unset: the function's time limit + 30 s (lib.submit.lease_ttl)
     upload_batch_seconds: int = 0  # 0: one job per upload event; else uploads coalesce per interval (lib.coalesce)
+    upload_prefixes: Tuple[str, ...] = ()  # the prefixes the COS triggers watch; empty: every key (no filter)
     allow_delete_whole_bucket: bool = False
     api_timeout: float = 10.0
     emulator_url: Optional[str] = None
@@ -233,6 +237,30 @@ class Settings(BaseModel):
             raise ValueError(f"must not be under {BACKUP_PREFIX}, where CI moves abnormal images")
         return v
 
+    @field_validator("upload_prefixes", mode="before")
+    @classmethod
+    def _upload_prefixes(cls, v: Any) -> Tuple[str, ...]:
+        parts = v.split(",") if isinstance(v, str) else list(v)
+        out = tuple(p.strip() for p in parts if p.strip())
+        for prefix in out:
+            if prefix.startswith("/"):
+                raise ValueError(f"{prefix!r}: object keys do not start with '/'; write the COS trigger's "
+                                 "filter.prefix as it is, e.g. uploads/")
+            if BACKUP_PREFIX.startswith(prefix) or prefix.startswith(BACKUP_PREFIX):
+                raise ValueError(f"{prefix!r} overlaps {BACKUP_PREFIX}, where CI moves abnormal images; name the "
+                                 "folders your uploads go to, e.g. uploads/")
+        return out
+
+    @model_validator(mode="after")
+    def _upload_prefixes_avoid_state(self) -> "Settings":
+        for prefix in self.upload_prefixes:
+            for name, folder in (("STATE_PREFIX", self.state_prefix), ("REPORT_PREFIX", self.report_prefix)):
+                if folder.startswith(prefix) or prefix.startswith(folder):
+                    raise ValueError(f"UPLOAD_PREFIXES={','.join(self.upload_prefixes)!r}: {prefix!r} overlaps "
+                                     f"{name}={folder!r}; the COS trigger must not watch the function's own "
+                                     "writes: name the folders your uploads go to, e.g. uploads/")
+        return self
+
     @field_validator("lease_seconds")
     @classmethod
     def _lease(cls, v: Optional[int]) -> Optional[int]:
@@ -323,6 +351,10 @@ class Settings(BaseModel):
     def skip_prefixes(self) -> Tuple[str, ...]:
         """Keys the upload path never processes: our own state, reports, and CI's backups (no recursion)."""
         return (self.state_prefix, self.report_prefix, BACKUP_PREFIX)
+
+    def watches(self, key: str) -> bool:
+        """Whether a COS trigger of this function fires for the key (UPLOAD_PREFIXES; empty: every key)."""
+        return not self.upload_prefixes or key.startswith(self.upload_prefixes)
 
 
 def _coerce_bool(field: str, raw: str) -> bool:

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any, Dict, List, Optional, Union
 from urllib.parse import unquote, urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lib.errors import InvalidEventError
 from lib.windows import as_utc
@@ -116,10 +116,37 @@ class CosRecord(_UploadModel):
     event: CosEventMeta = Field(default_factory=CosEventMeta)
 
 
+class MalformedRecord(_UploadModel):
+    """A record of a merged delivery that failed validation: skipped with its reason, the others still processed."""
+
+    index: int
+    key: str  # what the record's key field held, escaped (or '' when it held none)
+    reason: str
+
+
 class CosEvent(_UploadModel):
     """A COS trigger delivery; several upload messages may be merged into one."""
 
     records: List[CosRecord] = Field(alias="Records", min_length=1)
+    malformed: List[MalformedRecord] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _each_record(cls, raw: Any) -> Any:
+        # One malformed record must not drop the valid ones merged beside it (issue 22, point 8); an event with no
+        # valid record at all stays an invalid event.
+        if not isinstance(raw, dict) or not isinstance(raw.get("Records"), list) or not raw["Records"]:
+            return raw
+        good: List[Any] = []
+        bad: List[MalformedRecord] = []
+        for index, item in enumerate(raw["Records"]):
+            try:
+                good.append(CosRecord.model_validate(item))
+            except ValidationError as exc:
+                bad.append(MalformedRecord(index=index, key=_key_hint(item), reason=_summarise(exc)))
+        if not good:
+            raise ValueError(f"no record is valid; record 0: {bad[0].reason}")
+        return {**raw, "Records": good, "malformed": bad}
 
 
 class UploadedObject(BaseModel):
@@ -168,6 +195,14 @@ def _summarise(exc: ValidationError) -> str:
         loc = ".".join(str(p) for p in err.get("loc", ()))
         parts.append(f"{loc or '(root)'}: {err.get('msg')}")
     return "; ".join(parts)
+
+
+def _key_hint(item: Any) -> str:
+    """The record's key field for a skip reason, escaped as logs and JSON need; '' if it has none."""
+    cos = item.get("cos") if isinstance(item, dict) else None
+    obj = cos.get("cosObject") if isinstance(cos, dict) else None
+    key = obj.get("key") if isinstance(obj, dict) else None
+    return key[-200:].encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(key, str) else ""
 
 
 class UnreadableRecord(ValueError):

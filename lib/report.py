@@ -15,7 +15,7 @@ from lib import coalesce
 from lib.client import CiClient, InspectObjectResult, JobDetail, WorkflowExecutionItem
 from lib.config import Settings
 from lib.duplicates import LiveNames, describe, settle_duplicates
-from lib.errors import AppError, CloudApiError, CloudError, PaginationError
+from lib.errors import AppError, CloudApiError, CloudError, PaginationError, TamperedStateError
 from lib.jobs import is_our_job
 from lib.report_cache import NewResults, PreviousResults, cache_key, cacheable
 from lib.state import Checkpoint
@@ -675,11 +675,22 @@ class _Counted:
 
 
 def _uploads(settings: Settings, client: CiClient, end: datetime, tally: _Tally) -> UploadsSummary:
-    """Which uploads went into the newest batch jobs (their ledgers), and how many still wait (lib.coalesce)."""
+    """Which uploads went into the newest batch jobs (their ledgers), and how many still wait (lib.coalesce).
+
+    State objects that fail a check (forged records, ledgers, a checkpoint after the clock) are counted through
+    tally.tampered_state: those met here and those a flush marked under refused/ within the report's look-back."""
     counted = cast(CiClient, _Counted(client, tally))
+    refused: Dict[str, TamperedStateError] = {}
     lines = []
     for job, slot, n in tally.recent_batches:
-        ledger = coalesce.read_ledger(counted, settings, slot, n)
+        try:
+            ledger = coalesce.read_ledger(counted, settings, slot, n)
+            if ledger is not None and ledger.job_id and ledger.job_id != job.JobId:
+                raise TamperedStateError(f"batch ledger of slot {format_ci_time(slot)} batch {n} names job "
+                                         f"{ledger.job_id!r}, not CI's job {job.JobId} of its name; it is ignored")
+        except TamperedStateError as exc:
+            refused.setdefault(f"ledger {format_ci_time(slot)} {n}", exc)
+            ledger = None
         keys = ledger.keys if ledger is not None else []
         lines.append(UploadBatchLine(job_id=job.JobId, name=job.Name, state=job.State, slot=slot, batch=n,
                                      uploads=len(ledger.records) if ledger is not None else None,
@@ -688,10 +699,14 @@ def _uploads(settings: Settings, client: CiClient, end: datetime, tally: _Tally)
     oldest: Optional[datetime] = None
     if settings.upload_batch_seconds:
         try:
-            waiting = coalesce.pending_uploads(counted, settings)
+            found: List[coalesce.Refusal] = []
+            waiting = coalesce.pending_uploads(counted, settings, found, now=end)
+            found += coalesce.read_refusals(counted, settings, end - settings.report_lookback)
         except AppError as exc:
             tally.note(f"uploads waiting for a batch job could not be counted: {exc}")
         else:
+            for item in found:
+                refused.setdefault(str(item.error), item.error)  # a flush's marker repeats what this read found
             pending = len(waiting)
             slots = [coalesce.parse_slot(s) for ss in waiting.values() for s in ss]
             oldest = min((s for s in slots if s is not None), default=None)
@@ -699,6 +714,8 @@ def _uploads(settings: Settings, client: CiClient, end: datetime, tally: _Tally)
                 tally.note(f"{pending} uploaded key(s) have waited for a batch job since {format_ci_time(oldest)}: "
                            "a flush runs on the next upload event or submit timer tick; is the submit timer "
                            "deployed and enabled?")
+    for error in refused.values():
+        tally.tampered_state(error)
     return UploadsSummary(batch_jobs=tally.batch_jobs, batches=lines, pending=pending, oldest_pending_slot=oldest)
 
 

@@ -266,6 +266,8 @@ def select_uploads(settings: Settings, event: CosEvent) -> Tuple[List[UploadedOb
     chosen: List[UploadedObject] = []
     skipped: List[SkippedKey] = []
     seen = set()
+    for bad in event.malformed:
+        skipped.append(SkippedKey(key=bad.key, reason=f"malformed record {bad.index} of the event: {bad.reason}"))
     for record in event.records:
         try:
             obj = uploaded_object(record)
@@ -299,6 +301,9 @@ def _skip_reason(settings: Settings, obj: UploadedObject) -> str:
         return f"bucket {obj.bucket} is not COS_BUCKET"
     if obj.key.endswith("/"):
         return "folder marker"
+    if not settings.watches(obj.key):
+        return (f"key {obj.key!r} is outside UPLOAD_PREFIXES={','.join(settings.upload_prefixes)!r}, the prefixes "
+                "this function's COS triggers watch")
     for prefix in settings.skip_prefixes():
         if obj.key.startswith(prefix):
             return f"under {prefix} (our own state or CI's backups; processing it would recurse)"

@@ -317,11 +317,16 @@ def test_the_variables_as_deployed_load_into_valid_settings(config):
     assert settings.bucket == DOTENV["COS_BUCKET"] and settings.emulator_url is None
 
 
+# Settings serverless.yml deploys with a value other than the model's default (each has its own test below).
+DEPLOYED = {"UPLOAD_PREFIXES": "uploads/"}
+
+
 def test_every_variable_carries_its_generated_comment():
     lines = YML.read_text(encoding="utf-8").splitlines()
     missing = []
     for env in (e for e in ENV_NAMES.values() if deployable(e)):
-        index = next(i for i, line in enumerate(lines) if line.strip() == yaml_entry(env))
+        entry = yaml_entry(env) if env not in DEPLOYED else f"- {{key: {env}, value: '{DEPLOYED[env]}'}}"
+        index = next(i for i, line in enumerate(lines) if line.strip() == entry)
         if lines[index - 1].strip() != yaml_comment(env):
             missing.append(env)
     assert not missing, "refresh the list from `python -m deploy.config_table --yaml`: " + ", ".join(missing)
@@ -368,3 +373,11 @@ def test_src_is_the_package_make_package_builds(config):
     src = config["inputs"]["src"]
     src = src["src"] if isinstance(src, dict) else src
     assert (ROOT / src).resolve() == paths_for("3.10").directory.resolve()
+
+
+def test_upload_prefixes_equals_the_set_of_cos_trigger_prefixes(config):
+    # The function skips an upload or a stored record outside UPLOAD_PREFIXES (issue 22): a trigger whose prefix
+    # is missing there would have every upload skipped, and an extra prefix would let forged records through.
+    prefixes = {t["parameters"]["filter"]["prefix"] for t in config["inputs"]["triggers"] if t["type"] == "cos"}
+    deployed = load_settings(resolve(variables(config))).upload_prefixes
+    assert prefixes and set(deployed) == prefixes and DEPLOYED["UPLOAD_PREFIXES"] == ",".join(sorted(prefixes))

@@ -3,21 +3,31 @@ shape (events/cos-upload-*.json) -> handler -> official SDK -> emulator -> one U
 from __future__ import annotations
 
 import copy
+import functools
+from datetime import datetime, timezone
 
 import pytest
 
+import handlers.submit
 from handlers.submit import main_handler
 from lib import coalesce
+from lib.submit import Deps
 from tests.conftest import load_event
 from tests.handlers.test_submit_emulator import BUCKET, TS_STREAM, bucket, cos_event, png, seed, timer  # noqa: F401
 
 pytestmark = pytest.mark.emulator
 
 
+# The samples' eventTime (2022-04-15T09:49:16Z), plus a few minutes: the function's clock in these tests. A record
+# waits at most lib.coalesce.RECORD_MAX_WAIT for its flush, so the real clock, years later, would refuse it.
+SAMPLE_CLOCK = datetime(2022, 4, 15, 9, 55, tzinfo=timezone.utc)
+
+
 @pytest.fixture
 def coalescing(bucket, monkeypatch):  # noqa: F811 - the fixture imported above
     monkeypatch.setenv("UPLOAD_BATCH_SECONDS", "60")
     monkeypatch.setattr(coalesce, "INSTANCE", coalesce.FlushMemory())  # a cold instance per test
+    monkeypatch.setattr(handlers.submit, "Deps", functools.partial(Deps, clock=lambda: SAMPLE_CLOCK))
     return bucket
 
 
@@ -29,7 +39,7 @@ def test_an_upload_event_becomes_a_batch_job_that_inspects_exactly_its_objects(c
     seed(coalescing, "uploads/clean.png", png())
     seed(coalescing, "uploads/video.png", png() + TS_STREAM)
     seed(coalescing, "uploads/untouched.png", png() + TS_STREAM)
-    # The sample's eventTime (2022) is long past, so the cold instance's flush pass makes the job at once.
+    # The sample's eventTime is minutes before the function's clock, so the cold instance's pass makes the job.
     result = main_handler(cos_event(["uploads/clean.png", "uploads/video.png"]), {"request_id": "r1"})
     assert result["recorded"] == 2 and [j["name"] for j in result["jobs"]] == [j.name for j in batch_jobs(coalescing)]
     assert coalescing.run_pending() == 1

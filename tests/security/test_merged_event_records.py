@@ -1,0 +1,100 @@
+"""Issue 22, point 8: SCF may merge several COS messages into one event; one malformed record in it is skipped with
+its reason while the valid records beside it are processed, in per-event and coalescing modes.
+
+The merged shape (Records, one entry per message) is the published sample's (events/cos-upload-multi.json,
+cloud.tencent.com/document/product/583/9707)."""
+from __future__ import annotations
+
+import functools
+from datetime import datetime, timezone
+from typing import Any, Callable, Dict, List
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import handlers.submit
+from handlers.submit import main_handler
+from lib import coalesce
+from lib.submit import Deps
+from tests.handlers.test_submit_emulator import TS_STREAM, png
+from tests.reliability.support import BUCKET, cos_event, examples
+from tests.security.conftest import NOW
+
+pytestmark = pytest.mark.emulator
+EVENT_CLOCK = datetime(2025, 12, 1, 0, 5, tzinfo=timezone.utc)
+KEYS = ["uploads/a.png", "uploads/b.png", "uploads/c.png"]
+Breakage = Callable[[Dict[str, Any]], None]
+
+# Each breaks one record the way a truncated or foreign message would; none echoes a value in the reason.
+BREAKAGES: Dict[str, Breakage] = {
+    "no object key": lambda r: r["cos"]["cosObject"].pop("key"),
+    "no cos entity": lambda r: r.pop("cos"),
+    "a size that is not a number": lambda r: r["cos"]["cosObject"].__setitem__("size", "q-signature=SECRET"),
+    "a bucket without appid": lambda r: r["cos"]["cosBucket"].pop("appid"),
+    "an eventTime that is not a number": lambda r: r["event"].__setitem__("eventTime", "soon"),
+    "not an object at all": lambda r: r.clear(),
+}
+
+
+@pytest.fixture(params=["per-event", "coalescing"])
+def mode(request, bucket, monkeypatch):
+    monkeypatch.setenv("INSPECT_AUTO_PROCESS", "true")
+    monkeypatch.setenv("INSPECT_PROCESS_TYPE", "DeleteObject")
+    if request.param == "coalescing":
+        monkeypatch.setenv("UPLOAD_BATCH_SECONDS", "60")
+        # cos_event's eventTime (2025-12-01T00:00Z) a few minutes ago by the function's clock: due, and well within
+        # lib.coalesce.RECORD_MAX_WAIT.
+        monkeypatch.setattr(handlers.submit, "Deps", functools.partial(Deps, clock=lambda: EVENT_CLOCK))
+        monkeypatch.setattr(coalesce, "INSTANCE", coalesce.FlushMemory())  # cold: the sample's old slot flushes
+    fresh(bucket)
+    return bucket
+
+
+def fresh(backend) -> None:
+    """A new bucket holding the three flagged uploads, no jobs, a cold instance (one example per bucket)."""
+    backend.reset()
+    backend.set_clock(lambda: NOW)
+    backend.create_bucket(BUCKET)
+    for key in KEYS:
+        backend.put_object(BUCKET, key, png() + TS_STREAM, content_type="image/png")
+    coalesce.INSTANCE.due_until = None
+
+
+def merged(broken: Dict[int, Breakage]) -> Dict[str, Any]:
+    event = cos_event(KEYS)
+    for index, breakage in broken.items():
+        breakage(event["Records"][index])
+    return event
+
+
+def inspected(backend) -> List[str]:
+    while backend.run_pending():
+        pass
+    with backend.lock:
+        return sorted(j.key for j in backend.inspect_jobs.values())
+
+
+@pytest.mark.parametrize("what", sorted(BREAKAGES))
+def test_one_malformed_record_is_skipped_and_the_others_are_inspected(mode, what):
+    result = main_handler(merged({1: BREAKAGES[what]}), {"request_id": "r1"})
+    assert inspected(mode) == ["uploads/a.png", "uploads/c.png"], what
+    (skip,) = result["skipped"]
+    assert skip["reason"].startswith("malformed record 1 of the event") and "SECRET" not in str(result), what
+
+
+def test_an_event_of_only_malformed_records_is_still_rejected_as_malformed(mode):
+    result = main_handler(merged({i: BREAKAGES["no object key"] for i in range(3)}), {"request_id": "r1"})
+    assert result["skipped"] is True and "CosEvent is malformed" in result["reason"] and inspected(mode) == []
+
+
+@given(broken=st.dictionaries(st.integers(0, 2), st.sampled_from(sorted(BREAKAGES)), max_size=3))
+@examples(default=5, soak=100)
+def test_generated_merged_events_inspect_exactly_their_valid_records(mode, broken):
+    fresh(mode)
+    result = main_handler(merged({i: BREAKAGES[w] for i, w in broken.items()}), {"request_id": "r1"})
+    valid = [k for i, k in enumerate(KEYS) if i not in broken]
+    if not valid:
+        assert result["skipped"] is True and inspected(mode) == []
+        return
+    assert len(result["skipped"]) == len(broken) and inspected(mode) == valid

@@ -1,0 +1,119 @@
+"""Coalescing mode under attack: a bucket writer PUTs forged records, ledgers and checkpoints straight into the
+emulator's store, then the real handler runs (its clock set by the test) and CI runs the jobs it made.
+
+Every scene has a flagged victim image the forger wants CI to delete (INSPECT_AUTO_PROCESS=true,
+INSPECT_PROCESS_TYPE=DeleteObject) and a flagged image really uploaded under uploads/, which must be deleted once."""
+from __future__ import annotations
+
+import functools
+from datetime import datetime, timedelta
+from typing import Any, Dict, List, Optional
+
+import pytest
+
+import handlers.submit
+from handlers.submit import main_handler
+from lib import coalesce
+from lib.events import UploadedObject
+from lib.submit import Deps
+from lib.windows import compact
+from tests.handlers.test_submit_emulator import TS_STREAM, png
+from tests.reliability.coalesce_support import Clock, Upload, upload_event
+from tests.reliability.support import BUCKET, timer_event
+from tests.security.conftest import NOW
+
+EVENT_AT = NOW - timedelta(seconds=50)  # 15:29:10, in the one-minute slot 15:29
+SLOT = coalesce.slot_of(EVENT_AT, 60)
+SLOT_TEXT = compact(SLOT)
+DUE = coalesce.due_at(SLOT, 60) + timedelta(seconds=1)
+LEGIT = "uploads/legit.png"
+VICTIM = "uploads/victim.png"
+REPORT_PAGE = "autopilot/reports/index.html"
+PENDING = "autopilot/uploads/pending/"
+FLAGGED = png() + TS_STREAM
+
+
+@pytest.fixture(name="scene")
+def scene_fixture(bucket, monkeypatch):
+    """Coalescing mode with DeleteObject, the function's clock in the test's hand, the victim and a report page."""
+    for name, value in {"UPLOAD_BATCH_SECONDS": "60", "INSPECT_AUTO_PROCESS": "true",
+                        "INSPECT_PROCESS_TYPE": "DeleteObject", "INPUT_PREFIX": "scans/",
+                        "UPLOAD_PREFIXES": "uploads/"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(coalesce, "INSTANCE", coalesce.FlushMemory())  # a cold instance per test
+    clock = Clock(EVENT_AT + timedelta(seconds=1))
+    monkeypatch.setattr(handlers.submit, "Deps", functools.partial(Deps, clock=clock))
+    scene = Scene(bucket, clock)
+    scene.seed()
+    return scene
+
+
+class Scene:
+    def __init__(self, backend: Any, clock: Clock) -> None:
+        self.backend, self.clock = backend, clock
+
+    def seed(self) -> None:
+        """The victims, the real upload's object and a report page."""
+        for key in (VICTIM, LEGIT, "photos/victim.png", "uploads/victim.bin", "autopilot/reports/victim.png"):
+            self.backend.put_object(BUCKET, key, FLAGGED, content_type="image/png")
+        self.backend.put_object(BUCKET, REPORT_PAGE, b"<html>the real report</html>", content_type="text/html")
+
+    def upload(self, key: str = LEGIT, at: datetime = EVENT_AT) -> Dict[str, Any]:
+        """COS delivers the upload event of `key` (the object is already in the bucket)."""
+        return main_handler(upload_event([Upload(key, at)]), {"request_id": f"up-{key}"})
+
+    def tick(self) -> Dict[str, Any]:
+        """The submit timer fires at the function's clock (a flush pass; its window scans the empty scans/)."""
+        return main_handler(timer_event(self.clock.now.replace(microsecond=0), "every-minute"),
+                            {"request_id": f"tick-{self.clock.now.isoformat()}"})
+
+    def put(self, key: str, data: bytes) -> None:
+        """The forger's PUT, straight into the store (the same key pair as the function's in the emulator)."""
+        self.backend.put_object(BUCKET, key, data)
+
+    def fresh_state(self) -> None:
+        """A new bucket, no CI jobs, the clock put back: one generated example does not see another's."""
+        self.backend.reset()
+        self.backend.set_clock(lambda: NOW)
+        self.backend.create_bucket(BUCKET)
+        self.seed()
+        self.clock.now = EVENT_AT + timedelta(seconds=1)
+        coalesce.INSTANCE.due_until = None  # a cold instance again
+
+    def run_jobs(self) -> None:
+        while self.backend.run_pending():
+            pass
+
+    def keys(self, prefix: str = "") -> List[str]:
+        return self.backend.list_keys(BUCKET, prefix=prefix)
+
+    def inspected(self) -> List[str]:
+        """Every object key CI inspected, once per inspection."""
+        with self.backend.lock:
+            return sorted(j.key for j in self.backend.inspect_jobs.values())
+
+    def exists(self, key: str) -> bool:
+        return key in self.keys(key)
+
+    def refusals(self) -> List[str]:
+        return self.keys("autopilot/uploads/refused/")
+
+
+def identity(key: str, at: datetime = EVENT_AT, etag: str = "etag-0", request_id: str = "req-forged") -> UploadedObject:
+    return UploadedObject(bucket=BUCKET, key=key, size=0, etag=etag, request_id=request_id, version_id="",
+                          event_name="", event_time=int(at.timestamp()))
+
+
+def record_body(obj: UploadedObject, key: Optional[str] = None) -> bytes:
+    return coalesce.RecordBody(etag=obj.etag, request_id=obj.request_id, version_id=obj.version_id,
+                               event_time=obj.event_time, key=key).model_dump_json().encode("utf-8")
+
+
+def forged_record(key: str, slot: str = SLOT_TEXT) -> str:
+    """The path of a record exactly as the function writes one for an upload of `key`."""
+    return f"{PENDING}{slot}/{coalesce.record_id(identity(key))}/{key}"
+
+
+def legit_record_id(scene: Scene) -> str:
+    (rid,) = {k[len(PENDING):].split("/")[1].split(".")[0] for k in scene.keys(PENDING)}
+    return rid
