@@ -25,7 +25,7 @@ _SLACK = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "`": "ˋ"})
 # CommonMark: any ASCII punctuation may be backslash-escaped. These open inline markup anywhere in a line.
 _MD_INLINE = re.compile(r"([`*_\[\]<>&|!~#])")
 # ...and these only where a block starts, which untrusted text does after a list marker (`- {note}`).
-_MD_LEAD = re.compile(r"^([-+*]|\d+[.)])(?=\s)")
+_MD_LEAD = re.compile(r"^([-+*]|\d+)([.)]?)(?=\s)")
 # GFM's extended autolinks (`https://x`, `www.x`) stop at an escaped character.
 _MD_AUTOLINK = re.compile(r"(?i)(://|www\.)")
 _BACKTICKS = re.compile(r"`+")
@@ -77,7 +77,14 @@ def markdown_text(text: object) -> str:
     """CommonMark/GFM text (the `.md` report): inline markup, HTML, table pipes and autolinks backslash-escaped."""
     out = _MD_INLINE.sub(r"\\\1", terminal(text))
     out = _MD_AUTOLINK.sub(lambda m: "\\" + m.group(0) if m.group(0) == "://" else m.group(0)[:3] + "\\.", out)
-    return _MD_LEAD.sub(r"\\\1", out)
+    return _MD_LEAD.sub(_escape_lead, out)
+
+
+def _escape_lead(match: re.Match) -> str:
+    marker, dot = match.groups()
+    if dot:  # `1.` opens an ordered list; the escape goes before its punctuation
+        return f"{marker}\\{dot}"
+    return match.group(0) if marker.isdigit() else f"\\{marker}"
 
 
 def markdown_code(text: object) -> str:

@@ -27,6 +27,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from handlers.report import main_handler
+from lib import escape
 from tests.reliability.support import examples, fresh_bucket, timer_event
 from tests.security.conftest import NOW
 from tests.security.hostile_jobs import EVIL, FAKE_HEADLINE, HOSTILE_KEYS, HOSTILE_MESSAGE, REPORT_TIME, seed_job
@@ -145,3 +146,21 @@ def test_generated_keys_add_no_link_mention_or_line(chat, emulator, monkeypatch,
     if fmt != "feishu":
         assert holding[0].count("`") % 2 == 0
     assert EVIL not in text
+
+
+@pytest.mark.parametrize("function, text, shown", [
+    (escape.wecom_markdown, "a`b", "aˋb"), (escape.wecom_markdown, "[x](https://e.x)", "［x］(https:⁄⁄e.x)"),
+    (escape.wecom_markdown, "<@all>", "＜@all＞"), (escape.wecom_markdown, '<font color="info">', '＜font color="info"＞'),
+    (escape.wecom_markdown, "a\nb\r", "a\\nb\\r"), (escape.wecom_markdown, "see www.e.x", "see www․e.x"),
+    (escape.dingtalk_markdown, "![i](https://e.x/p.png)", "!［i］(https:⁄⁄e.x/p.png)"),
+    (escape.dingtalk_markdown, "> quote", "＞ quote"),
+    (escape.feishu_text, '<at user_id="all">所有人</at>', '＜at user_id="all"＞所有人＜/at＞'),
+    (escape.feishu_text, "line\u2028two", "line\\u2028two"),
+    (escape.slack_mrkdwn, "a&b<c>d", "a&amp;b&lt;c&gt;d"), (escape.slack_mrkdwn, "<!channel>", "&lt;!channel&gt;"),
+    (escape.slack_mrkdwn, "<https://e.x|go>", "&lt;https:⁄⁄e.x|go&gt;"), (escape.slack_mrkdwn, "x`y", "xˋy"),
+    (escape.slack_mrkdwn, "&amp;", "&amp;amp;"),
+    (escape.wecom_markdown, "uploads/照片 cat_1.png", "uploads/照片 cat_1.png"),
+    (escape.slack_mrkdwn, "uploads/cat_1.png", "uploads/cat_1.png"),
+])
+def test_each_chat_escape_as_its_platform_documents(function, text, shown):
+    assert function(text) == shown

@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from handlers.report import main_handler
+from lib import escape
 from tests.reliability.support import BUCKET, examples, fresh_bucket, timer_event
 from tests.security.conftest import NOW
 from tests.security.hostile_jobs import FAKE_HEADLINE, HOSTILE_KEYS, HOSTILE_MESSAGE, REPORT_TIME, seed_job
@@ -128,3 +129,20 @@ def test_an_ordinary_key_reads_as_itself(bucket, emulator, key):
     seed_job(emulator, [key])
     row = next(line for line in written_report(emulator).split("\n") if "uploads/" in line)
     assert cells(row)[0].strip() == f"`{key}`"
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("[x](https://e.x)", "\\[x\\](https\\://e.x)"), ("<b>", "\\<b\\>"), ("a|b", "a\\|b"), ("*x* _y_", "\\*x\\* \\_y\\_"),
+    ("&amp;", "\\&amp;"), ("a\nb", "a\\nb"), ("- item", "\\- item"), ("1. item", "1\\. item"), ("# h", "\\# h"),
+    ("www.e.x", "www\\.e.x"), ("a`b", "a\\`b"), ("autopilot-hourly-20261128T000000Z", "autopilot-hourly-20261128T000000Z"),
+])
+def test_markdown_text_escapes_inline_markup(text, shown):
+    assert escape.markdown_text(text) == shown
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("uploads/cat.png", "`uploads/cat.png`"), ("a`b", "``a`b``"), ("a``b`c", "```a``b`c```"), ("`a", "`` `a ``"),
+    ("a|b", "`a\\|b`"), ("a\nb", "`a\\nb`"),
+])
+def test_markdown_code_fences_longer_than_any_backtick_run(text, shown):
+    assert escape.markdown_code(text) == shown
