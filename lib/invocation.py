@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict, Mapping, Optional
 
 from lib import logs
 from lib.config import Settings, load_settings, parse_timer_argument
-from lib.errors import AppError, InvalidEventError
+from lib.errors import AppError, InvalidEventError, SafetyError
 from lib.events import TimerEvent, parse_event
 
 # Share of the function's time limit a run may spend before it wraps up (delivery, checkpoints) instead.
@@ -38,9 +38,33 @@ def invocation_of(context: Any, monotonic: Callable[[], float] = time.monotonic)
 
 
 def settings_for(event: Any, environ: Mapping[str, str]) -> Settings:
-    """Function-wide settings, overridden by a timer trigger's JSON argument."""
+    """Function-wide settings, overridden by a timer trigger's JSON argument (never into a more destructive run)."""
     overrides = parse_timer_argument(event.message) if isinstance(event, TimerEvent) else None
-    return load_settings(environ, overrides)
+    if not overrides:
+        return load_settings(environ)
+    settings = load_settings(environ, overrides)
+    check_narrower(load_settings(environ), settings)
+    return settings
+
+
+def check_narrower(function_wide: Settings, overridden: Settings) -> None:
+    """A timer argument may make a run delete objects only where the function-wide settings already do.
+
+    Deleting needs INSPECT_AUTO_PROCESS=true and INSPECT_PROCESS_TYPE=DeleteObject (a Job run) in the environment
+    itself, and then the argument's INPUT_PREFIX must lie inside the environment's: an argument narrows, never widens.
+    """
+    if not overridden.deletes_objects:
+        return
+    if not function_wide.deletes_objects:
+        raise SafetyError("timer argument makes this run delete flagged objects (INSPECT_AUTO_PROCESS=true, "
+                          "INSPECT_PROCESS_TYPE=DeleteObject, JOB_TYPE=Job) but the function-wide settings do not: "
+                          "deleting is switched on in the function's environment (serverless.yml) only; remove "
+                          "these keys from the trigger's argument or use BackupObject")
+    if not (function_wide.whole_bucket or (not overridden.whole_bucket
+                                           and overridden.input_prefix.startswith(function_wide.input_prefix))):
+        raise SafetyError(f"timer argument INPUT_PREFIX={overridden.input_prefix!r} is outside the function-wide "
+                          f"INPUT_PREFIX={function_wide.input_prefix!r} of a run that deletes objects: an argument "
+                          "may only narrow where deleting happens; use a folder under it")
 
 
 def handle(function: str, raw_event: Any, context: Any,
