@@ -1,6 +1,7 @@
 """What every handler does around its one lib call: logging, settings per trigger, and how failures surface."""
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -72,6 +73,9 @@ def handle(function: str, raw_event: Any, context: Any,
            environ: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:
     """Parse, load settings, run; a malformed event is a clean skip, anything else that fails raises for SCF."""
     logs.configure()
+    environ = os.environ if environ is None else environ
+    # Before anything is read: no log line or result of this run may carry these, in any encoding (lib.logs).
+    logs.keep_secrets(*(environ.get(k) for k in SECRET_VARIABLES), urls=[environ.get("REPORT_WEBHOOK_URL")])
     invocation = invocation_of(context)
     rid = invocation.request_id
     try:
@@ -79,12 +83,25 @@ def handle(function: str, raw_event: Any, context: Any,
     except InvalidEventError as exc:
         # Retrying a malformed event can never succeed, so do not raise (SCF would retry it twice).
         logs.log("event_rejected", function=function, request_id=rid, reason=str(exc))
-        return {"function": function, "skipped": True, "reason": str(exc)}
+        return _without_secrets({"function": function, "skipped": True, "reason": str(exc)})
     try:
-        settings = settings_for(event, os.environ if environ is None else environ)
+        settings = settings_for(event, environ)
         summary = run(event, settings, invocation)
     except AppError as exc:
         logs.log_error("run_failed", exc, function=function, request_id=rid)
+        clean = logs.scrubbed(str(exc))
+        if clean != str(exc):
+            exc.args = (clean,)  # SCF logs the raised error's text too
         raise
     logs.log("run_done", function=function, request_id=rid, summary=summary)
-    return summary
+    return _without_secrets(summary)
+
+
+SECRET_VARIABLES = ("TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN")
+
+
+def _without_secrets(result: Dict[str, Any]) -> Dict[str, Any]:
+    """The result as it is, or, should a secret have slipped into it, with every form of it redacted."""
+    text = json.dumps(result, ensure_ascii=False, default=str)
+    clean = logs.scrubbed(text)
+    return result if clean == text else json.loads(clean)
