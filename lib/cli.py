@@ -25,7 +25,7 @@ from lib.config import Settings, is_workflow_id, load_settings
 from lib.credentials import find_credentials, profile_name
 from lib.duplicates import describe, find_duplicates
 from lib.errors import AppError, CloudApiError, CloudUnavailableError, ConfigError, InvalidEventError, SafetyError
-from lib.escape import terminal
+from lib.escape import json_text, terminal
 from lib.jobs import is_our_job
 from lib.jobview import TERMINAL, ZONES, JobObjectsView, state_word
 from lib.render import plural, render_summary_table, table
@@ -72,7 +72,7 @@ class Cli:
         self.stdout.write(text if text.endswith("\n") else text + "\n")
 
     def out_json(self, data: Any) -> None:
-        self.out(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+        self.out(json_text(json.dumps(data, indent=2, ensure_ascii=False, default=str)))
 
     def say(self, text: str) -> None:
         """A line for the person (stderr), never mixed into a command's result on stdout."""

@@ -95,3 +95,13 @@ def markdown_code(text: object) -> str:
     if body.startswith(("`", " ")) or body.endswith(("`", " ")):
         body = f" {body} "  # one space each side is stripped again by the parser
     return f"{fence}{body}{fence}"
+
+
+# JSON (RFC 8259 §7) escapes C0 controls but leaves DEL, C1, U+2028/9 and the bidi overrides raw, and a log line or a
+# `--json` document is read in a terminal too.
+_JSON_RAW = re.compile("[\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def json_text(text: str) -> str:
+    """A JSON document (json.dumps output) with what a terminal acts on written as `\\uXXXX`: the same JSON value."""
+    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from typing import IO, Any, FrozenSet, Iterable, Iterator, Optional
 from urllib.parse import quote, quote_plus, urlsplit
 
+from lib.escape import json_text
+
 _LOGGER = logging.getLogger("autopilot")
 # The current invocation's secrets in every form they may be echoed in (keep_secrets); every line is scrubbed of them.
 _SECRETS: FrozenSet[str] = frozenset()
@@ -97,9 +99,10 @@ def scrubbed(text: str) -> str:
 
 def log(event: str, **fields: Any) -> None:
     """Log one decision; callers pass ids, keys and reasons only."""
-    _LOGGER.info(scrubbed(json.dumps({"event": event, **fields}, ensure_ascii=False, default=str, sort_keys=False)))
+    _LOGGER.info(scrubbed(json_text(json.dumps({"event": event, **fields}, ensure_ascii=False, default=str,
+                                               sort_keys=False))))
 
 
 def log_error(event: str, error: BaseException, **fields: Any) -> None:
-    _LOGGER.error(scrubbed(json.dumps({"event": event, "error": type(error).__name__, "message": str(error),
-                                       **fields}, ensure_ascii=False, default=str)))
+    _LOGGER.error(scrubbed(json_text(json.dumps({"event": event, "error": type(error).__name__,
+                                                 "message": str(error), **fields}, ensure_ascii=False, default=str))))

@@ -146,3 +146,15 @@ def test_markdown_text_escapes_inline_markup(text, shown):
 ])
 def test_markdown_code_fences_longer_than_any_backtick_run(text, shown):
     assert escape.markdown_code(text) == shown
+
+
+def test_the_html_page_beside_it_keeps_every_hostile_key_escaped(bucket, emulator):
+    """lib/html_report.py escapes with html.escape and forbids scripts by CSP; a guard that it stays so (it passed
+    before this change too)."""
+    from html import escape as html_escape
+
+    seed_job(emulator, HOSTILE_KEYS)
+    written_report(emulator)
+    page = emulator.backend.get_object(BUCKET, MD_KEY[:-3] + ".html").data.decode("utf-8")
+    assert "<script" not in page and 'href="https://evil' not in page and "<at " not in page
+    assert all(html_escape(key, quote=True) in page for key in HOSTILE_KEYS)

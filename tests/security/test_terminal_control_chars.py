@@ -107,3 +107,18 @@ def test_generated_keys_never_reach_the_terminal_raw(bucket, emulator, middle):
     _, out, _ = cli(emulator, "jobs", "get", job)
     assert not ACTIVE.search(out)
     assert len(table_rows(out, "OBJECT")) == 1
+
+
+def test_json_output_and_log_lines_write_what_a_terminal_acts_on_as_json_escapes(bucket, emulator, tmp_path):
+    """JSON escapes C0 controls itself but leaves C1, U+2028 and bidi overrides raw (RFC 8259 §7): `invoke` writes
+    the handler's log lines to stderr and its result to stdout, `jobs get --json` the job; both stay JSON."""
+    key = "uploads/r\x9b2J\x85\u2028\u202egnp.png"
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(cos_event([key])), encoding="utf-8")
+    _, out, err = cli(emulator, "invoke", "submit", str(path))
+    assert not ACTIVE.search(out + err)
+    assert json.loads(out)["jobs"][0]["input"] == f"Object={key}"
+    assert f"Object={key}" in [json.loads(line).get("input") for line in err.splitlines() if line.startswith("{")]
+    job = seed_job(emulator, [key])
+    _, out, _ = cli(emulator, "jobs", "get", job, "--json")
+    assert not ACTIVE.search(out) and json.loads(out)["objects"]["objects"][0]["key"] == key
