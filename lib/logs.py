@@ -50,17 +50,27 @@ def sent_to(stream: IO[str]) -> Iterator[None]:
 
 
 def url_secrets(url: Optional[str]) -> FrozenSet[str]:
-    """A secret URL's parts that carry its key: the URL, its path and query, and each long path or query word
-    (WeCom `key=`, DingTalk `access_token=`, Feishu's hook id and Slack's path segments)."""
+    """A secret URL's parts that carry its key: the URL; each query value (WeCom `key=`, DingTalk `access_token=`)
+    and each path segment that looks like a token (Feishu's hook id, Slack's T.../B.../token), with the path and
+    query around them. Plain words (`services`, `open-apis`, a path named `autopilot`) stay: they are in keys too."""
     if not url:
         return frozenset()
     parts = urlsplit(url)
-    found = {url, parts.path + ("?" + parts.query if parts.query else ""), parts.query, parts.path}
-    found.update(parts.path.split("/"))
-    for pair in re.split(r"[&;]", parts.query):
-        found.update((pair, pair.partition("=")[2]))  # a base64 token keeps its '=', '+' and '/'
-    found.update(re.split(r"[/?&=;]", parts.path + "&" + parts.query))
-    return frozenset(p for p in found if p == url or len(p) >= MIN_SECRET)
+    segments = {s for s in parts.path.split("/") if _looks_secret(s)}
+    values = {pair.partition("=")[2] for pair in re.split(r"[&;]", parts.query)}
+    values = {v for v in values if len(v) >= MIN_SECRET}
+    # A server that decodes '+' or splits on '/' echoes a base64 token in pieces.
+    pieces = {p for v in values for p in re.split(r"[/+= ]", v) if _looks_secret(p)}
+    found = {url} | segments | values | pieces
+    if segments or values:
+        found |= {parts.path + ("?" + parts.query if parts.query else ""), parts.query if values else ""}
+    if segments:
+        found.add(parts.path)
+    return frozenset(p for p in found if p)
+
+
+def _looks_secret(part: str) -> bool:
+    return len(part) >= 16 or (len(part) >= MIN_SECRET and any(c.isdigit() for c in part))
 
 
 def echoed_forms(secret: str) -> FrozenSet[str]:

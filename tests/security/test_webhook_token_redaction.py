@@ -82,3 +82,11 @@ def test_an_argument_quoting_the_webhook_url_gets_it_into_no_log_or_error(bucket
         handlers.report.main_handler(timer_event(TICK, name="daily-report", message=argument), {"request_id": "r"})
     assert "WINDOW=" in str(info.value)
     assert leaked(str(info.value), sink.text()) == []
+
+
+def test_a_word_the_webhook_path_shares_with_keys_is_not_redacted(bucket, monkeypatch):
+    """Only token-like parts are secret: a path named `autopilot` must not garble every key and job name."""
+    result, logged = report_with_echo(monkeypatch, BASE64_WEBHOOK, BASE64_WEBHOOK)
+    cos = next(d for d in result["deliveries"] if d["channel"] == "cos")
+    assert cos["detail"].startswith("autopilot/reports/2026/11/28/report-160000Z.json")
+    assert '"channel": "cos", "detail": "autopilot/reports/' in logged
