@@ -10,9 +10,12 @@ Driven through handlers.submit/report.main_handler against the emulator.
 """
 from __future__ import annotations
 
+import io
 import json
+import re
 from datetime import datetime
-from typing import Dict
+from pathlib import Path
+from typing import Dict, List
 
 import pytest
 from hypothesis import given
@@ -21,6 +24,7 @@ from hypothesis import strategies as st
 import handlers.report
 import handlers.submit
 from emulator import demo
+from lib.cli import main
 from lib.errors import ConfigError, SafetyError
 from tests.reliability.support import BUCKET, examples, fresh_bucket, timer_event
 from tests.security.conftest import NOW
@@ -140,3 +144,23 @@ def test_no_argument_makes_a_run_delete_where_the_environment_does_not(bucket, e
         if job.auto_process and job.process_type == "DeleteObject":
             assert env_deletes
             assert env_prefix == "/" or (job.input_value != "/" and job.input_value.startswith(env_prefix))
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def documented_arguments() -> List[str]:
+    """Every timer argument the project shows: serverless.yml's comments, the docs, the sample event."""
+    found = re.findall(r"argument: '(\{.*?\})'", (ROOT / "serverless.yml").read_text(encoding="utf-8"))
+    for doc in ("docs/configuration.md", "docs/deploy.md"):
+        found += re.findall(r"`'?(\{\"[A-Z_]+\":.*?\})'?`", (ROOT / doc).read_text(encoding="utf-8"))
+    found.append(json.loads((ROOT / "events" / "timer-argument-override.json").read_text(encoding="utf-8"))["Message"])
+    return found
+
+
+@pytest.mark.parametrize("argument", documented_arguments())
+def test_every_documented_timer_argument_is_still_accepted(env, argument, tmp_path):
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(timer_event(TICK, name="documented", message=argument)), encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["submit", "--dry-run", "--event", str(path)], stdout=out, stderr=err) == 0, err.getvalue()
