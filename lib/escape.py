@@ -19,7 +19,7 @@ _NAMED = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _CHAT_LOOKALIKES = str.maketrans({"`": "ˋ", "[": "［", "]": "］", "<": "＜", ">": "＞"})
 # Clients link a bare URL by themselves; defanging is the convention: `://` as `:⁄⁄` (U+2044), `www.` as `www․`
 # (U+2024). A bare domain (`evil.example`) some clients still link: a key cannot be told from one (docs/security.md).
-_SCHEME = re.compile(r"(?i)://|(?<![\w.])www\.")
+_SCHEME = re.compile(r"(?i)://|(?<!\w)www\.")
 _SLACK = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "`": "ˋ"})
 
 # CommonMark: any ASCII punctuation may be backslash-escaped. These open inline markup anywhere in a line.

@@ -152,6 +152,7 @@ def test_generated_keys_add_no_link_mention_or_line(chat, emulator, monkeypatch,
     (escape.wecom_markdown, "a`b", "aˋb"), (escape.wecom_markdown, "[x](https://e.x)", "［x］(https:⁄⁄e.x)"),
     (escape.wecom_markdown, "<@all>", "＜@all＞"), (escape.wecom_markdown, '<font color="info">', '＜font color="info"＞'),
     (escape.wecom_markdown, "a\nb\r", "a\\nb\\r"), (escape.wecom_markdown, "see www.e.x", "see www․e.x"),
+    (escape.wecom_markdown, "[www.www.x", "［www․www․x"),  # found by the soak: each www. is defanged
     (escape.dingtalk_markdown, "![i](https://e.x/p.png)", "!［i］(https:⁄⁄e.x/p.png)"),
     (escape.dingtalk_markdown, "> quote", "＞ quote"),
     (escape.feishu_text, '<at user_id="all">所有人</at>', '＜at user_id="all"＞所有人＜/at＞'),
