@@ -13,7 +13,7 @@ from typing import Any, Dict, List, NamedTuple, Optional
 
 from pydantic import SecretStr
 
-from lib.config import ENV_NAMES, OVERRIDABLE, Settings, WindowSpec
+from lib.config import ENV_NAMES, NARROWS_ONLY, OVERRIDABLE, Settings, WindowSpec
 from lib.windows import format_duration
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,7 +85,7 @@ DOCS: Dict[str, VariableDoc] = {
     "REPORT_PREFIX": VariableDoc("Folder the report is written to; uploads there are never processed.",
                                  "a folder ending in '/', not under abnormal_images_backup/"),
     "REPORT_WEBHOOK_URL": VariableDoc("Chat webhook the report is posted to (a secret); unset means COS only.",
-                                      "empty, or an http(s) URL"),
+                                      "empty, or an https URL to a public host"),
     "REPORT_WEBHOOK_FORMAT": VariableDoc("Message format of the webhook.", "wecom, dingtalk, feishu, slack, json"),
     "REPORT_CANCEL_DUPLICATES": VariableDoc("Which younger twin the report cancels when two live jobs of ours "
                                             "share a name (a create that landed after the retry's lookup).",
@@ -154,13 +154,17 @@ def render_markdown() -> str:
         "Every setting is an environment variable of the functions (the `environments` list in serverless.yml).",
         "An empty value means the default. *Timer override* marks the settings a timer trigger's `argument`",
         'may override for that trigger, as a JSON object: `{"INPUT_PREFIX": "avatars/", "WINDOW": "1h"}`.',
+        "*no* is function-wide: where the function writes and posts, which jobs are its own, and the safety catch.",
+        "*narrows only*: an argument may not make a run delete objects (INSPECT_AUTO_PROCESS=true with",
+        "INSPECT_PROCESS_TYPE=DeleteObject) unless the function-wide settings already do, and then its INPUT_PREFIX",
+        "must lie inside the function-wide one. A refused key is named in the error (see [security.md](security.md)).",
         "",
         "| Variable | What it does | Default | Allowed values | Timer override |",
         "|---|---|---|---|---|",
     ]
     for field, env in ENV_NAMES.items():
         doc = DOCS[env]
-        override = "yes" if field in OVERRIDABLE else "no"
+        override = ("narrows only" if field in NARROWS_ONLY else "yes") if field in OVERRIDABLE else "no"
         lines.append(f"| `{env}` | {doc.what} | {_default_cell(field)} | {doc.allowed} | {override} |")
     lines += [
         "",

@@ -26,6 +26,7 @@ from lib.config import Settings, is_workflow_id, load_settings
 from lib.credentials import find_credentials, profile_name
 from lib.duplicates import describe, find_duplicates
 from lib.errors import AppError, CloudApiError, CloudUnavailableError, ConfigError, InvalidEventError, SafetyError
+from lib.escape import json_text, terminal
 from lib.jobs import is_our_job
 from lib.jobview import TERMINAL, ZONES, JobObjectsView, state_word
 from lib.render import plural, render_summary_table, table
@@ -72,7 +73,7 @@ class Cli:
         self.stdout.write(text if text.endswith("\n") else text + "\n")
 
     def out_json(self, data: Any) -> None:
-        self.out(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+        self.out(json_text(json.dumps(data, indent=2, ensure_ascii=False, default=str)))
 
     def say(self, text: str) -> None:
         """A line for the person (stderr), never mixed into a command's result on stdout."""
@@ -362,7 +363,7 @@ def cmd_jobs_watch(cli: Cli) -> int:
         if job is None:
             cli.end_progress(shown)
             return _missing(cli, job_id)
-        line = f"job {job_id}: {state_word(job.State)}, {jobview.elapsed(cli.monotonic() - started)} so far"
+        line = f"job {job_id}: {terminal(state_word(job.State))}, {jobview.elapsed(cli.monotonic() - started)} so far"
         if shown is not None:
             shown(line)
         elif job.State != last_state and not cli.args.quiet:
@@ -373,7 +374,8 @@ def cmd_jobs_watch(cli: Cli) -> int:
         cli.sleep(cli.args.interval)
     cli.end_progress(shown)
     if not cli.args.quiet:
-        cli.say(f"job {job_id} {state_word(job.State)} after {jobview.elapsed(cli.monotonic() - started)} of watching")
+        cli.say(f"job {job_id} {terminal(state_word(job.State))} after {jobview.elapsed(cli.monotonic() - started)} "
+                "of watching")
     return _show_job(cli, client, job)
 
 
@@ -384,10 +386,11 @@ def cmd_jobs_cancel(cli: Cli) -> int:
     if job is None:
         return _missing(cli, job_id)
     if job.State in TERMINAL:
-        cli.say(f"job {job.JobId} is already {state_word(job.State)}; nothing to cancel")
+        cli.say(f"job {job.JobId} is already {terminal(state_word(job.State))}; nothing to cancel")
         return EXIT_PROBLEM
     if not cli.args.yes:
-        cli.stderr.write(f"Cancel job {job.JobId} ({job.Name}, {state_word(job.State)})? [y/N] ")
+        cli.stderr.write(f"Cancel job {terminal(job.JobId)} ({terminal(job.Name)}, {terminal(state_word(job.State))})? "
+                         "[y/N] ")
         cli.stderr.flush()
         answer = cli.stdin.readline().strip().lower()
         if answer not in ("y", "yes"):
@@ -397,7 +400,7 @@ def cmd_jobs_cancel(cli: Cli) -> int:
     if cli.args.json:
         cli.out_json({"job_id": job.JobId, "cancelled": True, "previous_state": job.State})
     else:
-        cli.out(f"cancelled {job.JobId} (it was {state_word(job.State)})")
+        cli.out(f"cancelled {terminal(job.JobId)} (it was {terminal(state_word(job.State))})")
     return EXIT_OK
 
 
@@ -422,12 +425,12 @@ def cmd_upload(cli: Cli) -> int:
         except CloudApiError as exc:
             if exc.status != 409:
                 raise
-            cli.say(f"{key} already exists in {cli.loaded.bucket if cli.loaded else 'the bucket'}; not replaced "
+            cli.say(f"{terminal(key)} already exists in {cli.loaded.bucket if cli.loaded else 'the bucket'}; not replaced "
                     "(--overwrite replaces it)")
             return EXIT_PROBLEM
         done.append({"key": key, "size": len(data), "etag": etag})
         if not args.json:
-            cli.out(f"uploaded {key} ({plural(len(data), 'byte')})")
+            cli.out(f"uploaded {terminal(key)} ({plural(len(data), 'byte')})")
     if args.json:
         cli.out_json(done)
     return EXIT_OK
@@ -444,7 +447,7 @@ def cmd_jobs_duplicates(cli: Cli) -> int:
         cli.out_json([d.model_dump() for d in found])
     else:
         held = "is" if len(found) == 1 else "are"
-        cli.out("".join(describe(d) + "\n" for d in found)
+        cli.out("".join(terminal(describe(d)) + "\n" for d in found)
                 + f"{plural(len(found), 'name')} {held} held by more than one live job")
     return EXIT_PROBLEM if found else EXIT_OK
 
@@ -486,14 +489,14 @@ def cmd_submit(cli: Cli) -> int:
                 cli.out_json(result)
             else:
                 cli.out(f"{result['note']}: {plural(len(skipped), 'key')} skipped")
-                cli.out("".join(f"  {s.key}: {s.reason}\n" for s in skipped))
+                cli.out("".join(f"  {terminal(s.key)}: {terminal(s.reason)}\n" for s in skipped))
             return EXIT_OK
         plan = plan_upload(settings, objects)
         body = plan.body
         if plan.manifest_key:
             result["manifest"] = {"key": plan.manifest_key, "text": plan.manifest_text}
         if skipped and not args.json:
-            cli.say(f"skipping {plural(len(skipped), 'key')}:\n" + "".join(f"  {s.key}: {s.reason}\n"
+            cli.say(f"skipping {plural(len(skipped), 'key')}:\n" + "".join(f"  {terminal(s.key)}: {terminal(s.reason)}\n"
                                                                           for s in skipped))
     xml = xmltodict.unparse({"Request": body.to_sdk()})
     if args.json:

@@ -1,10 +1,13 @@
 """Settings: the environment variables users set in serverless.yml, validated once into a frozen model."""
 
+import ipaddress
 import json
 import re
+import socket
 import string
 from datetime import timedelta
 from typing import Any, Dict, Mapping, Optional, Tuple
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 
@@ -57,12 +60,17 @@ ENV_NAMES: Dict[str, str] = {
 }
 FIELD_BY_ENV = {env: field for field, env in ENV_NAMES.items()}
 SECRET_FIELDS = frozenset({"secret_id", "secret_key", "session_token", "report_webhook_url"})
-# A timer argument may override these per trigger; credentials and the emulator switch stay function-wide.
-# UPLOAD_BATCH_SECONDS sizes the slots that upload events and every tick share, so it stays function-wide too;
-# UPLOAD_PREFIXES describes the function's COS triggers, which no timer argument changes.
-OVERRIDABLE = (frozenset(ENV_NAMES) - SECRET_FIELDS
-               - {"emulator_url", "bucket", "region", "upload_batch_seconds", "upload_prefixes"}
-               | {"report_webhook_url"})
+# Function-wide only: a timer argument is written by whoever may edit a trigger or run `scf invoke`, so it may not
+# change where the function writes or posts (bucket, prefixes, webhook and its format), which jobs are ours
+# (JOB_NAME_PREFIX: the report finds them by it), the safety catch, the credentials or the emulator switch.
+# UPLOAD_BATCH_SECONDS sizes the slots that upload events and every tick share; UPLOAD_PREFIXES must equal the COS
+# triggers' prefixes. INSPECT_AUTO_PROCESS, INSPECT_PROCESS_TYPE and INPUT_PREFIX stay overridable but may only make
+# a run less destructive (lib.invocation.check_narrower).
+FUNCTION_WIDE = frozenset({"emulator_url", "bucket", "region", "upload_batch_seconds", "upload_prefixes",
+                           "allow_delete_whole_bucket", "report_webhook_url", "report_webhook_format",
+                           "report_prefix", "state_prefix", "job_name_prefix"})
+OVERRIDABLE = frozenset(ENV_NAMES) - SECRET_FIELDS - FUNCTION_WIDE
+NARROWS_ONLY = frozenset({"inspect_auto_process", "inspect_process_type", "input_prefix"})
 
 MAX_REPORT_CONCURRENCY = 64  # more threads than this only queue on the service and cost memory
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{0,48}-\d{5,}$")
@@ -329,9 +337,12 @@ class Settings(BaseModel):
 
     @field_validator("report_webhook_url")
     @classmethod
-    def _webhook_url(cls, v: Optional[SecretStr]) -> Optional[SecretStr]:
-        if v is not None and not re.match(r"^https?://\S+$", v.get_secret_value()):
-            raise ValueError("must be an http(s) URL")
+    def _webhook_url(cls, v: Optional[SecretStr], info: ValidationInfo) -> Optional[SecretStr]:
+        # Messages never quote the URL or its host: the URL carries the bot's key.
+        if v is not None:
+            problem = webhook_target_problem(v.get_secret_value(), emulator=bool(info.data.get("emulator_url")))
+            if problem:
+                raise ValueError(problem)
         return v
 
     @model_validator(mode="after")
@@ -355,6 +366,55 @@ class Settings(BaseModel):
     def watches(self, key: str) -> bool:
         """Whether a COS trigger of this function fires for the key (UPLOAD_PREFIXES; empty: every key)."""
         return not self.upload_prefixes or key.startswith(self.upload_prefixes)
+
+
+_LOCAL_NAMES = ("localhost", ".localhost", ".local", ".internal", ".intranet", ".lan", ".home.arpa")
+
+
+def _address_of(host: str) -> Optional[Any]:
+    """The IP address a host literal stands for, in any form a resolver accepts (`2130706433`, `0x7f.1`, `[::1]`)."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    if re.fullmatch(r"[0-9a-fA-FxX.]+", host) and not re.fullmatch(r"[a-fA-F.]+", host):
+        try:
+            return ipaddress.ip_address(socket.inet_aton(host))  # the libc forms getaddrinfo also reads
+        except OSError:
+            return None
+    return None
+
+
+def webhook_target_problem(url: str, *, emulator: bool) -> str:
+    """Why a webhook URL may not be used ('' when it may): https to a public host; http to loopback only beside
+    COS_EMULATOR_URL (tests and the demo). Literal addresses are checked here; names are not resolved (docs/deploy.md)."""
+    fix = "set REPORT_WEBHOOK_URL to the https URL your chat platform gave the bot"
+    if any(c.isspace() for c in url):
+        return f"must not contain whitespace; {fix}"
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").rstrip(".").lower()
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        return f"is not a URL; {fix}"
+    if parts.scheme not in ("https", "http") or not host:
+        return f"must be an https URL with a host; {fix}"
+    if "@" in parts.netloc:
+        return f"must not carry a user name or password before the host (user@host); {fix}"
+    address = _address_of(host)
+    loopback = host == "localhost" or (address is not None and address.is_loopback)
+    if parts.scheme == "http":
+        if emulator and loopback:
+            return ""
+        return (f"must be https (plain http is allowed only to 127.0.0.1 with COS_EMULATOR_URL set, for tests); "
+                f"{fix}")
+    if address is not None:
+        if not address.is_global or address.is_multicast:
+            return (f"points at a loopback, private, link-local or shared address, not a chat platform; {fix}")
+        return ""
+    if "." not in host or host.endswith(_LOCAL_NAMES) or host in _LOCAL_NAMES:
+        return f"names a local or internal host, not a chat platform; {fix}"
+    return ""
 
 
 def _coerce_bool(field: str, raw: str) -> bool:
@@ -397,6 +457,10 @@ def load_settings(environ: Mapping[str, str], overrides: Optional[Mapping[str, A
     if overrides:
         unknown = sorted(k for k in overrides if FIELD_BY_ENV.get(k) not in OVERRIDABLE)
         for key in unknown:
+            if FIELD_BY_ENV.get(key) in FUNCTION_WIDE | SECRET_FIELDS:
+                problems.append(f"timer argument key {key!r} is not a setting a trigger may override: it is "
+                                "function-wide; set it in the function's environment (serverless.yml) instead")
+                continue
             allowed = ", ".join(sorted(ENV_NAMES[f] for f in OVERRIDABLE))
             problems.append(f"timer argument key {key!r} is not a setting a trigger may override; allowed: {allowed}")
         fields.update(_raw_fields({k: v for k, v in overrides.items() if k not in unknown}, "timer argument", problems))

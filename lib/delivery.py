@@ -108,49 +108,56 @@ def report_link(settings: Settings, client: CiClient, key: str) -> Optional[str]
 
 
 def redact(text: str, url: str) -> str:
-    """Remove a secret URL from text: the whole URL, its path and query, and any long token inside them."""
-    parsed = urlparse(url)
-    secrets = [url, parsed.path + ("?" + parsed.query if parsed.query else ""), parsed.query, parsed.path]
-    secrets += [p for p in re.split(r"[/?&=]", parsed.path + "&" + parsed.query) if len(p) >= 8]
-    for secret in sorted({s for s in secrets if s and s != "/"}, key=len, reverse=True):
-        text = text.replace(secret, "<redacted>")
-    return text
+    """Remove a secret URL from text in any form it may be echoed in: the whole URL, its path and query, and any
+    long token inside them, raw, percent-encoded (once or twice) or JSON-escaped (lib.logs.echoed_forms)."""
+    return logs.scrub(text, logs.url_secrets(url))
+
+
+# Slack's incoming webhooks answer an error as one documented word in the body (`no_service`, `invalid_payload`);
+# anything else the target says is not repeated.
+_SLACK_ERROR = re.compile(r"[a-z_]{1,40}")
+_CODE = re.compile(r"-?\d{1,12}")
 
 
 def post_webhook(session: Any, url: str, fmt: str, payload: Any, timeout: float) -> None:
     """POST the payload; a transport error, a non-2xx status or an error code in the body raises DeliveryError.
 
-    Messages name only the webhook's host: the URL carries the bot's key.
+    Messages name only the webhook's host (the URL carries the bot's key) and, of the answer, only its status and the
+    platform's documented error code: the body is the target's text, never repeated into a result or a log. A
+    redirect is not followed (it could aim the report at another host) and counts as not delivered.
     """
     host = urlparse(url).hostname or "webhook"
     try:
-        response = session.post(url, json=payload, timeout=timeout)
+        response = session.post(url, json=payload, timeout=timeout, allow_redirects=False)
     except Exception as exc:  # noqa: BLE001 - requests raises many types; all mean "not delivered"
         raise DeliveryError(f"{fmt} webhook to {host} failed: {redact(f'{type(exc).__name__}: {exc}', url)}") from None
     if not 200 <= response.status_code < 300:
-        raise DeliveryError(f"{fmt} webhook to {host} answered HTTP {response.status_code}: "
-                            f"{redact((response.text or '')[:200], url)}")
+        word = (response.text or "").strip() if fmt == "slack" else ""
+        said = f": {word}" if _SLACK_ERROR.fullmatch(word) else ""
+        raise DeliveryError(f"{fmt} webhook to {host} answered HTTP {response.status_code}{said}")
     problem = _body_error(fmt, response)
     if problem:
-        raise DeliveryError(f"{fmt} webhook to {host} refused the message: {redact(problem, url)}")
+        raise DeliveryError(f"{fmt} webhook to {host} refused the message: {problem}")
 
 
 def _body_error(fmt: str, response: Any) -> str:
-    # WeCom and DingTalk answer 200 with errcode; Feishu with code (or StatusCode on older bots).
+    """The platform's error code from a 200 answer ('' when it says ok), as a number only.
+
+    WeCom and DingTalk answer with errcode, Feishu with code (or StatusCode on older bots); their error messages
+    are left out with the rest of the body."""
     if fmt not in ("wecom", "dingtalk", "feishu"):
         return ""
     try:
         body = response.json()
     except ValueError:
-        return f"the answer is not JSON: {(response.text or '')[:100]}"
+        return "the answer is not JSON"
     if not isinstance(body, dict):
         return ""
-    if fmt == "feishu":
-        code = body.get("code", body.get("StatusCode", 0))
-        message = body.get("msg", body.get("StatusMessage", ""))
-    else:
-        code, message = body.get("errcode", 0), body.get("errmsg", "")
-    return "" if code in (0, "0", None) else f"code {code}: {message}"
+    code = body.get("code", body.get("StatusCode", 0)) if fmt == "feishu" else body.get("errcode", 0)
+    if code in (0, "0", None):
+        return ""
+    shown = str(code)
+    return f"code {shown}" if not isinstance(code, bool) and _CODE.fullmatch(shown) else "an error code that is not a number"
 
 
 def deliver_report(settings: Settings, summary: ReportSummary, *, client: CiClient, session: Any) -> List[DeliveryOutcome]:

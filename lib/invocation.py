@@ -1,6 +1,7 @@
 """What every handler does around its one lib call: logging, settings per trigger, and how failures surface."""
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -8,7 +9,7 @@ from typing import Any, Callable, Dict, Mapping, Optional
 
 from lib import logs
 from lib.config import Settings, load_settings, parse_timer_argument
-from lib.errors import AppError, InvalidEventError
+from lib.errors import AppError, InvalidEventError, SafetyError
 from lib.events import TimerEvent, parse_event
 
 # Share of the function's time limit a run may spend before it wraps up (delivery, checkpoints) instead.
@@ -38,9 +39,33 @@ def invocation_of(context: Any, monotonic: Callable[[], float] = time.monotonic)
 
 
 def settings_for(event: Any, environ: Mapping[str, str]) -> Settings:
-    """Function-wide settings, overridden by a timer trigger's JSON argument."""
+    """Function-wide settings, overridden by a timer trigger's JSON argument (never into a more destructive run)."""
     overrides = parse_timer_argument(event.message) if isinstance(event, TimerEvent) else None
-    return load_settings(environ, overrides)
+    if not overrides:
+        return load_settings(environ)
+    settings = load_settings(environ, overrides)
+    check_narrower(load_settings(environ), settings)
+    return settings
+
+
+def check_narrower(function_wide: Settings, overridden: Settings) -> None:
+    """A timer argument may make a run delete objects only where the function-wide settings already do.
+
+    Deleting needs INSPECT_AUTO_PROCESS=true and INSPECT_PROCESS_TYPE=DeleteObject (a Job run) in the environment
+    itself, and then the argument's INPUT_PREFIX must lie inside the environment's: an argument narrows, never widens.
+    """
+    if not overridden.deletes_objects:
+        return
+    if not function_wide.deletes_objects:
+        raise SafetyError("timer argument makes this run delete flagged objects (INSPECT_AUTO_PROCESS=true, "
+                          "INSPECT_PROCESS_TYPE=DeleteObject, JOB_TYPE=Job) but the function-wide settings do not: "
+                          "deleting is switched on in the function's environment (serverless.yml) only; remove "
+                          "these keys from the trigger's argument or use BackupObject")
+    if not (function_wide.whole_bucket or (not overridden.whole_bucket
+                                           and overridden.input_prefix.startswith(function_wide.input_prefix))):
+        raise SafetyError(f"timer argument INPUT_PREFIX={overridden.input_prefix!r} is outside the function-wide "
+                          f"INPUT_PREFIX={function_wide.input_prefix!r} of a run that deletes objects: an argument "
+                          "may only narrow where deleting happens; use a folder under it")
 
 
 def handle(function: str, raw_event: Any, context: Any,
@@ -48,6 +73,9 @@ def handle(function: str, raw_event: Any, context: Any,
            environ: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:
     """Parse, load settings, run; a malformed event is a clean skip, anything else that fails raises for SCF."""
     logs.configure()
+    environ = os.environ if environ is None else environ
+    # Before anything is read: no log line or result of this run may carry these, in any encoding (lib.logs).
+    logs.keep_secrets(*(environ.get(k) for k in SECRET_VARIABLES), urls=[environ.get("REPORT_WEBHOOK_URL")])
     invocation = invocation_of(context)
     rid = invocation.request_id
     try:
@@ -55,12 +83,25 @@ def handle(function: str, raw_event: Any, context: Any,
     except InvalidEventError as exc:
         # Retrying a malformed event can never succeed, so do not raise (SCF would retry it twice).
         logs.log("event_rejected", function=function, request_id=rid, reason=str(exc))
-        return {"function": function, "skipped": True, "reason": str(exc)}
+        return _without_secrets({"function": function, "skipped": True, "reason": str(exc)})
     try:
-        settings = settings_for(event, os.environ if environ is None else environ)
+        settings = settings_for(event, environ)
         summary = run(event, settings, invocation)
     except AppError as exc:
         logs.log_error("run_failed", exc, function=function, request_id=rid)
+        clean = logs.scrubbed(str(exc))
+        if clean != str(exc):
+            exc.args = (clean,)  # SCF logs the raised error's text too
         raise
     logs.log("run_done", function=function, request_id=rid, summary=summary)
-    return summary
+    return _without_secrets(summary)
+
+
+SECRET_VARIABLES = ("TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN")
+
+
+def _without_secrets(result: Dict[str, Any]) -> Dict[str, Any]:
+    """The result as it is, or, should a secret have slipped into it, with every form of it redacted."""
+    text = json.dumps(result, ensure_ascii=False, default=str)
+    clean = logs.scrubbed(text)
+    return result if clean == text else json.loads(clean)

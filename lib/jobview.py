@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional, Sequence
 
 from lib.client import CiClient, JobDetail
+from lib.escape import terminal
 from lib.render import plural, table
 from lib.report import ObjectLine, group_of
 from lib.report import read_job_objects as report_objects
@@ -110,7 +111,7 @@ def job_view(job: JobDetail, objects: JobObjectsView, zone: str) -> str:
         rows += [("code", job.Code), ("message", job.Message or "-")]
     rows.append(("objects", objects_summary(objects)))
     width = max(len(k) for k, _ in rows)
-    text = "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows) + "\n"
+    text = "\n".join(f"{k.ljust(width)}  {terminal(v)}" for k, v in rows) + "\n"
     if objects.notable:
         text += "\n" + table(("OBJECT", "STATE", "FOUND", "OFFSETS", "ACTION/ERROR"),
                              [(o.key, o.state, o.suspicious_type, _offsets(o), _outcome(o))

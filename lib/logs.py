@@ -3,11 +3,19 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from contextlib import contextmanager
-from typing import IO, Any, Iterator, Optional
+from typing import IO, Any, FrozenSet, Iterable, Iterator, Optional
+from urllib.parse import quote, quote_plus, urlsplit
+
+from lib.escape import json_text
 
 _LOGGER = logging.getLogger("autopilot")
+# The current invocation's secrets in every form they may be echoed in (keep_secrets); every line is scrubbed of them.
+_SECRETS: FrozenSet[str] = frozenset()
+MIN_SECRET = 8  # shorter parts of a URL (`send`, `key`, `/`) are words, not secrets
+REDACTED = "<redacted>"
 
 
 def configure(level: Optional[int] = None) -> None:
@@ -41,11 +49,70 @@ def sent_to(stream: IO[str]) -> Iterator[None]:
             handler.setStream(previous)
 
 
+def url_secrets(url: Optional[str]) -> FrozenSet[str]:
+    """A secret URL's parts that carry its key: the URL; each query value (WeCom `key=`, DingTalk `access_token=`)
+    and each path segment that looks like a token (Feishu's hook id, Slack's T.../B.../token), with the path and
+    query around them. Plain words (`services`, `open-apis`, a path named `autopilot`) stay: they are in keys too."""
+    if not url:
+        return frozenset()
+    parts = urlsplit(url)
+    segments = {s for s in parts.path.split("/") if _looks_secret(s)}
+    values = {pair.partition("=")[2] for pair in re.split(r"[&;]", parts.query)}
+    values = {v for v in values if len(v) >= MIN_SECRET}
+    # A server that decodes '+' or splits on '/' echoes a base64 token in pieces.
+    pieces = {p for v in values for p in re.split(r"[/+= ]", v) if _looks_secret(p)}
+    found = {url} | segments | values | pieces
+    if segments or values:
+        found |= {parts.path + ("?" + parts.query if parts.query else ""), parts.query if values else ""}
+    if segments:
+        found.add(parts.path)
+    return frozenset(p for p in found if p)
+
+
+def _looks_secret(part: str) -> bool:
+    return len(part) >= 16 or (len(part) >= MIN_SECRET and any(c.isdigit() for c in part))
+
+
+def echoed_forms(secret: str) -> FrozenSet[str]:
+    """How a secret may come back in an error, a log or an answer body: as is, percent-encoded (either hex case,
+    `+` for spaces), percent-encoded twice, and JSON-escaped (with `/` as `\\/`). Base64 is left out: nothing we
+    send carries a secret base64-encoded (a URL's user:password is refused in lib.config)."""
+    once = quote(secret, safe="")
+    forms = {secret, once, once.lower(), quote(secret, safe="/"), quote_plus(secret), quote(once, safe=""),
+             json.dumps(secret)[1:-1], json.dumps(secret)[1:-1].replace("/", "\\/")}
+    forms |= {re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), f) for f in set(forms)}
+    return frozenset(f for f in forms if f)
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """text with every echoed form of each secret replaced by <redacted>, longest first."""
+    forms = {f for s in secrets if s for f in echoed_forms(s)}
+    for form in sorted(forms, key=len, reverse=True):
+        if form in text:
+            text = text.replace(form, REDACTED)
+    return text
+
+
+def keep_secrets(*values: Optional[str], urls: Iterable[Optional[str]] = ()) -> None:
+    """This invocation's secrets (credentials and the webhook URL): no line we log carries them in any form."""
+    global _SECRETS
+    found = {v for v in values if v and len(v) >= MIN_SECRET}
+    for url in urls:
+        found |= url_secrets(url)
+    _SECRETS = frozenset(found)
+
+
+def scrubbed(text: str) -> str:
+    """text without the secrets keep_secrets registered."""
+    return scrub(text, _SECRETS) if _SECRETS else text
+
+
 def log(event: str, **fields: Any) -> None:
     """Log one decision; callers pass ids, keys and reasons only."""
-    _LOGGER.info(json.dumps({"event": event, **fields}, ensure_ascii=False, default=str, sort_keys=False))
+    _LOGGER.info(scrubbed(json_text(json.dumps({"event": event, **fields}, ensure_ascii=False, default=str,
+                                               sort_keys=False))))
 
 
 def log_error(event: str, error: BaseException, **fields: Any) -> None:
-    _LOGGER.error(json.dumps({"event": event, "error": type(error).__name__, "message": str(error), **fields},
-                             ensure_ascii=False, default=str))
+    _LOGGER.error(scrubbed(json_text(json.dumps({"event": event, "error": type(error).__name__,
+                                                 "message": str(error), **fields}, ensure_ascii=False, default=str))))

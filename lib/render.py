@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
+from lib import escape
 from lib.client import JobDetail
 from lib.report import JobLine, ObjectLine, ReportSummary, group_of, headline
 from lib.trends import COMPARE_DAYS, Trend, TrendRow
@@ -39,11 +40,11 @@ def offsets_text(obj: ObjectLine) -> str:
     return f"bytes {obj.begin_byte}-{obj.end_byte}"
 
 
-def _state_totals(summary: ReportSummary) -> str:
+def _state_totals(summary: ReportSummary, inert: Callable[[object], str] = escape.terminal) -> str:
     totals: Dict[str, int] = {}
     for row in summary.counts:
         totals[row.state] = totals.get(row.state, 0) + row.count
-    return ", ".join(f"{n} {state}" for state, n in sorted(totals.items())) or "none"
+    return ", ".join(f"{n} {inert(state)}" for state, n in sorted(totals.items())) or "none"
 
 
 def _flagged(summary: ReportSummary) -> List[ObjectLine]:
@@ -52,27 +53,39 @@ def _flagged(summary: ReportSummary) -> List[ObjectLine]:
 
 # --- the chat message --------------------------------------------------------------------------------
 
+# What makes a key, name or message inert in each style's messages (lib/escape.py): WeCom and DingTalk share
+# `markdown` and one subset of it; Slack `mrkdwn`; Feishu `text`.
+STYLE_ESCAPES: Dict[str, Callable[[object], str]] = {"markdown": escape.wecom_markdown, "mrkdwn": escape.slack_mrkdwn,
+                                                     "text": escape.feishu_text}
+
+
 def render_message(summary: ReportSummary, *, style: str = "markdown", report_key: Optional[str] = None,
                    limit: int = MESSAGE_LIMIT_BYTES, trend: Optional[Trend] = None,
-                   link: Optional[str] = None) -> str:
+                   link: Optional[str] = None, inert: Optional[Callable[[object], str]] = None) -> str:
     """A short message: verdict, counts, trend, the first few failed/stuck jobs and flagged images, where to look.
 
     style is `markdown` (WeCom, DingTalk), `mrkdwn` (Slack) or `text` (Feishu text messages); `link` (a URL that
-    opens the report) replaces the bare `report_key` line.
+    opens the report) replaces the bare `report_key` line. Every text the service or a bucket writer chose (keys,
+    job ids and names, codes, messages, notes) passes through `inert` (default: the style's lib.escape function).
     """
     bold = {"markdown": "**{}**", "mrkdwn": "*{}*", "text": "{}"}[style]
-    code = "{}" if style == "text" else "`{}`"
+    code_span = "{}" if style == "text" else "`{}`"
+    inert = inert or STYLE_ESCAPES[style]
+
+    def code(value: object) -> str:
+        return code_span.format(inert(value))
+
     _, verdict = headline(summary)
     lines = [bold.format(f"{TITLE}: {verdict}"),
-             f"bucket {code.format(summary.bucket)}, window {window_text(summary)}",
-             f"jobs by state: {_state_totals(summary)}"]
+             f"bucket {code(summary.bucket)}, window {window_text(summary)}",
+             f"jobs by state: {_state_totals(summary, inert)}"]
     if summary.failing:
         lines.append(f"failed share {summary.failed_share:.1%} is above REPORT_FAIL_ABOVE {summary.fail_above:.1%}")
     if trend is not None:
         lines += trend_lines(trend)
-    lines += _job_items("failed", summary.failed, summary.failed_total, code,
+    lines += _job_items("failed", summary.failed, summary.failed_total, code, inert,
                         lambda j: f"{j.code} {j.message}".strip() or "no message")
-    lines += _job_items("stuck", summary.stuck, summary.stuck_total, code,
+    lines += _job_items("stuck", summary.stuck, summary.stuck_total, code, inert,
                         lambda j: f"{j.state} for {age_text(j.age_seconds)}")
     objects = summary.objects
     if objects.suspicious:
@@ -80,7 +93,7 @@ def render_message(summary: ReportSummary, *, style: str = "markdown", report_ke
         flagged = _flagged(summary)
         for obj in flagged[:MESSAGE_ITEMS]:
             detail = ", ".join(p for p in (obj.suspicious_type, offsets_text(obj), obj.action or "no action") if p)
-            lines.append(f"- {code.format(obj.key)} {detail}")
+            lines.append(f"- {code(obj.key)} {inert(detail)}")
         if objects.suspicious > MESSAGE_ITEMS:
             lines.append(f"- … and {objects.suspicious - min(len(flagged), MESSAGE_ITEMS)} more")
     failed_objects = objects.by_state.get("Failed", 0) + objects.workflow_executions.get("Failed", 0)
@@ -88,12 +101,12 @@ def render_message(summary: ReportSummary, *, style: str = "markdown", report_ke
         lines.append(f"objects that failed inspection: {failed_objects}")
     if summary.uploads is not None:
         lines.append(uploads_line(summary))
-    lines += [f"note: {n}" for n in all_notes(summary, trend)[:3]]
+    lines += [f"note: {inert(n)}" for n in all_notes(summary, trend)[:3]]
     if link:
         # A console link opens the folder: the key says which of its files is today's page.
-        lines.append(_link(style, link) + (f" ({code.format(report_key.rsplit('/', 1)[-1])})" if report_key else ""))
+        lines.append(_link(style, link) + (f" ({code(report_key.rsplit('/', 1)[-1])})" if report_key else ""))
     elif report_key:
-        lines.append(f"full report: {code.format(report_key)}")
+        lines.append(f"full report: {code(report_key)}")
     return _fit(lines, limit)
 
 
@@ -210,11 +223,12 @@ def _trend_markdown(trend: Trend) -> List[str]:
     return out + ["", f"Failed share, {COMPARE_DAYS} days to today (oldest first, {SPARK_GAP} = no report): `{spark}`"]
 
 
-def _job_items(label: str, jobs: Sequence[JobLine], total: int, code: str, describe: Any) -> List[str]:
+def _job_items(label: str, jobs: Sequence[JobLine], total: int, code: Callable[[object], str],
+               inert: Callable[[object], str], describe: Any) -> List[str]:
     if not total:
         return []
     out = [f"{label} ({total}):"]
-    out += [f"- {code.format(j.job_id)} {j.name}: {describe(j)}" for j in jobs[:MESSAGE_ITEMS]]
+    out += [f"- {code(j.job_id)} {inert(j.name)}: {inert(describe(j))}" for j in jobs[:MESSAGE_ITEMS]]
     if total > MESSAGE_ITEMS:
         out.append(f"- … and {total - MESSAGE_ITEMS} more")
     return out
@@ -245,24 +259,31 @@ def webhook_payload(fmt: str, summary: ReportSummary, *, report_key: Optional[st
         return body
     extra: Dict[str, Any] = {"report_key": report_key, "trend": trend, "link": link}
     if fmt == "wecom":
-        return {"msgtype": "markdown", "markdown": {"content": render_message(summary, **extra)}}
+        return {"msgtype": "markdown",
+                "markdown": {"content": render_message(summary, inert=escape.wecom_markdown, **extra)}}
     if fmt == "dingtalk":
         status, _ = headline(summary)
         return {"msgtype": "markdown", "markdown": {"title": f"{TITLE}: {status}",
-                                                    "text": render_message(summary, **extra)}}
+                                                    "text": render_message(summary, inert=escape.dingtalk_markdown,
+                                                                           **extra)}}
     if fmt == "feishu":
         # A plain text message: the custom-bot card schema changes more often than the text one.
-        return {"msg_type": "text", "content": {"text": render_message(summary, style="text", **extra)}}
+        return {"msg_type": "text",
+                "content": {"text": render_message(summary, style="text", inert=escape.feishu_text, **extra)}}
     if fmt == "slack":
-        return {"text": render_message(summary, style="mrkdwn", **extra)}
+        return {"text": render_message(summary, style="mrkdwn", inert=escape.slack_mrkdwn, **extra)}
     raise ValueError(f"unknown webhook format {fmt!r}")
 
 
 # --- the Markdown report (COS object) ------------------------------------------------------------------
 
+class Md(str):
+    """Text that is Markdown already (a code span from escape.markdown_code): a table puts it in as it is."""
+
+
 def _md_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> List[str]:
     def cell(v: Any) -> str:
-        return str("" if v is None else v).replace("|", "\\|").replace("\n", " ")
+        return v if isinstance(v, Md) else escape.markdown_text("" if v is None else v)
 
     out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     out += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
@@ -302,9 +323,9 @@ def render_markdown(summary: ReportSummary, trend: Optional[Trend] = None) -> st
             f"- workflow executions: {', '.join(f'{n} {s}' for s, n in o.workflow_executions.items()) or 'none'}",
             f"- jobs without per-object results: {o.jobs_without_results}"]
     for job in summary.jobs_with_objects:
-        out += ["", f"### {job.job_id} {job.name} ({job.kind})", ""]
+        out += ["", f"### {escape.markdown_text(f'{job.job_id} {job.name} ({job.kind})')}", ""]
         out += _md_table(("Object", "State", "Type", "Offsets", "Size", "Action", "Error"),
-                         [(f"`{x.key}`", x.state, x.suspicious_type, offsets_text(x), x.suspicious_size, x.action,
+                         [(Md(escape.markdown_code(x.key)), x.state, x.suspicious_type, offsets_text(x), x.suspicious_size, x.action,
                            x.error) for x in job.objects])
         if job.truncated:
             out.append("\n(first objects only)")
@@ -317,7 +338,7 @@ def render_markdown(summary: ReportSummary, trend: Optional[Trend] = None) -> st
         if summary.checkpoints else ["no checkpoints"]
     notes = all_notes(summary, trend)
     if notes:
-        out += ["", "## Notes", ""] + [f"- {n}" for n in notes]
+        out += ["", "## Notes", ""] + [f"- {escape.markdown_text(n)}" for n in notes]
     return "\n".join(out) + "\n"
 
 
@@ -325,7 +346,7 @@ def render_markdown(summary: ReportSummary, trend: Optional[Trend] = None) -> st
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """Columns padded to their widest cell, a rule under the header; plain text for any terminal."""
-    cells = [[str(h) for h in headers]] + [["" if v is None else str(v) for v in row] for row in rows]
+    cells = [[str(h) for h in headers]] + [[escape.terminal("" if v is None else v) for v in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -356,7 +377,7 @@ def render_summary_table(summary: ReportSummary) -> str:
     if summary.checkpoints:
         parts += ["", table(("RULE", "NEXT WINDOW STARTS", "LAST JOB"),
                             [(c.rule, utc(c.next_window_start), c.last_job_id) for c in summary.checkpoints])]
-    parts += [f"note: {n}" for n in summary.notes]
+    parts += [f"note: {escape.terminal(n)}" for n in summary.notes]
     return "\n".join(parts) + "\n"
 
 
@@ -373,4 +394,4 @@ def render_job(job: JobDetail) -> str:
     if job.State == "Failed" or (job.Code and job.Code != "Success"):
         rows += [("code", job.Code), ("message", job.Message or "-")]
     width = max(len(k) for k, _ in rows)
-    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows) + "\n"
+    return "\n".join(f"{k.ljust(width)}  {escape.terminal(v)}" for k, v in rows) + "\n"
