@@ -40,6 +40,8 @@ def placeholders(settings_env: Mapping[str, str]) -> Dict[str, str]:
     settings = load_settings(settings_env)
     check_prefix("STATE_PREFIX", settings.state_prefix)
     check_prefix("REPORT_PREFIX", settings.report_prefix)
+    for prefix in settings.upload_prefixes:
+        check_prefix("UPLOAD_PREFIXES", prefix)
     return {
         "BUCKET": settings.bucket,
         "REGION": settings.region,
@@ -48,6 +50,8 @@ def placeholders(settings_env: Mapping[str, str]) -> Dict[str, str]:
         # CAM compares cos:prefix with the request's URL-encoded prefix parameter (see docs/deploy.md).
         "STATE_PREFIX_URLENCODED": quote(settings.state_prefix, safe=""),
         "REPORT_PREFIX": settings.report_prefix,
+        # Expanded per prefix by render(): an empty UPLOAD_PREFIXES means every key fires the trigger.
+        "UPLOAD_PREFIX": ",".join(settings.upload_prefixes),
     }
 
 
@@ -57,12 +61,19 @@ def render(settings_env: Mapping[str, str], template: Path = TEMPLATE) -> Dict[s
     Raises ConfigError for a bad bucket/region/prefix, KeyError for an unknown placeholder.
     """
     values = placeholders(settings_env)
+    uploads = values["UPLOAD_PREFIX"].split(",") if values["UPLOAD_PREFIX"] else [""]
+
+    def each_upload_prefix(item: Any) -> List[Any]:
+        # A resource under ${UPLOAD_PREFIX} becomes one resource per watched prefix (HEAD of an uploaded object).
+        if isinstance(item, str) and "${UPLOAD_PREFIX}" in item:
+            return [item.replace("${UPLOAD_PREFIX}", prefix) for prefix in uploads]
+        return [item]
 
     def fill(node: Any) -> Any:
         if isinstance(node, str):
             return _PLACEHOLDER.sub(lambda m: values[m.group(1)], node)
         if isinstance(node, list):
-            return [fill(item) for item in node]
+            return [fill(one) for item in node for one in each_upload_prefix(item)]
         if isinstance(node, dict):
             return {key: fill(value) for key, value in node.items()}
         return node
@@ -77,10 +88,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--state-prefix", default=os.environ.get("STATE_PREFIX", ""), help="default autopilot/")
     parser.add_argument("--report-prefix", default=os.environ.get("REPORT_PREFIX", ""),
                         help="default autopilot/reports/")
+    parser.add_argument("--upload-prefixes", default=os.environ.get("UPLOAD_PREFIXES", ""),
+                        help="the COS triggers' prefixes, comma-separated (default: every key)")
     parser.add_argument("--out", type=Path, help="write here instead of stdout")
     args = parser.parse_args(argv)
     env = {"COS_BUCKET": args.bucket, "COS_REGION": args.region, "STATE_PREFIX": args.state_prefix,
-           "REPORT_PREFIX": args.report_prefix}
+           "REPORT_PREFIX": args.report_prefix, "UPLOAD_PREFIXES": args.upload_prefixes}
     try:
         text = json.dumps(render(env), indent=2) + "\n"
     except ConfigError as exc:

@@ -21,12 +21,14 @@ SDK_ACTIONS = {
     "ci_get_inventory_trigger_jobs": {"name/ci:DescribeInventoryTriggerJob"},
     "ci_list_inventory_trigger_jobs": {"name/ci:DescribeInventoryTriggerJobs"},
     "ci_delete_inventory_trigger_jobs": {"name/ci:CancelInventoryTriggerJob"},
-    "send_request": {"name/ci:DescribeMediaJobs"},  # GET /jobs signed by hand (lib/client.py list_media_jobs_page)
+    # GET /jobs and GET /workflowexecution, signed by hand so the body is read keeping hostile keys (lib/client.py
+    # list_media_jobs_page, list_workflow_executions_page)
+    "send_request": {"name/ci:DescribeMediaJobs", "name/ci:DescribeMediaWorkflowExecutions"},
     "ci_get_media_queue": {"name/ci:DescribeMediaQueues"},
     "ci_list_workflowexecution": {"name/ci:DescribeMediaWorkflowExecutions"},
     "put_object": {"name/cos:PutObject"}, "get_object": {"name/cos:GetObject"},
     "delete_object": {"name/cos:DeleteObject"}, "delete_objects": {"name/cos:DeleteObject"},
-    "list_objects": {"name/cos:GetBucket"},
+    "list_objects": {"name/cos:GetBucket"}, "head_object": {"name/cos:HeadObject"},
     "get_presigned_url": {"name/cos:GetObject"},  # signed locally; whoever opens it GETs with the role's grant
 }
 
@@ -58,7 +60,8 @@ def test_template_is_valid_json_with_only_known_placeholders():
     text = TEMPLATE.read_text(encoding="utf-8")
     json.loads(text)
     assert set(re.findall(r"\$\{([A-Z_]+)\}", text)) == {
-        "BUCKET", "REGION", "APPID", "STATE_PREFIX", "STATE_PREFIX_URLENCODED", "REPORT_PREFIX"}
+        "BUCKET", "REGION", "APPID", "STATE_PREFIX", "STATE_PREFIX_URLENCODED", "REPORT_PREFIX",
+        "UPLOAD_PREFIX"}
 
 
 def test_rendered_policy_has_no_placeholders_left(policy):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 from urllib.parse import quote
@@ -95,14 +96,23 @@ def run_every_path(bucket, emulator, monkeypatch) -> List[Tuple[str, str, Option
     monkeypatch.setenv("COS_BUCKET", BUCKET)
     monkeypatch.setenv("COS_REGION", REGION)
     monkeypatch.setenv("INPUT_PREFIX", "uploads/")
-    for key in ("uploads/a.png", "uploads/b.png", "uploads/c.png"):
+    for key in ("uploads/a.png", "uploads/b.png"):
         bucket.put_object(BUCKET, key, image)
     handlers.submit.main_handler(timer_event(NOW), None)
     handlers.submit.main_handler(cos_event(["uploads/a.png", "uploads/b.png"]), None)
+    # The flush takes a record only if it is recent by the function's own (real) clock and COS wrote the object
+    # near its slot, so the coalesced upload happens minutes before now, on both clocks.
+    recent = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=5)
+    emulator.backend.set_clock(lambda: recent)
+    bucket.put_object(BUCKET, "uploads/c.png", image)
+    upload = cos_event(["uploads/c.png"])
+    upload["Records"][0]["event"]["eventTime"] = int(recent.timestamp())
     monkeypatch.setenv("UPLOAD_BATCH_SECONDS", "60")
-    handlers.submit.main_handler(cos_event(["uploads/c.png"]), None)
-    emulator.backend.set_clock(lambda: NOW.replace(minute=NOW.minute + 5))
-    handlers.submit.main_handler(timer_event(NOW.replace(minute=NOW.minute + 5), "flush"), None)
+    handlers.submit.main_handler(upload, None)
+    emulator.backend.set_clock(lambda: recent + timedelta(minutes=5))
+    handlers.submit.main_handler(timer_event(recent + timedelta(minutes=5), "flush"), None)
+    assert any(job.name.startswith("autopilot-upload-batch-") for job in bucket.jobs.values()), "no batch was flushed"
+    emulator.backend.set_clock(lambda: NOW)
     bucket.run_pending()  # the jobs finish, so the report reads their per-object results
     handlers.report.main_handler(timer_event(NOW.replace(hour=NOW.hour + 1), "report-daily"), None)
     return [call for r in emulator.request_log.snapshot()
@@ -112,9 +122,18 @@ def run_every_path(bucket, emulator, monkeypatch) -> List[Tuple[str, str, Option
 def test_every_request_the_functions_make_is_granted_by_the_role_policy(bucket, emulator, monkeypatch, tmp_path):
     calls = run_every_path(bucket, emulator, monkeypatch)
     policy = rendered(tmp_path)
-    assert {"name/ci:DescribeMediaQueues", "name/ci:DescribeMediaJobs", "name/cos:GetBucket"} <= {a for a, _, _ in calls}
+    assert {"name/ci:DescribeMediaQueues", "name/ci:DescribeMediaJobs", "name/cos:GetBucket",
+            "name/cos:HeadObject"} <= {a for a, _, _ in calls}
     refused = sorted({c for c in calls if not granted(policy, *c)})
     assert refused == []
+
+
+def test_the_flush_s_object_check_is_granted_only_under_the_watched_prefixes(tmp_path):
+    # HEAD Object (lib/coalesce.py's object check) needs cos:HeadObject (436/18023) on the uploaded key only.
+    policy = rendered(tmp_path, "--upload-prefixes", "uploads/,avatars/")
+    head = f"qcs::cos:{REGION}:uid/{APPID}:{BUCKET}/"
+    assert granted(policy, "name/cos:HeadObject", f"{head}avatars/cat.png", None)
+    assert not granted(policy, "name/cos:HeadObject", f"{head}private/ledger.xlsx", None)
 
 
 def test_the_report_s_media_queue_lookup_is_granted_on_the_bucket(tmp_path):
