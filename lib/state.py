@@ -195,9 +195,8 @@ class StateStore:
             self.client.delete_object(first)
             keys = [k for k in keys if not k.endswith("/g000000.json")]
         generation, base = 0, proposal
-        keys = self._drop_tampered(proposal.lease_id, keys, check)
+        keys, current = self._drop_tampered(proposal.lease_id, keys, check)
         if keys:
-            current = self._read_lease(keys[-1])
             now = as_utc(self.clock())
             if current is not None and as_utc(current.expires_at) > now:
                 raise LeaseHeldError(
@@ -217,21 +216,25 @@ class StateStore:
         self._older[(lease.lease_id, generation)] = keys
         return lease
 
-    def _drop_tampered(self, lease_id: str, keys: List[str], check: Optional[LeaseCheck]) -> List[str]:
-        """Delete tampered claim files from the newest down to the first one our runs can have written."""
+    def _drop_tampered(self, lease_id: str, keys: List[str],
+                       check: Optional[LeaseCheck]) -> Tuple[List[str], Optional[Lease]]:
+        """Delete tampered claim files from the newest down to the first one our runs can have written.
+
+        Returns the files left and the newest one's lease (None when it is unreadable: as before, lapsed and not
+        reused). One GET per file read, as before when nothing is tampered."""
         while keys:
             lease = self._read_lease(keys[-1])
             if lease is None:
-                return keys  # unreadable: as before, lapsed and not reused
+                return keys, None
             now = as_utc(self.clock())
             problem = lease_problem(lease, lease_id, keys[-1], now) or (check(lease, now) if check else "")
             if not problem:
-                return keys
+                return keys, lease
             self._note_tampered(TamperedStateError(
                 f"claim {keys[-1]} {problem}; it is deleted and ignored, never taken over"), key=keys[-1])
             self.client.delete_object(keys[-1])
             keys = keys[:-1]
-        return keys
+        return keys, None
 
     def _claim_files(self, lease_id: str) -> List[str]:
         """The claim's generation files, oldest first (one listing)."""
@@ -271,9 +274,8 @@ class StateStore:
         listed = self._claim_files(lease_id)
         if not listed:
             return 0
-        keys = self._drop_tampered(lease_id, listed, None)
+        keys, newest = self._drop_tampered(lease_id, listed, None)
         if keys:
-            newest = self._read_lease(keys[-1])
             if newest is not None and as_utc(newest.expires_at) > as_utc(self.clock()):
                 return len(listed) - len(keys)  # a live run holds it; it releases the claim itself
         for key in reversed(keys):

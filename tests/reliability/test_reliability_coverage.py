@@ -52,6 +52,8 @@ STATS: Counter = Counter()
 # Every call of the timer path, as the emulator routes it.
 TARGETS = {
     "checkpoint-read": ("GET", r"/checkpoints/", "cos"),
+    # The GET of the job the checkpoint names (issue 22): a failing answer fails the tick, never reads as tampered.
+    "checkpoint-job": ("GET", r"^/inventorytriggerjob/", "ci"),
     "lease-list": ("GET", r"^/$", "cos"),
     "lease-write": ("PUT", r"/leases/", "cos"),
     "lookup": ("GET", r"^/inventorytriggerjob$", "ci"),
@@ -60,8 +62,8 @@ TARGETS = {
     "release": ("DELETE", r"/leases/", "cos"),
 }
 ACTIONS = ["status500", "status503", "reset", "drop_response", "slow"]
-KILL_POINTS = [("get_object", 1), ("list_keys", 1), ("put_object", 1), ("get_object", 2), ("create_job", 1),
-               ("put_object", 2), ("delete_object", 1)]
+KILL_POINTS = [("get_object", 1), ("get_job", 1), ("list_keys", 1), ("put_object", 1), ("get_object", 2),
+               ("create_job", 1), ("put_object", 2), ("delete_object", 1)]
 
 
 @dataclass
