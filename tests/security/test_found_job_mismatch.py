@@ -59,6 +59,21 @@ def test_a_timer_job_found_by_name_with_another_body_is_a_clear_error(emulator, 
     assert len(windows(emulator)) == 1  # nothing created over it either
 
 
+W1, W2, W3 = ("w" + c * 32 for c in "123")
+
+
+@pytest.mark.parametrize("before, after", [(W1, W2), (W1, f"{W1},{W2}"), (f"{W1},{W2}", f"{W2},{W3}")],
+                         ids=["another-workflow", "one-more-workflow", "other-workflows"])
+def test_a_workflow_job_found_by_name_with_other_workflow_ids_is_a_clear_error(emulator, lookback, monkeypatch,
+                                                                               before, after):
+    monkeypatch.setenv("JOB_TYPE", "Workflow")
+    monkeypatch.setenv("WORKFLOW_IDS", before)
+    tick()
+    monkeypatch.setenv("WORKFLOW_IDS", after)
+    with pytest.raises(JobMismatchError, match=f"Operation.WorkflowIds is '{before}' there, '{after}' here"):
+        tick(request_id="again")
+
+
 def test_an_upload_job_found_by_name_with_another_process_type_is_a_clear_error(emulator, bucket, monkeypatch):
     event = cos_event(["uploads/a.png"])
     main_handler(event, {"request_id": "upload"})
@@ -84,3 +99,41 @@ def test_a_found_job_is_reported_with_its_own_input_or_refused(emulator, lookbac
     with pytest.raises(JobMismatchError, match=f"Input.Prefix is '{before}' there, '{after}' here"):
         tick(request_id="again")
     assert len(windows(emulator)) == 1 and windows(emulator)[0][1] == TICK
+
+
+# --- what CI may normalise is not a mismatch (exact wire control: tests.wire.FakeWire answers the lookup) ---------
+
+OURS = "autopilot-hourly-20261128T150000Z-20261128T160000Z"
+INTERVAL = ("<TimeInterval><Start>2026-11-28T23:00:00+0800</Start><End>2026-11-29T00:00:00+0800</End>"
+            "</TimeInterval>")
+INSPECT = "<JobParam><ImageInspect><AutoProcess>false</AutoProcess><ProcessType>BackupObject</ProcessType>" \
+          "</ImageInspect></JobParam>"
+ANSWERS = {
+    # The documented Type=Job shape (tests/contract/samples/inventorytriggerjob-get.job.xml): no Tag, plus QueueId.
+    "documented-shape-without-tag": ("<Prefix>uploads/</Prefix>", f"{INTERVAL}<QueueId>p1</QueueId>{INSPECT}", None),
+    "interval-in-utc": ("<Prefix>uploads/</Prefix>",
+                        "<TimeInterval><Start>2026-11-28T15:00:00Z</Start><End>2026-11-28T16:00:00+00:00</End>"
+                        f"</TimeInterval><Tag>ImageInspect</Tag>{INSPECT}", None),
+    "autoprocess-capitalised": ("<Prefix>uploads/</Prefix>", f"{INTERVAL}<Tag>ImageInspect</Tag>"
+                                + INSPECT.replace(">false<", ">False<"), None),
+    "another-window": ("<Prefix>uploads/</Prefix>", INTERVAL.replace("23:00:00", "22:00:00") + INSPECT,
+                       "Operation.TimeInterval"),
+    "another-kind-of-input": ("<Object>uploads/a.png</Object>", INTERVAL + INSPECT, "Input.Prefix"),
+    "auto-process-on": ("<Prefix>uploads/</Prefix>", INTERVAL + INSPECT.replace(">false<", ">true<"),
+                        "Operation.JobParam.ImageInspect.AutoProcess"),
+}
+
+
+@pytest.mark.parametrize("job_input, operation, differs", ANSWERS.values(), ids=ANSWERS.keys())
+def test_a_found_job_in_cis_own_form_is_compared_by_meaning(env, wire, monkeypatch, job_input, operation, differs):
+    monkeypatch.setenv("WINDOW", "1h")
+    monkeypatch.setenv("INPUT_PREFIX", "uploads/")
+    wire.jobs.append({"JobId": "b" + "7" * 32, "Name": OURS, "Type": "Job", "Tag": "ImageInspect",
+                      "State": "Running", "Input": f"<Input>{job_input}</Input>",
+                      "Operation": f"<Operation>{operation}</Operation>"})
+    if differs:
+        with pytest.raises(JobMismatchError, match=differs):
+            tick()
+        return
+    (job,) = tick()["jobs"]
+    assert (job["created"], job["input"]) == (False, "Prefix=uploads/") and wire.created_bodies == []
