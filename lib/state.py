@@ -150,8 +150,19 @@ class StateStore:
             raise StateError(f"checkpoint {self._checkpoint_key(rule)} is unreadable; fix or delete it by hand") from None
 
     def read_checked_checkpoint(self, rule: str, job_name_prefix: str) -> Optional[Checkpoint]:
-        """The rule's checkpoint if it passes check_checkpoint; a tampered one is noted and read as none."""
-        checkpoint = self.read_checkpoint(rule)
+        """The rule's checkpoint if it passes check_checkpoint; a tampered one is noted and read as none.
+
+        So is an unreadable one: our runs write it whole in one PUT, so only another writer leaves it unreadable,
+        and refusing on it would let that writer stop the rule for good."""
+        try:
+            checkpoint = self.read_checkpoint(rule)
+        except StateError:
+            key = self._checkpoint_key(rule)
+            if not any(key in str(e) for e in self.tampered):
+                self._note_tampered(TamperedStateError(
+                    f"checkpoint {key} is unreadable (not the JSON our runs write whole); it is ignored and the rule "
+                    "plans as on a first run (FIRST_RUN_LOOKBACK); the next successful tick rewrites it"), key=key)
+            return None
         if checkpoint is None:
             return None
         if checkpoint not in self._checked:

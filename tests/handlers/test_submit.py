@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from handlers.submit import main_handler
-from lib.errors import ConfigError, LeaseHeldError, SafetyError, StateError
+from lib.errors import ConfigError, LeaseHeldError, SafetyError
 from tests.conftest import load_event
 from tests.wire import BUCKET
 
@@ -261,11 +261,12 @@ def test_a_runs_lease_lasts_its_time_limit_plus_thirty_seconds(env, wire):
     assert 329 <= (expires - before).total_seconds() <= 335
 
 
-def test_an_unreadable_checkpoint_stops_the_rule_instead_of_restarting_its_history(env, wire):
+def test_an_unreadable_checkpoint_is_ignored_and_named_and_the_rule_plans_as_a_first_run(env, wire):
+    # Issue 22: stopping here let any bucket writer stop the rule for good with one unreadable object.
     wire.objects["autopilot/checkpoints/hourly.json"] = b"{not json"
-    with pytest.raises(StateError, match="checkpoint autopilot/checkpoints/hourly.json is unreadable"):
-        main_handler(timer(), CONTEXT)
-    assert wire.created_bodies == []
+    result = main_handler(timer(), CONTEXT)
+    assert "checkpoint autopilot/checkpoints/hourly.json is unreadable" in result["note"]
+    assert interval(sent(wire)) == ("2026-11-28T23:00:00+0800", "2026-11-29T00:00:00+0800")
 
 
 @pytest.mark.parametrize("name", ["timer-doc.json", "timer-real-multiscf.json"])

@@ -23,6 +23,7 @@ from tests.security.timer_support import (
     UTC,
     checkpoint,
     forge,
+    forger,
     inspected,
     name,
     seed_flagged,
@@ -69,6 +70,14 @@ def test_a_forged_checkpoint_is_ignored_and_the_real_window_is_scanned(emulator,
     forge(emulator, KEY, forged)
     result = tick()
     assert "ignored: checkpoint checkpoints/hourly.json" in result["note"]
+    assert_real_window_scanned(emulator, timer_bucket, result)
+
+
+def test_an_unreadable_checkpoint_is_ignored_and_the_real_window_is_scanned(emulator, timer_bucket):
+    # Our runs write it whole in one PUT: only another writer leaves it unreadable, and it must not stop the rule.
+    forger(emulator).put_object(KEY, b'{"rule": "hourly", "end": "2099', "application/json")
+    result = tick()
+    assert "checkpoint autopilot/checkpoints/hourly.json is unreadable" in result["note"]
     assert_real_window_scanned(emulator, timer_bucket, result)
 
 
