@@ -6,7 +6,7 @@ import time
 from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tuple, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -18,7 +18,7 @@ from lib.duplicates import LiveNames, describe, settle_duplicates
 from lib.errors import AppError, CloudApiError, CloudError, PaginationError, TamperedStateError
 from lib.jobs import is_our_job
 from lib.report_cache import NewResults, PreviousResults, cache_key, cacheable
-from lib.state import Checkpoint
+from lib.state import Checkpoint, check_checkpoint
 from lib.windows import as_utc, floor_second, format_ci_time, format_duration, parse_ci_time
 
 logger = logging.getLogger(__name__)
@@ -329,7 +329,7 @@ def build_report(settings: Settings, client: CiClient, end: datetime, *, lookbac
     for duplicate in duplicates:
         tally.note(describe(duplicate))
     _older_stuck_jobs(settings, client, start, end, tally)
-    checkpoints = _read_checkpoints(client, settings.state_prefix, tally)
+    checkpoints = _read_checkpoints(client, settings.state_prefix, tally, settings.job_name_prefix, end)
     uploads = _uploads(settings, client, end, tally) if settings.upload_batch_seconds or tally.batch_jobs else None
     waiting_long = uploads is not None and uploads.oldest_pending_slot is not None \
         and end - uploads.oldest_pending_slot > PENDING_TOO_LONG
@@ -719,9 +719,15 @@ def _uploads(settings: Settings, client: CiClient, end: datetime, tally: _Tally)
     return UploadsSummary(batch_jobs=tally.batch_jobs, batches=lines, pending=pending, oldest_pending_slot=oldest)
 
 
-def _read_checkpoints(client: CiClient, state_prefix: str, tally: _Tally) -> List[RuleCheckpoint]:
-    """Each timer rule's checkpoint (small JSON objects); unreadable ones become a note, not a failed report."""
+def _read_checkpoints(client: CiClient, state_prefix: str, tally: _Tally, job_name_prefix: str,
+                      end: datetime) -> List[RuleCheckpoint]:
+    """Each timer rule's checkpoint (small JSON objects); unreadable ones become a note, not a failed report.
+
+    Each is checked as the submit run checks it (lib.state.check_checkpoint, one job GET each): a tampered one is
+    left out and made a problem through tally.tampered_state. The clock it is checked against is the later of the
+    report's end and the real time, so a report over an earlier window never flags today's checkpoint."""
     prefix = f"{state_prefix}checkpoints/"
+    now = max(as_utc(end), datetime.now(timezone.utc))
     out: List[RuleCheckpoint] = []
     try:
         tally.call()
@@ -736,6 +742,12 @@ def _read_checkpoints(client: CiClient, state_prefix: str, tally: _Tally) -> Lis
             except ValidationError:
                 tally.incomplete = True
                 tally.note(f"checkpoint {key} is unreadable")
+                continue
+            try:
+                tally.call()
+                check_checkpoint(client, cp, key[len(prefix):-len(".json")], job_name_prefix, now)
+            except TamperedStateError as exc:
+                tally.tampered_state(exc)
                 continue
             out.append(RuleCheckpoint(rule=cp.rule, next_window_start=as_utc(cp.end), last_job_id=cp.job_id))
     except CloudError as exc:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from lib import logs
 from lib.client import CiClient, JobDetail
 from lib.config import Settings
-from lib.errors import AppError, CloudApiError, CloudUnavailableError, SafetyError
+from lib.errors import AppError, CloudApiError, CloudUnavailableError, JobMismatchError, SafetyError
 from lib.events import CosEvent, TimerEvent, UnreadableRecord, UploadedObject, uploaded_object
 from lib.jobs import (
     JobBody,
@@ -25,7 +25,16 @@ from lib.jobs import (
     xml_carries,
 )
 from lib.state import Checkpoint, Lease, StateStore
-from lib.windows import Window, as_utc, compact, format_ci_time, format_utc
+from lib.windows import (
+    CLOCK_SKEW,
+    Window,
+    as_utc,
+    compact,
+    format_ci_time,
+    format_duration,
+    format_utc,
+    parse_ci_time,
+)
 
 if TYPE_CHECKING:
     from lib.coalesce import FlushMemory
@@ -36,6 +45,10 @@ REPLANS = 3
 # SCF retries a failed (or killed) run a minute later: a claim must lapse before that, but never while the run lives.
 LEASE_MARGIN = timedelta(seconds=30)
 DEFAULT_LEASE = timedelta(seconds=900) + LEASE_MARGIN  # 900 s is the longest an event function may run
+# A first-run claim is taken over within a tick or two of the run that died; one ending longer before the tick's
+# Time than this is not finished as stored: a forged one could aim the first job, and so the checkpoint, at any old
+# hour, and the next tick would re-scan everything since.
+FIRST_CLAIM_HORIZON = timedelta(days=1)
 
 
 @dataclass
@@ -112,12 +125,13 @@ def ensure_job(client: CiClient, body: JobBody, sleep: Callable[[float], None]) 
 
     After a create that got no answer (timeout, reset) the request may still be in flight and land after our
     lookup, so this run never creates again: it looks once more and, if the job is not there yet, fails loudly.
-    The next run (SCF's retry a minute later) takes over the abandoned lease and looks the name up first."""
+    The next run (SCF's retry a minute later) takes over the abandoned lease and looks the name up first.
+    A job found by name must do what `body` asks (check_found_job), or JobMismatchError."""
     last: Optional[AppError] = None
     for attempt in range(CREATE_ATTEMPTS):
         existing = find_live_job(client, body.Name, body.Type)
         if existing is not None:
-            return existing, False
+            return check_found_job(existing, body), False
         if isinstance(last, CloudUnavailableError):
             raise last
         try:
@@ -132,12 +146,108 @@ def ensure_job(client: CiClient, body: JobBody, sleep: Callable[[float], None]) 
         sleep(0.5 * (2 ** attempt))
     existing = find_live_job(client, body.Name, body.Type)
     if existing is not None:
-        return existing, False
+        return check_found_job(existing, body), False
     assert last is not None
     raise last
 
 
+_INPUT_KINDS = ("Prefix", "Object", "UrlFile", "Manifest")
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _interval(value: object) -> Optional[Tuple[Optional[datetime], Optional[datetime]]]:
+    """A TimeInterval as instants (CI answers in +0800, we send +0800 too, either may be Z); None when absent."""
+    if not isinstance(value, dict):
+        return None
+    try:
+        return tuple(parse_ci_time(_text(value.get(k))) for k in ("Start", "End"))  # type: ignore[return-value]
+    except ValueError:
+        return (None, None)
+
+
+def job_differences(found: JobDetail, body: JobBody) -> List[Tuple[str, str, str]]:
+    """(field, found value, our value) for each field of `body` the found job does otherwise.
+
+    Compared: Type, Input (all four kinds), TimeInterval (as instants), WorkflowIds (as a list, however CI groups
+    them), and, where the answer carries them, Operation.Tag and JobParam.ImageInspect (AutoProcess case-blind).
+    The documented DescribeInventoryTriggerJob sample (tests/contract/samples) has no Tag; the Go SDK's
+    InventoryTriggerJobOperation declares Tag and JobParam, both omitempty, so their absence is tolerated."""
+    ours = body.to_sdk()
+    out: List[Tuple[str, str, str]] = []
+    if found.Type != body.Type:
+        out.append(("Type", found.Type, body.Type))
+    for kind in _INPUT_KINDS:
+        there = _text(found.Input[kind]) if kind in found.Input else None
+        here = _text(ours["Input"][kind]) if kind in ours["Input"] else None
+        if (there is None) != (here is None) or _input_value(kind, there) != _input_value(kind, here):
+            out.append((f"Input.{kind}", "(none)" if there is None else there, "(none)" if here is None else here))
+    operation = ours["Operation"]
+    there_interval, here_interval = _interval(found.Operation.get("TimeInterval")), _interval(
+        operation.get("TimeInterval"))
+    if there_interval != here_interval:
+        out.append(("Operation.TimeInterval", _shown_interval(found.Operation.get("TimeInterval")),
+                    _shown_interval(operation.get("TimeInterval"))))
+    if "WorkflowIds" in operation or found.workflow_ids:
+        here_ids = operation.get("WorkflowIds") or []
+        here_ids = tuple(here_ids if isinstance(here_ids, list) else [here_ids])
+        if found.workflow_ids != here_ids:
+            out.append(("Operation.WorkflowIds", ",".join(found.workflow_ids) or "(none)",
+                        ",".join(here_ids) or "(none)"))
+    if found.Operation.get("Tag") is not None and _text(found.Operation.get("Tag")) != _text(operation.get("Tag")):
+        out.append(("Operation.Tag", _text(found.Operation.get("Tag")), _text(operation.get("Tag")) or "(none)"))
+    param = found.Operation.get("JobParam")
+    there_inspect = param.get("ImageInspect") if isinstance(param, dict) else None
+    here_inspect = (operation.get("JobParam") or {}).get("ImageInspect")
+    if isinstance(there_inspect, dict):
+        for item in ("AutoProcess", "ProcessType"):
+            a, b = _text(there_inspect.get(item)), _text((here_inspect or {}).get(item))
+            if (a.lower() != b.lower()) if item == "AutoProcess" else (a != b):  # CI may answer True/true
+                out.append((f"Operation.JobParam.ImageInspect.{item}", a or "(none)", b or "(none)"))
+    elif isinstance(param, dict) and here_inspect is not None:
+        out.append(("Operation.JobParam.ImageInspect", "(none)", _text(here_inspect)))
+    return out
+
+
+def _input_value(kind: str, text: Optional[str]) -> Optional[str]:
+    # INPUT_PREFIX "/" is the whole bucket; whether CI echoes it as "/" or "" is not published (inference): same.
+    return text[1:] if kind == "Prefix" and text and text.startswith("/") else text
+
+
+def _shown_interval(value: object) -> str:
+    if not isinstance(value, dict):
+        return "(none)"
+    return f"{_text(value.get('Start'))}..{_text(value.get('End'))}"
+
+
+def check_found_job(found: JobDetail, body: JobBody) -> JobDetail:
+    """The found job, if it does what `body` asks; JobMismatchError naming each difference and the fix if not."""
+    differences = job_differences(found, body)
+    if differences:
+        listed = "; ".join(f"{name} is {there!r} there, {here!r} here" for name, there, here in differences)
+        raise JobMismatchError(
+            f"job {found.Name} ({found.JobId}) already exists under the name this run would use, but {listed}: the "
+            "work this run means is NOT done by it. The settings changed since that job was made: use a new "
+            "RULE_NAME or JOB_NAME_PREFIX for them, or let this window pass (the next one gets its own name); to redo "
+            f"this window with the new settings, cancel job {found.JobId} first")
+    return found
+
+
+def describe_input(job: JobDetail) -> str:
+    """`Prefix=uploads/` etc.: the input CI holds for the job ('' if its answer carried none)."""
+    for kind in _INPUT_KINDS:
+        if kind in job.Input:
+            return f"{kind}={_text(job.Input.get(kind))}"
+    return ""
+
+
 def _ref(job: JobDetail, created: bool, job_input: str, window: Optional[Window]) -> JobRef:
+    """The result line; `input` is what CI holds for the job (`job_input` keeps its detail when it says the same)."""
+    held = describe_input(job)
+    if held and job_input != held and not job_input.startswith(f"{held} ("):
+        job_input = held
     return JobRef(
         job_id=job.JobId, name=job.Name, state=job.State, created=created, input=job_input,
         window_start=format_ci_time(window.start) if window and window.start else None,
@@ -195,18 +305,57 @@ def submit_timer(settings: Settings, event: TimerEvent, deps: Deps) -> SubmitRes
     return result.model_copy(update={"jobs": result.jobs + batches})
 
 
+def future_time_refusal(event: TimerEvent, now: datetime) -> str:
+    """Why a timer's Time cannot end a window ('' if it can): after this function's own clock plus CLOCK_SKEW.
+
+    A window never ends in the future: a checkpoint there makes every real tick until then 'already covered'."""
+    if as_utc(event.time) <= as_utc(now) + CLOCK_SKEW:
+        return ""
+    return (f"timer Time {format_utc(event.time)} is after this function's clock {format_utc(now)} "
+            f"(+{format_duration(CLOCK_SKEW)} allowed skew); no window may end in the future, so nothing was "
+            "submitted and no state moved. Fix: invoke with the tick's real Time (e.g. the current UTC time, as "
+            "2026-11-28T16:00:00Z), or correct the host clock")
+
+
 def window_timer(settings: Settings, event: TimerEvent, deps: Deps) -> SubmitResult:
-    """One job for the window ending at the tick's Time; the checkpoint moves only after the job exists."""
+    """One job for the window ending at the tick's Time; the checkpoint moves only after the job exists.
+
+    A Time after the function's clock is refused with a note (a clean skip: SCF retrying the same Time is pointless,
+    and a manual `scf invoke` gets the reason as its result). State read back is checked, never obeyed as is:
+    see incremental_timer."""
     check_safety(settings)
     rule = rule_of(settings, event)
+    refusal = future_time_refusal(event, deps.clock())
+    if refusal:
+        logs.log("timer_refused", rule=rule, reason=refusal)
+        return SubmitResult(trigger="timer", rule=rule, note=refusal)
     store = StateStore(deps.client, settings.state_prefix, deps.clock)
     if settings.window.kind != "incremental":
         window = plan_timer_window(settings, event.time, None)
         assert window is not None
         body = timer_body(settings, rule, window)
         with store.holding(_proposal(deps, body.Name, window, body), lease_ttl(settings, deps.time_limit)):
-            return _timer_result(settings, rule, window, *ensure_job(deps.client, body, deps.sleep))
-    checkpoint = store.read_checkpoint(rule)
+            result = _timer_result(settings, rule, window, *ensure_job(deps.client, body, deps.sleep))
+    else:
+        result = incremental_timer(settings, event, deps, rule, store)
+    if store.tampered:
+        ignored = "; ".join(str(e) for e in store.tampered[:3])
+        result = result.model_copy(update={"note": "; ".join(n for n in (result.note, f"ignored: {ignored}") if n)})
+    return result
+
+
+def incremental_timer(settings: Settings, event: TimerEvent, deps: Deps, rule: str,
+                      store: StateStore) -> SubmitResult:
+    """The window from the checkpoint to the tick's Time, under the claim named after that checkpoint.
+
+    A checkpoint that fails check_checkpoint (forged, or naming a job CI does not hold) is read as none: the rule
+    plans as on a first run, [Time - FIRST_RUN_LOOKBACK, Time). Refusing instead would let one forged object stop
+    the rule for good (the 2099 case); trusting it skips or rewinds windows. A first-run window is bounded by a
+    setting the deployer chose, so a forger cannot force a larger re-scan than deleting the checkpoint already
+    could; it can overlap windows already covered (objects inspected twice) or, after an outage longer than the
+    look-back, leave the gap a first run leaves. The forged object is overwritten by the tick's own checkpoint."""
+    checkpoint = store.read_checked_checkpoint(rule, settings.job_name_prefix)
+    check = timer_claim_check(settings, rule, event.time)
     for replan in range(REPLANS):
         window = plan_timer_window(settings, event.time, checkpoint)
         if window is None:
@@ -220,9 +369,9 @@ def window_timer(settings: Settings, event: TimerEvent, deps: Deps) -> SubmitRes
             return SubmitResult(trigger="timer", rule=rule, note=note)
         body = timer_body(settings, rule, window)
         proposal = _proposal(deps, window_claim(rule, checkpoint), window, body)
-        with store.holding(proposal, lease_ttl(settings, deps.time_limit)) as lease:
+        with store.holding(proposal, lease_ttl(settings, deps.time_limit), check) as lease:
             # Work from the state as it is now that the claim is ours: a run may have moved the checkpoint meanwhile.
-            latest = store.read_checkpoint(rule)
+            latest = store.read_checked_checkpoint(rule, settings.job_name_prefix)
             result = _timer_job(settings, store, deps, rule, lease, window, body) if latest == checkpoint else None
         if result is not None:
             if checkpoint is not None and checkpoint.lease_id:
@@ -235,6 +384,36 @@ def window_timer(settings: Settings, event: TimerEvent, deps: Deps) -> SubmitRes
     note = f"the checkpoint moved {REPLANS} times while this run planned; the next tick covers from it"
     logs.log("timer_skip", rule=rule, reason=note)
     return SubmitResult(trigger="timer", rule=rule, note=note)
+
+
+def timer_claim_check(settings: Settings, rule: str, tick: datetime) -> Callable[[Lease, datetime], str]:
+    """Why a stored window claim cannot be one our runs wrote for `rule` ('' if it can), as StateStore.acquire asks.
+
+    A takeover finishes the stored window under the stored name, so both are derived again: the window starts at
+    the checkpoint the claim is named after (a first claim spans FIRST_RUN_LOOKBACK), ends by the clock, and the
+    name is this rule's name for it. A forged claim could otherwise aim the next job at any window."""
+    def problem(lease: Lease, now: datetime) -> str:
+        start, end = lease.window_start, lease.window_end
+        if start is None or end is None or as_utc(start) >= as_utc(end):
+            return "holds no window a timer claim has"
+        start, end = as_utc(start), as_utc(end)
+        named = lease.lease_id.split("@", 1)[-1]
+        if named == "first":
+            if end - start != settings.first_run_lookback:
+                return (f"holds a first window of {format_duration(end - start)}, not FIRST_RUN_LOOKBACK "
+                        f"{format_duration(settings.first_run_lookback)}")
+            if end < as_utc(tick) - FIRST_CLAIM_HORIZON:
+                return (f"holds a first window ending at {format_utc(end)}, more than "
+                        f"{format_duration(FIRST_CLAIM_HORIZON)} before this tick's Time {format_utc(tick)}")
+        elif named != compact(start):
+            return f"holds a window starting at {format_utc(start)}, not at the checkpoint {named} it is named after"
+        if end > as_utc(now) + CLOCK_SKEW:
+            return f"holds a window ending at {format_utc(end)}, after this function's clock {format_utc(now)}"
+        if lease.job_name != timer_job_name(settings.job_name_prefix, rule, Window(start, end)):
+            return f"holds job name {lease.job_name[:160]!r}, not this rule's name for its window"
+        return ""
+
+    return problem
 
 
 def _proposal(deps: Deps, lease_id: str, window: Window, body: JobBody) -> Lease:
@@ -258,7 +437,9 @@ def _timer_result(settings: Settings, rule: str, window: Window, job: JobDetail,
     logs.log("job_created" if created else "job_found", rule=rule, job_id=job.JobId, job_name=job.Name,
              window_start=format_ci_time(window.start) if window.start else None,
              window_end=format_ci_time(window.end))
-    return SubmitResult(trigger="timer", rule=rule, jobs=[_ref(job, created, f"Prefix={settings.input_prefix}", window)])
+    # The input CI holds for the job (ensure_job checked a found one against ours), not the settings' text.
+    return SubmitResult(trigger="timer", rule=rule, jobs=[_ref(job, created, describe_input(job) or
+                                                               f"Prefix={settings.input_prefix}", window)])
 
 
 def select_uploads(settings: Settings, event: CosEvent) -> Tuple[List[UploadedObject], List[SkippedKey]]:

@@ -14,6 +14,11 @@ CI_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 _DURATION_PART = re.compile(r"(\d+)([smhdw])")
 _DURATION = re.compile(r"^(?:\d+[smhdw])+$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# How far a stated moment (a timer's Time, a checkpoint's end, a claim's window) may lie ahead of the function's own
+# clock. SCF stamps Time and runs the function on NTP-synced hosts; the reliability model lets a run's clock lag its
+# tick by up to 90 s. 5 min covers that with room, while a typo'd day or year is far beyond it. Inside the skew a
+# window may end up to 5 min ahead, the existing "the window end is the tick's Time" limit (docs/reliability.md).
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 def parse_duration(text: str) -> timedelta:

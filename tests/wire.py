@@ -48,6 +48,9 @@ class FakeWire:
             rsps.add_callback(method, re.compile(re.escape(COS_HOST) + r"/[^?]+(\?.*)?$"), self._object)
         rsps.add_callback(responses.POST, CI_HOST + "/inventorytriggerjob", self._create)
         rsps.add_callback(responses.GET, re.compile(re.escape(CI_HOST) + r"/inventorytriggerjob\?.*"), self._list_jobs)
+        # DescribeInventoryTriggerJob: the submit run checks the job its checkpoint names (lib.state.check_checkpoint).
+        rsps.add_callback(responses.GET, re.compile(re.escape(CI_HOST) + r"/inventorytriggerjob/[^?/]+$"),
+                          self._get_job)
 
     # --- calls seen ---
     def calls(self, method: Optional[str] = None, path: Optional[str] = None) -> List[responses.Call]:
@@ -115,6 +118,13 @@ class FakeWire:
         name = query.get("name", [None])[0]
         hits = [j for j in self.jobs if j["Type"] == jtype and (name is None or j["Name"] == name)]
         return 200, {}, "<Response><RequestId>cmVx</RequestId>" + "".join(_job_xml(j) for j in hits) + "</Response>"
+
+
+    def _get_job(self, request):
+        job_id = urlparse(request.url).path.rsplit("/", 1)[-1]
+        hits = [j for j in self.jobs if j["JobId"] == job_id][:1]
+        body = "".join(_job_xml(j) for j in hits) or f"<NonExistJobIds>{job_id}</NonExistJobIds>"
+        return 200, {}, f"<Response><RequestId>cmVx</RequestId>{body}</Response>"
 
 
 # --- the report's side of the wire: paginated lists, per-object jobs, workflow executions ----------------

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from handlers.submit import main_handler
-from lib.errors import ConfigError, LeaseHeldError, SafetyError, StateError
+from lib.errors import ConfigError, LeaseHeldError, SafetyError
 from tests.conftest import load_event
 from tests.wire import BUCKET
 
@@ -135,9 +135,11 @@ def test_scf_retry_after_a_failed_run_takes_over_the_abandoned_lease(env, wire):
 
 
 def test_a_run_that_finds_a_live_lease_stops_without_submitting(env, wire):
+    # A live claim as a run writes it (issue 22: one expiring in 2999, or naming another job, is tampered instead).
     wire.objects["autopilot/leases/hourly@first/g000000.json"] = json.dumps({
-        "lease_id": "hourly@first", "owner": "other-run", "generation": 0, "expires_at": "2999-01-01T00:00:00Z",
-        "window_start": "2026-11-28T15:00:00Z", "window_end": "2026-11-28T16:00:00Z", "job_name": "x"}).encode()
+        "lease_id": "hourly@first", "owner": "other-run", "generation": 0, "expires_at": soon(),
+        "window_start": "2026-11-28T15:00:00Z", "window_end": "2026-11-28T16:00:00Z",
+        "job_name": "autopilot-hourly-20261128T150000Z-20261128T160000Z"}).encode()
     with pytest.raises(LeaseHeldError, match="held by run other-run"):
         main_handler(timer(), CONTEXT)
     assert wire.created_bodies == []
@@ -259,11 +261,12 @@ def test_a_runs_lease_lasts_its_time_limit_plus_thirty_seconds(env, wire):
     assert 329 <= (expires - before).total_seconds() <= 335
 
 
-def test_an_unreadable_checkpoint_stops_the_rule_instead_of_restarting_its_history(env, wire):
+def test_an_unreadable_checkpoint_is_ignored_and_named_and_the_rule_plans_as_a_first_run(env, wire):
+    # Issue 22: stopping here let any bucket writer stop the rule for good with one unreadable object.
     wire.objects["autopilot/checkpoints/hourly.json"] = b"{not json"
-    with pytest.raises(StateError, match="checkpoint autopilot/checkpoints/hourly.json is unreadable"):
-        main_handler(timer(), CONTEXT)
-    assert wire.created_bodies == []
+    result = main_handler(timer(), CONTEXT)
+    assert "checkpoint autopilot/checkpoints/hourly.json is unreadable" in result["note"]
+    assert interval(sent(wire)) == ("2026-11-28T23:00:00+0800", "2026-11-29T00:00:00+0800")
 
 
 @pytest.mark.parametrize("name", ["timer-doc.json", "timer-real-multiscf.json"])
@@ -289,12 +292,17 @@ def test_the_checkpoint_names_the_claim_it_was_written_under(env, wire):
     assert json.loads(wire.objects["autopilot/checkpoints/hourly.json"])["lease_id"] == "hourly@first"
 
 
-@pytest.mark.parametrize("expires, left", [("2020-01-01T00:00:00Z", 0), ("2999-01-01T00:00:00Z", 1)],
+def soon():
+    """A live claim's expiry by the function's (real) clock; a 2999 one is tampered since issue 22."""
+    return (datetime.now(timezone.utc) + timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.mark.parametrize("expires, left", [("2020-01-01T00:00:00Z", 0), (None, 1)],
                          ids=["lapsed-is-removed", "live-is-kept"])
 def test_a_redelivery_that_finds_its_window_covered_removes_the_lapsed_claim_its_writer_left(
         env, wire, expires, left):
     main_handler(timer(), CONTEXT)
-    left_claim(wire, "hourly@first", expires)  # as if the run was killed between checkpoint write and release
+    left_claim(wire, "hourly@first", expires or soon())  # as if killed between checkpoint write and release
     result = main_handler(timer(), {**CONTEXT, "request_id": "req-1-retry"})
     assert result["jobs"] == [] and len(claims(wire)) == left
 
@@ -307,7 +315,10 @@ def test_the_next_tick_removes_the_lapsed_claim_the_previous_checkpoint_names(en
 
 
 def test_a_checkpoint_written_before_claims_were_recorded_is_still_followed(env, wire):
+    # Its job must be real since issue 22 (a checkpoint naming a job CI does not hold is tampered): made by a run.
+    main_handler(timer("2026-11-28T15:00:00Z"), CONTEXT)
+    written = json.loads(wire.objects["autopilot/checkpoints/hourly.json"])
     wire.objects["autopilot/checkpoints/hourly.json"] = json.dumps({
-        "rule": "hourly", "end": "2026-11-28T15:00:00Z", "job_id": "j0", "job_name": "old"}).encode()
-    main_handler(timer(), CONTEXT)
-    assert interval(sent(wire)) == ("2026-11-28T23:00:00+0800", "2026-11-29T00:00:00+0800")
+        k: written[k] for k in ("rule", "end", "job_id", "job_name")}).encode()
+    main_handler(timer("2026-11-28T17:00:00Z"), CONTEXT)  # followed: from 15:00, not FIRST_RUN_LOOKBACK's 16:00
+    assert interval(sent(wire)) == ("2026-11-28T23:00:00+0800", "2026-11-29T01:00:00+0800")

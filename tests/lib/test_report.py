@@ -13,7 +13,7 @@ from lib.client import make_client
 from lib.config import load_settings
 from lib.errors import PaginationError
 from lib.report import MAX_OBJECTS_PER_JOB, build_report, is_failing, read_job_objects
-from lib.windows import format_ci_time
+from lib.windows import compact, format_ci_time
 from tests.wire import ENV, ReportWire, execution_xml, inspect_result_xml
 
 END = datetime(2026, 11, 28, 16, 0, tzinfo=timezone.utc)
@@ -262,21 +262,32 @@ def test_a_clean_job_read_alone_still_gives_its_counts(wire):
     assert (read.kind, read.by_state, read.objects) == ("ImageInspect", {"Success": 1}, [])
 
 
+def checkpointed_job(wire, job_id, end):
+    """A timer job a run made for [end - 1h, end), created long before the report's window (not listed by it)."""
+    name = f"autopilot-hourly-{compact(end - timedelta(hours=1))}-{compact(end)}"
+    wire.add_job(job_id, name=name, created="2026-11-01T10:00:00+0800")
+    interval = f"<TimeInterval><Start>{ci(end - timedelta(hours=1))}</Start><End>{ci(end)}</End></TimeInterval>"
+    wire.jobs[-1]["Operation"] = wire.jobs[-1]["Operation"].replace("<Operation>", "<Operation>" + interval)
+    return name
+
+
 def test_api_calls_count_list_pages_per_object_pages_and_checkpoint_reads(wire):
     wire.add_job("b1", created=INSIDE)
     wire.inspect_results["b1"] = [inspect_result_xml("b1", i, f"k{i}.png") for i in range(101)]
+    name = checkpointed_job(wire, "b0", END - timedelta(hours=1))
     wire.objects["autopilot/checkpoints/hourly.json"] = json.dumps(
-        {"rule": "hourly", "end": "2026-11-28T15:00:00Z", "job_id": "b0", "job_name": "x"}).encode()
+        {"rule": "hourly", "end": "2026-11-28T15:00:00Z", "job_id": "b0", "job_name": name}).encode()
     summary = report(wire)
     # the cache listing, Job + Workflow lists, the queue lookup, 2 result pages, Job + Workflow stuck scans, the cache
-    # write (b1 ended clean), list + read checkpoint
-    assert summary.api_calls == 1 + 2 + 1 + 2 + 2 + 1 + 1 + 1
+    # write (b1 ended clean), list + read checkpoint, and the GET of the job it names (issue 22's check)
+    assert summary.api_calls == 1 + 2 + 1 + 2 + 2 + 1 + 1 + 1 + 1
     assert summary.api_calls == len(wire.rsps.calls)
 
 
 def test_checkpoints_give_each_rules_next_window_start(wire):
+    name = checkpointed_job(wire, "b9", END - timedelta(hours=1))
     wire.objects["autopilot/checkpoints/hourly.json"] = json.dumps(
-        {"rule": "hourly", "end": "2026-11-28T15:00:00Z", "job_id": "b9", "job_name": "x"}).encode()
+        {"rule": "hourly", "end": "2026-11-28T15:00:00Z", "job_id": "b9", "job_name": name}).encode()
     wire.objects["autopilot/checkpoints/broken.json"] = b"{not json"
     summary = report(wire)
     (cp,) = summary.checkpoints
