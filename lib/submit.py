@@ -313,8 +313,8 @@ def future_time_refusal(event: TimerEvent, now: datetime) -> str:
         return ""
     return (f"timer Time {format_utc(event.time)} is after this function's clock {format_utc(now)} "
             f"(+{format_duration(CLOCK_SKEW)} allowed skew); no window may end in the future, so nothing was "
-            "submitted and no state moved. Fix: invoke with the tick's real Time (e.g. the current UTC time, as "
-            "2026-11-28T16:00:00Z), or correct the host clock")
+            "submitted and no state moved. Fix: invoke with the tick's real Time (a UTC time no later than "
+            f"{format_utc(as_utc(now) + CLOCK_SKEW)}), or correct the host clock")
 
 
 def window_timer(settings: Settings, event: TimerEvent, deps: Deps) -> SubmitResult:
