@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict
 
@@ -45,3 +46,21 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Dict[str, str]:
 def wire():
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         yield FakeWire(rsps)
+
+
+BUCKET = "examplebucket-1250000000"
+# The emulator's clock and the seeded objects' Last-Modified in emulator-backed handler tests; the function's own clock
+# stays the real one (later), as a deployed function's would be.
+EMULATOR_NOW = datetime(2026, 11, 28, 15, 30, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def emulator_bucket(emulator, env, monkeypatch):
+    """The emulator's backend with one fresh bucket, and the function's environment pointed at it."""
+    emulator.backend.set_clock(lambda: EMULATOR_NOW)
+    emulator.backend.create_bucket(BUCKET)
+    monkeypatch.setenv("COS_EMULATOR_URL", emulator.url)
+    monkeypatch.setenv("TENCENTCLOUD_SECRETID", emulator.secret_id)
+    monkeypatch.setenv("TENCENTCLOUD_SECRETKEY", emulator.secret_key)
+    monkeypatch.delenv("TENCENTCLOUD_SESSIONTOKEN", raising=False)
+    return emulator.backend

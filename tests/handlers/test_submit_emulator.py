@@ -4,18 +4,18 @@ from __future__ import annotations
 import copy
 import struct
 import zlib
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
 
 from handlers.submit import main_handler
-from tests.conftest import load_event
+from tests.conftest import EMULATOR_NOW, load_event
 
 pytestmark = pytest.mark.emulator
 
 BUCKET = "examplebucket-1250000000"
-NOW = datetime(2026, 11, 28, 15, 30, tzinfo=timezone.utc)
+NOW = EMULATOR_NOW
 TICK = "2026-11-28T16:00:00Z"
 TS_STREAM = b"".join(b"\x47\x40\x00\x10" + bytes(184) for _ in range(8))
 
@@ -29,16 +29,10 @@ def png() -> bytes:
 
 
 @pytest.fixture
-def bucket(emulator, env, monkeypatch):
-    """The emulator's bucket, with the function's environment pointed at it."""
-    emulator.backend.set_clock(lambda: NOW)
-    emulator.backend.create_bucket(BUCKET)
-    monkeypatch.setenv("COS_EMULATOR_URL", emulator.url)
-    monkeypatch.setenv("TENCENTCLOUD_SECRETID", emulator.secret_id)
-    monkeypatch.setenv("TENCENTCLOUD_SECRETKEY", emulator.secret_key)
-    monkeypatch.delenv("TENCENTCLOUD_SESSIONTOKEN")
+def bucket(emulator_bucket, monkeypatch):
+    """The emulator's bucket, with the function's environment pointed at it and acting on what it flags."""
     monkeypatch.setenv("INSPECT_AUTO_PROCESS", "true")
-    return emulator.backend
+    return emulator_bucket
 
 
 def seed(backend, key, data, uploaded=NOW):
