@@ -30,7 +30,7 @@ from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 from pydantic import BaseModel, Field
 
-from deploy.lifecycle import CosBucketApi, cos_client
+from deploy.lifecycle import CosBucketApi, cos_client, put_if_changed
 from deploy.policy import check_prefix
 from deploy.scf_api import DeployError
 from deploy.spec import AppSpec
@@ -263,9 +263,4 @@ def plan_policy(api: CosPolicy) -> PolicyPlan:
 
 def apply_policy(api: CosPolicy, plan: PolicyPlan, changing: Optional[List[str]] = None) -> str:
     """PUT the merged policy only when it differs; returns the summary line."""
-    if not plan.changed:
-        return f"bucket {plan.target.bucket}: policy unchanged"
-    api.put(plan.wanted)
-    if changing is not None:
-        changing.append("PutBucketPolicy")
-    return f"bucket {plan.target.bucket}: policy applied ({SID})"
+    return put_if_changed(api, plan, "policy", "PutBucketPolicy", SID, changing)

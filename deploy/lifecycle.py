@@ -162,11 +162,17 @@ def plan_lifecycle(api: CosLifecycle) -> LifecyclePlan:
     return LifecyclePlan(target=api.target, current=current, wanted=merged(current, api.target.state_prefix))
 
 
-def apply_lifecycle(api: CosLifecycle, plan: LifecyclePlan, changing: Optional[List[str]] = None) -> str:
-    """PUT the merged configuration only when it differs; returns the summary line."""
+def put_if_changed(api: Any, plan: Any, what: str, action: str, applied: str,
+                   changing: Optional[List[str]] = None) -> str:
+    """PUT a bucket subresource's merged plan only when it differs (PUT replaces it whole); the summary line."""
     if not plan.changed:
-        return f"bucket {plan.target.bucket}: lifecycle unchanged"
+        return f"bucket {plan.target.bucket}: {what} unchanged"
     api.put(plan.wanted)
     if changing is not None:
-        changing.append("PutBucketLifecycle")
-    return f"bucket {plan.target.bucket}: lifecycle applied ({', '.join(RULE_IDS)})"
+        changing.append(action)
+    return f"bucket {plan.target.bucket}: {what} applied ({applied})"
+
+
+def apply_lifecycle(api: CosLifecycle, plan: LifecyclePlan, changing: Optional[List[str]] = None) -> str:
+    """PUT the merged configuration only when it differs; returns the summary line."""
+    return put_if_changed(api, plan, "lifecycle", "PutBucketLifecycle", ", ".join(RULE_IDS), changing)
