@@ -568,10 +568,20 @@ def _check_backed(client: CiClient, settings: Settings, slot: datetime, now: dat
                       f"{RECOVERY_LOOKBACK.days} days' slots instead")
 
 
+def _claimed_slots(client: CiClient, settings: Settings) -> List[datetime]:
+    """Slots whose flush claim is still stored (one listing). A flush that failed after taking its claim abandons it,
+    and a slot already flushed is never listed again, so the pass takes such a claim over once its lease lapsed:
+    it finishes whatever that flush left and releases the claim, instead of leaving it until the lifecycle rule."""
+    base = f"{settings.state_prefix}leases/upload-batch@"
+    return [slot for slot in (parse_slot(folder[len(base):-1]) for folder in _folders(client, base, ""))
+            if slot is not None]
+
+
 def flush_pass(client: CiClient, settings: Settings, store: StateStore, owner: str, ttl: timedelta,
                ensure: Ensure) -> PassResult:
-    """Flush every due slot after the checkpoint and every slot with late markers; move the checkpoint only over
-    slots this pass flushed, so it never passes a slot whose records have no job."""
+    """Flush every due slot after the checkpoint, every slot with late markers and every slot a failed flush left
+    claimed; move the checkpoint only over slots this pass flushed, so it never passes a slot whose records have no
+    job."""
     seconds = settings.upload_batch_seconds
     now = as_utc(store.clock())
     checkpoint, start, refused = _start_after(client, settings, now)
@@ -579,11 +589,12 @@ def flush_pass(client: CiClient, settings: Settings, store: StateStore, owner: s
         report_refusals(client, settings, slot_of(now, seconds), refused)
     slots = _slots_after(client, pending_dir(settings), start)
     late = _late_markers(client, settings)  # listed before the slots' records: a marker's record is then listed too
+    claimed = _claimed_slots(client, settings)
     flushed: Set[datetime] = set()
     backed: Set[datetime] = set()  # flushed slots with a submitted batch: the only ones a checkpoint may name
     held: List[datetime] = []
     touched: List[Tuple[UploadBatch, bool]] = []
-    for slot in sorted(set(slots) | set(late)):
+    for slot in sorted(set(slots) | set(late) | set(claimed)):
         if due_at(slot, seconds) > now:
             continue
         try:

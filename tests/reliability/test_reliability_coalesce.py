@@ -203,3 +203,28 @@ def test_every_single_call_of_a_busy_minute_failing_in_every_way_still_settles(e
                 break  # the flush made fewer than k calls: every point of this mode is covered
         else:
             raise AssertionError(f"the flush made more than 40 calls ({mode})")
+
+
+def test_a_flush_that_dies_holding_an_already_flushed_slot_leaves_no_claim_behind(emulator):
+    """Found by `make soak` (issue 22): a flusher started from a late marker another flusher then cleared takes the
+    slot's claim after that flusher finished, and dies there. The slot is behind the checkpoint, so no pass listed it
+    again and the claim stayed until the lifecycle rule; a pass now takes over such a claim once it lapsed."""
+    from lib.state import StateStore
+    from lib.submit import lease_ttl
+    from tests.reliability.support import ScriptedClient
+
+    fresh_bucket(emulator)
+    settings = coalesce_settings(emulator)
+    clock = Clock(T0 + timedelta(seconds=5))
+    assert send(settings, instance(settings, clock, "w"), Upload("photos/a.png", clock.now))
+    clock.now = coalesce.due_at(T0, 60)
+    assert tick(settings, instance(settings, clock, "timer"))  # slot T0 flushed, the checkpoint names it
+    dying = ScriptedClient(fast_client(settings), kill_after=("get_job", 1))  # checking the slot's submitted ledger
+    store = StateStore(dying, settings.state_prefix, clock)
+    with pytest.raises(Killed):
+        coalesce.flush_slot(dying, settings, store, T0, "late-flusher", lease_ttl(settings, 30), lambda body: None)
+    assert record_ids(emulator) and [k for k in settled_problems(emulator) if "leases/" in k]  # the dead claim
+    clock.now += lease_ttl(settings, 30) + timedelta(seconds=1)
+    assert tick(settings, instance(settings, clock, "timer"))
+    assert settled_problems(emulator) == []
+    assert sorted(keys_in_jobs(emulator)) == ["photos/a.png"]
