@@ -57,9 +57,13 @@ def test_the_skew_allows_a_time_three_minutes_ahead_and_refuses_one_eight_minute
     assert tick(near, "near")["jobs"] and windows(emulator) == [(near - timedelta(hours=1), near)]
 
 
-@given(at=st.datetimes(datetime(2026, 12, 31), datetime(8999, 12, 31), timezones=st.just(UTC)))
+@given(ahead=st.timedeltas(timedelta(minutes=6), timedelta(days=365 * 6000)))
 @examples(default=8, soak=200)
-def test_no_generated_future_time_creates_a_job_or_moves_state(emulator, timer_bucket, at):
+def test_no_generated_future_time_creates_a_job_or_moves_state(emulator, timer_bucket, ahead):
+    # Ahead of the real clock the function reads, not of a fixed date, so the test means the same on any day.
     fresh_bucket(emulator, clock=lambda: NOW)
+    at = (datetime.now(timezone.utc) + ahead).replace(microsecond=0)
+    if at.year > 8999:
+        return  # TimerEvent refuses years past 9000 itself (tests/reliability/test_reliability_fuzz.py)
     result = tick(at, "generated")
     assert result["jobs"] == [] and windows(emulator) == [] and state_objects(timer_bucket) == []
