@@ -6,14 +6,15 @@ import logging
 import re
 import sys
 from contextlib import contextmanager
-from typing import IO, Any, FrozenSet, Iterable, Iterator, Optional
+from typing import IO, Any, FrozenSet, Iterable, Iterator, Optional, Tuple
 from urllib.parse import quote, quote_plus, urlsplit
 
 from lib.escape import json_text
 
 _LOGGER = logging.getLogger("autopilot")
-# The current invocation's secrets in every form they may be echoed in (keep_secrets); every line is scrubbed of them.
-_SECRETS: FrozenSet[str] = frozenset()
+# The current invocation's secrets in every form they may be echoed in, longest first (keep_secrets computes them
+# once per invocation); every line is scrubbed of them.
+_FORMS: Tuple[str, ...] = ()
 MIN_SECRET = 8  # shorter parts of a URL (`send`, `key`, `/`) are words, not secrets
 REDACTED = "<redacted>"
 
@@ -84,27 +85,34 @@ def echoed_forms(secret: str) -> FrozenSet[str]:
     return frozenset(f for f in forms if f)
 
 
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """text with every echoed form of each secret replaced by <redacted>, longest first."""
-    forms = {f for s in secrets if s for f in echoed_forms(s)}
-    for form in sorted(forms, key=len, reverse=True):
+def _forms_of(secrets: Iterable[str]) -> Tuple[str, ...]:
+    return tuple(sorted({f for s in secrets if s for f in echoed_forms(s)}, key=len, reverse=True))
+
+
+def _replace_all(text: str, forms: Tuple[str, ...]) -> str:
+    for form in forms:
         if form in text:
             text = text.replace(form, REDACTED)
     return text
 
 
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """text with every echoed form of each secret replaced by <redacted>, longest first."""
+    return _replace_all(text, _forms_of(secrets))
+
+
 def keep_secrets(*values: Optional[str], urls: Iterable[Optional[str]] = ()) -> None:
     """This invocation's secrets (credentials and the webhook URL): no line we log carries them in any form."""
-    global _SECRETS
+    global _FORMS
     found = {v for v in values if v and len(v) >= MIN_SECRET}
     for url in urls:
         found |= url_secrets(url)
-    _SECRETS = frozenset(found)
+    _FORMS = _forms_of(found)
 
 
 def scrubbed(text: str) -> str:
     """text without the secrets keep_secrets registered."""
-    return scrub(text, _SECRETS) if _SECRETS else text
+    return _replace_all(text, _FORMS) if _FORMS else text
 
 
 def log(event: str, **fields: Any) -> None:
