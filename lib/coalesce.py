@@ -31,6 +31,7 @@ from lib.errors import CloudApiError, LeaseHeldError, StateError, TamperedStateE
 from lib.events import UploadedObject
 from lib.jobs import JobBody, JobInput, build_job_body, manifest_lines, object_url, upload_batch_job_name
 from lib.state import Lease, StateStore
+from lib.upload_rules import skip_reason
 from lib.windows import as_utc, compact
 
 # SCF hands a COS event to the function seconds after its eventTime; a slot's flush waits this long after the slot
@@ -235,8 +236,6 @@ def _named_key(settings: Settings, slot: datetime, rid: str, stored: str) -> Opt
 
 def _check_record(settings: Settings, slot: datetime, rid: str, stored: str, raw: Optional[bytes]) -> str:
     """The upload key of a record that passes every check; raises TamperedStateError naming the failed one."""
-    from lib.submit import _skip_reason  # the live-upload rules themselves; submit imports this module lazily
-
     what = f"upload record {stored!r}"
     if not _RECORD_ID.match(rid):
         raise _refuse(what, "has an id that is not 16 hex digits as record_id makes")
@@ -266,7 +265,7 @@ def _check_record(settings: Settings, slot: datetime, rid: str, stored: str, raw
         raise _refuse(what, "holds a key that is not valid Unicode text, which no upload event carries") from None
     obj = UploadedObject(bucket=settings.bucket, key=key, size=0, etag=body.etag, request_id=body.request_id,
                          version_id=body.version_id, event_name="", event_time=body.event_time)
-    reason = _skip_reason(settings, obj)
+    reason = skip_reason(settings, obj)
     if reason:
         raise _refuse(what, f"names a key a live upload would skip ({reason})")
     if record_id(obj) != rid:

@@ -143,7 +143,7 @@ class CosEvent(_UploadModel):
             try:
                 good.append(CosRecord.model_validate(item))
             except ValidationError as exc:
-                bad.append(MalformedRecord(index=index, key=_key_hint(item), reason=_summarise(exc)))
+                bad.append(MalformedRecord(index=index, key=_key_field(item), reason=_summarise(exc)))
         if not good:
             raise ValueError(f"no record is valid; record 0: {bad[0].reason}")
         return {**raw, "Records": good, "malformed": bad}
@@ -197,12 +197,18 @@ def _summarise(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _key_hint(item: Any) -> str:
-    """The record's key field for a skip reason, escaped as logs and JSON need; '' if it has none."""
+def _key_field(item: Any) -> str:
+    """A malformed record's key field as shown_key gives it; '' if it has none."""
     cos = item.get("cos") if isinstance(item, dict) else None
     obj = cos.get("cosObject") if isinstance(cos, dict) else None
     key = obj.get("key") if isinstance(obj, dict) else None
-    return key[-200:].encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(key, str) else ""
+    return shown_key(key) if isinstance(key, str) else ""
+
+
+def shown_key(key: str) -> str:
+    """A record's key for a skip reason: its last 200 characters, with text UTF-8 cannot encode escaped (the key may
+    hold the very text that made the record unreadable), as logs and JSON need."""
+    return key[-200:].encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class UnreadableRecord(ValueError):

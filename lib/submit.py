@@ -12,7 +12,7 @@ from lib import logs
 from lib.client import CiClient, JobDetail
 from lib.config import Settings
 from lib.errors import AppError, CloudApiError, CloudUnavailableError, JobMismatchError, SafetyError
-from lib.events import CosEvent, TimerEvent, UnreadableRecord, UploadedObject, uploaded_object
+from lib.events import CosEvent, TimerEvent, UnreadableRecord, UploadedObject, shown_key, uploaded_object
 from lib.jobs import (
     JobBody,
     JobInput,
@@ -25,6 +25,7 @@ from lib.jobs import (
     xml_carries,
 )
 from lib.state import Checkpoint, Lease, StateStore
+from lib.upload_rules import skip_reason
 from lib.windows import (
     CLOCK_SKEW,
     Window,
@@ -437,9 +438,7 @@ def _timer_result(settings: Settings, rule: str, window: Window, job: JobDetail,
     logs.log("job_created" if created else "job_found", rule=rule, job_id=job.JobId, job_name=job.Name,
              window_start=format_ci_time(window.start) if window.start else None,
              window_end=format_ci_time(window.end))
-    # The input CI holds for the job (ensure_job checked a found one against ours), not the settings' text.
-    return SubmitResult(trigger="timer", rule=rule, jobs=[_ref(job, created, describe_input(job) or
-                                                               f"Prefix={settings.input_prefix}", window)])
+    return SubmitResult(trigger="timer", rule=rule, jobs=[_ref(job, created, f"Prefix={settings.input_prefix}", window)])
 
 
 def select_uploads(settings: Settings, event: CosEvent) -> Tuple[List[UploadedObject], List[SkippedKey]]:
@@ -453,11 +452,9 @@ def select_uploads(settings: Settings, event: CosEvent) -> Tuple[List[UploadedOb
         try:
             obj = uploaded_object(record)
         except UnreadableRecord as exc:
-            # The key may hold the very text that cannot be encoded: report it escaped, as logs and JSON need.
-            key = record.cos.cos_object.key[-200:].encode("utf-8", "backslashreplace").decode("utf-8")
-            skipped.append(SkippedKey(key=key, reason=f"unreadable record: {exc}"))
+            skipped.append(SkippedKey(key=shown_key(record.cos.cos_object.key), reason=f"unreadable record: {exc}"))
             continue
-        reason = _skip_reason(settings, obj)
+        reason = skip_reason(settings, obj)
         if reason:
             skipped.append(SkippedKey(key=obj.key, reason=reason))
         elif _identity(settings, obj) not in seen:
@@ -473,24 +470,6 @@ def _identity(settings: Settings, obj: UploadedObject) -> object:
     from lib import coalesce  # coalescing mode only (here and below): a per-event run never pays its import
 
     return coalesce.record_id(obj)
-
-
-def _skip_reason(settings: Settings, obj: UploadedObject) -> str:
-    if obj.event_name and not obj.event_name.startswith("cos:ObjectCreated"):
-        return f"event {obj.event_name} is not an upload"
-    if obj.bucket != settings.bucket:
-        return f"bucket {obj.bucket} is not COS_BUCKET"
-    if obj.key.endswith("/"):
-        return "folder marker"
-    if not settings.watches(obj.key):
-        return (f"key {obj.key!r} is outside UPLOAD_PREFIXES={','.join(settings.upload_prefixes)!r}, the prefixes "
-                "this function's COS triggers watch")
-    for prefix in settings.skip_prefixes():
-        if obj.key.startswith(prefix):
-            return f"under {prefix} (our own state or CI's backups; processing it would recurse)"
-    if not obj.key.lower().endswith(settings.upload_suffixes):
-        return "suffix not in UPLOAD_SUFFIXES"
-    return ""
 
 
 class UploadPlan(BaseModel):
