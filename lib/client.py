@@ -507,8 +507,6 @@ class CiClient:
                              size: int = PAGE_SIZE) -> Tuple[List[InspectObjectResult], str]:
         """One page of `GET /jobs` filtered by the batch job that spawned them: (results, next token or '')."""
         # The SDK's ci_list_media_jobs has no inventoryTriggerJobId argument (reference §12): sign it ourselves.
-        from qcloud_cos.cos_auth import CosS3Auth
-
         params = {"tag": tag, "inventoryTriggerJobId": batch_job_id, "size": str(size), "nextToken": next_token,
                   "orderByTime": "Asc", "states": "All"}
         queue_id = self.media_queue_id()
@@ -517,15 +515,19 @@ class CiClient:
             # the SDK's ci_list_media_jobs as optional: send it when the bucket has a queue, go without otherwise.
             params["queueId"] = queue_id
 
-        def call() -> Tuple[List[InspectObjectResult], str]:
-            conf = self.sdk._conf
-            url = conf.uri(bucket=self.bucket, path="jobs", endpoint=conf._endpoint_ci)
-            response = self.sdk.send_request(method="GET", url=url, bucket=self.bucket,
-                                             auth=CosS3Auth(conf, "jobs", params=params), params=params,
-                                             headers={}, ci_request=True)
-            return parse_media_jobs_page(response.content)
+        return self._read("DescribeMediaJobs", lambda: parse_media_jobs_page(self._signed_ci_get("jobs", params)))
 
-        return self._read("DescribeMediaJobs", call)
+    def _signed_ci_get(self, path: str, params: Dict[str, str]) -> bytes:
+        """A CI GET signed and sent the way the SDK's own ci_* calls do (cos_client.py), its body unparsed, so it can
+        be read keeping every key (read_xml_keeping_keys)."""
+        from qcloud_cos.cos_auth import CosS3Auth
+
+        conf = self.sdk._conf
+        url = conf.uri(bucket=self.bucket, path=path, endpoint=conf._endpoint_ci)
+        response = self.sdk.send_request(method="GET", url=url, bucket=self.bucket,
+                                         auth=CosS3Auth(conf, path, params=params), params=params, headers={},
+                                         ci_request=True)
+        return response.content
 
     def media_queue_id(self, on_call: Optional[Callable[[], None]] = None) -> str:
         """The bucket's media-processing queue id (`GET /queue`, docs 436/54045), or '' when there is none or the
@@ -554,19 +556,13 @@ class CiClient:
         """One page of the executions of one workflow that a Workflow-type batch job spawned."""
         # The request of the SDK's ci_list_workflowexecution, sent here so its body is read keeping every key (a
         # control character in one key made xml_to_dict refuse the whole page: issue 22).
-        from qcloud_cos.cos_auth import CosS3Auth
         from qcloud_cos.cos_comm import format_dict
 
         params = {"workflowId": workflow_id, "name": "", "orderByTime": "Desc", "states": "All", "size": str(size),
                   "nextToken": next_token, "jobId": batch_job_id}
 
         def call() -> Dict[str, Any]:
-            conf = self.sdk._conf
-            url = conf.uri(bucket=self.bucket, path="/workflowexecution", endpoint=conf._endpoint_ci)
-            response = self.sdk.send_request(method="GET", url=url, bucket=self.bucket,
-                                             auth=CosS3Auth(conf, "/workflowexecution", params=params),
-                                             params=params, headers={}, ci_request=True)
-            data = read_xml_keeping_keys(response.content)
+            data = read_xml_keeping_keys(self._signed_ci_get("/workflowexecution", params))
             format_dict(data, ["WorkflowExecution"])
             return data
 
