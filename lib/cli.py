@@ -566,8 +566,8 @@ def cmd_uploads(cli: Cli) -> int:
     refused: List[coalesce.Refusal] = []  # forged or foreign state objects: never listed as ours, but said
     now = as_utc(cli.clock())
     batches = coalesce.read_batches(client, settings, window.start or datetime(1970, 1, 1, tzinfo=timezone.utc),
-                                    window.end, refused, now)
-    pending = coalesce.pending_uploads(client, settings, refused, now)
+                                    window.end, now=now, refused=refused)
+    pending = coalesce.pending_uploads(client, settings, now=now, refused=refused)
     refusals = sorted({str(r.error) for r in refused})
     if args.key is not None:
         batches = [b for b in batches if args.key in b.keys]

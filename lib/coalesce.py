@@ -645,10 +645,6 @@ def batch_of_job(prefix: str, name: str) -> Optional[Tuple[datetime, int]]:
     return (slot, int(match.group(2))) if match and slot is not None else None
 
 
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def read_ledger(client: CiClient, settings: Settings, slot: datetime, n: int) -> Optional[UploadBatch]:
     """One batch's ledger, or None when it is gone (the lifecycle rule); raises TamperedStateError when its names
     disagree with its key (a reader without the slot's listing checks only what derives from the key)."""
@@ -661,10 +657,10 @@ def read_ledger(client: CiClient, settings: Settings, slot: datetime, n: int) ->
         return None
 
 
-def read_batches(client: CiClient, settings: Settings, since: datetime, until: datetime,
-                 refused: Optional[List[Refusal]] = None, now: Optional[datetime] = None) -> List[UploadBatch]:
-    """Every good ledger of the slots starting in [since, until), oldest slot first, batches in order; the refused
-    ones go to `refused` when given."""
+def read_batches(client: CiClient, settings: Settings, since: datetime, until: datetime, *, now: datetime,
+                 refused: Optional[List[Refusal]] = None) -> List[UploadBatch]:
+    """Every good ledger of the slots starting in [since, until), oldest slot first, batches in order, its records
+    checked at `now` (the caller's clock); the refused ones go to `refused` when given."""
     base = batches_dir(settings)
     after = f"{base}{compact(as_utc(since) - timedelta(seconds=1))}/"  # the listing starts at the first slot >= since
     out: List[UploadBatch] = []
@@ -674,18 +670,18 @@ def read_batches(client: CiClient, settings: Settings, since: datetime, until: d
             continue
         if slot >= as_utc(until):
             break
-        good, _n, bad = _checked_ledgers(client, settings, slot, _Records(client, settings, slot, now or _utcnow()))
+        good, _n, bad = _checked_ledgers(client, settings, slot, _Records(client, settings, slot, now))
         out.extend(good)
         if refused is not None:
             refused.extend(bad)
     return out
 
 
-def pending_uploads(client: CiClient, settings: Settings, refused: Optional[List[Refusal]] = None,
-                    now: Optional[datetime] = None) -> Dict[str, List[str]]:
+def pending_uploads(client: CiClient, settings: Settings, *, now: datetime,
+                    refused: Optional[List[Refusal]] = None) -> Dict[str, List[str]]:
     """Good records in no good ledger yet: object key -> the slots (UTC, compact) they wait in. Records and ledgers
-    that fail a check go to `refused` when given, as a refused checkpoint does (then the look-back is listed)."""
-    now = now or _utcnow()
+    that fail a check go to `refused` when given, as a refused checkpoint does (then the look-back is listed).
+    `now` is the caller's clock: records are checked against it."""
     _checkpoint, start, bad = _start_after(client, settings, now)
     slots = set(_slots_after(client, pending_dir(settings), start)) | set(_late_markers(client, settings))
     out: Dict[str, List[str]] = {}

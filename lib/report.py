@@ -700,7 +700,7 @@ def _uploads(settings: Settings, client: CiClient, end: datetime, tally: _Tally)
     if settings.upload_batch_seconds:
         try:
             found: List[coalesce.Refusal] = []
-            waiting = coalesce.pending_uploads(counted, settings, found, now=end)
+            waiting = coalesce.pending_uploads(counted, settings, now=end, refused=found)
             found += coalesce.read_refusals(counted, settings, end - settings.report_lookback)
         except AppError as exc:
             tally.note(f"uploads waiting for a batch job could not be counted: {exc}")

@@ -233,7 +233,7 @@ def test_read_batches_gives_the_slots_in_a_range_and_pending_uploads_the_rest(bu
     clock.now = DUE + timedelta(minutes=1)
     tick(settings, deps)
     client = fast_client(settings)
-    found = coalesce.read_batches(client, settings, T0 + timedelta(minutes=1), T0 + timedelta(minutes=5))
+    found = coalesce.read_batches(client, settings, T0 + timedelta(minutes=1), T0 + timedelta(minutes=5), now=clock())
     assert [(b.slot, b.keys, b.state) for b in found] == [(T0 + timedelta(minutes=1), ["m1.png"], "submitted")]
     assert coalesce.pending_uploads(client, settings, now=clock()) == {"m2.png": ["20261201T080200Z"]}
     assert len(record_ids(bucket)) == 3
