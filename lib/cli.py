@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import time
 import uuid
@@ -27,7 +26,7 @@ from lib.credentials import find_credentials, profile_name
 from lib.duplicates import describe, find_duplicates
 from lib.errors import AppError, CloudApiError, CloudUnavailableError, ConfigError, InvalidEventError, SafetyError
 from lib.escape import json_text, terminal
-from lib.jobs import is_our_job
+from lib.jobs import is_batch_job_id, is_our_job
 from lib.jobview import TERMINAL, ZONES, JobObjectsView, state_word
 from lib.render import plural, render_summary_table, table
 from lib.report import JOB_TYPES, build_report, connections_needed
@@ -35,9 +34,6 @@ from lib.windows import Window, as_utc, format_ci_time, parse_ci_time, parse_dur
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 STATES = ("Submitted", "Running", "Success", "Failed", "Pause", "Cancel")
-# CI's documented ids are `b` + 32 hex digits (DescribeInventoryTriggerJob sample, reference §batch jobs); the
-# SDK's demos use shorter `b000000001`. Both are accepted; '', '/', '..', '?' and spaces never go on the wire.
-_JOB_ID = re.compile(r"^b[0-9A-Za-z]{1,63}$")
 NEEDS_CREDENTIALS = frozenset({"jobs list", "jobs get", "jobs watch", "jobs cancel", "report", "invoke", "upload",
                                "uploads"})
 
@@ -140,7 +136,7 @@ def _duration(flag: str, text: str) -> timedelta:
 
 
 def _job_id(text: str) -> str:
-    if not _JOB_ID.match(text):
+    if not is_batch_job_id(text):
         raise UsageError(f"job id {text!r} is not a batch-job id: they are b followed by letters and digits, e.g. "
                          "b3deffea2f84911ec9cb15254008618d9 (see `jobs list`)")
     return text

@@ -29,7 +29,15 @@ from lib.client import CiClient, JobDetail
 from lib.config import Settings
 from lib.errors import CloudApiError, LeaseHeldError, StateError, TamperedStateError
 from lib.events import UploadedObject
-from lib.jobs import JobBody, JobInput, build_job_body, manifest_lines, object_url, upload_batch_job_name
+from lib.jobs import (
+    JobBody,
+    JobInput,
+    build_job_body,
+    is_batch_job_id,
+    manifest_lines,
+    object_url,
+    upload_batch_job_name,
+)
 from lib.state import Lease, StateStore
 from lib.upload_rules import skip_reason
 from lib.windows import as_utc, compact
@@ -408,6 +416,8 @@ def _check_claims(client: CiClient, settings: Settings, key: str, batch: UploadB
     if sorted(keys) != batch.keys:
         raise _refuse(what, "lists keys that are not its records' keys")
     if batch.job_id:
+        if not is_batch_job_id(batch.job_id):  # read from the bucket: it must not shape the GET's path
+            raise _refuse(what, f"names job id {batch.job_id[:80]!r}, which is not a CI job id")
         try:
             job = client.get_job(batch.job_id)
         except CloudApiError as exc:

@@ -13,6 +13,9 @@ from lib.events import UploadedObject
 from lib.windows import Window, compact, format_ci_time
 
 NAME_MAX = 128
+# CI's documented batch-job ids are `b` + 32 hex digits (DescribeInventoryTriggerJob sample, reference §batch jobs);
+# the SDK's demos use shorter `b000000001`. Both are accepted; '', '/', '..', '?' and spaces never go on the wire.
+_BATCH_JOB_ID = re.compile(r"^b[0-9A-Za-z]{1,63}$")
 COS_OBJECT_URL = re.compile(r"^https?://[a-z0-9-]+-\d+\.cos\.[a-z0-9-]+\.myqcloud\.com/[^\s]+$")
 
 
@@ -166,6 +169,11 @@ def upload_job_name(prefix: str, digest: str) -> str:
 def upload_batch_job_name(prefix: str, slot: datetime, n: int) -> str:
     """`<prefix>-upload-batch-<slot start, UTC>-<n>`: one name per batch, so a takeover finds the job it made."""
     return f"{prefix}-upload-batch-{compact(slot)}-{n}"
+
+
+def is_batch_job_id(text: str) -> bool:
+    """Whether text has the form of a batch-job id, so it may go into a URL path (GET /inventorytriggerjob/<id>)."""
+    return bool(_BATCH_JOB_ID.match(text))
 
 
 def is_our_job(name: Optional[str], prefix: str) -> bool:

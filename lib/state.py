@@ -10,14 +10,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from lib import logs
 from lib.client import CiClient
 from lib.errors import AppError, CloudApiError, JobMismatchError, LeaseHeldError, StateError, TamperedStateError
-from lib.jobs import timer_job_name
+from lib.jobs import is_batch_job_id, timer_job_name
 from lib.windows import CLOCK_SKEW, Window, as_utc, compact, format_duration, format_utc, parse_ci_time
 
 _GENERATION = re.compile(r"/g(\d{6})\.json$")
 # LEASE_SECONDS' upper bound, and longer than any SCF time limit + 30 s: no claim of ours is written to last longer.
 MAX_LEASE_TTL = timedelta(days=1)
-# CI's job ids are letters and digits (`b3deffea2f84911ec9cb15254008618d9`); anything else never reaches a URL path.
-_JOB_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
 _NAME_TIMES = re.compile(r"-(\d{8}T\d{6}Z)-(\d{8}T\d{6}Z)$")
 LeaseCheck = Callable[["Lease", datetime], str]
 
@@ -78,7 +76,7 @@ def check_checkpoint(client: CiClient, checkpoint: Checkpoint, rule: str, job_na
                        f"at {format_utc(end)}")
     if checkpoint.lease_id is not None and not checkpoint.lease_id.startswith(f"{rule}@"):
         raise tampered(f"names claim {checkpoint.lease_id[:160]!r}, not one of rule {rule!r}")
-    if not _JOB_ID.match(checkpoint.job_id):
+    if not is_batch_job_id(checkpoint.job_id):
         raise tampered(f"names job id {checkpoint.job_id[:80]!r}, which is not a CI job id")
     job = client.get_job(checkpoint.job_id)
     if job is None:

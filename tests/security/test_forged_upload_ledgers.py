@@ -52,6 +52,7 @@ def _next_window_name() -> str:
 
 
 # what the forger wrote -> a function of the real record's id giving (ledger name, body)
+PATH_ID = "b1/../../queue"  # read from the bucket, it would be sent as GET /inventorytriggerjob/<id>
 LEDGERS = {
     "a submitted ledger naming a job that does not exist (hides the upload)":
         lambda rid: ("000000.json", ledger(rid, job_id="b" + "0" * 32, state="submitted")),
@@ -69,6 +70,8 @@ LEDGERS = {
         lambda rid: ("000000.json", ledger(rid, n=3)),
     "a body whose slot disagrees with its folder":
         lambda rid: ("000000.json", ledger(rid, slot="2026-11-28T15:20:00+00:00")),
+    "a job id that is not a CI job id (it would shape the GET's path)":
+        lambda rid: ("000000.json", ledger(rid, job_id=PATH_ID, state="submitted")),
     "a name that is not <n>.json":
         lambda rid: ("latest.json", ledger(rid, job_id="b" + "0" * 32, state="submitted")),
     "not JSON at all":
@@ -100,6 +103,18 @@ def test_a_forged_ledger_is_refused_and_its_records_are_still_submitted_once(sce
     batch_names = [j["name"] for j in result["jobs"] if "-upload-batch-" in j["name"]]
     assert batch_names and all(n.startswith(f"autopilot-upload-batch-{SLOT_TEXT}-") for n in batch_names), what
     assert scene.exists(forged) and scene.refusals(), what
+
+
+def test_a_ledger_job_id_that_is_not_a_ci_job_id_never_reaches_a_request(scene, emulator):
+    """The id is checked against the documented form (lib.jobs.is_batch_job_id) before any GET is built from it.
+    Before, it went out raw and the service's error failed the whole flush, every tick, so no upload got a job."""
+    scene.upload()
+    _put_ledger(scene, *LEDGERS["a job id that is not a CI job id (it would shape the GET's path)"](
+        legit_record_id(scene)))
+    scene.clock.now = DUE
+    scene.tick()
+    assert scene.refusals()
+    assert not [r.path for r in emulator.request_log.snapshot() if ".." in r.path]
 
 
 def test_a_valid_looking_unsubmitted_ledger_is_finished_as_our_own(scene):
