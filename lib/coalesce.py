@@ -421,9 +421,11 @@ def _check_claims(client: CiClient, settings: Settings, key: str, batch: UploadB
         try:
             job = client.get_job(batch.job_id)
         except CloudApiError as exc:
-            if exc.retryable:
+            # Only "no such job" is an answer about the ledger; a refusal (401/403) or an outage is ours to fix, and
+            # reading it as forgery would resubmit every record of the slot.
+            if exc.status not in (400, 404):
                 raise
-            job = None  # CI refuses the id itself (malformed): no job of ours has it
+            job = None
         if job is None or job.Name != batch.job_name:
             raise _refuse(what, f"names job {batch.job_id!r}, which is not CI's job {batch.job_name}")
 

@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lib import coalesce
+from lib.errors import CloudApiError
 from lib.jobs import upload_batch_job_name
 from tests.reliability.support import examples
 from tests.security.upload_forgery import (
@@ -115,6 +116,21 @@ def test_a_ledger_job_id_that_is_not_a_ci_job_id_never_reaches_a_request(scene, 
     scene.tick()
     assert scene.refusals()
     assert not [r.path for r in emulator.request_log.snapshot() if ".." in r.path]
+
+
+def test_a_refused_job_lookup_fails_the_pass_instead_of_calling_the_ledger_forged(scene, emulator):
+    """Only CI's "no such job" (400/404) is an answer about a ledger; a 403 (the role lacks
+    ci:DescribeInventoryTriggerJob) is ours to fix. Read as forgery, it resubmitted every record of the slot."""
+    scene.upload()
+    scene.clock.now = DUE
+    scene.tick()  # batch 0 of the slot, submitted
+    rid = legit_record_id(scene)
+    scene.put(f"autopilot/uploads/late/{SLOT_TEXT}/{rid}", b"")  # the slot is flushed again, its ledger checked
+    emulator.faults.add("GET", r"^/inventorytriggerjob/b", "ci", action="status", status=403, count=1000)
+    with pytest.raises(CloudApiError, match="403"):
+        scene.tick()
+    scene.run_jobs()
+    assert scene.inspected() == [LEGIT] and not scene.refusals()
 
 
 def test_a_valid_looking_unsubmitted_ledger_is_finished_as_our_own(scene):
