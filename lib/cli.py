@@ -19,13 +19,13 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Sequence
 
-from lib import coalesce, jobview
+from lib import coalesce, jobview, logs
 from lib.client import CiClient, JobDetail, make_client
 from lib.config import Settings, is_workflow_id, load_settings
 from lib.credentials import find_credentials, profile_name
 from lib.duplicates import describe, find_duplicates
 from lib.errors import AppError, CloudApiError, CloudUnavailableError, ConfigError, InvalidEventError, SafetyError
-from lib.escape import json_text, terminal
+from lib.escape import terminal
 from lib.jobs import is_batch_job_id, is_our_job
 from lib.jobview import TERMINAL, ZONES, JobObjectsView, state_word
 from lib.render import plural, render_summary_table, table
@@ -69,7 +69,7 @@ class Cli:
         self.stdout.write(text if text.endswith("\n") else text + "\n")
 
     def out_json(self, data: Any) -> None:
-        self.out(json_text(json.dumps(data, indent=2, ensure_ascii=False, default=str)))
+        self.out(logs.json_text(json.dumps(data, indent=2, ensure_ascii=False, default=str)))
 
     def say(self, text: str) -> None:
         """A line for the person (stderr), never mixed into a command's result on stdout."""
@@ -528,7 +528,6 @@ def cmd_invoke(cli: Cli) -> int:
     import importlib
     from contextlib import redirect_stdout
 
-    from lib import logs
     from lib.events import parse_event
 
     raw = _read_event(cli.args.event_file)

@@ -3,7 +3,8 @@
 One function per target. None lets a key add a line, a link, a mention or markup: line breaks and other control
 characters are shown as visible escapes (`\\n`, `\\r`, `\\x1b`), and each target's active characters are escaped as
 that target documents, or replaced with look-alikes where it documents no escape. The HTML page escapes with
-html.escape (lib/html_report.py) and JSON needs nothing.
+html.escape (lib/html_report.py); JSON read at a terminal is lib.logs.json_text's (imported by every handler, so it
+does not pay for this module's patterns on a cold start).
 """
 from __future__ import annotations
 
@@ -95,13 +96,3 @@ def markdown_code(text: object) -> str:
     if body.startswith(("`", " ")) or body.endswith(("`", " ")):
         body = f" {body} "  # one space each side is stripped again by the parser
     return f"{fence}{body}{fence}"
-
-
-# JSON (RFC 8259 §7) escapes C0 controls but leaves DEL, C1, U+2028/9 and the bidi overrides raw, and a log line or a
-# `--json` document is read in a terminal too.
-_JSON_RAW = re.compile("[\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def json_text(text: str) -> str:
-    """A JSON document (json.dumps output) with what a terminal acts on written as `\\uXXXX`: the same JSON value."""
-    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)

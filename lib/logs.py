@@ -9,8 +9,6 @@ from contextlib import contextmanager
 from typing import IO, Any, FrozenSet, Iterable, Iterator, Optional, Tuple
 from urllib.parse import quote, quote_plus, urlsplit
 
-from lib.escape import json_text
-
 _LOGGER = logging.getLogger("autopilot")
 # The current invocation's secrets in every form they may be echoed in, longest first (keep_secrets computes them
 # once per invocation); every line is scrubbed of them.
@@ -48,6 +46,16 @@ def sent_to(stream: IO[str]) -> Iterator[None]:
     finally:
         if previous is not None:  # None: it was writing to `stream` already
             handler.setStream(previous)
+
+
+# JSON (RFC 8259 §7) escapes C0 controls but leaves DEL, C1, U+2028/9 and the bidi overrides raw, and a log line or a
+# `--json` document is read in a terminal too.
+_JSON_RAW = re.compile("[\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def json_text(text: str) -> str:
+    """A JSON document (json.dumps output) with what a terminal acts on written as `\\uXXXX`: the same JSON value."""
+    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
 
 
 def url_secrets(url: Optional[str]) -> FrozenSet[str]:
