@@ -36,11 +36,14 @@ def _event(key: str, when: datetime, n: int) -> Dict[str, Any]:
 
 def simulate(handle: Any, uploads: int, seconds: int, *, trace_memory: bool = False) -> Dict[str, Any]:
     """Run `uploads` events over SPAN with UPLOAD_BATCH_SECONDS=seconds; returns calls, jobs and checks."""
-    from lib import coalesce
+    from lib import upload_state
     from lib.client import make_client
     from lib.config import load_settings
     from lib.events import parse_event
-    from lib.submit import Deps, submit_timer, submit_upload
+    from lib.submit import coalesce
+    from lib.submit.run import Deps
+    from lib.submit.timer import submit_timer
+    from lib.submit.uploads import submit_upload
 
     handle.reset()
     handle.backend.create_bucket(BUCKET)
@@ -86,7 +89,7 @@ def simulate(handle: Any, uploads: int, seconds: int, *, trace_memory: bool = Fa
             submit_upload(settings, parse_event(_event(f"photos/{i % (uploads // 2 or 1)}.jpg", moment, i)),
                           fleet[i % INSTANCES])
         if seconds:  # the timer tick that flushes the last slots (per-event mode has nothing left to do)
-            now[0] = T0 + SPAN + timedelta(seconds=seconds) + coalesce.GRACE + timedelta(seconds=1)
+            now[0] = T0 + SPAN + timedelta(seconds=seconds) + upload_state.GRACE + timedelta(seconds=1)
             tick = parse_event({"Type": "Timer", "TriggerName": "hourly",
                                 "Time": now[0].strftime("%Y-%m-%dT%H:%M:%SZ")})
             submit_timer(settings, tick, deps("timer"))
@@ -103,7 +106,7 @@ def simulate(handle: Any, uploads: int, seconds: int, *, trace_memory: bool = Fa
 
 def _check(handle: Any, settings: Any, uploads: int, seconds: int) -> Dict[str, Any]:
     """Every upload in exactly one job: per-event mode by job input, coalescing mode by ledger and CI job name."""
-    from lib.coalesce import UploadBatch
+    from lib.upload_state import UploadBatch
 
     backend = handle.backend
     with backend.lock:

@@ -109,7 +109,7 @@ _t3 = time.perf_counter()
 later = datetime.strptime(event["Time"], "%Y-%m-%dT%H:%M:%SZ") + timedelta(minutes=30)
 main_handler(dict(event, Time=later.strftime("%Y-%m-%dT%H:%M:%SZ")), {"request_id": "bench-stages-2"})
 _t4 = time.perf_counter()
-optional = sorted(m for m in ("lib.report", "lib.render", "lib.delivery", "emulator", "bench") if m in sys.modules)
+optional = sorted(m for m in ("lib.report", "lib.report.render", "lib.report.delivery", "emulator", "bench") if m in sys.modules)
 _report(floor_imports_s=_t1 - _t0, first_model_s=_tm - _t1, our_modules_s=_t2 - _tm, first_tick_s=_t3 - _t2,
         second_tick_s=_t4 - _t3, optional_loaded=optional, modules=len(sys.modules),
         models_at_import=len(ours), models_deferred=deferred)

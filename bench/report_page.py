@@ -13,17 +13,11 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Callable, List
 
-from lib.html_report import render_html
-from lib.report import (
-    MAX_LISTED_JOBS,
-    MAX_OBJECTS_PER_JOB,
-    CountRow,
-    JobObjects,
-    ObjectLine,
-    ObjectTotals,
-    ReportSummary,
-)
-from lib.trends import KEEP_DAYS, TrendIndex, compare, merge, point_of
+from lib.report.html import render_html
+from lib.report.models import CountRow, JobObjects, ObjectLine, ObjectTotals, ReportSummary
+from lib.report.objects import MAX_OBJECTS_PER_JOB
+from lib.report.tally import MAX_LISTED_JOBS
+from lib.report.trends import KEEP_DAYS, TrendIndex, compare, merge, point_of
 
 END = datetime(2026, 11, 28, 16, 0, tzinfo=timezone.utc)
 INDEX_BUDGET_BYTES = 64 * 1024
@@ -56,8 +50,8 @@ def best_of(fn: Callable[[], object], runs: int = 5) -> float:
 
 
 def import_cost() -> float:
-    """Median import time of lib.html_report on top of lib.render (which already imports lib.trends), fresh process."""
-    code = "import time, lib.render; t = time.perf_counter(); import lib.html_report; print(time.perf_counter() - t)"
+    """Median import time of lib.report.html on top of lib.report.render (which already imports lib.report.trends), fresh process."""
+    code = "import time, lib.report.render; t = time.perf_counter(); import lib.report.html; print(time.perf_counter() - t)"
     runs = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
             for _ in range(5)]
     return statistics.median(runs)
@@ -75,7 +69,7 @@ def main() -> int:
     print(f"merge + compare over 90 days: {merge_s * 1000:.2f} ms")
     print(f"HTML page, {MAX_LISTED_JOBS} jobs x {MAX_OBJECTS_PER_JOB} objects: {len(page) / 1024:.0f} KB, "
           f"rendered in {render_s * 1000:.0f} ms (budget {RENDER_BUDGET_S * 1000:.0f} ms)")
-    print(f"import of lib.html_report after lib.render: {import_cost() * 1000:.1f} ms")
+    print(f"import of lib.report.html after lib.report.render: {import_cost() * 1000:.1f} ms")
     ok = len(index) < INDEX_BUDGET_BYTES and render_s < RENDER_BUDGET_S
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1

@@ -20,7 +20,7 @@ LEASE_DAYS = 2
 # Far beyond anything that reads a manifest: CI reads it when the job runs (minutes after the upload), SCF's
 # redeliveries stop after msgTTL (6 hours) and rewrite it anyway; docs/reliability.md gives the reasoning.
 MANIFEST_DAYS = 30
-# Coalescing mode's records, late markers and ledgers (lib/coalesce.py): kept as long as the manifests they name.
+# Coalescing mode's records, late markers and ledgers (lib/upload_state.py): kept as long as the manifests they name.
 UPLOADS_DAYS = MANIFEST_DAYS
 RULE_IDS = ("autopilot-leases", "autopilot-manifests", "autopilot-uploads")
 NO_CONFIG = "NoSuchLifecycleConfiguration"

@@ -11,10 +11,10 @@ with frozen_imports():
 
     from lib.client import make_client
     from lib.config import Settings
-    from lib.delivery import ReportRun, deliver_report
     from lib.events import TimerEvent
     from lib.invocation import Invocation, handle
-    from lib.report import build_report, connections_needed
+    from lib.report.build import build_report, connections_needed
+    from lib.report.delivery import ReportRun, deliver_report
 
 
 def _run(event: Any, settings: Settings, invocation: Invocation) -> Dict[str, Any]:

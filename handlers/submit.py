@@ -12,7 +12,9 @@ with frozen_imports():
     from lib.config import Settings
     from lib.events import TimerEvent
     from lib.invocation import Invocation, handle
-    from lib.submit import Deps, submit_timer, submit_upload
+    from lib.submit.run import Deps
+    from lib.submit.timer import submit_timer
+    from lib.submit.uploads import submit_upload
 
 
 def _run(event: Any, settings: Settings, invocation: Invocation) -> Dict[str, Any]:

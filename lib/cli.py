@@ -19,17 +19,17 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Sequence
 
-from lib import coalesce, jobview, logs
+from lib import jobview, logs, upload_state
 from lib.client import CiClient, JobDetail, make_client
 from lib.config import Settings, is_workflow_id, load_settings
 from lib.credentials import find_credentials, profile_name
-from lib.duplicates import describe, find_duplicates
 from lib.errors import AppError, CloudApiError, CloudUnavailableError, ConfigError, InvalidEventError, SafetyError
 from lib.escape import terminal
 from lib.jobs import is_batch_job_id, is_our_job
 from lib.jobview import TERMINAL, ZONES, JobObjectsView, state_word
-from lib.render import plural, render_summary_table, table
-from lib.report import JOB_TYPES, build_report, connections_needed
+from lib.report.build import JOB_TYPES, build_report, connections_needed
+from lib.report.duplicates import describe, find_duplicates
+from lib.report.render import plural, render_summary_table, table
 from lib.windows import Window, as_utc, format_ci_time, parse_ci_time, parse_duration
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -454,7 +454,9 @@ def cmd_submit(cli: Cli) -> int:
 
     from lib.events import TimerEvent, parse_event
     from lib.invocation import settings_for
-    from lib.submit import check_safety, plan_timer_window, plan_upload, rule_of, select_uploads, timer_body
+    from lib.submit.run import check_safety
+    from lib.submit.timer import plan_timer_window, rule_of, timer_body
+    from lib.submit.uploads import plan_upload, select_uploads
 
     args = cli.args
     if not args.dry_run:
@@ -558,11 +560,11 @@ def cmd_uploads(cli: Cli) -> int:
     window = _range(cli, as_utc(cli.clock()))
     settings = cli.settings()
     client = cli.client(settings)
-    refused: List[coalesce.Refusal] = []  # forged or foreign state objects: never listed as ours, but said
+    refused: List[upload_state.Refusal] = []  # forged or foreign state objects: never listed as ours, but said
     now = as_utc(cli.clock())
-    batches = coalesce.read_batches(client, settings, window.start or datetime(1970, 1, 1, tzinfo=timezone.utc),
+    batches = upload_state.read_batches(client, settings, window.start or datetime(1970, 1, 1, tzinfo=timezone.utc),
                                     window.end, now=now, refused=refused)
-    pending = coalesce.pending_uploads(client, settings, now=now, refused=refused)
+    pending = upload_state.pending_uploads(client, settings, now=now, refused=refused)
     refusals = sorted({str(r.error) for r in refused})
     if args.key is not None:
         batches = [b for b in batches if args.key in b.keys]

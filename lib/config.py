@@ -160,7 +160,7 @@ class Settings(BaseModel):
     report_fail_above: Optional[float] = None
     report_link: str = "console"
     report_link_expires: timedelta = timedelta(hours=12)
-    report_cancel_duplicates: str = "timer"  # lib.duplicates: which younger same-name live jobs the report cancels
+    report_cancel_duplicates: str = "timer"  # lib.report.duplicates: which younger same-name live jobs the report cancels
     # Per-object reads in flight at once. 16: at ~20 ms per in-region call, 20,000 jobs' reads take ~25 s instead of
     # ~400 s one at a time, while 16 threads and 16 pooled connections cost a few MB of a 64 MB function.
     report_concurrency: int = 16

@@ -3,7 +3,7 @@
 One function per target. None lets a key add a line, a link, a mention or markup: line breaks and other control
 characters are shown as visible escapes (`\\n`, `\\r`, `\\x1b`), and each target's active characters are escaped as
 that target documents, or replaced with look-alikes where it documents no escape. The HTML page escapes with
-html.escape (lib/html_report.py); JSON read at a terminal is lib.logs.json_text's (imported by every handler, so it
+html.escape (lib/report/html.py); JSON read at a terminal is lib.logs.json_text's (imported by every handler, so it
 does not pay for this module's patterns on a cold start).
 """
 from __future__ import annotations

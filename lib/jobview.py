@@ -7,9 +7,10 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from lib.client import CiClient, JobDetail
 from lib.escape import terminal
-from lib.render import plural, table
-from lib.report import ObjectLine, group_of
-from lib.report import read_job_objects as report_objects
+from lib.report.classify import group_of
+from lib.report.models import ObjectLine
+from lib.report.objects import read_job_objects as report_objects
+from lib.report.render import plural, table
 from lib.windows import CST, as_utc, parse_ci_time
 
 # Human output uses one zone: UTC (as the report and every job name do); `--tz CST` shows CI's own +08:00 instead.
@@ -48,7 +49,7 @@ def jobs_table(jobs: Sequence[JobDetail], zone: str) -> str:
 class JobObjectsView:
     """What one batch job did per object, as `jobs get` shows it: counts by state and the objects worth a look.
 
-    Built from the report's lib.report.JobObjects (same counts, its notes added) and named apart from it."""
+    Built from the report's lib.report.models.JobObjects (same counts, its notes added) and named apart from it."""
 
     kind: str = ""
     by_state: Dict[str, int] = field(default_factory=dict)

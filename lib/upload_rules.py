@@ -1,5 +1,5 @@
 """Which uploaded objects the autopilot takes: one rule set for live upload events and for the records coalescing
-mode stores (lib.coalesce checks a stored record by the same rules, so a record cannot name a key an event could not)."""
+mode stores (lib.upload_state checks a stored record by the same rules, so a record cannot name a key an event could not)."""
 
 from lib.config import Settings
 from lib.events import UploadedObject

@@ -57,7 +57,7 @@ def test_seeded_jobs_are_listed_with_their_type_name_and_state(emu):
 
 @pytest.mark.parametrize("per_type", [0, 1, 100, 101, 250])
 def test_the_report_over_n_jobs_makes_ceil_n_over_100_list_calls_per_type(emu, per_type):
-    from lib.report import build_report
+    from lib.report.build import build_report
 
     for job_type in ("Job", "Workflow"):
         seed.seed_jobs(emu, job_type, per_type, state="Submitted",  # Submitted: no per-object calls, quicker
@@ -76,7 +76,7 @@ def test_the_report_over_n_jobs_makes_ceil_n_over_100_list_calls_per_type(emu, p
 
 
 def test_a_finished_job_costs_one_per_object_call(emu):
-    from lib.report import build_report
+    from lib.report.build import build_report
 
     seed.seed_jobs(emu, "Job", 2, created=lambda i: functions.JOBS_FROM)
     emu.request_log.clear()
@@ -88,7 +88,7 @@ def test_a_finished_job_costs_one_per_object_call(emu):
 def test_the_upload_event_names_exactly_the_keys_in_the_bench_bucket(env):
     from lib.config import load_settings
     from lib.events import parse_event
-    from lib.submit import select_uploads
+    from lib.submit.uploads import select_uploads
 
     keys = ["uploads/a.jpg", "uploads/b c.png", "uploads/猫.gif"]
     settings = load_settings({"COS_BUCKET": BUCKET, "COS_REGION": "ap-guangzhou"})

@@ -6,9 +6,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from lib import coalesce
+from lib import upload_state
 from lib.events import parse_event
-from lib.submit import submit_timer, submit_upload
+from lib.submit.timer import submit_timer
+from lib.submit.uploads import submit_upload
 from tests.cli.support import bucket_env, cli, credentials, no_traceback
 from tests.reliability.coalesce_support import Clock, Upload, coalesce_settings, instance, upload_event
 from tests.reliability.support import fresh_bucket, timer_event
@@ -29,7 +30,7 @@ def batched(emulator, tmp_path):
                    Upload("photos/b.png", START + timedelta(minutes=1))):
         clock.now = upload.at + timedelta(seconds=1)
         submit_upload(settings, parse_event(upload_event([upload])), deps)
-    clock.now = coalesce.due_at(START + timedelta(minutes=1), 60)
+    clock.now = upload_state.due_at(START + timedelta(minutes=1), 60)
     submit_timer(settings, parse_event(timer_event(clock.now)), deps)
     clock.now = START + timedelta(minutes=2, seconds=1)
     submit_upload(settings, parse_event(upload_event([Upload("photos/c.png", START + timedelta(minutes=2))])), deps)

@@ -24,7 +24,7 @@ from deploy.package import paths_for  # noqa: E402
 from deploy.spec import DEFAULT_MSG_TTL, DEFAULT_RETRY_NUM, function_name, load_app  # noqa: E402
 from deploy.spec import resolve as resolve_env  # noqa: E402
 from lib.config import BACKUP_PREFIX, ENV_NAMES, Settings, load_settings, parse_timer_argument  # noqa: E402
-from lib.submit import lease_ttl  # noqa: E402
+from lib.submit.run import lease_ttl  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 YML = ROOT / "serverless.yml"

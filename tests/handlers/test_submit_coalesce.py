@@ -10,8 +10,8 @@ import pytest
 
 import handlers.submit
 from handlers.submit import main_handler
-from lib import coalesce
-from lib.submit import Deps
+from lib.submit import coalesce
+from lib.submit.run import Deps
 from tests.conftest import load_event
 from tests.handlers.test_submit_emulator import BUCKET, TS_STREAM, bucket, cos_event, png, seed, timer  # noqa: F401
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.emulator
 
 
 # The samples' eventTime (2022-04-15T09:49:16Z), plus a few minutes: the function's clock in these tests. A record
-# waits at most lib.coalesce.RECORD_MAX_WAIT for its flush, so the real clock, years later, would refuse it.
+# waits at most lib.upload_state.RECORD_MAX_WAIT for its flush, so the real clock, years later, would refuse it.
 SAMPLE_CLOCK = datetime(2022, 4, 15, 9, 55, tzinfo=timezone.utc)
 
 

@@ -13,12 +13,16 @@ from datetime import timedelta
 
 import pytest
 
-from lib import coalesce
+from lib import upload_state
 from lib.config import load_settings
 from lib.errors import ConfigError
 from lib.events import parse_event
 from lib.state import StateStore
-from lib.submit import ensure_job, flush_uploads, submit_timer, submit_upload
+from lib.submit import coalesce
+from lib.submit.coalesce import flush_uploads
+from lib.submit.ensure import ensure_job
+from lib.submit.timer import submit_timer
+from lib.submit.uploads import submit_upload
 from tests.reliability.coalesce_support import (
     T0,
     Clock,
@@ -37,7 +41,7 @@ from tests.reliability.support import BUCKET, ScriptedClient, fast_client, fresh
 
 pytestmark = pytest.mark.emulator
 SLOT_END = T0 + timedelta(seconds=60)
-DUE = SLOT_END + coalesce.GRACE
+DUE = SLOT_END + upload_state.GRACE
 
 
 @pytest.fixture
@@ -61,7 +65,7 @@ def test_a_redelivered_event_rewrites_the_same_record(bucket):
     clock.advance(seconds=20)
     send(settings, deps, Upload("photos/a.png", T0))
     assert list(stored(bucket, "autopilot/uploads/pending/")) == [
-        f"autopilot/uploads/pending/20261201T080000Z/{coalesce.record_id(parse_upload('photos/a.png', 0))}/photos/a.png"]
+        f"autopilot/uploads/pending/20261201T080000Z/{upload_state.record_id(parse_upload('photos/a.png', 0))}/photos/a.png"]
 
 
 def parse_upload(key, n):
@@ -131,7 +135,7 @@ def test_a_late_record_gets_a_marker_and_is_flushed_once_in_a_later_batch(bucket
 
 
 def test_a_record_written_near_the_flush_time_leaves_a_marker_for_a_skewed_flusher(bucket):
-    settings, clock = coalesce_settings(bucket), Clock(DUE - coalesce.CLOCK_MARGIN + timedelta(seconds=1))
+    settings, clock = coalesce_settings(bucket), Clock(DUE - upload_state.CLOCK_MARGIN + timedelta(seconds=1))
     assert send(settings, instance(settings, clock), Upload("a.png", T0)).late == 1
 
 
@@ -178,7 +182,7 @@ def test_the_checkpoint_never_passes_a_slot_another_flusher_holds(bucket):
     assert run_pass(settings, instance(settings, clock, "next")).checkpoint == T0 + timedelta(minutes=1)
     assert len(ledgers(bucket)) == 2 and batch_jobs(bucket).most_common(1)[0][1] == 1
     # The reading side checks records against a clock too: the test's, so the outcome does not depend on the date.
-    assert coalesce.pending_uploads(fast_client(settings), settings, now=clock()) == {"m2.png": ["20261201T080200Z"]}
+    assert upload_state.pending_uploads(fast_client(settings), settings, now=clock()) == {"m2.png": ["20261201T080200Z"]}
 
 
 def test_a_key_too_long_for_the_record_path_goes_in_the_record_body(bucket):
@@ -233,7 +237,7 @@ def test_read_batches_gives_the_slots_in_a_range_and_pending_uploads_the_rest(bu
     clock.now = DUE + timedelta(minutes=1)
     tick(settings, deps)
     client = fast_client(settings)
-    found = coalesce.read_batches(client, settings, T0 + timedelta(minutes=1), T0 + timedelta(minutes=5), now=clock())
+    found = upload_state.read_batches(client, settings, T0 + timedelta(minutes=1), T0 + timedelta(minutes=5), now=clock())
     assert [(b.slot, b.keys, b.state) for b in found] == [(T0 + timedelta(minutes=1), ["m1.png"], "submitted")]
-    assert coalesce.pending_uploads(client, settings, now=clock()) == {"m2.png": ["20261201T080200Z"]}
+    assert upload_state.pending_uploads(client, settings, now=clock()) == {"m2.png": ["20261201T080200Z"]}
     assert len(record_ids(bucket)) == 3

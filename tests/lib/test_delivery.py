@@ -9,8 +9,8 @@ from urllib.parse import urlparse
 import pytest
 import requests
 
-from lib.delivery import post_webhook, redact, report_keys, should_notify
 from lib.errors import DeliveryError
+from lib.report.delivery import post_webhook, redact, report_keys, should_notify
 from tests.lib.test_render import sample_summary
 
 

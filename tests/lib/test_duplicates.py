@@ -6,7 +6,8 @@ from typing import List
 import pytest
 
 from lib.client import JobDetail
-from lib.duplicates import (
+from lib.errors import CloudApiError
+from lib.report.duplicates import (
     DuplicateJobs,
     LiveNames,
     cancel_younger,
@@ -15,7 +16,6 @@ from lib.duplicates import (
     settle_duplicates,
     should_cancel,
 )
-from lib.errors import CloudApiError
 
 
 def job(job_id, name="autopilot-hourly-a-b", state="Running", created="2026-11-28T10:00:00+0800"):

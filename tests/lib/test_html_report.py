@@ -6,9 +6,9 @@ from typing import Dict, List, Optional, Tuple
 
 import pytest
 
-from lib.html_report import render_html
-from lib.report import JobObjects, ObjectLine
-from lib.trends import compare, point_of
+from lib.report.html import render_html
+from lib.report.models import JobObjects, ObjectLine
+from lib.report.trends import compare, point_of
 from tests.lib.test_render import sample_summary
 from tests.lib.test_render_trends import sample_trend
 

@@ -13,15 +13,13 @@ from pathlib import Path
 import pytest
 
 from lib.config import WEBHOOK_FORMATS
-from lib.render import MESSAGE_LIMIT_BYTES, render_markdown, render_message, render_summary_table, webhook_payload
-from lib.report import (
-    CountRow,
-    JobLine,
-    JobObjects,
-    ObjectLine,
-    ObjectTotals,
-    ReportSummary,
-    RuleCheckpoint,
+from lib.report.models import CountRow, JobLine, JobObjects, ObjectLine, ObjectTotals, ReportSummary, RuleCheckpoint
+from lib.report.render import (
+    MESSAGE_LIMIT_BYTES,
+    render_markdown,
+    render_message,
+    render_summary_table,
+    webhook_payload,
 )
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from lib.config import WEBHOOK_FORMATS
-from lib.render import (
+from lib.report.render import (
     MESSAGE_LIMIT_BYTES,
     fmt_change,
     render_markdown,
@@ -20,7 +20,7 @@ from lib.render import (
     trend_lines,
     webhook_payload,
 )
-from lib.trends import TrendRow, compare, point_of
+from lib.report.trends import TrendRow, compare, point_of
 from tests.lib.test_render import END, check_golden, sample_summary
 
 LINK = ("https://console.cloud.tencent.com/cos/bucket?bucket=examplebucket-1250000000&region=ap-guangzhou"

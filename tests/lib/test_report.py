@@ -12,7 +12,9 @@ import responses
 from lib.client import make_client
 from lib.config import load_settings
 from lib.errors import PaginationError
-from lib.report import MAX_OBJECTS_PER_JOB, build_report, is_failing, read_job_objects
+from lib.report.build import build_report
+from lib.report.classify import is_failing
+from lib.report.objects import MAX_OBJECTS_PER_JOB, read_job_objects
 from lib.windows import compact, format_ci_time
 from tests.wire import ENV, ReportWire, execution_xml, inspect_result_xml
 
@@ -344,7 +346,7 @@ def test_the_stuck_scan_asks_only_for_live_jobs_created_before_the_window(wire):
 
 
 def test_the_headline_names_objects_a_job_could_not_process(wire):
-    from lib.report import headline
+    from lib.report.models import headline
 
     wire.add_job("b1", created=INSIDE)
     wire.inspect_results["b1"] = [inspect_result_xml("b1", 0, "gone.png", state="Failed"),

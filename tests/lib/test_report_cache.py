@@ -12,8 +12,8 @@ from datetime import timedelta
 import pytest
 
 from lib.client import make_client
-from lib.report import build_report
-from lib.report_cache import NewResults, cache_key
+from lib.report.build import build_report
+from lib.report.cache import NewResults, cache_key
 from tests.reliability.report_jobs import BUCKET, REPORT_END, PlannedJob, report_settings, seed
 
 pytestmark = pytest.mark.emulator

@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import pytest
 
-import lib.report as report_module
 from lib.client import CiClient, make_client, sized_session
-from lib.report import build_report, connections_needed
-from lib.report_cache import cache_key
+from lib.report import objects as report_objects
+from lib.report.build import build_report, connections_needed
+from lib.report.cache import cache_key
 from tests.reliability.report_jobs import BUCKET, REPORT_END, PlannedJob, report_settings, seed
 
 pytestmark = pytest.mark.emulator
@@ -64,13 +64,13 @@ def test_the_media_queue_is_looked_up_once_however_many_readers(bucket):
 def test_no_more_than_twice_the_concurrency_jobs_wait_to_be_merged(bucket, monkeypatch):
     seed(bucket, [PlannedJob("Job", "Success", CLEAN)] * 120)
     widest = []
-    push = report_module._PerObjectReads._push
+    push = report_objects.PerObjectReads._push
 
     def recording_push(self, job, read):
         push(self, job, read)
         widest.append(len(self.window))
 
-    monkeypatch.setattr(report_module._PerObjectReads, "_push", recording_push)
+    monkeypatch.setattr(report_objects.PerObjectReads, "_push", recording_push)
     summary = run(bucket, 4)
     assert summary.objects.inspected == 120
     assert max(widest) <= 2 * 4

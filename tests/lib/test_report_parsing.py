@@ -8,7 +8,7 @@ import responses
 
 from lib.client import InspectObjectResult, JobDetail, WorkflowExecutionItem, make_client
 from lib.config import load_settings
-from lib.report import age_of, group_of
+from lib.report.classify import age_of, group_of
 from tests.wire import CI_HOST, ENV, ReportWire
 
 END = datetime(2026, 11, 28, 16, 0, tzinfo=timezone.utc)

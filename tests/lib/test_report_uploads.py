@@ -8,17 +8,19 @@ from datetime import timedelta
 
 import pytest
 
-from lib import coalesce
+from lib import upload_state
 from lib.events import parse_event
-from lib.html_report import render_html
-from lib.render import render_markdown, render_message
-from lib.report import PENDING_TOO_LONG, build_report
-from lib.submit import submit_timer, submit_upload
+from lib.report.build import build_report
+from lib.report.html import render_html
+from lib.report.render import render_markdown, render_message
+from lib.report.uploads import PENDING_TOO_LONG
+from lib.submit.timer import submit_timer
+from lib.submit.uploads import submit_upload
 from tests.reliability.coalesce_support import T0, Clock, Upload, coalesce_settings, instance, upload_event
 from tests.reliability.support import emulator_settings, fast_client, fresh_bucket, timer_event
 
 pytestmark = pytest.mark.emulator
-DUE = T0 + timedelta(seconds=60) + coalesce.GRACE
+DUE = T0 + timedelta(seconds=60) + upload_state.GRACE
 KEYS = [f"photos/{i:02d}.png" for i in range(5)]
 
 

@@ -14,8 +14,8 @@ from typing import List
 
 import pytest
 
-from lib.report import CountRow, ObjectTotals, ReportSummary
-from lib.trends import (
+from lib.report.models import CountRow, ObjectTotals, ReportSummary
+from lib.report.trends import (
     KEEP_DAYS,
     TrendIndex,
     TrendPoint,

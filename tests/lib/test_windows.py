@@ -8,7 +8,8 @@ import pytest
 from lib.client import JobDetail
 from lib.config import load_settings
 from lib.state import Checkpoint
-from lib.submit import lease_ttl, plan_timer_window
+from lib.submit.run import lease_ttl
+from lib.submit.timer import plan_timer_window
 from lib.windows import Window, format_ci_time, parse_ci_time, parse_duration
 from tests.wire import ENV
 

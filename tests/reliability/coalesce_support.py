@@ -8,9 +8,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, Iterable, List
 
 from emulator.testing import EmulatorHandle
-from lib.coalesce import FlushMemory, UploadBatch
 from lib.config import Settings
-from lib.submit import Deps
+from lib.submit.coalesce import FlushMemory
+from lib.submit.run import Deps
+from lib.upload_state import UploadBatch
 from tests.reliability.support import BUCKET, cos_event, emulator_settings, fast_client
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)

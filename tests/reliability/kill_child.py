@@ -27,10 +27,10 @@ def _run(spec: Dict[str, Any]) -> NoReturn:
         def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
             return frozen if tz is None else frozen.astimezone(tz)
 
-    import lib.submit
+    import lib.submit.run
     from handlers.submit import main_handler
 
-    lib.submit.datetime = FrozenClock  # type: ignore[misc] - Deps' default clock reads this name
+    lib.submit.run.datetime = FrozenClock  # type: ignore[misc] - Deps' default clock reads this name
     context = {"request_id": spec["request_id"], "time_limit_in_ms": spec["time_limit_ms"]}
     try:
         outcome: Dict[str, Any] = {"result": main_handler(spec["event"], context)}

@@ -17,10 +17,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lib import coalesce
+from lib import upload_state
 from lib.errors import AppError, CloudUnavailableError
 from lib.events import parse_event, uploaded_object
-from lib.submit import submit_timer, submit_upload
+from lib.submit import coalesce
+from lib.submit.timer import submit_timer
+from lib.submit.uploads import submit_upload
 from tests.reliability.coalesce_support import (
     T0,
     Clock,
@@ -154,7 +156,7 @@ def play(emulator, uploads, deliveries, ticks) -> None:
 
 
 def expected_ids(uploads: List[Upload]) -> List[str]:
-    return sorted({coalesce.record_id(uploaded_object(parse_event(upload_event([u])).records[0])) for u in uploads})
+    return sorted({upload_state.record_id(uploaded_object(parse_event(upload_event([u])).records[0])) for u in uploads})
 
 
 @examples(12, 300)
@@ -182,7 +184,7 @@ def test_every_single_call_of_a_busy_minute_failing_in_every_way_still_settles(e
             for u in uploads:
                 clock.now = u.at
                 assert send(settings, writer, u)
-            clock.now = coalesce.due_at(T0, 60)
+            clock.now = upload_state.due_at(T0, 60)
             faulty = Faulty(fast_client(settings), k, mode)
             flusher.client = faulty
             trigger = Upload("photos/next.png", clock.now)
@@ -210,14 +212,14 @@ def test_a_flush_that_dies_holding_an_already_flushed_slot_leaves_no_claim_behin
     slot's claim after that flusher finished, and dies there. The slot is behind the checkpoint, so no pass listed it
     again and the claim stayed until the lifecycle rule; a pass now takes over such a claim once it lapsed."""
     from lib.state import StateStore
-    from lib.submit import lease_ttl
+    from lib.submit.run import lease_ttl
     from tests.reliability.support import ScriptedClient
 
     fresh_bucket(emulator)
     settings = coalesce_settings(emulator)
     clock = Clock(T0 + timedelta(seconds=5))
     assert send(settings, instance(settings, clock, "w"), Upload("photos/a.png", clock.now))
-    clock.now = coalesce.due_at(T0, 60)
+    clock.now = upload_state.due_at(T0, 60)
     assert tick(settings, instance(settings, clock, "timer"))  # slot T0 flushed, the checkpoint names it
     dying = ScriptedClient(fast_client(settings), kill_after=("get_job", 1))  # checking the slot's submitted ledger
     store = StateStore(dying, settings.state_prefix, clock)

@@ -11,7 +11,7 @@ from typing import List
 
 import pytest
 
-from lib import coalesce
+from lib import upload_state
 from lib.events import parse_event, uploaded_object
 from tests.reliability.coalesce_support import T0, Upload, record_ids, settled_problems, upload_event
 from tests.reliability.kills import Relay, Runner
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.emulator
 TIME_LIMIT_MS = 30_000  # a claim lasts 30 s + 30 s
 RETRY = timedelta(seconds=90)  # SCF's retry, after the dead run's claim lapsed
 EARLY = [Upload(f"photos/{i}.png", T0 + timedelta(seconds=10 * i)) for i in range(3)]
-TRIGGER = Upload("photos/trigger.png", coalesce.due_at(T0, 60))
+TRIGGER = Upload("photos/trigger.png", upload_state.due_at(T0, 60))
 LATE = Upload("photos/late.png", T0 + timedelta(seconds=59))
 MAX_POINTS = 40
 STATS: Counter = Counter()
@@ -38,7 +38,7 @@ def runner(emulator_session):
 
 
 def ids(uploads: List[Upload]) -> List[str]:
-    return sorted(coalesce.record_id(uploaded_object(parse_event(upload_event([u])).records[0])) for u in uploads)
+    return sorted(upload_state.record_id(uploaded_object(parse_event(upload_event([u])).records[0])) for u in uploads)
 
 
 def case(emulator, runner: Runner, kills: List[int]) -> bool:

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from lib.errors import AppError
 from lib.events import TimerEvent
 from lib.state import Checkpoint
-from lib.submit import Deps, lease_ttl, submit_timer
+from lib.submit.run import Deps, lease_ttl
+from lib.submit.timer import submit_timer
 from tests.reliability.support import (
     BUCKET,
     SOAK,

@@ -12,7 +12,9 @@ import pytest
 from handlers.submit import main_handler
 from lib.errors import CloudUnavailableError, LeaseHeldError
 from lib.events import CosEvent, TimerEvent
-from lib.submit import Deps, submit_timer, submit_upload
+from lib.submit.run import Deps
+from lib.submit.timer import submit_timer
+from lib.submit.uploads import submit_upload
 from tests.reliability.support import (
     Killed,
     ScriptedClient,

@@ -16,7 +16,8 @@ from qcloud_cos.cos_auth import CosS3Auth
 
 from emulator.testing import run_emulator
 from lib.events import TimerEvent
-from lib.submit import Deps, submit_timer
+from lib.submit.run import Deps
+from lib.submit.timer import submit_timer
 from tests.reliability.support import (
     BUCKET,
     REGION,

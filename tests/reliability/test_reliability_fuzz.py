@@ -23,7 +23,7 @@ import handlers.report
 import handlers.submit
 from lib.client import make_client
 from lib.errors import AppError
-from lib.submit import Deps
+from lib.submit.run import Deps
 from tests.reliability.support import (
     FAKE_AUTHORIZATION,
     FAKE_WEBHOOK,

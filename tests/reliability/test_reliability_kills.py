@@ -35,7 +35,7 @@ from tests.reliability.support import (
 
 pytestmark = pytest.mark.emulator
 T0 = at(2, 0)
-TIME_LIMIT_MS = 30_000  # so a claim lasts 30 s + 30 s (lib.submit.lease_ttl)
+TIME_LIMIT_MS = 30_000  # so a claim lasts 30 s + 30 s (lib.submit.run.lease_ttl)
 # SCF kills a run at its time limit and retries a minute later: by then the dead run's claim has lapsed.
 RETRY = timedelta(milliseconds=TIME_LIMIT_MS) + timedelta(seconds=60)
 MAX_KILL_POINTS = 20  # more requests than any run makes: the sweep stops when a run finishes unkilled

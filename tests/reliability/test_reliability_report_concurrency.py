@@ -16,7 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lib.client import CiClient, make_client
-from lib.report import ReportSummary, build_report, connections_needed
+from lib.report.build import build_report, connections_needed
+from lib.report.models import ReportSummary
 from tests.reliability.report_jobs import REPORT_END, PlannedJob, Seeded, report_settings, seed
 from tests.reliability.support import examples
 

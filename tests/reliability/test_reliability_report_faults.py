@@ -10,8 +10,10 @@ import pytest
 
 from lib.errors import AppError
 from lib.events import CosEvent, TimerEvent
-from lib.report import build_report
-from lib.submit import Deps, submit_timer, submit_upload
+from lib.report.build import build_report
+from lib.submit.run import Deps
+from lib.submit.timer import submit_timer
+from lib.submit.uploads import submit_upload
 from tests.reliability.support import BUCKET, at, cos_event, emulator_settings, fast_client, hours, timer_event
 
 pytestmark = pytest.mark.emulator

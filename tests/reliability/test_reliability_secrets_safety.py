@@ -19,7 +19,7 @@ from emulator.testing import EmulatorHandle, run_emulator
 from lib import cli
 from lib.client import make_client
 from lib.errors import AppError, SafetyError
-from lib.submit import Deps
+from lib.submit.run import Deps
 from tests.reliability.support import (
     BUCKET,
     FAKE_AUTHORIZATION,

@@ -10,8 +10,8 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lib.report import CountRow, ObjectTotals, ReportSummary
-from lib.trends import KEEP_DAYS, TrendIndex, compare, index_key, index_prefix, merge, point_of, update_trends
+from lib.report.models import CountRow, ObjectTotals, ReportSummary
+from lib.report.trends import KEEP_DAYS, TrendIndex, compare, index_key, index_prefix, merge, point_of, update_trends
 from tests.reliability.support import BUCKET, emulator_settings, examples, fast_client
 
 BASE = datetime(2026, 6, 1, tzinfo=timezone.utc)

@@ -8,7 +8,7 @@ error messages carry markup, the webhook POST captured with `responses`. What ea
 - DingTalk custom robot `markdown`: headings, quotes, bold, `[text](url)` links, `![](url)` images, lists; `@` only
   notifies people listed in the `at` field, which we never send
   (https://open.dingtalk.com/document/orgapp/custom-bot-send-message-type).
-- Feishu custom bot `text` (what lib.render sends, msg_type text): `<at user_id="all">所有人</at>` mentions everyone
+- Feishu custom bot `text` (what lib.report.render sends, msg_type text): `<at user_id="all">所有人</at>` mentions everyone
   (https://open.feishu.cn/document/client-docs/bot-v3/add-custom-bot, "发送文本消息").
 - Slack mrkdwn: `&`, `<`, `>` are control characters and must be sent as `&amp;`, `&lt;`, `&gt;`; `<url|text>` links,
   `<@U…>`, `<!channel>` mentions (https://api.slack.com/reference/surfaces/formatting#escaping).
@@ -34,7 +34,7 @@ from tests.security.hostile_jobs import EVIL, FAKE_HEADLINE, HOSTILE_KEYS, HOSTI
 
 WEBHOOK = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=chat-injection-test-0001"
 FORMATS = ("wecom", "dingtalk", "feishu", "slack")
-# Our own link: the console's file list (lib.delivery.CONSOLE_URL), the one link a message may carry.
+# Our own link: the console's file list (lib.report.delivery.CONSOLE_URL), the one link a message may carry.
 OURS = re.compile(r"https://console\.cloud\.tencent\.com/cos/bucket\?[^\s)>|]+")
 TITLE = re.compile(r"^\**cos-batch-autopilot report")
 MD_LINK = re.compile(r"!?\[[^\]\n]*\]\(([^)\n]*)\)")

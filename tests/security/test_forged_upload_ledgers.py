@@ -4,8 +4,8 @@ A ledger's job name, manifest key, slot and n derive from its own key (batches/<
 the slot's listed good records and its keys theirs; a submitted one must name CI's job of its derived name (a
 bucket writer cannot create CI jobs). A forged ledger is refused and reported: it makes no job, writes no manifest,
 and counts no record as done, so the records it claims are still submitted exactly once. A checkpoint after the
-function's clock (+ lib.coalesce.CHECKPOINT_SKEW), or naming a slot without a good submitted ledger whose job CI
-holds, is refused; the pass then lists lib.coalesce.RECOVERY_LOOKBACK's slots."""
+function's clock (+ lib.upload_state.CHECKPOINT_SKEW), or naming a slot without a good submitted ledger whose job CI
+holds, is refused; the pass then lists lib.upload_state.RECOVERY_LOOKBACK's slots."""
 from __future__ import annotations
 
 import json
@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lib import coalesce
+from lib import upload_state
 from lib.errors import CloudApiError
 from lib.jobs import upload_batch_job_name
 from tests.reliability.support import examples
@@ -66,7 +66,7 @@ LEDGERS = {
     "keys that are not its records' keys":
         lambda rid: ("000000.json", ledger(rid, keys=[LEGIT, VICTIM])),
     "a record id the slot does not hold":
-        lambda rid: ("000000.json", ledger(coalesce.record_id(identity(VICTIM)), keys=[VICTIM])),
+        lambda rid: ("000000.json", ledger(upload_state.record_id(identity(VICTIM)), keys=[VICTIM])),
     "a body whose n disagrees with its name":
         lambda rid: ("000000.json", ledger(rid, n=3)),
     "a body whose slot disagrees with its folder":

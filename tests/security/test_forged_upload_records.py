@@ -9,7 +9,7 @@ Last-Modified is the time COS wrote the object, which no bucket writer can backd
 cos_client.py head_object returns the response headers; cloud.tencent.com/document/product/436/7745). A record naming
 an object COS last wrote long before the record's slot, or a record older than any real wait, is refused.
 
-COS key limit 850 bytes: cloud.tencent.com/document/product/436/13324 (read 2026-12-02), as lib.coalesce.KEY_LIMIT."""
+COS key limit 850 bytes: cloud.tencent.com/document/product/436/13324 (read 2026-12-02), as lib.upload_state.KEY_LIMIT."""
 from __future__ import annotations
 
 import json
@@ -20,7 +20,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from handlers.report import main_handler as report_handler
-from lib import coalesce
+from lib import upload_state
 from lib.windows import compact
 from tests.cli.support import bucket_env, cli, credentials
 from tests.reliability.support import BUCKET, LogSink, examples, timer_event
@@ -44,7 +44,7 @@ LONG_VICTIM = "uploads/" + "v" * 830 + ".png"  # too long for a plain record's p
 
 
 def _victim_long_record() -> str:
-    rid = coalesce.record_id(identity(LONG_VICTIM))
+    rid = upload_state.record_id(identity(LONG_VICTIM))
     return f"{PENDING}{SLOT_TEXT}/{rid}.long"
 
 
@@ -61,16 +61,16 @@ FORGERIES = {
     "an id that is not 16 hex digits": (
         f"{PENDING}{SLOT_TEXT}/not-an-id/{VICTIM}", record_body(identity(VICTIM)), VICTIM),
     "an id that does not recompute from the key and body": (
-        f"{PENDING}{SLOT_TEXT}/{coalesce.record_id(identity(LEGIT))}/{VICTIM}", record_body(identity(VICTIM)), VICTIM),
+        f"{PENDING}{SLOT_TEXT}/{upload_state.record_id(identity(LEGIT))}/{VICTIM}", record_body(identity(VICTIM)), VICTIM),
     "a body whose ETag differs from the one the id was made from": (
         forged_record(VICTIM), record_body(identity(VICTIM, etag="another")), VICTIM),
     "a slot its eventTime does not fall in": (
         forged_record(VICTIM), record_body(identity(VICTIM, at=EVENT_AT - timedelta(minutes=5))), VICTIM),
     "a .long record holding a short key": (
-        f"{PENDING}{SLOT_TEXT}/{coalesce.record_id(identity(VICTIM))}.long", record_body(identity(VICTIM), VICTIM),
+        f"{PENDING}{SLOT_TEXT}/{upload_state.record_id(identity(VICTIM))}.long", record_body(identity(VICTIM), VICTIM),
         VICTIM),
     "a .long record holding bare key text": (
-        f"{PENDING}{SLOT_TEXT}/{coalesce.record_id(identity(VICTIM))}.long", VICTIM.encode(), VICTIM),
+        f"{PENDING}{SLOT_TEXT}/{upload_state.record_id(identity(VICTIM))}.long", VICTIM.encode(), VICTIM),
     "a plain record whose body holds a second key": (
         forged_record(VICTIM), record_body(identity(VICTIM), VICTIM), VICTIM),
 }
@@ -116,8 +116,8 @@ def test_a_perfect_record_in_the_objects_own_old_slot_with_a_late_marker_is_refu
     record never waits that long (RECORD_MAX_WAIT), so it is refused before the object is even looked at."""
     written = _old_victim(scene, days=30)
     at = written + timedelta(seconds=5)
-    slot = compact(coalesce.slot_of(at, 60))
-    rid = coalesce.record_id(identity(OLD_VICTIM, at=at))
+    slot = compact(upload_state.slot_of(at, 60))
+    rid = upload_state.record_id(identity(OLD_VICTIM, at=at))
     scene.put(f"{PENDING}{slot}/{rid}/{OLD_VICTIM}", record_body(identity(OLD_VICTIM, at=at)))
     scene.put(f"autopilot/uploads/late/{slot}/{rid}", b"")
     scene.clock.now = DUE
@@ -176,7 +176,7 @@ def test_the_uploads_command_says_which_state_objects_it_refused(scene, emulator
 
 # Hypothesis: forged record paths and bodies, each naming the victim; none may get it inspected.
 _IDS = st.one_of(st.text("0123456789abcdef", min_size=16, max_size=16), st.text(min_size=1, max_size=20).filter(
-    lambda t: "/" not in t), st.just(coalesce.record_id(identity(VICTIM))))
+    lambda t: "/" not in t), st.just(upload_state.record_id(identity(VICTIM))))
 _BODIES = st.one_of(
     st.binary(max_size=40),
     st.builds(lambda etag, req, t, key: record_body(identity(VICTIM, etag=etag, request_id=req,
@@ -189,7 +189,7 @@ _BODIES = st.one_of(
                                                                            "uploads/victim.bin"]))
 @examples(default=6, soak=200)
 def test_generated_forged_records_never_get_the_victim_inspected(scene, rid, body, long, key):
-    perfect = not long and key == VICTIM and rid == coalesce.record_id(identity(VICTIM)) \
+    perfect = not long and key == VICTIM and rid == upload_state.record_id(identity(VICTIM)) \
         and body == record_body(identity(VICTIM))
     assume(not perfect)  # what the function writes for a real upload of the victim: docs/security.md's residual
     scene.fresh_state()

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import handlers.report
 from handlers.submit import main_handler
 from lib.config import load_settings
-from lib.report import read_job_objects
+from lib.report.objects import read_job_objects
 from tests.emulator.factories import png, suspicious_png
 from tests.reliability.support import BUCKET, cos_event, examples, fast_client, timer_event
 from tests.security.conftest import NOW

@@ -149,7 +149,7 @@ def test_markdown_code_fences_longer_than_any_backtick_run(text, shown):
 
 
 def test_the_html_page_beside_it_keeps_every_hostile_key_escaped(bucket, emulator):
-    """lib/html_report.py escapes with html.escape and forbids scripts by CSP; a guard that it stays so (it passed
+    """lib/report/html.py escapes with html.escape and forbids scripts by CSP; a guard that it stays so (it passed
     before this change too)."""
     from html import escape as html_escape
 

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 import handlers.submit
 from handlers.submit import main_handler
-from lib import coalesce
-from lib.submit import Deps
+from lib.submit import coalesce
+from lib.submit.run import Deps
 from tests.handlers.test_submit_emulator import TS_STREAM, png
 from tests.reliability.support import BUCKET, cos_event, examples
 from tests.security.conftest import NOW
@@ -44,7 +44,7 @@ def mode(request, bucket, monkeypatch):
     if request.param == "coalescing":
         monkeypatch.setenv("UPLOAD_BATCH_SECONDS", "60")
         # cos_event's eventTime (2025-12-01T00:00Z) a few minutes ago by the function's clock: due, and well within
-        # lib.coalesce.RECORD_MAX_WAIT.
+        # lib.upload_state.RECORD_MAX_WAIT.
         monkeypatch.setattr(handlers.submit, "Deps", functools.partial(Deps, clock=lambda: EVENT_CLOCK))
         monkeypatch.setattr(coalesce, "INSTANCE", coalesce.FlushMemory())  # cold: the sample's old slot flushes
     fresh(bucket)

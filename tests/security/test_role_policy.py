@@ -129,7 +129,7 @@ def test_every_request_the_functions_make_is_granted_by_the_role_policy(bucket, 
 
 
 def test_the_flush_s_object_check_is_granted_only_under_the_watched_prefixes(tmp_path):
-    # HEAD Object (lib/coalesce.py's object check) needs cos:HeadObject (436/18023) on the uploaded key only.
+    # HEAD Object (lib/upload_state.py's object check) needs cos:HeadObject (436/18023) on the uploaded key only.
     policy = rendered(tmp_path, "--upload-prefixes", "uploads/,avatars/")
     head = f"qcs::cos:{REGION}:uid/{APPID}:{BUCKET}/"
     assert granted(policy, "name/cos:HeadObject", f"{head}avatars/cat.png", None)

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 import handlers.submit
 from handlers.submit import main_handler
-from lib import coalesce
 from lib.errors import ConfigError
-from lib.submit import Deps
+from lib.submit import coalesce
+from lib.submit.run import Deps
 from tests.handlers.test_submit_emulator import TS_STREAM, png
 from tests.reliability.support import BUCKET, cos_event, examples, timer_event
 from tests.security.conftest import NOW
@@ -35,7 +35,7 @@ def deleting(request, bucket, monkeypatch):
     if request.param == "coalescing":
         monkeypatch.setenv("UPLOAD_BATCH_SECONDS", "60")
         # cos_event's eventTime (2025-12-01T00:00Z) a few minutes ago by the function's clock: due, and well within
-        # lib.coalesce.RECORD_MAX_WAIT.
+        # lib.upload_state.RECORD_MAX_WAIT.
         monkeypatch.setattr(handlers.submit, "Deps", functools.partial(Deps, clock=lambda: EVENT_CLOCK))
         monkeypatch.setattr(coalesce, "INSTANCE", coalesce.FlushMemory())
     for key in (VICTIM, "uploads/a.png", "uploadsX/a.png", "avatars/b.png"):

@@ -1,7 +1,7 @@
 """Issue 22 point 8: README's claim about keys under STATE_PREFIX, REPORT_PREFIX and abnormal_images_backup/ says what
 happens. The sentence is read from README.md and each part is checked against the handlers on the emulator.
 
-- Upload events: lib/submit.py skips those prefixes (Settings.skip_prefixes), so no job names them.
+- Upload events: lib/upload_rules.py skips those prefixes (Settings.skip_prefixes), so no job names them.
 - Timer scans: the job's Input is `Prefix=<INPUT_PREFIX>` and a prefix cannot exclude folders (the create-job page
   documents Input.Prefix only as a prefix, cloud.tencent.com/document/api/436/76888), so with `/` CI lists our state
   too. ImageInspect is documented for JPG/JPEG, PNG, BMP, WebP, GIF and MPEG-TS streams under any name (436/75996);

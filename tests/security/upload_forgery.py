@@ -13,9 +13,10 @@ import pytest
 
 import handlers.submit
 from handlers.submit import main_handler
-from lib import coalesce
+from lib import upload_state
 from lib.events import UploadedObject
-from lib.submit import Deps
+from lib.submit import coalesce
+from lib.submit.run import Deps
 from lib.windows import compact
 from tests.handlers.test_submit_emulator import TS_STREAM, png
 from tests.reliability.coalesce_support import Clock, Upload, upload_event
@@ -23,9 +24,9 @@ from tests.reliability.support import BUCKET, timer_event
 from tests.security.conftest import NOW
 
 EVENT_AT = NOW - timedelta(seconds=50)  # 15:29:10, in the one-minute slot 15:29
-SLOT = coalesce.slot_of(EVENT_AT, 60)
+SLOT = upload_state.slot_of(EVENT_AT, 60)
 SLOT_TEXT = compact(SLOT)
-DUE = coalesce.due_at(SLOT, 60) + timedelta(seconds=1)
+DUE = upload_state.due_at(SLOT, 60) + timedelta(seconds=1)
 LEGIT = "uploads/legit.png"
 VICTIM = "uploads/victim.png"
 REPORT_PAGE = "autopilot/reports/index.html"
@@ -105,13 +106,13 @@ def identity(key: str, at: datetime = EVENT_AT, etag: str = "etag-0", request_id
 
 
 def record_body(obj: UploadedObject, key: Optional[str] = None) -> bytes:
-    return coalesce.RecordBody(etag=obj.etag, request_id=obj.request_id, version_id=obj.version_id,
+    return upload_state.RecordBody(etag=obj.etag, request_id=obj.request_id, version_id=obj.version_id,
                                event_time=obj.event_time, key=key).model_dump_json().encode("utf-8")
 
 
 def forged_record(key: str, slot: str = SLOT_TEXT) -> str:
     """The path of a record exactly as the function writes one for an upload of `key`."""
-    return f"{PENDING}{slot}/{coalesce.record_id(identity(key))}/{key}"
+    return f"{PENDING}{slot}/{upload_state.record_id(identity(key))}/{key}"
 
 
 def legit_record_id(scene: Scene) -> str:

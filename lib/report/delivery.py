@@ -13,10 +13,10 @@ from lib import logs
 from lib.client import CiClient, translate_sdk_errors
 from lib.config import Settings
 from lib.errors import AppError, DeliveryError
-from lib.html_report import render_html
-from lib.render import plural, render_markdown, webhook_payload
-from lib.report import ReportSummary
-from lib.trends import Trend, update_trends
+from lib.report.html import render_html
+from lib.report.models import ReportSummary
+from lib.report.render import plural, render_markdown, webhook_payload
+from lib.report.trends import Trend, update_trends
 from lib.windows import as_utc
 
 # The COS console's file list, opened at a folder. The format is not documented; it is the one the console itself

@@ -6,8 +6,9 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 from lib import escape
 from lib.client import JobDetail
-from lib.report import JobLine, ObjectLine, ReportSummary, group_of, headline
-from lib.trends import COMPARE_DAYS, Trend, TrendRow
+from lib.report.classify import group_of
+from lib.report.models import JobLine, ObjectLine, ReportSummary, headline
+from lib.report.trends import COMPARE_DAYS, Trend, TrendRow
 from lib.windows import as_utc, format_duration
 
 # WeCom caps markdown content at 4096 bytes; the other platforms allow more, one limit keeps messages alike.
@@ -143,6 +144,7 @@ def _link(style: str, url: str) -> str:
 
 # --- trends --------------------------------------------------------------------------------------------
 
+
 def sparkline(values: Sequence[Optional[float]]) -> str:
     """One character per value, scaled from zero to the largest; None (no report that day) is a gap."""
     top = max((v for v in values if v is not None), default=0.0)
@@ -277,6 +279,7 @@ def webhook_payload(fmt: str, summary: ReportSummary, *, report_key: Optional[st
 
 # --- the Markdown report (COS object) ------------------------------------------------------------------
 
+
 class Md(str):
     """Text that is Markdown already (a code span from escape.markdown_code): a table puts it in as it is."""
 
@@ -343,6 +346,7 @@ def render_markdown(summary: ReportSummary, trend: Optional[Trend] = None) -> st
 
 
 # --- terminal tables ----------------------------------------------------------------------------------
+
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """Columns padded to their widest cell, a rule under the header; plain text for any terminal."""

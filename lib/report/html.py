@@ -9,7 +9,8 @@ from datetime import timedelta
 from html import escape
 from typing import Any, Callable, Iterable, List, Optional, Sequence
 
-from lib.render import (
+from lib.report.models import ReportSummary, headline
+from lib.report.render import (
     BATCH_HEADERS,
     TITLE,
     TREND_HEADERS,
@@ -24,8 +25,7 @@ from lib.render import (
     utc,
     window_text,
 )
-from lib.report import ReportSummary, headline
-from lib.trends import COMPARE_DAYS, Trend, TrendPoint
+from lib.report.trends import COMPARE_DAYS, Trend, TrendPoint
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 STATUS_COLOURS = {"OK": "#1a7f37", "PROBLEM": "#9a6700", "FAILING": "#cf222e"}
@@ -72,6 +72,7 @@ def _none(text: str = "none") -> str:
 
 
 # --- charts: hand-written SVG, a bar per day --------------------------------------------------------------
+
 
 def bar_chart(title: str, values: Sequence[Optional[float]], *, colour: str, as_share: bool = False,
               overlay: Optional[Sequence[Optional[float]]] = None, overlay_colour: str = "#cf222e") -> str:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from lib.client import CiClient
 from lib.errors import AppError, CloudApiError
-from lib.report import ReportSummary
+from lib.report.models import ReportSummary
 from lib.windows import as_utc
 
 logger = logging.getLogger(__name__)
@@ -125,6 +125,7 @@ def compare(points: List[TrendPoint], today: TrendPoint, days: int = COMPARE_DAY
 
 
 # --- the index in COS ----------------------------------------------------------------------------------
+
 
 class _Foreign(Exception):
     """The newest index object is valid JSON but not an index this version wrote: leave it alone."""

@@ -1,0 +1,154 @@
+"""The report's shape: the summary model every renderer, the delivery and the CLI read, and its headline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Dict, List, Optional, Tuple
+
+from pydantic import BaseModel, ConfigDict
+
+from lib.windows import format_duration
+
+
+class _Strict(BaseModel):
+    # We own the report's shape: unknown fields are a bug, and a summary never changes after it is built.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CountRow(_Strict):
+    """How many jobs of one Type and Tag (Job) or workflow (Workflow) ended in one state."""
+
+    type: str
+    group: str
+    state: str
+    count: int
+
+
+class JobLine(_Strict):
+    """One failed or stuck batch job, with what CI said about it."""
+
+    job_id: str
+    name: str
+    type: str
+    group: str
+    state: str
+    code: str = ""
+    message: str = ""
+    created: Optional[datetime] = None
+    age_seconds: Optional[int] = None
+
+
+class ObjectLine(_Strict):
+    """One object a batch job flagged as suspicious or failed on, and what was done to it."""
+
+    key: str
+    state: str
+    suspicious: bool = False
+    suspicious_type: str = ""
+    begin_byte: Optional[int] = None
+    end_byte: Optional[int] = None
+    suspicious_size: Optional[int] = None
+    action: str = ""
+    error: str = ""
+
+
+class JobObjects(_Strict):
+    """Per-object results of one batch job that had something to show (first MAX_OBJECTS_PER_JOB objects)."""
+
+    job_id: str
+    name: str
+    kind: str  # "ImageInspect" (per-object jobs) or "Workflow" (workflow executions)
+    by_state: Dict[str, int]
+    suspicious: int = 0
+    acted: int = 0
+    objects: List[ObjectLine] = []
+    truncated: bool = False
+
+
+class ObjectTotals(_Strict):
+    """Per-object totals over every job in the window whose per-object results could be read."""
+
+    inspected: int = 0
+    by_state: Dict[str, int] = {}
+    suspicious: int = 0
+    acted: int = 0
+    workflow_executions: Dict[str, int] = {}
+    jobs_without_results: int = 0
+    cached_jobs: int = 0  # jobs whose counters came from the previous report's cache: calls not made
+
+
+class RuleCheckpoint(_Strict):
+    """Where a timer rule's next window starts, read from its checkpoint object."""
+
+    rule: str
+    next_window_start: datetime
+    last_job_id: str
+
+
+class UploadBatchLine(_Strict):
+    """One batch job of coalesced uploads (UPLOAD_BATCH_SECONDS): its slot, and the uploads its ledger gave it."""
+
+    job_id: str
+    name: str
+    state: str
+    slot: datetime
+    batch: int
+    uploads: Optional[int] = None  # None: the ledger is gone (lifecycle rule) or unreadable
+    keys: List[str] = []  # the first BATCH_KEYS_SHOWN keys
+    more_keys: int = 0
+
+
+class UploadsSummary(_Strict):
+    """Coalesced uploads: the window's batch jobs (exact count, the newest listed) and what still waits for one."""
+
+    batch_jobs: int
+    batches: List[UploadBatchLine]
+    pending: Optional[int] = None  # uploaded keys in no batch job yet; None when it could not be read
+    oldest_pending_slot: Optional[datetime] = None
+
+
+class ReportSummary(_Strict):
+    """Everything one report says; JSON-able, and the same for the function, the CLI and every channel."""
+
+    bucket: str
+    region: str
+    window_start: datetime
+    window_end: datetime
+    all_jobs: bool
+    job_name_prefix: str
+    total_jobs: int
+    counts: List[CountRow]
+    failed_total: int
+    failed: List[JobLine]
+    stuck_after_seconds: int
+    stuck_total: int
+    stuck: List[JobLine]
+    objects: ObjectTotals
+    jobs_with_objects: List[JobObjects]
+    checkpoints: List[RuleCheckpoint]
+    uploads: Optional[UploadsSummary] = None  # only when uploads are coalesced or the window holds batch jobs
+    notes: List[str]
+    complete: bool = True
+    api_calls: int
+    failed_share: float
+    fail_above: Optional[float] = None
+    failing: bool
+    problem: bool
+
+
+def headline(summary: ReportSummary) -> Tuple[str, str]:
+    """A one-line verdict and its status word (FAILING / PROBLEM / OK) for messages and tables."""
+    status = "FAILING" if summary.failing else "PROBLEM" if summary.problem else "OK"
+    jobs = summary.total_jobs
+    parts = [f"{jobs} job{'' if jobs == 1 else 's'}", f"{summary.failed_total} failed", f"{summary.stuck_total} stuck"]
+    if summary.objects.suspicious:
+        n = summary.objects.suspicious
+        parts.append(f"{n} image{'' if n == 1 else 's'} flagged")
+    # Objects a job could not process make the report a problem too: the headline must say why.
+    failed_objects = summary.objects.by_state.get("Failed", 0) + summary.objects.workflow_executions.get("Failed", 0)
+    if failed_objects:
+        parts.append(f"{failed_objects} object{'' if failed_objects == 1 else 's'} failed")
+    if not summary.complete:  # results are missing: what is counted may not be all there is
+        parts.append("INCOMPLETE: not everything could be read, see notes")
+    window = f"last {format_duration(summary.window_end - summary.window_start)}"
+    return status, f"{status}: {', '.join(parts)} ({window})"

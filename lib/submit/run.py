@@ -1,0 +1,96 @@
+"""What every submit run shares: its side effects, how long its claims last, the safety catch, its result."""
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Callable, List, Optional
+
+from pydantic import BaseModel, ConfigDict
+
+from lib.client import CiClient, JobDetail
+from lib.config import Settings
+from lib.errors import SafetyError
+from lib.windows import Window, format_ci_time
+
+if TYPE_CHECKING:
+    from lib.submit.coalesce import FlushMemory
+from lib.submit.ensure import describe_input
+
+# SCF retries a failed (or killed) run a minute later: a claim must lapse before that, but never while the run lives.
+LEASE_MARGIN = timedelta(seconds=30)
+
+DEFAULT_LEASE = timedelta(seconds=900) + LEASE_MARGIN  # 900 s is the longest an event function may run
+
+
+@dataclass
+class Deps:
+    """The side effects a submit run uses, passed in so tests can give fakes."""
+
+    client: CiClient
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
+    sleep: Callable[[float], None] = time.sleep
+    owner: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    time_limit: Optional[float] = None  # seconds SCF lets this run live (context time_limit_in_ms)
+    memory: Optional["FlushMemory"] = None  # coalescing mode: this warm instance's (None: lib.submit.coalesce.INSTANCE)
+
+
+def lease_ttl(settings: Settings, time_limit: Optional[float]) -> timedelta:
+    """How long a claim lasts: LEASE_SECONDS if set, else the run's time limit + 30 s.
+
+    Longer, and a run SCF killed would still hold its claim when both retries come, so an upload would be lost."""
+    if settings.lease_seconds is not None:
+        return timedelta(seconds=settings.lease_seconds)
+    if time_limit:
+        return timedelta(seconds=time_limit) + LEASE_MARGIN
+    return DEFAULT_LEASE
+
+
+class JobRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    job_id: str
+    name: str
+    state: str
+    created: bool
+    input: str
+    window_start: Optional[str] = None
+    window_end: Optional[str] = None
+
+
+class SkippedKey(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    key: str
+    reason: str
+
+
+class SubmitResult(BaseModel):
+    """What a submit run did, JSON-able for the handler's return value."""
+
+    trigger: str
+    rule: Optional[str] = None
+    jobs: List[JobRef] = []
+    skipped: List[SkippedKey] = []
+    note: str = ""
+    recorded: int = 0  # coalescing mode: uploads recorded for a later batch job
+    late: int = 0  # of those, records that may have missed their slot's first flush (a late marker was left)
+
+
+def check_safety(settings: Settings) -> None:
+    """Refuse a whole-bucket DeleteObject scan unless the user said so explicitly."""
+    if settings.deletes_objects and settings.whole_bucket and not settings.allow_delete_whole_bucket:
+        raise SafetyError(
+            "INSPECT_PROCESS_TYPE=DeleteObject with INSPECT_AUTO_PROCESS=true and INPUT_PREFIX covering the whole "
+            "bucket would delete every flagged image in it; set INPUT_PREFIX to a folder, use BackupObject, or set "
+            "ALLOW_DELETE_WHOLE_BUCKET=true if that is really what you want")
+
+
+def job_ref(job: JobDetail, created: bool, job_input: str, window: Optional[Window]) -> JobRef:
+    """The result line; `input` is what CI holds for the job (`job_input` keeps its detail when it says the same)."""
+    held = describe_input(job)
+    if held and job_input != held and not job_input.startswith(f"{held} ("):
+        job_input = held
+    return JobRef(
+        job_id=job.JobId, name=job.Name, state=job.State, created=created, input=job_input,
+        window_start=format_ci_time(window.start) if window and window.start else None,
+        window_end=format_ci_time(window.end) if window else None,
+    )
