@@ -1,4 +1,4 @@
-"""The ops CLI through its entry point `lib.cli.main`, against the SDK over a fake wire."""
+"""The ops CLI through its entry point `ops.cli.main`, against the SDK over a fake wire."""
 from __future__ import annotations
 
 import io
@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import responses
 
-from lib.cli import main
+from ops.cli import main
 from tests.wire import ENV, ReportWire, inspect_result_xml
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
