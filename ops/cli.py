@@ -25,6 +25,7 @@ from lib.config import Settings, is_workflow_id, load_settings
 from lib.duplicates import describe, find_duplicates
 from lib.errors import AppError, CloudApiError, CloudUnavailableError, ConfigError, InvalidEventError, SafetyError
 from lib.escape import terminal
+from lib.invocation import ClientFactory
 from lib.jobs import is_batch_job_id, is_our_job
 from lib.render import plural, render_summary_table, table
 from lib.report import JOB_TYPES, build_report, connections_needed
@@ -53,7 +54,7 @@ class Cli:
     """One invocation's I/O: streams, environment, clock, sleep and client factory, all passed in so tests drive it."""
 
     def __init__(self, args: argparse.Namespace, environ: Mapping[str, str], stdin: IO[str], stdout: IO[str],
-                 stderr: IO[str], clock: Callable[[], datetime], client_factory: Callable[[Settings], CiClient],
+                 stderr: IO[str], clock: Callable[[], datetime], client_factory: ClientFactory,
                  sleep: Callable[[float], None] = time.sleep, monotonic: Callable[[], float] = time.monotonic,
                  needs_credentials: bool = False):
         self.args, self.environ = args, environ
@@ -86,9 +87,7 @@ class Cli:
         return self.loaded
 
     def client(self, settings: Settings, *, pool_size: Optional[int] = None) -> CiClient:
-        if pool_size and self.client_factory is make_client:  # a test's factory gives its own client as it is
-            return make_client(settings, pool_size=pool_size)
-        return self.client_factory(settings)
+        return self.client_factory(settings, pool_size=pool_size)
 
     def terminal(self) -> bool:
         return not self.args.quiet and getattr(self.stderr, "isatty", lambda: False)()
@@ -525,7 +524,7 @@ def cmd_report(cli: Cli) -> int:
 
 
 def cmd_invoke(cli: Cli) -> int:
-    """Run handlers.<function>.main_handler as SCF would; its logs go to stderr, its result alone to stdout."""
+    """Run handlers.<function> as SCF would, with this CLI's environment; its logs go to stderr, its result to stdout."""
     import importlib
     from contextlib import redirect_stdout
 
@@ -534,18 +533,11 @@ def cmd_invoke(cli: Cli) -> int:
     raw = _read_event(cli.args.event_file)
     parse_event(raw)  # a malformed event is bad input (exit 2), as for `submit --dry-run --event`
     cli.settings()  # bad settings are exit 2 before the handler runs, and the hint knows the endpoint
-    handler = importlib.import_module(f"handlers.{cli.args.function}").main_handler
+    handler = importlib.import_module(f"handlers.{cli.args.function}").invoke
     context = {"request_id": f"cli-{uuid.uuid4().hex[:12]}", "function_name": cli.args.function,
                "time_limit_in_ms": 900000, "memory_limit_in_mb": 256}
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(cli.environ)  # the handler reads os.environ, as it does on SCF
-    try:
-        with logs.sent_to(cli.stderr), redirect_stdout(cli.stderr):
-            result = handler(raw, context)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    with logs.sent_to(cli.stderr), redirect_stdout(cli.stderr):
+        result = handler(raw, context, environ=cli.environ, client_factory=cli.client_factory)
     cli.out_json(result)
     summary = result.get("summary") if isinstance(result, dict) else None
     return EXIT_PROBLEM if isinstance(summary, dict) and summary.get("problem") else EXIT_OK
@@ -619,7 +611,7 @@ def _unreachable_hint(exc: CloudUnavailableError, settings: Optional[Settings]) 
 def main(argv: Optional[Sequence[str]] = None, *, environ: Optional[Mapping[str, str]] = None,
          stdin: Optional[IO[str]] = None, stdout: Optional[IO[str]] = None, stderr: Optional[IO[str]] = None,
          clock: Optional[Callable[[], datetime]] = None,
-         client_factory: Optional[Callable[[Settings], CiClient]] = None,
+         client_factory: Optional[ClientFactory] = None,
          sleep: Callable[[float], None] = time.sleep) -> int:
     """Run one command; returns its exit code (see the module docstring). Never raises, never prints a traceback."""
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from datetime import datetime, timezone
+from functools import partial
 
 import pytest
 
@@ -190,7 +191,7 @@ def run_against_real_endpoints(tmp_path, **extra):
     env = {"COS_BUCKET": BUCKET, "COS_REGION": "ap-guangzhou", "HOME": str(tmp_path), **credentials(), **extra}
     err = io.StringIO()
     code = main(["jobs", "list"], environ=env, stdout=io.StringIO(), stderr=err,
-                client_factory=lambda settings: make_client(settings, sleep=lambda _: None))
+                client_factory=partial(make_client, sleep=lambda _: None))
     return code, err.getvalue()
 
 
@@ -254,7 +255,7 @@ def test_ctrl_c_at_the_cancel_prompt_exits_130_and_cancels_nothing(held, tmp_pat
 
 
 def test_a_bug_still_ends_in_a_sentence_and_exit_1_not_a_traceback(tmp_path):
-    def broken_client(_settings):
+    def broken_client(_settings, pool_size=None):
         raise KeyError("JobsDetail")
 
     err = io.StringIO()
