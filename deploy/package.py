@@ -26,6 +26,9 @@ RUNTIMES = ("3.10", "3.9")
 DEFAULT_RUNTIME = "3.10"
 # Only the code the functions import; events/, emulator/, tests/ and docs stay out of the package.
 CODE_DIRS = ("handlers", "lib")
+# The operator CLI is for people at a terminal and never runs on SCF: ops/ is not in CODE_DIRS, and lib/cli.py (the
+# alias `python -m lib.cli` for `python -m ops`, the one module under lib/ that imports ops) is left out by name.
+OPERATOR_ONLY = frozenset({"lib/cli.py"})
 # SCF resolves handler `file.function` to file.py at the zip's root (handler format in the CreateFunction API,
 # cloud.tencent.com/document/api/583/18586: no '/' allowed), so these entry files sit at the root too.
 ENTRY_FILES = ("scf_submit.py", "scf_report.py")
@@ -82,7 +85,8 @@ def source_digest(root: Path = ROOT, python: str = DEFAULT_RUNTIME) -> str:
 def _code_files(root: Path) -> Iterable[Path]:
     yield from (root / name for name in ENTRY_FILES)
     for name in CODE_DIRS:
-        yield from (p for p in (root / name).rglob("*.py") if "__pycache__" not in p.parts)
+        yield from (p for p in (root / name).rglob("*.py")
+                    if "__pycache__" not in p.parts and p.relative_to(root).as_posix() not in OPERATOR_ONLY)
 
 
 def _pip(args: Sequence[str], env: Optional[Dict[str, str]] = None) -> None:

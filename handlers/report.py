@@ -1,7 +1,9 @@
 """SCF entry point `report`: a timer tick summarises the window's batch jobs and delivers the report."""
 from __future__ import annotations
 
-from typing import Any, Dict
+import os
+from functools import partial
+from typing import Any, Dict, Mapping
 
 from handlers import frozen_imports
 
@@ -12,16 +14,16 @@ with frozen_imports():
     from lib.client import make_client
     from lib.config import Settings
     from lib.events import TimerEvent
-    from lib.invocation import Invocation, handle
+    from lib.invocation import ClientFactory, Invocation, handle
     from lib.report.build import build_report, connections_needed
     from lib.report.delivery import ReportRun, deliver_report
 
 
-def _run(event: Any, settings: Settings, invocation: Invocation) -> Dict[str, Any]:
+def _run(event: Any, settings: Settings, invocation: Invocation, *, client_factory: ClientFactory) -> Dict[str, Any]:
     if not isinstance(event, TimerEvent):
         # Retrying a COS event here can never produce a report: skip it cleanly rather than raise.
         return {"function": "report", "skipped": True, "reason": "the report function runs on timer events only"}
-    client = make_client(settings, pool_size=connections_needed(settings))
+    client = client_factory(settings, pool_size=connections_needed(settings))
     summary = build_report(settings, client, event.time, deadline=invocation.deadline)
     with requests.Session() as session:
         deliveries = deliver_report(settings, summary, client=client, session=session)
@@ -30,5 +32,10 @@ def _run(event: Any, settings: Settings, invocation: Invocation) -> Dict[str, An
         mode="json", exclude={"summary": {"jobs_with_objects"}})
 
 
+def invoke(event: Any, context: Any, *, environ: Mapping[str, str], client_factory: ClientFactory) -> Dict[str, Any]:
+    """One invocation with its environment and client factory passed in; on SCF, os.environ and make_client."""
+    return handle("report", event, context, partial(_run, client_factory=client_factory), environ=environ)
+
+
 def main_handler(event: Dict[str, Any], context: Any) -> Dict[str, Any]:
-    return handle("report", event, context, _run)
+    return invoke(event, context, environ=os.environ, client_factory=make_client)

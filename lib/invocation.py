@@ -2,18 +2,26 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Protocol
 
 from lib import logs
 from lib.config import Settings, load_settings, parse_timer_argument
 from lib.errors import AppError, InvalidEventError, SafetyError
 from lib.events import TimerEvent, parse_event
 
+if TYPE_CHECKING:
+    from lib.client import CiClient
+
 # Share of the function's time limit a run may spend before it wraps up (delivery, checkpoints) instead.
 WORK_SHARE = 0.7
+
+
+class ClientFactory(Protocol):
+    """Makes a run's client: lib.client.make_client on SCF; pool_size sizes its connection pool (the report's readers)."""
+
+    def __call__(self, settings: Settings, *, pool_size: Optional[int] = None) -> CiClient: ...
 
 
 @dataclass(frozen=True)
@@ -69,11 +77,9 @@ def check_narrower(function_wide: Settings, overridden: Settings) -> None:
 
 
 def handle(function: str, raw_event: Any, context: Any,
-           run: Callable[[Any, Settings, Invocation], Dict[str, Any]],
-           environ: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:
-    """Parse, load settings, run; a malformed event is a clean skip, anything else that fails raises for SCF."""
+           run: Callable[[Any, Settings, Invocation], Dict[str, Any]], *, environ: Mapping[str, str]) -> Dict[str, Any]:
+    """Parse, load settings from environ, run; a malformed event is a clean skip, anything else that fails raises."""
     logs.configure()
-    environ = os.environ if environ is None else environ
     # Before anything is read: no log line or result of this run may carry these, in any encoding (lib.logs).
     logs.keep_secrets(*(environ.get(k) for k in SECRET_VARIABLES), urls=[environ.get("REPORT_WEBHOOK_URL")])
     invocation = invocation_of(context)

@@ -1,4 +1,4 @@
-"""Running `python -m lib.cli` as a person does: a real process, a clean environment, a private HOME."""
+"""Running `python -m ops` as a person does: a real process, a clean environment, a private HOME."""
 from __future__ import annotations
 
 import json
@@ -42,7 +42,7 @@ def process_env(env: Mapping[str, str], home: Path) -> Dict[str, str]:
 
 def cli(*argv: str, env: Mapping[str, str], home: Path, stdin: str = "", timeout: float = 60,
         cwd: Optional[Path] = None) -> Ran:
-    proc = subprocess.run([sys.executable, "-m", "lib.cli", *argv], cwd=cwd or ROOT, env=process_env(env, home),
+    proc = subprocess.run([sys.executable, "-m", "ops", *argv], cwd=cwd or ROOT, env=process_env(env, home),
                           input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
     return Ran(proc)
 

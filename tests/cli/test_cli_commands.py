@@ -1,4 +1,4 @@
-"""The ops CLI through its entry point `lib.cli.main`, against the SDK over a fake wire."""
+"""The ops CLI through its entry point `ops.cli.main`, against the SDK over a fake wire."""
 from __future__ import annotations
 
 import io
@@ -11,7 +11,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import responses
 
-from lib.cli import main
+from lib.client import make_client
+from ops.cli import main
 from tests.wire import ENV, ReportWire, inspect_result_xml
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -34,11 +35,24 @@ class Run:
         return json.loads(self.out)
 
 
-def cli(*argv, stdin="", environ=None, stderr=None):
+def cli(*argv, stdin="", environ=None, stderr=None, client_factory=None):
     out, err = io.StringIO(), stderr or io.StringIO()
     code = main(list(argv), environ=ENV if environ is None else environ, stdin=io.StringIO(stdin), stdout=out,
-                stderr=err, clock=lambda: NOW)
+                stderr=err, clock=lambda: NOW, client_factory=client_factory)
     return Run(code, out.getvalue(), err.getvalue())
+
+
+class RecordingFactory:
+    """The app's client factory, noting each call's pool size and whether the process environment held COS_BUCKET."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, settings, *, pool_size=None):
+        import os
+
+        self.calls.append({"pool_size": pool_size, "process_has_bucket": "COS_BUCKET" in os.environ})
+        return make_client(settings, pool_size=pool_size)
 
 
 @pytest.fixture
@@ -241,6 +255,12 @@ def test_report_writes_nothing_to_the_bucket(wire):
     assert wire.calls("PUT") == [] and wire.calls("POST") == []
 
 
+def test_report_asks_the_client_factory_for_a_connection_per_reader_plus_the_listing(wire):
+    factory = RecordingFactory()
+    cli("report", environ={**ENV, "REPORT_CONCURRENCY": "3"}, client_factory=factory)
+    assert [c["pool_size"] for c in factory.calls] == [3 + 1]
+
+
 # --- invoke ---------------------------------------------------------------------------------------------------
 
 def test_invoke_report_runs_the_handler_and_prints_its_result(wire):
@@ -263,6 +283,20 @@ def test_invoke_leaves_the_process_environment_as_it_was(wire, monkeypatch):
     import os
 
     assert "COS_BUCKET" not in os.environ
+
+
+def test_invoke_runs_the_handler_with_the_clis_client_factory(wire):
+    factory = RecordingFactory()
+    run = cli("invoke", "submit", str(EVENTS / "timer-hourly.json"), client_factory=factory)
+    assert run.code == 0 and len(factory.calls) == 1
+
+
+def test_invoke_hands_the_handler_its_environment_without_touching_the_processs(wire, monkeypatch):
+    monkeypatch.delenv("COS_BUCKET", raising=False)
+    factory = RecordingFactory()
+    run = cli("invoke", "report", str(EVENTS / "timer-hourly.json"), client_factory=factory)
+    assert run.code == 0 and run.json()["summary"]["bucket"] == ENV["COS_BUCKET"]
+    assert [c["process_has_bucket"] for c in factory.calls] == [False]
 
 
 def test_invoke_with_a_missing_event_file_is_a_usage_error(wire):

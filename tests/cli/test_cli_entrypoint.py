@@ -1,4 +1,4 @@
-"""`python -m lib.cli` as a person runs it: a real process, and once end to end against the local emulator."""
+"""`python -m ops` as a person runs it: a real process, and once end to end against the local emulator."""
 from __future__ import annotations
 
 import io
@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from lib.cli import main
+from ops.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET_ENV = {"COS_BUCKET": "examplebucket-1250000000", "COS_REGION": "ap-guangzhou"}
 
 
-def run_module(*argv):
+def run_module(*argv, module="ops"):
     # A clean environment: the CLI must not need credentials for these commands.
-    return subprocess.run([sys.executable, "-m", "lib.cli", *argv], cwd=ROOT, env=BUCKET_ENV,
+    return subprocess.run([sys.executable, "-m", module, *argv], cwd=ROOT, env=BUCKET_ENV,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -37,7 +37,14 @@ def test_a_bad_time_filter_exits_2_with_a_message_on_stderr():
 
 def test_a_missing_command_exits_2():
     proc = run_module()
-    assert proc.returncode == 2 and "usage: python -m lib.cli" in proc.stderr
+    assert proc.returncode == 2 and "usage: python -m ops" in proc.stderr
+
+
+def test_the_old_name_python_m_lib_cli_is_the_same_cli():
+    # Scripts and notes in the wild run `python -m lib.cli`: it stays an alias of `python -m ops`.
+    old, new = run_module(module="lib.cli"), run_module()
+    assert (old.returncode, old.stdout, old.stderr) == (new.returncode, new.stdout, new.stderr)
+    assert old.returncode == 2 and old.stderr.startswith("error: the following arguments are required: command")
 
 
 def test_submit_dry_run_of_several_uploads_shows_the_manifest_it_would_write():

@@ -12,11 +12,12 @@ import sys
 import threading
 import time
 from datetime import datetime, timezone
+from functools import partial
 
 import pytest
 
 from emulator.testing import run_emulator
-from lib.cli import main
+from ops.cli import main
 from tests.cli.support import BUCKET, ROOT, bucket_env, cli, credentials, no_traceback, process_env
 
 pytestmark = pytest.mark.emulator
@@ -190,7 +191,7 @@ def run_against_real_endpoints(tmp_path, **extra):
     env = {"COS_BUCKET": BUCKET, "COS_REGION": "ap-guangzhou", "HOME": str(tmp_path), **credentials(), **extra}
     err = io.StringIO()
     code = main(["jobs", "list"], environ=env, stdout=io.StringIO(), stderr=err,
-                client_factory=lambda settings: make_client(settings, sleep=lambda _: None))
+                client_factory=partial(make_client, sleep=lambda _: None))
     return code, err.getvalue()
 
 
@@ -240,7 +241,7 @@ def test_the_emulator_on_a_busy_port_says_so_and_exits_2(tmp_path):
 
 def test_ctrl_c_at_the_cancel_prompt_exits_130_and_cancels_nothing(held, tmp_path):
     job_id = submitted_job(held, tmp_path)
-    proc = subprocess.Popen([sys.executable, "-m", "lib.cli", "jobs", "cancel", job_id], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "ops", "jobs", "cancel", job_id], cwd=ROOT,
                             env=process_env({**bucket_env(held), **credentials()}, tmp_path),
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     prompt = b""
@@ -254,7 +255,7 @@ def test_ctrl_c_at_the_cancel_prompt_exits_130_and_cancels_nothing(held, tmp_pat
 
 
 def test_a_bug_still_ends_in_a_sentence_and_exit_1_not_a_traceback(tmp_path):
-    def broken_client(_settings):
+    def broken_client(_settings, pool_size=None):
         raise KeyError("JobsDetail")
 
     err = io.StringIO()
@@ -414,7 +415,7 @@ def read_all(fd: int) -> bytes:
 def test_jobs_watch_draws_a_live_line_in_a_terminal_and_ends_with_the_summary(held, tmp_path):
     job_id = submitted_job(held, tmp_path)
     master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "lib.cli", "jobs", "watch", job_id, "--interval", "0.2"],
+    proc = subprocess.Popen([sys.executable, "-m", "ops", "jobs", "watch", job_id, "--interval", "0.2"],
                             cwd=ROOT, env=process_env({**bucket_env(held), **credentials()}, tmp_path),
                             stdout=subprocess.PIPE, stderr=slave)
     os.close(slave)
@@ -445,7 +446,7 @@ def test_jobs_get_wait_without_a_terminal_prints_one_line_per_state(live, tmp_pa
 def test_jobs_list_keeps_its_progress_on_stderr_in_a_terminal(live, tmp_path):
     submitted_job(live, tmp_path)
     master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "lib.cli", "jobs", "list", "--json"], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "ops", "jobs", "list", "--json"], cwd=ROOT,
                             env=process_env({**bucket_env(live), **credentials()}, tmp_path),
                             stdout=subprocess.PIPE, stderr=slave)
     os.close(slave)

@@ -1,4 +1,4 @@
-"""`python -m lib.cli uploads` as a person runs it (a real process) against the emulator: which batch job each
+"""`python -m ops uploads` as a person runs it (a real process) against the emulator: which batch job each
 coalesced upload went into, or that it still waits."""
 from __future__ import annotations
 

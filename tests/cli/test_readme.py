@@ -38,8 +38,8 @@ def free_port() -> int:
 def test_the_walkthrough_has_the_steps_a_person_follows():
     commands = [step for step, _ in walkthrough_steps(README.read_text(encoding="utf-8"))]
     assert commands[0].startswith(".venv/bin/python -m emulator --port 9000") and commands[0].endswith("&")
-    assert any(c.startswith(".venv/bin/python -m lib.cli upload events/images/") for c in commands)
-    assert any("jobs watch" in c for c in commands) and any("lib.cli report" in c for c in commands)
+    assert any(c.startswith(".venv/bin/python -m ops upload events/images/") for c in commands)
+    assert any("jobs watch" in c for c in commands) and any("ops report" in c for c in commands)
 
 
 @pytest.mark.emulator
@@ -67,12 +67,12 @@ def test_the_readme_walkthrough_runs_step_by_step_on_a_fresh_emulator(tmp_path):
     def output_of(fragment: str) -> str:
         return next(text for step, text in outputs.items() if fragment in step)
 
-    assert "uploaded uploads/hidden.png" in output_of("lib.cli upload")
-    assert output_of("lib.cli jobs list").rstrip().endswith("\n1 job")
-    watched = output_of("lib.cli jobs watch")
+    assert "uploaded uploads/hidden.png" in output_of("ops upload")
+    assert output_of("ops jobs list").rstrip().endswith("\n1 job")
+    watched = output_of("ops jobs watch")
     assert "2 objects: 2 Success; 1 image flagged" in watched
     assert re.search(r"^uploads/hidden\.png\s+Success\s+ZIP\s+bytes 119-", watched, re.M), watched
-    report = output_of("lib.cli report")
+    report = output_of("ops report")
     assert report.startswith("PROBLEM: 1 job, 0 failed") and "1 image flagged" in report, report
 
 

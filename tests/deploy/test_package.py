@@ -1,6 +1,7 @@
 """The SCF package: what goes in, what stays out, and (slow) that it runs alone on SCF's Python."""
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -9,7 +10,7 @@ import sys
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Set
 
 import pytest
 
@@ -56,6 +57,44 @@ def test_code_copy_takes_the_entry_files_handlers_and_lib_only(tmp_path):
     top = {p.name for p in tmp_path.iterdir()}
     assert top == {"handlers", "lib", "scf_submit.py", "scf_report.py"}
     assert not list(tmp_path.rglob("__pycache__"))
+
+
+def imported_modules(path: Path) -> Set[str]:
+    """Every absolute module an import statement in path names, wherever the statement sits (function, with, if)."""
+    names: Set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return names
+
+
+def importers_of_ops(root: Path) -> Set[str]:
+    """The .py files under root that import ops or a module of it."""
+    return {p.relative_to(root).as_posix() for p in root.rglob("*.py")
+            if any(name == "ops" or name.startswith("ops.") for name in imported_modules(p))}
+
+
+def test_the_import_walk_sees_every_form_of_importing_ops(tmp_path):
+    for number, line in enumerate(("import ops", "import ops.cli as cli", "from ops import jobview",
+                                   "from ops.credentials import find_credentials",
+                                   "def later():\n    from ops.cli import main")):
+        (tmp_path / f"m{number}.py").write_text(line + "\n")
+    (tmp_path / "fine.py").write_text("import opsis\nfrom lib import ops\nfrom .ops import x\n")
+    assert importers_of_ops(tmp_path) == {f"m{n}.py" for n in range(5)}
+
+
+def test_the_deployed_code_never_imports_ops_and_the_one_alias_that_does_is_left_out():
+    importers = {f"{d}/{p}" for d in package.CODE_DIRS for p in importers_of_ops(ROOT / d)}
+    assert importers == set(package.OPERATOR_ONLY) == {"lib/cli.py"}
+
+
+def test_code_copy_holds_no_operator_cli(tmp_path):
+    package.copy_code(tmp_path)
+    assert not (tmp_path / "ops").exists() and not (tmp_path / "lib" / "cli.py").exists()
+    assert (tmp_path / "lib" / "client.py").exists()
+    assert importers_of_ops(tmp_path) == set()
 
 
 def test_zip_is_reproducible_and_relative(tmp_path):
@@ -191,6 +230,13 @@ def test_built_package_holds_entry_files_our_code_and_no_tests_emulator_events_o
     assert {p.name.split(".")[1] for p in root.rglob("*.pyc")} == {f"cpython-{tag}"}  # no stale caches
     info = json.loads((root / package.INFO_FILE).read_text())
     assert info["python"] == unpacked.python and "pytest" not in info["dependencies"]
+
+
+def test_built_package_holds_no_operator_cli_and_nothing_in_it_imports_ops(unpacked):
+    root = unpacked.root
+    assert not (root / "ops").exists() and not (root / "lib" / "cli.py").exists()
+    assert not list((root / "lib").rglob("cli.*.pyc"))
+    assert importers_of_ops(root / "handlers") == importers_of_ops(root / "lib") == set()
 
 
 def test_built_package_carries_bytecode_for_every_module_because_scf_code_is_read_only(unpacked):

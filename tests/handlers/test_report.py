@@ -7,9 +7,10 @@ import logging
 import pytest
 import responses
 
-from handlers.report import main_handler
+from handlers.report import invoke, main_handler
+from lib.client import make_client
 from lib.errors import CloudApiError, PaginationError
-from tests.wire import WEBHOOK_URL, ReportWire, inspect_result_xml
+from tests.wire import ENV, WEBHOOK_URL, ReportWire, inspect_result_xml
 
 CONTEXT = {"request_id": "req-7", "function_name": "report", "time_limit_in_ms": 60000}
 INSIDE = "2026-11-28T10:00:00+0800"
@@ -191,3 +192,16 @@ def test_per_object_results_refused_by_the_service_still_give_a_report(env, wire
     result = main_handler(timer(), CONTEXT)
     assert result["summary"]["notes"][0].startswith("per-object ImageInspect results unavailable")
     assert JSON_KEY in wire.objects
+
+
+def test_invoke_reads_the_environment_it_is_given_and_asks_for_a_connection_per_reader_plus_the_listing(env, wire):
+    asked = []
+
+    def factory(settings, *, pool_size=None):
+        asked.append(pool_size)
+        return make_client(settings, pool_size=pool_size)
+
+    # The process environment (the env fixture) leaves REPORT_CONCURRENCY at its default, 16.
+    result = invoke(timer(), CONTEXT, environ={**ENV, "REPORT_CONCURRENCY": "3"}, client_factory=factory)
+    assert asked == [3 + 1]
+    assert outcome(result, "cos")["delivered"] is True

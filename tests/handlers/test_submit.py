@@ -7,10 +7,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from handlers.submit import main_handler
+from handlers.submit import invoke, main_handler
+from lib.client import make_client
 from lib.errors import ConfigError, LeaseHeldError, SafetyError
 from tests.conftest import load_event
-from tests.wire import BUCKET
+from tests.wire import BUCKET, ENV
 
 CONTEXT = {"request_id": "req-1", "function_name": "submit", "time_limit_in_ms": 60000}
 
@@ -322,3 +323,16 @@ def test_a_checkpoint_written_before_claims_were_recorded_is_still_followed(env,
         k: written[k] for k in ("rule", "end", "job_id", "job_name")}).encode()
     main_handler(timer("2026-11-28T17:00:00Z"), CONTEXT)  # followed: from 15:00, not FIRST_RUN_LOOKBACK's 16:00
     assert interval(sent(wire)) == ("2026-11-28T23:00:00+0800", "2026-11-29T01:00:00+0800")
+
+
+def test_invoke_runs_on_the_environment_and_client_factory_it_is_given_not_the_processs(env, wire, monkeypatch):
+    monkeypatch.setenv("COS_BUCKET", "otherbucket-1250000000")  # the process's own environment: never read
+    made = []
+
+    def factory(settings, *, pool_size=None):
+        made.append((settings.bucket, pool_size))
+        return make_client(settings, pool_size=pool_size)
+
+    result = invoke(timer(), CONTEXT, environ=dict(ENV), client_factory=factory)
+    assert result["jobs"][0]["created"] is True and len(wire.created_bodies) == 1
+    assert made == [(BUCKET, None)]

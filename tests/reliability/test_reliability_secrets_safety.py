@@ -16,10 +16,10 @@ import responses
 import handlers.report
 import handlers.submit
 from emulator.testing import EmulatorHandle, run_emulator
-from lib import cli
 from lib.client import make_client
 from lib.errors import AppError, SafetyError
 from lib.submit.run import Deps
+from ops import cli
 from tests.reliability.support import (
     BUCKET,
     FAKE_AUTHORIZATION,

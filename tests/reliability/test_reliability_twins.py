@@ -17,8 +17,8 @@ from datetime import timedelta
 import pytest
 
 from handlers.report import main_handler as report_handler
-from lib.cli import main as cli_main
 from lib.errors import CloudUnavailableError
+from ops.cli import main as cli_main
 from tests.reliability.support import all_jobs, at, emulator_settings, fast_client, timer_event
 from tests.reliability.test_reliability_duplicates import run_timer
 

@@ -12,7 +12,7 @@ import responses
 
 import handlers.report
 from handlers.submit import main_handler
-from lib.cli import main as cli_main
+from ops.cli import main as cli_main
 from tests.emulator.factories import png
 from tests.reliability.support import BUCKET, cos_event, emulator_env, timer_event
 from tests.security.conftest import NOW

@@ -19,8 +19,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lib.cli import main
 from lib.escape import terminal
+from ops.cli import main
 from tests.reliability.support import cos_event, emulator_env, examples, fresh_bucket
 from tests.security.conftest import NOW
 from tests.security.hostile_jobs import seed_job

@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 import handlers.report
 import handlers.submit
 from emulator import demo
-from lib.cli import main
 from lib.errors import ConfigError, SafetyError
+from ops.cli import main
 from tests.reliability.support import BUCKET, examples, fresh_bucket, timer_event
 from tests.security.conftest import NOW
 

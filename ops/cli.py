@@ -1,0 +1,647 @@
+"""The ops CLI (`python -m ops ...`): list, inspect, watch and cancel batch jobs, upload, dry-run, report.
+
+Exit codes, the same for every command:
+  0    done, and nothing wrong was found
+  1    done, and a problem was found (a failed or stuck job, a flagged image or failed object, a job that does
+       not exist, a cancel declined or impossible, a report that could not read everything), or a call to COS/CI
+       failed or got no answer
+  2    not done: bad arguments, settings, credentials, event file or input; nothing was sent
+  130  interrupted (Ctrl-C); nothing more was sent
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Sequence
+
+from lib import logs, upload_state
+from lib.client import CiClient, JobDetail, make_client
+from lib.config import Settings, is_workflow_id, load_settings
+from lib.errors import AppError, CloudApiError, CloudUnavailableError, ConfigError, InvalidEventError, SafetyError
+from lib.escape import terminal
+from lib.invocation import ClientFactory
+from lib.jobs import is_batch_job_id, is_our_job
+from lib.report.build import JOB_TYPES, build_report, connections_needed
+from lib.report.duplicates import describe, find_duplicates
+from lib.report.render import plural, render_summary_table, table
+from lib.windows import Window, as_utc, format_ci_time, parse_ci_time, parse_duration
+from ops import jobview
+from ops.credentials import find_credentials, profile_name
+from ops.jobview import TERMINAL, ZONES, JobObjectsView, state_word
+
+EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+STATES = ("Submitted", "Running", "Success", "Failed", "Pause", "Cancel")
+NEEDS_CREDENTIALS = frozenset({"jobs list", "jobs get", "jobs watch", "jobs cancel", "report", "invoke", "upload",
+                               "uploads"})
+
+
+class UsageError(Exception):
+    """Bad arguments, an unreadable file or a bad time filter: exit 2 with this message."""
+
+
+class _Parser(argparse.ArgumentParser):
+    # argparse would print to sys.stderr and exit; raise instead so main() owns the streams and the exit code.
+    def error(self, message: str) -> Any:
+        raise UsageError(f"{message}\n{self.format_usage().strip()}")
+
+
+class Cli:
+    """One invocation's I/O: streams, environment, clock, sleep and client factory, all passed in so tests drive it."""
+
+    def __init__(self, args: argparse.Namespace, environ: Mapping[str, str], stdin: IO[str], stdout: IO[str],
+                 stderr: IO[str], clock: Callable[[], datetime], client_factory: ClientFactory,
+                 sleep: Callable[[float], None] = time.sleep, monotonic: Callable[[], float] = time.monotonic,
+                 needs_credentials: bool = False):
+        self.args, self.environ = args, environ
+        self.needs_credentials = needs_credentials
+        self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
+        self.clock, self.client_factory, self.sleep, self.monotonic = clock, client_factory, sleep, monotonic
+        self.loaded: Optional[Settings] = None  # the last settings read, for the hint on an unreachable endpoint
+
+    @property
+    def zone(self) -> str:
+        return self.args.tz
+
+    def out(self, text: str) -> None:
+        self.stdout.write(text if text.endswith("\n") else text + "\n")
+
+    def out_json(self, data: Any) -> None:
+        self.out(logs.json_text(json.dumps(data, indent=2, ensure_ascii=False, default=str)))
+
+    def say(self, text: str) -> None:
+        """A line for the person (stderr), never mixed into a command's result on stdout."""
+        self.stderr.write(text if text.endswith("\n") else text + "\n")
+        self.stderr.flush()
+
+    def settings(self, overrides: Optional[Mapping[str, Any]] = None) -> Settings:
+        """The settings; for a command that calls COS/CI, with credentials looked up once (after its arguments)."""
+        if self.needs_credentials:
+            self.environ = _with_credentials(dict(self.environ), self.args)
+            self.needs_credentials = False
+        self.loaded = load_settings(self.environ, overrides)
+        return self.loaded
+
+    def client(self, settings: Settings, *, pool_size: Optional[int] = None) -> CiClient:
+        return self.client_factory(settings, pool_size=pool_size)
+
+    def terminal(self) -> bool:
+        return not self.args.quiet and getattr(self.stderr, "isatty", lambda: False)()
+
+    def progress(self) -> Optional[Callable[[str], None]]:
+        """A line on stderr rewritten in place, only for a person watching a terminal."""
+        if not self.terminal():
+            return None
+
+        def show(message: str) -> None:
+            self.stderr.write(f"\r\033[K{message}")
+            self.stderr.flush()
+
+        return show
+
+    def end_progress(self, shown: Optional[Callable[[str], None]]) -> None:
+        if shown is not None:
+            self.stderr.write("\r\033[K")
+
+
+# --- arguments --------------------------------------------------------------------------------------------
+
+def _time(flag: str, text: str) -> datetime:
+    """ISO 8601 or CI's `+0800` form, or a bare date (UTC midnight); naive times are UTC."""
+    value = text.strip()
+    try:
+        return parse_ci_time(value) or _fail_time(flag, text)
+    except ValueError:
+        pass
+    try:
+        return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except ValueError:
+        return _fail_time(flag, text)
+
+
+def _fail_time(flag: str, text: str) -> datetime:
+    raise UsageError(f"{flag} {text!r} is not a time; use e.g. 2026-11-28T02:00:00Z, 2026-11-28T10:00:00+08:00 "
+                     "or 2026-11-28 (UTC)")
+
+
+def _duration(flag: str, text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"{flag} {exc}") from None
+
+
+def _job_id(text: str) -> str:
+    if not is_batch_job_id(text):
+        raise UsageError(f"job id {text!r} is not a batch-job id: they are b followed by letters and digits, e.g. "
+                         "b3deffea2f84911ec9cb15254008618d9 (see `jobs list`)")
+    return text
+
+
+def _range(cli: Cli, now: datetime) -> Window:
+    """The creation-time range from --since or --start/--end; start None means no lower bound."""
+    args = cli.args
+    if args.since and args.start:
+        raise UsageError("give --since or --start, not both")
+    end = _time("--end", args.end) if args.end else None
+    start = _time("--start", args.start) if args.start else None
+    if args.since:
+        start = (end or now) - _duration("--since", args.since)
+    if start is not None and end is not None and start > end:
+        raise UsageError(f"--start {jobview.show_time(start, cli.zone)} is after --end {jobview.show_time(end, cli.zone)}")
+    return Window(start, end or now)
+
+
+def _global_options(parser: argparse.ArgumentParser, *, default: Any) -> None:
+    # On the top parser with real defaults and on every subcommand with SUPPRESS, so each option works before or
+    # after the subcommand and a subcommand never resets what was given before it.
+    def given(value: Any) -> Any:
+        return argparse.SUPPRESS if default is argparse.SUPPRESS else value
+
+    parser.add_argument("--env-file", metavar="FILE", default=given(None),
+                        help="KEY=VALUE lines, read over the environment")
+    parser.add_argument("--profile", metavar="NAME", default=given(None),
+                        help="credentials profile of tccli / ~/.tencentcloud (default: $TCCLI_PROFILE or default)")
+    parser.add_argument("--json", action="store_true", default=given(False), help="one JSON document on stdout")
+    parser.add_argument("--quiet", action="store_true", default=given(False), help="no progress on stderr")
+    parser.add_argument("--tz", choices=tuple(ZONES), default=given("UTC"),
+                        help="time zone of printed times: UTC (default) or CST, CI's +08:00")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    _global_options(common, default=argparse.SUPPRESS)
+
+    parser = _Parser(prog="python -m ops", description=__doc__.split("\n")[0],
+                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n", 2)[2])
+    _global_options(parser, default=None)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    jobs = commands.add_parser("jobs", parents=[common], help="list, show, watch or cancel batch jobs")
+    jobs_commands = jobs.add_subparsers(dest="jobs_command", required=True, parser_class=_Parser)
+    listing = jobs_commands.add_parser("list", parents=[common], help="list batch jobs (every page)")
+    listing.add_argument("--type", choices=("Job", "Workflow", "all"), default="all",
+                         help="batch-job Type (default: both)")
+    listing.add_argument("--state", action="append", default=[], metavar="STATE",
+                         help=f"repeat or comma-separate: {', '.join(STATES)} (default: all)")
+    listing.add_argument("--name", help="exact job name")
+    listing.add_argument("--job-id", help="one job id")
+    listing.add_argument("--workflow-id", help="jobs that trigger this workflow")
+    listing.add_argument("--since", metavar="DURATION", help="created in the last DURATION, e.g. 24h")
+    listing.add_argument("--start", metavar="TIME", help="created at or after TIME")
+    listing.add_argument("--end", metavar="TIME", help="created at or before TIME (default: now)")
+    listing.add_argument("--order", choices=("Asc", "Desc"), default="Desc", help="by creation time")
+    listing.add_argument("--limit", type=int, metavar="N", help="stop after N jobs")
+    get = jobs_commands.add_parser("get", parents=[common], help="show one job and what it did to each object")
+    get.add_argument("job_id")
+    get.add_argument("--wait", action="store_true", help="follow the job until it ends (as `jobs watch`)")
+    get.add_argument("--interval", type=float, default=5.0, metavar="SECONDS",
+                     help="with --wait: seconds between polls (default 5)")
+    watch = jobs_commands.add_parser("watch", parents=[common], help="follow one job until it ends, then show it")
+    watch.add_argument("job_id")
+    watch.add_argument("--interval", type=float, default=5.0, metavar="SECONDS",
+                       help="seconds between polls (default 5)")
+    cancel = jobs_commands.add_parser("cancel", parents=[common], help="cancel one job (asks first)")
+    cancel.add_argument("job_id")
+    cancel.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    twins = jobs_commands.add_parser("duplicates", parents=[common], help="live jobs of ours that share a name")
+    twins.add_argument("--since", metavar="DURATION", default="7d", help="created in the last DURATION (default 7d)")
+
+    upload = commands.add_parser("upload", parents=[common], help="put local files into the bucket")
+    upload.add_argument("files", nargs="+", metavar="FILE")
+    upload.add_argument("--prefix", default="", help="key prefix, e.g. uploads/ (the key is prefix + file name)")
+    upload.add_argument("--overwrite", action="store_true", help="replace an object that already exists")
+
+    submit = commands.add_parser("submit", parents=[common], help="show the job a submit would create")
+    submit.add_argument("--dry-run", action="store_true", help="print the XML body; send nothing")
+    submit.add_argument("--event", metavar="FILE", help="timer or COS event JSON (default: a timer tick now)")
+    submit.add_argument("--since", metavar="DURATION", help="window length for an incremental rule (default: "
+                        "FIRST_RUN_LOOKBACK; the checkpoint is not read)")
+
+    report = commands.add_parser("report", parents=[common], help="summarise the jobs of a window")
+    report.add_argument("--since", metavar="DURATION", help="window length (default: REPORT_LOOKBACK)")
+    report.add_argument("--all-jobs", action="store_true", help="include jobs not named JOB_NAME_PREFIX-*")
+
+    uploads = commands.add_parser("uploads", parents=[common], help="coalesced uploads: their batch jobs, or "
+                                  "which job an uploaded key went into (UPLOAD_BATCH_SECONDS > 0)")
+    uploads.add_argument("--since", metavar="DURATION", default=None, help="slots in the last DURATION (default 1d)")
+    uploads.add_argument("--start", metavar="TIME", help="slots starting at or after TIME")
+    uploads.add_argument("--end", metavar="TIME", help="slots starting before TIME (default: now)")
+    uploads.add_argument("--key", help="the uploaded object key to look for")
+
+    invoke = commands.add_parser("invoke", parents=[common], help="run a function's handler on an event file")
+    invoke.add_argument("function", choices=("submit", "report"))
+    invoke.add_argument("event_file", metavar="EVENT_FILE")
+    return parser
+
+
+def read_env_file(path: str) -> Dict[str, str]:
+    """KEY=VALUE lines; blank lines, `#` comments and a leading `export ` are allowed; quotes are stripped."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except OSError as exc:
+        raise UsageError(f"--env-file {path}: {exc.strerror}") from None
+    values: Dict[str, str] = {}
+    for number, line in enumerate(lines, 1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        text = text[len("export "):] if text.startswith("export ") else text
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--env-file {path} line {number}: expected KEY=VALUE")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def _read_event(path: str) -> Any:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except OSError as exc:
+        raise UsageError(f"event file {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise UsageError(f"event file {path} is not JSON: {exc}") from None
+
+
+# --- commands -----------------------------------------------------------------------------------------------
+
+def cmd_jobs_list(cli: Cli) -> int:
+    args = cli.args
+    window = _range(cli, as_utc(cli.clock()))
+    states = [s.strip() for part in args.state for s in part.split(",") if s.strip()]
+    bad = [s for s in states if s not in STATES]
+    if bad:
+        raise UsageError(f"--state {', '.join(bad)}: not a state; use {', '.join(STATES)}")
+    if args.workflow_id and not is_workflow_id(args.workflow_id):
+        raise UsageError(f"--workflow-id {args.workflow_id!r}: not a workflow id (w and letters or digits, e.g. "
+                         "w7476ff3564ee45b7b490d64bccaba6cc)")
+    if args.limit is not None and args.limit < 1:
+        raise UsageError(f"--limit {args.limit}: must be at least 1")
+    filters: Dict[str, Any] = {"States": ",".join(states) or "All", "OrderByTime": args.order}
+    if args.end:
+        # Without --end there is no upper bound: "now" in whole seconds would drop a job created this second.
+        filters["EndCreationTime"] = format_ci_time(window.end)
+    if window.start is not None:
+        filters["StartCreationTime"] = format_ci_time(window.start)
+    for key, value in (("Name", args.name), ("JobId", None if args.job_id is None else _job_id(args.job_id)),
+                       ("WorkflowId", args.workflow_id)):
+        if value:
+            filters[key] = value
+    if args.limit is not None and args.limit < 100:
+        filters["size"] = args.limit  # one small page instead of a full one
+    client = cli.client(cli.settings())
+    types = JOB_TYPES if args.type == "all" else (args.type,)
+    shown = cli.progress()
+    jobs: List[JobDetail] = []
+    for job_type in types:
+        def on_page(page: int, job_type: str = job_type) -> None:
+            if shown is not None:
+                shown(f"listing {job_type} jobs: page {page}, {len(jobs)} so far")
+
+        for job in client.iter_jobs(job_type, on_page=on_page, **filters):
+            jobs.append(job)
+            if args.limit is not None and len(jobs) >= args.limit:
+                break
+        if args.limit is not None and len(jobs) >= args.limit:
+            break
+    cli.end_progress(shown)
+    if args.json:
+        cli.out_json([j.model_dump() for j in jobs])
+    else:
+        cli.out(jobview.jobs_table(jobs, cli.zone) + plural(len(jobs), "job"))
+    return EXIT_OK
+
+
+def _show_job(cli: Cli, client: CiClient, job: JobDetail) -> int:
+    """Print one job with its per-object results; a failed job, object or flagged image is a problem (exit 1)."""
+    started = job.State in TERMINAL or job.State == "Running"
+    objects = jobview.read_job_objects(client, job) if started else JobObjectsView()
+    if cli.args.json:
+        cli.out_json({**job.model_dump(), "objects": objects.to_json()})
+    else:
+        cli.out(jobview.job_view(job, objects, cli.zone))
+    return EXIT_PROBLEM if job.State == "Failed" or objects.problem else EXIT_OK
+
+
+def _missing(cli: Cli, job_id: str) -> int:
+    cli.say(f"no batch job {job_id} in bucket {cli.loaded.bucket if cli.loaded else '?'}")
+    return EXIT_PROBLEM
+
+
+def cmd_jobs_get(cli: Cli) -> int:
+    if cli.args.wait:
+        return cmd_jobs_watch(cli)
+    job_id = _job_id(cli.args.job_id)
+    client = cli.client(cli.settings())
+    job = client.get_job(job_id)
+    return _missing(cli, job_id) if job is None else _show_job(cli, client, job)
+
+
+def cmd_jobs_watch(cli: Cli) -> int:
+    """Poll the job until it ends: a live line in a terminal, one line per change otherwise; then the job."""
+    job_id = _job_id(cli.args.job_id)
+    if not cli.args.interval > 0:
+        raise UsageError(f"--interval {cli.args.interval}: must be more than 0 seconds")
+    client = cli.client(cli.settings())
+    started, last_state = cli.monotonic(), None
+    shown = cli.progress()
+    while True:
+        job = client.get_job(job_id)
+        if job is None:
+            cli.end_progress(shown)
+            return _missing(cli, job_id)
+        line = f"job {job_id}: {terminal(state_word(job.State))}, {jobview.elapsed(cli.monotonic() - started)} so far"
+        if shown is not None:
+            shown(line)
+        elif job.State != last_state and not cli.args.quiet:
+            cli.say(line)
+        last_state = job.State
+        if job.State in TERMINAL:
+            break
+        cli.sleep(cli.args.interval)
+    cli.end_progress(shown)
+    if not cli.args.quiet:
+        cli.say(f"job {job_id} {terminal(state_word(job.State))} after {jobview.elapsed(cli.monotonic() - started)} "
+                "of watching")
+    return _show_job(cli, client, job)
+
+
+def cmd_jobs_cancel(cli: Cli) -> int:
+    job_id = _job_id(cli.args.job_id)
+    client = cli.client(cli.settings())
+    job = client.get_job(job_id)
+    if job is None:
+        return _missing(cli, job_id)
+    if job.State in TERMINAL:
+        cli.say(f"job {job.JobId} is already {terminal(state_word(job.State))}; nothing to cancel")
+        return EXIT_PROBLEM
+    if not cli.args.yes:
+        cli.stderr.write(f"Cancel job {terminal(job.JobId)} ({terminal(job.Name)}, {terminal(state_word(job.State))})? "
+                         "[y/N] ")
+        cli.stderr.flush()
+        answer = cli.stdin.readline().strip().lower()
+        if answer not in ("y", "yes"):
+            cli.say("not cancelled")
+            return EXIT_PROBLEM
+    client.cancel_job(job.JobId)
+    if cli.args.json:
+        cli.out_json({"job_id": job.JobId, "cancelled": True, "previous_state": job.State})
+    else:
+        cli.out(f"cancelled {terminal(job.JobId)} (it was {terminal(state_word(job.State))})")
+    return EXIT_OK
+
+
+def cmd_upload(cli: Cli) -> int:
+    """Put each file at prefix + its name; refuse the whole list before sending anything if one is unreadable."""
+    args = cli.args
+    if args.prefix.startswith("/"):
+        raise UsageError(f"--prefix {args.prefix!r}: object keys do not start with '/'; write e.g. uploads/")
+    contents = []
+    for path in args.files:
+        try:
+            with open(path, "rb") as handle:
+                contents.append((args.prefix + os.path.basename(path), handle.read()))
+        except OSError as exc:
+            raise UsageError(f"upload {path}: {exc.strerror}") from None
+    client = cli.client(cli.settings())
+    done = []
+    for key, data in contents:
+        try:
+            # COS refuses (409) to replace an existing key unless asked: a test upload never clobbers real data.
+            etag = client.put_object(key, data, if_absent=not args.overwrite)
+        except CloudApiError as exc:
+            if exc.status != 409:
+                raise
+            cli.say(f"{terminal(key)} already exists in {cli.loaded.bucket if cli.loaded else 'the bucket'}; not replaced "
+                    "(--overwrite replaces it)")
+            return EXIT_PROBLEM
+        done.append({"key": key, "size": len(data), "etag": etag})
+        if not args.json:
+            cli.out(f"uploaded {terminal(key)} ({plural(len(data), 'byte')})")
+    if args.json:
+        cli.out_json(done)
+    return EXIT_OK
+
+
+def cmd_jobs_duplicates(cli: Cli) -> int:
+    """List names held by more than one live job of ours (exit 1 if any); the report cancels per its setting."""
+    settings = cli.settings()
+    start = format_ci_time(as_utc(cli.clock()) - _duration("--since", cli.args.since))
+    client = cli.client(settings)
+    found = find_duplicates(j for t in JOB_TYPES for j in client.iter_jobs(t, States="All",
+                            StartCreationTime=start) if is_our_job(j.Name, settings.job_name_prefix))
+    if cli.args.json:
+        cli.out_json([d.model_dump() for d in found])
+    else:
+        held = "is" if len(found) == 1 else "are"
+        cli.out("".join(terminal(describe(d)) + "\n" for d in found)
+                + f"{plural(len(found), 'name')} {held} held by more than one live job")
+    return EXIT_PROBLEM if found else EXIT_OK
+
+
+def cmd_submit(cli: Cli) -> int:
+    """Print what a submit would send: no state read, no credentials needed, nothing sent."""
+    import xmltodict
+
+    from lib.events import TimerEvent, parse_event
+    from lib.invocation import settings_for
+    from lib.submit.run import check_safety
+    from lib.submit.timer import plan_timer_window, rule_of, timer_body
+    from lib.submit.uploads import plan_upload, select_uploads
+
+    args = cli.args
+    if not args.dry_run:
+        raise UsageError("submit only previews here: add --dry-run, or run `invoke submit EVENT_FILE` to submit")
+    base = cli.settings()
+    if args.event:
+        event = parse_event(_read_event(args.event))
+    else:
+        event = TimerEvent.model_validate({"Type": "Timer", "TriggerName": base.rule_name or "cli",
+                                           "Time": as_utc(cli.clock()).replace(microsecond=0)})
+    settings = settings_for(event, cli.environ)
+    check_safety(settings)
+    result: Dict[str, Any] = {}
+    if isinstance(event, TimerEvent):
+        window = plan_timer_window(settings, event.time, None)
+        assert window is not None  # without a checkpoint an incremental window is never empty
+        if args.since:
+            window = Window(event.time - _duration("--since", args.since), event.time)
+        body = timer_body(settings, rule_of(settings, event), window)
+        result["window"] = {"start": format_ci_time(window.start) if window.start else None,
+                            "end": format_ci_time(window.end)}
+    else:
+        objects, skipped = select_uploads(settings, event)
+        result["skipped"] = [s.model_dump() for s in skipped]
+        if not objects:
+            result["note"] = "nothing to inspect in this event"
+            if args.json:
+                cli.out_json(result)
+            else:
+                cli.out(f"{result['note']}: {plural(len(skipped), 'key')} skipped")
+                cli.out("".join(f"  {terminal(s.key)}: {terminal(s.reason)}\n" for s in skipped))
+            return EXIT_OK
+        plan = plan_upload(settings, objects)
+        body = plan.body
+        if plan.manifest_key:
+            result["manifest"] = {"key": plan.manifest_key, "text": plan.manifest_text}
+        if skipped and not args.json:
+            cli.say(f"skipping {plural(len(skipped), 'key')}:\n" + "".join(f"  {terminal(s.key)}: {terminal(s.reason)}\n"
+                                                                          for s in skipped))
+    xml = xmltodict.unparse({"Request": body.to_sdk()})
+    if args.json:
+        cli.out_json({"name": body.Name, "xml": xml, **result})
+        return EXIT_OK
+    cli.out(xml)
+    if "manifest" in result:
+        cli.say(f"(would first write {result['manifest']['key']}:)\n{result['manifest']['text']}")
+    return EXIT_OK
+
+
+def cmd_report(cli: Cli) -> int:
+    args = cli.args
+    if cli.zone != "UTC":  # one zone per output: the report's own table, object and messages are UTC
+        raise UsageError(f"--tz {cli.zone}: the report prints UTC only, as its COS object and messages do")
+    overrides = {"REPORT_ALL_JOBS": "true"} if args.all_jobs else None
+    settings = cli.settings(overrides)
+    lookback = _duration("--since", args.since) if args.since else None
+    shown = cli.progress()
+    # CI reports whole seconds: end one second past now so a job created this second is in the report.
+    end = as_utc(cli.clock()).replace(microsecond=0) + timedelta(seconds=1)
+    summary = build_report(settings, cli.client(settings, pool_size=connections_needed(settings)), end, lookback=lookback, progress=shown)
+    cli.end_progress(shown)
+    if args.json:
+        cli.out_json(summary.model_dump(mode="json"))
+    else:
+        cli.out(render_summary_table(summary))
+    return EXIT_PROBLEM if summary.problem else EXIT_OK
+
+
+def cmd_invoke(cli: Cli) -> int:
+    """Run handlers.<function> as SCF would, with this CLI's environment; its logs go to stderr, its result to stdout."""
+    import importlib
+    from contextlib import redirect_stdout
+
+    from lib.events import parse_event
+
+    raw = _read_event(cli.args.event_file)
+    parse_event(raw)  # a malformed event is bad input (exit 2), as for `submit --dry-run --event`
+    cli.settings()  # bad settings are exit 2 before the handler runs, and the hint knows the endpoint
+    handler = importlib.import_module(f"handlers.{cli.args.function}").invoke
+    context = {"request_id": f"cli-{uuid.uuid4().hex[:12]}", "function_name": cli.args.function,
+               "time_limit_in_ms": 900000, "memory_limit_in_mb": 256}
+    with logs.sent_to(cli.stderr), redirect_stdout(cli.stderr):
+        result = handler(raw, context, environ=cli.environ, client_factory=cli.client_factory)
+    cli.out_json(result)
+    summary = result.get("summary") if isinstance(result, dict) else None
+    return EXIT_PROBLEM if isinstance(summary, dict) and summary.get("problem") else EXIT_OK
+
+
+def cmd_uploads(cli: Cli) -> int:
+    """Batches of coalesced uploads in a range; with --key, the job(s) that key went into (exit 1 if none)."""
+    args = cli.args
+    if not (args.since or args.start):
+        args.since = "1d"
+    window = _range(cli, as_utc(cli.clock()))
+    settings = cli.settings()
+    client = cli.client(settings)
+    refused: List[upload_state.Refusal] = []  # forged or foreign state objects: never listed as ours, but said
+    now = as_utc(cli.clock())
+    batches = upload_state.read_batches(client, settings, window.start or datetime(1970, 1, 1, tzinfo=timezone.utc),
+                                    window.end, now=now, refused=refused)
+    pending = upload_state.pending_uploads(client, settings, now=now, refused=refused)
+    refusals = sorted({str(r.error) for r in refused})
+    if args.key is not None:
+        batches = [b for b in batches if args.key in b.keys]
+        waiting = pending.get(args.key, [])
+        if args.json:
+            cli.out_json({"key": args.key, "batches": [b.model_dump(mode="json") for b in batches],
+                          "pending_slots": waiting})
+        else:
+            cli.out("".join(f"{args.key}: job {b.job_id or '(not created yet)'} {b.job_name}, slot "
+                            f"{jobview.show_time(b.slot, cli.zone)}\n" for b in batches)
+                    + "".join(f"{args.key}: pending in slot {s}\n" for s in waiting)
+                    + ("" if batches or waiting else f"{args.key}: in no batch of this range and not pending"))
+        return EXIT_OK if batches or waiting else EXIT_PROBLEM
+    if args.json:
+        cli.out_json({"batches": [b.model_dump(mode="json") for b in batches], "pending": len(pending),
+                      "refused": refusals})
+    else:
+        rows = [(jobview.show_time(b.slot, cli.zone), str(b.n), str(len(b.records)), str(len(b.keys)),
+                 b.job_id or "-", b.state, b.job_name) for b in batches]
+        cli.out(table(("slot", "batch", "uploads", "keys", "job id", "state", "job name"), rows)
+                + f"\n{len(batches)} batch{'' if len(batches) == 1 else 'es'}, "
+                f"{plural(sum(len(b.records) for b in batches), 'upload')}; {plural(len(pending), 'key')} pending"
+                + (f"; {plural(len(refusals), 'state object')} refused (forged or foreign, see --json)"
+                   if refusals else ""))
+    return EXIT_OK
+
+
+COMMANDS: Dict[str, Callable[[Cli], int]] = {
+    "jobs list": cmd_jobs_list, "jobs get": cmd_jobs_get, "jobs watch": cmd_jobs_watch,
+    "jobs cancel": cmd_jobs_cancel, "jobs duplicates": cmd_jobs_duplicates, "upload": cmd_upload,
+    "submit": cmd_submit, "report": cmd_report, "invoke": cmd_invoke, "uploads": cmd_uploads,
+}
+
+
+def _with_credentials(env: Dict[str, str], args: argparse.Namespace) -> Dict[str, str]:
+    """The environment plus the first credentials found in the documented order (ops/credentials.py)."""
+    load_settings(env)  # a bad COS_BUCKET is named before a missing key is looked for
+    home = env.get("HOME") or os.path.expanduser("~")
+    found = find_credentials(env, home, profile_name(env, args.profile))
+    return {**env, **found.values}
+
+
+def _unreachable_hint(exc: CloudUnavailableError, settings: Optional[Settings]) -> str:
+    if settings is None:
+        return ""
+    if settings.emulator_url:
+        return (f"\nCOS_EMULATOR_URL={settings.emulator_url} sends every request there: is the emulator running "
+                "(python -m emulator --port PORT)?")
+    return (f"\nCOS_BUCKET and COS_REGION point at {settings.bucket}.cos.{settings.region}.myqcloud.com (and .ci.): "
+            f"check COS_REGION, the network, DNS, any HTTPS_PROXY, and API_TIMEOUT ({settings.api_timeout:g} s)")
+
+
+def main(argv: Optional[Sequence[str]] = None, *, environ: Optional[Mapping[str, str]] = None,
+         stdin: Optional[IO[str]] = None, stdout: Optional[IO[str]] = None, stderr: Optional[IO[str]] = None,
+         clock: Optional[Callable[[], datetime]] = None,
+         client_factory: Optional[ClientFactory] = None,
+         sleep: Callable[[float], None] = time.sleep) -> int:
+    """Run one command; returns its exit code (see the module docstring). Never raises, never prints a traceback."""
+    stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
+    cli: Optional[Cli] = None
+    try:
+        args = build_parser().parse_args(argv)
+        env = dict(os.environ if environ is None else environ)
+        if args.env_file:
+            env.update(read_env_file(args.env_file))
+        name = args.command + (f" {args.jobs_command}" if args.command == "jobs" else "")
+        cli = Cli(args, env, stdin, stdout, stderr, clock or (lambda: datetime.now(timezone.utc)),
+                  client_factory or make_client, sleep=sleep, needs_credentials=name in NEEDS_CREDENTIALS)
+        return COMMANDS[name](cli)
+    except SystemExit as exc:  # --help
+        return int(exc.code or 0)
+    except KeyboardInterrupt:
+        stderr.write("\ninterrupted; nothing more was sent\n")
+        return EXIT_INTERRUPTED
+    except (UsageError, ConfigError, InvalidEventError, SafetyError) as exc:
+        stderr.write(f"error: {exc}\n")
+        return EXIT_USAGE
+    except CloudUnavailableError as exc:
+        stderr.write(f"error: {exc}{_unreachable_hint(exc, cli.loaded if cli else None)}\n")
+        return EXIT_PROBLEM
+    except AppError as exc:
+        stderr.write(f"error: {exc}\n")
+        return EXIT_PROBLEM
+    except Exception as exc:  # noqa: BLE001 - a bug must still end in words and an exit code, not a traceback
+        stderr.write(f"error: unexpected {type(exc).__name__}: {exc} (a bug: please report it with the command)\n")
+        return EXIT_PROBLEM
+
