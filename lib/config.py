@@ -6,7 +6,7 @@ import re
 import socket
 import string
 from datetime import timedelta
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Annotated, Any, Dict, FrozenSet, Literal, Mapping, Optional, Tuple, Type, get_args, get_origin
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
@@ -15,62 +15,33 @@ from lib.errors import ConfigError
 from lib.regions import is_cos_region, nearest_region
 from lib.windows import parse_duration
 
-PROCESS_TYPES = ("BackupObject", "SwitchObjectToPrivate", "DeleteObject")
-WEBHOOK_FORMATS = ("wecom", "dingtalk", "feishu", "slack", "json")
-REPORT_LINKS = ("console", "presigned", "key")  # how a chat message points at the HTML report (docs/deploy.md)
 DEFAULT_SUFFIXES = ".jpg,.jpeg,.png,.bmp,.webp,.gif"
 BACKUP_PREFIX = "abnormal_images_backup/"
+# Whether a timer argument may override a setting (Setting.timer). A timer argument is written by whoever may edit a
+# trigger or run `scf invoke`, so "no" (function-wide) marks what says where the function writes or posts (bucket,
+# prefixes, webhook and its format), which jobs are ours (JOB_NAME_PREFIX: the report finds them by it), the safety
+# catch, the credentials (every SecretStr field) and the emulator switch; UPLOAD_BATCH_SECONDS sizes the slots that
+# upload events and every tick share, and UPLOAD_PREFIXES must equal the COS triggers' prefixes. "narrows only" may be
+# overridden only to make a run less destructive (lib.invocation.check_narrower).
+TIMER_OVERRIDES = ("yes", "narrows only", "no")
 
-# field name -> environment variable; the one place these names are spelled.
-ENV_NAMES: Dict[str, str] = {
-    "bucket": "COS_BUCKET",
-    "region": "COS_REGION",
-    "job_type": "JOB_TYPE",
-    "workflow_ids": "WORKFLOW_IDS",
-    "inspect_auto_process": "INSPECT_AUTO_PROCESS",
-    "inspect_process_type": "INSPECT_PROCESS_TYPE",
-    "input_prefix": "INPUT_PREFIX",
-    "window": "WINDOW",
-    "first_run_lookback": "FIRST_RUN_LOOKBACK",
-    "job_name_prefix": "JOB_NAME_PREFIX",
-    "rule_name": "RULE_NAME",
-    "upload_suffixes": "UPLOAD_SUFFIXES",
-    "state_prefix": "STATE_PREFIX",
-    "lease_seconds": "LEASE_SECONDS",
-    "upload_batch_seconds": "UPLOAD_BATCH_SECONDS",
-    "upload_prefixes": "UPLOAD_PREFIXES",
-    "allow_delete_whole_bucket": "ALLOW_DELETE_WHOLE_BUCKET",
-    "api_timeout": "API_TIMEOUT",
-    "emulator_url": "COS_EMULATOR_URL",
-    "report_lookback": "REPORT_LOOKBACK",
-    "report_all_jobs": "REPORT_ALL_JOBS",
-    "report_stuck_after": "REPORT_STUCK_AFTER",
-    "report_prefix": "REPORT_PREFIX",
-    "report_webhook_url": "REPORT_WEBHOOK_URL",
-    "report_webhook_format": "REPORT_WEBHOOK_FORMAT",
-    "report_notify": "REPORT_NOTIFY",
-    "report_fail_above": "REPORT_FAIL_ABOVE",
-    "report_link": "REPORT_LINK",
-    "report_link_expires": "REPORT_LINK_EXPIRES",
-    "report_cancel_duplicates": "REPORT_CANCEL_DUPLICATES",
-    "report_concurrency": "REPORT_CONCURRENCY",
-    "secret_id": "TENCENTCLOUD_SECRETID",
-    "secret_key": "TENCENTCLOUD_SECRETKEY",
-    "session_token": "TENCENTCLOUD_SESSIONTOKEN",
-}
-FIELD_BY_ENV = {env: field for field, env in ENV_NAMES.items()}
-SECRET_FIELDS = frozenset({"secret_id", "secret_key", "session_token", "report_webhook_url"})
-# Function-wide only: a timer argument is written by whoever may edit a trigger or run `scf invoke`, so it may not
-# change where the function writes or posts (bucket, prefixes, webhook and its format), which jobs are ours
-# (JOB_NAME_PREFIX: the report finds them by it), the safety catch, the credentials or the emulator switch.
-# UPLOAD_BATCH_SECONDS sizes the slots that upload events and every tick share; UPLOAD_PREFIXES must equal the COS
-# triggers' prefixes. INSPECT_AUTO_PROCESS, INSPECT_PROCESS_TYPE and INPUT_PREFIX stay overridable but may only make
-# a run less destructive (lib.invocation.check_narrower).
-FUNCTION_WIDE = frozenset({"emulator_url", "bucket", "region", "upload_batch_seconds", "upload_prefixes",
-                           "allow_delete_whole_bucket", "report_webhook_url", "report_webhook_format",
-                           "report_prefix", "state_prefix", "job_name_prefix"})
-OVERRIDABLE = frozenset(ENV_NAMES) - SECRET_FIELDS - FUNCTION_WIDE
-NARROWS_ONLY = frozenset({"inspect_auto_process", "inspect_process_type", "input_prefix"})
+
+class Setting:
+    """How a Settings field is set and documented, declared once with it as ``Annotated[type, Setting(...)]``;
+    ENV_NAMES, OVERRIDABLE and the other tables below, and docs/configuration.md, are derived from these."""
+
+    __slots__ = ("env", "timer", "what", "allowed", "error")
+
+    def __init__(self, env: str, *, timer: str, what: str, allowed: str, error: Optional[str] = None):
+        self.env = env  # the environment variable
+        self.timer = timer  # one of TIMER_OVERRIDES
+        self.what = what  # what it does, for docs/configuration.md and serverless.yml's comments
+        self.allowed = allowed  # the values it takes, in words
+        self.error = error  # a Literal field's "must be ..." for a value outside its choices (None: "must be one of")
+
+    def __repr__(self) -> str:
+        return f"Setting({self.env!r}, timer={self.timer!r})"
+
 
 MAX_REPORT_CONCURRENCY = 64  # more threads than this only queue on the service and cost memory
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{0,48}-\d{5,}$")
@@ -115,58 +86,166 @@ class WindowSpec(BaseModel):
             raise ValueError(f"must be incremental, all, or a duration such as 6h or 1d (got {text!r})") from None
 
 
-# Settings that take one word of a fixed set, and what the error says otherwise (None: "must be one of ...").
-_CHOICES: Dict[str, Tuple[Tuple[str, ...], Optional[str]]] = {
-    "job_type": (("Job", "Workflow"), "must be Job (one ImageInspect job per object) or Workflow"),
-    "inspect_process_type": (PROCESS_TYPES, None),
-    "report_webhook_format": (WEBHOOK_FORMATS, None),
-    "report_notify": (("always", "on-problem"), "must be always or on-problem"),
-    "report_link": (REPORT_LINKS, None),
-    "report_cancel_duplicates": (("timer", "all", "off"), "must be timer (cancel younger timer-window twins), all (upload jobs too) or off"),
-}
-
-
 class Settings(BaseModel):
     """Everything a run needs, validated; secrets are SecretStr and never rendered."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    bucket: str
-    region: str
-    job_type: str = "Job"
-    workflow_ids: Tuple[str, ...] = ()
-    inspect_auto_process: bool = False
-    inspect_process_type: str = "BackupObject"
-    input_prefix: str = "/"
-    window: WindowSpec = WindowSpec(kind="incremental")
-    first_run_lookback: timedelta = timedelta(hours=1)
-    job_name_prefix: str = "autopilot"
-    rule_name: Optional[str] = None
-    upload_suffixes: Tuple[str, ...] = tuple(DEFAULT_SUFFIXES.split(","))
-    state_prefix: str = "autopilot/"
-    lease_seconds: Optional[int] = None  # unset: the function's time limit + 30 s (lib.submit.lease_ttl)
-    upload_batch_seconds: int = 0  # 0: one job per upload event; else uploads coalesce per interval (lib.coalesce)
-    upload_prefixes: Tuple[str, ...] = ()  # the prefixes the COS triggers watch; empty: every key (no filter)
-    allow_delete_whole_bucket: bool = False
-    api_timeout: float = 10.0
-    emulator_url: Optional[str] = None
-    report_lookback: timedelta = timedelta(days=1)
-    report_all_jobs: bool = False
-    report_stuck_after: timedelta = timedelta(hours=6)
-    report_prefix: str = "autopilot/reports/"
-    report_webhook_url: Optional[SecretStr] = None
-    report_webhook_format: str = "wecom"
-    report_notify: str = "on-problem"
-    report_fail_above: Optional[float] = None
-    report_link: str = "console"
-    report_link_expires: timedelta = timedelta(hours=12)
-    report_cancel_duplicates: str = "timer"  # lib.report.duplicates: which younger same-name live jobs the report cancels
+    bucket: Annotated[str, Setting(
+        "COS_BUCKET", timer="no",
+        what="The bucket the jobs run on and where state and reports are written.",
+        allowed="BucketName-APPID in lower case, e.g. examplebucket-1250000000")]
+    region: Annotated[str, Setting(
+        "COS_REGION", timer="no",
+        what="The bucket's region; the function must be deployed in the same region.",
+        allowed="a COS region such as ap-guangzhou, ap-shanghai")]
+    job_type: Annotated[Literal["Job", "Workflow"], Setting(
+        "JOB_TYPE", timer="yes",
+        what="What a batch job runs: ImageInspect on each object, or existing CI workflows.",
+        allowed="Job (ImageInspect per object) or Workflow",
+        error="must be Job (one ImageInspect job per object) or Workflow")] = "Job"
+    workflow_ids: Annotated[Tuple[str, ...], Setting(
+        "WORKFLOW_IDS", timer="yes",
+        what="The CI workflows a Workflow job triggers; required when JOB_TYPE=Workflow.",
+        allowed="comma-separated workflow ids (w + 32 hex digits)")] = ()
+    inspect_auto_process: Annotated[bool, Setting(
+        "INSPECT_AUTO_PROCESS", timer="narrows only",
+        what="Whether CI acts on an abnormal image itself (see INSPECT_PROCESS_TYPE).",
+        allowed="true or false")] = False
+    inspect_process_type: Annotated[Literal["BackupObject", "SwitchObjectToPrivate", "DeleteObject"], Setting(
+        "INSPECT_PROCESS_TYPE", timer="narrows only",
+        what="What CI does to an abnormal image when INSPECT_AUTO_PROCESS is true.",
+        allowed="BackupObject (move to abnormal_images_backup/), SwitchObjectToPrivate, DeleteObject")] = "BackupObject"
+    input_prefix: Annotated[str, Setting(
+        "INPUT_PREFIX", timer="narrows only",
+        what="Which objects a timer run covers.",
+        allowed="a folder such as images/ (no leading '/'); '/' alone is the whole bucket")] = "/"
+    window: Annotated[WindowSpec, Setting(
+        "WINDOW", timer="yes",
+        what="How far back a timer run looks: since the previous run, a fixed look-back, or all.",
+        allowed="incremental, all, or a duration such as 6h, 1d")] = WindowSpec(kind="incremental")
+    first_run_lookback: Annotated[timedelta, Setting(
+        "FIRST_RUN_LOOKBACK", timer="yes",
+        what="How far back the first incremental run looks, before a checkpoint exists.",
+        allowed="a duration: number + s/m/h/d/w, e.g. 90m, 6h, 1d")] = timedelta(hours=1)
+    job_name_prefix: Annotated[str, Setting(
+        "JOB_NAME_PREFIX", timer="no",
+        what="Start of every batch-job name; the report finds our jobs by it.",
+        allowed="1-40 letters, digits, Chinese characters, '-' or '_'")] = "autopilot"
+    rule_name: Annotated[Optional[str], Setting(
+        "RULE_NAME", timer="yes",
+        what="Names the checkpoint of a timer rule; unset means the trigger's name.",
+        allowed="1-60 letters, digits, '-' or '_'")] = None
+    upload_suffixes: Annotated[Tuple[str, ...], Setting(
+        "UPLOAD_SUFFIXES", timer="yes",
+        what="Uploads (COS trigger) with other suffixes are skipped.",
+        allowed="comma-separated suffixes each starting with '.'")] = tuple(DEFAULT_SUFFIXES.split(","))
+    state_prefix: Annotated[str, Setting(
+        "STATE_PREFIX", timer="no",
+        what="Folder for checkpoints, leases and manifests; uploads there are never processed.",
+        allowed="a folder ending in '/', not under abnormal_images_backup/")] = "autopilot/"
+    # unset: lib.submit.run.lease_ttl derives it from the function timeout
+    lease_seconds: Annotated[Optional[int], Setting(
+        "LEASE_SECONDS", timer="yes",
+        what="How long a run's claim on a window or upload lasts. Leave unset: it then follows the function's timeout "
+             "+ 30 s, so a run SCF killed lets go before SCF's retry a minute later.",
+        allowed="empty, or 60-86400 seconds: more than the function timeout, less than it + 60")] = None
+    # the slots: lib.submit.coalesce
+    upload_batch_seconds: Annotated[int, Setting(
+        "UPLOAD_BATCH_SECONDS", timer="no",
+        what="0: every upload event becomes its own batch job. Otherwise uploads are recorded under "
+             "STATE_PREFIX/uploads/ and each interval of this many seconds becomes one UrlFile job, made by the first "
+             "upload event or timer tick after the interval (plus 30 s); the timer bounds how long a quiet bucket's "
+             "last uploads wait.",
+        allowed="0, or 10-3600 seconds")] = 0
+    upload_prefixes: Annotated[Tuple[str, ...], Setting(
+        "UPLOAD_PREFIXES", timer="no",
+        what="The key prefixes the function's COS triggers watch (each trigger's filter.prefix). An upload event or a "
+             "stored upload record for a key outside them is skipped with a reason. Empty: every key. Function-wide, "
+             "never a timer argument.",
+        allowed="comma-separated prefixes without a leading '/', e.g. uploads/; none may overlap STATE_PREFIX, "
+                "REPORT_PREFIX or abnormal_images_backup/")] = ()
+    allow_delete_whole_bucket: Annotated[bool, Setting(
+        "ALLOW_DELETE_WHOLE_BUCKET", timer="no",
+        what="Safety catch: DeleteObject over the whole bucket is refused unless true.",
+        allowed="true or false")] = False
+    api_timeout: Annotated[float, Setting(
+        "API_TIMEOUT", timer="yes",
+        what="Seconds to wait for one COS/CI API call.",
+        allowed="0.1-300")] = 10.0
+    emulator_url: Annotated[Optional[str], Setting(
+        "COS_EMULATOR_URL", timer="no",
+        what="Local emulator only: sends every call to it. Must stay empty when deployed.",
+        allowed="empty, or http://HOST:PORT")] = None
+    report_lookback: Annotated[timedelta, Setting(
+        "REPORT_LOOKBACK", timer="yes",
+        what="How far back the daily report looks for jobs.",
+        allowed="a duration, e.g. 1d, 36h")] = timedelta(days=1)
+    report_all_jobs: Annotated[bool, Setting(
+        "REPORT_ALL_JOBS", timer="yes",
+        what="Report every batch job in the bucket, not only those named JOB_NAME_PREFIX-*.",
+        allowed="true or false")] = False
+    report_stuck_after: Annotated[timedelta, Setting(
+        "REPORT_STUCK_AFTER", timer="yes",
+        what="A job still running after this long is reported as stuck.",
+        allowed="a duration, e.g. 6h")] = timedelta(hours=6)
+    report_prefix: Annotated[str, Setting(
+        "REPORT_PREFIX", timer="no",
+        what="Folder the report is written to; uploads there are never processed.",
+        allowed="a folder ending in '/', not under abnormal_images_backup/")] = "autopilot/reports/"
+    report_webhook_url: Annotated[Optional[SecretStr], Setting(
+        "REPORT_WEBHOOK_URL", timer="no",
+        what="Chat webhook the report is posted to (a secret); unset means COS only.",
+        allowed="empty, or an https URL to a public host")] = None
+    report_webhook_format: Annotated[Literal["wecom", "dingtalk", "feishu", "slack", "json"], Setting(
+        "REPORT_WEBHOOK_FORMAT", timer="no",
+        what="Message format of the webhook.",
+        allowed="wecom, dingtalk, feishu, slack, json")] = "wecom"
+    report_notify: Annotated[Literal["always", "on-problem"], Setting(
+        "REPORT_NOTIFY", timer="yes",
+        what="When to post to the webhook.",
+        allowed="on-problem or always",
+        error="must be always or on-problem")] = "on-problem"
+    report_fail_above: Annotated[Optional[float], Setting(
+        "REPORT_FAIL_ABOVE", timer="yes",
+        what="Mark the report FAILING (summary and message) when more than this share of jobs failed; the run itself "
+             "still succeeds, so SCF does not retry and notify twice.",
+        allowed="empty, or a number between 0 and 1, e.g. 0.1")] = None
+    report_link: Annotated[Literal["console", "presigned", "key"], Setting(
+        "REPORT_LINK", timer="yes",
+        what="How the chat message points at the HTML report (see deploy.md, Opening the report from chat): a console "
+             "link (needs a login), a presigned URL (expires), or the key.",
+        allowed="console, presigned or key")] = "console"
+    report_link_expires: Annotated[timedelta, Setting(
+        "REPORT_LINK_EXPIRES", timer="yes",
+        what="Lifetime asked for a presigned link; it never outlives the function's temporary credentials.",
+        allowed="a duration between 1m and 7d, e.g. 12h")] = timedelta(hours=12)
+    # the cancelling: lib.report.duplicates
+    report_cancel_duplicates: Annotated[Literal["timer", "all", "off"], Setting(
+        "REPORT_CANCEL_DUPLICATES", timer="yes",
+        what="Which younger twin the report cancels when two live jobs of ours share a name (a create that landed "
+             "after the retry's lookup).",
+        allowed="timer (timer-window jobs), all (upload jobs too) or off (only name them)",
+        error="must be timer (cancel younger timer-window twins), all (upload jobs too) or off")] = "timer"
     # Per-object reads in flight at once. 16: at ~20 ms per in-region call, 20,000 jobs' reads take ~25 s instead of
     # ~400 s one at a time, while 16 threads and 16 pooled connections cost a few MB of a 64 MB function.
-    report_concurrency: int = 16
-    secret_id: Optional[SecretStr] = None
-    secret_key: Optional[SecretStr] = None
-    session_token: Optional[SecretStr] = None
+    report_concurrency: Annotated[int, Setting(
+        "REPORT_CONCURRENCY", timer="yes",
+        what="How many jobs' per-object results the report reads at once; the job list itself is read one page at a "
+             "time.",
+        allowed="1-64 (1 reads one job at a time)")] = 16
+    secret_id: Annotated[Optional[SecretStr], Setting(
+        "TENCENTCLOUD_SECRETID", timer="no",
+        what="Injected by SCF from the function's role; never set it yourself.",
+        allowed="set by SCF")] = None
+    secret_key: Annotated[Optional[SecretStr], Setting(
+        "TENCENTCLOUD_SECRETKEY", timer="no",
+        what="Injected by SCF from the function's role; never set it yourself.",
+        allowed="set by SCF")] = None
+    session_token: Annotated[Optional[SecretStr], Setting(
+        "TENCENTCLOUD_SESSIONTOKEN", timer="no",
+        what="Injected by SCF from the function's role; never set it yourself.",
+        allowed="set by SCF")] = None
 
     @field_validator("bucket")
     @classmethod
@@ -312,14 +391,6 @@ class Settings(BaseModel):
             raise ValueError("must be between 1m and 7d (and a presigned URL dies with the role's credentials anyway)")
         return v
 
-    @field_validator(*_CHOICES)
-    @classmethod
-    def _one_of(cls, v: str, info: ValidationInfo) -> str:
-        allowed, meaning = _CHOICES[info.field_name]
-        if v not in allowed:
-            raise ValueError(meaning or f"must be one of {', '.join(allowed)}")
-        return v
-
     @field_validator("report_fail_above")
     @classmethod
     def _fail_above(cls, v: Optional[float]) -> Optional[float]:
@@ -366,6 +437,77 @@ class Settings(BaseModel):
     def watches(self, key: str) -> bool:
         """Whether a COS trigger of this function fires for the key (UPLOAD_PREFIXES; empty: every key)."""
         return not self.upload_prefixes or key.startswith(self.upload_prefixes)
+
+
+class SettingDeclarationError(TypeError):
+    """A Settings field lacks what loading or documenting it needs; raised as lib.config loads, naming the field."""
+
+
+_PROSE = {"what": "what the setting does", "allowed": "the values it takes, in words"}
+
+
+def declared_settings(model: Type[BaseModel]) -> Dict[str, Setting]:
+    """Each field's Setting in field order, checked: a setting declared without its name or docs cannot load."""
+    declared: Dict[str, Setting] = {}
+    owners: Dict[str, str] = {}
+    for field, info in model.model_fields.items():
+        marks = [m for m in info.metadata if isinstance(m, Setting)]
+        problem = _declaration_problem(info.annotation, marks, owners)
+        if problem:
+            raise SettingDeclarationError(f"{model.__name__}.{field}: {problem}")
+        declared[field] = marks[0]
+        owners[marks[0].env] = field
+    return declared
+
+
+def _declaration_problem(annotation: Any, marks: list, owners: Mapping[str, str]) -> str:
+    if len(marks) != 1:
+        return (f"has {len(marks)} Setting(...) in its annotation, not one; declare it as "
+                'Annotated[type, Setting("ENV_NAME", timer=..., what=..., allowed=...)]')
+    mark = marks[0]
+    env = mark.env if isinstance(mark.env, str) else ""
+    if not (env.isascii() and env.isupper() and env.replace("_", "").isalnum()):
+        return f"environment name {mark.env!r} is not one; write it as users set it, e.g. COS_BUCKET"
+    if env in owners:
+        return f"environment name {env!r} is already {owners[env]}'s; give each setting its own"
+    if mark.timer not in TIMER_OVERRIDES:
+        return f"timer={mark.timer!r} is not one of {', '.join(TIMER_OVERRIDES)}"
+    if _is_secret(annotation) and mark.timer != "no":
+        return f'timer={mark.timer!r} on a secret; a timer argument never sets a secret: write timer="no"'
+    for name, needed in _PROSE.items():
+        if not (getattr(mark, name) or "").strip():
+            return f"{name}={getattr(mark, name)!r} is empty; write {needed} (docs/configuration.md shows it)"
+    choices = _choices(annotation)
+    if mark.error is not None and not choices:
+        return "error= is only for a Literal field; the other fields' validators word their own errors"
+    for name, text in (("allowed", mark.allowed), ("error", mark.error or "")):
+        missing = [c for c in choices if text and c not in text]
+        if missing:
+            return f"{name}={text!r} does not name {', '.join(missing)}; name every choice of the Literal"
+    return ""
+
+
+def _choices(annotation: Any) -> Tuple[str, ...]:
+    return get_args(annotation) if get_origin(annotation) is Literal else ()
+
+
+def _is_secret(annotation: Any) -> bool:
+    return annotation is SecretStr or SecretStr in get_args(annotation)
+
+
+# What the loader, deploy/ and the docs read, derived from the declarations above: change a Setting, never these.
+DECLARED = declared_settings(Settings)
+ENV_NAMES: Dict[str, str] = {field: setting.env for field, setting in DECLARED.items()}
+FIELD_BY_ENV = {env: field for field, env in ENV_NAMES.items()}
+SECRET_FIELDS: FrozenSet[str] = frozenset(f for f, info in Settings.model_fields.items() if _is_secret(info.annotation))
+FUNCTION_WIDE: FrozenSet[str] = frozenset(f for f, s in DECLARED.items() if s.timer == "no")  # secrets too
+OVERRIDABLE: FrozenSet[str] = frozenset(f for f, s in DECLARED.items() if s.timer != "no")
+NARROWS_ONLY: FrozenSet[str] = frozenset(f for f, s in DECLARED.items() if s.timer == "narrows only")
+CHOICES: Dict[str, Tuple[str, ...]] = {f: _choices(info.annotation) for f, info in Settings.model_fields.items()
+                                       if _choices(info.annotation)}
+PROCESS_TYPES = CHOICES["inspect_process_type"]
+WEBHOOK_FORMATS = CHOICES["report_webhook_format"]
+REPORT_LINKS = CHOICES["report_link"]  # how a chat message points at the HTML report (docs/deploy.md)
 
 
 _LOCAL_NAMES = ("localhost", ".localhost", ".local", ".internal", ".intranet", ".lan", ".home.arpa")
@@ -426,8 +568,6 @@ def _coerce_bool(field: str, raw: str) -> bool:
     raise ValueError(f"{ENV_NAMES[field]}={raw!r}: must be true or false")
 
 
-_BOOL_FIELDS = {"inspect_auto_process", "allow_delete_whole_bucket", "report_all_jobs"}
-
 
 def _raw_fields(source: Mapping[str, Any], origin: str, problems: list) -> Dict[str, Any]:
     fields: Dict[str, Any] = {}
@@ -435,9 +575,10 @@ def _raw_fields(source: Mapping[str, Any], origin: str, problems: list) -> Dict[
         field = FIELD_BY_ENV.get(env)
         if field is None:
             continue
-        if isinstance(raw, str) and raw.strip() == "" and field not in _BOOL_FIELDS:
+        boolean = Settings.model_fields[field].annotation is bool
+        if isinstance(raw, str) and raw.strip() == "" and not boolean:
             continue  # an empty variable means "use the default", as serverless.yml leaves many blank
-        if field in _BOOL_FIELDS and isinstance(raw, str):
+        if boolean and isinstance(raw, str):
             try:
                 raw = _coerce_bool(field, raw)
             except ValueError as exc:
@@ -457,7 +598,7 @@ def load_settings(environ: Mapping[str, str], overrides: Optional[Mapping[str, A
     if overrides:
         unknown = sorted(k for k in overrides if FIELD_BY_ENV.get(k) not in OVERRIDABLE)
         for key in unknown:
-            if FIELD_BY_ENV.get(key) in FUNCTION_WIDE | SECRET_FIELDS:
+            if FIELD_BY_ENV.get(key) in FUNCTION_WIDE:
                 problems.append(f"timer argument key {key!r} is not a setting a trigger may override: it is "
                                 "function-wide; set it in the function's environment (serverless.yml) instead")
                 continue
@@ -479,6 +620,8 @@ def _describe(exc: ValidationError, fields: Mapping[str, Any]) -> list:
         loc = err.get("loc") or ()
         field = str(loc[0]) if loc else ""
         msg = str(err.get("msg", "")).replace("Value error, ", "")
+        if err.get("type") == "literal_error" and field in CHOICES:
+            msg = DECLARED[field].error or f"must be one of {', '.join(CHOICES[field])}"
         if field in ENV_NAMES:
             value = "<hidden>" if field in SECRET_FIELDS else fields.get(field, "<unset>")
             if err.get("type") == "missing":

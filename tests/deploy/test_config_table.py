@@ -1,12 +1,20 @@
 """docs/configuration.md is generated from lib/config.py and must never drift from it."""
 from __future__ import annotations
 
-from deploy.config_table import DOCS, OUTPUT, default_text, main, render_markdown
-from lib.config import ENV_NAMES
+from deploy.config_table import OUTPUT, default_text, main, render_markdown, yaml_comment
+from lib.config import DECLARED, ENV_NAMES
 
 
-def test_every_setting_has_prose_and_no_prose_is_orphaned():
-    assert set(DOCS) == set(ENV_NAMES.values())
+def test_each_row_shows_the_prose_and_timer_override_declared_with_the_setting():
+    table = render_markdown()
+    for setting in DECLARED.values():
+        assert f"| `{setting.env}` | {setting.what} | " in table
+        assert f" | {setting.allowed} | {setting.timer} |" in table
+
+
+def test_the_serverless_yml_comment_is_the_declared_prose():
+    setting = DECLARED["report_notify"]
+    assert yaml_comment("REPORT_NOTIFY") == f"# {setting.what} Default: on-problem. Allowed: {setting.allowed}."
 
 
 def test_committed_table_equals_the_generator_output():

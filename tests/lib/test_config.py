@@ -1,10 +1,22 @@
 """Settings: every invalid value is named with its value and what is allowed, and nothing is sent."""
 from __future__ import annotations
 
+from typing import Annotated, Any, Dict, Literal, Optional
+
 import pytest
 import responses
+from pydantic import BaseModel, SecretStr
 
-from lib.config import load_settings, parse_timer_argument
+from lib.config import (
+    NARROWS_ONLY,
+    OVERRIDABLE,
+    SECRET_FIELDS,
+    Setting,
+    SettingDeclarationError,
+    declared_settings,
+    load_settings,
+    parse_timer_argument,
+)
 from lib.errors import ConfigError
 from tests.wire import ENV
 
@@ -135,3 +147,83 @@ def test_empty_timer_argument_means_no_overrides():
 @pytest.mark.parametrize("argument", ["user define msg body", "argument", "42", "nightly run: videos/"])
 def test_plain_text_timer_argument_means_no_overrides(argument):
     assert parse_timer_argument(argument) == {}
+
+
+def test_a_timer_argument_may_override_exactly_these_settings():
+    assert OVERRIDABLE == {"job_type", "workflow_ids", "inspect_auto_process", "inspect_process_type", "input_prefix",
+                           "window", "first_run_lookback", "rule_name", "upload_suffixes", "lease_seconds",
+                           "api_timeout", "report_lookback", "report_all_jobs", "report_stuck_after", "report_notify",
+                           "report_fail_above", "report_link", "report_link_expires", "report_cancel_duplicates",
+                           "report_concurrency"}
+    assert NARROWS_ONLY == {"inspect_auto_process", "inspect_process_type", "input_prefix"}
+
+
+def test_the_secret_settings_are_the_secretstr_fields():
+    assert SECRET_FIELDS == {"secret_id", "secret_key", "session_token", "report_webhook_url"}
+
+
+# A setting is declared once, on its field; the derivation refuses a declaration that would leave a table or the docs
+# without it, naming the field, instead of silently dropping it.
+def _setting(**changes: Any) -> Setting:
+    declared: Dict[str, Any] = {"env": "PROBE_MODE", "timer": "yes", "what": "What it does.", "allowed": "fast or slow"}
+    declared.update(changes)
+    return Setting(declared.pop("env"), **declared)
+
+
+def test_a_field_declared_without_a_setting_fails_naming_the_field():
+    class Probe(BaseModel):
+        declared: Annotated[str, _setting()] = "fast"
+        forgotten: int = 3
+
+    with pytest.raises(SettingDeclarationError, match=r"^Probe\.forgotten: has 0 Setting\(\.\.\.\)"):
+        declared_settings(Probe)
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    ({"env": ""}, "environment name '' is not one"),
+    ({"env": "probe_mode"}, "environment name 'probe_mode' is not one"),
+    ({"what": ""}, "what='' is empty"),
+    ({"allowed": "  "}, "allowed='  ' is empty"),
+    ({"timer": "sometimes"}, "timer='sometimes' is not one of yes, narrows only, no"),
+    ({"error": "must be fast"}, "error= is only for a Literal field"),
+])
+def test_a_setting_without_its_name_docs_or_override_rule_fails_naming_the_field(changes, expected):
+    class Probe(BaseModel):
+        mode: Annotated[str, _setting(**changes)] = "fast"
+
+    with pytest.raises(SettingDeclarationError, match=f"^Probe.mode: {expected}"):
+        declared_settings(Probe)
+
+
+def test_a_choice_the_allowed_words_do_not_name_fails():
+    class Probe(BaseModel):
+        mode: Annotated[Literal["fast", "slow", "off"], _setting(allowed="fast or slow")] = "fast"
+
+    with pytest.raises(SettingDeclarationError, match="^Probe.mode: allowed='fast or slow' does not name off"):
+        declared_settings(Probe)
+
+
+def test_a_secret_a_timer_argument_could_set_fails():
+    class Probe(BaseModel):
+        token: Annotated[Optional[SecretStr], _setting(env="PROBE_TOKEN", timer="yes")] = None
+
+    with pytest.raises(SettingDeclarationError, match="^Probe.token: timer='yes' on a secret"):
+        declared_settings(Probe)
+
+
+def test_two_settings_with_one_environment_name_fail():
+    class Probe(BaseModel):
+        mode: Annotated[str, _setting()] = "fast"
+        other: Annotated[str, _setting()] = "slow"
+
+    with pytest.raises(SettingDeclarationError, match="^Probe.other: environment name 'PROBE_MODE' is already mode's"):
+        declared_settings(Probe)
+
+
+def test_a_complete_declaration_is_read_in_field_order():
+    class Probe(BaseModel):
+        mode: Annotated[Literal["fast", "slow"], _setting(error="must be fast or slow")] = "fast"
+        token: Annotated[Optional[SecretStr], _setting(env="PROBE_TOKEN", timer="no")] = None
+
+    assert [(field, setting.env) for field, setting in declared_settings(Probe).items()] == \
+        [("mode", "PROBE_MODE"), ("token", "PROBE_TOKEN")]
