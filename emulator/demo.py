@@ -11,6 +11,7 @@ import time
 import zipfile
 import zlib
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Callable, Dict, List, Tuple
 from urllib.parse import quote
 
@@ -168,19 +169,19 @@ def main() -> int:
 
     started = time.monotonic()
     with run_emulator(autorun=True, data_dir=_fresh_demo_dir()) as emu:
-        os.environ.update({
+        # The functions' environment, passed to their entries as SCF passes os.environ (the demo's own stays as it is).
+        env = {
             "COS_BUCKET": BUCKET, "COS_REGION": REGION, "COS_EMULATOR_URL": emu.url,
             "TENCENTCLOUD_SECRETID": emu.secret_id, "TENCENTCLOUD_SECRETKEY": emu.secret_key,
             "INSPECT_AUTO_PROCESS": "true", "INSPECT_PROCESS_TYPE": "BackupObject", "INPUT_PREFIX": "photos/",
             "REPORT_NOTIFY": "always", "REPORT_LOOKBACK": "1d",
-        })
-        os.environ.pop("TENCENTCLOUD_SESSIONTOKEN", None)
+        }
         from lib import logs
         from lib.client import make_client
         from lib.config import load_settings
 
         logs.configure(level=40)  # the demo narrates in plain words; the JSON decision lines stay quiet
-        client = make_client(load_settings(os.environ))
+        client = make_client(load_settings(env))
         say(f"1. Started the local COS + CI emulator at {emu.url} (the official SDK talks to it over HTTP).")
         emu.backend.create_bucket(BUCKET)
         hidden: Dict[str, str] = {}
@@ -193,9 +194,10 @@ def main() -> int:
             f"{len(samples) - flagged_expected} clean JPEG/PNG/GIF/BMP/WebP, {flagged_expected} hiding a video, "
             "a ZIP or an executable.")
 
-        from handlers.submit import main_handler as submit
+        from handlers.submit import invoke as submit_entry
         from lib.windows import format_utc, parse_ci_time
 
+        submit = partial(submit_entry, environ=env, client_factory=make_client)
         tick = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=1)
         result = submit(_timer_event("timer-hourly.json", tick), {"request_id": "demo-timer"})
         job = result["jobs"][0]
@@ -225,9 +227,11 @@ def main() -> int:
             say(f"    {key}: {'flagged (' + what + ') and moved to abnormal_images_backup/' if moved else 'clean, left in place'}")
 
         try:
-            from handlers.report import main_handler as report
+            from handlers.report import invoke as report_entry
         except ImportError:
             report = None
+        else:
+            report = partial(report_entry, environ=env, client_factory=make_client)
         if report is not None:
             # The report function also ran a day earlier, before any image arrived: today has a yesterday to beat.
             report(_timer_event("timer-hourly.json", tick + timedelta(minutes=1) - timedelta(days=1)),
