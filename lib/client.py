@@ -551,14 +551,12 @@ class CiClient:
                                          ci_request=True)
         return response.content
 
-    def media_queue_id(self, on_call: Optional[Callable[[], None]] = None) -> str:
+    def media_queue_id(self) -> str:
         """The bucket's media-processing queue id (`GET /queue`, docs 436/54045), or '' when there is none or the
-        lookup is refused; asked once per client, so once per invocation (on_call runs when it is asked)."""
+        lookup is refused; asked once per client, so once per invocation."""
         with self._queue_lock:
             if not self._queue_looked_up:
                 self._queue_looked_up = True
-                if on_call is not None:
-                    on_call()
                 try:
                     data = self._read("DescribeMediaQueues", lambda: self.sdk.ci_get_media_queue(Bucket=self.bucket))
                 except (CloudApiError, CloudUnavailableError) as exc:
@@ -568,10 +566,9 @@ class CiClient:
                 self._queue_id = pick_queue_id(data if isinstance(data, dict) else {})
             return self._queue_id or ""
 
-    def iter_media_jobs(self, batch_job_id: str, tag: str = "ImageInspect", *,
-                        on_page: Optional[Callable[[int], None]] = None) -> Iterator[InspectObjectResult]:
+    def iter_media_jobs(self, batch_job_id: str, tag: str = "ImageInspect") -> Iterator[InspectObjectResult]:
         """Every per-object job one batch job spawned, page by page; stops on a repeated token."""
-        yield from paginate(lambda token: self.list_media_jobs_page(batch_job_id, tag, token), on_page=on_page)
+        yield from paginate(lambda token: self.list_media_jobs_page(batch_job_id, tag, token))
 
     def list_workflow_executions_page(self, workflow_id: str, batch_job_id: str, next_token: str = "", *,
                                       size: int = PAGE_SIZE) -> ExecutionPage:
@@ -592,7 +589,6 @@ class CiClient:
         return parse_execution_page(data if isinstance(data, dict) else {})
 
     def iter_workflow_executions(self, batch_job_id: str, workflow_id: str, *,
-                                 on_page: Optional[Callable[[int], None]] = None,
                                  on_unrecognised: Optional[Callable[[Tuple[str, ...]], None]] = None,
                                  ) -> Iterator[WorkflowExecutionItem]:
         """Every execution of one workflow that one batch job spawned, page by page; unread elements go to
@@ -603,7 +599,7 @@ class CiClient:
                 on_unrecognised(page.unrecognised)
             return page.items, page.next_token
 
-        yield from paginate(fetch, on_page=on_page)
+        yield from paginate(fetch)
 
 
 def pick_queue_id(data: Dict[str, Any]) -> str:
