@@ -362,11 +362,27 @@ class ListPage(NamedTuple):
     next_marker: str  # '' on the last page
 
 
+class CallCounter:
+    """How many HTTP requests a client's session has sent; one lock, so exact under the report's reader threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+
+    def add(self) -> None:
+        with self._lock:
+            self._count += 1
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+
 class CiClient:
     """Typed facade over CosS3Client for the calls this app makes, bound to one bucket."""
 
     def __init__(self, sdk: Any, bucket: str, *, sleep: Callable[[float], None] = time.sleep,
-                 read_attempts: int = 3, backoff: float = 0.5) -> None:
+                 read_attempts: int = 3, backoff: float = 0.5, counter: Optional[CallCounter] = None) -> None:
         self.sdk = sdk
         self.bucket = bucket
         self.sleep = sleep
@@ -375,6 +391,12 @@ class CiClient:
         self._queue_id: Optional[str] = None  # the bucket's media queue, looked up once per client (per invocation)
         self._queue_looked_up = False
         self._queue_lock = threading.Lock()  # the report's reader threads all ask for it; one of them looks it up
+        self._sent = counter if counter is not None else CallCounter()
+
+    @property
+    def calls(self) -> int:
+        """HTTP requests this client has sent so far: every attempt, our retries and cancels included."""
+        return self._sent.count
 
     def _read(self, action: str, call: Callable[[], T]) -> T:
         """Run an idempotent call, retrying transient failures with our (injectable) sleep."""
@@ -529,14 +551,12 @@ class CiClient:
                                          ci_request=True)
         return response.content
 
-    def media_queue_id(self, on_call: Optional[Callable[[], None]] = None) -> str:
+    def media_queue_id(self) -> str:
         """The bucket's media-processing queue id (`GET /queue`, docs 436/54045), or '' when there is none or the
-        lookup is refused; asked once per client, so once per invocation (on_call runs when it is asked)."""
+        lookup is refused; asked once per client, so once per invocation."""
         with self._queue_lock:
             if not self._queue_looked_up:
                 self._queue_looked_up = True
-                if on_call is not None:
-                    on_call()
                 try:
                     data = self._read("DescribeMediaQueues", lambda: self.sdk.ci_get_media_queue(Bucket=self.bucket))
                 except (CloudApiError, CloudUnavailableError) as exc:
@@ -546,10 +566,9 @@ class CiClient:
                 self._queue_id = pick_queue_id(data if isinstance(data, dict) else {})
             return self._queue_id or ""
 
-    def iter_media_jobs(self, batch_job_id: str, tag: str = "ImageInspect", *,
-                        on_page: Optional[Callable[[int], None]] = None) -> Iterator[InspectObjectResult]:
+    def iter_media_jobs(self, batch_job_id: str, tag: str = "ImageInspect") -> Iterator[InspectObjectResult]:
         """Every per-object job one batch job spawned, page by page; stops on a repeated token."""
-        yield from paginate(lambda token: self.list_media_jobs_page(batch_job_id, tag, token), on_page=on_page)
+        yield from paginate(lambda token: self.list_media_jobs_page(batch_job_id, tag, token))
 
     def list_workflow_executions_page(self, workflow_id: str, batch_job_id: str, next_token: str = "", *,
                                       size: int = PAGE_SIZE) -> ExecutionPage:
@@ -570,7 +589,6 @@ class CiClient:
         return parse_execution_page(data if isinstance(data, dict) else {})
 
     def iter_workflow_executions(self, batch_job_id: str, workflow_id: str, *,
-                                 on_page: Optional[Callable[[int], None]] = None,
                                  on_unrecognised: Optional[Callable[[Tuple[str, ...]], None]] = None,
                                  ) -> Iterator[WorkflowExecutionItem]:
         """Every execution of one workflow that one batch job spawned, page by page; unread elements go to
@@ -581,7 +599,7 @@ class CiClient:
                 on_unrecognised(page.unrecognised)
             return page.items, page.next_token
 
-        yield from paginate(fetch, on_page=on_page)
+        yield from paginate(fetch)
 
 
 def pick_queue_id(data: Dict[str, Any]) -> str:
@@ -614,9 +632,10 @@ def paginate(fetch: Callable[[str], Tuple[List[T], str]], *,
         token = next_token
 
 
-def make_sdk(settings: Settings, *, require_credentials: bool = True, pool_size: Optional[int] = None) -> Any:
-    """Build the SDK client from settings: retries off (we retry ourselves), the emulator via Proxies; with pool_size,
-    its own connection pool of that many connections instead of the SDK's shared one."""
+def make_sdk(settings: Settings, *, require_credentials: bool = True, pool_size: Optional[int] = None,
+             counter: Optional[CallCounter] = None) -> Any:
+    """Build the SDK client from settings: retries off (we retry ourselves), the emulator via Proxies, and a session
+    of ours that counts every request into counter; with pool_size, a connection pool of its own of that size."""
     from qcloud_cos import CosConfig, CosS3Client
 
     secret_id = settings.secret_id.get_secret_value() if settings.secret_id else ""
@@ -634,7 +653,51 @@ def make_sdk(settings: Settings, *, require_credentials: bool = True, pool_size:
     if settings.emulator_url:
         # Mode C of the reference: absolute-form requests through a proxy keep the real Host header.
         options.update(Scheme="http", Proxies={"http": settings.emulator_url.rstrip("/")})
-    return CosS3Client(CosConfig(**options), retry=0, session=sized_session(pool_size) if pool_size else None)
+    session = sized_session(pool_size) if pool_size else shared_pool_session()
+    count_requests(session, counter if counter is not None else CallCounter())
+    return CosS3Client(CosConfig(**options), retry=0, session=session)
+
+
+def count_requests(session: Any, counter: CallCounter) -> None:
+    """Make session add one to counter for every request it sends: each attempt, redirect and retry.
+
+    The session is the one place every call of the client passes: the SDK sends each of its calls (and the
+    hand-signed CI GETs, through send_request) with `self._session.<method>(...)` and uses the session for nothing
+    else (qcloud_cos/cos_client.py CosS3Client.__init__ and send_request, tencentyun/cos-python-sdk-v5 @cc3bdf0,
+    read 2026-12-07); requests routes each of those, and each redirect it follows, through Session.send."""
+    send = session.send
+
+    def counted_send(request: Any, **kwargs: Any) -> Any:
+        counter.add()
+        return send(request, **kwargs)
+
+    session.send = counted_send
+
+
+_shared_pool: Dict[int, Any] = {}  # process id -> the adapter every pool-less client's session shares
+_shared_pool_lock = threading.Lock()
+
+
+def shared_pool_session() -> Any:
+    """A requests session of the client's own over the process's shared connection pool.
+
+    It stands in for the SDK's built-in session (a class-level singleton: HTTPAdapter(PoolConnections=10,
+    PoolMaxSize=10), remade after a fork; cos_client.py `__built_in_sessions`, cos-python-sdk-v5 @cc3bdf0), so a
+    warm function reuses its connections across invocations as before, while each client counts its own requests."""
+    import os
+
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    with _shared_pool_lock:
+        adapter = _shared_pool.get(os.getpid())
+        if adapter is None:
+            _shared_pool.clear()  # another process's (before a fork): its connections are not ours to use
+            adapter = _shared_pool[os.getpid()] = HTTPAdapter(pool_connections=10, pool_maxsize=10)
+    session = requests.Session()
+    for scheme in ("http://", "https://"):
+        session.mount(scheme, adapter)
+    return session
 
 
 def sized_session(pool_size: int) -> Any:
@@ -662,5 +725,8 @@ def sized_session(pool_size: int) -> Any:
 
 def make_client(settings: Settings, *, sleep: Callable[[float], None] = time.sleep,
                 pool_size: Optional[int] = None) -> CiClient:
-    """The app's client; pool_size (the report's REPORT_CONCURRENCY) gives it a connection pool of its own."""
-    return CiClient(make_sdk(settings, pool_size=pool_size), settings.bucket, sleep=sleep)
+    """The app's client, counting its requests (CiClient.calls); pool_size (the report's REPORT_CONCURRENCY) gives it
+    a connection pool of its own."""
+    counter = CallCounter()
+    return CiClient(make_sdk(settings, pool_size=pool_size, counter=counter), settings.bucket, sleep=sleep,
+                    counter=counter)

@@ -47,6 +47,7 @@ def build_report(settings: Settings, client: CiClient, end: datetime, *, lookbac
     end = floor_second(end)  # the list bounds are whole seconds: the window is too, so reports tile exactly
     start = floor_second(end - (lookback or settings.report_lookback))
     tally = Tally()
+    calls_before = client.calls  # the client counts every request it sends: retries and cancels too
     _load_cache(client, settings, tally)
     live = LiveNames()
     with PerObjectReads(client, settings.report_concurrency, tally) as reads:
@@ -92,7 +93,7 @@ def build_report(settings: Settings, client: CiClient, end: datetime, *, lookbac
         stuck_total=tally.stuck_total, stuck=tally.stuck, objects=objects,
         jobs_with_objects=tally.jobs_with_objects, checkpoints=checkpoints, uploads=uploads, notes=tally.notes,
         complete=complete,
-        api_calls=tally.api_calls, failed_share=round(tally.failed_total / total, 4) if total else 0.0,
+        api_calls=client.calls - calls_before, failed_share=round(tally.failed_total / total, 4) if total else 0.0,
         fail_above=settings.report_fail_above, failing=failing, problem=problem,
     )
 
@@ -103,7 +104,6 @@ def _jobs_in_window(settings: Settings, client: CiClient, start: datetime, end: 
     for job_type in JOB_TYPES:
 
         def on_page(page: int, job_type: str = job_type) -> None:
-            tally.call()
             if progress is not None:
                 progress(f"listing {job_type} jobs: page {page} ({len(tally.seen)} in the report so far)")
 
@@ -120,7 +120,7 @@ def _older_stuck_jobs(settings: Settings, client: CiClient, start: datetime, end
 
     One filtered list call per Type (more only if hundreds are stuck); they join the stuck list, not the counts."""
     for job_type in JOB_TYPES:
-        for job in client.iter_jobs(job_type, on_page=tally.call, States=",".join(sorted(STUCK_STATES)),
+        for job in client.iter_jobs(job_type, States=",".join(sorted(STUCK_STATES)),
                                     OrderByTime="Asc", EndCreationTime=format_ci_time(start)):
             if job.JobId in tally.seen or not in_scope(settings, job) or in_window(job, start, end):
                 continue
@@ -142,10 +142,9 @@ def _load_cache(client: CiClient, settings: Settings, tally: Tally) -> None:
     key = cache_key(settings.state_prefix)
     tally.keep = NewResults(settings.bucket)
     try:
-        tally.call()  # listed first: a GET of a missing key would log an SDK error on every first report
+        # listed first: a GET of a missing key would log an SDK error on every first report
         if key not in client.list_keys(key):
             return
-        tally.call()
         raw = client.get_object(key)
         if raw is not None:
             tally.cached = PreviousResults.parse(raw, settings.bucket)
@@ -161,7 +160,6 @@ def _save_cache(client: CiClient, settings: Settings, tally: Tally) -> None:
         return
     key = cache_key(settings.state_prefix)
     try:
-        tally.call()
         client.put_object(key, keep.dump(), "application/json")
     except CloudError as exc:  # the report is still right; the next one just reads more
         tally.note(f"the per-object results cache {key} could not be written: {exc}")
@@ -178,10 +176,8 @@ def _read_checkpoints(client: CiClient, state_prefix: str, tally: Tally, job_nam
     now = max(as_utc(end), datetime.now(timezone.utc))
     out: List[RuleCheckpoint] = []
     try:
-        tally.call()
         keys = [k for k in client.list_keys(prefix) if k.endswith(".json")]
         for key in sorted(keys):
-            tally.call()
             raw = client.get_object(key)
             if raw is None:
                 continue
@@ -192,7 +188,6 @@ def _read_checkpoints(client: CiClient, state_prefix: str, tally: Tally, job_nam
                 tally.note(f"checkpoint {key} is unreadable")
                 continue
             try:
-                tally.call()
                 check_checkpoint(client, cp, key[len(prefix):-len(".json")], job_name_prefix, now)
             except TamperedStateError as exc:
                 tally.tampered_state(exc)

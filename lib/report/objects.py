@@ -29,16 +29,12 @@ class _JobRead:
     lines: List[ObjectLine] = field(default_factory=list)
     suspicious: int = 0
     acted: int = 0
-    calls: int = 0
     unrecognised: List[Tuple[str, ...]] = field(default_factory=list)
     refused: str = ""  # the service refused this kind of call (4xx): why
     failed: str = ""  # this job's reads still failed after the client's retries: why
     out_of_time: bool = False  # not read: dispatched after the deadline
     cached: bool = False  # not read: the previous report's cache holds its counters
     unreadable: int = 0  # results whose XML could not be read even leniently (each costs only itself)
-
-    def call(self, _page: int = 0) -> None:
-        self.calls += 1
 
 
 class PerObjectReads:
@@ -78,7 +74,7 @@ class PerObjectReads:
             self._push(job, _done(_JobRead(kind=kind, out_of_time=True)))
         elif kind in _READERS:
             if kind == "ImageInspect":
-                self.client.media_queue_id(on_call=self.tally.call)  # once, before any reader needs it
+                self.client.media_queue_id()  # once, before any reader needs it
             if self.pool is None or kind not in self.probed:
                 self.probed.add(kind)
                 self._push(job, _done(_read_job(self.client, job, self.refused)))
@@ -120,7 +116,6 @@ def _read_job(client: CiClient, job: JobDetail, refused: Dict[str, str]) -> _Job
 
 def _merge(job: JobDetail, read: _JobRead, tally: Tally) -> None:
     """Add one job's read to the tally: all of its pages, or none of them (it is then counted without results)."""
-    tally.api_calls += read.calls
     for elements in read.unrecognised:
         tally.unrecognised(elements)
     if read.out_of_time:
@@ -199,7 +194,7 @@ def _refusal(exc: AppError) -> bool:
 
 
 def _read_inspect_results(client: CiClient, job: JobDetail, read: _JobRead) -> None:
-    for result in client.iter_media_jobs(job.JobId, "ImageInspect", on_page=read.call):
+    for result in client.iter_media_jobs(job.JobId, "ImageInspect"):
         if result.unreadable:
             read.unreadable += 1
             continue
@@ -219,7 +214,7 @@ def _read_inspect_results(client: CiClient, job: JobDetail, read: _JobRead) -> N
 def _read_executions(client: CiClient, job: JobDetail, read: _JobRead) -> None:
     for workflow_id in job.workflow_ids:
         execution: WorkflowExecutionItem
-        for execution in client.iter_workflow_executions(job.JobId, workflow_id, on_page=read.call,
+        for execution in client.iter_workflow_executions(job.JobId, workflow_id,
                                                          on_unrecognised=read.unrecognised.append):
             read.states[execution.State or "-"] += 1
             if execution.State == "Failed" and len(read.lines) <= MAX_OBJECTS_PER_JOB:

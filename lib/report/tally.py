@@ -38,7 +38,6 @@ class Tally:
     jobs_without_results: int = 0
     jobs_with_objects: List[JobObjects] = field(default_factory=list)
     notes: List[str] = field(default_factory=list)
-    api_calls: int = 0
     unavailable: Dict[str, str] = field(default_factory=dict)  # per-object kind -> why its calls were refused
     unread: Set[str] = field(default_factory=set)  # response elements already noted as not understood
     out_of_time: bool = False  # the deadline passed: no more per-object reads are dispatched
@@ -55,9 +54,6 @@ class Tally:
     batch_jobs: int = 0
     tampered: int = 0  # state objects that failed a check (lib.errors.TamperedStateError): ignored and reported
     recent_batches: Deque[Tuple[JobDetail, datetime, int]] = field(default_factory=lambda: deque(maxlen=MAX_BATCHES_LISTED))
-
-    def call(self, _page: int = 0) -> None:
-        self.api_calls += 1
 
     def note(self, text: str) -> None:
         if len(self.notes) < MAX_NOTES:

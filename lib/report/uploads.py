@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Dict, List, Optional, cast
+from typing import Dict, List, Optional
 
 from lib import upload_state
 from lib.client import CiClient
@@ -18,35 +18,16 @@ BATCH_KEYS_SHOWN = 3
 PENDING_TOO_LONG = timedelta(hours=1)  # uploads waiting longer than this for a batch job make the report a problem
 
 
-class _Counted:
-    """A client whose every call adds to the report's count, for readers in other modules (lib.upload_state)."""
-
-    def __init__(self, client: CiClient, tally: Tally) -> None:
-        self._client, self._tally = client, tally
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._client, name)
-        if not callable(attr):
-            return attr
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            self._tally.call()
-            return attr(*args, **kwargs)
-
-        return counted
-
-
 def uploads_summary(settings: Settings, client: CiClient, end: datetime, tally: Tally) -> UploadsSummary:
     """Which uploads went into the newest batch jobs (their ledgers), and how many still wait (lib.upload_state).
 
     State objects that fail a check (forged records, ledgers, a checkpoint after the clock) are counted through
     tally.tampered_state: those met here and those a flush marked under refused/ within the report's look-back."""
-    counted = cast(CiClient, _Counted(client, tally))
     refused: Dict[str, TamperedStateError] = {}
     lines = []
     for job, slot, n in tally.recent_batches:
         try:
-            ledger = upload_state.read_ledger(counted, settings, slot, n)
+            ledger = upload_state.read_ledger(client, settings, slot, n)
             if ledger is not None and ledger.job_id and ledger.job_id != job.JobId:
                 raise TamperedStateError(f"batch ledger of slot {format_ci_time(slot)} batch {n} names job "
                                          f"{ledger.job_id!r}, not CI's job {job.JobId} of its name; it is ignored")
@@ -62,8 +43,8 @@ def uploads_summary(settings: Settings, client: CiClient, end: datetime, tally: 
     if settings.upload_batch_seconds:
         try:
             found: List[upload_state.Refusal] = []
-            waiting = upload_state.pending_uploads(counted, settings, now=end, refused=found)
-            found += upload_state.read_refusals(counted, settings, end - settings.report_lookback)
+            waiting = upload_state.pending_uploads(client, settings, now=end, refused=found)
+            found += upload_state.read_refusals(client, settings, end - settings.report_lookback)
         except AppError as exc:
             tally.note(f"uploads waiting for a batch job could not be counted: {exc}")
         else:
