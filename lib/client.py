@@ -6,6 +6,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple, TypeVar, Union
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
@@ -509,6 +510,12 @@ class CiClient:
         # NextMarker comes only with a delimiter (GET Bucket, cloud.tencent.com/document/api/436/7734): else the last key.
         after = (page.get("NextMarker") or max(keys + folders, default="")) if more else ""
         return ListPage(keys, folders, "" if after == marker else after)
+
+    def presigned_get_url(self, key: str, expires: timedelta) -> str:
+        """A GET URL for key signed locally with the client's credentials (no request is sent)."""
+        with translate_sdk_errors("GetPresignedUrl"):
+            return str(self.sdk.get_presigned_url(Bucket=self.bucket, Key=key, Method="GET",
+                                                  Expired=int(expires.total_seconds())))
 
     def delete_objects(self, keys: List[str]) -> None:
         """Delete the keys, 1000 per POST /?delete (Quiet), the documented most; a key already gone counts as deleted."""

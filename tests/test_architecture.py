@@ -120,3 +120,21 @@ def test_the_readme_layout_and_the_architecture_page_list_the_same_folders_and_e
     assert page - {"events/", "docs/"} <= readme
     assert code <= page
     assert all((ROOT / folder).is_dir() for folder in readme | page)
+
+
+def _sdk_uses(path: Path) -> List[str]:
+    """Where a file imports the SDK beyond loading it, or reaches through a client to its SDK (`x.sdk`)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "qcloud_cos":
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno} imports from {node.module}")
+        elif isinstance(node, ast.Attribute) and node.attr == "sdk":
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno} reads .sdk")
+    return found
+
+
+def test_only_the_client_touches_the_sdk():
+    """lib.client is the one module that calls the SDK; the handlers only import it whole, to freeze it at load."""
+    files = [p for d in ("lib", "handlers", "ops") for p in (ROOT / d).rglob("*.py")
+             if p.relative_to(ROOT).as_posix() != "lib/client.py"]
+    assert [use for p in files for use in _sdk_uses(p)] == []

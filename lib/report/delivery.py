@@ -10,7 +10,7 @@ from urllib.parse import quote, urlencode, urlparse
 from pydantic import BaseModel, ConfigDict
 
 from lib import logs
-from lib.client import CiClient, translate_sdk_errors
+from lib.client import CiClient
 from lib.config import Settings
 from lib.errors import AppError, DeliveryError
 from lib.report.html import render_html
@@ -86,9 +86,7 @@ def console_link(bucket: str, region: str, key: str) -> str:
 def presigned_link(client: CiClient, key: str, expires: timedelta, session_token: Optional[str] = None) -> str:
     """A GET URL for key signed with the function's credentials: it stops working when they expire, whatever
     `expires` says, and it carries their session token - nothing more."""
-    with translate_sdk_errors("GetPresignedUrl"):
-        url = str(client.sdk.get_presigned_url(Bucket=client.bucket, Key=key, Method="GET",
-                                               Expired=int(expires.total_seconds())))
+    url = client.presigned_get_url(key, expires)
     # get_presigned_url leaves a temporary key's token out of the URL (its demo passes it in Params, signed), and COS
     # refuses the URL without it; the Go SDK (object.go GetPresignedURL) and COS's presigned-URL page append it
     # unsigned as x-cos-security-token, and so do we: the signature stays that of a plain GET.
