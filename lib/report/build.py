@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterator, List, Optional
@@ -22,8 +21,6 @@ from lib.report.tally import Tally
 from lib.report.uploads import PENDING_TOO_LONG, uploads_summary
 from lib.state import Checkpoint, check_checkpoint
 from lib.windows import as_utc, floor_second, format_ci_time
-
-logger = logging.getLogger(__name__)
 
 JOB_TYPES = ("Job", "Workflow")  # the list API returns one Type per call and defaults to Workflow
 

@@ -1,7 +1,6 @@
 """Delivering a report: a JSON log line, the trend index, JSON + Markdown + HTML objects, a chat webhook, independently."""
 from __future__ import annotations
 
-import logging
 import re
 from datetime import datetime, timedelta
 from typing import Any, Callable, List, Optional, Tuple
@@ -23,7 +22,6 @@ from lib.windows import as_utc
 # puts in the address bar, and public projects link to it (path is URL-encoded twice) - see docs/deploy.md.
 CONSOLE_URL = "https://console.cloud.tencent.com/cos/bucket?bucket={bucket}&region={region}&path={path}"
 
-logger = logging.getLogger(__name__)
 
 
 class DeliveryOutcome(BaseModel):
