@@ -472,12 +472,22 @@ class CiClient:
                               lambda: self.sdk.get_bucket_inventory(Bucket=self.bucket, Id=inventory_id))
         except KeyError:
             # cos-python-sdk-v5 get_bucket_inventory indexes data['OptionalFields'] unconditionally
-            # (qcloud_cos/cos_client.py @cc3bdf0), so a configuration without OptionalFields raises KeyError.
-            return {"Id": inventory_id, "OptionalFields": None}
+            # (qcloud_cos/cos_client.py @cc3bdf0), so a configuration without OptionalFields raises KeyError: read it
+            # again as that method sends it, parsing the body the way it does, without that one line.
+            return self._read("GetBucketInventory", lambda: self._bucket_inventory_without_fields(inventory_id))
         except CloudApiError as exc:
             if exc.status == 404:
                 return None
             raise
+
+    def _bucket_inventory_without_fields(self, inventory_id: str) -> Dict[str, Any]:
+        from qcloud_cos.cos_auth import CosS3Auth
+        from qcloud_cos.cos_comm import xml_to_dict
+
+        params = {"inventory": "", "id": inventory_id}
+        response = self.sdk.send_request(method="GET", url=self.sdk._conf.uri(bucket=self.bucket), bucket=self.bucket,
+                                         auth=CosS3Auth(self.sdk._conf, params=params), headers={}, params=params)
+        return dict(xml_to_dict(response.content), OptionalFields=None)
 
     def head_object(self, key: str) -> Optional[Dict[str, str]]:
         """HEAD Object: the object's headers (ETag, Last-Modified, ...), or None if it does not exist."""

@@ -131,14 +131,14 @@ def report_dates(client: CiClient, root: str) -> List[str]:
 
 
 def newest_report(client: CiClient, root: str) -> Tuple[Optional[str], List[str]]:
-    """(newest date whose manifest.checksum exists, the dates listed newer than it without one: still being written)."""
-    pending: List[str] = []
-    for day in report_dates(client, root):
+    """(newest date whose manifest.checksum exists, every date listed); a newer date without one is still being
+    written (COS writes manifest.checksum last) and is left for its own run."""
+    days = report_dates(client, root)
+    for day in days:
         # A GET, not a HEAD: the role may GET under STATE_PREFIX (deploy/policy.json), and the object is 32 bytes.
         if client.get_object(checksum_key(root, day)) is not None:
-            return day, pending
-        pending.append(day)
-    return None, pending
+            return day, days
+    return None, days
 
 
 def _count(value: Any) -> Optional[int]:
