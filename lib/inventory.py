@@ -130,15 +130,16 @@ def report_dates(client: CiClient, root: str) -> List[str]:
     return sorted(days, reverse=True)
 
 
-def newest_report(client: CiClient, root: str) -> Tuple[Optional[str], List[str]]:
-    """(newest date whose manifest.checksum exists, every date listed); a newer date without one is still being
-    written (COS writes manifest.checksum last) and is left for its own run."""
+def newest_report(client: CiClient, root: str) -> Tuple[Optional[str], List[str], bytes]:
+    """(newest date whose manifest.checksum exists, every date listed, that checksum's bytes); a newer date without
+    one is still being written (COS writes manifest.checksum last) and is left for its own run."""
     days = report_dates(client, root)
     for day in days:
-        # A GET, not a HEAD: the role may GET under STATE_PREFIX (deploy/policy.json), and the object is 32 bytes.
-        if client.get_object(checksum_key(root, day)) is not None:
-            return day, days
-    return None, days
+        # A GET, not a HEAD: the role may GET under STATE_PREFIX (deploy/policy.json), and read_report needs it.
+        checksum = client.get_object(checksum_key(root, day))
+        if checksum is not None:
+            return day, days, checksum
+    return None, days, b""
 
 
 def _count(value: Any) -> Optional[int]:
@@ -195,13 +196,17 @@ class Report(NamedTuple):
     day: str
     manifest: Manifest
     manifest_key: str
+    manifest_md5: str
 
 
-def read_report(client: CiClient, config: InventoryConfig, root: str, day: str) -> Report:
-    """manifest.json checked against manifest.checksum, parsed, and every files[].key inside the report's folder."""
+def read_report(client: CiClient, config: InventoryConfig, root: str, day: str,
+                checksum: Optional[bytes] = None) -> Report:
+    """manifest.json checked against manifest.checksum (read here unless given), parsed, and every files[].key
+    inside the report's folder."""
     key = manifest_key(root, day)
     raw = client.get_object(key)
-    checksum = client.get_object(checksum_key(root, day))
+    if checksum is None:
+        checksum = client.get_object(checksum_key(root, day))
     if raw is None or checksum is None:
         missing = key if raw is None else checksum_key(root, day)
         raise InventoryReportError(f"inventory report {root}{day}/: {missing} is missing; the report is incomplete "
@@ -232,7 +237,7 @@ def read_report(client: CiClient, config: InventoryConfig, root: str, day: str) 
             raise InventoryReportError(
                 f"inventory report {key} names data file {item.key[:200]!r}, outside the configuration's folder "
                 f"{root}; only COS writes there, so the manifest is not one COS wrote; nothing was submitted from it")
-    return Report(config, root, day, manifest, key)
+    return Report(config, root, day, manifest, key, actual)
 
 
 def inside(root: str, key: str) -> bool:

@@ -157,9 +157,9 @@ def plan_parts(put: Callable[[str, bytes], None], settings: Settings, report: Re
     return Plan(listed=listed, kept=kept, dropped=dropped, parts=parts)
 
 
-def as_manifest_plan(settings: Settings, report: Report, plan: Plan, manifest_md5: str) -> Plan:
+def as_manifest_plan(settings: Settings, report: Report, plan: Plan) -> Plan:
     """Nothing dropped: one job over the report's own manifest.json (Input.Manifest, the Go SDK example's form)."""
-    part = InventoryPart(n=1, objects=plan.kept, input="Manifest", file_key=report.manifest_key, md5=manifest_md5,
+    part = InventoryPart(n=1, objects=plan.kept, input="Manifest", file_key=report.manifest_key, md5=report.manifest_md5,
                          job_name=inventory_job_name(settings.job_name_prefix, report.config.inventory_id,
                                                      report.day, 1))
     return plan.model_copy(update={"parts": [part]})
@@ -178,7 +178,7 @@ def submit_inventory(settings: Settings, deps: Deps, trigger: str, rule: str, no
     config = read_configuration(client, inventory_id, settings.bucket)
     check_config(settings, config)
     root = report_root(config, settings.bucket)
-    day, days = newest_report(client, root)
+    day, days, checksum = newest_report(client, root)
     checkpoint, _, tampered = read_checkpoint(client, settings, inventory_id, now)
     notes = [note] if note else []
     if tampered:
@@ -208,7 +208,7 @@ def submit_inventory(settings: Settings, deps: Deps, trigger: str, rule: str, no
         if latest is not None and latest.day >= day:
             notes.append(f"inventory {inventory_id}: report {day} was processed by another run meanwhile")
             return SubmitResult(trigger=trigger, rule=rule, note="; ".join(notes), inventory=run)
-        ledger, jobs = _run_report(settings, deps, config, root, day, checkpoint, rule, now)
+        ledger, jobs = _run_report(settings, deps, config, root, day, checkpoint, rule, now, checksum)
     run = run.model_copy(update={"listed": ledger.listed, "kept": ledger.kept, "dropped": ledger.dropped,
                                  "skipped_reports": sorted(older)})
     logs.log("inventory_done", inventory_id=inventory_id, day=day, listed=ledger.listed, kept=ledger.kept,
@@ -219,7 +219,7 @@ def submit_inventory(settings: Settings, deps: Deps, trigger: str, rule: str, no
 
 
 def _run_report(settings: Settings, deps: Deps, config: InventoryConfig, root: str, day: str,
-                checkpoint: Optional[InventoryCheckpoint], rule: str, now: datetime
+                checkpoint: Optional[InventoryCheckpoint], rule: str, now: datetime, checksum: bytes
                 ) -> Tuple[InventoryLedger, List[JobRef]]:
     """Under the report's lease: plan (or re-plan a killed run's committed ledger), commit, make jobs, checkpoint."""
     client, inventory_id = deps.client, config.inventory_id
@@ -227,16 +227,15 @@ def _run_report(settings: Settings, deps: Deps, config: InventoryConfig, root: s
     cut = report_cut(day)
     since = committed.since if committed is not None else window_start(settings, cut, checkpoint)
     if committed is None or committed.state != "submitted":
-        report = read_report(client, config, root, day)
+        report = read_report(client, config, root, day, checksum)
 
         def put(key: str, data: bytes) -> None:
             client.put_object(key, data, "text/plain; charset=utf-8")
 
         plan = plan_parts(put, settings, report, since, cut, rows(client, report))
         if not plan.dropped and plan.kept:
-            manifest = client.get_object(report.manifest_key) or b""
             client.delete_objects([p.file_key for p in plan.parts])
-            plan = as_manifest_plan(settings, report, plan, hashlib.md5(manifest).hexdigest())  # noqa: S324
+            plan = as_manifest_plan(settings, report, plan)
         if committed is None:
             committed = _commit(client, settings, inventory_id, day, rule, since, cut, plan, now)
         elif [(p.n, p.objects, p.md5) for p in committed.parts] != [(p.n, p.objects, p.md5) for p in plan.parts]:
