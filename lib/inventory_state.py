@@ -1,7 +1,6 @@
 """Inventory runs' stored state under STATE_PREFIX: the ledger per report, the checkpoint per inventory, the checks
 on reading them back, and the summary the report shows (lib.report may read this module; it is core)."""
 
-import re
 from datetime import datetime, timedelta
 from typing import Dict, List, Optional, Tuple
 
@@ -11,7 +10,7 @@ from lib.client import CiClient
 from lib.config import Settings
 from lib.errors import TamperedStateError
 from lib.inventory import report_cut, report_date
-from lib.jobs import inventory_job_name
+from lib.jobs import inventory_job_name, is_batch_job_id
 from lib.windows import CLOCK_SKEW, as_utc, format_duration, format_utc
 
 # How long after a report was processed the next one is due before the rule calls it late: a day's (or week's)
@@ -19,7 +18,6 @@ from lib.windows import CLOCK_SKEW, as_utc, format_duration, format_utc
 # §2.4) without a stated hour. Monthly (newer online text only) is read as 31 days.
 LATE_AFTER = {"Daily": timedelta(hours=36), "Weekly": timedelta(days=7, hours=12),
               "Monthly": timedelta(days=31, hours=12)}
-_PART = re.compile(r"^part-(\d{6})\.txt$")
 
 
 class InventoryPart(BaseModel):
@@ -147,7 +145,7 @@ def check_checkpoint(client: CiClient, settings: Settings, raw: bytes, inventory
         raise _tampered(key, f"stands on no submitted ledger for {checkpoint.day}")
     if ledger.parts:
         last = ledger.parts[-1]
-        job = client.get_job(last.job_id) if last.job_id.startswith("b") else None
+        job = client.get_job(last.job_id) if is_batch_job_id(last.job_id) else None
         if job is None or job.Name != last.job_name:
             raise _tampered(key, f"stands on job {last.job_id[:64]!r}, which CI does not hold as {last.job_name}")
     return checkpoint, ledger
@@ -194,15 +192,3 @@ def summarise_inventory(client: CiClient, settings: Settings, inventory_id: str,
         inventory_id=inventory_id, day=checkpoint.day, listed=ledger.listed, kept=ledger.kept,
         dropped=dict(ledger.dropped), jobs=len(ledger.parts), job_names=[p.job_name for p in ledger.parts],
         processed_at=checkpoint.processed_at, problem=late_problem(checkpoint, None, frequency, now))
-
-
-def part_number(name: str) -> Optional[int]:
-    match = _PART.match(name)
-    return int(match.group(1)) if match else None
-
-
-def ledger_days(client: CiClient, settings: Settings, inventory_id: str) -> List[str]:
-    """Dates with a ledger folder, newest first (for tools: the CLI's history)."""
-    root = runs_dir(settings, inventory_id)
-    days = [f[len(root):].rstrip("/") for page in client.iter_pages(root, delimiter="/") for f in page.folders]
-    return sorted((d for d in days if report_date(d) is not None), reverse=True)

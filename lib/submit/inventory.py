@@ -209,6 +209,7 @@ def submit_inventory(settings: Settings, deps: Deps, trigger: str, rule: str, no
             notes.append(f"inventory {inventory_id}: report {day} was processed by another run meanwhile")
             return SubmitResult(trigger=trigger, rule=rule, note="; ".join(notes), inventory=run)
         ledger, jobs = _run_report(settings, deps, config, root, day, checkpoint, rule, now, checksum)
+    notes += [f"ignored: {e}" for e in store.tampered[:3]]
     run = run.model_copy(update={"listed": ledger.listed, "kept": ledger.kept, "dropped": ledger.dropped,
                                  "skipped_reports": sorted(older)})
     logs.log("inventory_done", inventory_id=inventory_id, day=day, listed=ledger.listed, kept=ledger.kept,
@@ -242,8 +243,9 @@ def _run_report(settings: Settings, deps: Deps, config: InventoryConfig, root: s
             raise InventoryReportError(
                 f"inventory report {root}{day}/: a killed run committed {len(committed.parts)} part(s) of "
                 f"{committed.kept} objects, and reading the same report again gives {len(plan.parts)} of {plan.kept}; "
-                "the report or the ledger changed in between, so nothing more was submitted; delete "
-                f"{ledger_key(settings, inventory_id, day)} only after cancelling the jobs it names")
+                "the report, the ledger or the rule's settings (a timer argument the committing run did not have) "
+                "changed in between, so nothing more was submitted; run with the committing run's settings, or "
+                f"delete {ledger_key(settings, inventory_id, day)} only after cancelling the jobs it names")
     jobs: List[JobRef] = []
     parts: List[InventoryPart] = []
     for part in committed.parts:
