@@ -2,8 +2,10 @@
 reports produced by the emulator, and the objects each batch job covers read back from its UrlFile or Manifest."""
 from __future__ import annotations
 
+import csv
 import gzip
 import hashlib
+import io
 import json
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional
@@ -102,7 +104,6 @@ class Bucket:
             elif job.input_kind == "Manifest":
                 manifest = json.loads(self.object(path))
                 for item in manifest["files"]:
-                    import csv
                     text = gzip.decompress(self.object(item["key"])).decode()
                     keys += [unquote(row[2]) for row in csv.reader(text.splitlines()) if row]
         return keys
@@ -124,8 +125,6 @@ def rewrite_manifest(bucket: Bucket, day: str, change) -> None:  # type: ignore[
 
 
 def data_file(rows: List[List[str]]) -> bytes:
-    import csv
-    import io
     text = io.StringIO()
     csv.writer(text).writerows(rows)
     return gzip.compress(text.getvalue().encode())

@@ -1,13 +1,17 @@
 """INPUT_SOURCE=inventory through the submit handler over the emulator: which objects a report's run submits, once."""
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from lib.errors import InventoryReportError, LeaseHeldError
+from lib.config import load_settings
+from lib.errors import InventoryConfigError, InventoryReportError, LeaseHeldError
+from lib.inventory_state import summarise_inventory
 from tests.inventory.support import ROOT, Bucket, data_file, day_after, rewrite_manifest
 
 pytestmark = pytest.mark.emulator
@@ -166,7 +170,6 @@ def test_a_forged_manifest_moves_nothing_outside_input_prefix_or_from_another_bu
     bucket.write(key, forged)
 
     def swap(manifest):
-        import hashlib
         manifest["files"] = [{"key": key, "size": str(len(forged)), "md5Checksum": hashlib.md5(forged).hexdigest()}]
 
     rewrite_manifest(bucket, DAY1, swap)
@@ -204,16 +207,63 @@ def test_no_report_yet_is_a_note_not_a_failure(bucket):
 
 
 def test_a_configuration_without_the_fields_the_filters_read_is_refused_naming_them(bucket):
-    from lib.errors import InventoryConfigError
-
     bucket.configure(fields=["ETag"])
     with pytest.raises(InventoryConfigError, match="lack LastModifiedDate, Size"):
         bucket.tick()
 
 
 def test_a_configuration_without_optional_fields_is_refused_naming_them_not_with_the_sdks_key_error(bucket):
-    from lib.errors import InventoryConfigError
-
     bucket.configure(optional_fields=False)
     with pytest.raises(InventoryConfigError, match="lack LastModifiedDate, Size"):
         bucket.tick()
+
+
+def test_a_newer_report_without_its_manifest_checksum_is_left_until_cos_finishes_it(bucket):
+    bucket.put("uploads/a.png", at=T1)
+    bucket.report(DAY1)
+    bucket.report(DAY2)
+    bucket.emulator.backend.delete_object("examplebucket-1250000000", f"{ROOT}{DAY2}/manifest.checksum")
+    result = bucket.tick()
+    assert result["inventory"]["day"] == DAY1
+
+
+def test_no_report_newer_than_the_last_processed_one_for_more_than_36_hours_is_a_late_note(bucket):
+    bucket.put("uploads/a.png", at=T1)
+    bucket.report(DAY1)
+    bucket.tick()
+    key = "autopilot/inventory-runs/daily/checkpoint.json"
+    checkpoint = json.loads(bucket.object(key))
+    processed = datetime.fromisoformat(checkpoint["processed_at"].replace("Z", "+00:00"))
+    bucket.write(key, json.dumps(dict(checkpoint, processed_at=(processed - timedelta(hours=37)).isoformat())).encode())
+    result = bucket.tick()
+    assert "inventory daily is late: no report newer than 20261103" in result["note"]
+
+
+def test_the_summary_for_the_report_names_the_date_counts_and_jobs_with_no_problem_when_in_time(bucket):
+    bucket.put("uploads/a.png", "uploads/b.txt", at=T1)
+    bucket.report(DAY1)
+    bucket.tick()
+    now = datetime.now(timezone.utc)
+    summary = summarise_inventory(bucket.client, load_settings(bucket.env), "daily", now)
+    assert (summary.day, summary.kept, summary.jobs, summary.problem) == (DAY1, 1, 1, "")
+    assert summary.dropped["suffix not in UPLOAD_SUFFIXES"] == 1
+
+
+def test_the_summary_for_the_report_says_the_inventory_is_late_as_a_problem(bucket):
+    bucket.put("uploads/a.png", at=T1)
+    bucket.report(DAY1)
+    bucket.tick()
+    later = datetime.now(timezone.utc) + timedelta(hours=37)
+    summary = summarise_inventory(bucket.client, load_settings(bucket.env), "daily", later)
+    assert summary.problem.startswith("inventory daily is late: no report newer than 20261103")
+
+
+def test_a_forged_checkpoint_is_ignored_with_a_note_and_the_report_is_processed(bucket):
+    bucket.put("uploads/a.png", at=T1)
+    bucket.report(DAY1)
+    bucket.write("autopilot/inventory-runs/daily/checkpoint.json", json.dumps({
+        "inventory_id": "daily", "day": "20261103", "cut": "2026-11-02T15:00:00Z",
+        "processed_at": "2026-11-03T00:00:00Z"}).encode())
+    result = bucket.tick()
+    assert "stands on no submitted ledger" in result["note"]
+    assert bucket.covered() == ["uploads/a.png"]
