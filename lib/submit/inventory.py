@@ -170,6 +170,29 @@ def part_input(settings: Settings, part: InventoryPart) -> JobInput:
     return JobInput(Manifest=url) if part.input == "Manifest" else JobInput(UrlFile=url)
 
 
+def dry_run(settings: Settings, client: CiClient, now: datetime) -> Tuple[Optional[str], Optional[Plan]]:
+    """(newest report date, its counts and parts as the next run would make them); nothing is written or sent.
+
+    For the operator CLI: reads the same report with the same window as a run would (the window from the stored
+    checkpoint), so its counts are the run's; None, None when the inventory has no report yet."""
+    assert settings.inventory_id is not None
+    config = read_configuration(client, settings.inventory_id, settings.bucket)
+    check_config(settings, config)
+    root = report_root(config, settings.bucket)
+    day, _, checksum = newest_report(client, root)
+    if day is None:
+        return None, None
+    checkpoint, _, _ = read_checkpoint(client, settings, settings.inventory_id, as_utc(now))
+    cut = report_cut(day)
+    report = read_report(client, config, root, day, checksum)
+
+    def discard(_key: str, _data: bytes) -> None:
+        return None
+
+    return day, plan_parts(discard, settings, report, window_start(settings, cut, checkpoint), cut,
+                           rows(client, report))
+
+
 def submit_inventory(settings: Settings, deps: Deps, trigger: str, rule: str, note: str = "") -> SubmitResult:
     """The newest report of INVENTORY_ID as jobs, once; a note when there is none, it is done, or it is late."""
     check_safety(settings)

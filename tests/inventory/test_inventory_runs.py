@@ -267,3 +267,17 @@ def test_a_forged_checkpoint_is_ignored_with_a_note_and_the_report_is_processed(
     result = bucket.tick()
     assert "stands on no submitted ledger" in result["note"]
     assert bucket.covered() == ["uploads/a.png"]
+
+
+def test_a_dry_run_counts_what_the_run_then_submits_and_writes_nothing(bucket):
+    from lib.submit.inventory import dry_run
+
+    bucket.put("uploads/a.png", "uploads/b.png", "uploads/c.txt", "other/d.png", at=T1)
+    bucket.report(DAY1)
+    keys_before = sorted(bucket.emulator.backend.buckets["examplebucket-1250000000"])
+    day, plan = dry_run(load_settings(bucket.env), bucket.client, datetime.now(timezone.utc))
+    assert sorted(bucket.emulator.backend.buckets["examplebucket-1250000000"]) == keys_before
+    assert bucket.jobs() == []
+    result = bucket.tick()
+    assert (day, plan.listed, plan.kept, plan.dropped) == (DAY1, result["inventory"]["listed"],
+                                                           result["inventory"]["kept"], result["inventory"]["dropped"])
