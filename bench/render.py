@@ -81,6 +81,10 @@ def summary(results: Dict[str, Any]) -> List[str]:
                      f"≤ 1 manifest write + 1 create + 1 duplicate check ({worst} calls at most in all)",
                      "≤ 1 manifest + 1 create (+ duplicate check)", verdict(ok)])
     rows += upload_batch_rows(results)
+    if results.get("inventory"):
+        from bench import inventory
+
+        rows += inventory.summary_rows(results["inventory"])
     lat = results.get("latency")
     if lat:
         rows.append(["Warm latency: submit handler vs the bare SDK create it wraps",
@@ -566,6 +570,12 @@ def upload_batch_section(results: Dict[str, Any]) -> List[str]:
     return out + [""]
 
 
+def inventory_section(results: Dict[str, Any]) -> List[str]:
+    from bench import inventory
+
+    return inventory.render(results.get("inventory") or {})
+
+
 def detector_section(results: Dict[str, Any], existing: str) -> str:
     det = results.get("detector")
     if det:
@@ -580,7 +590,8 @@ def render(results: Dict[str, Any], existing: str = "") -> str:
              "are measured as ratios against a floor in the same run where the machine's noise would otherwise "
              "dominate.", "", *machine_lines(results), "", "## Summary", "", *summary(results), ""]
     for section in (cold_section, imports_section, package_section, memory_section, calls_section,
-                    upload_batch_section, latency_section, report_latency_section, throughput_section):
+                    upload_batch_section, inventory_section, latency_section, report_latency_section,
+                    throughput_section):
         lines += section(results)
     det = detector_section(results, existing)
     text = "\n".join(lines).rstrip("\n") + "\n"

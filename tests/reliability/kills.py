@@ -127,7 +127,9 @@ class Outcome:
 class Runner:
     """Runs the submit handler in a fresh process per delivery, through the relay, at a given wall-clock time."""
 
-    def __init__(self, relay: Relay, env: Mapping[str, str], time_limit_ms: int) -> None:
+    def __init__(self, relay: Relay, env: Mapping[str, str], time_limit_ms: int,
+                 patch: Optional[Mapping[str, Any]] = None) -> None:
+        self.patch = dict(patch or {})  # module attributes each run's process sets before it runs (kill_child)
         self.relay = relay
         self.env = dict(env, COS_EMULATOR_URL=relay.url)
         self.time_limit_ms = time_limit_ms
@@ -142,7 +144,8 @@ class Runner:
         out = os.path.join(self.dir, f"run{self.runs}.json")
         self.relay.arm(kill_after)
         spec = {"event": event, "env": self.env, "now": now.isoformat(), "request_id": f"req-{self.runs}",
-                "time_limit_ms": self.time_limit_ms, "out": out, "log": os.path.join(self.dir, "runs.log")}
+                "time_limit_ms": self.time_limit_ms, "out": out, "log": os.path.join(self.dir, "runs.log"),
+                "patch": self.patch}
         assert self.zygote.stdin is not None and self.zygote.stdout is not None
         self.zygote.stdin.write(json.dumps(spec) + "\n")
         self.zygote.stdin.flush()
