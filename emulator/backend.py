@@ -11,6 +11,16 @@ from datetime import datetime, timezone
 from typing import Callable, Deque, Dict, Iterable, List, Optional, Protocol, Tuple
 
 from .errors import EmulatorError, invalid_argument, no_such_bucket, no_such_key
+from .inventory import (
+    LIST_PAGE_SIZE,
+    MAX_CONFIGURATIONS,
+    ROWS_PER_FILE,
+    InventoryConfig,
+    InventoryReport,
+    InventoryRunError,
+    build_report,
+    report_date,
+)
 from .models import (
     JOB_STATES,
     TERMINAL_STATES,
@@ -174,6 +184,8 @@ class Backend:
         self.executions_by_batch: Dict[str, List[WorkflowExecution]] = defaultdict(list)
         self._claimed: set = set()
         self._queues: Dict[str, Deque[str]] = {}
+        self.inventories: Dict[str, Dict[str, InventoryConfig]] = defaultdict(dict)
+        self.one_time_inventories: Dict[Tuple[str, str], str] = {}  # (bucket, id) → the date it was submitted
 
     # ----- lifecycle -------------------------------------------------------------------------------
     def reset(self) -> None:
@@ -215,8 +227,13 @@ class Backend:
                 self.executions_by_batch[ex.batch_job_id].append(ex)
         for wf in state["workflows"]:
             self.workflows[wf.workflow_id] = wf
+        for bucket, configs in state.get("inventories", {}).items():
+            for data in sorted(configs, key=lambda c: c.get("seq", 0)):
+                config = InventoryConfig.from_json(data)
+                self.inventories[bucket][config.id] = config
         seqs = [r.seq for r in list(self.jobs.values()) + list(self.inspect_jobs.values())
                 + list(self.workflows.values()) + list(self.executions.values())]
+        seqs += [c.seq for configs in self.inventories.values() for c in configs.values()]
         self._seq = max(seqs, default=0)
 
     def persist_job(self, job: BatchJob) -> None:
@@ -256,6 +273,7 @@ class Backend:
                 raise EmulatorError(409, "BucketNotEmpty", "The bucket you tried to delete is not empty.",
                                     resource=name)
             del self.buckets[name]
+            self.inventories.pop(name, None)
             if self.store is not None:
                 self.store.delete_bucket(name)
 
@@ -368,6 +386,102 @@ class Backend:
                 # resume after every key under the last common prefix
                 last = prefixes[-1] + "\U0010ffff"
             return contents, prefixes, truncated, (last if truncated else "")
+
+    # ----- bucket inventory --------------------------------------------------------------------------
+    def put_inventory(self, bucket: str, config: InventoryConfig) -> None:
+        """Add or replace a configuration (a replaced one keeps its place in the list).
+
+        Raises:
+            EmulatorError: 404 NoSuchBucket; 400 TooManyConfigurations past 1,000 per bucket.
+        """
+        with self.lock:
+            self._bucket(bucket)
+            configs = self.inventories[bucket]
+            old = configs.get(config.id)
+            if old is None and len(configs) >= MAX_CONFIGURATIONS:
+                raise EmulatorError(400, "TooManyConfigurations",
+                                    f"the bucket already has {MAX_CONFIGURATIONS} inventory configurations")
+            config.seq = old.seq if old is not None else self._next_seq()
+            configs[config.id] = config
+            if self.store is not None:
+                self.store.save_inventory(bucket, config.id, config.to_json())
+
+    def get_inventory(self, bucket: str, inventory_id: str) -> InventoryConfig:
+        """Raises: EmulatorError 404 NoSuchBucket / NoSuchConfiguration."""
+        with self.lock:
+            self._bucket(bucket)
+            config = self.inventories[bucket].get(inventory_id)
+            if config is None:
+                raise EmulatorError(404, "NoSuchConfiguration", "The specified configuration does not exist.",
+                                    resource=f"{bucket}?inventory&id={inventory_id}")
+            return InventoryConfig.from_json(config.to_json())
+
+    def delete_inventory(self, bucket: str, inventory_id: str) -> None:
+        """Delete a configuration; an absent one is not an error. Raises: EmulatorError 404 NoSuchBucket."""
+        with self.lock:
+            self._bucket(bucket)
+            if self.inventories[bucket].pop(inventory_id, None) is not None and self.store is not None:
+                self.store.delete_inventory(bucket, inventory_id)
+
+    def list_inventories(self, bucket: str, after: str = "") -> Tuple[List[InventoryConfig], str]:
+        """One page (100) of configurations in the order first put, starting after the id ``after``; returns
+        (page, id to continue after or '')."""
+        with self.lock:
+            self._bucket(bucket)
+            ids = list(self.inventories[bucket])
+            start = ids.index(after) + 1 if after in ids else 0
+            if after and after not in ids:
+                raise invalid_argument("continuation-token is not valid")
+            page = [InventoryConfig.from_json(self.inventories[bucket][i].to_json())
+                    for i in ids[start:start + LIST_PAGE_SIZE]]
+            more = start + LIST_PAGE_SIZE < len(ids)
+            return page, (page[-1].id if more else "")
+
+    def post_inventory(self, bucket: str, config: InventoryConfig, rows_per_file: int = ROWS_PER_FILE
+                       ) -> InventoryReport:
+        """A one-time inventory: refused for an id already used today or by a periodic configuration, else the
+        report is produced now. Raises: EmulatorError 409 DuplicateInventoryId, as :meth:`run_inventory`."""
+        with self.lock:
+            self._bucket(bucket)
+            today = report_date(self.clock())
+            if config.id in self.inventories[bucket] or self.one_time_inventories.get((bucket, config.id)) == today:
+                raise EmulatorError(409, "DuplicateInventoryId",
+                                    f"inventory id {config.id!r} is a periodic configuration's or was submitted today")
+            report = self._produce(bucket, config, today, rows_per_file)
+            self.one_time_inventories[(bucket, config.id)] = today
+            return report
+
+    def run_inventory(self, bucket: str, inventory_id: str, date: Optional[str] = None,
+                      rows_per_file: int = ROWS_PER_FILE) -> InventoryReport:
+        """Produce the configuration's report now, dated ``date`` (YYYYMMDD; default today in China time): the
+        source objects as they are at this moment, written into the destination bucket.
+
+        Raises:
+            EmulatorError: 404 NoSuchBucket / NoSuchConfiguration; 409 InventoryDisabled when IsEnabled is false;
+            400 InvalidArgument for a bad date.
+        """
+        with self.lock:
+            config = self.get_inventory(bucket, inventory_id)
+            if not config.is_enabled:
+                raise InventoryRunError(409, "InventoryDisabled",
+                                        f"inventory {inventory_id!r} has IsEnabled false: COS produces no report")
+            if date is None:
+                date = report_date(self.clock())
+            elif not (len(date) == 8 and date.isdigit()):
+                raise invalid_argument(f"date must be YYYYMMDD, got {date!r}")
+            return self._produce(bucket, config, date, rows_per_file)
+
+    def _produce(self, bucket: str, config: InventoryConfig, date: str, rows_per_file: int) -> InventoryReport:
+        target = config.target_bucket
+        if target not in self.buckets:
+            raise InventoryRunError(404, "NoSuchBucket", f"the inventory's destination bucket {target} does not exist",
+                                    resource=target)
+        records = list(self._bucket(bucket).values())  # the scan: before any report file is written
+
+        def put(key: str, data: bytes, content_type: str) -> None:
+            self.put_object(target, key, data, content_type=content_type)
+
+        return build_report(config, bucket, records, date, put, rows_per_file=rows_per_file)
 
     # ----- batch jobs ------------------------------------------------------------------------------
     def create_batch_job(self, bucket: str, region: str, spec: BatchJobSpec) -> BatchJob:

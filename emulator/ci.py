@@ -139,7 +139,8 @@ class CiActions:
     # ----- batch jobs ----------------------------------------------------------------------------------
     def create_inventory_trigger_job(self, request: Request) -> Response:
         """Create a batch job (Type Workflow or Job/ImageInspect) after validating the body like the service.
-        Not emulated: Manifest input (accepted, then the job fails), QueueId, CallBack*, Output, JobLevel,
+        Manifest input runs over the inventory report's rows (executor ``_read_manifest``). Not emulated: QueueId,
+        CallBack*, Output, JobLevel,
         UserData (echoed only), Tags other than ImageInspect (400)."""
         spec = parse_batch_job(parse_body(request.body))
         job = self.backend.create_batch_job(request.bucket, request.region, spec)

@@ -1,4 +1,5 @@
-"""Control endpoints under ``/_emulator/`` (loopback only, never signature-checked): reset, run, log, faults."""
+"""Control endpoints under ``/_emulator/`` (loopback only, never signature-checked): reset, run, inventory, log,
+faults."""
 from __future__ import annotations
 
 import json
@@ -8,6 +9,7 @@ from .backend import Backend
 from .dispatch import Request, Response, Route, route
 from .errors import EmulatorError
 from .faults import Faults
+from .inventory import ROWS_PER_FILE
 from .requestlog import RequestLog
 
 
@@ -25,6 +27,7 @@ class ControlActions:
         return [
             route("control", "POST", "/_emulator/reset", self.reset),
             route("control", "POST", "/_emulator/run-pending", self.run_pending),
+            route("control", "POST", "/_emulator/inventory/run", self.run_inventory),
             route("control", "GET", "/_emulator/requests", self.requests),
             route("control", "DELETE", "/_emulator/requests", self.clear_requests),
             route("control", "POST", "/_emulator/faults", self.add_fault),
@@ -42,6 +45,18 @@ class ControlActions:
     def run_pending(self, request: Request) -> Response:
         """Run every unfinished job to completion now."""
         return _json({"ran": self.backend.run_pending()})
+
+    def run_inventory(self, request: Request) -> Response:
+        """``?bucket=<b>&id=<id>[&date=YYYYMMDD][&rows_per_file=N]``: produce that inventory's report now."""
+        p = request.params
+        if not p.get("bucket") or not p.get("id"):
+            raise EmulatorError(400, "InvalidArgument", "bucket and id are required")
+        try:
+            rows = int(p.get("rows_per_file") or ROWS_PER_FILE)
+        except ValueError as exc:
+            raise EmulatorError(400, "InvalidArgument", "rows_per_file must be an integer") from exc
+        report = self.backend.run_inventory(p["bucket"], p["id"], date=p.get("date") or None, rows_per_file=rows)
+        return _json(report.to_json())
 
     def requests(self, request: Request) -> Response:
         return _json([r.to_dict() for r in self.request_log])

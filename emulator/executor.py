@@ -1,6 +1,11 @@
 """Execution of batch jobs: select objects from the Input, run ImageInspect on each, apply AutoProcess."""
 from __future__ import annotations
 
+import csv
+import gzip
+import hashlib
+import io
+import json
 import re
 import uuid
 from collections import deque
@@ -89,8 +94,7 @@ def select_keys(backend: Backend, job: BatchJob) -> List[str]:
     elif job.input_kind == "UrlFile":
         keys = _read_url_file(objects, job, _input_file_key(job))
     else:
-        _input_file_key(job)  # a bare key fails as it would on CI; a URL reaches "not emulated"
-        raise JobFailure("InvalidInput", f"{job.input_kind} input is not emulated")
+        keys = _read_manifest(objects, job, _input_file_key(job))
     return [k for k in keys if not k.startswith(BACKUP_PREFIX)]
 
 
@@ -139,6 +143,50 @@ def _read_url_file(objects: Dict, job: BatchJob, file_key: str) -> List[str]:
         if key not in seen:
             seen.add(key)
             keys.append(key)
+    return keys
+
+
+def _read_manifest(objects: Dict, job: BatchJob, manifest_key: str) -> List[str]:
+    """Keys of a COS inventory report's rows (``Input.Manifest`` = the manifest.json's object URL, the Go SDK's
+    example/CI/workflow_and_job/inventory.go). Each data file named in ``files[]`` is read and checked against its
+    ``md5Checksum``; ``Key`` is URL-decoded; a row of another bucket is skipped. What CI does on a bad checksum or a
+    foreign row is not published: failing the job, and skipping the row, are this emulator's choices."""
+    record = objects.get(manifest_key)
+    if record is None:
+        raise JobFailure("InvalidInput", f"Manifest not found: {job.input_value}")
+    try:
+        manifest = json.loads(record.data.decode("utf-8"))
+        columns = [c.strip() for c in str(manifest["fileSchema"]).split(",")]
+        bucket_col, key_col = columns.index("Bucket"), columns.index("Key")
+        appid_col = columns.index("Appid") if "Appid" in columns else None
+        files = [(str(f["key"]), str(f.get("md5Checksum") or f.get("MD5checksum") or "")) for f in manifest["files"]]
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise JobFailure("InvalidInput", f"Manifest is not an inventory manifest.json ({exc!r}): "
+                                         f"{job.input_value}") from exc
+    keys: List[str] = []
+    seen = set()
+    for file_key, md5 in files:
+        data_file = objects.get(file_key)
+        if data_file is None:
+            raise JobFailure("InvalidInput", f"Manifest names a data file that does not exist: {file_key}")
+        if md5 and hashlib.md5(data_file.data).hexdigest() != md5.lower():  # noqa: S324 - the documented checksum
+            raise JobFailure("InvalidInput", f"Manifest data file {file_key} does not match its md5Checksum")
+        try:
+            rows = csv.reader(io.StringIO(gzip.decompress(data_file.data).decode("utf-8"), newline=""))
+            for row in rows:
+                if not row:
+                    continue
+                name = row[bucket_col]
+                full = f"{name}-{row[appid_col]}" if appid_col is not None else name
+                if job.bucket not in (name, full):
+                    continue
+                key = unquote(row[key_col])
+                if key not in seen:
+                    seen.add(key)
+                    keys.append(key)
+        except (OSError, EOFError, UnicodeDecodeError, IndexError, csv.Error) as exc:
+            raise JobFailure("InvalidInput", f"Manifest data file {file_key} is not gzip CSV per fileSchema "
+                                             f"({exc!r})") from exc
     return keys
 
 

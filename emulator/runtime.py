@@ -16,6 +16,7 @@ from .control import ControlActions
 from .cos import CosActions
 from .dispatch import Dispatcher
 from .faults import Faults
+from .inventory import ROWS_PER_FILE, InventoryReport
 from .requestlog import RequestLog
 
 logger = logging.getLogger(__name__)
@@ -146,6 +147,11 @@ class EmulatorHandle:
         self.backend.reset()
         self.faults.clear()
         self.request_log.clear()
+
+    def run_inventory(self, bucket: str, inventory_id: str, date: Optional[str] = None,
+                      rows_per_file: int = ROWS_PER_FILE) -> InventoryReport:
+        """Produce an inventory report now (``Backend.run_inventory``; ``POST /_emulator/inventory/run``)."""
+        return self.backend.run_inventory(bucket, inventory_id, date=date, rows_per_file=rows_per_file)
 
     # ----- SDK helpers (import qcloud_cos lazily) ---------------------------------------------------------
     def cos_config(self, region: str = DEFAULT_REGION, secret_id: Optional[str] = None,

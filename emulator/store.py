@@ -41,6 +41,7 @@ class Store:
         buckets/<bucket>/bucket.json
         buckets/<bucket>/objects/<sha256(key)>.json        metadata (+ name of the data file)
         buckets/<bucket>/objects/<sha256(key)>.<md5>.bin   data
+        buckets/<bucket>/inventory/<sha256(id)>.json       inventory configuration
         jobs/<job_id>.json                                 batch job + its per-object jobs and executions
         workflows/<workflow_id>.json
 
@@ -82,6 +83,12 @@ class Store:
         if old and old.get("data_file"):
             self._unlink(os.path.join(objects, old["data_file"]))
 
+    def save_inventory(self, bucket: str, inventory_id: str, payload: Dict[str, Any]) -> None:
+        _write_json(os.path.join(self._bucket_dir(bucket), "inventory", _key_hash(inventory_id) + ".json"), payload)
+
+    def delete_inventory(self, bucket: str, inventory_id: str) -> None:
+        self._unlink(os.path.join(self._bucket_dir(bucket), "inventory", _key_hash(inventory_id) + ".json"))
+
     def save_job(self, job: BatchJob, inspect_jobs: List[InspectJob], executions: List[WorkflowExecution]) -> None:
         _write_json(os.path.join(self.root, "jobs", job.job_id + ".json"), {
             "job": job.to_json(),
@@ -101,8 +108,9 @@ class Store:
 
     def load(self) -> Dict[str, Any]:
         """Everything on disk: ``{"buckets": {name: (created, {key: ObjectRecord})}, "jobs": [(job, inspect_jobs,
-        executions)], "workflows": [Workflow]}``."""
+        executions)], "workflows": [Workflow], "inventories": {bucket: [configuration JSON]}}``."""
         buckets: Dict[str, Tuple[str, Dict[str, ObjectRecord]]] = {}
+        inventories: Dict[str, List[Dict[str, Any]]] = {}
         bucket_root = os.path.join(self.root, "buckets")
         for name in sorted(os.listdir(bucket_root)) if os.path.isdir(bucket_root) else []:
             info = self._read_json(os.path.join(bucket_root, name, "bucket.json"))
@@ -129,13 +137,14 @@ class Store:
                 if (entry.endswith(".bin") and entry not in referenced) or entry.startswith(".tmp-"):
                     self._unlink(os.path.join(obj_dir, entry))
             buckets[name] = (info.get("created", ""), objects)
+            inventories[name] = self._read_dir(os.path.join(bucket_root, name, "inventory"))
         jobs = []
         for payload in self._read_dir(os.path.join(self.root, "jobs")):
             jobs.append((BatchJob.from_json(payload["job"]),
                          [InspectJob.from_json(j) for j in payload.get("inspect_jobs", [])],
                          [WorkflowExecution.from_json(e) for e in payload.get("executions", [])]))
         workflows = [Workflow.from_json(w) for w in self._read_dir(os.path.join(self.root, "workflows"))]
-        return {"buckets": buckets, "jobs": jobs, "workflows": workflows}
+        return {"buckets": buckets, "jobs": jobs, "workflows": workflows, "inventories": inventories}
 
     def _read_dir(self, directory: str) -> List[Dict[str, Any]]:
         if not os.path.isdir(directory):

@@ -46,6 +46,7 @@ class Setting:
 MAX_REPORT_CONCURRENCY = 64  # more threads than this only queue on the service and cost memory
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{0,48}-\d{5,}$")
 _WORKFLOW_ID = re.compile(r"^w[0-9A-Za-z]{6,64}$")
+_INVENTORY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # CI's job-name alphabet, checked per character: a regex over the CJK range takes ~2 ms to compile, per pattern,
 # on every cold start.
 _NAME_ASCII = frozenset(string.ascii_letters + string.digits + "_-")
@@ -120,6 +121,17 @@ class Settings(BaseModel):
         "INPUT_PREFIX", timer="narrows only",
         what="Which objects a timer run covers.",
         allowed="a folder such as images/ (no leading '/'); '/' alone is the whole bucket")] = "/"
+    input_source: Annotated[Literal["prefix", "inventory"], Setting(
+        "INPUT_SOURCE", timer="yes",
+        what="Where a timer rule takes its objects from: Input.Prefix (CI lists INPUT_PREFIX), or the newest COS "
+             "Inventory report of INVENTORY_ID, filtered by the same rules as uploads (lib.submit.inventory).",
+        allowed="prefix or inventory",
+        error="must be prefix (CI lists INPUT_PREFIX) or inventory (the newest report of INVENTORY_ID)")] = "prefix"
+    inventory_id: Annotated[Optional[str], Setting(
+        "INVENTORY_ID", timer="yes",
+        what="The bucket's inventory configuration a rule with INPUT_SOURCE=inventory reads; its destination is read "
+             "from the configuration (GET Bucket inventory), never set here. Required when INPUT_SOURCE=inventory.",
+        allowed="1-64 characters a-z A-Z 0-9 - _ . (PUT Bucket inventory's Id)")] = None
     window: Annotated[WindowSpec, Setting(
         "WINDOW", timer="yes",
         what="How far back a timer run looks: since the previous run, a fixed look-back, or all.",
@@ -348,6 +360,14 @@ class Settings(BaseModel):
                                      "writes: name the folders your uploads go to, e.g. uploads/")
         return self
 
+    @field_validator("inventory_id")
+    @classmethod
+    def _inventory_id(cls, v: Optional[str]) -> Optional[str]:
+        # PUT Bucket inventory's node table: Id takes a-z A-Z 0-9 - _ . (intlcloud-documents, PUT Bucket inventory).
+        if v is not None and not _INVENTORY_ID.match(v):
+            raise ValueError("must be 1-64 characters a-z A-Z 0-9 - _ . (the inventory configuration's Id)")
+        return v
+
     @field_validator("lease_seconds")
     @classmethod
     def _lease(cls, v: Optional[int]) -> Optional[int]:
@@ -420,6 +440,9 @@ class Settings(BaseModel):
     def _consistent(self) -> "Settings":
         if self.job_type == "Workflow" and not self.workflow_ids:
             raise ValueError("WORKFLOW_IDS is required when JOB_TYPE=Workflow")
+        if self.input_source == "inventory" and not self.inventory_id:
+            raise ValueError("INVENTORY_ID is required when INPUT_SOURCE='inventory' (INVENTORY_ID is unset): set it "
+                             "to the id of the bucket's inventory configuration, or set INPUT_SOURCE=prefix")
         return self
 
     @property

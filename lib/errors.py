@@ -10,6 +10,9 @@
   + LeaseHeldError         another run is working on the same window or upload right now
   + StateError             our own state object in the bucket (a checkpoint) is unreadable
     - TamperedStateError   a state object fails a check against our rules or CI: ignored, never obeyed, reported
+  + InventoryError         the bucket's inventory configuration or a report read back cannot be used as is
+    - InventoryConfigError   the configuration is missing or lacks what the rule needs (fields, destination)
+    - InventoryReportError   a report fails a check (checksum, missing file, a key outside its folder)
   + JobMismatchError       a job found by its name does not do what this run would send
   + PaginationError        the list API repeated a NextToken (we stop instead of looping)
   + DeliveryError          a report could not be delivered to one channel
@@ -85,6 +88,18 @@ class TamperedStateError(StateError):
 
     Anyone with PUT on the bucket can write under STATE_PREFIX, so such an object is skipped, never acted on, and
     surfaces as a report problem naming the object and the check it failed."""
+
+
+class InventoryError(AppError):
+    """A COS Inventory configuration or report cannot be used; nothing is submitted from it."""
+
+
+class InventoryConfigError(InventoryError):
+    """GET Bucket inventory gave no configuration, or one the rule cannot read (destination, optional fields)."""
+
+
+class InventoryReportError(InventoryError):
+    """A report read back fails a check; everything in it is input, so no job is made from any of it."""
 
 
 class JobMismatchError(AppError):

@@ -171,6 +171,15 @@ def upload_batch_job_name(prefix: str, slot: datetime, n: int) -> str:
     return f"{prefix}-upload-batch-{compact(slot)}-{n}"
 
 
+def inventory_job_name(prefix: str, inventory_id: str, day: str, n: int) -> str:
+    """`<prefix>-inv-<inventory id>-<YYYYMMDD>-<n>`: the report's (id, date) and the part, so a takeover finds it."""
+    cleaned = _safe_part(inventory_id, 40)
+    if cleaned == inventory_id.replace(".", "_") and "." in inventory_id:
+        # '.' is allowed in an inventory id, not in a job name: keep `a.b` and `a_b` apart.
+        cleaned = f"{cleaned[:31]}_{hashlib.sha256(inventory_id.encode('utf-8')).hexdigest()[:8]}"
+    return f"{prefix}-inv-{cleaned}-{day}-{n}"
+
+
 def is_batch_job_id(text: str) -> bool:
     """Whether text has the form of a batch-job id, so it may go into a URL path (GET /inventorytriggerjob/<id>)."""
     return bool(_BATCH_JOB_ID.match(text))

@@ -17,9 +17,14 @@ def skip_reason(settings: Settings, obj: UploadedObject) -> str:
     if not settings.watches(obj.key):
         return (f"key {obj.key!r} is outside UPLOAD_PREFIXES={','.join(settings.upload_prefixes)!r}, the prefixes "
                 "this function's COS triggers watch")
+    return own_or_suffix_reason(settings, obj.key)
+
+
+def own_or_suffix_reason(settings: Settings, key: str) -> str:
+    """The rules every path shares ('' when none applies): our own folders, then UPLOAD_SUFFIXES."""
     for prefix in settings.skip_prefixes():
-        if obj.key.startswith(prefix):
+        if key.startswith(prefix):
             return f"under {prefix} (our own state or CI's backups; processing it would recurse)"
-    if not obj.key.lower().endswith(settings.upload_suffixes):
+    if not key.lower().endswith(settings.upload_suffixes):
         return "suffix not in UPLOAD_SUFFIXES"
     return ""

@@ -4,7 +4,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Callable, List, Optional
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional
 
 from pydantic import BaseModel, ConfigDict
 
@@ -63,6 +63,18 @@ class SkippedKey(BaseModel):
     reason: str
 
 
+class InventoryRun(BaseModel):
+    """What the result says about the report: which one, how many objects it listed, kept, and why it dropped the rest."""
+
+    model_config = ConfigDict(frozen=True)
+    inventory_id: str
+    day: Optional[str] = None
+    listed: int = 0
+    kept: int = 0
+    dropped: Dict[str, int] = {}
+    skipped_reports: List[str] = []  # older reports never processed: a newer one's window covers theirs
+
+
 class SubmitResult(BaseModel):
     """What a submit run did, JSON-able for the handler's return value."""
 
@@ -73,6 +85,7 @@ class SubmitResult(BaseModel):
     note: str = ""
     recorded: int = 0  # coalescing mode: uploads recorded for a later batch job
     late: int = 0  # of those, records that may have missed their slot's first flush (a late marker was left)
+    inventory: Optional[InventoryRun] = None  # INPUT_SOURCE=inventory: the report read and its counts
 
 
 def check_safety(settings: Settings) -> None:

@@ -56,11 +56,16 @@ def submit_timer(settings: Settings, event: TimerEvent, deps: Deps) -> SubmitRes
     """The window's job; in coalescing mode also a flush pass, which bounds how long a quiet bucket's uploads wait.
 
     One failing does not stop the other; the first failure is raised once both ran, so SCF retries the tick."""
+    rule_run = window_timer
+    if settings.input_source == "inventory":
+        from lib.submit.inventory import inventory_timer  # inventory rules only: a prefix tick never pays its import
+
+        rule_run = inventory_timer
     if not settings.upload_batch_seconds:
-        return window_timer(settings, event, deps)
+        return rule_run(settings, event, deps)
     failure: Optional[AppError] = None
     try:
-        result = window_timer(settings, event, deps)
+        result = rule_run(settings, event, deps)
     except AppError as exc:
         failure, result = exc, SubmitResult(trigger="timer", rule=rule_of(settings, event))
     from lib.submit.coalesce import flush_uploads  # coalescing mode only: a per-event run never pays its import

@@ -83,7 +83,15 @@ def plan_upload(settings: Settings, objects: List[UploadedObject]) -> UploadPlan
 
 
 def submit_upload(settings: Settings, event: CosEvent, deps: Deps) -> SubmitResult:
-    """One job over exactly the uploaded objects: Input.Object for one, a UrlFile manifest for several."""
+    """One job over exactly the uploaded objects: Input.Object for one, a UrlFile manifest for several.
+
+    With INPUT_SOURCE=inventory, an event for INVENTORY_ID's manifest.checksum runs the inventory rule instead."""
+    if settings.input_source == "inventory":
+        from lib.submit.inventory import inventory_upload  # inventory rules only
+
+        result = inventory_upload(settings, event, deps)
+        if result is not None:
+            return result
     objects, skipped = select_uploads(settings, event)
     for item in skipped:
         logs.log("upload_skip", key=item.key, reason=item.reason)

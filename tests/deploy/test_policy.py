@@ -29,6 +29,7 @@ SDK_ACTIONS = {
     "put_object": {"name/cos:PutObject"}, "get_object": {"name/cos:GetObject"},
     "delete_object": {"name/cos:DeleteObject"}, "delete_objects": {"name/cos:DeleteObject"},
     "list_objects": {"name/cos:GetBucket"}, "head_object": {"name/cos:HeadObject"},
+    "get_bucket_inventory": {"name/cos:GetBucketInventory"},  # INPUT_SOURCE=inventory: the report's destination
     "get_presigned_url": {"name/cos:GetObject"},  # signed locally; whoever opens it GETs with the role's grant
 }
 

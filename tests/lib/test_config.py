@@ -151,7 +151,7 @@ def test_plain_text_timer_argument_means_no_overrides(argument):
 
 def test_a_timer_argument_may_override_exactly_these_settings():
     assert OVERRIDABLE == {"job_type", "workflow_ids", "inspect_auto_process", "inspect_process_type", "input_prefix",
-                           "window", "first_run_lookback", "rule_name", "upload_suffixes", "lease_seconds",
+                           "input_source", "inventory_id", "window", "first_run_lookback", "rule_name", "upload_suffixes", "lease_seconds",
                            "api_timeout", "report_lookback", "report_all_jobs", "report_stuck_after", "report_notify",
                            "report_fail_above", "report_link", "report_link_expires", "report_cancel_duplicates",
                            "report_concurrency"}
