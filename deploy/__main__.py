@@ -99,7 +99,8 @@ def main(argv: Optional[List[str]] = None, transport: Optional[Transport] = None
         bucket = cos_lifecycle(target_of(app), environ)
         policy_api = cos_policy(policy_target_of(app, {**read_dotenv(args.config.parent / ".env"), **environ}),
                                 environ)
-        inventory_api = cos_inventory(inventory_target_of(app), environ)
+        inventory_api = cos_inventory(inventory_target_of(app, {**read_dotenv(args.config.parent / ".env"), **environ}),
+                                      environ)
         changing: List[str] = []
         if args.command == "lifecycle":
             rules = plan_lifecycle(bucket)
@@ -117,10 +118,7 @@ def main(argv: Optional[List[str]] = None, transport: Optional[Transport] = None
         if args.command == "inventory":
             inventory = plan_inventory(inventory_api, app)
             _warn(inventory)
-            target = inventory.target
-            print(inventory.describe() or (f"No changes: bucket {target.bucket} has inventory {', '.join(target.ids)} "
-                                           "already." if target.ids else "No inventory: no rule has "
-                                           "INPUT_SOURCE=inventory (functions' environments or timer arguments)."))
+            print(inventory.describe() or inventory.unchanged())
             print(apply_inventory(inventory_api, inventory, changing) or "nothing to keep")
             print(f"{len(changing)} changing call(s)")
             return 0

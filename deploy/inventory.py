@@ -52,6 +52,9 @@ VERSIONS = "Current"
 # (reported); Appid, Bucket and Key are always there (console guide 436/30624).
 OPTIONAL_FIELDS = ("Size", "LastModifiedDate", "ETag", "StorageClass")
 MANIFEST_CHECKSUM = "manifest.checksum"
+# A deploy-time variable (.env or the environment, like UPLOADER_PRINCIPALS), not a function setting: false means the
+# operator keeps the configurations named by INVENTORY_ID; the deploy then only reads and checks them.
+MANAGED = "INVENTORY_MANAGED"
 FIX_PERMISSION = ("the deploy credentials lack cos:{action}: allow cos:GetBucketInventory and cos:PutBucketInventory "
                   "on qcs::cos:{region}:uid/<appid>:{bucket}/* for the operator's sub-account (436/33707, 436/33705; "
                   "the function role needs only cos:GetBucketInventory), then run `python -m deploy inventory` again")
@@ -63,12 +66,13 @@ Configuration = Dict[str, Any]
 
 
 class InventoryTarget(NamedTuple):
-    """The bucket, its STATE_PREFIX, and the inventory ids the rules read (empty: no rule uses inventory)."""
+    """The bucket, its STATE_PREFIX, the inventory ids the rules read (empty: none), and whether the deploy keeps them."""
 
     bucket: str
     region: str
     state_prefix: str
     ids: Tuple[str, ...]
+    managed: bool = True
 
     @property
     def destination_prefix(self) -> str:
@@ -79,10 +83,11 @@ class InventoryTarget(NamedTuple):
     def destination_bucket(self) -> str:
         return f"qcs::cos:{self.region}::{self.bucket}"
 
-    def report_folder(self, inventory_id: str) -> str:
+    def report_folder(self, inventory_id: str, prefix: Optional[str] = None) -> str:
         """Where the reports of one id land: `<prefix>/<appid>/<bucket without -appid>/<id>/` (overview 436/30622)."""
         name, _, appid = self.bucket.rpartition("-")
-        return f"{self.destination_prefix}/{appid}/{name}/{inventory_id}/"
+        lead = (self.destination_prefix if prefix is None else prefix).strip("/")
+        return f"{lead + '/' if lead else ''}{appid}/{name}/{inventory_id}/"
 
 
 def _source(value: str, where: str) -> str:
@@ -124,10 +129,15 @@ def inventory_ids_of(app: AppSpec) -> Tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
-def inventory_target_of(app: AppSpec) -> InventoryTarget:
-    """The bucket and STATE_PREFIX every function agrees on (as for the lifecycle rules), and the ids in use."""
+def inventory_target_of(app: AppSpec, environ: Mapping[str, str]) -> InventoryTarget:
+    """The bucket and STATE_PREFIX every function agrees on (as for the lifecycle rules), the ids in use, and
+    INVENTORY_MANAGED (.env or the environment; default true)."""
     base: LifecycleTarget = target_of(app)
-    return InventoryTarget(base.bucket, base.region, base.state_prefix, inventory_ids_of(app))
+    managed = (environ.get(MANAGED) or "true").strip().lower()
+    if managed not in ("true", "false"):
+        raise DeployError(f"{MANAGED}={environ.get(MANAGED)!r}: must be true (the deploy keeps each INVENTORY_ID's "
+                          "configuration) or false (you keep it; the deploy only checks it). Fix: set true or false")
+    return InventoryTarget(base.bucket, base.region, base.state_prefix, inventory_ids_of(app), managed == "true")
 
 
 def desired_configuration(target: InventoryTarget) -> Configuration:
@@ -166,11 +176,22 @@ class InventoryPlan(BaseModel):
 
     @property
     def changing_ids(self) -> List[str]:
+        if not self.target.managed:
+            return []
         return [i for i in self.target.ids if canonical(self.current.get(i)) != canonical(self.wanted)]
 
     @property
     def changed(self) -> bool:
         return bool(self.changing_ids)
+
+    def unchanged(self) -> str:
+        """The line for a plan without changes."""
+        ids = ", ".join(self.target.ids)
+        if not ids:
+            return "No inventory: no rule has INPUT_SOURCE=inventory (functions' environments or timer arguments)."
+        if not self.target.managed:
+            return f"No changes: {MANAGED}=false, so inventory {ids} is yours to keep; the deploy only checked it."
+        return f"No changes: bucket {self.target.bucket} has inventory {ids} already."
 
     def describe(self) -> str:
         """The plan's one line (empty when unchanged)."""
@@ -212,17 +233,52 @@ def cos_inventory(target: InventoryTarget, environ: Mapping[str, str]) -> CosInv
     return CosInventory(target, cos_client(target.region, environ))
 
 
-def trigger_warnings(app: AppSpec, target: InventoryTarget) -> List[str]:
+def _destination(config: Optional[Configuration]) -> Tuple[str, Optional[str]]:
+    dest = ((config or {}).get("Destination") or {}).get("COSBucketDestination") or {}
+    return str(dest.get("Bucket") or ""), None if config is None else str(dest.get("Prefix") or "")
+
+
+def trigger_warnings(app: AppSpec, target: InventoryTarget, current: Mapping[str, Optional[Configuration]]) -> List[str]:
     """One warning per inventory id no COS trigger of submit covers (the timer fallback still runs it)."""
     watched = []
     for trigger in (t for t in app.triggers if t.type == "cos" and t.function == "submit"):
         filt = (json.loads(trigger.desc).get("filter") or {})
         if filt.get("Suffix") == MANIFEST_CHECKSUM:
             watched.append(filt.get("Prefix") or "")
-    return [f"no COS trigger of submit watches {target.report_folder(i)}*{MANIFEST_CHECKSUM}: inventory {i} is "
-            f"processed only by its timer rule. Fix: add the trigger with filter prefix {target.destination_prefix}/ "
-            f"and suffix {MANIFEST_CHECKSUM} to serverless.yml (docs/deploy.md, 'Inventory')"
-            for i in target.ids if not any(target.report_folder(i).startswith(p) for p in watched)]
+    out = []
+    for i in target.ids:
+        prefix = None if target.managed else _destination(current.get(i))[1]
+        folder = target.report_folder(i, prefix)
+        if not any(folder.startswith(p) for p in watched):
+            out.append(f"no COS trigger of submit watches {folder}*{MANIFEST_CHECKSUM}: inventory {i} is processed "
+                       f"only by its timer rule. Fix: add the trigger with filter prefix {folder.split('/')[0]}/ and "
+                       f"suffix {MANIFEST_CHECKSUM} to serverless.yml (docs/deploy.md, 'Inventory')")
+    return out
+
+
+def unmanaged_warnings(target: InventoryTarget, current: Mapping[str, Optional[Configuration]]) -> List[str]:
+    """With INVENTORY_MANAGED=false: what in the operator's own configurations the rules cannot work with."""
+    out = []
+    for i in target.ids:
+        config = current.get(i)
+        if config is None:
+            out.append(f"inventory {i} does not exist on bucket {target.bucket} and {MANAGED}=false: its rule will "
+                       f"report a missing inventory. Fix: create it, or unset {MANAGED} so the deploy keeps it")
+            continue
+        bucket, prefix = _destination(config)
+        fields = set(_listed((config.get("OptionalFields") or {}).get("Field")))
+        if bucket != target.destination_bucket:
+            out.append(f"inventory {i} delivers to {bucket!r}, not {target.destination_bucket}: the rules read "
+                       "reports in their own bucket only. Fix: set its destination to this bucket")
+        if not (prefix or "").startswith(target.state_prefix):
+            out.append(f"inventory {i} delivers under {prefix!r}, outside STATE_PREFIX={target.state_prefix}: the "
+                       "function's role may not list or read it there. Fix: add GetObject on that prefix and the "
+                       "prefix to the GetBucket condition of the role's policy (docs/deploy.md, 'Inventory')")
+        missing = [f for f in OPTIONAL_FIELDS if f not in fields]
+        if missing:
+            out.append(f"inventory {i} lacks the optional field(s) {', '.join(missing)} the rules filter on. Fix: "
+                       "add them to its OptionalFields")
+    return out
 
 
 def plan_inventory(api: CosInventory, app: Optional[AppSpec] = None) -> InventoryPlan:
@@ -230,7 +286,8 @@ def plan_inventory(api: CosInventory, app: Optional[AppSpec] = None) -> Inventor
     target: InventoryTarget = api.target
     plan = InventoryPlan(target=target, current={i: api.configuration(i) for i in target.ids},
                          wanted=desired_configuration(target))
-    plan.warnings = trigger_warnings(app, target) if app is not None else []
+    plan.warnings = [] if target.managed else unmanaged_warnings(target, plan.current)
+    plan.warnings += trigger_warnings(app, target, plan.current) if app is not None else []
     if any(plan.current.get(i) is None for i in plan.changing_ids):
         plan.warnings.append(ROLE_NOTE)
     return plan
@@ -240,6 +297,8 @@ def apply_inventory(api: CosInventory, plan: InventoryPlan, changing: Optional[L
     """PUT ours for each id whose configuration differs; returns the summary line ("" when no rule uses inventory)."""
     if not plan.target.ids:
         return ""
+    if not plan.target.managed:
+        return f"bucket {plan.target.bucket}: inventory {', '.join(plan.target.ids)} kept by you ({MANAGED}=false)"
     if not plan.changed:
         return f"bucket {plan.target.bucket}: inventory unchanged"
     ids = plan.changing_ids

@@ -64,9 +64,9 @@ def scf_api(http, inventory):
     return fake
 
 
-def deploy(app_dir, command, capsys):
+def deploy(app_dir, command, capsys, **extra_env):
     code = main([command, "--config", str(app_dir / "serverless.yml")], transport=sdk_transport("ap-guangzhou", ENV),
-                environ=dict(ENV), sleep=lambda s: None)
+                environ={**ENV, **extra_env}, sleep=lambda s: None)
     out = capsys.readouterr()
     return code, out.out, out.err
 
@@ -286,3 +286,40 @@ def test_an_inventory_rule_without_the_manifest_checksum_trigger_is_warned_about
     assert code == 0
     assert ("warning: no COS trigger of submit watches autopilot/inventory/1250000000/examplebucket/nightly/"
             "*manifest.checksum") in err and "processed only by its timer rule" in err
+
+
+# --- INVENTORY_MANAGED=false: the operator keeps the configuration, the deploy only checks it -------------------------
+def test_an_operators_own_configuration_is_never_put_over(app_dir, scf_api, inventory, capsys):
+    theirs = configuration_xml("nightly", prefix="autopilot/inventory", fields=OURS, frequency="Weekly")
+    inventory.stored["nightly"] = theirs
+    use_inventory(app_dir)
+    code, out, err = deploy(app_dir, "apply", capsys, INVENTORY_MANAGED="false")
+    assert code == 0, err
+    assert inventory.puts() == [] and inventory.stored["nightly"] == theirs
+    assert f"bucket {BUCKET}: inventory nightly kept by you (INVENTORY_MANAGED=false)" in out
+    assert "warning" not in err
+
+
+def test_an_operators_configuration_the_rules_cannot_read_is_warned_about(app_dir, scf_api, inventory, capsys):
+    inventory.stored["nightly"] = configuration_xml("nightly", prefix="reports/inv", fields=("Size",))
+    use_inventory(app_dir)
+    code, out, err = deploy(app_dir, "inventory", capsys, INVENTORY_MANAGED="false")
+    assert code == 0 and inventory.puts() == []
+    assert out.startswith("No changes: INVENTORY_MANAGED=false, so inventory nightly is yours to keep")
+    assert "delivers under 'reports/inv', outside STATE_PREFIX=autopilot/" in err
+    assert "lacks the optional field(s) LastModifiedDate, ETag, StorageClass" in err
+    assert "no COS trigger of submit watches reports/inv/1250000000/examplebucket/nightly/*manifest.checksum" in err
+
+
+def test_an_operators_configuration_that_does_not_exist_is_warned_about_not_created(app_dir, scf_api, inventory,
+                                                                                  capsys):
+    use_inventory(app_dir)
+    code, _, err = deploy(app_dir, "apply", capsys, INVENTORY_MANAGED="false")
+    assert code == 0 and inventory.stored == {}
+    assert "inventory nightly does not exist on bucket" in err and "report a missing inventory" in err
+
+
+def test_an_unknown_inventory_managed_value_is_refused(app_dir, scf_api, inventory, capsys):
+    use_inventory(app_dir)
+    code, _, err = deploy(app_dir, "plan", capsys, INVENTORY_MANAGED="maybe")
+    assert code == 1 and "INVENTORY_MANAGED='maybe': must be true" in err and inventory.calls == []
