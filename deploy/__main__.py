@@ -96,11 +96,12 @@ def main(argv: Optional[List[str]] = None, transport: Optional[Transport] = None
             return 0
         # Before any API call: refused when the functions disagree on the bucket or the prefixes, or a prefix or
         # UPLOADER_PRINCIPALS would make a wrong policy.
-        bucket = cos_lifecycle(target_of(app), environ)
-        policy_api = cos_policy(policy_target_of(app, {**read_dotenv(args.config.parent / ".env"), **environ}),
-                                environ)
-        inventory_api = cos_inventory(inventory_target_of(app, {**read_dotenv(args.config.parent / ".env"), **environ}),
-                                      environ)
+        deploy_env = {**read_dotenv(args.config.parent / ".env"), **environ}
+        inventory_target = inventory_target_of(app, deploy_env)
+        kept_reports = bool(inventory_target.ids) and inventory_target.managed
+        bucket = cos_lifecycle(target_of(app)._replace(inventory=kept_reports), environ)
+        policy_api = cos_policy(policy_target_of(app, deploy_env), environ)
+        inventory_api = cos_inventory(inventory_target, environ)
         changing: List[str] = []
         if args.command == "lifecycle":
             rules = plan_lifecycle(bucket)

@@ -21,8 +21,10 @@ pytest.importorskip("tencentcloud.scf.v20180416", reason="the deploy extra insta
 
 from deploy.__main__ import main  # noqa: E402
 from deploy.scf_api import sdk_transport  # noqa: E402
+from lib.config import load_settings  # noqa: E402
+from lib.inventory_state import runs_dir  # noqa: E402
 from tests.deploy.cos_inventory_double import BUCKET, FakeCosInventory, configuration_xml  # noqa: E402
-from tests.deploy.cos_lifecycle_double import FakeCosLifecycle  # noqa: E402
+from tests.deploy.cos_lifecycle_double import FakeCosLifecycle, rules_of  # noqa: E402
 from tests.deploy.cos_policy_double import FakeCosPolicy  # noqa: E402
 from tests.deploy.scf_double import SECRET_ID, SECRET_KEY, URL, FakeScf  # noqa: E402
 
@@ -50,10 +52,15 @@ def http():
 
 
 @pytest.fixture
-def inventory(http):
-    """The bucket's inventory configurations (none at first), its lifecycle and its policy."""
-    FakeCosLifecycle().register(http)
+def lifecycle(http):
+    """The bucket's lifecycle configuration (none at first) and its policy, which plan and apply also read."""
     FakeCosPolicy().register(http)
+    return FakeCosLifecycle().register(http)
+
+
+@pytest.fixture
+def inventory(http, lifecycle):
+    """The bucket's inventory configurations (none at first)."""
     return FakeCosInventory().register(http)
 
 
@@ -323,3 +330,36 @@ def test_an_unknown_inventory_managed_value_is_refused(app_dir, scf_api, invento
     use_inventory(app_dir)
     code, _, err = deploy(app_dir, "plan", capsys, INVENTORY_MANAGED="maybe")
     assert code == 1 and "INVENTORY_MANAGED='maybe': must be true" in err and inventory.calls == []
+
+
+# --- the reports expire --------------------------------------------------------------------------------------------
+def expiring(lifecycle):
+    return {r.findtext("ID"): (r.findtext("Filter/Prefix"), r.findtext("Expiration/Days"))
+            for r in rules_of(lifecycle.stored or "<LifecycleConfiguration/>")}
+
+
+def test_the_reports_the_deploy_has_delivered_expire_after_two_weeks(app_dir, scf_api, inventory, lifecycle, capsys):
+    use_inventory(app_dir)
+    _, plan_out, _ = deploy(app_dir, "plan", capsys)
+    assert "create autopilot-inventory (autopilot/inventory/ after 14 days)" in plan_out
+    code, _, err = deploy(app_dir, "apply", capsys)
+    assert code == 0, err
+    assert expiring(lifecycle) == {"autopilot-leases": ("autopilot/leases/", "2"),
+                                   "autopilot-manifests": ("autopilot/manifests/", "30"),
+                                   "autopilot-uploads": ("autopilot/uploads/", "30"),
+                                   "autopilot-inventory": ("autopilot/inventory/", "14")}
+
+
+def test_the_report_expiry_never_reaches_the_inventory_runs_ledgers(app_dir, scf_api, inventory, lifecycle, capsys):
+    use_inventory(app_dir)
+    deploy(app_dir, "apply", capsys)
+    prefix, _ = expiring(lifecycle)["autopilot-inventory"]
+    settings = load_settings({"COS_BUCKET": BUCKET, "COS_REGION": "ap-guangzhou"})
+    assert not runs_dir(settings, "nightly").startswith(prefix)
+
+
+def test_an_operator_kept_inventory_gets_no_expiry_rule(app_dir, scf_api, inventory, lifecycle, capsys):
+    inventory.stored["nightly"] = configuration_xml("nightly")
+    use_inventory(app_dir)
+    deploy(app_dir, "apply", capsys, INVENTORY_MANAGED="false")
+    assert "autopilot-inventory" not in expiring(lifecycle)
