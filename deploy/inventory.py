@@ -247,11 +247,14 @@ def trigger_warnings(app: AppSpec, target: InventoryTarget, current: Mapping[str
             watched.append(filt.get("Prefix") or "")
     out = []
     for i in target.ids:
-        prefix = None if target.managed else _destination(current.get(i))[1]
+        if not target.managed and current.get(i) is None:
+            continue  # unmanaged_warnings says it does not exist
+        prefix = target.destination_prefix if target.managed else (_destination(current.get(i))[1] or "")
         folder = target.report_folder(i, prefix)
         if not any(folder.startswith(p) for p in watched):
+            lead = f"{prefix.strip('/')}/" if prefix.strip("/") else folder
             out.append(f"no COS trigger of submit watches {folder}*{MANIFEST_CHECKSUM}: inventory {i} is processed "
-                       f"only by its timer rule. Fix: add the trigger with filter prefix {folder.split('/')[0]}/ and "
+                       f"only by its timer rule. Fix: add the trigger with filter prefix {lead} and "
                        f"suffix {MANIFEST_CHECKSUM} to serverless.yml (docs/deploy.md, 'Inventory')")
     return out
 

@@ -293,6 +293,7 @@ def test_an_inventory_rule_without_the_manifest_checksum_trigger_is_warned_about
     assert code == 0
     assert ("warning: no COS trigger of submit watches autopilot/inventory/1250000000/examplebucket/nightly/"
             "*manifest.checksum") in err and "processed only by its timer rule" in err
+    assert "Fix: add the trigger with filter prefix autopilot/inventory/ and suffix manifest.checksum" in err
 
 
 # --- INVENTORY_MANAGED=false: the operator keeps the configuration, the deploy only checks it -------------------------
@@ -316,6 +317,7 @@ def test_an_operators_configuration_the_rules_cannot_read_is_warned_about(app_di
     assert "delivers under 'reports/inv', outside STATE_PREFIX=autopilot/" in err
     assert "lacks the optional field(s) LastModifiedDate, ETag, StorageClass" in err
     assert "no COS trigger of submit watches reports/inv/1250000000/examplebucket/nightly/*manifest.checksum" in err
+    assert "filter prefix reports/inv/ and suffix manifest.checksum" in err
 
 
 def test_an_operators_configuration_that_does_not_exist_is_warned_about_not_created(app_dir, scf_api, inventory,
@@ -324,6 +326,7 @@ def test_an_operators_configuration_that_does_not_exist_is_warned_about_not_crea
     code, _, err = deploy(app_dir, "apply", capsys, INVENTORY_MANAGED="false")
     assert code == 0 and inventory.stored == {}
     assert "inventory nightly does not exist on bucket" in err and "report a missing inventory" in err
+    assert err.count("warning:") == 1
 
 
 def test_an_unknown_inventory_managed_value_is_refused(app_dir, scf_api, inventory, capsys):
