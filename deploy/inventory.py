@@ -35,12 +35,12 @@ from pydantic import BaseModel, Field
 from deploy.lifecycle import CosBucketApi, LifecycleTarget, cos_client, target_of
 from deploy.scf_api import DeployError
 from deploy.spec import AppSpec
-from lib.config import parse_timer_argument
+from lib.config import ENV_NAMES, parse_timer_argument
 from lib.errors import ConfigError
 
-# The settings' names (declared on Settings in lib/config.py by issue 24's lib change; read here by name).
-INPUT_SOURCE = "INPUT_SOURCE"
-INVENTORY_ID = "INVENTORY_ID"
+# Read from serverless.yml's environments and timer arguments, before any Settings exist (as target_of reads them).
+INPUT_SOURCE = ENV_NAMES["input_source"]
+INVENTORY_ID = ENV_NAMES["inventory_id"]
 SOURCES = ("prefix", "inventory")
 # PUT Bucket inventory, request parameter id: "a-z, A-Z, 0-9, -, _, ." (436/33707); 64 is the contract's bound.
 _ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
