@@ -14,8 +14,8 @@ Wire facts (sources read 2026-12-07; tencentyun/intlcloud-documents yehe_doc/基
   means "absent" here (inference). The GET sample answers AccountId 1250000000 where the PUT sample sent 100000000001,
   so AccountId is not compared; a Prefix read back with the trailing '/' COS says it appends counts as the same.
 - Who writes the report: the overview's "Configuring inventory via APIs" (436/30622) has COS assume the CAM role
-  COS_QcsRole (trust `"service": "cos.cloud.tencent.com"`, policy QcloudCOSFullAccess); the console does the same
-  through its "Access authorization" switch (console guide 436/30624). The PUT page also says the destination needs
+  COS_QcsRole (trust `"service": "cos.cloud.tencent.com"`, policy QcloudCOSFullAccess); the console asks for its
+  "Access authorization" switch first (console guide 436/30624; that it grants the same is inference). The PUT page also says the destination needs
   "a bucket policy", but no page we read publishes that statement's principal or action, so the deploy writes none:
   it names the role instead (docs/deploy.md). Our state-protection deny (deploy/bucket_policy.py) names only
   anonymous users and sub-accounts (uploaders_from refuses any other principal), so it cannot deny COS's role.
