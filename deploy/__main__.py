@@ -1,9 +1,10 @@
-"""python -m deploy plan | apply | rollback | lifecycle | state-policy: deploy serverless.yml and the package on SCF.
+"""python -m deploy plan | apply | rollback | lifecycle | state-policy | inventory: deploy serverless.yml and the package.
 
 plan shows what would change; apply makes SCF hold it (idempotent: a second apply changes nothing), publishes a
 version and moves the $DEFAULT alias the triggers run; rollback moves that alias back one version. plan and apply
 also cover the bucket's lifecycle rules for STATE_PREFIX and the bucket policy statement that denies bucket writers
-STATE_PREFIX and REPORT_PREFIX; lifecycle and state-policy apply only those (for the `scf deploy` path).
+STATE_PREFIX and REPORT_PREFIX, and, when a rule reads INPUT_SOURCE=inventory, the bucket's inventory configuration
+for its INVENTORY_ID; lifecycle, state-policy and inventory apply only those (for the `scf deploy` path).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from typing import Callable, List, Mapping, NamedTuple, Optional, Union
 
 from deploy.apply import apply_all, rollback
 from deploy.bucket_policy import PolicyPlan, apply_policy, cos_policy, plan_policy, policy_target_of
+from deploy.inventory import InventoryPlan, apply_inventory, cos_inventory, inventory_target_of, plan_inventory
 from deploy.lifecycle import LifecyclePlan, apply_lifecycle, cos_lifecycle, plan_lifecycle, target_of
 from deploy.package import INFO_FILE, RUNTIMES, paths_for
 from deploy.plan import plan_app, render
@@ -60,13 +62,13 @@ def package_for(app: AppSpec) -> Package:
     return Package(path, data, hashlib.sha256(data).hexdigest())
 
 
-def _with_bucket(text: str, *plans: Union[LifecyclePlan, PolicyPlan]) -> str:
+def _with_bucket(text: str, *plans: Union[LifecyclePlan, PolicyPlan, InventoryPlan]) -> str:
     for line in filter(None, (plan.describe() for plan in plans)):
         text = line if text.startswith("No changes") else f"{text}\n{line}"
     return text
 
 
-def _warn(plan: PolicyPlan) -> None:
+def _warn(plan: Union[PolicyPlan, InventoryPlan]) -> None:
     for warning in plan.warnings:
         print(f"warning: {warning}", file=sys.stderr)
 
@@ -74,7 +76,8 @@ def _warn(plan: PolicyPlan) -> None:
 def main(argv: Optional[List[str]] = None, transport: Optional[Transport] = None,
          environ: Optional[Mapping[str, str]] = None, sleep: Callable[[float], None] = time.sleep) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("plan", "apply", "rollback", "lifecycle", "state-policy"))
+    parser.add_argument("command", choices=("plan", "apply", "rollback", "lifecycle", "state-policy",
+                                                    "inventory"))
     parser.add_argument("--config", type=Path, default=SERVERLESS_YML, help="serverless.yml to deploy")
     parser.add_argument("--function", action="append", help="only this function key (repeatable)")
     args = parser.parse_args(argv)
@@ -93,9 +96,12 @@ def main(argv: Optional[List[str]] = None, transport: Optional[Transport] = None
             return 0
         # Before any API call: refused when the functions disagree on the bucket or the prefixes, or a prefix or
         # UPLOADER_PRINCIPALS would make a wrong policy.
-        bucket = cos_lifecycle(target_of(app), environ)
-        policy_api = cos_policy(policy_target_of(app, {**read_dotenv(args.config.parent / ".env"), **environ}),
-                                environ)
+        deploy_env = {**read_dotenv(args.config.parent / ".env"), **environ}
+        inventory_target = inventory_target_of(app, deploy_env)
+        kept_reports = bool(inventory_target.ids) and inventory_target.managed
+        bucket = cos_lifecycle(target_of(app)._replace(inventory=kept_reports), environ)
+        policy_api = cos_policy(policy_target_of(app, deploy_env), environ)
+        inventory_api = cos_inventory(inventory_target, environ)
         changing: List[str] = []
         if args.command == "lifecycle":
             rules = plan_lifecycle(bucket)
@@ -110,18 +116,30 @@ def main(argv: Optional[List[str]] = None, transport: Optional[Transport] = None
             print(apply_policy(policy_api, policy, changing))
             print(f"{len(changing)} changing call(s)")
             return 0
+        if args.command == "inventory":
+            inventory = plan_inventory(inventory_api, app)
+            _warn(inventory)
+            print(inventory.describe() or inventory.unchanged())
+            print(apply_inventory(inventory_api, inventory, changing) or "nothing to keep")
+            print(f"{len(changing)} changing call(s)")
+            return 0
         api = ScfApi(transport or sdk_transport(app.region, environ), app.region)
         package = package_for(app)
         plans = plan_app(api, app, package.sha256, len(package.data))
         rules = plan_lifecycle(bucket)
         policy = plan_policy(policy_api)
+        inventory = plan_inventory(inventory_api, app)
         _warn(policy)
-        print(_with_bucket(render(plans), rules, policy))
+        _warn(inventory)
+        print(_with_bucket(render(plans), rules, policy, inventory))
         if args.command == "apply":
             for line in apply_all(api, plans, package.data, sleep):
                 print(line)
             print(apply_lifecycle(bucket, rules, api.changing))
             print(apply_policy(policy_api, policy, api.changing))
+            summary = apply_inventory(inventory_api, inventory, api.changing)
+            if summary:
+                print(summary)
             print(f"{len(api.changing)} changing call(s)")
         return 0
     except (DeployError, SpecError) as exc:

@@ -22,7 +22,14 @@ LEASE_DAYS = 2
 MANIFEST_DAYS = 30
 # Coalescing mode's records, late markers and ledgers (lib/upload_state.py): kept as long as the manifests they name.
 UPLOADS_DAYS = MANIFEST_DAYS
+# The inventory reports the deploy has COS deliver under STATE_PREFIX + inventory/ (deploy/inventory.py), when a rule
+# reads one: a rule takes the newest report within a day of its delivery (trigger or timer fallback) and never an
+# older one, so two weeks leaves room to look at a report by hand after an outage. Each daily report lists the whole
+# bucket, so without this rule they pile up (gigabytes a day for a bucket of 100 million objects).
+INVENTORY_DAYS = 14
 RULE_IDS = ("autopilot-leases", "autopilot-manifests", "autopilot-uploads")
+INVENTORY_RULE_ID = "autopilot-inventory"
+OUR_IDS = RULE_IDS + (INVENTORY_RULE_ID,)
 NO_CONFIG = "NoSuchLifecycleConfiguration"
 FIX_PERMISSION = ("the deploy credentials lack cos:{action}: allow cos:GetBucketLifecycle and cos:PutBucketLifecycle on "
                   "qcs::cos:{region}:uid/<appid>:{bucket}/* for the operator's sub-account (the function role does "
@@ -39,21 +46,24 @@ Rule = Dict[str, Any]
 
 
 class LifecycleTarget(NamedTuple):
-    """The bucket and state prefix the functions are deployed with."""
+    """The bucket and state prefix the functions are deployed with, and whether the deploy keeps an inventory there."""
 
     bucket: str
     region: str
     state_prefix: str
+    inventory: bool = False
 
 
-def desired_rules(state_prefix: str) -> List[Rule]:
+def desired_rules(state_prefix: str, inventory: bool = False) -> List[Rule]:
     """Our rules in the shape get_bucket_lifecycle returns (values as strings), so equal means unchanged."""
+    reports = [{"ID": INVENTORY_RULE_ID, "Filter": {"Prefix": f"{state_prefix}inventory/"}, "Status": "Enabled",
+                "Expiration": {"Days": str(INVENTORY_DAYS)}}] if inventory else []
     return [{"ID": RULE_IDS[0], "Filter": {"Prefix": f"{state_prefix}leases/"}, "Status": "Enabled",
              "Expiration": {"Days": str(LEASE_DAYS)}},
             {"ID": RULE_IDS[1], "Filter": {"Prefix": f"{state_prefix}manifests/"}, "Status": "Enabled",
              "Expiration": {"Days": str(MANIFEST_DAYS)}},
             {"ID": RULE_IDS[2], "Filter": {"Prefix": f"{state_prefix}uploads/"}, "Status": "Enabled",
-             "Expiration": {"Days": str(UPLOADS_DAYS)}}]
+             "Expiration": {"Days": str(UPLOADS_DAYS)}}] + reports
 
 
 def target_of(app: AppSpec) -> LifecycleTarget:
@@ -84,10 +94,10 @@ class LifecyclePlan(BaseModel):
         """The plan's one line (empty when unchanged)."""
         if not self.changed:
             return ""
-        ours = {r["ID"]: r for r in self.current if r.get("ID") in RULE_IDS}
+        ours = {r["ID"]: r for r in self.current if r.get("ID") in OUR_IDS}
         parts = [f"{'update' if r['ID'] in ours else 'create'} {r['ID']} ({r['Filter']['Prefix']} after "
-                 f"{r['Expiration']['Days']} days)" for r in self.wanted if r["ID"] in RULE_IDS and ours.get(r["ID"]) != r]
-        kept = len(self.wanted) - len(RULE_IDS)
+                 f"{r['Expiration']['Days']} days)" for r in self.wanted if r["ID"] in OUR_IDS and ours.get(r["ID"]) != r]
+        kept = len([r for r in self.wanted if r.get("ID") not in OUR_IDS])
         return (f"~ bucket {self.target.bucket}: lifecycle {', '.join(parts)}"
                 f"{f'; {kept} other rule(s) kept' if kept else ''}")
 
@@ -150,16 +160,19 @@ def cos_lifecycle(target: LifecycleTarget, environ: Mapping[str, str]) -> CosLif
     return CosLifecycle(target, cos_client(target.region, environ))
 
 
-def merged(current: List[Rule], state_prefix: str) -> List[Rule]:
-    """Every foreign rule untouched and in place; ours replaced where they were, or appended."""
-    ours = {r["ID"]: r for r in desired_rules(state_prefix)}
+def merged(current: List[Rule], state_prefix: str, inventory: bool = False) -> List[Rule]:
+    """Every foreign rule untouched and in place; ours replaced where they were, or appended. A rule that no longer
+    has a reason (autopilot-inventory once no rule reads an inventory) is kept as it is: harmless, and the reports
+    it expires may still be there."""
+    ours = {r["ID"]: r for r in desired_rules(state_prefix, inventory)}
     out = [ours.pop(r["ID"]) if r.get("ID") in ours else r for r in current]
     return out + list(ours.values())
 
 
 def plan_lifecycle(api: CosLifecycle) -> LifecyclePlan:
     current = api.rules()
-    return LifecyclePlan(target=api.target, current=current, wanted=merged(current, api.target.state_prefix))
+    return LifecyclePlan(target=api.target, current=current,
+                         wanted=merged(current, api.target.state_prefix, api.target.inventory))
 
 
 def put_if_changed(api: Any, plan: Any, what: str, action: str, applied: str,
@@ -175,4 +188,5 @@ def put_if_changed(api: Any, plan: Any, what: str, action: str, applied: str,
 
 def apply_lifecycle(api: CosLifecycle, plan: LifecyclePlan, changing: Optional[List[str]] = None) -> str:
     """PUT the merged configuration only when it differs; returns the summary line."""
-    return put_if_changed(api, plan, "lifecycle", "PutBucketLifecycle", ", ".join(RULE_IDS), changing)
+    ids = [r["ID"] for r in desired_rules(plan.target.state_prefix, plan.target.inventory)]
+    return put_if_changed(api, plan, "lifecycle", "PutBucketLifecycle", ", ".join(ids), changing)

@@ -229,7 +229,7 @@ class FakeScf:
 
     def _CreateTrigger(self, p):
         func = self._function(p)
-        if any(t["TriggerName"] == p["TriggerName"] and t["Type"] == p["Type"] for t in func["triggers"]):
+        if any(self._same_trigger(t, p) for t in func["triggers"]):
             raise ApiFailure("ResourceInUse.Trigger", f"trigger {p['TriggerName']} exists")
         if p["Type"] == "timer":
             desc = json.dumps({"cron": p["TriggerDesc"]})
@@ -243,11 +243,22 @@ class FakeScf:
         func["triggers"].append(row)
         return {"TriggerInfo": row}
 
+    @staticmethod
+    def _same_trigger(row, p):
+        # COS triggers are all named by their bucket domain: one function may hold several on one bucket, told apart by
+        # event and filter, which is why DeleteTrigger requires TriggerDesc for them (models.py DeleteTriggerRequest;
+        # toolkit src/modules/triggers/cos.ts getKey keys them by bucket, event and filter).
+        if row["TriggerName"] != p["TriggerName"] or row["Type"] != p["Type"]:
+            return False
+        if p["Type"] != "cos":
+            return True
+        stored, given = json.loads(row["TriggerDesc"]), json.loads(p.get("TriggerDesc") or "{}")
+        return (stored.get("event"), stored.get("filter")) == (given.get("event"), given.get("filter"))
+
     def _DeleteTrigger(self, p):
         func = self._function(p)
         before = len(func["triggers"])
-        func["triggers"] = [t for t in func["triggers"]
-                            if not (t["TriggerName"] == p["TriggerName"] and t["Type"] == p["Type"])]
+        func["triggers"] = [t for t in func["triggers"] if not self._same_trigger(t, p)]
         if len(func["triggers"]) == before:
             raise ApiFailure("ResourceNotFound.Trigger", f"trigger {p['TriggerName']} not found")
         return {}

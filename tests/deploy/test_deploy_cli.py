@@ -139,7 +139,7 @@ def test_first_apply_creates_waits_configures_retry_publishes_moves_alias_and_cr
     assert func["retry"] == {"MsgTTL": 21600, "RetryConfig": [{"RetryNum": 2}]}
     assert scf.alias(SUBMIT) == "1" and scf.alias(REPORT) == "1"
     assert sorted(t["TriggerName"] for t in func["triggers"]) == [
-        "examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com", "submit-hourly"]
+        "examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com"] * 2 + ["submit-hourly"]
     assert all(t["Enable"] == 1 and t["Qualifier"] == "$DEFAULT" for t in func["triggers"])
 
 
@@ -334,5 +334,5 @@ def test_deploy_is_runnable_as_a_module_and_shows_its_commands():
     import sys
     out = subprocess.run([sys.executable, "-m", "deploy", "--help"], cwd=ROOT, capture_output=True, text=True,
                          check=True).stdout
-    assert "{plan,apply,rollback,lifecycle,state-policy}" in out
+    assert "{plan,apply,rollback,lifecycle,state-policy,inventory}" in out
 
