@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.reliability.support import BUCKET, emulator_settings, fast_client, fresh_bucket
+from tests.support.emulator import emulator_settings, fast_client, fresh_bucket
+from tests.support.settings import BUCKET
 
 pytestmark = pytest.mark.emulator
 KEYS = [f"state/late/{i:05d}" for i in range(1001)]  # one more than a page and than one delete request

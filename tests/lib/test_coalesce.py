@@ -37,7 +37,10 @@ from tests.reliability.coalesce_support import (
     stored,
     upload_event,
 )
-from tests.reliability.support import BUCKET, ScriptedClient, fast_client, fresh_bucket, timer_event
+from tests.reliability.support import ScriptedClient
+from tests.support.emulator import fast_client, fresh_bucket
+from tests.support.events import timer_event
+from tests.support.settings import BUCKET
 
 pytestmark = pytest.mark.emulator
 SLOT_END = T0 + timedelta(seconds=60)

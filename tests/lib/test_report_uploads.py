@@ -17,7 +17,8 @@ from lib.report.uploads import PENDING_TOO_LONG
 from lib.submit.timer import submit_timer
 from lib.submit.uploads import submit_upload
 from tests.reliability.coalesce_support import T0, Clock, Upload, coalesce_settings, instance, upload_event
-from tests.reliability.support import emulator_settings, fast_client, fresh_bucket, timer_event
+from tests.support.emulator import emulator_settings, fast_client, fresh_bucket
+from tests.support.events import timer_event
 
 pytestmark = pytest.mark.emulator
 DUE = T0 + timedelta(seconds=60) + upload_state.GRACE

@@ -26,7 +26,8 @@ from lib.report.trends import (
     point_of,
     update_trends,
 )
-from tests.reliability.support import BUCKET, emulator_settings, fast_client
+from tests.support.emulator import emulator_settings, fast_client
+from tests.support.settings import BUCKET
 
 pytestmark = pytest.mark.emulator
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.reliability.support import BUCKET, at
+from tests.reliability.support import at
+from tests.support.settings import BUCKET
 
 
 @pytest.fixture

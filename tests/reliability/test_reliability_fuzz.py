@@ -24,15 +24,8 @@ import handlers.submit
 from lib.client import make_client
 from lib.errors import AppError
 from lib.submit.run import Deps
-from tests.reliability.support import (
-    FAKE_AUTHORIZATION,
-    FAKE_WEBHOOK,
-    REGION,
-    LogSink,
-    canary_env,
-    examples,
-    leaked,
-)
+from tests.reliability.support import FAKE_AUTHORIZATION, FAKE_WEBHOOK, LogSink, canary_env, examples, leaked
+from tests.support.settings import REGION
 
 STATS: Counter = Counter()
 CONTEXT = {"request_id": "fuzz-req", "function_name": "fuzz", "time_limit_in_ms": 60000}

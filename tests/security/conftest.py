@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import EMULATOR_NOW
+from tests.support.emulator import EMULATOR_NOW
 
 # The emulator's clock and the bucket's Last-Modified; the function's own clock is the real one (later).
 NOW = EMULATOR_NOW

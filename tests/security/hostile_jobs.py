@@ -6,8 +6,9 @@ import uuid
 from typing import Iterable, Optional
 
 from emulator.models import InspectJob
-from tests.reliability.support import BUCKET, REGION, emulator_settings, fast_client
 from tests.security.conftest import NOW
+from tests.support.emulator import emulator_settings, fast_client
+from tests.support.settings import BUCKET, REGION
 
 # What the report of a timer at REPORT_TIME covers (REPORT_LOOKBACK 1d): jobs the emulator created at NOW.
 REPORT_TIME = "2026-11-28T16:00:00Z"

@@ -28,9 +28,11 @@ from hypothesis import strategies as st
 
 from handlers.report import main_handler
 from lib import escape
-from tests.reliability.support import examples, fresh_bucket, timer_event
+from tests.reliability.support import examples
 from tests.security.conftest import NOW
 from tests.security.hostile_jobs import EVIL, FAKE_HEADLINE, HOSTILE_KEYS, HOSTILE_MESSAGE, REPORT_TIME, seed_job
+from tests.support.emulator import fresh_bucket
+from tests.support.events import timer_event
 
 WEBHOOK = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=chat-injection-test-0001"
 FORMATS = ("wecom", "dingtalk", "feishu", "slack")

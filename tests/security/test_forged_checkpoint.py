@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from handlers.report import main_handler as report_handler
-from tests.reliability.support import examples, fresh_bucket, timer_event
+from tests.reliability.support import examples
 from tests.security.conftest import NOW
 from tests.security.timer_support import (
     HOUR,
@@ -31,6 +31,8 @@ from tests.security.timer_support import (
     utc_text,
     windows,
 )
+from tests.support.emulator import fresh_bucket
+from tests.support.events import timer_event
 
 pytestmark = pytest.mark.emulator
 KEY = "autopilot/checkpoints/hourly.json"

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lib.errors import LeaseHeldError
-from tests.reliability.support import examples, fresh_bucket
+from tests.reliability.support import examples
 from tests.security.conftest import NOW
 from tests.security.timer_support import (
     HOUR,
@@ -33,6 +33,7 @@ from tests.security.timer_support import (
     utc_text,
     windows,
 )
+from tests.support.emulator import fresh_bucket
 
 pytestmark = pytest.mark.emulator
 FIRST = "autopilot/leases/hourly@first/"

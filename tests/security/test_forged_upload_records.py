@@ -23,7 +23,7 @@ from handlers.report import main_handler as report_handler
 from lib import upload_state
 from lib.windows import compact
 from tests.cli.support import bucket_env, cli, credentials
-from tests.reliability.support import BUCKET, LogSink, examples, timer_event
+from tests.reliability.support import LogSink, examples
 from tests.security.conftest import NOW
 from tests.security.upload_forgery import (
     DUE,
@@ -38,6 +38,8 @@ from tests.security.upload_forgery import (
     record_body,
     scene_fixture,  # noqa: F401 - the `scene` fixture
 )
+from tests.support.events import timer_event
+from tests.support.settings import BUCKET
 
 pytestmark = pytest.mark.emulator
 LONG_VICTIM = "uploads/" + "v" * 830 + ".png"  # too long for a plain record's path

@@ -23,9 +23,11 @@ from hypothesis import strategies as st
 
 from handlers.submit import main_handler
 from lib.errors import JobMismatchError
-from tests.reliability.support import cos_event, examples, fresh_bucket
+from tests.reliability.support import examples
 from tests.security.conftest import NOW
 from tests.security.timer_support import TICK, tick, windows
+from tests.support.emulator import fresh_bucket
+from tests.support.events import cos_event
 
 pytestmark = pytest.mark.emulator
 
@@ -125,10 +127,10 @@ ANSWERS = {
 
 
 @pytest.mark.parametrize("job_input, operation, differs", ANSWERS.values(), ids=ANSWERS.keys())
-def test_a_found_job_in_cis_own_form_is_compared_by_meaning(env, wire, monkeypatch, job_input, operation, differs):
+def test_a_found_job_in_cis_own_form_is_compared_by_meaning(env, ci_wire, monkeypatch, job_input, operation, differs):
     monkeypatch.setenv("WINDOW", "1h")
     monkeypatch.setenv("INPUT_PREFIX", "uploads/")
-    wire.jobs.append({"JobId": "b" + "7" * 32, "Name": OURS, "Type": "Job", "Tag": "ImageInspect",
+    ci_wire.jobs.append({"JobId": "b" + "7" * 32, "Name": OURS, "Type": "Job", "Tag": "ImageInspect",
                       "State": "Running", "Input": f"<Input>{job_input}</Input>",
                       "Operation": f"<Operation>{operation}</Operation>"})
     if differs:
@@ -136,4 +138,4 @@ def test_a_found_job_in_cis_own_form_is_compared_by_meaning(env, wire, monkeypat
             tick()
         return
     (job,) = tick()["jobs"]
-    assert (job["created"], job["input"]) == (False, "Prefix=uploads/") and wire.created_bodies == []
+    assert (job["created"], job["input"]) == (False, "Prefix=uploads/") and ci_wire.created_bodies == []

@@ -13,9 +13,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.reliability.support import BUCKET, examples, fresh_bucket
+from tests.reliability.support import examples
 from tests.security.conftest import NOW
 from tests.security.timer_support import REAL_WINDOW, TICK, UTC, checkpoint, inspected, seed_flagged, tick, windows
+from tests.support.emulator import fresh_bucket
+from tests.support.settings import BUCKET
 
 pytestmark = pytest.mark.emulator
 TYPO = datetime(2036, 11, 28, 16, 0, tzinfo=UTC)

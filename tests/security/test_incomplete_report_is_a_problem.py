@@ -14,9 +14,11 @@ import handlers.report
 from handlers.submit import main_handler
 from lib.cli import main as cli_main
 from tests.emulator.factories import png
-from tests.reliability.support import BUCKET, cos_event, emulator_env, timer_event
 from tests.security.conftest import NOW
-from tests.wire import WEBHOOK_URL
+from tests.support.emulator import emulator_env
+from tests.support.events import cos_event, timer_event
+from tests.support.settings import BUCKET
+from tests.support.wires import WEBHOOK_URL
 
 pytestmark = pytest.mark.emulator
 

@@ -18,9 +18,12 @@ from hypothesis import strategies as st
 
 from handlers.report import main_handler
 from lib import escape
-from tests.reliability.support import BUCKET, examples, fresh_bucket, timer_event
+from tests.reliability.support import examples
 from tests.security.conftest import NOW
 from tests.security.hostile_jobs import FAKE_HEADLINE, HOSTILE_KEYS, HOSTILE_MESSAGE, REPORT_TIME, seed_job
+from tests.support.emulator import fresh_bucket
+from tests.support.events import timer_event
+from tests.support.settings import BUCKET
 
 MD_KEY = "autopilot/reports/2026/11/28/report-160000Z.md"
 OBJECT_COLUMNS = 7  # Object | State | Type | Offsets | Size | Action | Error

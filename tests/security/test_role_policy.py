@@ -23,8 +23,10 @@ from hypothesis import strategies as st
 import handlers.report
 import handlers.submit
 from deploy.policy import main as render_policy
-from tests.reliability.support import BUCKET, REGION, cos_event, examples, timer_event
+from tests.reliability.support import examples
 from tests.security.conftest import NOW
+from tests.support.events import cos_event, timer_event
+from tests.support.settings import BUCKET, REGION
 
 ROOT = Path(__file__).resolve().parents[2]
 APPID = BUCKET.rsplit("-", 1)[1]

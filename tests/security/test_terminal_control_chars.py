@@ -21,9 +21,11 @@ from hypothesis import strategies as st
 
 from lib.cli import main
 from lib.escape import terminal
-from tests.reliability.support import cos_event, emulator_env, examples, fresh_bucket
+from tests.reliability.support import examples
 from tests.security.conftest import NOW
 from tests.security.hostile_jobs import seed_job
+from tests.support.emulator import emulator_env, fresh_bucket
+from tests.support.events import cos_event
 
 # What a terminal acts on, besides the line feeds that end our own lines.
 ACTIVE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")

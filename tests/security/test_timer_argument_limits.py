@@ -26,8 +26,11 @@ import handlers.submit
 from emulator import demo
 from lib.cli import main
 from lib.errors import ConfigError, SafetyError
-from tests.reliability.support import BUCKET, examples, fresh_bucket, timer_event
+from tests.reliability.support import examples
 from tests.security.conftest import NOW
+from tests.support.emulator import fresh_bucket
+from tests.support.events import timer_event
+from tests.support.settings import BUCKET
 
 TICK = datetime(2026, 11, 28, 16, 0, tzinfo=NOW.tzinfo)
 DELETING = {"INSPECT_AUTO_PROCESS": "true", "INSPECT_PROCESS_TYPE": "DeleteObject"}

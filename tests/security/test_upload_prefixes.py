@@ -18,9 +18,11 @@ from handlers.submit import main_handler
 from lib.errors import ConfigError
 from lib.submit import coalesce
 from lib.submit.run import Deps
-from tests.handlers.test_submit_emulator import TS_STREAM, png
-from tests.reliability.support import BUCKET, cos_event, examples, timer_event
+from tests.reliability.support import examples
 from tests.security.conftest import NOW
+from tests.support.events import cos_event, timer_event
+from tests.support.images import TS_STREAM, png
+from tests.support.settings import BUCKET
 
 pytestmark = pytest.mark.emulator
 EVENT_CLOCK = datetime(2025, 12, 1, 0, 5, tzinfo=timezone.utc)

@@ -18,7 +18,9 @@ from hypothesis import strategies as st
 
 from handlers.submit import main_handler
 from tests.emulator.factories import png, suspicious_png
-from tests.reliability.support import BUCKET, cos_event, examples
+from tests.reliability.support import examples
+from tests.support.events import cos_event
+from tests.support.settings import BUCKET
 
 pytestmark = pytest.mark.emulator
 

@@ -20,7 +20,8 @@ import responses
 
 import handlers.report
 from lib.errors import ConfigError
-from tests.reliability.support import LogSink, timer_event
+from tests.reliability.support import LogSink
+from tests.support.events import timer_event
 
 TICK = datetime.fromisoformat("2026-11-28T16:00:00+00:00")
 ANSWER_CANARY = "answer-canary-7f3a"

@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 
 import handlers.report
 from lib.errors import ConfigError
-from tests.reliability.support import FAKE_WEBHOOK, LogSink, examples, leaked, timer_event
+from tests.reliability.support import FAKE_WEBHOOK, LogSink, examples, leaked
+from tests.support.events import timer_event
 
 TICK = datetime.fromisoformat("2026-11-28T16:00:00+00:00")
 # A generic `json` endpoint with a base64 token: '+', '/' and '=' change under every encoding.

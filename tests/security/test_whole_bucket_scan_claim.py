@@ -20,8 +20,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import handlers.submit
-from tests.reliability.support import BUCKET, REGION, cos_event, examples, timer_event
+from tests.reliability.support import examples
 from tests.security.conftest import NOW
+from tests.support.events import cos_event, timer_event
+from tests.support.settings import BUCKET, REGION
 
 ROOT = Path(__file__).resolve().parents[2]
 HIDDEN = (ROOT / "events" / "images" / "hidden.png").read_bytes()

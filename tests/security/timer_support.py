@@ -12,8 +12,11 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from handlers.submit import main_handler
 from lib.client import CiClient
-from tests.reliability.support import BUCKET, all_jobs, emulator_settings, fast_client, timer_event
+from tests.reliability.support import all_jobs
 from tests.security.conftest import NOW
+from tests.support.emulator import emulator_settings, fast_client
+from tests.support.events import timer_event
+from tests.support.settings import BUCKET
 
 UTC = timezone.utc
 TICK = datetime(2026, 11, 28, 16, 0, tzinfo=UTC)

@@ -18,10 +18,11 @@ from lib.events import UploadedObject
 from lib.submit import coalesce
 from lib.submit.run import Deps
 from lib.windows import compact
-from tests.handlers.test_submit_emulator import TS_STREAM, png
 from tests.reliability.coalesce_support import Clock, Upload, upload_event
-from tests.reliability.support import BUCKET, timer_event
 from tests.security.conftest import NOW
+from tests.support.events import timer_event
+from tests.support.images import TS_STREAM, png
+from tests.support.settings import BUCKET
 
 EVENT_AT = NOW - timedelta(seconds=50)  # 15:29:10, in the one-minute slot 15:29
 SLOT = upload_state.slot_of(EVENT_AT, 60)
