@@ -103,7 +103,7 @@ def test_a_found_job_is_reported_with_its_own_input_or_refused(emulator, lookbac
     assert len(windows(emulator)) == 1 and windows(emulator)[0][1] == TICK
 
 
-# --- what CI may normalise is not a mismatch (exact wire control: tests.wire.FakeWire answers the lookup) ---------
+# --- what CI may normalise is not a mismatch (exact wire control: tests.support.wires.FakeWire answers the lookup) -
 
 OURS = "autopilot-hourly-20261128T150000Z-20261128T160000Z"
 INTERVAL = ("<TimeInterval><Start>2026-11-28T23:00:00+0800</Start><End>2026-11-29T00:00:00+0800</End>"

@@ -1,4 +1,5 @@
-"""Reports to render: a sample report with one of everything, a sample trend, and the golden files they must match.
+"""Reports to render and to trend: a sample report with one of everything, a sample trend, day-by-day histories, and
+the golden files the renderings must match.
 
 Regenerate the golden files after an intended change with `UPDATE_GOLDEN=1 pytest tests/lib/test_render.py
 tests/lib/test_render_trends.py` and review the diff."""
@@ -7,12 +8,15 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import List
 
 from lib.report.models import CountRow, JobLine, JobObjects, ObjectLine, ObjectTotals, ReportSummary, RuleCheckpoint
-from lib.report.trends import Trend, compare, point_of
+from lib.report.trends import Trend, TrendPoint, TrendRow, compare, point_of
+from tests.support.settings import BUCKET, REGION
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 END = datetime(2026, 11, 28, 16, 0, tzinfo=timezone.utc)
+DAY0 = END  # the trend tests' today
 
 
 def sample_summary(**changes) -> ReportSummary:
@@ -59,3 +63,29 @@ def sample_trend() -> Trend:
                                       failed_share=round((d % 6) / 20, 4)))
               for d in range(30, 0, -1) if d not in (3, 4)]
     return compare(points, point_of(sample_summary()))
+
+
+def day_summary(end: datetime, *, success: int = 10, failed: int = 0, inspected: int = 100, flagged: int = 0,
+                acted: int = 0) -> ReportSummary:
+    """A day's report ending at `end` with these counts, as the trend index stores it."""
+    total = success + failed
+    counts = [CountRow(type="Job", group="ImageInspect", state=s, count=n)
+              for s, n in (("Failed", failed), ("Success", success)) if n]
+    return ReportSummary(
+        bucket=BUCKET, region=REGION, window_start=end - timedelta(days=1), window_end=end, all_jobs=False,
+        job_name_prefix="autopilot", total_jobs=total, counts=counts, failed_total=failed, failed=[],
+        stuck_after_seconds=21600, stuck_total=0, stuck=[],
+        objects=ObjectTotals(inspected=inspected, suspicious=flagged, acted=acted), jobs_with_objects=[],
+        checkpoints=[], notes=[], api_calls=1, failed_share=round(failed / total, 4) if total else 0.0,
+        fail_above=None, failing=False, problem=bool(failed or flagged))
+
+
+def daily_history(days: int, *, skip=(), end: datetime = DAY0) -> List[TrendPoint]:
+    """One point per day for `days` days before `end` (day i has i failed jobs), except the days in skip."""
+    return [point_of(day_summary(end - timedelta(days=i), failed=i % 5, flagged=i % 3))
+            for i in range(days, 0, -1) if i not in skip]
+
+
+def trend_row(trend: Trend, metric: str) -> TrendRow:
+    """The trend's row for one metric (a state, 'jobs', 'flagged', 'failed share'...)."""
+    return next(r for r in trend.rows if r.metric == metric)
