@@ -24,20 +24,19 @@ from hypothesis import strategies as st
 from handlers.submit import main_handler
 from lib.errors import JobMismatchError
 from tests.reliability.support import examples
-from tests.security.conftest import NOW
 from tests.security.timer_support import TICK, tick, windows
-from tests.support.emulator import fresh_bucket
+from tests.support.emulator import EMULATOR_NOW, fresh_bucket
 from tests.support.events import cos_event
 
 pytestmark = pytest.mark.emulator
 
 
 @pytest.fixture
-def lookback(bucket, monkeypatch):
+def lookback(emulator_bucket, monkeypatch):
     """WINDOW=1h keeps no checkpoint, so the second run of the same Time looks its job up by name."""
     monkeypatch.setenv("WINDOW", "1h")
     monkeypatch.setenv("INPUT_PREFIX", "uploads/")
-    return bucket
+    return emulator_bucket
 
 
 CHANGES = [
@@ -76,7 +75,7 @@ def test_a_workflow_job_found_by_name_with_other_workflow_ids_is_a_clear_error(e
         tick(request_id="again")
 
 
-def test_an_upload_job_found_by_name_with_another_process_type_is_a_clear_error(emulator, bucket, monkeypatch):
+def test_an_upload_job_found_by_name_with_another_process_type_is_a_clear_error(emulator, emulator_bucket, monkeypatch):
     event = cos_event(["uploads/a.png"])
     main_handler(event, {"request_id": "upload"})
     monkeypatch.setenv("INSPECT_PROCESS_TYPE", "SwitchObjectToPrivate")
@@ -90,7 +89,7 @@ PREFIXES = st.text(string.ascii_lowercase + string.digits, min_size=1, max_size=
 @given(before=PREFIXES, after=PREFIXES | st.just("/"))
 @examples(default=8, soak=200)
 def test_a_found_job_is_reported_with_its_own_input_or_refused(emulator, lookback, monkeypatch, before, after):
-    fresh_bucket(emulator, clock=lambda: NOW)
+    fresh_bucket(emulator, clock=lambda: EMULATOR_NOW)
     monkeypatch.setenv("INPUT_PREFIX", before)
     first = tick()["jobs"][0]
     monkeypatch.setenv("INPUT_PREFIX", after)

@@ -20,14 +20,13 @@ from lib.config import load_settings
 from lib.report.objects import read_job_objects
 from tests.emulator.factories import png, suspicious_png
 from tests.reliability.support import examples
-from tests.security.conftest import NOW
-from tests.support.emulator import fast_client
+from tests.support.emulator import EMULATOR_NOW, fast_client
 from tests.support.events import cos_event, timer_event
 from tests.support.settings import BUCKET
 from tests.support.wires import execution_xml, inspect_result_xml
 
 CONTEXT = {"request_id": "r-report", "function_name": "report", "time_limit_in_ms": 60000}
-REPORT_AT = NOW.replace(minute=0).replace(hour=16)
+REPORT_AT = EMULATOR_NOW.replace(minute=0).replace(hour=16)
 JSON_KEY = "autopilot/reports/2026/11/28/report-160000Z.json"
 
 
@@ -49,18 +48,18 @@ HOSTILE = {"uploads/a\x01.png": suspicious_png(1), "uploads/b.png": suspicious_p
 
 
 @pytest.mark.emulator
-def test_a_control_character_in_one_key_leaves_the_jobs_flagged_images_counted(bucket):
-    upload_job(bucket, HOSTILE)
+def test_a_control_character_in_one_key_leaves_the_jobs_flagged_images_counted(emulator_bucket):
+    upload_job(emulator_bucket, HOSTILE)
     summary = handlers.report.main_handler(timer_event(REPORT_AT), CONTEXT)["summary"]
     assert (summary["objects"]["inspected"], summary["objects"]["suspicious"]) == (4, 3)
     assert summary["complete"] and summary["problem"]
 
 
 @pytest.mark.emulator
-def test_flagged_keys_with_control_characters_are_reported_exactly(bucket):
-    upload_job(bucket, HOSTILE)
+def test_flagged_keys_with_control_characters_are_reported_exactly(emulator_bucket):
+    upload_job(emulator_bucket, HOSTILE)
     handlers.report.main_handler(timer_event(REPORT_AT), CONTEXT)
-    report = json.loads(bucket.get_object(BUCKET, JSON_KEY).data)
+    report = json.loads(emulator_bucket.get_object(BUCKET, JSON_KEY).data)
     assert flagged_keys(report) == ["uploads/a\x01.png", "uploads/b.png", "uploads/c\r.png"]
 
 
@@ -71,11 +70,11 @@ KEY_TEXT = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_si
 @pytest.mark.emulator
 @examples(default=15, soak=400, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(middle=KEY_TEXT)
-def test_any_flagged_key_is_read_back_exactly_beside_the_others(bucket, middle):
+def test_any_flagged_key_is_read_back_exactly_beside_the_others(emulator_bucket, middle):
     hostile = f"uploads/{middle}.png"
     if hostile == "uploads/ok.png":
         return
-    job_id = upload_job(bucket, {hostile: suspicious_png(5), "uploads/ok.png": suspicious_png(6)})
+    job_id = upload_job(emulator_bucket, {hostile: suspicious_png(5), "uploads/ok.png": suspicious_png(6)})
     client = fast_client(load_settings(dict(os.environ)))
     job = client.get_job(job_id)
     objects, notes = read_job_objects(client, job)

@@ -14,8 +14,7 @@ import handlers.report
 from handlers.submit import main_handler
 from lib.cli import main as cli_main
 from tests.emulator.factories import png
-from tests.security.conftest import NOW
-from tests.support.emulator import emulator_env
+from tests.support.emulator import EMULATOR_NOW, emulator_env
 from tests.support.events import cos_event, timer_event
 from tests.support.settings import BUCKET
 from tests.support.wires import WEBHOOK_URL
@@ -23,18 +22,18 @@ from tests.support.wires import WEBHOOK_URL
 pytestmark = pytest.mark.emulator
 
 CONTEXT = {"request_id": "r-report", "function_name": "report", "time_limit_in_ms": 60000}
-REPORT_AT = NOW + timedelta(minutes=30)
+REPORT_AT = EMULATOR_NOW + timedelta(minutes=30)
 # Per-object reads refused (403: e.g. no ci:DescribeMediaJobs) or failing after every retry (503).
 READ_FAULTS = [pytest.param(403, id="refused"), pytest.param(503, id="failing")]
 
 
 @pytest.fixture
-def one_job(bucket):
+def one_job(emulator_bucket):
     """One finished upload job whose per-object results exist."""
-    bucket.put_object(BUCKET, "uploads/cat.png", png(), content_type="image/png")
+    emulator_bucket.put_object(BUCKET, "uploads/cat.png", png(), content_type="image/png")
     main_handler(cos_event(["uploads/cat.png"]), {"request_id": "r-upload"})
-    bucket.run_pending()
-    return bucket
+    emulator_bucket.run_pending()
+    return emulator_bucket
 
 
 def lose_per_object_reads(emulator, status: int) -> None:
