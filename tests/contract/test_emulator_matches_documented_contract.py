@@ -12,6 +12,7 @@ from qcloud_cos.cos_auth import CosS3Auth
 from handlers.report import main_handler
 from tests.contract.support import Tree, sample
 from tests.emulator.factories import job_body, png, workflow_body, workflow_job_body
+from tests.support.events import REPORT_TIMER, timer_event
 from tests.support.settings import BUCKET
 
 pytestmark = pytest.mark.emulator
@@ -115,7 +116,7 @@ def test_the_report_handler_sends_the_queue_it_found_once(sdk_client, emulator, 
     image_job(sdk_client, emulator, "autopilot-contract-2")
     queue_id = sdk_client.ci_get_media_queue(Bucket=BUCKET)["QueueList"][0]["QueueId"]
     emulator.request_log.clear()
-    tick = {"Type": "Timer", "TriggerName": "daily-report", "Time": "2026-11-29T00:00:00Z", "Message": ""}
+    tick = timer_event("2026-11-29T00:00:00Z", name=REPORT_TIMER)
     summary = main_handler(tick, {"request_id": "r-q"})["summary"]
     assert summary["objects"]["inspected"] == 4
     assert len(emulator.request_log.filter(path="/queue")) == 1

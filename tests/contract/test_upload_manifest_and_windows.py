@@ -11,7 +11,7 @@ from handlers.report import main_handler as report_handler
 from handlers.submit import main_handler as submit_handler
 from tests.contract.support import Tree, sample
 from tests.emulator.factories import job_body, png
-from tests.support.events import load_event
+from tests.support.events import REPORT_TIMER, load_event, timer_event
 from tests.support.settings import BUCKET, REGION
 
 CONTEXT = {"request_id": "req-u1"}
@@ -65,8 +65,6 @@ def test_a_job_created_on_a_boundary_second_is_counted_in_exactly_one_report(liv
     client = live.client(region=REGION)
     client.ci_create_inventory_trigger_jobs(Bucket=BUCKET, JobBody=job_body(name="autopilot-boundary"))
     ticks = [TICK - timedelta(days=1), TICK, TICK + timedelta(days=1)]
-    totals = [report_handler({"Type": "Timer", "TriggerName": "daily-report", "Message": "",
-                              "Time": t.strftime("%Y-%m-%dT%H:%M:%SZ")}, CONTEXT)["summary"]["total_jobs"]
-              for t in ticks]
+    totals = [report_handler(timer_event(t, name=REPORT_TIMER), CONTEXT)["summary"]["total_jobs"] for t in ticks]
     assert sum(totals) == 1
     assert totals[2 if created >= TICK else 1] == 1  # the window [tick, tick + 1d) holds the tick's own second

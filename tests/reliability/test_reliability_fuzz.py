@@ -25,6 +25,7 @@ from lib.client import make_client
 from lib.errors import AppError
 from lib.submit.run import Deps
 from tests.reliability.support import FAKE_AUTHORIZATION, FAKE_WEBHOOK, LogSink, canary_env, examples, leaked
+from tests.support.events import timer_event
 from tests.support.settings import REGION
 
 STATS: Counter = Counter()
@@ -47,7 +48,7 @@ MESSAGES = st.sampled_from([
     '"just a string"', '{"WINDOW": "0h"}', '{"WINDOW": "6h", "INPUT_PREFIX": "videos/"}', '{"NOT_A_SETTING": 1}',
     '{"TENCENTCLOUD_SECRETKEY": "' + FAKE_WEBHOOK + '"}', '{"REPORT_WEBHOOK_URL": "not a url ' + FAKE_WEBHOOK + '"}',
     '{"INPUT_PREFIX": {"nested": true}}', '{"LEASE_SECONDS": 1e999}', "\udcff", "{" * 5000, "null"])
-TIMER = {"Type": "Timer", "TriggerName": "hourly", "Time": "2026-11-28T16:00:00Z", "Message": ""}
+TIMER = timer_event()
 TIMER_PATHS = [("Type",), ("TriggerName",), ("Time",), ("Message",), ("Extra",)]
 COS_RECORD = {
     "cos": {"cosBucket": {"appid": "1250000000", "name": "examplebucket", "region": "gz", "cosRegion": REGION},
