@@ -48,7 +48,7 @@ def chat(emulator_bucket, emulator, monkeypatch):
     """The report function pointed at a bot that accepts everything; yields the captured calls."""
     monkeypatch.setenv("REPORT_WEBHOOK_URL", WEBHOOK)
     monkeypatch.setenv("REPORT_NOTIFY", "always")
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+    with responses.RequestsMock() as rsps:
         rsps.add_passthru(re.compile(r"http://[^/]*\.myqcloud\.com/"))  # COS and CI go on to the emulator
         rsps.post(WEBHOOK, json={"errcode": 0, "errmsg": "ok", "code": 0})
         yield rsps

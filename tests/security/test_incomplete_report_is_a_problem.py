@@ -44,7 +44,7 @@ def lose_per_object_reads(emulator, status: int) -> None:
 def test_an_incomplete_report_notifies_under_on_problem_and_says_why(emulator, one_job, monkeypatch, status):
     lose_per_object_reads(emulator, status)
     monkeypatch.setenv("REPORT_WEBHOOK_URL", WEBHOOK_URL)  # REPORT_NOTIFY left at its default, on-problem
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+    with responses.RequestsMock() as rsps:
         rsps.add_passthru(re.compile(r"http://[^/]*\.myqcloud\.com/"))  # COS and CI go on to the emulator
         rsps.post(WEBHOOK_URL, json={"errcode": 0, "errmsg": "ok"})
         result = handlers.report.main_handler(timer_event(REPORT_AT), CONTEXT)

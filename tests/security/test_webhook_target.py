@@ -68,7 +68,7 @@ def test_plain_http_to_loopback_is_refused_without_the_emulator(env, monkeypatch
 def test_each_platforms_own_webhook_is_accepted_and_posted_to(emulator_bucket, monkeypatch, url):
     monkeypatch.setenv("REPORT_WEBHOOK_URL", url)
     monkeypatch.setenv("REPORT_NOTIFY", "always")
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+    with responses.RequestsMock() as rsps:
         rsps.add_passthru(re.compile(r"http://[^/]*\.myqcloud\.com/"))
         rsps.post(url, json={"errcode": 0})
         result = run_report()
@@ -99,7 +99,7 @@ def test_the_targets_answer_never_reaches_the_result_or_the_logs(emulator_bucket
     monkeypatch.setenv("REPORT_WEBHOOK_URL", url)
     monkeypatch.setenv("REPORT_WEBHOOK_FORMAT", fmt)
     monkeypatch.setenv("REPORT_NOTIFY", "always")
-    with LogSink() as sink, responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+    with LogSink() as sink, responses.RequestsMock() as rsps:
         rsps.add_passthru(re.compile(r"http://[^/]*\.myqcloud\.com/"))
         rsps.post(url, status=status, **({"json": body} if isinstance(body, dict) else {"body": body}))
         result = run_report()
@@ -114,6 +114,7 @@ def test_a_redirect_is_not_followed_and_counts_as_not_delivered(emulator_bucket,
     metadata = "http://169.254.169.254/latest/meta-data/"
     monkeypatch.setenv("REPORT_WEBHOOK_URL", url)
     monkeypatch.setenv("REPORT_NOTIFY", "always")
+    # Off: the two metadata URLs are traps registered so that following the redirect would be seen, not fired.
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         rsps.add_passthru(re.compile(r"http://[^/]*\.myqcloud\.com/"))
         rsps.post(url, status=status, headers={"Location": metadata})

@@ -48,7 +48,7 @@ def report_with_echo(monkeypatch, url: str, echoed: str) -> tuple:
     monkeypatch.setenv("REPORT_NOTIFY", "always")
     error = requests.ConnectionError(f"HTTPSConnectionPool(host='x', port=443): Max retries exceeded with url: "
                                      f"{echoed} (Caused by NewConnectionError('{echoed}'))")
-    with LogSink() as sink, responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+    with LogSink() as sink, responses.RequestsMock() as rsps:
         rsps.add_passthru(re.compile(r"http://[^/]*\.myqcloud\.com/"))
         rsps.post(url, body=error)
         result = handlers.report.main_handler(timer_event(TICK, name="daily-report"), {"request_id": "redact"})
