@@ -58,8 +58,8 @@ def test_the_report_counts_the_documented_executions_of_a_workflow_job(sample_wi
 def test_an_execution_element_the_client_does_not_know_is_a_note_not_a_silent_zero(sample_wire):
     sample_wire.lists["Workflow"] = sample("inventorytriggerjob-get.workflow.xml")
     sample_wire.executions = (sample("workflowexecution-list.api-page.xml")
-                          .replace(b"WorkflowExecutionList", b"WorkflowExecutionItem")
-                          .replace(b"<NextToken>115716</NextToken>", b""))
+                              .replace(b"WorkflowExecutionList", b"WorkflowExecutionItem")
+                              .replace(b"<NextToken>115716</NextToken>", b""))
     result = summary(main_handler(TICK, CONTEXT))
     assert result["complete"] is False
     assert any("WorkflowExecutionItem" in note and "does not read" in note for note in result["notes"])
@@ -99,7 +99,7 @@ def test_the_first_active_transcoding_queue_of_the_documented_list_is_picked():
 
 def test_get_jobs_sends_the_queue_id_found_once_per_invocation(sample_wire):
     sample_wire.lists["Job"] = (sample("inventorytriggerjob-get.job.xml")
-                            .replace(b"</JobsDetail>", b"</JobsDetail>" + _second_job()))
+                                .replace(b"</JobsDetail>", b"</JobsDetail>" + _second_job()))
     sample_wire.media[JOB_ID] = sample("media-jobs.imageinspect.xml")
     main_handler(TICK, CONTEXT)
     assert len(sample_wire.calls("GET", "/queue")) == 1

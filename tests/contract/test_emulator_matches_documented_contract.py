@@ -39,8 +39,8 @@ def ci_raw(sdk_client, path, params):
     """A signed CI GET, as lib/client.py sends `GET /jobs`; the raw XML bytes."""
     url = sdk_client._conf.uri(bucket=BUCKET, path=path, endpoint=sdk_client._conf._endpoint_ci)
     return sdk_client.send_request(method="GET", url=url, bucket=BUCKET, auth=CosS3Auth(sdk_client._conf, path,
-                                                                                    params=params),
-                               params=params, headers={}, ci_request=True).content
+                                                                                        params=params),
+                                   params=params, headers={}, ci_request=True).content
 
 
 def cst(moment):
@@ -140,7 +140,7 @@ BOUNDS = [  # (start, end) around the record's second T, and whether an inclusiv
 def test_batch_job_list_includes_both_bounds(sdk_client, emulator, bounds, inclusive, strict):
     image_job(sdk_client, emulator)
     listed = sdk_client.ci_list_inventory_trigger_jobs(Bucket=BUCKET, Type="Job", StartCreationTime=cst(bounds[0]),
-                                                   EndCreationTime=cst(bounds[1]))
+                                                       EndCreationTime=cst(bounds[1]))
     assert len(listed.get("JobsDetail", [])) == (1 if inclusive else 0)
 
 
@@ -149,7 +149,7 @@ def test_workflow_execution_list_includes_both_bounds(sdk_client, emulator, boun
     emulator.backend.put_object(BUCKET, "a.png", png())
     wid, job_id = workflow_job(sdk_client, emulator)
     listed = sdk_client.ci_list_workflowexecution(Bucket=BUCKET, WorkflowId=wid, BatchJobId=job_id,
-                                              StartCreationTime=cst(bounds[0]), EndCreationTime=cst(bounds[1]))
+                                                  StartCreationTime=cst(bounds[0]), EndCreationTime=cst(bounds[1]))
     assert ("WorkflowExecutionList" in listed) == inclusive
 
 
@@ -158,5 +158,5 @@ def test_per_object_job_list_excludes_both_bounds(sdk_client, emulator, bounds, 
     emulator.backend.put_object(BUCKET, "a.png", png())
     job_id = image_job(sdk_client, emulator)
     served = Tree(ci_raw(sdk_client, "/jobs", {"tag": "ImageInspect", "inventoryTriggerJobId": job_id,
-                                           "startCreationTime": cst(bounds[0]), "endCreationTime": cst(bounds[1])}))
+                                               "startCreationTime": cst(bounds[0]), "endCreationTime": cst(bounds[1])}))
     assert ("Response/JobsDetail" in served.paths) == strict

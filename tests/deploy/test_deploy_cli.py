@@ -16,7 +16,16 @@ pytest.importorskip("tencentcloud.scf.v20180416", reason="the deploy extra insta
 
 from deploy.__main__ import main  # noqa: E402
 from deploy.scf_api import ERROR_KINDS  # noqa: E402
-from tests.support.deploy import DEPLOY_ENV, REPORT, ROOT, SUBMIT, WEBHOOK, run, set_variable, write_package  # noqa: E402
+from tests.support.deploy import (  # noqa: E402
+    DEPLOY_ENV,
+    REPORT,
+    ROOT,
+    SUBMIT,
+    WEBHOOK,
+    run,
+    set_variable,
+    write_package,
+)
 
 
 # --- plan ----------------------------------------------------------------------------------------------------------
@@ -64,7 +73,8 @@ def test_first_apply_creates_waits_configures_retry_publishes_moves_alias_and_cr
         "PublishVersion", "GetFunction"]
     func = scf.functions[SUBMIT]
     assert func["config"]["Handler"] == "scf_submit.main_handler" and func["config"]["Role"] == "autopilot"
-    assert {v["Key"]: v["Value"] for v in func["config"]["Environment"]["Variables"]}["COS_BUCKET"] == DEPLOY_ENV["COS_BUCKET"]
+    variables = {v["Key"]: v["Value"] for v in func["config"]["Environment"]["Variables"]}
+    assert variables["COS_BUCKET"] == DEPLOY_ENV["COS_BUCKET"]
     assert func["retry"] == {"MsgTTL": 21600, "RetryConfig": [{"RetryNum": 2}]}
     assert scf.alias(SUBMIT) == "1" and scf.alias(REPORT) == "1"
     assert sorted(t["TriggerName"] for t in func["triggers"]) == [

@@ -209,7 +209,7 @@ def test_backup_object_moves_suspicious_images_and_keeps_clean_ones(sdk_client, 
 def test_backup_object_keeps_the_headers_the_object_was_put_with(sdk_client, bucket, emulator):
     # inferred: a move keeps what a GET returns, as PUT Object - Copy keeps it (x-cos-metadata-directive Copy)
     sdk_client.put_object(Bucket=bucket, Key="bad.png", Body=suspicious_png(), CacheControl="no-cache",
-                      Metadata={"x-cos-meta-owner": "me"})
+                          Metadata={"x-cos-meta-owner": "me"})
     create(sdk_client, job_body(process_type="BackupObject"))
     emulator.backend.run_pending()
     moved = sdk_client.head_object(Bucket=bucket, Key="abnormal_images_backup/bad.png")

@@ -90,7 +90,7 @@ def test_standalone_server_lets_a_user_create_get_list_and_cancel_a_job(tmp_path
     try:
         url = proc.stdout.readline().split(" on ", 1)[1].split()[0]
         sdk_client = CosS3Client(CosConfig(Region=REGION, SecretId="AKIDtest", SecretKey="test-secret-key",
-                                       Scheme="http", Proxies={"http": url}), retry=0)
+                                           Scheme="http", Proxies={"http": url}), retry=0)
         job_id = sdk_client.ci_create_inventory_trigger_jobs(Bucket=BUCKET, JobBody=job_body(prefix="empty/"))[
             "JobsDetail"][0]["JobId"]
         got = sdk_client.ci_get_inventory_trigger_jobs(Bucket=BUCKET, JobID=job_id)["JobsDetail"][0]["State"]

@@ -26,11 +26,12 @@ def test_restart_with_data_dir_keeps_objects_jobs_results_and_workflows(tmp_path
         sdk_client = emu.client(region=REGION)
         sdk_client.create_bucket(Bucket=BUCKET)
         sdk_client.put_object(Bucket=BUCKET, Key="ok.png", Body=png(), ContentType="image/png",
-                          Metadata={"x-cos-meta-k": "v"})
+                              Metadata={"x-cos-meta-k": "v"})
         sdk_client.put_object(Bucket=BUCKET, Key="bad.png", Body=suspicious_png())
         sdk_client.put_object_acl(Bucket=BUCKET, Key="ok.png", ACL="public-read")
         wid = sdk_client.ci_create_workflow(Bucket=BUCKET, Body=workflow_body())["MediaWorkflow"]["WorkflowId"]
-        job_id = sdk_client.ci_create_inventory_trigger_jobs(Bucket=BUCKET, JobBody=job_body())["JobsDetail"][0]["JobId"]
+        job_id = sdk_client.ci_create_inventory_trigger_jobs(Bucket=BUCKET,
+                                                             JobBody=job_body())["JobsDetail"][0]["JobId"]
         emu.backend.run_pending()
         before = inspect_jobs(sdk_client, job_id)
     with run_emulator(data_dir=str(tmp_path)) as emu:
@@ -39,10 +40,12 @@ def test_restart_with_data_dir_keeps_objects_jobs_results_and_workflows(tmp_path
         assert (record.data, record.content_type, record.metadata, record.acl) == (
             png(), "image/png", {"k": "v"}, "public-read")
         assert emu.backend.list_keys(BUCKET) == ["abnormal_images_backup/bad.png", "ok.png"]
-        assert sdk_client.ci_get_inventory_trigger_jobs(Bucket=BUCKET, JobID=job_id)["JobsDetail"][0]["State"] == "Success"
+        got = sdk_client.ci_get_inventory_trigger_jobs(Bucket=BUCKET, JobID=job_id)
+        assert got["JobsDetail"][0]["State"] == "Success"
         assert inspect_jobs(sdk_client, job_id) == before
         assert sdk_client.ci_get_workflow(Bucket=BUCKET, Ids=wid)["MediaWorkflowList"][0]["WorkflowId"] == wid
-        new_id = sdk_client.ci_create_inventory_trigger_jobs(Bucket=BUCKET, JobBody=job_body())["JobsDetail"][0]["JobId"]
+        new_id = sdk_client.ci_create_inventory_trigger_jobs(Bucket=BUCKET,
+                                                             JobBody=job_body())["JobsDetail"][0]["JobId"]
         assert new_id != job_id
 
 
@@ -96,7 +99,7 @@ def test_command_line_server_starts_and_serves_the_sdk(tmp_path):
         from qcloud_cos import CosConfig, CosS3Client
 
         sdk_client = CosS3Client(CosConfig(Region=REGION, SecretId="AKIDcli", SecretKey="cli-key", Scheme="http",
-                                       Proxies={"http": url}), retry=0)
+                                           Proxies={"http": url}), retry=0)
         sdk_client.put_object(Bucket=BUCKET, Key="a.png", Body=b"x")
         assert sdk_client.head_object(Bucket=BUCKET, Key="a.png")["Content-Length"] == "1"
     finally:

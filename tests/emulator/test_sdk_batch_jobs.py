@@ -40,11 +40,12 @@ def test_create_workflow_type_echoes_workflow_ids(sdk_client, bucket):
 
 def test_response_elements_follow_the_documented_order(sdk_client, bucket, emulator):
     job_id = sdk_client.ci_create_inventory_trigger_jobs(Bucket=bucket, JobBody=job_body())["JobsDetail"][0]["JobId"]
-    url = sdk_client._conf.uri(bucket=bucket, path=f"inventorytriggerjob/{job_id}", endpoint=sdk_client._conf._endpoint_ci)
+    url = sdk_client._conf.uri(bucket=bucket, path=f"inventorytriggerjob/{job_id}",
+                               endpoint=sdk_client._conf._endpoint_ci)
     from qcloud_cos.cos_auth import CosS3Auth
 
     raw = sdk_client.send_request(method="GET", url=url, bucket=bucket, headers={}, ci_request=True,
-                              auth=CosS3Auth(sdk_client._conf, f"/inventorytriggerjob/{job_id}")).text
+                                  auth=CosS3Auth(sdk_client._conf, f"/inventorytriggerjob/{job_id}")).text
     assert raw.index("<RequestId>") < raw.index("<JobsDetail>")
     positions = [raw.index(f"<{tag}") for tag in DETAIL_ORDER]
     assert positions == sorted(positions)
@@ -66,7 +67,7 @@ def test_get_unknown_id_is_200_with_non_exist_job_ids(sdk_client, bucket):
 def test_get_job_of_another_bucket_is_non_existent(sdk_client, bucket, emulator):
     emulator.backend.create_bucket("other-1250000000")
     job_id = sdk_client.ci_create_inventory_trigger_jobs(Bucket="other-1250000000",
-                                                     JobBody=job_body())["JobsDetail"][0]["JobId"]
+                                                         JobBody=job_body())["JobsDetail"][0]["JobId"]
     assert sdk_client.ci_get_inventory_trigger_jobs(Bucket=bucket, JobID=job_id)["NonExistJobIds"] == job_id
 
 

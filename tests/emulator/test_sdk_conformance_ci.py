@@ -59,7 +59,7 @@ def _execution(sdk_client, bucket, run_id) -> dict:
 
 def _create_job(sdk_client, bucket, body=None) -> str:
     created = sdk_client.ci_create_inventory_trigger_jobs(Bucket=bucket, JobBody=body or JOB_BODY,
-                                                      ContentType="application/xml", **NO_CACHE)
+                                                          ContentType="application/xml", **NO_CACHE)
     return created["JobsDetail"][0]["JobId"]
 
 
@@ -142,20 +142,20 @@ def test_workflow_create_update_state_get_trigger_delete(sdk_client, bucket, emu
     # ci_update_workflow_state, ci_get_workflow, ci_trigger_workflow, ci_get_workflowexecution, ci_delete_workflow
     sdk_client.put_object(Bucket=bucket, Key="test.png", Body=suspicious_png())
     wid = sdk_client.ci_create_workflow(Bucket=bucket, Body=_workflow("BackupObject"), ContentType="application/xml",
-                                    **NO_CACHE)["MediaWorkflow"]["WorkflowId"]
+                                        **NO_CACHE)["MediaWorkflow"]["WorkflowId"]
     updated = sdk_client.ci_update_workflow(Bucket=bucket, WorkflowId=wid, Body=_workflow("SwitchObjectToPrivate"),
-                                        ContentType="application/xml", **NO_CACHE)["MediaWorkflow"]
+                                            ContentType="application/xml", **NO_CACHE)["MediaWorkflow"]
     assert updated["WorkflowId"] == wid
     assert updated["Topology"]["Nodes"]["ImageInspectNode"]["Operation"]["ImageInspect"]["ProcessType"] == \
         "SwitchObjectToPrivate"
     active = sdk_client.ci_update_workflow_state(Bucket=bucket, WorkflowId=wid, UpdateState="active",
-                                             ContentType="application/xml", **NO_CACHE)
+                                                 ContentType="application/xml", **NO_CACHE)
     assert active["MediaWorkflow"]["State"] == "Active"
     listed = sdk_client.ci_get_workflow(Bucket=bucket, Ids=wid, Name="image-inspect", ContentType="application/xml",
-                                    **NO_CACHE)
+                                        **NO_CACHE)
     assert listed["MediaWorkflowList"][0]["WorkflowId"] == wid
     paused = sdk_client.ci_update_workflow_state(Bucket=bucket, WorkflowId=wid, UpdateState="paused",
-                                             ContentType="application/xml", **NO_CACHE)
+                                                 ContentType="application/xml", **NO_CACHE)
     assert paused["MediaWorkflow"]["State"] == "Paused"
     run_id = sdk_client.ci_trigger_workflow(Bucket=bucket, WorkflowId=wid, Key="test.png", **NO_CACHE)["InstanceId"]
     execution = _execution(sdk_client, bucket, run_id)
@@ -194,7 +194,7 @@ def test_list_workflowexecution_with_time_bounds_and_empty_batch_job_id(sdk_clie
     sdk_client.put_object(Bucket=bucket, Key="test.png", Body=png())
     run_id = sdk_client.ci_trigger_workflow(Bucket=bucket, WorkflowId=wid, Key="test.png", **NO_CACHE)["InstanceId"]
     listed = sdk_client.ci_list_workflowexecution(Bucket=bucket, WorkflowId=wid, StartCreationTime="2020-01-01T00:00:00+0800",
-                                              EndCreationTime="2099-01-01T00:00:00+0800", BatchJobId="", **NO_CACHE)
+                                                  EndCreationTime="2099-01-01T00:00:00+0800", BatchJobId="", **NO_CACHE)
     assert listed["RequestId"]
     assert [e["RunId"] for e in _executions(listed)] == [run_id]  # an empty BatchJobId filters nothing out
 

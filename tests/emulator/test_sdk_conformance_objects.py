@@ -106,16 +106,17 @@ def test_copy_object_from_another_bucket(sdk_client, bucket, emulator):
     emulator.backend.create_bucket(OTHER_BUCKET)
     sdk_client.put_object(Bucket=OTHER_BUCKET, Key="test.txt", Body=b"from the other bucket")
     copied = sdk_client.copy_object(Bucket=bucket, Key="test.txt",
-                                CopySource={"Bucket": OTHER_BUCKET, "Key": "test.txt", "Region": REGION})
+                                    CopySource={"Bucket": OTHER_BUCKET, "Key": "test.txt", "Region": REGION})
     assert copied["ETag"] == sdk_client.head_object(Bucket=OTHER_BUCKET, Key="test.txt")["ETag"]
-    assert sdk_client.get_object(Bucket=bucket, Key="test.txt")["Body"].get_raw_stream().read() == b"from the other bucket"
+    copied = sdk_client.get_object(Bucket=bucket, Key="test.txt")["Body"].get_raw_stream().read()
+    assert copied == b"from the other bucket"
 
 
 def test_update_object_meta_replaces_user_metadata(sdk_client, bucket):
     # ut/test.py test_update_object_meta; demo/modify_object_meta.py
     _put(sdk_client, Metadata={"x-cos-meta-old": "gone"})
     sdk_client.update_object_meta(Bucket=bucket, Key="test.txt",
-                              Metadata={"x-cos-meta-key1": "value1", "x-cos-meta-key2": "value2"})
+                                  Metadata={"x-cos-meta-key1": "value1", "x-cos-meta-key2": "value2"})
     head = sdk_client.head_object(Bucket=bucket, Key="test.txt")
     assert (head["x-cos-meta-key1"], head["x-cos-meta-key2"], "x-cos-meta-old" in head) == ("value1", "value2", False)
 
@@ -200,7 +201,8 @@ def test_expired_presigned_url_is_403(sdk_client, bucket, emulator, monkeypatch)
 
 def test_presigned_put_url_with_a_signed_param_must_keep_its_value(sdk_client, bucket, emulator):
     # demo/get_presigned_url.py: Params "会算入签名，不允许使用者修改请求参数的值" (signed, the value may not change)
-    url = sdk_client.get_presigned_url(Bucket=bucket, Key="a.txt", Method="PUT", Params={"x-cos-traffic-limit": "819200"})
+    url = sdk_client.get_presigned_url(Bucket=bucket, Key="a.txt", Method="PUT",
+                                       Params={"x-cos-traffic-limit": "819200"})
     tampered = url.replace("x-cos-traffic-limit=819200", "x-cos-traffic-limit=1")
     assert requests.put(tampered, data=b"x", proxies={"http": emulator.url}, timeout=5).status_code == 403
     assert not sdk_client.object_exists(Bucket=bucket, Key="a.txt")
@@ -239,8 +241,8 @@ def test_object_exists_and_bucket_exists_tell_present_from_absent(sdk_client, bu
     _put(sdk_client)
     assert (sdk_client.object_exists(Bucket=bucket, Key="test.txt"),
             sdk_client.object_exists(Bucket=bucket, Key="object_not_exists")) == (True, False)
-    assert (sdk_client.bucket_exists(Bucket=bucket), sdk_client.bucket_exists(Bucket="bucket-not-exists-1250000000")) == (
-        True, False)
+    assert (sdk_client.bucket_exists(Bucket=bucket),
+            sdk_client.bucket_exists(Bucket="bucket-not-exists-1250000000")) == (True, False)
 
 
 def test_create_head_delete_bucket(sdk_client, emulator):
@@ -282,7 +284,7 @@ def test_unemulated_sub_resource_is_501_not_the_plain_object_api(sdk_client, buc
 def test_anonymous_config_is_refused_with_cos_403(emulator, bucket):
     # ut/test.py test_config_anoymous: an unsigned request to a private bucket
     sdk_client = CosS3Client(CosConfig(Region=REGION, Anonymous=True, Scheme="http", Proxies={"http": emulator.url}),
-                         retry=0)
+                             retry=0)
     with pytest.raises(CosServiceError) as err:
         sdk_client.put_object(Bucket=bucket, Key="a.txt", Body=b"x")
     assert (err.value.get_status_code(), err.value.get_error_code()) == (403, "AccessDenied")

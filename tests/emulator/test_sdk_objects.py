@@ -38,7 +38,7 @@ def test_put_object_to_missing_bucket_is_404_no_such_bucket(sdk_client, emulator
 @pytest.mark.parametrize("key", ODD_KEYS)
 def test_put_then_get_round_trips_data_headers_and_metadata(sdk_client, bucket, key):
     put = sdk_client.put_object(Bucket=bucket, Key=key, Body=b"payload", ContentType="image/png",
-                            Metadata={"x-cos-meta-owner": "alice"})
+                                Metadata={"x-cos-meta-owner": "alice"})
     got = sdk_client.get_object(Bucket=bucket, Key=key)
     assert got["Body"].get_raw_stream().read() == b"payload"
     assert got["ETag"] == put["ETag"] == '"321c3cf486ed509164edec1e1981fec8"'
@@ -109,7 +109,7 @@ def test_list_objects_groups_common_prefixes_with_delimiter(sdk_client, bucket, 
 def test_copy_object_copies_data_and_metadata(sdk_client, bucket, emulator):
     emulator.backend.put_object(bucket, "src 1.png", b"data", content_type="image/png", metadata={"a": "1"})
     result = sdk_client.copy_object(Bucket=bucket, Key="dst.png",
-                                CopySource={"Bucket": bucket, "Key": "src 1.png", "Region": REGION})
+                                    CopySource={"Bucket": bucket, "Key": "src 1.png", "Region": REGION})
     copied = emulator.backend.get_object(bucket, "dst.png")
     assert result["ETag"] == copied.etag
     assert (copied.data, copied.content_type, copied.metadata) == (b"data", "image/png", {"a": "1"})
@@ -118,7 +118,7 @@ def test_copy_object_copies_data_and_metadata(sdk_client, bucket, emulator):
 def test_copy_from_missing_key_is_404(sdk_client, bucket):
     with pytest.raises(CosServiceError) as err:
         sdk_client.copy_object(Bucket=bucket, Key="dst.png", CopySource={"Bucket": bucket, "Key": "no.png",
-                                                                     "Region": REGION})
+                                                                         "Region": REGION})
     assert err.value.get_error_code() == "NoSuchKey"
 
 
@@ -189,7 +189,7 @@ def test_ci_process_image_inspect_form_reports_clean_png(sdk_client, bucket, emu
 
     params = {"ci-process": "ImageInspect"}
     response = sdk_client.send_request(method="GET", url=url, bucket=bucket, params=params, headers={},
-                                   auth=CosS3Auth(sdk_client._conf, "ok.png", params=params))
+                                       auth=CosS3Auth(sdk_client._conf, "ok.png", params=params))
     assert json.loads(response.content) == {"picSize": len(png()), "picType": "png", "suspicious": False}
 
 

@@ -82,7 +82,7 @@ def test_unparseable_body_is_400_and_creates_nothing(sdk_client, bucket, emulato
     url = sdk_client._conf.uri(bucket=bucket, path="inventorytriggerjob", endpoint=sdk_client._conf._endpoint_ci)
     with pytest.raises(CosServiceError) as err:
         sdk_client.send_request(method="POST", url=url, bucket=bucket, data=raw, headers={}, ci_request=True,
-                            auth=CosS3Auth(sdk_client._conf, "/inventorytriggerjob"))
+                                auth=CosS3Auth(sdk_client._conf, "/inventorytriggerjob"))
     assert err.value.get_status_code() == 400
     assert f"<Code>{code}</Code>" in err.value.get_origin_msg()
     assert emulator.backend.jobs == {}

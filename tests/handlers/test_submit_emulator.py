@@ -73,7 +73,7 @@ def test_upload_event_inspects_exactly_the_uploaded_keys_even_with_odd_character
     assert sorted(acting_bucket.list_keys(BUCKET, prefix="abnormal_images_backup/")) == [
         "abnormal_images_backup/uploads/my photo+1 100%.png", "abnormal_images_backup/uploads/照片/猫.png"]
     assert sorted(acting_bucket.list_keys(BUCKET, prefix="uploads/")) == ["uploads/clean.png",
-                                                                   "uploads/my photo+1 100%.png.bak"]
+                                                                          "uploads/my photo+1 100%.png.bak"]
 
 
 def test_single_upload_event_is_an_object_job(acting_bucket):

@@ -227,7 +227,7 @@ def test_per_object_4xx_falls_back_to_batch_counts_once_and_says_so(report_wire)
 def test_workflow_jobs_count_their_executions_by_state_and_list_failed_objects(report_wire):
     report_wire.add_job("b1", job_type="Workflow", created=INSIDE, workflow_ids="wabcdef0123")
     report_wire.executions["b1"] = [execution_xml("r1", "wabcdef0123", "a.png", "Success"),
-                             execution_xml("r2", "wabcdef0123", "b.png", "Failed")]
+                                    execution_xml("r2", "wabcdef0123", "b.png", "Failed")]
     summary = report(report_wire)
     assert summary.objects.workflow_executions == {"Failed": 1, "Success": 1}
     (line,) = summary.jobs_with_objects[0].objects
@@ -245,7 +245,7 @@ def one_job(report_wire, job_id):
 def test_one_jobs_objects_read_alone_are_what_the_report_lists_for_it(report_wire):
     report_wire.add_job("b1", created=INSIDE)
     report_wire.inspect_results["b1"] = [inspect_result_xml("b1", 0, "a/cat.png", suspicious=True),
-                                  inspect_result_xml("b1", 1, "a/big.png", state="Failed")]
+                                         inspect_result_xml("b1", 1, "a/big.png", state="Failed")]
     (listed,) = report(report_wire).jobs_with_objects
     read, notes = read_job_objects(*one_job(report_wire, "b1"))
     assert read == listed and notes == []
@@ -263,7 +263,8 @@ def checkpointed_job(report_wire, job_id, end):
     name = f"autopilot-hourly-{compact(end - timedelta(hours=1))}-{compact(end)}"
     report_wire.add_job(job_id, name=name, created="2026-11-01T10:00:00+0800")
     interval = f"<TimeInterval><Start>{ci(end - timedelta(hours=1))}</Start><End>{ci(end)}</End></TimeInterval>"
-    report_wire.jobs[-1]["Operation"] = report_wire.jobs[-1]["Operation"].replace("<Operation>", "<Operation>" + interval)
+    job = report_wire.jobs[-1]
+    job["Operation"] = job["Operation"].replace("<Operation>", "<Operation>" + interval)
     return name
 
 
@@ -344,6 +345,6 @@ def test_the_headline_names_objects_a_job_could_not_process(report_wire):
 
     report_wire.add_job("b1", created=INSIDE)
     report_wire.inspect_results["b1"] = [inspect_result_xml("b1", 0, "gone.png", state="Failed"),
-                                  inspect_result_xml("b1", 1, "ok.png")]
+                                         inspect_result_xml("b1", 1, "ok.png")]
     status, line = headline(report(report_wire))
     assert status == "PROBLEM" and "1 object failed" in line

@@ -156,7 +156,8 @@ def run_timer(settings: Settings, tick: datetime, client: Any, *, clock: Optiona
 
 
 def start_paused(fn: Callable[[], Any], scripted: ScriptedClient) -> Tuple[threading.Thread, Dict[str, Any]]:
-    """Start `fn` on a thread and wait until `scripted` holds it at its pause point; the box gets its result or error."""
+    """Start `fn` on a thread and wait until `scripted` holds it at its pause point; the box gets its result or
+    error."""
     box = {}
 
     def target():

@@ -81,7 +81,8 @@ PATHS = {
                                          cos_event(["autopilot/state.png"], authorization=FAKE_AUTHORIZATION)),
     "malformed event": lambda f: (handlers.submit.main_handler, {"Records": [{"Authorization": FAKE_AUTHORIZATION}]}),
     "report": lambda f: (handlers.report.main_handler, timer_event(TICK)),
-    "report on a cos event": lambda f: (handlers.report.main_handler, cos_event(keys(1), authorization=FAKE_AUTHORIZATION)),
+    "report on a cos event": lambda f: (handlers.report.main_handler,
+                                        cos_event(keys(1), authorization=FAKE_AUTHORIZATION)),
 }
 
 

@@ -130,8 +130,8 @@ def test_a_found_job_in_cis_own_form_is_compared_by_meaning(env, ci_wire, monkey
     monkeypatch.setenv("WINDOW", "1h")
     monkeypatch.setenv("INPUT_PREFIX", "uploads/")
     ci_wire.jobs.append({"JobId": "b" + "7" * 32, "Name": OURS, "Type": "Job", "Tag": "ImageInspect",
-                      "State": "Running", "Input": f"<Input>{job_input}</Input>",
-                      "Operation": f"<Operation>{operation}</Operation>"})
+                         "State": "Running", "Input": f"<Input>{job_input}</Input>",
+                         "Operation": f"<Operation>{operation}</Operation>"})
     if differs:
         with pytest.raises(JobMismatchError, match=differs):
             tick()

@@ -93,7 +93,7 @@ def report_over(report_wire) -> dict:
 def test_a_key_sent_as_a_character_reference_is_read_exactly(env, report_wire):
     report_wire.add_job("b1")
     report_wire.inspect_results["b1"] = [inspect_result_xml("b1", 0, "uploads/a&#1;&#x1F;.png", suspicious=True),
-                                  inspect_result_xml("b1", 1, "uploads/b&#xD;.png", suspicious=True)]
+                                         inspect_result_xml("b1", 1, "uploads/b&#xD;.png", suspicious=True)]
     run = report_over(report_wire)
     assert flagged_keys(run["report"]) == ["uploads/a\x01\x1f.png", "uploads/b\r.png"]
     assert run["summary"]["complete"]
@@ -103,7 +103,7 @@ def test_a_result_that_cannot_be_read_costs_only_itself(env, report_wire):
     report_wire.add_job("b1")
     broken = inspect_result_xml("b1", 1, "uploads/x.png", suspicious=True).replace("</Input>", "", 1)
     report_wire.inspect_results["b1"] = [inspect_result_xml("b1", 0, "uploads/a.png", suspicious=True), broken,
-                                  inspect_result_xml("b1", 2, "uploads/c.png", suspicious=True)]
+                                         inspect_result_xml("b1", 2, "uploads/c.png", suspicious=True)]
     run = report_over(report_wire)
     summary = run["summary"]
     assert (summary["objects"]["inspected"], summary["objects"]["suspicious"]) == (2, 2)
@@ -115,8 +115,8 @@ def test_a_control_character_in_a_workflow_execution_key_leaves_the_others_count
     report_wire.add_job("bw1", job_type="Workflow", workflow_ids="w2504f47ad46e4a1b9c0d1e2f3a4b5c6d")
     wid = "w2504f47ad46e4a1b9c0d1e2f3a4b5c6d"
     report_wire.executions["bw1"] = [execution_xml("i1", wid, "uploads/a\x01.png", "Failed"),
-                              execution_xml("i2", wid, "uploads/b.png", "Success"),
-                              execution_xml("i3", wid, "uploads/c.png", "Failed")]
+                                     execution_xml("i2", wid, "uploads/b.png", "Success"),
+                                     execution_xml("i3", wid, "uploads/c.png", "Failed")]
     run = report_over(report_wire)
     assert run["summary"]["objects"]["workflow_executions"] == {"Failed": 2, "Success": 1}
     failed = sorted(o["key"] for job in run["report"]["jobs_with_objects"] for o in job["objects"])

@@ -123,7 +123,7 @@ def run_every_path(emulator_bucket, emulator, monkeypatch) -> List[Tuple[str, st
 
 
 def test_every_request_the_functions_make_is_granted_by_the_role_policy(emulator_bucket, emulator, monkeypatch,
-                                                                       tmp_path):
+                                                                        tmp_path):
     calls = run_every_path(emulator_bucket, emulator, monkeypatch)
     policy = rendered(tmp_path)
     assert {"name/ci:DescribeMediaQueues", "name/ci:DescribeMediaJobs", "name/cos:GetBucket",

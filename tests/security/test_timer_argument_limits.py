@@ -69,7 +69,7 @@ def test_the_issues_argument_deletes_nothing_and_names_the_safety_catch(emulator
 ])
 @pytest.mark.parametrize("handler", ["submit", "report"])
 def test_a_function_wide_key_in_an_argument_is_refused_by_name_before_anything_is_sent(emulator_bucket, emulator,
-                                                                                          handler, key, value):
+                                                                                       handler, key, value):
     emulator.request_log.clear()
     run = getattr(handlers, handler).main_handler
     with pytest.raises(ConfigError) as info:
