@@ -25,6 +25,7 @@ def _job_xml(job: Dict[str, str]) -> str:
             f"<EndTime>-</EndTime><QueueId>-</QueueId><Name>{job['Name']}</Name><Type>{job['Type']}</Type>"
             f"{job['Input']}{job['Operation']}</JobsDetail>")
 
+
 W = TypeVar("W", bound="FakeWire")
 
 
@@ -291,7 +292,6 @@ class ReportWire(FakeWire):
         offset, size = int(query.get("nextToken") or 0), int(query.get("size", "10"))
         token = f"<NextToken>{offset + size}</NextToken>" if offset + size < len(items) else ""
         return 200, {}, "<Response><RequestId>cmVx</RequestId>" + "".join(items[offset:offset + size]) + token + "</Response>"
-
 
 
 @contextmanager
