@@ -6,8 +6,9 @@ STAMP := $(VENV)/.installed
 # SCF's oldest supported Python runtime; pyenv's bare python3.9 shim refuses, so name the version.
 PY39_VERSION := $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.9\.[0-9]+$$' | tail -1)
 PY310_VERSION := $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.10\.[0-9]+$$' | tail -1)
-# Tests of the deployed code (handlers/, lib/) that must also pass on Python 3.9; the security suite drives both.
-DEPLOYED_TESTS := tests/lib tests/handlers tests/security
+# Tests of the deployed code (handlers/, lib/; tests/emulated runs lib/ over the emulator) that must also pass on
+# Python 3.9; the security suite drives both.
+DEPLOYED_TESTS := tests/lib tests/emulated tests/handlers tests/security tests/inventory
 
 .PHONY: help venv test lint pytest test39 demo visual bench soak package package-check clean
 

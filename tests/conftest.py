@@ -1,16 +1,19 @@
-"""Shared fixtures: a clean environment, the fake wire, and sample events."""
+"""Shared fixtures, each named by what it holds: the function's environment, the fake wires, the emulator's bucket,
+and clients (`sdk_client` the official SDK's CosS3Client, `ci_client` our lib.client.CiClient)."""
 from __future__ import annotations
 
-import json
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any, Dict
+from typing import Dict, Iterator
 
 import pytest
-import responses
 from hypothesis import HealthCheck, settings
+from qcloud_cos import CosS3Client
 
-from tests.wire import ENV, FakeWire
+from emulator.testing import EmulatorHandle
+from lib.client import CiClient, make_client
+from lib.config import load_settings
+from tests.support.emulator import EMULATOR_NOW, aim_process_env
+from tests.support.settings import BUCKET, ENV, REGION, function_env
+from tests.support.wires import FakeWire, ReportWire, fake_service
 
 _COMMON = dict(deadline=None, print_blob=True,
                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
@@ -21,37 +24,37 @@ settings.register_profile("default", derandomize=True, **_COMMON)
 # `make soak` (HYPOTHESIS_PROFILE=soak): random seeds and the larger counts each test asks for.
 settings.register_profile("soak", derandomize=False, **_COMMON)
 
-EVENTS = Path(__file__).resolve().parent.parent / "events"
-
-
-def load_event(name: str) -> Dict[str, Any]:
-    return json.loads((EVENTS / name).read_text(encoding="utf-8"))
-
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> Dict[str, str]:
     """The function's environment: only what a test sets, plus fake credentials."""
-    import os
-
-    for key in list(os.environ):
-        if key.startswith(("COS_", "JOB_", "WORKFLOW_", "INSPECT_", "INPUT_", "WINDOW", "REPORT_", "STATE_",
-                           "UPLOAD_", "TENCENTCLOUD_", "RULE_", "LEASE_", "ALLOW_", "FIRST_RUN", "API_")):
-            monkeypatch.delenv(key, raising=False)
-    for key, value in ENV.items():
-        monkeypatch.setenv(key, value)
-    return dict(ENV)
+    return function_env(monkeypatch)
 
 
 @pytest.fixture
-def wire():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield FakeWire(rsps)
+def ci_wire() -> Iterator[FakeWire]:
+    """The submit side's wire: an in-memory bucket and batch-job store (tests.support.wires.FakeWire)."""
+    with fake_service(FakeWire) as wire:
+        yield wire
 
 
-BUCKET = "examplebucket-1250000000"
-# The emulator's clock and the seeded objects' Last-Modified in emulator-backed handler tests; the function's own clock
-# stays the real one (later), as a deployed function's would be.
-EMULATOR_NOW = datetime(2026, 11, 28, 15, 30, tzinfo=timezone.utc)
+@pytest.fixture
+def report_wire() -> Iterator[ReportWire]:
+    """The report side's wire: paginated job lists, per-object results, executions (tests.support.wires.ReportWire)."""
+    with fake_service(ReportWire) as wire:
+        yield wire
+
+
+@pytest.fixture
+def ci_client() -> CiClient:
+    """Our CiClient over the fake wire's hosts (ENV's bucket and credentials), without back-off sleeps."""
+    return make_client(load_settings(ENV), sleep=lambda s: None)
+
+
+@pytest.fixture
+def sdk_client(emulator: EmulatorHandle) -> CosS3Client:
+    """The official SDK's client with the project's config (Proxies → emulator, Scheme http, retry=0)."""
+    return emulator.client(region=REGION)
 
 
 @pytest.fixture
@@ -59,8 +62,5 @@ def emulator_bucket(emulator, env, monkeypatch):
     """The emulator's backend with one fresh bucket, and the function's environment pointed at it."""
     emulator.backend.set_clock(lambda: EMULATOR_NOW)
     emulator.backend.create_bucket(BUCKET)
-    monkeypatch.setenv("COS_EMULATOR_URL", emulator.url)
-    monkeypatch.setenv("TENCENTCLOUD_SECRETID", emulator.secret_id)
-    monkeypatch.setenv("TENCENTCLOUD_SECRETKEY", emulator.secret_key)
-    monkeypatch.delenv("TENCENTCLOUD_SESSIONTOKEN", raising=False)
+    aim_process_env(emulator, monkeypatch)
     return emulator.backend

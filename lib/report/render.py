@@ -5,8 +5,6 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 from lib import escape
-from lib.client import JobDetail
-from lib.report.classify import group_of
 from lib.report.models import JobLine, ObjectLine, ReportSummary, headline
 from lib.report.trends import COMPARE_DAYS, Trend, TrendRow
 from lib.windows import as_utc, format_duration
@@ -384,18 +382,3 @@ def render_summary_table(summary: ReportSummary) -> str:
     parts += [f"note: {escape.terminal(n)}" for n in summary.notes]
     return "\n".join(parts) + "\n"
 
-
-def render_jobs_table(jobs: Sequence[JobDetail]) -> str:
-    return table(("JOB", "TYPE", "TAG/WORKFLOW", "STATE", "CREATED", "NAME"),
-                 [(j.JobId, j.Type, group_of(j), j.State, j.CreationTime, j.Name) for j in jobs]) + "\n"
-
-
-def render_job(job: JobDetail) -> str:
-    """One job as `field: value` lines, failure details included."""
-    rows = [("job", job.JobId), ("name", job.Name), ("type", job.Type), ("tag/workflow", group_of(job)),
-            ("state", job.State), ("created", job.CreationTime), ("started", job.StartTime or "-"),
-            ("ended", job.EndTime or "-"), ("input", ", ".join(f"{k}={v}" for k, v in job.Input.items()) or "-")]
-    if job.State == "Failed" or (job.Code and job.Code != "Success"):
-        rows += [("code", job.Code), ("message", job.Message or "-")]
-    width = max(len(k) for k, _ in rows)
-    return "\n".join(f"{k.ljust(width)}  {escape.terminal(v)}" for k, v in rows) + "\n"

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
 
 from emulator.testing import DEFAULT_REGION, TEST_SECRET_ID, TEST_SECRET_KEY, EmulatorHandle
+from tests.support.settings import BUCKET
 
 ROOT = Path(__file__).resolve().parents[2]
-BUCKET = "examplebucket-1250000000"
 
 
 def bucket_env(emu: EmulatorHandle, **extra: str) -> Dict[str, str]:

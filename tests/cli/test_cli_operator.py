@@ -19,6 +19,7 @@ import pytest
 from emulator.testing import run_emulator
 from ops.cli import main
 from tests.cli.support import BUCKET, ROOT, bucket_env, cli, credentials, no_traceback, process_env
+from tests.support.events import timer_event
 
 pytestmark = pytest.mark.emulator
 IMAGES = ROOT / "events" / "images"
@@ -45,10 +46,10 @@ def held(emulator):
     return emulator
 
 
-def timer_event(tmp_path, name="tick.json"):
+def timer_event_file(tmp_path, name="tick.json"):
+    """A timer event of the real clock, in a file as `invoke` and `submit --event` read it."""
     path = tmp_path / name
-    now = datetime.now(timezone.utc).replace(microsecond=0)
-    path.write_text(json.dumps({"Type": "Timer", "TriggerName": "walk", "Time": now.isoformat()}))
+    path.write_text(json.dumps(timer_event(datetime.now(timezone.utc).replace(microsecond=0), "walk")))
     return path
 
 
@@ -58,7 +59,7 @@ def submitted_job(emu, tmp_path) -> str:
         emu.backend.put_object(BUCKET, f"uploads/{image}", (IMAGES / image).read_bytes(), content_type="image/png")
     out = io.StringIO()
     env = {**bucket_env(emu, INPUT_PREFIX="uploads/", WINDOW="all"), **credentials(), "HOME": str(tmp_path)}
-    assert main(["invoke", "submit", str(timer_event(tmp_path))], environ=env, stdout=out, stderr=io.StringIO()) == 0
+    assert main(["invoke", "submit", str(timer_event_file(tmp_path))], environ=env, stdout=out, stderr=io.StringIO()) == 0
     return json.loads(out.getvalue())["jobs"][0]["job_id"]
 
 
@@ -221,7 +222,7 @@ def test_a_real_endpoint_that_never_answers_is_a_timeout(tmp_path, monkeypatch):
 # --- 4. --json: logs on stderr, one JSON document on stdout --------------------------------------------------
 
 def test_invoke_json_prints_one_document_and_logs_to_stderr(live, tmp_path):
-    ran = cli("invoke", "submit", str(timer_event(tmp_path)), "--json",
+    ran = cli("invoke", "submit", str(timer_event_file(tmp_path)), "--json",
               env={**bucket_env(live, WINDOW="all"), **credentials()}, home=tmp_path)
     assert ran.code == 0 and ran.json()["jobs"][0]["created"] is True, ran
     assert '"event": "run_done"' in ran.err
@@ -289,7 +290,7 @@ def test_every_command_follows_the_exit_code_rule(live, tmp_path, argv, code):
 @pytest.mark.parametrize("argv", [("invoke", "submit", "{tick}"), ("submit", "--dry-run")])
 def test_the_whole_bucket_delete_refusal_is_a_configuration_error(live, tmp_path, argv):
     env = {**bucket_env(live, INSPECT_AUTO_PROCESS="true", INSPECT_PROCESS_TYPE="DeleteObject"), **credentials()}
-    ran = cli(*(a.format(tick=timer_event(tmp_path)) for a in argv), env=env, home=tmp_path)
+    ran = cli(*(a.format(tick=timer_event_file(tmp_path)) for a in argv), env=env, home=tmp_path)
     assert ran.code == 2 and "ALLOW_DELETE_WHOLE_BUCKET" in ran.err, ran
     assert requests_seen(live) == 0
 

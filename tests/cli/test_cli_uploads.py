@@ -12,7 +12,8 @@ from lib.submit.timer import submit_timer
 from lib.submit.uploads import submit_upload
 from tests.cli.support import bucket_env, cli, credentials, no_traceback
 from tests.reliability.coalesce_support import Clock, Upload, coalesce_settings, instance, upload_event
-from tests.reliability.support import fresh_bucket, timer_event
+from tests.support.emulator import fresh_bucket
+from tests.support.events import timer_event
 
 pytestmark = pytest.mark.emulator
 # The CLI reads the real clock: the uploads happen an hour ago, on minute boundaries.

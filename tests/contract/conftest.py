@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import pytest
-import responses
 
 from tests.contract.support import SampleWire
+from tests.support.wires import fake_service
 
 
 @pytest.fixture
-def samples(env, monkeypatch):
+def sample_wire(env, monkeypatch):
     """The wire, answering with documented samples; the report sees every job (the samples are named `demo`)."""
     monkeypatch.setenv("REPORT_ALL_JOBS", "true")
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield SampleWire(rsps)
+    with fake_service(SampleWire) as wire:
+        yield wire

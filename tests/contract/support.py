@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlparse
 
 import responses
 
-from tests.wire import CI_ERROR, CI_HOST, FakeWire
+from tests.support.wires import CI_ERROR, CI_HOST, FakeWire
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
 _HEADER = re.compile(r"^\s*<!--.*?-->\s*", re.S)

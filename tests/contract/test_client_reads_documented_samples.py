@@ -10,10 +10,11 @@ from qcloud_cos.cos_comm import format_dict, xml_to_dict
 from handlers.report import main_handler
 from lib.client import JobDetail, parse_execution_page, pick_queue_id
 from tests.contract.support import documented_params, sample
+from tests.support.events import REPORT_TIMER, timer_event
 
 CONTEXT = {"request_id": "req-c1", "function_name": "report", "time_limit_in_ms": 60000}
 # The samples' jobs were created 2022-06-27T15:23:10+0800; this tick's one-day window holds them.
-TICK = {"Type": "Timer", "TriggerName": "daily-report", "Time": "2022-06-28T00:00:00Z", "Message": ""}
+TICK = timer_event("2022-06-28T00:00:00Z", name=REPORT_TIMER)
 JOB_ID = "b8f3a1c62f84911ec9cb15254008618d9"  # inventorytriggerjob-get.job.xml
 WORKFLOW_JOB_ID = "b3deffea2f84911ec9cb15254008618d9"  # inventorytriggerjob-get.workflow.xml
 EXECUTION_SAMPLES = ["workflowexecution-list.api-page.xml", "workflowexecution-list.python-sdk.xml",
@@ -44,21 +45,21 @@ def test_every_published_execution_list_parses_into_two_executions(name):
 
 
 @pytest.mark.parametrize("name", EXECUTION_SAMPLES)
-def test_the_report_counts_the_documented_executions_of_a_workflow_job(samples, name):
-    samples.lists["Workflow"] = sample("inventorytriggerjob-get.workflow.xml")
-    samples.executions = sample(name).replace(b"<NextToken>115716</NextToken>", b"")
+def test_the_report_counts_the_documented_executions_of_a_workflow_job(sample_wire, name):
+    sample_wire.lists["Workflow"] = sample("inventorytriggerjob-get.workflow.xml")
+    sample_wire.executions = sample(name).replace(b"<NextToken>115716</NextToken>", b"")
     result = summary(main_handler(TICK, CONTEXT))
     assert result["objects"]["workflow_executions"] == {"Success": 2}
     assert result["complete"] is True and result["notes"] == []
-    (query,) = samples.queries("/workflowexecution")
+    (query,) = sample_wire.queries("/workflowexecution")
     assert (query["jobId"], query["workflowId"]) == (WORKFLOW_JOB_ID, "w7476ff3564ee45b7b490d64bccaba6cc")
 
 
-def test_an_execution_element_the_client_does_not_know_is_a_note_not_a_silent_zero(samples):
-    samples.lists["Workflow"] = sample("inventorytriggerjob-get.workflow.xml")
-    samples.executions = (sample("workflowexecution-list.api-page.xml")
-                          .replace(b"WorkflowExecutionList", b"WorkflowExecutionItem")
-                          .replace(b"<NextToken>115716</NextToken>", b""))
+def test_an_execution_element_the_client_does_not_know_is_a_note_not_a_silent_zero(sample_wire):
+    sample_wire.lists["Workflow"] = sample("inventorytriggerjob-get.workflow.xml")
+    sample_wire.executions = (sample("workflowexecution-list.api-page.xml")
+                              .replace(b"WorkflowExecutionList", b"WorkflowExecutionItem")
+                              .replace(b"<NextToken>115716</NextToken>", b""))
     result = summary(main_handler(TICK, CONTEXT))
     assert result["complete"] is False
     assert any("WorkflowExecutionItem" in note and "does not read" in note for note in result["notes"])
@@ -79,14 +80,14 @@ def test_each_documented_batch_job_is_known_for_what_it_is(name, kind):
     assert JobDetail.model_validate(raw).per_object_kind == kind
 
 
-def test_the_report_shows_per_object_results_of_the_documented_job_type_sample(samples):
-    samples.lists["Job"] = sample("inventorytriggerjob-get.job.xml")
-    samples.media[JOB_ID] = sample("media-jobs.imageinspect.xml")
+def test_the_report_shows_per_object_results_of_the_documented_job_type_sample(sample_wire):
+    sample_wire.lists["Job"] = sample("inventorytriggerjob-get.job.xml")
+    sample_wire.media[JOB_ID] = sample("media-jobs.imageinspect.xml")
     result = main_handler(TICK, CONTEXT)
     totals = summary(result)["objects"]
     assert (totals["inspected"], totals["suspicious"], totals["acted"]) == (1, 1, 1)
     assert summary(result)["counts"] == [{"type": "Job", "group": "ImageInspect", "state": "Success", "count": 1}]
-    (query,) = samples.queries("/jobs")
+    (query,) = sample_wire.queries("/jobs")
     assert (query["tag"], query["inventoryTriggerJobId"]) == ("ImageInspect", JOB_ID)
 
 
@@ -96,39 +97,40 @@ def test_the_first_active_transcoding_queue_of_the_documented_list_is_picked():
     assert pick_queue_id(sdk_dict("queue-list.xml", "QueueList")) == "p4a17eeea29334bf499b7e20e2fbfd99d"
 
 
-def test_get_jobs_sends_the_queue_id_found_once_per_invocation(samples):
-    samples.lists["Job"] = (sample("inventorytriggerjob-get.job.xml")
-                            .replace(b"</JobsDetail>", b"</JobsDetail>" + _second_job()))
-    samples.media[JOB_ID] = sample("media-jobs.imageinspect.xml")
+def test_get_jobs_sends_the_queue_id_found_once_per_invocation(sample_wire):
+    sample_wire.lists["Job"] = (sample("inventorytriggerjob-get.job.xml")
+                                .replace(b"</JobsDetail>", b"</JobsDetail>" + _second_job()))
+    sample_wire.media[JOB_ID] = sample("media-jobs.imageinspect.xml")
     main_handler(TICK, CONTEXT)
-    assert len(samples.calls("GET", "/queue")) == 1
-    assert [q["queueId"] for q in samples.queries("/jobs")] == ["p4a17eeea29334bf499b7e20e2fbfd99d"] * 2
+    assert len(sample_wire.calls("GET", "/queue")) == 1
+    assert [q["queueId"] for q in sample_wire.queries("/jobs")] == ["p4a17eeea29334bf499b7e20e2fbfd99d"] * 2
 
 
-def test_get_jobs_sends_only_documented_parameters_and_every_required_one(samples):
+def test_get_jobs_sends_only_documented_parameters_and_every_required_one(sample_wire):
     documented = documented_params("media-jobs.request.txt")
-    samples.lists["Job"] = sample("inventorytriggerjob-get.job.xml")
+    sample_wire.lists["Job"] = sample("inventorytriggerjob-get.job.xml")
     main_handler(TICK, CONTEXT)
-    (query,) = samples.queries("/jobs")
+    (query,) = sample_wire.queries("/jobs")
     assert set(query) <= set(documented)
     assert {p for p, required in documented.items() if required} <= set(query)
 
 
 @pytest.mark.parametrize("refusal", [(403, "AccessDenied"), (400, "InvalidArgument")])
-def test_a_refused_queue_lookup_keeps_todays_call_without_queue_id(samples, refusal):
-    samples.queue_error = refusal
-    samples.lists["Job"] = sample("inventorytriggerjob-get.job.xml")
-    samples.media[JOB_ID] = sample("media-jobs.imageinspect.xml")
+def test_a_refused_queue_lookup_keeps_todays_call_without_queue_id(sample_wire, refusal):
+    sample_wire.queue_error = refusal
+    sample_wire.lists["Job"] = sample("inventorytriggerjob-get.job.xml")
+    sample_wire.media[JOB_ID] = sample("media-jobs.imageinspect.xml")
     result = summary(main_handler(TICK, CONTEXT))
-    assert "queueId" not in samples.queries("/jobs")[0]
+    assert "queueId" not in sample_wire.queries("/jobs")[0]
     assert result["objects"]["inspected"] == 1
 
 
-def test_an_empty_queue_list_keeps_todays_call_without_queue_id(samples):
-    samples.queues = b"<Response><TotalCount>0</TotalCount><PageNumber>1</PageNumber><PageSize>10</PageSize></Response>"
-    samples.lists["Job"] = sample("inventorytriggerjob-get.job.xml")
+def test_an_empty_queue_list_keeps_todays_call_without_queue_id(sample_wire):
+    sample_wire.queues = (b"<Response><TotalCount>0</TotalCount><PageNumber>1</PageNumber><PageSize>10</PageSize>"
+                          b"</Response>")
+    sample_wire.lists["Job"] = sample("inventorytriggerjob-get.job.xml")
     main_handler(TICK, CONTEXT)
-    assert "queueId" not in samples.queries("/jobs")[0]
+    assert "queueId" not in sample_wire.queries("/jobs")[0]
 
 
 def _second_job() -> bytes:

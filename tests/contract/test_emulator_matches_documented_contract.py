@@ -11,7 +11,9 @@ from qcloud_cos.cos_auth import CosS3Auth
 
 from handlers.report import main_handler
 from tests.contract.support import Tree, sample
-from tests.emulator.factories import BUCKET, REGION, job_body, png, workflow_body, workflow_job_body
+from tests.emulator.factories import job_body, png, workflow_body, workflow_job_body
+from tests.support.events import REPORT_TIMER, timer_event
+from tests.support.settings import BUCKET
 
 pytestmark = pytest.mark.emulator
 
@@ -26,35 +28,35 @@ BATCH_JOB_EXTRAS = {
 }
 
 
-@pytest.fixture
-def client(emulator):
+@pytest.fixture(autouse=True)
+def bucket_created_at_created(emulator):
+    """Every test here reads jobs the emulator's BUCKET holds, created at CREATED."""
     emulator.backend.create_bucket(BUCKET)
     emulator.backend.set_clock(lambda: CREATED)
-    return emulator.client(region=REGION)
 
 
-def ci_raw(client, path, params):
+def ci_raw(sdk_client, path, params):
     """A signed CI GET, as lib/client.py sends `GET /jobs`; the raw XML bytes."""
-    url = client._conf.uri(bucket=BUCKET, path=path, endpoint=client._conf._endpoint_ci)
-    return client.send_request(method="GET", url=url, bucket=BUCKET, auth=CosS3Auth(client._conf, path,
-                                                                                    params=params),
-                               params=params, headers={}, ci_request=True).content
+    url = sdk_client._conf.uri(bucket=BUCKET, path=path, endpoint=sdk_client._conf._endpoint_ci)
+    return sdk_client.send_request(method="GET", url=url, bucket=BUCKET, auth=CosS3Auth(sdk_client._conf, path,
+                                                                                        params=params),
+                                   params=params, headers={}, ci_request=True).content
 
 
 def cst(moment):
     return moment.astimezone(CST).strftime("%Y-%m-%dT%H:%M:%S+0800")
 
 
-def image_job(client, emulator, name="autopilot-contract-job"):
-    job_id = client.ci_create_inventory_trigger_jobs(Bucket=BUCKET, JobBody=job_body(name=name))[
+def image_job(sdk_client, emulator, name="autopilot-contract-job"):
+    job_id = sdk_client.ci_create_inventory_trigger_jobs(Bucket=BUCKET, JobBody=job_body(name=name))[
         "JobsDetail"][0]["JobId"]
     emulator.backend.run_pending()
     return job_id
 
 
-def workflow_job(client, emulator):
-    wid = client.ci_create_workflow(Bucket=BUCKET, Body=workflow_body())["MediaWorkflow"]["WorkflowId"]
-    job_id = client.ci_create_inventory_trigger_jobs(Bucket=BUCKET, JobBody=workflow_job_body(wid))[
+def workflow_job(sdk_client, emulator):
+    wid = sdk_client.ci_create_workflow(Bucket=BUCKET, Body=workflow_body())["MediaWorkflow"]["WorkflowId"]
+    job_id = sdk_client.ci_create_inventory_trigger_jobs(Bucket=BUCKET, JobBody=workflow_job_body(wid))[
         "JobsDetail"][0]["JobId"]
     emulator.backend.run_pending()
     return wid, job_id
@@ -67,27 +69,27 @@ def two_images(emulator):
 
 # --- element trees -----------------------------------------------------------------------------------------
 
-def test_workflow_execution_list_has_the_documented_tree_with_repeated_workflow_execution_list(client, emulator):
+def test_workflow_execution_list_has_the_documented_tree_with_repeated_workflow_execution_list(sdk_client, emulator):
     two_images(emulator)
-    wid, job_id = workflow_job(client, emulator)
-    served = Tree(ci_raw(client, "/workflowexecution", {"workflowId": wid, "jobId": job_id}))
+    wid, job_id = workflow_job(sdk_client, emulator)
+    served = Tree(ci_raw(sdk_client, "/workflowexecution", {"workflowId": wid, "jobId": job_id}))
     documented = Tree(sample("workflowexecution-list.api-page.xml"))
     assert served.paths <= documented.paths
     assert served.repeated == documented.repeated == {"Response/WorkflowExecutionList"}
 
 
-def test_queue_list_has_the_documented_tree(client):
-    served = Tree(ci_raw(client, "/queue", {}))
+def test_queue_list_has_the_documented_tree(sdk_client):
+    served = Tree(ci_raw(sdk_client, "/queue", {}))
     documented = Tree(sample("queue-list.xml"))
     assert served.paths <= documented.paths
     assert "Response/QueueList/QueueId" in served.paths
 
 
 @pytest.mark.parametrize("kind", ["Job", "Workflow"])
-def test_batch_job_detail_has_the_documented_tree(client, emulator, kind):
+def test_batch_job_detail_has_the_documented_tree(sdk_client, emulator, kind):
     two_images(emulator)
-    job_id = image_job(client, emulator) if kind == "Job" else workflow_job(client, emulator)[1]
-    served = Tree(ci_raw(client, f"/inventorytriggerjob/{job_id}", {}))
+    job_id = image_job(sdk_client, emulator) if kind == "Job" else workflow_job(sdk_client, emulator)[1]
+    served = Tree(ci_raw(sdk_client, f"/inventorytriggerjob/{job_id}", {}))
     documented = Tree(sample(f"inventorytriggerjob-get.{kind.lower()}.xml"))
     assert served.paths - documented.paths <= BATCH_JOB_EXTRAS
     assert {"Response/JobsDetail/Type", "Response/JobsDetail/CreationTime"} <= served.paths
@@ -95,26 +97,26 @@ def test_batch_job_detail_has_the_documented_tree(client, emulator, kind):
 
 # --- point 4: the queue the client finds is the one per-object jobs are listed under ------------------------
 
-def test_per_object_jobs_list_under_the_bucket_queue_and_no_other(client, emulator):
+def test_per_object_jobs_list_under_the_bucket_queue_and_no_other(sdk_client, emulator):
     two_images(emulator)
-    job_id = image_job(client, emulator)
-    queue_id = client.ci_get_media_queue(Bucket=BUCKET)["QueueList"][0]["QueueId"]
+    job_id = image_job(sdk_client, emulator)
+    queue_id = sdk_client.ci_get_media_queue(Bucket=BUCKET)["QueueList"][0]["QueueId"]
     query = {"tag": "ImageInspect", "inventoryTriggerJobId": job_id}
-    assert Tree(ci_raw(client, "/jobs", {**query, "queueId": queue_id})).repeated == {"Response/JobsDetail"}
-    assert "Response/JobsDetail" not in Tree(ci_raw(client, "/jobs", {**query, "queueId": "p" + "0" * 32})).paths
+    assert Tree(ci_raw(sdk_client, "/jobs", {**query, "queueId": queue_id})).repeated == {"Response/JobsDetail"}
+    assert "Response/JobsDetail" not in Tree(ci_raw(sdk_client, "/jobs", {**query, "queueId": "p" + "0" * 32})).paths
 
 
-def test_the_report_handler_sends_the_queue_it_found_once(client, emulator, env, monkeypatch):
+def test_the_report_handler_sends_the_queue_it_found_once(sdk_client, emulator, env, monkeypatch):
     monkeypatch.setenv("COS_EMULATOR_URL", emulator.url)
     monkeypatch.setenv("TENCENTCLOUD_SECRETID", emulator.secret_id)
     monkeypatch.setenv("TENCENTCLOUD_SECRETKEY", emulator.secret_key)
     monkeypatch.delenv("TENCENTCLOUD_SESSIONTOKEN")
     two_images(emulator)
-    image_job(client, emulator, "autopilot-contract-1")
-    image_job(client, emulator, "autopilot-contract-2")
-    queue_id = client.ci_get_media_queue(Bucket=BUCKET)["QueueList"][0]["QueueId"]
+    image_job(sdk_client, emulator, "autopilot-contract-1")
+    image_job(sdk_client, emulator, "autopilot-contract-2")
+    queue_id = sdk_client.ci_get_media_queue(Bucket=BUCKET)["QueueList"][0]["QueueId"]
     emulator.request_log.clear()
-    tick = {"Type": "Timer", "TriggerName": "daily-report", "Time": "2026-11-29T00:00:00Z", "Message": ""}
+    tick = timer_event("2026-11-29T00:00:00Z", name=REPORT_TIMER)
     summary = main_handler(tick, {"request_id": "r-q"})["summary"]
     assert summary["objects"]["inspected"] == 4
     assert len(emulator.request_log.filter(path="/queue")) == 1
@@ -135,26 +137,26 @@ BOUNDS = [  # (start, end) around the record's second T, and whether an inclusiv
 
 
 @pytest.mark.parametrize(("bounds", "inclusive", "strict"), BOUNDS)
-def test_batch_job_list_includes_both_bounds(client, emulator, bounds, inclusive, strict):
-    image_job(client, emulator)
-    listed = client.ci_list_inventory_trigger_jobs(Bucket=BUCKET, Type="Job", StartCreationTime=cst(bounds[0]),
-                                                   EndCreationTime=cst(bounds[1]))
+def test_batch_job_list_includes_both_bounds(sdk_client, emulator, bounds, inclusive, strict):
+    image_job(sdk_client, emulator)
+    listed = sdk_client.ci_list_inventory_trigger_jobs(Bucket=BUCKET, Type="Job", StartCreationTime=cst(bounds[0]),
+                                                       EndCreationTime=cst(bounds[1]))
     assert len(listed.get("JobsDetail", [])) == (1 if inclusive else 0)
 
 
 @pytest.mark.parametrize(("bounds", "inclusive", "strict"), BOUNDS)
-def test_workflow_execution_list_includes_both_bounds(client, emulator, bounds, inclusive, strict):
+def test_workflow_execution_list_includes_both_bounds(sdk_client, emulator, bounds, inclusive, strict):
     emulator.backend.put_object(BUCKET, "a.png", png())
-    wid, job_id = workflow_job(client, emulator)
-    listed = client.ci_list_workflowexecution(Bucket=BUCKET, WorkflowId=wid, BatchJobId=job_id,
-                                              StartCreationTime=cst(bounds[0]), EndCreationTime=cst(bounds[1]))
+    wid, job_id = workflow_job(sdk_client, emulator)
+    listed = sdk_client.ci_list_workflowexecution(Bucket=BUCKET, WorkflowId=wid, BatchJobId=job_id,
+                                                  StartCreationTime=cst(bounds[0]), EndCreationTime=cst(bounds[1]))
     assert ("WorkflowExecutionList" in listed) == inclusive
 
 
 @pytest.mark.parametrize(("bounds", "inclusive", "strict"), BOUNDS)
-def test_per_object_job_list_excludes_both_bounds(client, emulator, bounds, inclusive, strict):
+def test_per_object_job_list_excludes_both_bounds(sdk_client, emulator, bounds, inclusive, strict):
     emulator.backend.put_object(BUCKET, "a.png", png())
-    job_id = image_job(client, emulator)
-    served = Tree(ci_raw(client, "/jobs", {"tag": "ImageInspect", "inventoryTriggerJobId": job_id,
-                                           "startCreationTime": cst(bounds[0]), "endCreationTime": cst(bounds[1])}))
+    job_id = image_job(sdk_client, emulator)
+    served = Tree(ci_raw(sdk_client, "/jobs", {"tag": "ImageInspect", "inventoryTriggerJobId": job_id,
+                                               "startCreationTime": cst(bounds[0]), "endCreationTime": cst(bounds[1])}))
     assert ("Response/JobsDetail" in served.paths) == strict

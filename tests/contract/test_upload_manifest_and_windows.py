@@ -9,23 +9,24 @@ import pytest
 
 from handlers.report import main_handler as report_handler
 from handlers.submit import main_handler as submit_handler
-from tests.conftest import load_event
 from tests.contract.support import Tree, sample
-from tests.emulator.factories import BUCKET, REGION, job_body, png
+from tests.emulator.factories import job_body, png
+from tests.support.events import REPORT_TIMER, load_event, timer_event
+from tests.support.settings import BUCKET, REGION
 
 CONTEXT = {"request_id": "req-u1"}
 HOST = f"https://{BUCKET}.cos.{REGION}.myqcloud.com/"
 
 
-def test_upload_job_body_has_the_sdk_demo_tree_and_the_manifest_url(env, wire):
+def test_upload_job_body_has_the_sdk_demo_tree_and_the_manifest_url(env, ci_wire):
     submit_handler(load_event("cos-upload-multi.json"), CONTEXT)
-    (body,) = wire.created_bodies
+    (body,) = ci_wire.created_bodies
     sent = Tree(body)
     assert sent.paths == Tree(sample("inventorytriggerjob-create.job-urlfile.request.xml")).paths
     url = ET.fromstring(body).findtext("Input/UrlFile")  # noqa: S314 - our own request body
     assert url.startswith(f"{HOST}autopilot/manifests/") and url.endswith(".txt")
     # CI fetches that URL: the object behind it is the manifest the handler wrote, one object URL per line.
-    assert wire.objects[url[len(HOST):]].decode().splitlines()[0].startswith(f"{HOST}uploads/")
+    assert ci_wire.objects[url[len(HOST):]].decode().splitlines()[0].startswith(f"{HOST}uploads/")
 
 
 @pytest.fixture
@@ -64,8 +65,6 @@ def test_a_job_created_on_a_boundary_second_is_counted_in_exactly_one_report(liv
     client = live.client(region=REGION)
     client.ci_create_inventory_trigger_jobs(Bucket=BUCKET, JobBody=job_body(name="autopilot-boundary"))
     ticks = [TICK - timedelta(days=1), TICK, TICK + timedelta(days=1)]
-    totals = [report_handler({"Type": "Timer", "TriggerName": "daily-report", "Message": "",
-                              "Time": t.strftime("%Y-%m-%dT%H:%M:%SZ")}, CONTEXT)["summary"]["total_jobs"]
-              for t in ticks]
+    totals = [report_handler(timer_event(t, name=REPORT_TIMER), CONTEXT)["summary"]["total_jobs"] for t in ticks]
     assert sum(totals) == 1
     assert totals[2 if created >= TICK else 1] == 1  # the window [tick, tick + 1d) holds the tick's own second

@@ -14,8 +14,8 @@ from typing import Dict, List, Optional, Tuple
 import responses
 
 from tests.deploy.scf_double import SECRET_ID
+from tests.support.settings import BUCKET
 
-BUCKET = "examplebucket-1250000000"
 HOST = f"{BUCKET}.cos.ap-guangzhou.myqcloud.com"
 Answer = Tuple[int, Dict[str, str], str]
 

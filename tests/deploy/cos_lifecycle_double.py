@@ -14,7 +14,8 @@ import hashlib
 import xml.etree.ElementTree as ET
 from typing import Any, Dict, List, Optional, Tuple
 
-from tests.deploy.cos_bucket_double import BUCKET, Answer, FakeCosBucketSubresource
+from tests.deploy.cos_bucket_double import Answer, FakeCosBucketSubresource
+from tests.support.settings import BUCKET
 
 __all__ = ["BUCKET", "FakeCosLifecycle", "canonical", "rules_of"]
 

@@ -19,7 +19,8 @@ import json
 import uuid
 from typing import Any, Dict, List, Optional
 
-from tests.deploy.cos_bucket_double import BUCKET, Answer, FakeCosBucketSubresource
+from tests.deploy.cos_bucket_double import Answer, FakeCosBucketSubresource
+from tests.support.settings import BUCKET
 
 __all__ = ["BUCKET", "FakeCosPolicy"]
 EFFECTS = ("allow", "deny")

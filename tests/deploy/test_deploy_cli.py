@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-import zipfile
-from pathlib import Path
 
 import pytest
 
@@ -18,76 +15,17 @@ responses = pytest.importorskip("responses")
 pytest.importorskip("tencentcloud.scf.v20180416", reason="the deploy extra installs tencentcloud-sdk-python-scf")
 
 from deploy.__main__ import main  # noqa: E402
-from deploy.scf_api import ERROR_KINDS, sdk_transport  # noqa: E402
-from tests.deploy.cos_lifecycle_double import FakeCosLifecycle  # noqa: E402
-from tests.deploy.cos_policy_double import FakeCosPolicy  # noqa: E402
-from tests.deploy.scf_double import SECRET_ID, SECRET_KEY, URL, FakeScf  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[2]
-WEBHOOK = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=s3cr3t-webhook-key"
-ENV = {"COS_BUCKET": "examplebucket-1250000000", "COS_REGION": "ap-guangzhou", "AUTOPILOT_ROLE": "autopilot",
-       "TENCENTCLOUD_SECRETID": SECRET_ID, "TENCENTCLOUD_SECRETKEY": SECRET_KEY, "REPORT_WEBHOOK_URL": WEBHOOK}
-SUBMIT = "cos-batch-autopilot-prod-cos-batch-autopilot-submit"
-REPORT = "cos-batch-autopilot-prod-cos-batch-autopilot-report"
-
-
-@pytest.fixture
-def project(tmp_path):
-    """A copy of serverless.yml (webhook set from .env) beside a built package, as `make package` leaves it."""
-    text = (ROOT / "serverless.yml").read_text(encoding="utf-8")
-    text = text.replace("# - {key: REPORT_WEBHOOK_URL, value: ''}",
-                        "- {key: REPORT_WEBHOOK_URL, value: '${env:REPORT_WEBHOOK_URL}'}")
-    (tmp_path / "serverless.yml").write_text(text, encoding="utf-8")
-    (tmp_path / "build" / "package-py310").mkdir(parents=True)
-    write_package(tmp_path, "x = 1\n")
-    return tmp_path
-
-
-def write_package(project: Path, code: str, python: str = "3.10") -> None:
-    with zipfile.ZipFile(project / "build" / "cos-batch-autopilot-py310.zip", "w") as zf:
-        zf.writestr("package-info.json", json.dumps({"python": python}))
-        zf.writestr("scf_submit.py", code)
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-@pytest.fixture
-def policy(rsps):
-    """The bucket's policy (plan and apply read it; none at first): tests/deploy/cos_policy_double.py."""
-    return FakeCosPolicy().register(rsps)
-
-
-@pytest.fixture
-def cos(rsps, policy):
-    """The bucket's lifecycle configuration (plan and apply read it; none at first)."""
-    return FakeCosLifecycle().register(rsps)
-
-
-@pytest.fixture
-def scf(rsps, cos):
-    fake = FakeScf()
-    rsps.add_callback(responses.POST, URL, callback=fake)
-    return fake
-
-
-def run(project, command, capsys, env=None, extra=()):
-    environ = dict(ENV if env is None else env)
-    code = main([command, "--config", str(project / "serverless.yml"), *extra],
-                transport=sdk_transport(environ["COS_REGION"], environ), environ=environ, sleep=lambda s: None)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def set_variable(project, key, value):
-    path = project / "serverless.yml"
-    text = path.read_text(encoding="utf-8")
-    new = re.sub(rf"- \{{key: {key}, value: '[^']*'\}}", f"- {{key: {key}, value: '{value}'}}", text)
-    assert new != text
-    path.write_text(new, encoding="utf-8")
+from deploy.scf_api import ERROR_KINDS  # noqa: E402
+from tests.support.deploy import (  # noqa: E402
+    DEPLOY_ENV,
+    REPORT,
+    ROOT,
+    SUBMIT,
+    WEBHOOK,
+    run,
+    set_variable,
+    write_package,
+)
 
 
 # --- plan ----------------------------------------------------------------------------------------------------------
@@ -121,7 +59,7 @@ def test_plan_after_changing_one_variable_is_one_line(project, scf, capsys):
 
 def test_a_changed_secret_is_reported_without_its_value(project, scf, capsys):
     run(project, "apply", capsys)
-    _, out, _ = run(project, "plan", capsys, env={**ENV, "REPORT_WEBHOOK_URL": WEBHOOK + "-rotated"})
+    _, out, _ = run(project, "plan", capsys, env={**DEPLOY_ENV, "REPORT_WEBHOOK_URL": WEBHOOK + "-rotated"})
     assert out.strip() == "~ submit, report: environment REPORT_WEBHOOK_URL (secret changed)"
 
 
@@ -135,7 +73,8 @@ def test_first_apply_creates_waits_configures_retry_publishes_moves_alias_and_cr
         "PublishVersion", "GetFunction"]
     func = scf.functions[SUBMIT]
     assert func["config"]["Handler"] == "scf_submit.main_handler" and func["config"]["Role"] == "autopilot"
-    assert {v["Key"]: v["Value"] for v in func["config"]["Environment"]["Variables"]}["COS_BUCKET"] == ENV["COS_BUCKET"]
+    variables = {v["Key"]: v["Value"] for v in func["config"]["Environment"]["Variables"]}
+    assert variables["COS_BUCKET"] == DEPLOY_ENV["COS_BUCKET"]
     assert func["retry"] == {"MsgTTL": 21600, "RetryConfig": [{"RetryNum": 2}]}
     assert scf.alias(SUBMIT) == "1" and scf.alias(REPORT) == "1"
     assert sorted(t["TriggerName"] for t in func["triggers"]) == [
@@ -285,26 +224,26 @@ def test_api_errors_name_the_resource_and_the_fix(project, scf, capsys, action, 
 
 
 def test_a_request_signed_with_the_wrong_key_is_refused_by_the_double(project, scf, capsys):
-    rc, _, err = run(project, "plan", capsys, env={**ENV, "TENCENTCLOUD_SECRETKEY": "not-the-key"})
+    rc, _, err = run(project, "plan", capsys, env={**DEPLOY_ENV, "TENCENTCLOUD_SECRETKEY": "not-the-key"})
     assert rc == 1 and "AuthFailure.SignatureFailure" in err and "TENCENTCLOUD_SECRETKEY" in err
     assert "not-the-key" not in err
 
 
 def test_missing_deploy_credentials_are_a_clear_error(project, capsys):
-    env = {k: v for k, v in ENV.items() if not k.startswith("TENCENTCLOUD_")}
+    env = {k: v for k, v in DEPLOY_ENV.items() if not k.startswith("TENCENTCLOUD_")}
     code = main(["plan", "--config", str(project / "serverless.yml")], environ=env)
     assert code == 1 and "no deploy credentials" in capsys.readouterr().err
 
 
 def test_a_missing_dotenv_value_names_the_variable(project, scf, capsys):
-    env = {k: v for k, v in ENV.items() if k != "AUTOPILOT_ROLE"}
+    env = {k: v for k, v in DEPLOY_ENV.items() if k != "AUTOPILOT_ROLE"}
     code, _, err = run(project, "plan", capsys, env=env)
     assert code == 1 and "${env:AUTOPILOT_ROLE} is not set" in err
 
 
 def test_dotenv_beside_serverless_yml_is_read(project, scf, capsys):
     (project / ".env").write_text("AUTOPILOT_ROLE=from-dotenv\n", encoding="utf-8")
-    env = {k: v for k, v in ENV.items() if k != "AUTOPILOT_ROLE"}
+    env = {k: v for k, v in DEPLOY_ENV.items() if k != "AUTOPILOT_ROLE"}
     _, out, _ = run(project, "plan", capsys, env=env)
     assert "role from-dotenv" in out
 

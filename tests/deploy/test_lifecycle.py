@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.deploy.cos_lifecycle_double import BUCKET, canonical, rules_of
-from tests.deploy.test_deploy_cli import cos, policy, project, rsps, run, scf, set_variable  # noqa: F401
+from tests.deploy.cos_lifecycle_double import canonical, rules_of
+from tests.support.deploy import run, set_variable
+from tests.support.settings import BUCKET
 
 # Foreign rules in the documented shapes: the GET page's example, plus a tag filter and a multipart rule (SDK demo).
 FOREIGN = """<?xml version="1.0" encoding="UTF-8"?>

@@ -17,8 +17,8 @@ import pytest
 from deploy import package
 from deploy.package import ROOT, find_interpreter, paths_for, prune, runtime_dependencies, write_zip
 from deploy.spec import handler_strings
-
-BUCKET = "examplebucket-1250000000"
+from tests.support.events import timer_event
+from tests.support.settings import BUCKET
 
 
 # --- fast: the rules -------------------------------------------------------------------------------------------
@@ -172,9 +172,9 @@ def run_packaged(unpacked: Unpacked, env, keys, event):
     return json.loads(line[len("RESULT "):])
 
 
-def timer_event(name):
-    now = datetime.now(timezone.utc).replace(microsecond=0)
-    return {"Type": "Timer", "TriggerName": name, "Time": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "Message": ""}
+def timer_now(name):
+    """A tick of the real clock: the packaged handlers run against the emulator in real time."""
+    return timer_event(datetime.now(timezone.utc).replace(microsecond=0), name)
 
 
 def test_serverless_yml_handlers_name_root_entry_files_in_scf_form():
@@ -187,7 +187,7 @@ def test_serverless_yml_handlers_name_root_entry_files_in_scf_form():
 @pytest.mark.package
 def test_packaged_submit_resolved_from_its_handler_string_creates_the_job(unpacked, emulator_env):
     emu, env = emulator_env
-    result = run_packaged(unpacked, env, ["submit"], timer_event("submit-hourly"))
+    result = run_packaged(unpacked, env, ["submit"], timer_now("submit-hourly"))
     assert all(path.startswith(str(unpacked.root)) for path in result["_files"].values()), result["_files"]
     (job,) = result["submit"]["jobs"]
     assert job["created"] is True
@@ -198,9 +198,9 @@ def test_packaged_submit_resolved_from_its_handler_string_creates_the_job(unpack
 @pytest.mark.package
 def test_packaged_report_resolved_from_its_handler_string_reports_the_job(unpacked, emulator_env):
     emu, env = emulator_env
-    submitted = run_packaged(unpacked, env, ["submit"], timer_event("submit-hourly"))
+    submitted = run_packaged(unpacked, env, ["submit"], timer_now("submit-hourly"))
     emu.backend.run_pending()
-    result = run_packaged(unpacked, env, ["report"], timer_event("report-daily"))
+    result = run_packaged(unpacked, env, ["report"], timer_now("report-daily"))
     assert result["report"], result
     assert submitted["submit"]["jobs"][0]["job_id"] in json.dumps(result["report"])
 

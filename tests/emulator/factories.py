@@ -5,9 +5,6 @@ import struct
 import zlib
 from typing import Any, Dict, Optional
 
-BUCKET = "examplebucket-1250000000"
-REGION = "ap-guangzhou"
-
 
 def _chunk(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))

@@ -22,7 +22,8 @@ from emulator.errors import EmulatorError
 from emulator.inventory import parse_configuration
 from emulator.testing import run_emulator
 from emulator.xmlio import parse_body
-from tests.emulator.factories import BUCKET, REGION, job_body, png, suspicious_png
+from tests.emulator.factories import job_body, png, suspicious_png
+from tests.support.settings import BUCKET, REGION
 
 pytestmark = pytest.mark.emulator
 
@@ -80,9 +81,9 @@ def all_rows(emulator, report) -> List[Dict[str, str]]:
 
 
 # ----- the API through the SDK ---------------------------------------------------------------------------------
-def test_put_then_get_returns_the_configuration_as_the_sdk_parses_it(client, bucket):
-    client.put_bucket_inventory(Bucket=bucket, Id="daily-1", InventoryConfiguration=config(flt={"Prefix": "img/"}))
-    got = client.get_bucket_inventory(Bucket=bucket, Id="daily-1")
+def test_put_then_get_returns_the_configuration_as_the_sdk_parses_it(sdk_client, bucket):
+    sdk_client.put_bucket_inventory(Bucket=bucket, Id="daily-1", InventoryConfiguration=config(flt={"Prefix": "img/"}))
+    got = sdk_client.get_bucket_inventory(Bucket=bucket, Id="daily-1")
     assert got["Id"] == "daily-1" and got["IsEnabled"] == "true"
     assert got["Destination"]["COSBucketDestination"] == {
         "Format": "CSV", "AccountId": "100000000001", "Bucket": DEST, "Prefix": "autopilot/inventory",
@@ -93,26 +94,26 @@ def test_put_then_get_returns_the_configuration_as_the_sdk_parses_it(client, buc
     assert got["OptionalFields"] == {"Field": ["Size", "LastModifiedDate", "ETag", "StorageClass"]}
 
 
-def test_the_sdk_ut_shape_with_capital_true_and_ssecos_is_accepted(client, bucket):
+def test_the_sdk_ut_shape_with_capital_true_and_ssecos_is_accepted(sdk_client, bucket):
     # ut/test.py test_put_get_delete_bucket_inventory sends 'True', 'SSECOS' and All, and passes on the service
     body = config(enabled="True", versions="All")
     body["Destination"]["COSBucketDestination"]["Encryption"] = {"SSECOS": {}}
-    client.put_bucket_inventory(Bucket=bucket, Id="test", InventoryConfiguration=body)
-    got = client.get_bucket_inventory(Bucket=bucket, Id="test")
+    sdk_client.put_bucket_inventory(Bucket=bucket, Id="test", InventoryConfiguration=body)
+    got = sdk_client.get_bucket_inventory(Bucket=bucket, Id="test")
     assert got["IsEnabled"] == "true" and got["IncludedObjectVersions"] == "All"
 
 
-def test_put_replaces_a_configuration_with_the_same_id(client, bucket):
-    client.put_bucket_inventory(Bucket=bucket, Id="a", InventoryConfiguration=config())
-    client.put_bucket_inventory(Bucket=bucket, Id="a", InventoryConfiguration=config(prefix="elsewhere"))
-    assert client.get_bucket_inventory(Bucket=bucket, Id="a")["Destination"]["COSBucketDestination"]["Prefix"] \
+def test_put_replaces_a_configuration_with_the_same_id(sdk_client, bucket):
+    sdk_client.put_bucket_inventory(Bucket=bucket, Id="a", InventoryConfiguration=config())
+    sdk_client.put_bucket_inventory(Bucket=bucket, Id="a", InventoryConfiguration=config(prefix="elsewhere"))
+    assert sdk_client.get_bucket_inventory(Bucket=bucket, Id="a")["Destination"]["COSBucketDestination"]["Prefix"] \
         == "elsewhere"
-    assert client.list_bucket_inventory_configurations(Bucket=bucket)["InventoryConfiguration"]["Id"] == "a"
+    assert sdk_client.list_bucket_inventory_configurations(Bucket=bucket)["InventoryConfiguration"]["Id"] == "a"
 
 
 @pytest.mark.parametrize("bad_id", ["has space", "slash/", "x" * 65, "中文"])
-def test_an_id_outside_the_documented_characters_is_400_invalid_argument(client, bucket, bad_id):
-    status, code, _ = error_of(lambda: client.put_bucket_inventory(Bucket=bucket, Id=bad_id,
+def test_an_id_outside_the_documented_characters_is_400_invalid_argument(sdk_client, bucket, bad_id):
+    status, code, _ = error_of(lambda: sdk_client.put_bucket_inventory(Bucket=bucket, Id=bad_id,
                                                                    InventoryConfiguration=config()))
     assert (status, code) == (400, "InvalidArgument")
 
@@ -120,25 +121,25 @@ def test_an_id_outside_the_documented_characters_is_400_invalid_argument(client,
 @pytest.mark.parametrize("drop, named", [("IsEnabled", "IsEnabled"), ("Schedule", "Schedule.Frequency"),
                                          ("IncludedObjectVersions", "IncludedObjectVersions"),
                                          ("Destination", "Destination.COSBucketDestination")])
-def test_a_missing_required_element_is_400_naming_it(client, bucket, drop, named):
+def test_a_missing_required_element_is_400_naming_it(sdk_client, bucket, drop, named):
     body = config()
     del body[drop]
-    status, code, message = error_of(lambda: client.put_bucket_inventory(Bucket=bucket, Id="a",
+    status, code, message = error_of(lambda: sdk_client.put_bucket_inventory(Bucket=bucket, Id="a",
                                                                          InventoryConfiguration=body))
     assert (status, code) == (400, "InvalidArgument") and named in message
 
 
 @pytest.mark.parametrize("field, value", [("Format", "ORC"), ("Bucket", BUCKET), ("Bucket", "qcs::cos:r::nobucket")])
-def test_a_destination_other_than_a_csv_qcs_bucket_is_400(client, bucket, field, value):
+def test_a_destination_other_than_a_csv_qcs_bucket_is_400(sdk_client, bucket, field, value):
     body = config()
     body["Destination"]["COSBucketDestination"][field] = value
-    status, code, _ = error_of(lambda: client.put_bucket_inventory(Bucket=bucket, Id="a", InventoryConfiguration=body))
+    status, code, _ = error_of(lambda: sdk_client.put_bucket_inventory(Bucket=bucket, Id="a", InventoryConfiguration=body))
     assert (status, code) == (400, "InvalidArgument")
 
 
-def test_a_tag_filter_needs_the_tag_field(client, bucket):
+def test_a_tag_filter_needs_the_tag_field(sdk_client, bucket):
     body = config(flt={"And": {"Prefix": "p/", "Tag": [{"Key": "age", "Value": "18"}]}})
-    status, code, message = error_of(lambda: client.put_bucket_inventory(Bucket=bucket, Id="a",
+    status, code, message = error_of(lambda: sdk_client.put_bucket_inventory(Bucket=bucket, Id="a",
                                                                          InventoryConfiguration=body))
     assert (status, code) == (400, "InvalidArgument") and "Tag" in message
 
@@ -149,14 +150,14 @@ def test_the_body_id_must_equal_the_query_id():
         parse_configuration(parse_body(body, root="InventoryConfiguration"), "mine")
 
 
-def test_the_thousand_and_first_configuration_is_400_too_many_configurations(client, bucket, emulator):
+def test_the_thousand_and_first_configuration_is_400_too_many_configurations(sdk_client, bucket, emulator):
     for i in range(1000):
         client_body = parse_configuration(parse_body(_xml(f"id-{i}"), root="InventoryConfiguration"), f"id-{i}")
         emulator.backend.put_inventory(bucket, client_body)
-    status, code, _ = error_of(lambda: client.put_bucket_inventory(Bucket=bucket, Id="one-more",
+    status, code, _ = error_of(lambda: sdk_client.put_bucket_inventory(Bucket=bucket, Id="one-more",
                                                                    InventoryConfiguration=config()))
     assert (status, code) == (400, "TooManyConfigurations")
-    client.put_bucket_inventory(Bucket=bucket, Id="id-7", InventoryConfiguration=config())  # a replacement is fine
+    sdk_client.put_bucket_inventory(Bucket=bucket, Id="id-7", InventoryConfiguration=config())  # a replacement is fine
 
 
 def _xml(inventory_id: str) -> bytes:
@@ -166,25 +167,25 @@ def _xml(inventory_id: str) -> bytes:
             "</IncludedObjectVersions></InventoryConfiguration>").encode()
 
 
-def test_get_of_an_absent_configuration_is_404_no_such_configuration(client, bucket):
-    status, code, _ = error_of(lambda: client.get_bucket_inventory(Bucket=bucket, Id="absent"))
+def test_get_of_an_absent_configuration_is_404_no_such_configuration(sdk_client, bucket):
+    status, code, _ = error_of(lambda: sdk_client.get_bucket_inventory(Bucket=bucket, Id="absent"))
     assert (status, code) == (404, "NoSuchConfiguration")
 
 
-def test_delete_removes_the_configuration_and_an_absent_one_is_no_error(client, bucket):
-    client.put_bucket_inventory(Bucket=bucket, Id="a", InventoryConfiguration=config())
-    assert client.delete_bucket_inventory(Bucket=bucket, Id="a") is None
-    assert error_of(lambda: client.get_bucket_inventory(Bucket=bucket, Id="a"))[:2] == (404, "NoSuchConfiguration")
-    client.delete_bucket_inventory(Bucket=bucket, Id="a")
+def test_delete_removes_the_configuration_and_an_absent_one_is_no_error(sdk_client, bucket):
+    sdk_client.put_bucket_inventory(Bucket=bucket, Id="a", InventoryConfiguration=config())
+    assert sdk_client.delete_bucket_inventory(Bucket=bucket, Id="a") is None
+    assert error_of(lambda: sdk_client.get_bucket_inventory(Bucket=bucket, Id="a"))[:2] == (404, "NoSuchConfiguration")
+    sdk_client.delete_bucket_inventory(Bucket=bucket, Id="a")
 
 
-def test_list_pages_by_100_in_the_order_configurations_were_put(client, bucket):
+def test_list_pages_by_100_in_the_order_configurations_were_put(sdk_client, bucket):
     # ut/test.py test_list_bucket_inventory_configrations: 150 ids, pages of 100, listed ID-0 … ID-149 in order
     for i in range(150):
-        client.put_bucket_inventory(Bucket=bucket, Id=f"ID-{i}", InventoryConfiguration=config())
+        sdk_client.put_bucket_inventory(Bucket=bucket, Id=f"ID-{i}", InventoryConfiguration=config())
     ids, pages, token = [], [], ""
     while True:
-        resp = client.list_bucket_inventory_configurations(Bucket=bucket, ContinuationToken=token)
+        resp = sdk_client.list_bucket_inventory_configurations(Bucket=bucket, ContinuationToken=token)
         pages.append(len(resp["InventoryConfiguration"]))
         ids += [c["Id"] for c in resp["InventoryConfiguration"]]
         if resp["IsTruncated"] != "true":
@@ -194,8 +195,8 @@ def test_list_pages_by_100_in_the_order_configurations_were_put(client, bucket):
     assert ids == [f"ID-{i}" for i in range(150)]
 
 
-def test_list_of_a_bucket_without_configurations_is_empty_and_not_truncated(client, bucket):
-    assert client.list_bucket_inventory_configurations(Bucket=bucket) == {"IsTruncated": "false"}
+def test_list_of_a_bucket_without_configurations_is_empty_and_not_truncated(sdk_client, bucket):
+    assert sdk_client.list_bucket_inventory_configurations(Bucket=bucket) == {"IsTruncated": "false"}
 
 
 def test_configurations_survive_a_restart_with_a_data_directory(tmp_path):
@@ -208,46 +209,46 @@ def test_configurations_survive_a_restart_with_a_data_directory(tmp_path):
 
 
 # ----- one-time inventory (POST) ---------------------------------------------------------------------------------
-def test_post_writes_a_report_before_it_answers(client, bucket, emulator):
+def test_post_writes_a_report_before_it_answers(sdk_client, bucket, emulator):
     emulator.backend.put_object(bucket, "a.png", png())
-    assert client.post_bucket_inventory(Bucket=bucket, Id="now", InventoryConfiguration=one_time()) is None
+    assert sdk_client.post_bucket_inventory(Bucket=bucket, Id="now", InventoryConfiguration=one_time()) is None
     keys = emulator.backend.list_keys(bucket, prefix="autopilot/inventory/1250000000/examplebucket/now/")
     # The data file sits directly under now/ and its random hex name may start with a digit: match the date folder.
     assert [k.rsplit("/", 1)[1] for k in keys if re.search(r"/now/\d{8}/", k)] == ["manifest.checksum", "manifest.json"]
 
 
-def test_post_answers_post_inventory_result_with_a_job_id(client, bucket):
-    url = client._conf.uri(bucket=bucket)
+def test_post_answers_post_inventory_result_with_a_job_id(sdk_client, bucket):
+    url = sdk_client._conf.uri(bucket=bucket)
     params = {"inventory": "", "id": "raw"}
     body = one_time()
     body["Id"] = "raw"
-    response = client.send_request(method="POST", url=url, bucket=bucket, params=params,
+    response = sdk_client.send_request(method="POST", url=url, bucket=bucket, params=params,
                                    data=format_xml(data=body, root="InventoryConfiguration"),
-                                   auth=CosS3Auth(client._conf, params=params), headers={})
+                                   auth=CosS3Auth(sdk_client._conf, params=params), headers={})
     assert b"<PostInventoryResult><JobId>" in response.content
 
 
 @pytest.mark.parametrize("extra", [{"IsEnabled": "true"}, {"Schedule": {"Frequency": "Daily"}}])
-def test_post_with_is_enabled_or_schedule_is_400(client, bucket, extra):
+def test_post_with_is_enabled_or_schedule_is_400(sdk_client, bucket, extra):
     body = one_time()
     body.update(extra)
-    status, code, _ = error_of(lambda: client.post_bucket_inventory(Bucket=bucket, Id="x", InventoryConfiguration=body))
+    status, code, _ = error_of(lambda: sdk_client.post_bucket_inventory(Bucket=bucket, Id="x", InventoryConfiguration=body))
     assert (status, code) == (400, "InvalidArgument")
 
 
-def test_post_of_an_id_used_today_or_by_a_periodic_configuration_is_duplicate_inventory_id(client, bucket):
-    client.post_bucket_inventory(Bucket=bucket, Id="once", InventoryConfiguration=one_time())
-    assert error_of(lambda: client.post_bucket_inventory(Bucket=bucket, Id="once",
+def test_post_of_an_id_used_today_or_by_a_periodic_configuration_is_duplicate_inventory_id(sdk_client, bucket):
+    sdk_client.post_bucket_inventory(Bucket=bucket, Id="once", InventoryConfiguration=one_time())
+    assert error_of(lambda: sdk_client.post_bucket_inventory(Bucket=bucket, Id="once",
                                                          InventoryConfiguration=one_time()))[1] == "DuplicateInventoryId"
-    client.put_bucket_inventory(Bucket=bucket, Id="periodic", InventoryConfiguration=config())
-    assert error_of(lambda: client.post_bucket_inventory(Bucket=bucket, Id="periodic",
+    sdk_client.put_bucket_inventory(Bucket=bucket, Id="periodic", InventoryConfiguration=config())
+    assert error_of(lambda: sdk_client.post_bucket_inventory(Bucket=bucket, Id="periodic",
                                                          InventoryConfiguration=one_time()))[1] == "DuplicateInventoryId"
 
 
 # ----- the report ------------------------------------------------------------------------------------------------
 @pytest.fixture
-def periodic(client, bucket):
-    client.put_bucket_inventory(Bucket=bucket, Id="nightly", InventoryConfiguration=config())
+def periodic(sdk_client, bucket):
+    sdk_client.put_bucket_inventory(Bucket=bucket, Id="nightly", InventoryConfiguration=config())
     return "nightly"
 
 
@@ -330,13 +331,13 @@ def test_an_empty_scan_writes_a_manifest_with_no_files(emulator, bucket, periodi
     assert (manifest["files"], manifest["filterObjectCount"]) == ([], "0")
 
 
-def test_the_filter_prefix_and_period_choose_the_rows(client, emulator, bucket):
+def test_the_filter_prefix_and_period_choose_the_rows(sdk_client, emulator, bucket):
     old, new = datetime(2026, 1, 1, tzinfo=timezone.utc), datetime(2026, 6, 1, tzinfo=timezone.utc)
     emulator.backend.put_object(bucket, "img/old.png", b"1", last_modified=old)
     emulator.backend.put_object(bucket, "img/new.png", b"22", last_modified=new)
     emulator.backend.put_object(bucket, "doc/new.txt", b"333", last_modified=new)
     period = {"StartTime": str(int(datetime(2026, 3, 1, tzinfo=timezone.utc).timestamp()))}
-    client.put_bucket_inventory(Bucket=bucket, Id="img", InventoryConfiguration=config(
+    sdk_client.put_bucket_inventory(Bucket=bucket, Id="img", InventoryConfiguration=config(
         flt={"Prefix": "img/", "Period": period}))
     report = emulator.run_inventory(bucket, "img")
     manifest = manifest_of(emulator, report)
@@ -354,9 +355,9 @@ def test_a_report_lists_the_bucket_as_it_was_before_the_report_was_written(emula
     assert any(k.endswith("20261201/manifest.json") for k in keys)  # yesterday's report is an object like any other
 
 
-def test_all_versions_add_the_version_columns_and_meta_fields_come_last(client, emulator, bucket):
+def test_all_versions_add_the_version_columns_and_meta_fields_come_last(sdk_client, emulator, bucket):
     emulator.backend.put_object(bucket, "a.png", b"x", metadata={"owner": "alice"})
-    client.put_bucket_inventory(Bucket=bucket, Id="v", InventoryConfiguration=config(
+    sdk_client.put_bucket_inventory(Bucket=bucket, Id="v", InventoryConfiguration=config(
         versions="All", fields=["x-cos-meta-owner", "Size", "x-cos-meta-none"]))
     report = emulator.run_inventory(bucket, "v")
     assert manifest_of(emulator, report)["fileSchema"] == \
@@ -364,8 +365,8 @@ def test_all_versions_add_the_version_columns_and_meta_fields_come_last(client, 
     assert all_rows(emulator, report)[0]["x-cos-meta-owner"] == "alice"
 
 
-def test_a_disabled_configuration_produces_no_report(client, emulator, bucket):
-    client.put_bucket_inventory(Bucket=bucket, Id="off", InventoryConfiguration=config(enabled="false"))
+def test_a_disabled_configuration_produces_no_report(sdk_client, emulator, bucket):
+    sdk_client.put_bucket_inventory(Bucket=bucket, Id="off", InventoryConfiguration=config(enabled="false"))
     with pytest.raises(EmulatorError, match="IsEnabled false"):
         emulator.run_inventory(bucket, "off")
 
@@ -385,52 +386,52 @@ def manifest_url(key: str) -> str:
     return f"https://{BUCKET}.cos.{REGION}.myqcloud.com/{quote(key, safe='/')}"
 
 
-def run_manifest_job(client, emulator, manifest_key: str) -> dict:
+def run_manifest_job(sdk_client, emulator, manifest_key: str) -> dict:
     body = job_body(input_={"Manifest": manifest_url(manifest_key)}, auto="false")
-    job_id = client.ci_create_inventory_trigger_jobs(Bucket=BUCKET, JobBody=body)["JobsDetail"][0]["JobId"]
+    job_id = sdk_client.ci_create_inventory_trigger_jobs(Bucket=BUCKET, JobBody=body)["JobsDetail"][0]["JobId"]
     emulator.backend.run_pending()
-    return client.ci_get_inventory_trigger_jobs(Bucket=BUCKET, JobID=job_id)["JobsDetail"][0]
+    return sdk_client.ci_get_inventory_trigger_jobs(Bucket=BUCKET, JobID=job_id)["JobsDetail"][0]
 
 
 def inspected(emulator, job_id: str) -> List[str]:
     return sorted(j.key for j in emulator.backend.inspect_jobs_by_batch.get(job_id, []))
 
 
-def test_a_manifest_job_inspects_every_row_of_every_data_file(client, emulator, bucket):
-    client.put_bucket_inventory(Bucket=bucket, Id="imgs", InventoryConfiguration=config(flt={"Prefix": "img/"}))
+def test_a_manifest_job_inspects_every_row_of_every_data_file(sdk_client, emulator, bucket):
+    sdk_client.put_bucket_inventory(Bucket=bucket, Id="imgs", InventoryConfiguration=config(flt={"Prefix": "img/"}))
     keys = [f"img/{k}" for k in ODD_KEYS] + ["img/bad.png"]
     for key in keys[:-1]:
         emulator.backend.put_object(bucket, key, png())
     emulator.backend.put_object(bucket, "img/bad.png", suspicious_png())
     report = emulator.run_inventory(bucket, "imgs", rows_per_file=4)
-    detail = run_manifest_job(client, emulator, report.manifest_key)
+    detail = run_manifest_job(sdk_client, emulator, report.manifest_key)
     assert detail["State"] == "Success"
     assert inspected(emulator, detail["JobId"]) == sorted(keys)
 
 
-def test_a_data_file_that_does_not_match_its_md5_fails_the_manifest_job(client, emulator, bucket, periodic):
+def test_a_data_file_that_does_not_match_its_md5_fails_the_manifest_job(sdk_client, emulator, bucket, periodic):
     emulator.backend.put_object(bucket, "a.png", png())
     report = emulator.run_inventory(bucket, periodic)
     emulator.backend.put_object(bucket, report.data_keys[0], gzip.compress(b'"1250000000","examplebucket","x.png"\n'))
-    detail = run_manifest_job(client, emulator, report.manifest_key)
+    detail = run_manifest_job(sdk_client, emulator, report.manifest_key)
     assert (detail["State"], detail["Code"]) == ("Failed", "InvalidInput") and "md5Checksum" in detail["Message"]
 
 
-def test_a_manifest_naming_a_missing_data_file_fails_the_job(client, emulator, bucket, periodic):
+def test_a_manifest_naming_a_missing_data_file_fails_the_job(sdk_client, emulator, bucket, periodic):
     emulator.backend.put_object(bucket, "a.png", png())
     report = emulator.run_inventory(bucket, periodic)
     emulator.backend.delete_object(bucket, report.data_keys[0])
-    detail = run_manifest_job(client, emulator, report.manifest_key)
+    detail = run_manifest_job(sdk_client, emulator, report.manifest_key)
     assert (detail["State"], detail["Code"]) == ("Failed", "InvalidInput") and "does not exist" in detail["Message"]
 
 
-def test_a_manifest_that_does_not_exist_fails_the_job(client, emulator, bucket):
-    detail = run_manifest_job(client, emulator, "inv/20261207/manifest.json")
+def test_a_manifest_that_does_not_exist_fails_the_job(sdk_client, emulator, bucket):
+    detail = run_manifest_job(sdk_client, emulator, "inv/20261207/manifest.json")
     assert (detail["State"], detail["Message"]) == ("Failed", f"Manifest not found: "
                                                               f"{manifest_url('inv/20261207/manifest.json')}")
 
 
-def test_rows_of_another_bucket_are_skipped(client, emulator, bucket):
+def test_rows_of_another_bucket_are_skipped(sdk_client, emulator, bucket):
     rows = b'"1250000000","examplebucket","mine.png"\r\n"1250000000","otherbucket","theirs.png"\r\n'
     data = gzip.compress(rows)
     emulator.backend.put_object(bucket, "inv/a.csv.gz", data)
@@ -439,5 +440,5 @@ def test_rows_of_another_bucket_are_skipped(client, emulator, bucket):
     emulator.backend.put_object(bucket, "inv/manifest.json", json.dumps(manifest).encode())
     emulator.backend.put_object(bucket, "mine.png", png())
     emulator.backend.put_object(bucket, "theirs.png", png())
-    detail = run_manifest_job(client, emulator, "inv/manifest.json")
+    detail = run_manifest_job(sdk_client, emulator, "inv/manifest.json")
     assert inspected(emulator, detail["JobId"]) == ["mine.png"]

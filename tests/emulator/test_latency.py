@@ -12,15 +12,15 @@ import pytest
 import emulator.app as app
 from emulator.__main__ import main, parse_args
 from emulator.testing import run_emulator
-from tests.emulator.factories import BUCKET, REGION
+from tests.support.settings import BUCKET, REGION
 
 pytestmark = pytest.mark.emulator
 
 
 def _head_bucket(handle) -> float:
-    client = handle.client(region=REGION)
+    sdk_client = handle.client(region=REGION)
     started = time.perf_counter()
-    client.head_bucket(Bucket=BUCKET)
+    sdk_client.head_bucket(Bucket=BUCKET)
     return time.perf_counter() - started
 
 

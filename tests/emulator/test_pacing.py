@@ -17,7 +17,8 @@ from qcloud_cos import CosConfig, CosS3Client
 
 from emulator.__main__ import DEFAULT_JOB_PACE, main, parse_args
 from emulator.runtime import JobWorker
-from tests.emulator.factories import BUCKET, REGION, job_body, png
+from tests.emulator.factories import job_body, png
+from tests.support.settings import BUCKET, REGION
 
 pytestmark = pytest.mark.emulator
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,9 +36,9 @@ def _state(emulator, job_id: str) -> str:
     return emulator.backend.get_job(job_id).state
 
 
-def test_paced_worker_keeps_a_job_submitted_then_running_for_the_pace_each(emulator, bucket, client):
+def test_paced_worker_keeps_a_job_submitted_then_running_for_the_pace_each(emulator, bucket, sdk_client):
     emulator.backend.put_object(bucket, "a.png", png())
-    job_id = client.ci_create_inventory_trigger_jobs(Bucket=bucket, JobBody=job_body())["JobsDetail"][0]["JobId"]
+    job_id = sdk_client.ci_create_inventory_trigger_jobs(Bucket=bucket, JobBody=job_body())["JobsDetail"][0]["JobId"]
     clock = FakeMonotonic()
     worker = JobWorker(emulator.backend, pace=5.0, monotonic=clock)  # not started: the test drives it
     seen = []
@@ -48,12 +49,12 @@ def test_paced_worker_keeps_a_job_submitted_then_running_for_the_pace_each(emula
     assert seen == [(0.0, "Submitted"), (4.9, "Submitted"), (5.0, "Running"), (9.9, "Running"), (10.0, "Success")]
 
 
-def test_paced_worker_leaves_a_cancelled_job_cancelled(emulator, bucket, client):
-    job_id = client.ci_create_inventory_trigger_jobs(Bucket=bucket, JobBody=job_body())["JobsDetail"][0]["JobId"]
+def test_paced_worker_leaves_a_cancelled_job_cancelled(emulator, bucket, sdk_client):
+    job_id = sdk_client.ci_create_inventory_trigger_jobs(Bucket=bucket, JobBody=job_body())["JobsDetail"][0]["JobId"]
     clock = FakeMonotonic()
     worker = JobWorker(emulator.backend, pace=1.0, monotonic=clock)
     worker.advance_due()
-    client.ci_delete_inventory_trigger_jobs(Bucket=bucket, JobId=job_id)
+    sdk_client.ci_delete_inventory_trigger_jobs(Bucket=bucket, JobId=job_id)
     clock.now = 5.0
     assert worker.advance_due() == 0
     assert _state(emulator, job_id) == "Cancel"
@@ -88,14 +89,14 @@ def test_standalone_server_lets_a_user_create_get_list_and_cancel_a_job(tmp_path
                             cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env)
     try:
         url = proc.stdout.readline().split(" on ", 1)[1].split()[0]
-        client = CosS3Client(CosConfig(Region=REGION, SecretId="AKIDtest", SecretKey="test-secret-key",
-                                       Scheme="http", Proxies={"http": url}), retry=0)
-        job_id = client.ci_create_inventory_trigger_jobs(Bucket=BUCKET, JobBody=job_body(prefix="empty/"))[
+        sdk_client = CosS3Client(CosConfig(Region=REGION, SecretId="AKIDtest", SecretKey="test-secret-key",
+                                           Scheme="http", Proxies={"http": url}), retry=0)
+        job_id = sdk_client.ci_create_inventory_trigger_jobs(Bucket=BUCKET, JobBody=job_body(prefix="empty/"))[
             "JobsDetail"][0]["JobId"]
-        got = client.ci_get_inventory_trigger_jobs(Bucket=BUCKET, JobID=job_id)["JobsDetail"][0]["State"]
-        listed = client.ci_list_inventory_trigger_jobs(Bucket=BUCKET, Type="Job")["JobsDetail"]
-        assert client.ci_delete_inventory_trigger_jobs(Bucket=BUCKET, JobId=job_id).status_code == 200
-        after = client.ci_get_inventory_trigger_jobs(Bucket=BUCKET, JobID=job_id)["JobsDetail"][0]["State"]
+        got = sdk_client.ci_get_inventory_trigger_jobs(Bucket=BUCKET, JobID=job_id)["JobsDetail"][0]["State"]
+        listed = sdk_client.ci_list_inventory_trigger_jobs(Bucket=BUCKET, Type="Job")["JobsDetail"]
+        assert sdk_client.ci_delete_inventory_trigger_jobs(Bucket=BUCKET, JobId=job_id).status_code == 200
+        after = sdk_client.ci_get_inventory_trigger_jobs(Bucket=BUCKET, JobID=job_id)["JobsDetail"][0]["State"]
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0

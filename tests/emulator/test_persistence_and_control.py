@@ -13,8 +13,9 @@ import requests
 
 from emulator.dispatch import is_loopback
 from emulator.testing import run_emulator
-from tests.emulator.conftest import inspect_jobs
-from tests.emulator.factories import BUCKET, REGION, job_body, png, suspicious_png, workflow_body
+from tests.emulator.factories import job_body, png, suspicious_png, workflow_body
+from tests.support.emulator import inspect_jobs
+from tests.support.settings import BUCKET, REGION
 
 pytestmark = pytest.mark.emulator
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,26 +23,29 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_restart_with_data_dir_keeps_objects_jobs_results_and_workflows(tmp_path):
     with run_emulator(data_dir=str(tmp_path)) as emu:
-        client = emu.client(region=REGION)
-        client.create_bucket(Bucket=BUCKET)
-        client.put_object(Bucket=BUCKET, Key="ok.png", Body=png(), ContentType="image/png",
-                          Metadata={"x-cos-meta-k": "v"})
-        client.put_object(Bucket=BUCKET, Key="bad.png", Body=suspicious_png())
-        client.put_object_acl(Bucket=BUCKET, Key="ok.png", ACL="public-read")
-        wid = client.ci_create_workflow(Bucket=BUCKET, Body=workflow_body())["MediaWorkflow"]["WorkflowId"]
-        job_id = client.ci_create_inventory_trigger_jobs(Bucket=BUCKET, JobBody=job_body())["JobsDetail"][0]["JobId"]
+        sdk_client = emu.client(region=REGION)
+        sdk_client.create_bucket(Bucket=BUCKET)
+        sdk_client.put_object(Bucket=BUCKET, Key="ok.png", Body=png(), ContentType="image/png",
+                              Metadata={"x-cos-meta-k": "v"})
+        sdk_client.put_object(Bucket=BUCKET, Key="bad.png", Body=suspicious_png())
+        sdk_client.put_object_acl(Bucket=BUCKET, Key="ok.png", ACL="public-read")
+        wid = sdk_client.ci_create_workflow(Bucket=BUCKET, Body=workflow_body())["MediaWorkflow"]["WorkflowId"]
+        job_id = sdk_client.ci_create_inventory_trigger_jobs(Bucket=BUCKET,
+                                                             JobBody=job_body())["JobsDetail"][0]["JobId"]
         emu.backend.run_pending()
-        before = inspect_jobs(client, job_id)
+        before = inspect_jobs(sdk_client, job_id)
     with run_emulator(data_dir=str(tmp_path)) as emu:
-        client = emu.client(region=REGION)
+        sdk_client = emu.client(region=REGION)
         record = emu.backend.get_object(BUCKET, "ok.png")
         assert (record.data, record.content_type, record.metadata, record.acl) == (
             png(), "image/png", {"k": "v"}, "public-read")
         assert emu.backend.list_keys(BUCKET) == ["abnormal_images_backup/bad.png", "ok.png"]
-        assert client.ci_get_inventory_trigger_jobs(Bucket=BUCKET, JobID=job_id)["JobsDetail"][0]["State"] == "Success"
-        assert inspect_jobs(client, job_id) == before
-        assert client.ci_get_workflow(Bucket=BUCKET, Ids=wid)["MediaWorkflowList"][0]["WorkflowId"] == wid
-        new_id = client.ci_create_inventory_trigger_jobs(Bucket=BUCKET, JobBody=job_body())["JobsDetail"][0]["JobId"]
+        got = sdk_client.ci_get_inventory_trigger_jobs(Bucket=BUCKET, JobID=job_id)
+        assert got["JobsDetail"][0]["State"] == "Success"
+        assert inspect_jobs(sdk_client, job_id) == before
+        assert sdk_client.ci_get_workflow(Bucket=BUCKET, Ids=wid)["MediaWorkflowList"][0]["WorkflowId"] == wid
+        new_id = sdk_client.ci_create_inventory_trigger_jobs(Bucket=BUCKET,
+                                                             JobBody=job_body())["JobsDetail"][0]["JobId"]
         assert new_id != job_id
 
 
@@ -94,19 +98,19 @@ def test_command_line_server_starts_and_serves_the_sdk(tmp_path):
         url = line.split(" on ", 1)[1].split()[0]
         from qcloud_cos import CosConfig, CosS3Client
 
-        client = CosS3Client(CosConfig(Region=REGION, SecretId="AKIDcli", SecretKey="cli-key", Scheme="http",
-                                       Proxies={"http": url}), retry=0)
-        client.put_object(Bucket=BUCKET, Key="a.png", Body=b"x")
-        assert client.head_object(Bucket=BUCKET, Key="a.png")["Content-Length"] == "1"
+        sdk_client = CosS3Client(CosConfig(Region=REGION, SecretId="AKIDcli", SecretKey="cli-key", Scheme="http",
+                                           Proxies={"http": url}), retry=0)
+        sdk_client.put_object(Bucket=BUCKET, Key="a.png", Body=b"x")
+        assert sdk_client.head_object(Bucket=BUCKET, Key="a.png")["Content-Length"] == "1"
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0
     assert list(tmp_path.rglob("*.bin"))
 
 
-def test_control_reset_run_pending_and_request_log(emulator, bucket, client):
+def test_control_reset_run_pending_and_request_log(emulator, bucket, sdk_client):
     emulator.backend.put_object(bucket, "bad.png", suspicious_png())
-    client.ci_create_inventory_trigger_jobs(Bucket=bucket, JobBody=job_body())
+    sdk_client.ci_create_inventory_trigger_jobs(Bucket=bucket, JobBody=job_body())
     assert requests.post(emulator.url + "/_emulator/run-pending", timeout=5).json() == {"ran": 1}
     log = requests.get(emulator.url + "/_emulator/requests", timeout=5).json()
     assert [(r["method"], r["service"], r["path"], r["status"]) for r in log] == [
@@ -124,11 +128,11 @@ def test_concurrent_writers_and_job_creators_leave_consistent_state(emulator, bu
     errors = []
 
     def worker(n):
-        client = emulator.client(region=REGION)
+        sdk_client = emulator.client(region=REGION)
         try:
             for i in range(10):
-                client.put_object(Bucket=bucket, Key=f"t{n}/{i}.png", Body=png(seed=i))
-                client.ci_create_inventory_trigger_jobs(Bucket=bucket, JobBody=job_body(name=f"t{n}-{i}"))
+                sdk_client.put_object(Bucket=bucket, Key=f"t{n}/{i}.png", Body=png(seed=i))
+                sdk_client.ci_create_inventory_trigger_jobs(Bucket=bucket, JobBody=job_body(name=f"t{n}-{i}"))
         except Exception as exc:  # noqa: BLE001 - collected and asserted below
             errors.append(exc)
 
@@ -142,8 +146,8 @@ def test_concurrent_writers_and_job_creators_leave_consistent_state(emulator, bu
     assert len({j.name for j in emulator.backend.jobs.values()}) == 60
 
 
-def test_request_log_records_query_and_status(emulator, bucket, client):
-    client.list_objects(Bucket=bucket, Prefix="p/")
+def test_request_log_records_query_and_status(emulator, bucket, sdk_client):
+    sdk_client.list_objects(Bucket=bucket, Prefix="p/")
     (record,) = emulator.request_log.filter(method="GET")
     assert (record.service, record.bucket, record.path, record.query["prefix"], record.status) == (
         "cos", bucket, "/", "p/", 200)

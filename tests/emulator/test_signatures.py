@@ -16,7 +16,8 @@ from qcloud_cos import cos_auth as sdk_auth
 from qcloud_cos.cos_auth import CosS3Auth
 
 from emulator.testing import run_emulator
-from tests.emulator.factories import REGION, job_body
+from tests.emulator.factories import job_body
+from tests.support.settings import REGION
 
 pytestmark = pytest.mark.emulator
 
@@ -27,58 +28,58 @@ def _error_code(err: CosServiceError) -> str:
 
 
 def test_wrong_secret_key_on_ci_is_401_and_creates_no_job(emulator, bucket):
-    client = emulator.client(region=REGION, secret_key="not-the-key")
+    sdk_client = emulator.client(region=REGION, secret_key="not-the-key")
     with pytest.raises(CosServiceError) as err:
-        client.ci_create_inventory_trigger_jobs(Bucket=bucket, JobBody=job_body())
+        sdk_client.ci_create_inventory_trigger_jobs(Bucket=bucket, JobBody=job_body())
     assert (err.value.get_status_code(), _error_code(err.value)) == (401, "SignatureDoesNotMatch")
     assert emulator.backend.jobs == {}
 
 
 def test_unknown_secret_id_is_403_invalid_access_key_id(emulator, bucket):
-    client = emulator.client(region=REGION, secret_id="AKIDsomeoneelse")
+    sdk_client = emulator.client(region=REGION, secret_id="AKIDsomeoneelse")
     with pytest.raises(CosServiceError) as err:
-        client.put_object(Bucket=bucket, Key="a.png", Body=b"x")
+        sdk_client.put_object(Bucket=bucket, Key="a.png", Body=b"x")
     assert (err.value.get_status_code(), err.value.get_error_code()) == (403, "InvalidAccessKeyId")
     assert emulator.backend.list_keys(bucket) == []
 
 
-def test_tampered_path_is_403_and_writes_nothing(emulator, bucket, client):
-    url = client._conf.uri(bucket=bucket, path="other.png")
-    response = requests.put(url, data=b"x", auth=CosS3Auth(client._conf, "signed.png"),
+def test_tampered_path_is_403_and_writes_nothing(emulator, bucket, sdk_client):
+    url = sdk_client._conf.uri(bucket=bucket, path="other.png")
+    response = requests.put(url, data=b"x", auth=CosS3Auth(sdk_client._conf, "signed.png"),
                             proxies={"http": emulator.url}, timeout=5)
     assert response.status_code == 403
     assert "<Code>SignatureDoesNotMatch</Code>" in response.text
     assert emulator.backend.list_keys(bucket) == []
 
 
-def test_tampered_signed_query_value_on_ci_is_401(emulator, bucket, client):
-    url = client._conf.uri(bucket=bucket, path="inventorytriggerjob", endpoint=client._conf._endpoint_ci)
-    auth = CosS3Auth(client._conf, "/inventorytriggerjob", params={"type": "Job"})
+def test_tampered_signed_query_value_on_ci_is_401(emulator, bucket, sdk_client):
+    url = sdk_client._conf.uri(bucket=bucket, path="inventorytriggerjob", endpoint=sdk_client._conf._endpoint_ci)
+    auth = CosS3Auth(sdk_client._conf, "/inventorytriggerjob", params={"type": "Job"})
     response = requests.get(url, params={"type": "Workflow"}, auth=auth, proxies={"http": emulator.url},
                             timeout=5)
     assert response.status_code == 401
     assert "<Code>SignatureDoesNotMatch</Code>" in response.text
 
 
-def test_expired_signature_is_403_request_has_expired(emulator, bucket, client):
-    url = client._conf.uri(bucket=bucket, path="a.png")
-    response = requests.put(url, data=b"x", auth=CosS3Auth(client._conf, "a.png", expire=-120),
+def test_expired_signature_is_403_request_has_expired(emulator, bucket, sdk_client):
+    url = sdk_client._conf.uri(bucket=bucket, path="a.png")
+    response = requests.put(url, data=b"x", auth=CosS3Auth(sdk_client._conf, "a.png", expire=-120),
                             proxies={"http": emulator.url}, timeout=5)
     assert response.status_code == 403
     assert "<Message>Request has expired</Message>" in response.text
     assert emulator.backend.list_keys(bucket) == []
 
 
-def test_signature_from_the_future_is_403(emulator, bucket, client, monkeypatch):
+def test_signature_from_the_future_is_403(emulator, bucket, sdk_client, monkeypatch):
     future = types.SimpleNamespace(time=lambda: time.time() + 3600)
     monkeypatch.setattr(sdk_auth, "time", future)
     with pytest.raises(CosServiceError) as err:
-        client.put_object(Bucket=bucket, Key="a.png", Body=b"x")
+        sdk_client.put_object(Bucket=bucket, Key="a.png", Body=b"x")
     assert (err.value.get_status_code(), err.value.get_error_code()) == (403, "RequestTimeTooSkewed")
 
 
-def test_missing_authorization_is_403_access_denied(emulator, bucket, client):
-    url = client._conf.uri(bucket=bucket, path="a.png")
+def test_missing_authorization_is_403_access_denied(emulator, bucket, sdk_client):
+    url = sdk_client._conf.uri(bucket=bucket, path="a.png")
     response = requests.put(url, data=b"x", proxies={"http": emulator.url}, timeout=5)
     assert response.status_code == 403
     assert "<Code>AccessDenied</Code>" in response.text
@@ -88,21 +89,21 @@ def test_missing_authorization_is_403_access_denied(emulator, bucket, client):
 def test_configured_token_must_be_sent_and_match_on_ci(sent_token, code):
     with run_emulator(token="session-token") as emu:
         emu.backend.create_bucket("bucket-1250000000")
-        client = emu.client(region=REGION, token=sent_token or "")
+        sdk_client = emu.client(region=REGION, token=sent_token or "")
         if sent_token is None:
-            client._conf._token = None
+            sdk_client._conf._token = None
         with pytest.raises(CosServiceError) as err:
-            client.ci_create_inventory_trigger_jobs(Bucket="bucket-1250000000", JobBody=job_body())
+            sdk_client.ci_create_inventory_trigger_jobs(Bucket="bucket-1250000000", JobBody=job_body())
         assert (err.value.get_status_code(), _error_code(err.value)) == (401, code)
         assert emu.backend.jobs == {}
 
 
 def test_configured_token_accepts_cos_and_ci_calls_that_carry_it():
     with run_emulator(token="session-token") as emu:
-        client = emu.client(region=REGION)
-        client.create_bucket(Bucket="bucket-1250000000")
-        client.put_object(Bucket="bucket-1250000000", Key="a.png", Body=b"x")
-        client.ci_create_inventory_trigger_jobs(Bucket="bucket-1250000000", JobBody=job_body())
+        sdk_client = emu.client(region=REGION)
+        sdk_client.create_bucket(Bucket="bucket-1250000000")
+        sdk_client.put_object(Bucket="bucket-1250000000", Key="a.png", Body=b"x")
+        sdk_client.ci_create_inventory_trigger_jobs(Bucket="bucket-1250000000", JobBody=job_body())
         assert len(emu.backend.jobs) == 1
 
 
@@ -113,7 +114,7 @@ def test_presigned_url_under_a_token_needs_the_token_in_its_query(params, status
     with run_emulator(token="session-token") as emu:
         emu.backend.create_bucket("bucket-1250000000")
         emu.backend.put_object("bucket-1250000000", "a.png", b"x")
-        client = emu.client(region=REGION)
-        url = client.get_presigned_download_url(Bucket="bucket-1250000000", Key="a.png", Params=params)
+        sdk_client = emu.client(region=REGION)
+        url = sdk_client.get_presigned_download_url(Bucket="bucket-1250000000", Key="a.png", Params=params)
         response = requests.get(url, proxies={"http": emu.url}, timeout=5)
         assert response.status_code == status

@@ -59,9 +59,9 @@ INVALID_BODIES = {
 
 
 @pytest.mark.parametrize("body", INVALID_BODIES.values(), ids=INVALID_BODIES.keys())
-def test_invalid_body_field_is_400_invalid_argument_and_creates_nothing(client, bucket, emulator, body):
+def test_invalid_body_field_is_400_invalid_argument_and_creates_nothing(sdk_client, bucket, emulator, body):
     with pytest.raises(CosServiceError) as err:
-        client.ci_create_inventory_trigger_jobs(Bucket=bucket, JobBody=body)
+        sdk_client.ci_create_inventory_trigger_jobs(Bucket=bucket, JobBody=body)
     assert err.value.get_status_code() == 400
     assert "<Code>InvalidArgument</Code>" in err.value.get_origin_msg()
     assert emulator.backend.jobs == {}
@@ -78,25 +78,25 @@ RAW_BODIES = {
 
 
 @pytest.mark.parametrize("raw, code", RAW_BODIES.values(), ids=RAW_BODIES.keys())
-def test_unparseable_body_is_400_and_creates_nothing(client, bucket, emulator, raw, code):
-    url = client._conf.uri(bucket=bucket, path="inventorytriggerjob", endpoint=client._conf._endpoint_ci)
+def test_unparseable_body_is_400_and_creates_nothing(sdk_client, bucket, emulator, raw, code):
+    url = sdk_client._conf.uri(bucket=bucket, path="inventorytriggerjob", endpoint=sdk_client._conf._endpoint_ci)
     with pytest.raises(CosServiceError) as err:
-        client.send_request(method="POST", url=url, bucket=bucket, data=raw, headers={}, ci_request=True,
-                            auth=CosS3Auth(client._conf, "/inventorytriggerjob"))
+        sdk_client.send_request(method="POST", url=url, bucket=bucket, data=raw, headers={}, ci_request=True,
+                                auth=CosS3Auth(sdk_client._conf, "/inventorytriggerjob"))
     assert err.value.get_status_code() == 400
     assert f"<Code>{code}</Code>" in err.value.get_origin_msg()
     assert emulator.backend.jobs == {}
 
 
 @pytest.mark.parametrize("name", ["图片检测-批量_01", "a" * 128, "A-b_9"])
-def test_valid_names_are_accepted(client, bucket, name):
+def test_valid_names_are_accepted(sdk_client, bucket, name):
     body = _with(JOB, name, "Name")
-    assert client.ci_create_inventory_trigger_jobs(Bucket=bucket, JobBody=body)["JobsDetail"][0]["Name"] == name
+    assert sdk_client.ci_create_inventory_trigger_jobs(Bucket=bucket, JobBody=body)["JobsDetail"][0]["Name"] == name
 
 
 @pytest.mark.parametrize("prefix", ["/", "", "photos/"])
-def test_prefix_input_accepts_slash_empty_and_literal(client, bucket, prefix):
-    detail = client.ci_create_inventory_trigger_jobs(Bucket=bucket, JobBody=job_body(prefix=prefix))
+def test_prefix_input_accepts_slash_empty_and_literal(sdk_client, bucket, prefix):
+    detail = sdk_client.ci_create_inventory_trigger_jobs(Bucket=bucket, JobBody=job_body(prefix=prefix))
     assert detail["JobsDetail"][0]["State"] == "Submitted"
 
 

@@ -12,8 +12,10 @@ import handlers.submit
 from handlers.submit import main_handler
 from lib.submit import coalesce
 from lib.submit.run import Deps
-from tests.conftest import load_event
-from tests.handlers.test_submit_emulator import BUCKET, TS_STREAM, bucket, cos_event, png, seed, timer  # noqa: F401
+from tests.support.emulator import seed_image
+from tests.support.events import SAMPLE_EVENT_TIME, cos_event, load_event, timer_event
+from tests.support.images import TS_STREAM, png
+from tests.support.settings import BUCKET
 
 pytestmark = pytest.mark.emulator
 
@@ -24,11 +26,11 @@ SAMPLE_CLOCK = datetime(2022, 4, 15, 9, 55, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def coalescing(bucket, monkeypatch):  # noqa: F811 - the fixture imported above
+def coalescing(acting_bucket, monkeypatch):
     monkeypatch.setenv("UPLOAD_BATCH_SECONDS", "60")
     monkeypatch.setattr(coalesce, "INSTANCE", coalesce.FlushMemory())  # a cold instance per test
     monkeypatch.setattr(handlers.submit, "Deps", functools.partial(Deps, clock=lambda: SAMPLE_CLOCK))
-    return bucket
+    return acting_bucket
 
 
 def batch_jobs(backend):
@@ -36,11 +38,12 @@ def batch_jobs(backend):
 
 
 def test_an_upload_event_becomes_a_batch_job_that_inspects_exactly_its_objects(coalescing):
-    seed(coalescing, "uploads/clean.png", png())
-    seed(coalescing, "uploads/video.png", png() + TS_STREAM)
-    seed(coalescing, "uploads/untouched.png", png() + TS_STREAM)
+    seed_image(coalescing, "uploads/clean.png", png())
+    seed_image(coalescing, "uploads/video.png", png() + TS_STREAM)
+    seed_image(coalescing, "uploads/untouched.png", png() + TS_STREAM)
     # The sample's eventTime is minutes before the function's clock, so the cold instance's pass makes the job.
-    result = main_handler(cos_event(["uploads/clean.png", "uploads/video.png"]), {"request_id": "r1"})
+    result = main_handler(cos_event(["uploads/clean.png", "uploads/video.png"], event_time=SAMPLE_EVENT_TIME),
+                          {"request_id": "r1"})
     assert result["recorded"] == 2 and [j["name"] for j in result["jobs"]] == [j.name for j in batch_jobs(coalescing)]
     assert coalescing.run_pending() == 1
     assert sorted(coalescing.list_keys(BUCKET, prefix="abnormal_images_backup/")) == [
@@ -53,7 +56,7 @@ def test_redeliveries_of_the_sample_events_add_no_job_and_the_timer_clears_their
     again = main_handler(copy.deepcopy(event), {"request_id": "r2"})
     assert len(first["jobs"]) == 1 and again["jobs"] == [] and again["recorded"] == 3
     assert coalescing.list_keys(BUCKET, prefix="autopilot/uploads/late/")  # the redelivery was late too
-    tick = main_handler(timer(), {"request_id": "r3"})
+    tick = main_handler(timer_event(), {"request_id": "r3"})
     assert [j for j in tick["jobs"] if "-upload-batch-" in j["name"]] == []
     assert coalescing.list_keys(BUCKET, prefix="autopilot/uploads/late/") == []
     assert len(batch_jobs(coalescing)) == 1
@@ -68,4 +71,4 @@ def test_an_event_of_only_skipped_keys_records_nothing(coalescing):
 def test_an_invalid_upload_batch_seconds_fails_naming_the_variable_and_the_value(coalescing, monkeypatch):
     monkeypatch.setenv("UPLOAD_BATCH_SECONDS", "5")
     with pytest.raises(Exception, match="UPLOAD_BATCH_SECONDS='5'"):
-        main_handler(cos_event(["uploads/a.png"]), {"request_id": "r1"})
+        main_handler(cos_event(["uploads/a.png"], event_time=SAMPLE_EVENT_TIME), {"request_id": "r1"})

@@ -15,7 +15,8 @@ from emulator.testing import EmulatorHandle
 from handlers.submit import invoke
 from lib.client import CiClient
 from lib.config import load_settings
-from tests.reliability.support import BUCKET, REGION, emulator_env, fast_client
+from tests.support.emulator import emulator_env, fast_client
+from tests.support.settings import BUCKET, REGION
 
 UTC = timezone.utc
 INVENTORY_ID = "daily"

@@ -9,7 +9,7 @@ from lib.config import load_settings
 from lib.errors import ConfigError, InventoryConfigError
 from lib.inventory import Manifest, parse_configuration, parse_time, report_cut
 from lib.jobs import inventory_job_name
-from tests.wire import ENV
+from tests.support.settings import ENV
 
 
 def test_input_source_inventory_without_inventory_id_is_refused_naming_both_and_the_fix():

@@ -18,7 +18,7 @@ from lib.config import (
     parse_timer_argument,
 )
 from lib.errors import ConfigError
-from tests.wire import ENV
+from tests.support.settings import ENV
 
 
 def test_defaults_need_only_bucket_and_region():

@@ -11,7 +11,7 @@ import requests
 
 from lib.errors import DeliveryError
 from lib.report.delivery import post_webhook, redact, report_keys, should_notify
-from tests.lib.test_render import sample_summary
+from tests.support.reports import sample_summary
 
 
 class FakeResponse:

@@ -7,7 +7,7 @@ import pytest
 
 from lib.errors import InvalidEventError
 from lib.events import CosEvent, TimerEvent, UnreadableRecord, parse_event, uploaded_object
-from tests.conftest import EVENTS, load_event
+from tests.support.events import EVENTS, load_event
 
 
 @pytest.mark.parametrize("path", sorted(EVENTS.glob("*.json")), ids=lambda p: p.name)

@@ -9,8 +9,7 @@ import pytest
 from lib.report.html import render_html
 from lib.report.models import JobObjects, ObjectLine
 from lib.report.trends import compare, point_of
-from tests.lib.test_render import sample_summary
-from tests.lib.test_render_trends import sample_trend
+from tests.support.reports import sample_summary, sample_trend
 
 HOSTILE = ["<script>alert(1)</script>.png", '"><img src=x onerror=alert(1)>.jpg', "a&b</td></table>.gif",
            "photos/<svg onload=alert(1)>.webp", "javascript:alert(1)//.png"]

@@ -8,7 +8,7 @@ from lib.config import load_settings
 from lib.errors import ConfigError
 from lib.jobs import JobInput, build_job_body, manifest_lines, timer_job_name
 from lib.windows import Window, parse_ci_time
-from tests.wire import BUCKET, ENV
+from tests.support.settings import BUCKET, ENV
 
 SEED_WINDOW = Window(parse_ci_time("2023-05-01T00:00:00+0800"), parse_ci_time("2023-06-01T00:00:00+0800"))
 SEED_NAME = "image-inspect-auto-move-batch-process"
@@ -30,11 +30,11 @@ SEED_JOB_XML = (
     ({"JOB_TYPE": "Workflow", "WORKFLOW_IDS": "w2504f47ad46exxxxxxxxxxxxxx"}, SEED_WORKFLOW_XML),
     ({"INSPECT_AUTO_PROCESS": "true"}, SEED_JOB_XML),
 ], ids=["workflow", "image-inspect-job"])
-def test_seed_examples_are_sent_byte_for_byte(wire, extra, expected):
+def test_seed_examples_are_sent_byte_for_byte(ci_wire, extra, expected):
     settings = load_settings({**ENV, **extra})
     body = build_job_body(settings, SEED_NAME, JobInput(Prefix=settings.input_prefix), SEED_WINDOW)
     CiClient(make_sdk(settings), BUCKET).create_job(body)
-    assert wire.created_bodies == [expected]
+    assert ci_wire.created_bodies == [expected]
     assert len(expected) == (342 if b"Workflow" in expected else 426)  # Content-Length seen in the captures
 
 

@@ -6,14 +6,11 @@ and review the diff.
 from __future__ import annotations
 
 import json
-import os
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
 from lib.config import WEBHOOK_FORMATS
-from lib.report.models import CountRow, JobLine, JobObjects, ObjectLine, ObjectTotals, ReportSummary, RuleCheckpoint
+from lib.report.models import ObjectTotals
 from lib.report.render import (
     MESSAGE_LIMIT_BYTES,
     render_markdown,
@@ -21,48 +18,9 @@ from lib.report.render import (
     render_summary_table,
     webhook_payload,
 )
+from tests.support.reports import check_golden, sample_summary
 
-GOLDEN = Path(__file__).resolve().parent.parent / "golden"
-END = datetime(2026, 11, 28, 16, 0, tzinfo=timezone.utc)
 REPORT_KEY = "autopilot/reports/2026/11/28/report-160000Z.md"
-
-
-def sample_summary(**changes) -> ReportSummary:
-    """A report with one of everything: a failed and a stuck job, a flagged image, a failed object, a rule."""
-    flagged = ObjectLine(key="uploads/cat.png", state="Success", suspicious=True, suspicious_type="MPEG-TS",
-                         begin_byte=120, end_byte=1097475, suspicious_size=1097356, action="Success BackupObject")
-    broken = ObjectLine(key="uploads/huge.png", state="Failed", error="Failed image too large")
-    summary = ReportSummary(
-        bucket="examplebucket-1250000000", region="ap-guangzhou", window_start=END - timedelta(days=1),
-        window_end=END, all_jobs=False, job_name_prefix="autopilot", total_jobs=12,
-        counts=[CountRow(type="Job", group="ImageInspect", state="Failed", count=1),
-                CountRow(type="Job", group="ImageInspect", state="Running", count=1),
-                CountRow(type="Job", group="ImageInspect", state="Success", count=9),
-                CountRow(type="Workflow", group="w2504f47ad46e4a1b9c0d1e2f3a4b5c6d", state="Success", count=1)],
-        failed_total=1,
-        failed=[JobLine(job_id="b00000000000000000000000000000001", name="autopilot-hourly-20261128T000000Z",
-                        type="Job", group="ImageInspect", state="Failed", code="InternalError",
-                        message="inventory unreadable", created=END - timedelta(hours=16), age_seconds=57600)],
-        stuck_after_seconds=21600, stuck_total=1,
-        stuck=[JobLine(job_id="b00000000000000000000000000000002", name="autopilot-upload-3f2a", type="Job",
-                       group="ImageInspect", state="Running", created=END - timedelta(hours=9), age_seconds=32400)],
-        objects=ObjectTotals(inspected=240, by_state={"Failed": 1, "Success": 239}, suspicious=1, acted=1,
-                             workflow_executions={"Success": 30}),
-        jobs_with_objects=[JobObjects(job_id="b00000000000000000000000000000003", name="autopilot-hourly-x",
-                                      kind="ImageInspect", by_state={"Failed": 1, "Success": 239}, suspicious=1,
-                                      acted=1, objects=[flagged, broken])],
-        checkpoints=[RuleCheckpoint(rule="hourly", next_window_start=END - timedelta(hours=1),
-                                    last_job_id="b00000000000000000000000000000004")],
-        notes=[], api_calls=7, failed_share=0.0833, fail_above=None, failing=False, problem=True)
-    return summary.model_copy(update=changes)
-
-
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8"), f"{name} changed; see the module docstring to regenerate"
 
 
 @pytest.mark.parametrize("fmt", WEBHOOK_FORMATS)

@@ -6,7 +6,6 @@ and review the diff.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 import pytest
 
@@ -21,18 +20,10 @@ from lib.report.render import (
     webhook_payload,
 )
 from lib.report.trends import TrendRow, compare, point_of
-from tests.lib.test_render import END, check_golden, sample_summary
+from tests.support.reports import check_golden, sample_summary, sample_trend
 
 LINK = ("https://console.cloud.tencent.com/cos/bucket?bucket=examplebucket-1250000000&region=ap-guangzhou"
         "&path=%252Fautopilot%252Freports%252F2026%252F11%252F28%252F")
-
-
-def sample_trend():
-    """Today is the sample report; 30 earlier days with a growing failure count, no report 3 and 4 days ago."""
-    points = [point_of(sample_summary(window_end=END - timedelta(days=d), total_jobs=10 + d % 4,
-                                      failed_share=round((d % 6) / 20, 4)))
-              for d in range(30, 0, -1) if d not in (3, 4)]
-    return compare(points, point_of(sample_summary()))
 
 
 @pytest.mark.parametrize("fmt", WEBHOOK_FORMATS)

@@ -6,35 +6,23 @@ from datetime import datetime, timezone
 import pytest
 import responses
 
-from lib.client import InspectObjectResult, JobDetail, WorkflowExecutionItem, make_client
-from lib.config import load_settings
+from lib.client import InspectObjectResult, JobDetail, WorkflowExecutionItem
 from lib.report.classify import age_of, group_of
-from tests.wire import CI_HOST, ENV, ReportWire
+from tests.support.wires import CI_HOST
 
 END = datetime(2026, 11, 28, 16, 0, tzinfo=timezone.utc)
 
 
-@pytest.fixture
-def wire():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield ReportWire(rsps)
-
-
-@pytest.fixture
-def client():
-    return make_client(load_settings(ENV), sleep=lambda s: None)
-
-
-def test_a_page_with_a_single_jobs_detail_gives_one_job(wire, client):
-    wire.add_job("b1")
-    jobs, token = client.list_jobs_page("Job")
+def test_a_page_with_a_single_jobs_detail_gives_one_job(report_wire, ci_client):
+    report_wire.add_job("b1")
+    jobs, token = ci_client.list_jobs_page("Job")
     assert [j.JobId for j in jobs] == ["b1"] and token == ""
 
 
-def test_a_page_with_several_jobs_details_gives_them_in_order(wire, client):
-    wire.add_job("b1")
-    wire.add_job("b2")
-    jobs, _ = client.list_jobs_page("Job")
+def test_a_page_with_several_jobs_details_gives_them_in_order(report_wire, ci_client):
+    report_wire.add_job("b1")
+    report_wire.add_job("b2")
+    jobs, _ = ci_client.list_jobs_page("Job")
     assert [j.JobId for j in jobs] == ["b1", "b2"]
 
 
@@ -61,11 +49,11 @@ def test_a_job_without_a_creation_time_has_no_age(created):
     assert age_of(job, END) is None
 
 
-def test_a_job_id_ci_does_not_know_reads_as_none(client):
+def test_a_job_id_ci_does_not_know_reads_as_none(ci_client):
     with responses.RequestsMock() as rsps:
         rsps.get(f"{CI_HOST}/inventorytriggerjob/bmissing",
                  body="<Response><RequestId>cmVx</RequestId><NonExistJobIds>bmissing</NonExistJobIds></Response>")
-        assert client.get_job("bmissing") is None
+        assert ci_client.get_job("bmissing") is None
 
 
 def test_a_clean_inspect_result_has_no_suspicious_fields():

@@ -11,7 +11,7 @@ from lib.state import Checkpoint
 from lib.submit.run import lease_ttl
 from lib.submit.timer import plan_timer_window
 from lib.windows import Window, format_ci_time, parse_ci_time, parse_duration
-from tests.wire import ENV
+from tests.support.settings import ENV
 
 T = datetime(2026, 11, 28, 16, 0, tzinfo=timezone.utc)
 

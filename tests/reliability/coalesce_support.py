@@ -12,7 +12,9 @@ from lib.config import Settings
 from lib.submit.coalesce import FlushMemory
 from lib.submit.run import Deps
 from lib.upload_state import UploadBatch
-from tests.reliability.support import BUCKET, cos_event, emulator_settings, fast_client
+from tests.support.emulator import emulator_settings, fast_client
+from tests.support.events import cos_event
+from tests.support.settings import BUCKET
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
 
@@ -27,18 +29,12 @@ class Upload:
 
 
 def upload_event(uploads: Iterable[Upload], *, event_time: bool = True) -> Dict[str, Any]:
-    """A COS delivery in the documented shape (events/cos-upload-*.json) carrying these uploads."""
+    """A COS delivery (tests.support.events.cos_event) carrying these uploads: per upload its own request id, ETag and
+    eventTime (or none, with event_time=False)."""
     uploads = list(uploads)
-    event = cos_event([u.key for u in uploads])
-    for record, upload in zip(event["Records"], uploads):
-        meta = record["cos"]["cosObject"]["meta"]
-        meta["x-cos-request-id"] = f"req-{upload.key}-{upload.n}"
-        meta["ETag"] = f'"etag-{upload.n}"'
-        if event_time:
-            record["event"]["eventTime"] = int(upload.at.timestamp())
-        else:
-            del record["event"]["eventTime"]
-    return event
+    return cos_event([u.key for u in uploads], request_ids=[f"req-{u.key}-{u.n}" for u in uploads],
+                     etags=[f"etag-{u.n}" for u in uploads],
+                     event_time=[int(u.at.timestamp()) for u in uploads] if event_time else None)
 
 
 class Clock:

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.reliability.support import BUCKET, at
+from tests.reliability.support import at
+from tests.support.emulator import aim_process_env
+from tests.support.settings import BUCKET
 
 
 @pytest.fixture
@@ -11,8 +13,5 @@ def emu_env(emulator, env, monkeypatch):
     """The function's environment aimed at a fresh emulator bucket whose clock reads 2026-11-01 00:00 UTC."""
     emulator.backend.set_clock(lambda: at(1))
     emulator.backend.create_bucket(BUCKET)
-    monkeypatch.setenv("COS_EMULATOR_URL", emulator.url)
-    monkeypatch.setenv("TENCENTCLOUD_SECRETID", emulator.secret_id)
-    monkeypatch.setenv("TENCENTCLOUD_SECRETKEY", emulator.secret_key)
-    monkeypatch.delenv("TENCENTCLOUD_SESSIONTOKEN", raising=False)
+    aim_process_env(emulator, monkeypatch)
     return emulator

@@ -9,7 +9,8 @@ from typing import Dict, List, Sequence, Tuple
 
 from bench.common import BUCKET
 from bench.seed import add_result
-from tests.reliability.support import at, emulator_settings
+from tests.reliability.support import at
+from tests.support.emulator import emulator_settings
 
 CREATED_FROM = at(2)  # jobs are created one second apart from here; a report ending at at(3) covers them all
 REPORT_END = at(3)

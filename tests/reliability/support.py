@@ -1,20 +1,24 @@
-"""Shared helpers: settings aimed at the emulator, a fast client, and reading jobs and windows back."""
+"""The reliability suite's helpers: hypothesis budgets, reading jobs and windows back, scripted kills, leak canaries."""
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from hypothesis import settings as hsettings
 
 from emulator.testing import EmulatorHandle
-from lib.client import CiClient, make_client
-from lib.config import Settings, load_settings
+from lib.client import CiClient
+from lib.config import Settings
+from lib.events import TimerEvent
+from lib.submit.run import Deps, SubmitResult
+from lib.submit.timer import submit_timer
 from lib.windows import parse_ci_time
+from tests.support.events import timer_event
+from tests.support.settings import BUCKET, REGION
 
-BUCKET = "examplebucket-1250000000"
-REGION = "ap-guangzhou"
 UTC = timezone.utc
 SOAK = os.environ.get("HYPOTHESIS_PROFILE") == "soak"
 
@@ -33,30 +37,6 @@ def examples(default: int, soak: int, **overrides: Any) -> hsettings:
     count = soak if SOAK else default
     cap = os.environ.get("RELIABILITY_MAX_EXAMPLES")  # e.g. a quick look at the soak scale
     return hsettings(profile, max_examples=min(count, int(cap)) if cap else count, **overrides)
-
-
-def emulator_env(emulator: EmulatorHandle, **extra: str) -> Dict[str, str]:
-    env = {"COS_BUCKET": BUCKET, "COS_REGION": REGION, "COS_EMULATOR_URL": emulator.url,
-           "TENCENTCLOUD_SECRETID": emulator.secret_id, "TENCENTCLOUD_SECRETKEY": emulator.secret_key,
-           "API_TIMEOUT": "2"}
-    env.update(extra)
-    return env
-
-
-def emulator_settings(emulator: EmulatorHandle, **extra: str) -> Settings:
-    return load_settings(emulator_env(emulator, **extra))
-
-
-def fast_client(settings: Settings) -> CiClient:
-    """The real client over real HTTP, with our retries' back-off sleeps skipped."""
-    return make_client(settings, sleep=lambda _s: None)
-
-
-def fresh_bucket(emulator: EmulatorHandle, clock: Optional[Any] = None) -> None:
-    emulator.reset()
-    if clock is not None:
-        emulator.backend.set_clock(clock)
-    emulator.backend.create_bucket(BUCKET)
 
 
 @dataclass(frozen=True)
@@ -122,10 +102,6 @@ def hours(n: float) -> timedelta:
     return timedelta(hours=n)
 
 
-def timer_event(time: datetime, name: str = "hourly", message: str = "") -> Mapping[str, Any]:
-    return {"Type": "Timer", "TriggerName": name, "Time": time.strftime("%Y-%m-%dT%H:%M:%SZ"), "Message": message}
-
-
 class Killed(BaseException):
     """SCF killing the function at its timeout: no except clause of ours runs any more I/O after it."""
 
@@ -140,8 +116,6 @@ class ScriptedClient:
 
     def __init__(self, client: CiClient, kill_after: Optional[Tuple[str, int]] = None,
                  pause_before: Optional[Tuple[str, int]] = None) -> None:
-        import threading
-
         self._client = client
         self._kill_after = kill_after
         self._pause_before = pause_before
@@ -172,26 +146,29 @@ class ScriptedClient:
         return call
 
 
-def cos_event(keys: Iterable[str], authorization: str = "q-sign-algorithm=sha1&q-signature=REDACTED") -> Dict[str, Any]:
-    """A COS upload delivery (the documented shape) naming `keys` in examplebucket-1250000000."""
-    from urllib.parse import quote
+def run_timer(settings: Settings, tick: datetime, client: Any, *, clock: Optional[datetime] = None,
+              owner: str = "run") -> SubmitResult:
+    """lib.submit's timer run for the tick, as SCF would start it, with the function's clock 5 s after the tick."""
+    event = TimerEvent.model_validate(timer_event(tick))
+    now = clock or (tick + timedelta(seconds=5))
+    return submit_timer(settings, event, Deps(client=client, clock=lambda: now, sleep=lambda _s: None, owner=owner))
 
-    records = []
-    for i, key in enumerate(keys):
-        records.append({
-            "cos": {
-                "cosBucket": {"appid": "1250000000", "cosRegion": REGION, "name": "examplebucket", "region": "gz"},
-                "cosObject": {"key": f"/1250000000/examplebucket/{key}",
-                              "meta": {"Content-Type": "image/png", "ETag": f'"etag{i}"',
-                                       "x-cos-request-id": f"req-{i}"},
-                              "size": 1024, "vid": "",
-                              "url": f"http://{BUCKET}.cos.{REGION}.myqcloud.com/{quote(key, safe='/-_.~')}"},
-                "cosSchemaVersion": "1.0"},
-            "event": {"eventName": "cos:ObjectCreated:Put", "eventSource": "qcs::cos", "eventTime": 1764547200,
-                      "requestParameters": {"requestHeaders": {"Authorization": authorization},
-                                            "requestSourceIP": "203.0.113.7"}},
-        })
-    return {"Records": records}
+
+def start_paused(fn: Callable[[], Any], scripted: ScriptedClient) -> Tuple[threading.Thread, Dict[str, Any]]:
+    """Start `fn` on a thread and wait until `scripted` holds it at its pause point; the box gets its result or
+    error."""
+    box = {}
+
+    def target():
+        try:
+            box["result"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed back to the test
+            box["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    assert scripted.paused.wait(10), "run A never reached its pause point"
+    return thread, box
 
 
 class LogSink:

@@ -34,7 +34,9 @@ from tests.reliability.coalesce_support import (
     settled_problems,
     upload_event,
 )
-from tests.reliability.support import SOAK, Killed, examples, fast_client, fresh_bucket, timer_event
+from tests.reliability.support import SOAK, Killed, examples
+from tests.support.emulator import fast_client, fresh_bucket
+from tests.support.events import timer_event
 
 pytestmark = pytest.mark.emulator
 SLOTS = 8 if SOAK else 4  # one-minute slots the uploads' eventTimes fall in

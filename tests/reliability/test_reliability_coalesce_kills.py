@@ -15,7 +15,10 @@ from lib import upload_state
 from lib.events import parse_event, uploaded_object
 from tests.reliability.coalesce_support import T0, Upload, record_ids, settled_problems, upload_event
 from tests.reliability.kills import Relay, Runner
-from tests.reliability.support import BUCKET, SOAK, emulator_env, timer_event
+from tests.reliability.support import SOAK
+from tests.support.emulator import emulator_env
+from tests.support.events import timer_event
+from tests.support.settings import BUCKET
 
 pytestmark = pytest.mark.emulator
 TIME_LIMIT_MS = 30_000  # a claim lasts 30 s + 30 s

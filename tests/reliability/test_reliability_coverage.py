@@ -23,22 +23,20 @@ from lib.state import Checkpoint
 from lib.submit.run import Deps, lease_ttl
 from lib.submit.timer import submit_timer
 from tests.reliability.support import (
-    BUCKET,
     SOAK,
     Killed,
     ScriptedClient,
     all_jobs,
     at,
     duplicated_names,
-    emulator_settings,
     examples,
-    fast_client,
-    fresh_bucket,
     gaps,
     hours,
     overlaps,
-    timer_event,
 )
+from tests.support.emulator import emulator_settings, fast_client, fresh_bucket
+from tests.support.events import timer_event
+from tests.support.settings import BUCKET
 
 pytestmark = pytest.mark.emulator
 

@@ -11,32 +11,25 @@ import pytest
 
 from handlers.submit import main_handler
 from lib.errors import CloudUnavailableError, LeaseHeldError
-from lib.events import CosEvent, TimerEvent
+from lib.events import CosEvent
 from lib.submit.run import Deps
-from lib.submit.timer import submit_timer
 from lib.submit.uploads import submit_upload
 from tests.reliability.support import (
     Killed,
     ScriptedClient,
     all_jobs,
     at,
-    cos_event,
     duplicated_names,
-    emulator_settings,
-    fast_client,
     hours,
-    timer_event,
+    run_timer,
+    start_paused,
 )
+from tests.support.emulator import emulator_settings, fast_client
+from tests.support.events import cos_event, timer_event
 
 pytestmark = pytest.mark.emulator
 TICK = at(2, 0)
 UPLOADS = ["uploads/a.png", "uploads/b.png"]
-
-
-def run_timer(settings, tick, client, *, clock=None, owner="run"):
-    event = TimerEvent.model_validate(timer_event(tick))
-    now = clock or (tick + timedelta(seconds=5))
-    return submit_timer(settings, event, Deps(client=client, clock=lambda: now, sleep=lambda _s: None, owner=owner))
 
 
 def run_upload(settings, keys, client, *, clock, owner="run", time_limit=None):
@@ -186,21 +179,6 @@ def test_a_5xx_on_create_is_retried_in_the_run_and_creates_one_job(emulator, sta
 
 
 # --- deterministic interleavings of two runs ---------------------------------------------------------
-
-def start_paused(fn, scripted):
-    box = {}
-
-    def target():
-        try:
-            box["result"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - handed back to the test
-            box["error"] = exc
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    assert scripted.paused.wait(10), "run A never reached its pause point"
-    return thread, box
-
 
 @pytest.mark.parametrize("pause_at", [("create_job", 1), ("put_object", 2)],
                          ids=["before-create", "before-checkpoint"])

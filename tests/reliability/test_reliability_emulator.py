@@ -18,17 +18,10 @@ from emulator.testing import run_emulator
 from lib.events import TimerEvent
 from lib.submit.run import Deps
 from lib.submit.timer import submit_timer
-from tests.reliability.support import (
-    BUCKET,
-    REGION,
-    at,
-    emulator_settings,
-    examples,
-    fast_client,
-    fresh_bucket,
-    hours,
-    timer_event,
-)
+from tests.reliability.support import at, examples, hours
+from tests.support.emulator import emulator_settings, fast_client, fresh_bucket
+from tests.support.events import timer_event
+from tests.support.settings import BUCKET, REGION
 
 pytestmark = pytest.mark.emulator
 COS = f"http://{BUCKET}.cos.{REGION}.myqcloud.com"

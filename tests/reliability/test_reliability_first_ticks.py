@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 
 from lib.state import Checkpoint
-from tests.reliability.support import BUCKET, ScriptedClient, all_jobs, at, emulator_settings, fast_client, hours
-from tests.reliability.test_reliability_duplicates import run_timer, start_paused
+from tests.reliability.support import ScriptedClient, all_jobs, at, hours, run_timer, start_paused
+from tests.support.emulator import emulator_settings, fast_client
+from tests.support.settings import BUCKET
 
 pytestmark = pytest.mark.emulator
 A_TICK, B_TICK = at(2, 0), at(2, 2)

@@ -24,15 +24,9 @@ import handlers.submit
 from lib.client import make_client
 from lib.errors import AppError
 from lib.submit.run import Deps
-from tests.reliability.support import (
-    FAKE_AUTHORIZATION,
-    FAKE_WEBHOOK,
-    REGION,
-    LogSink,
-    canary_env,
-    examples,
-    leaked,
-)
+from tests.reliability.support import FAKE_AUTHORIZATION, FAKE_WEBHOOK, LogSink, canary_env, examples, leaked
+from tests.support.events import timer_event
+from tests.support.settings import REGION
 
 STATS: Counter = Counter()
 CONTEXT = {"request_id": "fuzz-req", "function_name": "fuzz", "time_limit_in_ms": 60000}
@@ -54,7 +48,7 @@ MESSAGES = st.sampled_from([
     '"just a string"', '{"WINDOW": "0h"}', '{"WINDOW": "6h", "INPUT_PREFIX": "videos/"}', '{"NOT_A_SETTING": 1}',
     '{"TENCENTCLOUD_SECRETKEY": "' + FAKE_WEBHOOK + '"}', '{"REPORT_WEBHOOK_URL": "not a url ' + FAKE_WEBHOOK + '"}',
     '{"INPUT_PREFIX": {"nested": true}}', '{"LEASE_SECONDS": 1e999}', "\udcff", "{" * 5000, "null"])
-TIMER = {"Type": "Timer", "TriggerName": "hourly", "Time": "2026-11-28T16:00:00Z", "Message": ""}
+TIMER = timer_event()
 TIMER_PATHS = [("Type",), ("TriggerName",), ("Time",), ("Message",), ("Extra",)]
 COS_RECORD = {
     "cos": {"cosBucket": {"appid": "1250000000", "name": "examplebucket", "region": "gz", "cosRegion": REGION},
@@ -140,7 +134,7 @@ def offline(monkeypatch):
 
 def call_handler(handler: Callable[..., Any], event: Any, environ: Dict[str, str], capsys) -> str:
     """Run one case; fail on anything but a dict or an AppError, on a leak, or on a create request."""
-    with LogSink() as sink, responses.RequestsMock(assert_all_requests_are_fired=False) as rsps, \
+    with LogSink() as sink, responses.RequestsMock() as rsps, \
             _patched_environ(environ):
         try:
             outcome: Any = handler(event, CONTEXT)
@@ -236,7 +230,7 @@ def test_a_timer_argument_nested_too_deeply_is_a_config_error(offline, capsys):
 def test_an_upload_key_with_a_lone_surrogate_is_skipped_not_a_crash(offline, capsys):
     record = mutated(COS_RECORD, [(("cos", "cosObject", "key"), "/1250000000/examplebucket/uploads/\ud800.png"),
                                   (("cos", "cosObject", "url"), "")])
-    with responses.RequestsMock(assert_all_requests_are_fired=False), _patched_environ(canary_env()):
+    with responses.RequestsMock(), _patched_environ(canary_env()):
         result = handlers.submit.main_handler({"Records": [record]}, CONTEXT)
     assert result["jobs"] == [] and "lone surrogate" in result["skipped"][0]["reason"]
 
@@ -247,7 +241,7 @@ def test_an_upload_key_with_a_lone_surrogate_is_skipped_not_a_crash(offline, cap
 def test_a_lone_surrogate_anywhere_in_an_upload_record_is_skipped_not_a_crash(offline, capsys, path):
     # Found by the soak run: a version id of "\ud800" reached the job name's hash and raised UnicodeEncodeError.
     record = mutated(COS_RECORD, [(path, "\ud800")])
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps, _patched_environ(canary_env()):
+    with responses.RequestsMock() as rsps, _patched_environ(canary_env()):
         result = handlers.submit.main_handler({"Records": [record]}, CONTEXT)
         assert len(rsps.calls) == 0
     assert result["jobs"] == [] and "lone surrogate" in result["skipped"][0]["reason"]
@@ -255,7 +249,7 @@ def test_a_lone_surrogate_anywhere_in_an_upload_record_is_skipped_not_a_crash(of
 
 def test_a_skipped_key_with_a_lone_surrogate_is_reported_escaped_so_the_result_encodes(offline, capsys):
     record = mutated(COS_RECORD, [(("cos", "cosObject", "key"), "/1250000000/examplebucket/uploads/\ud800.png")])
-    with responses.RequestsMock(assert_all_requests_are_fired=False), _patched_environ(canary_env()):
+    with responses.RequestsMock(), _patched_environ(canary_env()):
         result = handlers.submit.main_handler({"Records": [record]}, CONTEXT)
     json.dumps(result, ensure_ascii=False).encode("utf-8")  # SCF serialises the result; a lone surrogate would raise
     assert result["skipped"][0]["key"].endswith("uploads/\\ud800.png")

@@ -11,7 +11,8 @@ import pytest
 
 from tests.inventory.support import INVENTORY_ID, Bucket
 from tests.reliability.kills import Relay, Runner
-from tests.reliability.support import SOAK, timer_event
+from tests.reliability.support import SOAK
+from tests.support.events import timer_event
 
 pytestmark = pytest.mark.emulator
 TIME_LIMIT_MS = 30_000  # a claim lasts 30 s + 30 s

@@ -20,18 +20,10 @@ from hypothesis import strategies as st
 
 from lib.state import Checkpoint
 from tests.reliability.kills import Outcome, Relay, Runner
-from tests.reliability.support import (
-    BUCKET,
-    SOAK,
-    all_jobs,
-    at,
-    cos_event,
-    duplicated_names,
-    emulator_env,
-    examples,
-    hours,
-    timer_event,
-)
+from tests.reliability.support import SOAK, all_jobs, at, duplicated_names, examples, hours
+from tests.support.emulator import emulator_env
+from tests.support.events import cos_event, timer_event
+from tests.support.settings import BUCKET
 
 pytestmark = pytest.mark.emulator
 T0 = at(2, 0)

@@ -14,7 +14,10 @@ from lib.report.build import build_report
 from lib.submit.run import Deps
 from lib.submit.timer import submit_timer
 from lib.submit.uploads import submit_upload
-from tests.reliability.support import BUCKET, at, cos_event, emulator_settings, fast_client, hours, timer_event
+from tests.reliability.support import at, hours
+from tests.support.emulator import emulator_settings, fast_client
+from tests.support.events import cos_event, timer_event
+from tests.support.settings import BUCKET
 
 pytestmark = pytest.mark.emulator
 NOW = at(3)

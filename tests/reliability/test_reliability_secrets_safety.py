@@ -21,7 +21,6 @@ from lib.errors import AppError, SafetyError
 from lib.submit.run import Deps
 from ops import cli
 from tests.reliability.support import (
-    BUCKET,
     FAKE_AUTHORIZATION,
     FAKE_SECRET_ID,
     FAKE_SECRET_KEY,
@@ -29,10 +28,10 @@ from tests.reliability.support import (
     LogSink,
     at,
     canary_env,
-    cos_event,
     leaked,
-    timer_event,
 )
+from tests.support.events import cos_event, timer_event
+from tests.support.settings import BUCKET
 
 pytestmark = pytest.mark.emulator
 TICK = at(2)
@@ -76,20 +75,21 @@ def keys(n: int) -> List[str]:
 PATHS = {
     "timer submit": lambda f: (handlers.submit.main_handler, timer_event(TICK)),
     "timer redelivered": lambda f: (handlers.submit.main_handler, timer_event(TICK)),
-    "one upload": lambda f: (handlers.submit.main_handler, cos_event(keys(1), FAKE_AUTHORIZATION)),
-    "several uploads": lambda f: (handlers.submit.main_handler, cos_event(keys(3), FAKE_AUTHORIZATION)),
+    "one upload": lambda f: (handlers.submit.main_handler, cos_event(keys(1), authorization=FAKE_AUTHORIZATION)),
+    "several uploads": lambda f: (handlers.submit.main_handler, cos_event(keys(3), authorization=FAKE_AUTHORIZATION)),
     "upload that is skipped": lambda f: (handlers.submit.main_handler,
-                                         cos_event(["autopilot/state.png"], FAKE_AUTHORIZATION)),
+                                         cos_event(["autopilot/state.png"], authorization=FAKE_AUTHORIZATION)),
     "malformed event": lambda f: (handlers.submit.main_handler, {"Records": [{"Authorization": FAKE_AUTHORIZATION}]}),
     "report": lambda f: (handlers.report.main_handler, timer_event(TICK)),
-    "report on a cos event": lambda f: (handlers.report.main_handler, cos_event(keys(1), FAKE_AUTHORIZATION)),
+    "report on a cos event": lambda f: (handlers.report.main_handler,
+                                        cos_event(keys(1), authorization=FAKE_AUTHORIZATION)),
 }
 
 
 @pytest.mark.parametrize("path", sorted(PATHS))
 def test_no_path_lets_a_credential_webhook_or_authorization_header_out(function, capsys, path):
     handler, event = PATHS[path](function)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+    with responses.RequestsMock() as rsps:
         rsps.add_passthru(re.compile(r"http://[a-z0-9-]+\.(cos|ci)\.ap-guangzhou\.myqcloud\.com/"))  # → emulator proxy
         # the webhook host is refused by the mock: delivery fails, and its error must not show the URL
         texts = run_path(handlers.submit.main_handler, timer_event(TICK), capsys)  # a job for the report to find
@@ -101,7 +101,7 @@ def test_no_path_lets_a_credential_webhook_or_authorization_header_out(function,
                                                 ("GET", "status")])
 def test_failing_calls_let_no_credential_out(function, capsys, target, action):
     function.faults.add(target, r".*", None, action=action, status=503, count=50)
-    texts = run_path(handlers.submit.main_handler, cos_event(keys(2), FAKE_AUTHORIZATION), capsys)
+    texts = run_path(handlers.submit.main_handler, cos_event(keys(2), authorization=FAKE_AUTHORIZATION), capsys)
     texts += run_path(handlers.report.main_handler, timer_event(TICK), capsys)
     assert leaked(*texts) == []
 
@@ -137,7 +137,7 @@ def test_whole_bucket_delete_runs_once_explicitly_allowed(function, monkeypatch)
     assert handlers.submit.main_handler(timer_event(TICK), {"request_id": "r"})["jobs"][0]["created"] is True
 
 
-@pytest.mark.parametrize("event", [None, timer_event(TICK), cos_event(keys(3), FAKE_AUTHORIZATION)],
+@pytest.mark.parametrize("event", [None, timer_event(TICK), cos_event(keys(3), authorization=FAKE_AUTHORIZATION)],
                          ids=["no-event", "timer", "uploads"])
 def test_submit_dry_run_sends_nothing(function, tmp_path, event):
     argv = ["submit", "--dry-run", "--json"]
@@ -146,7 +146,7 @@ def test_submit_dry_run_sends_nothing(function, tmp_path, event):
         path.write_text(json.dumps(event), encoding="utf-8")
         argv.extend(["--event", str(path)])
     out, err = io.StringIO(), io.StringIO()
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+    with responses.RequestsMock() as rsps:
         code = cli.main(argv, environ=canary_env(COS_EMULATOR_URL=function.url), stdout=out, stderr=err,
                         clock=lambda: TICK)
     assert code == 0, err.getvalue()

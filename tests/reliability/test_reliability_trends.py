@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 
 from lib.report.models import CountRow, ObjectTotals, ReportSummary
 from lib.report.trends import KEEP_DAYS, TrendIndex, compare, index_key, index_prefix, merge, point_of, update_trends
-from tests.reliability.support import BUCKET, emulator_settings, examples, fast_client
+from tests.reliability.support import examples
+from tests.support.emulator import emulator_settings, fast_client
+from tests.support.settings import BUCKET
 
 BASE = datetime(2026, 6, 1, tzinfo=timezone.utc)
 STATE = "autopilot/"

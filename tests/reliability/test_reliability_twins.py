@@ -19,8 +19,9 @@ import pytest
 from handlers.report import main_handler as report_handler
 from lib.errors import CloudUnavailableError
 from ops.cli import main as cli_main
-from tests.reliability.support import all_jobs, at, emulator_settings, fast_client, timer_event
-from tests.reliability.test_reliability_duplicates import run_timer
+from tests.reliability.support import all_jobs, at, run_timer
+from tests.support.emulator import emulator_settings, fast_client
+from tests.support.events import timer_event
 
 pytestmark = pytest.mark.emulator
 TICK = at(1, 6)

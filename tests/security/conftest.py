@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import EMULATOR_NOW
-
-# The emulator's clock and the bucket's Last-Modified; the function's own clock is the real one (later).
-NOW = EMULATOR_NOW
+from tests.security.timer_support import seed_flagged
 
 
 @pytest.fixture
-def bucket(emulator_bucket):
-    """The emulator's backend, one fresh bucket, and the function's environment pointed at it."""
+def timer_bucket(emulator_bucket, monkeypatch):
+    """The emulator's bucket holding one flagged image from the real window, the function acting on what it flags
+    (BackupObject: an inspected flagged image is moved aside)."""
+    monkeypatch.setenv("INSPECT_AUTO_PROCESS", "true")
+    seed_flagged(emulator_bucket)
     return emulator_bucket

@@ -6,8 +6,8 @@ import uuid
 from typing import Iterable, Optional
 
 from emulator.models import InspectJob
-from tests.reliability.support import BUCKET, REGION, emulator_settings, fast_client
-from tests.security.conftest import NOW
+from tests.support.emulator import EMULATOR_NOW, emulator_settings, fast_client
+from tests.support.settings import BUCKET, REGION
 
 # What the report of a timer at REPORT_TIME covers (REPORT_LOOKBACK 1d): jobs the emulator created at NOW.
 REPORT_TIME = "2026-11-28T16:00:00Z"
@@ -36,15 +36,15 @@ def seed_job(emulator, keys: Iterable[str], *, state: str = "Success", message: 
     backend = emulator.backend
     with backend.lock:
         job = backend.jobs[job_id]
-        job.state, job.start_time, job.end_time = state, NOW, NOW
+        job.state, job.start_time, job.end_time = state, EMULATOR_NOW, EMULATOR_NOW
         if state == "Failed":
             job.code, job.message = "InternalError", message
         for key in keys:
             result = {"picSize": 10, "picType": "png", "suspicious": True, "suspiciousBeginByte": 8,
                       "suspiciousEndByte": 10, "suspiciousSize": 2, "suspiciousType": "MPEG-TS"}
             record = InspectJob(job_id="j" + uuid.uuid4().hex, seq=backend._next_seq(), bucket=BUCKET, region=REGION,
-                                key=key, state="Success", creation_time=NOW, auto_process=False, process_type="",
-                                result=result, batch_job_id=job_id)
+                                key=key, state="Success", creation_time=EMULATOR_NOW, auto_process=False,
+                                process_type="", result=result, batch_job_id=job_id)
             backend.inspect_jobs[record.job_id] = record
             backend.inspect_jobs_by_batch[job_id].append(record)
     return job_id

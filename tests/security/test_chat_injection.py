@@ -28,9 +28,10 @@ from hypothesis import strategies as st
 
 from handlers.report import main_handler
 from lib import escape
-from tests.reliability.support import examples, fresh_bucket, timer_event
-from tests.security.conftest import NOW
+from tests.reliability.support import examples
 from tests.security.hostile_jobs import EVIL, FAKE_HEADLINE, HOSTILE_KEYS, HOSTILE_MESSAGE, REPORT_TIME, seed_job
+from tests.support.emulator import EMULATOR_NOW, fresh_bucket
+from tests.support.events import timer_event
 
 WEBHOOK = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=chat-injection-test-0001"
 FORMATS = ("wecom", "dingtalk", "feishu", "slack")
@@ -43,11 +44,11 @@ BARE_URL = re.compile(r"(?i)(?:https?://|(?<![\w.])www\.)[^\s)>|`]+")
 
 
 @pytest.fixture
-def chat(bucket, emulator, monkeypatch):
+def chat(emulator_bucket, emulator, monkeypatch):
     """The report function pointed at a bot that accepts everything; yields the captured calls."""
     monkeypatch.setenv("REPORT_WEBHOOK_URL", WEBHOOK)
     monkeypatch.setenv("REPORT_NOTIFY", "always")
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+    with responses.RequestsMock() as rsps:
         rsps.add_passthru(re.compile(r"http://[^/]*\.myqcloud\.com/"))  # COS and CI go on to the emulator
         rsps.post(WEBHOOK, json={"errcode": 0, "errmsg": "ok", "code": 0})
         yield rsps
@@ -132,7 +133,7 @@ FRAGMENTS = ["`", "``", "[", "]", "(", ")", "<", ">", "@all", "!", "&", "&amp;",
 @examples(default=6, soak=150)
 @given(middle=st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=12).map("".join))
 def test_generated_keys_add_no_link_mention_or_line(chat, emulator, monkeypatch, fmt, middle):
-    fresh_bucket(emulator, lambda: NOW)
+    fresh_bucket(emulator, lambda: EMULATOR_NOW)
     key = f"uploads/g{middle}.png"
     seed_job(emulator, [key])
     chat.calls.reset()

@@ -14,8 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from handlers.report import main_handler as report_handler
-from tests.reliability.support import examples, fresh_bucket, timer_event
-from tests.security.conftest import NOW
+from tests.reliability.support import examples
 from tests.security.timer_support import (
     HOUR,
     REAL_WINDOW,
@@ -31,17 +30,12 @@ from tests.security.timer_support import (
     utc_text,
     windows,
 )
+from tests.support.emulator import EMULATOR_NOW, fresh_bucket
+from tests.support.events import timer_event
 
 pytestmark = pytest.mark.emulator
 KEY = "autopilot/checkpoints/hourly.json"
 FAKE_ID = "b" + "0123456789abcdef" * 2  # the shape of a CI job id; no such job exists
-
-
-@pytest.fixture
-def timer_bucket(bucket, monkeypatch):
-    monkeypatch.setenv("INSPECT_AUTO_PROCESS", "true")  # BackupObject: an inspected flagged image is moved aside
-    seed_flagged(bucket)
-    return bucket
 
 
 def assert_real_window_scanned(emulator, backend, result):
@@ -131,7 +125,7 @@ def forged_checkpoints(draw):
 @examples(default=8, soak=200)
 def test_no_generated_forged_checkpoint_stops_or_moves_the_real_window(emulator, timer_bucket, forged):
     # A bucket writer cannot create CI jobs, so in a bucket with none every checkpoint it writes fails the check.
-    fresh_bucket(emulator, clock=lambda: NOW)
+    fresh_bucket(emulator, clock=lambda: EMULATOR_NOW)
     seed_flagged(timer_bucket)
     forge(emulator, KEY, forged)
     result = tick()

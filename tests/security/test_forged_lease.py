@@ -16,8 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lib.errors import LeaseHeldError
-from tests.reliability.support import examples, fresh_bucket
-from tests.security.conftest import NOW
+from tests.reliability.support import examples
 from tests.security.timer_support import (
     HOUR,
     REAL_WINDOW,
@@ -33,19 +32,13 @@ from tests.security.timer_support import (
     utc_text,
     windows,
 )
+from tests.support.emulator import EMULATOR_NOW, fresh_bucket
 
 pytestmark = pytest.mark.emulator
 FIRST = "autopilot/leases/hourly@first/"
 LAPSED = "2020-01-01T00:00:00Z"
 Y2000 = datetime(2000, 1, 1, tzinfo=UTC)
 Y2036 = datetime(2036, 11, 28, 16, tzinfo=UTC)
-
-
-@pytest.fixture
-def timer_bucket(bucket, monkeypatch):
-    monkeypatch.setenv("INSPECT_AUTO_PROCESS", "true")
-    seed_flagged(bucket)
-    return bucket
 
 
 def lease(lease_id, start, end, expires=LAPSED, job_name=None, generation=0):
@@ -126,7 +119,7 @@ def could_be_ours(generation, content, now):
 @examples(default=10, soak=300)
 def test_no_generated_forged_claim_stops_the_rule_or_moves_its_window(emulator, timer_bucket, forged):
     generation, content = forged
-    fresh_bucket(emulator, clock=lambda: NOW)
+    fresh_bucket(emulator, clock=lambda: EMULATOR_NOW)
     seed_flagged(timer_bucket)
     forge(emulator, f"{FIRST}g{generation:06d}.json", content)
     now = datetime.now(timezone.utc)

@@ -23,8 +23,7 @@ from handlers.report import main_handler as report_handler
 from lib import upload_state
 from lib.windows import compact
 from tests.cli.support import bucket_env, cli, credentials
-from tests.reliability.support import BUCKET, LogSink, examples, timer_event
-from tests.security.conftest import NOW
+from tests.reliability.support import LogSink, examples
 from tests.security.upload_forgery import (
     DUE,
     EVENT_AT,
@@ -38,6 +37,9 @@ from tests.security.upload_forgery import (
     record_body,
     scene_fixture,  # noqa: F401 - the `scene` fixture
 )
+from tests.support.emulator import EMULATOR_NOW
+from tests.support.events import timer_event
+from tests.support.settings import BUCKET
 
 pytestmark = pytest.mark.emulator
 LONG_VICTIM = "uploads/" + "v" * 830 + ".png"  # too long for a plain record's path
@@ -95,7 +97,7 @@ OLD_VICTIM = "uploads/old-victim.png"  # in the bucket for months: never uploade
 
 
 def _old_victim(scene, days: int = 90) -> datetime:
-    written = NOW - timedelta(days=days)
+    written = EMULATOR_NOW - timedelta(days=days)
     scene.backend.put_object(BUCKET, OLD_VICTIM, FLAGGED, content_type="image/png", last_modified=written)
     return written
 

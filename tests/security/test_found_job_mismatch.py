@@ -23,19 +23,20 @@ from hypothesis import strategies as st
 
 from handlers.submit import main_handler
 from lib.errors import JobMismatchError
-from tests.reliability.support import cos_event, examples, fresh_bucket
-from tests.security.conftest import NOW
+from tests.reliability.support import examples
 from tests.security.timer_support import TICK, tick, windows
+from tests.support.emulator import EMULATOR_NOW, fresh_bucket
+from tests.support.events import cos_event
 
 pytestmark = pytest.mark.emulator
 
 
 @pytest.fixture
-def lookback(bucket, monkeypatch):
+def lookback(emulator_bucket, monkeypatch):
     """WINDOW=1h keeps no checkpoint, so the second run of the same Time looks its job up by name."""
     monkeypatch.setenv("WINDOW", "1h")
     monkeypatch.setenv("INPUT_PREFIX", "uploads/")
-    return bucket
+    return emulator_bucket
 
 
 CHANGES = [
@@ -74,7 +75,7 @@ def test_a_workflow_job_found_by_name_with_other_workflow_ids_is_a_clear_error(e
         tick(request_id="again")
 
 
-def test_an_upload_job_found_by_name_with_another_process_type_is_a_clear_error(emulator, bucket, monkeypatch):
+def test_an_upload_job_found_by_name_with_another_process_type_is_a_clear_error(emulator, emulator_bucket, monkeypatch):
     event = cos_event(["uploads/a.png"])
     main_handler(event, {"request_id": "upload"})
     monkeypatch.setenv("INSPECT_PROCESS_TYPE", "SwitchObjectToPrivate")
@@ -88,7 +89,7 @@ PREFIXES = st.text(string.ascii_lowercase + string.digits, min_size=1, max_size=
 @given(before=PREFIXES, after=PREFIXES | st.just("/"))
 @examples(default=8, soak=200)
 def test_a_found_job_is_reported_with_its_own_input_or_refused(emulator, lookback, monkeypatch, before, after):
-    fresh_bucket(emulator, clock=lambda: NOW)
+    fresh_bucket(emulator, clock=lambda: EMULATOR_NOW)
     monkeypatch.setenv("INPUT_PREFIX", before)
     first = tick()["jobs"][0]
     monkeypatch.setenv("INPUT_PREFIX", after)
@@ -101,7 +102,7 @@ def test_a_found_job_is_reported_with_its_own_input_or_refused(emulator, lookbac
     assert len(windows(emulator)) == 1 and windows(emulator)[0][1] == TICK
 
 
-# --- what CI may normalise is not a mismatch (exact wire control: tests.wire.FakeWire answers the lookup) ---------
+# --- what CI may normalise is not a mismatch (exact wire control: tests.support.wires.FakeWire answers the lookup) -
 
 OURS = "autopilot-hourly-20261128T150000Z-20261128T160000Z"
 INTERVAL = ("<TimeInterval><Start>2026-11-28T23:00:00+0800</Start><End>2026-11-29T00:00:00+0800</End>"
@@ -125,15 +126,15 @@ ANSWERS = {
 
 
 @pytest.mark.parametrize("job_input, operation, differs", ANSWERS.values(), ids=ANSWERS.keys())
-def test_a_found_job_in_cis_own_form_is_compared_by_meaning(env, wire, monkeypatch, job_input, operation, differs):
+def test_a_found_job_in_cis_own_form_is_compared_by_meaning(env, ci_wire, monkeypatch, job_input, operation, differs):
     monkeypatch.setenv("WINDOW", "1h")
     monkeypatch.setenv("INPUT_PREFIX", "uploads/")
-    wire.jobs.append({"JobId": "b" + "7" * 32, "Name": OURS, "Type": "Job", "Tag": "ImageInspect",
-                      "State": "Running", "Input": f"<Input>{job_input}</Input>",
-                      "Operation": f"<Operation>{operation}</Operation>"})
+    ci_wire.jobs.append({"JobId": "b" + "7" * 32, "Name": OURS, "Type": "Job", "Tag": "ImageInspect",
+                         "State": "Running", "Input": f"<Input>{job_input}</Input>",
+                         "Operation": f"<Operation>{operation}</Operation>"})
     if differs:
         with pytest.raises(JobMismatchError, match=differs):
             tick()
         return
     (job,) = tick()["jobs"]
-    assert (job["created"], job["input"]) == (False, "Prefix=uploads/") and wire.created_bodies == []
+    assert (job["created"], job["input"]) == (False, "Prefix=uploads/") and ci_wire.created_bodies == []

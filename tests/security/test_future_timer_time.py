@@ -13,19 +13,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.reliability.support import BUCKET, examples, fresh_bucket
-from tests.security.conftest import NOW
-from tests.security.timer_support import REAL_WINDOW, TICK, UTC, checkpoint, inspected, seed_flagged, tick, windows
+from tests.reliability.support import examples
+from tests.security.timer_support import REAL_WINDOW, TICK, UTC, checkpoint, inspected, tick, windows
+from tests.support.emulator import EMULATOR_NOW, fresh_bucket
+from tests.support.settings import BUCKET
 
 pytestmark = pytest.mark.emulator
 TYPO = datetime(2036, 11, 28, 16, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def timer_bucket(bucket, monkeypatch):
-    monkeypatch.setenv("INSPECT_AUTO_PROCESS", "true")
-    seed_flagged(bucket)
-    return bucket
 
 
 def state_objects(backend):
@@ -61,7 +55,7 @@ def test_the_skew_allows_a_time_three_minutes_ahead_and_refuses_one_eight_minute
 @examples(default=8, soak=200)
 def test_no_generated_future_time_creates_a_job_or_moves_state(emulator, timer_bucket, ahead):
     # Ahead of the real clock the function reads, not of a fixed date, so the test means the same on any day.
-    fresh_bucket(emulator, clock=lambda: NOW)
+    fresh_bucket(emulator, clock=lambda: EMULATOR_NOW)
     at = (datetime.now(timezone.utc) + ahead).replace(microsecond=0)
     if at.year > 8999:
         return  # TimerEvent refuses years past 9000 itself (tests/reliability/test_reliability_fuzz.py)

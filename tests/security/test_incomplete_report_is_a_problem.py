@@ -14,25 +14,26 @@ import handlers.report
 from handlers.submit import main_handler
 from ops.cli import main as cli_main
 from tests.emulator.factories import png
-from tests.reliability.support import BUCKET, cos_event, emulator_env, timer_event
-from tests.security.conftest import NOW
-from tests.wire import WEBHOOK_URL
+from tests.support.emulator import EMULATOR_NOW, emulator_env
+from tests.support.events import cos_event, timer_event
+from tests.support.settings import BUCKET
+from tests.support.wires import WEBHOOK_URL
 
 pytestmark = pytest.mark.emulator
 
 CONTEXT = {"request_id": "r-report", "function_name": "report", "time_limit_in_ms": 60000}
-REPORT_AT = NOW + timedelta(minutes=30)
+REPORT_AT = EMULATOR_NOW + timedelta(minutes=30)
 # Per-object reads refused (403: e.g. no ci:DescribeMediaJobs) or failing after every retry (503).
 READ_FAULTS = [pytest.param(403, id="refused"), pytest.param(503, id="failing")]
 
 
 @pytest.fixture
-def one_job(bucket):
+def one_job(emulator_bucket):
     """One finished upload job whose per-object results exist."""
-    bucket.put_object(BUCKET, "uploads/cat.png", png(), content_type="image/png")
+    emulator_bucket.put_object(BUCKET, "uploads/cat.png", png(), content_type="image/png")
     main_handler(cos_event(["uploads/cat.png"]), {"request_id": "r-upload"})
-    bucket.run_pending()
-    return bucket
+    emulator_bucket.run_pending()
+    return emulator_bucket
 
 
 def lose_per_object_reads(emulator, status: int) -> None:
@@ -43,7 +44,7 @@ def lose_per_object_reads(emulator, status: int) -> None:
 def test_an_incomplete_report_notifies_under_on_problem_and_says_why(emulator, one_job, monkeypatch, status):
     lose_per_object_reads(emulator, status)
     monkeypatch.setenv("REPORT_WEBHOOK_URL", WEBHOOK_URL)  # REPORT_NOTIFY left at its default, on-problem
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+    with responses.RequestsMock() as rsps:
         rsps.add_passthru(re.compile(r"http://[^/]*\.myqcloud\.com/"))  # COS and CI go on to the emulator
         rsps.post(WEBHOOK_URL, json={"errcode": 0, "errmsg": "ok"})
         result = handlers.report.main_handler(timer_event(REPORT_AT), CONTEXT)

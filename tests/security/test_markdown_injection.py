@@ -18,9 +18,11 @@ from hypothesis import strategies as st
 
 from handlers.report import main_handler
 from lib import escape
-from tests.reliability.support import BUCKET, examples, fresh_bucket, timer_event
-from tests.security.conftest import NOW
+from tests.reliability.support import examples
 from tests.security.hostile_jobs import FAKE_HEADLINE, HOSTILE_KEYS, HOSTILE_MESSAGE, REPORT_TIME, seed_job
+from tests.support.emulator import EMULATOR_NOW, fresh_bucket
+from tests.support.events import timer_event
+from tests.support.settings import BUCKET
 
 MD_KEY = "autopilot/reports/2026/11/28/report-160000Z.md"
 OBJECT_COLUMNS = 7  # Object | State | Type | Offsets | Size | Action | Error
@@ -86,7 +88,7 @@ def assert_rows_hold(text: str, marker: str, columns: int) -> None:
     assert rows[0].startswith("| ") and len(cells(rows[0])) == columns, rows[0]
 
 
-def test_hostile_keys_stay_in_their_code_span_row_and_cell(bucket, emulator):
+def test_hostile_keys_stay_in_their_code_span_row_and_cell(emulator_bucket, emulator):
     seed_job(emulator, HOSTILE_KEYS)
     text = written_report(emulator)
     assert live_markup(text) == []
@@ -95,7 +97,7 @@ def test_hostile_keys_stay_in_their_code_span_row_and_cell(bucket, emulator):
     assert not any(line.startswith(FAKE_HEADLINE) for line in text.split("\n"))
 
 
-def test_a_key_with_a_backtick_run_gets_a_longer_fence_and_reads_back_whole(bucket, emulator):
+def test_a_key_with_a_backtick_run_gets_a_longer_fence_and_reads_back_whole(emulator_bucket, emulator):
     key = "uploads/a``b`c.png"
     seed_job(emulator, [key])
     row = next(line for line in written_report(emulator).split("\n") if "uploads/a" in line)
@@ -103,7 +105,7 @@ def test_a_key_with_a_backtick_run_gets_a_longer_fence_and_reads_back_whole(buck
     assert spans == [key]
 
 
-def test_a_failed_jobs_message_stays_in_its_cell(bucket, emulator):
+def test_a_failed_jobs_message_stays_in_its_cell(emulator_bucket, emulator):
     seed_job(emulator, (), state="Failed", message=HOSTILE_MESSAGE)
     text = written_report(emulator)
     assert live_markup(text) == []
@@ -116,8 +118,8 @@ FRAGMENTS = ["`", "``", "```", "[", "]", "(", ")", "<", ">", "<b>", "|", "\\", "
 
 @examples(default=15, soak=300)
 @given(middle=st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=12).map("".join))
-def test_generated_keys_add_no_markup_row_or_cell(bucket, emulator, middle):
-    fresh_bucket(emulator, lambda: NOW)
+def test_generated_keys_add_no_markup_row_or_cell(emulator_bucket, emulator, middle):
+    fresh_bucket(emulator, lambda: EMULATOR_NOW)
     seed_job(emulator, [f"uploads/g{middle}.png"])
     text = written_report(emulator)
     assert live_markup(text) == []
@@ -125,7 +127,7 @@ def test_generated_keys_add_no_markup_row_or_cell(bucket, emulator, middle):
 
 
 @pytest.mark.parametrize("key", ["uploads/plain.png", "uploads/照片 1.png"])
-def test_an_ordinary_key_reads_as_itself(bucket, emulator, key):
+def test_an_ordinary_key_reads_as_itself(emulator_bucket, emulator, key):
     seed_job(emulator, [key])
     row = next(line for line in written_report(emulator).split("\n") if "uploads/" in line)
     assert cells(row)[0].strip() == f"`{key}`"
@@ -148,7 +150,7 @@ def test_markdown_code_fences_longer_than_any_backtick_run(text, shown):
     assert escape.markdown_code(text) == shown
 
 
-def test_the_html_page_beside_it_keeps_every_hostile_key_escaped(bucket, emulator):
+def test_the_html_page_beside_it_keeps_every_hostile_key_escaped(emulator_bucket, emulator):
     """lib/report/html.py escapes with html.escape and forbids scripts by CSP; a guard that it stays so (it passed
     before this change too)."""
     from html import escape as html_escape

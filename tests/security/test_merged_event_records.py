@@ -17,9 +17,11 @@ import handlers.submit
 from handlers.submit import main_handler
 from lib.submit import coalesce
 from lib.submit.run import Deps
-from tests.handlers.test_submit_emulator import TS_STREAM, png
-from tests.reliability.support import BUCKET, cos_event, examples
-from tests.security.conftest import NOW
+from tests.reliability.support import examples
+from tests.support.emulator import EMULATOR_NOW
+from tests.support.events import cos_event
+from tests.support.images import TS_STREAM, png
+from tests.support.settings import BUCKET
 
 pytestmark = pytest.mark.emulator
 EVENT_CLOCK = datetime(2025, 12, 1, 0, 5, tzinfo=timezone.utc)
@@ -38,7 +40,7 @@ BREAKAGES: Dict[str, Breakage] = {
 
 
 @pytest.fixture(params=["per-event", "coalescing"])
-def mode(request, bucket, monkeypatch):
+def mode(request, emulator_bucket, monkeypatch):
     monkeypatch.setenv("INSPECT_AUTO_PROCESS", "true")
     monkeypatch.setenv("INSPECT_PROCESS_TYPE", "DeleteObject")
     if request.param == "coalescing":
@@ -47,14 +49,14 @@ def mode(request, bucket, monkeypatch):
         # lib.upload_state.RECORD_MAX_WAIT.
         monkeypatch.setattr(handlers.submit, "Deps", functools.partial(Deps, clock=lambda: EVENT_CLOCK))
         monkeypatch.setattr(coalesce, "INSTANCE", coalesce.FlushMemory())  # cold: the sample's old slot flushes
-    fresh(bucket)
-    return bucket
+    fresh(emulator_bucket)
+    return emulator_bucket
 
 
 def fresh(backend) -> None:
     """A new bucket holding the three flagged uploads, no jobs, a cold instance (one example per bucket)."""
     backend.reset()
-    backend.set_clock(lambda: NOW)
+    backend.set_clock(lambda: EMULATOR_NOW)
     backend.create_bucket(BUCKET)
     for key in KEYS:
         backend.put_object(BUCKET, key, png() + TS_STREAM, content_type="image/png")

@@ -23,8 +23,10 @@ from hypothesis import strategies as st
 import handlers.report
 import handlers.submit
 from deploy.policy import main as render_policy
-from tests.reliability.support import BUCKET, REGION, cos_event, examples, timer_event
-from tests.security.conftest import NOW
+from tests.reliability.support import examples
+from tests.support.emulator import EMULATOR_NOW
+from tests.support.events import cos_event, timer_event
+from tests.support.settings import BUCKET, REGION
 
 ROOT = Path(__file__).resolve().parents[2]
 APPID = BUCKET.rsplit("-", 1)[1]
@@ -80,7 +82,7 @@ def rendered(tmp_path, *extra: str) -> dict:
     return json.loads(out.read_text(encoding="utf-8"))
 
 
-def run_every_path(bucket, emulator, monkeypatch) -> List[Tuple[str, str, Optional[str]]]:
+def run_every_path(emulator_bucket, emulator, monkeypatch) -> List[Tuple[str, str, Optional[str]]]:
     """A timer tick, a multi-object upload, a coalesced upload and its flush, and a report over their finished jobs."""
     from qcloud_cos import CosS3Client
 
@@ -97,30 +99,32 @@ def run_every_path(bucket, emulator, monkeypatch) -> List[Tuple[str, str, Option
     monkeypatch.setenv("COS_REGION", REGION)
     monkeypatch.setenv("INPUT_PREFIX", "uploads/")
     for key in ("uploads/a.png", "uploads/b.png"):
-        bucket.put_object(BUCKET, key, image)
-    handlers.submit.main_handler(timer_event(NOW), None)
+        emulator_bucket.put_object(BUCKET, key, image)
+    handlers.submit.main_handler(timer_event(EMULATOR_NOW), None)
     handlers.submit.main_handler(cos_event(["uploads/a.png", "uploads/b.png"]), None)
     # The flush takes a record only if it is recent by the function's own (real) clock and COS wrote the object
     # near its slot, so the coalesced upload happens minutes before now, on both clocks.
     recent = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=5)
     emulator.backend.set_clock(lambda: recent)
-    bucket.put_object(BUCKET, "uploads/c.png", image)
+    emulator_bucket.put_object(BUCKET, "uploads/c.png", image)
     upload = cos_event(["uploads/c.png"])
     upload["Records"][0]["event"]["eventTime"] = int(recent.timestamp())
     monkeypatch.setenv("UPLOAD_BATCH_SECONDS", "60")
     handlers.submit.main_handler(upload, None)
     emulator.backend.set_clock(lambda: recent + timedelta(minutes=5))
     handlers.submit.main_handler(timer_event(recent + timedelta(minutes=5), "flush"), None)
-    assert any(job.name.startswith("autopilot-upload-batch-") for job in bucket.jobs.values()), "no batch was flushed"
-    emulator.backend.set_clock(lambda: NOW)
-    bucket.run_pending()  # the jobs finish, so the report reads their per-object results
-    handlers.report.main_handler(timer_event(NOW.replace(hour=NOW.hour + 1), "report-daily"), None)
+    batches = [job for job in emulator_bucket.jobs.values() if job.name.startswith("autopilot-upload-batch-")]
+    assert batches, "no batch was flushed"
+    emulator.backend.set_clock(lambda: EMULATOR_NOW)
+    emulator_bucket.run_pending()  # the jobs finish, so the report reads their per-object results
+    handlers.report.main_handler(timer_event(EMULATOR_NOW.replace(hour=EMULATOR_NOW.hour + 1), "report-daily"), None)
     return [call for r in emulator.request_log.snapshot()
             for call in cam_actions(r.service, r.method, r.path, r.query, deleted)]
 
 
-def test_every_request_the_functions_make_is_granted_by_the_role_policy(bucket, emulator, monkeypatch, tmp_path):
-    calls = run_every_path(bucket, emulator, monkeypatch)
+def test_every_request_the_functions_make_is_granted_by_the_role_policy(emulator_bucket, emulator, monkeypatch,
+                                                                        tmp_path):
+    calls = run_every_path(emulator_bucket, emulator, monkeypatch)
     policy = rendered(tmp_path)
     assert {"name/ci:DescribeMediaQueues", "name/ci:DescribeMediaJobs", "name/cos:GetBucket",
             "name/cos:HeadObject"} <= {a for a, _, _ in calls}

@@ -14,9 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from deploy.bucket_policy import ANONYMOUS, SID, WRITE_ACTIONS
-from tests.deploy.cos_policy_double import BUCKET
-from tests.deploy.test_deploy_cli import ENV, cos, policy, project, rsps, run, scf, set_variable  # noqa: F401
 from tests.reliability.support import examples
+from tests.support.deploy import DEPLOY_ENV, cos, policy, project, rsps, run, scf, set_variable  # noqa: F401 - fixtures
+from tests.support.settings import BUCKET
 
 BASE = f"qcs::cos:ap-guangzhou:uid/1250000000:{BUCKET}/"
 STATE, REPORTS = f"{BASE}autopilot/*", f"{BASE}autopilot/reports/*"
@@ -79,7 +79,7 @@ def test_our_statement_edited_by_hand_is_put_back_where_it_was(project, rsps, po
 
 
 def test_uploader_principals_are_denied_too(project, rsps, policy, capsys):  # noqa: F811
-    code, out, err = state_policy(project, capsys, env={**ENV, "UPLOADER_PRINCIPALS": f" {UPLOADER} ,"})
+    code, out, err = state_policy(project, capsys, env={**DEPLOY_ENV, "UPLOADER_PRINCIPALS": f" {UPLOADER} ,"})
     assert code == 0, err
     assert ours(policy)["principal"] == {"qcs": [ANONYMOUS, UPLOADER]}
     assert "anonymous users and 1 uploader(s)" in out
@@ -93,7 +93,7 @@ def test_uploader_principals_are_denied_too(project, rsps, policy, capsys):  # n
 ])
 def test_an_uploader_principal_that_would_lock_out_the_function_or_mean_nothing_is_refused(project, rsps, policy,  # noqa: F811
                                                                                          capsys, value, says):
-    code, _, err = state_policy(project, capsys, env={**ENV, "UPLOADER_PRINCIPALS": value})
+    code, _, err = state_policy(project, capsys, env={**DEPLOY_ENV, "UPLOADER_PRINCIPALS": value})
     assert code == 1
     assert "UPLOADER_PRINCIPALS" in err and repr(value) in err and says in err and "Fix:" in err
     assert policy.calls == []

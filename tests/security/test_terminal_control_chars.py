@@ -21,9 +21,10 @@ from hypothesis import strategies as st
 
 from lib.escape import terminal
 from ops.cli import main
-from tests.reliability.support import cos_event, emulator_env, examples, fresh_bucket
-from tests.security.conftest import NOW
+from tests.reliability.support import examples
 from tests.security.hostile_jobs import seed_job
+from tests.support.emulator import EMULATOR_NOW, emulator_env, fresh_bucket
+from tests.support.events import cos_event
 
 # What a terminal acts on, besides the line feeds that end our own lines.
 ACTIVE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -35,7 +36,7 @@ MESSAGE = "boom\r\nFORGED  line\x9b31m"  # XML reads CR LF back as one LF
 
 def cli(emulator, *argv: str) -> Tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), environ=emulator_env(emulator), stdout=out, stderr=err, clock=lambda: NOW)
+    code = main(list(argv), environ=emulator_env(emulator), stdout=out, stderr=err, clock=lambda: EMULATOR_NOW)
     return code, out.getvalue(), err.getvalue()
 
 
@@ -65,7 +66,7 @@ def test_terminal_output_holds_nothing_a_terminal_acts_on_and_reads_back(text):
     assert shown.encode("latin-1", "backslashreplace").decode("unicode_escape") == text
 
 
-def test_jobs_get_shows_hostile_keys_and_message_on_one_row_each(bucket, emulator):
+def test_jobs_get_shows_hostile_keys_and_message_on_one_row_each(emulator_bucket, emulator):
     job = seed_job(emulator, XML_KEYS, state="Failed", message=MESSAGE)
     code, out, _ = cli(emulator, "jobs", "get", job)
     assert code == 1
@@ -76,7 +77,7 @@ def test_jobs_get_shows_hostile_keys_and_message_on_one_row_each(bucket, emulato
     assert [line for line in out.split("\n") if line.startswith("message")] == ["message  boom\\nFORGED  line\\x9b31m"]
 
 
-def test_jobs_list_and_report_show_a_hostile_name_and_message_on_one_row(bucket, emulator):
+def test_jobs_list_and_report_show_a_hostile_name_and_message_on_one_row(emulator_bucket, emulator):
     job = seed_job(emulator, XML_KEYS, state="Failed", message=MESSAGE)
     with emulator.backend.lock:
         emulator.backend.jobs[job].name = "autopilot-x\u2028FORGED\x9b2J"
@@ -88,7 +89,7 @@ def test_jobs_list_and_report_show_a_hostile_name_and_message_on_one_row(bucket,
     assert len([line for line in out.split("\n") if line.startswith(job)]) == 1 + len(XML_KEYS)
 
 
-def test_submit_dry_run_shows_a_skipped_keys_escape_sequence_visibly(bucket, emulator, tmp_path):
+def test_submit_dry_run_shows_a_skipped_keys_escape_sequence_visibly(emulator_bucket, emulator, tmp_path):
     key = "uploads/x\x1b]8;;https://evil.example\x07click\x1b]8;;\x07\r\x1b[2K.txt"  # an OSC 8 link, a line wipe
     path = tmp_path / "event.json"
     path.write_text(json.dumps(cos_event([key])), encoding="utf-8")
@@ -101,15 +102,15 @@ def test_submit_dry_run_shows_a_skipped_keys_escape_sequence_visibly(bucket, emu
 @examples(default=8, soak=200)
 @given(middle=st.text(alphabet=st.sampled_from(list("\t\r\n\x85\x9b\u2028\u2029\u202e\u2066 ab|")), min_size=1,
                       max_size=10))
-def test_generated_keys_never_reach_the_terminal_raw(bucket, emulator, middle):
-    fresh_bucket(emulator, lambda: NOW)
+def test_generated_keys_never_reach_the_terminal_raw(emulator_bucket, emulator, middle):
+    fresh_bucket(emulator, lambda: EMULATOR_NOW)
     job = seed_job(emulator, [f"uploads/g{middle}.png"])
     _, out, _ = cli(emulator, "jobs", "get", job)
     assert not ACTIVE.search(out)
     assert len(table_rows(out, "OBJECT")) == 1
 
 
-def test_json_output_and_log_lines_write_what_a_terminal_acts_on_as_json_escapes(bucket, emulator, tmp_path):
+def test_json_output_and_log_lines_write_what_a_terminal_acts_on_as_json_escapes(emulator_bucket, emulator, tmp_path):
     """JSON escapes C0 controls itself but leaves C1, U+2028 and bidi overrides raw (RFC 8259 §7): `invoke` writes
     the handler's log lines to stderr and its result to stdout, `jobs get --json` the job; both stay JSON."""
     # A key with C1 controls or U+2028 goes to CI in a UrlFile line (test_upload_keys_on_the_wire), so the key that

@@ -26,10 +26,12 @@ import handlers.submit
 from emulator import demo
 from lib.errors import ConfigError, SafetyError
 from ops.cli import main
-from tests.reliability.support import BUCKET, examples, fresh_bucket, timer_event
-from tests.security.conftest import NOW
+from tests.reliability.support import examples
+from tests.support.emulator import EMULATOR_NOW, fresh_bucket
+from tests.support.events import timer_event
+from tests.support.settings import BUCKET
 
-TICK = datetime(2026, 11, 28, 16, 0, tzinfo=NOW.tzinfo)
+TICK = datetime(2026, 11, 28, 16, 0, tzinfo=EMULATOR_NOW.tzinfo)
 DELETING = {"INSPECT_AUTO_PROCESS": "true", "INSPECT_PROCESS_TYPE": "DeleteObject"}
 ISSUE_EXAMPLE = {"INSPECT_AUTO_PROCESS": True, "INSPECT_PROCESS_TYPE": "DeleteObject", "INPUT_PREFIX": "/",
                  "ALLOW_DELETE_WHOLE_BUCKET": True}
@@ -42,7 +44,7 @@ def submit(argument: Dict) -> dict:
 
 
 def seed_flagged(backend, key: str) -> None:
-    backend.put_object(BUCKET, key, demo.png() + MPEG_TS * 40, last_modified=NOW)
+    backend.put_object(BUCKET, key, demo.png() + MPEG_TS * 40, last_modified=EMULATOR_NOW)
 
 
 def jobs(backend) -> list:
@@ -50,13 +52,14 @@ def jobs(backend) -> list:
         return list(backend.jobs.values())
 
 
-def test_the_issues_argument_deletes_nothing_and_names_the_safety_catch(bucket):
-    seed_flagged(bucket, "elsewhere/flagged.png")
+def test_the_issues_argument_deletes_nothing_and_names_the_safety_catch(emulator_bucket):
+    seed_flagged(emulator_bucket, "elsewhere/flagged.png")
     with pytest.raises(ConfigError) as info:
         submit(ISSUE_EXAMPLE)
     assert "'ALLOW_DELETE_WHOLE_BUCKET' is not a setting a trigger may override: it is function-wide" in str(info.value)
-    bucket.run_pending()
-    assert jobs(bucket) == [] and bucket.list_keys(BUCKET, prefix="elsewhere/") == ["elsewhere/flagged.png"]
+    emulator_bucket.run_pending()
+    assert jobs(emulator_bucket) == []
+    assert emulator_bucket.list_keys(BUCKET, prefix="elsewhere/") == ["elsewhere/flagged.png"]
 
 
 @pytest.mark.parametrize("key, value", [
@@ -65,8 +68,8 @@ def test_the_issues_argument_deletes_nothing_and_names_the_safety_catch(bucket):
     ("JOB_NAME_PREFIX", "hidden"),
 ])
 @pytest.mark.parametrize("handler", ["submit", "report"])
-def test_a_function_wide_key_in_an_argument_is_refused_by_name_before_anything_is_sent(bucket, emulator, handler,
-                                                                                          key, value):
+def test_a_function_wide_key_in_an_argument_is_refused_by_name_before_anything_is_sent(emulator_bucket, emulator,
+                                                                                       handler, key, value):
     emulator.request_log.clear()
     run = getattr(handlers, handler).main_handler
     with pytest.raises(ConfigError) as info:
@@ -80,25 +83,26 @@ def test_a_function_wide_key_in_an_argument_is_refused_by_name_before_anything_i
     {"INSPECT_AUTO_PROCESS": "true", "INSPECT_PROCESS_TYPE": "DeleteObject", "INPUT_PREFIX": "uploads/"},
     {"INSPECT_PROCESS_TYPE": "DeleteObject", "INPUT_PREFIX": "uploads/"},  # the environment already auto-processes
 ], ids=["switches-both-on", "switches-the-type"])
-def test_an_argument_cannot_turn_a_backup_run_into_a_deleting_one(bucket, monkeypatch, argument):
+def test_an_argument_cannot_turn_a_backup_run_into_a_deleting_one(emulator_bucket, monkeypatch, argument):
     monkeypatch.setenv("INSPECT_AUTO_PROCESS", "true")
     monkeypatch.setenv("INSPECT_PROCESS_TYPE", "BackupObject")
-    seed_flagged(bucket, "uploads/flagged.png")
+    seed_flagged(emulator_bucket, "uploads/flagged.png")
     with pytest.raises(SafetyError, match="function-wide settings do not"):
         submit(argument)
-    bucket.run_pending()
-    assert jobs(bucket) == [] and bucket.list_keys(BUCKET, prefix="uploads/") == ["uploads/flagged.png"]
+    emulator_bucket.run_pending()
+    assert jobs(emulator_bucket) == []
+    assert emulator_bucket.list_keys(BUCKET, prefix="uploads/") == ["uploads/flagged.png"]
 
 
 @pytest.mark.parametrize("prefix", ["other/", "upload", "/"])
-def test_an_argument_cannot_move_a_deleting_run_outside_the_configured_prefix(bucket, monkeypatch, prefix):
+def test_an_argument_cannot_move_a_deleting_run_outside_the_configured_prefix(emulator_bucket, monkeypatch, prefix):
     for name, value in {**DELETING, "INPUT_PREFIX": "uploads/", "ALLOW_DELETE_WHOLE_BUCKET": "true"}.items():
         monkeypatch.setenv(name, value)
-    seed_flagged(bucket, "other/flagged.png")
+    seed_flagged(emulator_bucket, "other/flagged.png")
     with pytest.raises(SafetyError, match="outside the function-wide INPUT_PREFIX='uploads/'"):
         submit({"INPUT_PREFIX": prefix})
-    bucket.run_pending()
-    assert jobs(bucket) == [] and bucket.list_keys(BUCKET, prefix="other/") == ["other/flagged.png"]
+    emulator_bucket.run_pending()
+    assert jobs(emulator_bucket) == [] and emulator_bucket.list_keys(BUCKET, prefix="other/") == ["other/flagged.png"]
 
 
 @pytest.mark.parametrize("argument, auto, process", [
@@ -106,11 +110,11 @@ def test_an_argument_cannot_move_a_deleting_run_outside_the_configured_prefix(bu
     ({"INSPECT_PROCESS_TYPE": "BackupObject", "INPUT_PREFIX": "other/"}, True, "BackupObject"),
     ({"INSPECT_AUTO_PROCESS": "false", "INPUT_PREFIX": "/"}, False, "DeleteObject"),
 ], ids=["narrower-prefix", "backup-elsewhere", "report-only-anywhere"])
-def test_an_argument_may_narrow_a_deleting_run(bucket, monkeypatch, argument, auto, process):
+def test_an_argument_may_narrow_a_deleting_run(emulator_bucket, monkeypatch, argument, auto, process):
     for name, value in {**DELETING, "INPUT_PREFIX": "uploads/"}.items():
         monkeypatch.setenv(name, value)
     assert submit(argument)["jobs"][0]["created"] is True
-    (job,) = jobs(bucket)
+    (job,) = jobs(emulator_bucket)
     assert (job.auto_process, job.process_type, job.input_value) == (auto, process, argument["INPUT_PREFIX"])
 
 
@@ -127,9 +131,9 @@ ARGUMENTS = st.fixed_dictionaries({
 
 @examples(default=20, soak=300)
 @given(environment=st.sampled_from(ENVIRONMENTS), argument=ARGUMENTS)
-def test_no_argument_makes_a_run_delete_where_the_environment_does_not(bucket, emulator, monkeypatch, environment,
-                                                                       argument):
-    fresh_bucket(emulator, lambda: NOW)
+def test_no_argument_makes_a_run_delete_where_the_environment_does_not(emulator_bucket, emulator, monkeypatch,
+                                                                       environment, argument):
+    fresh_bucket(emulator, lambda: EMULATOR_NOW)
     for name in ("INSPECT_AUTO_PROCESS", "INSPECT_PROCESS_TYPE", "INPUT_PREFIX", "ALLOW_DELETE_WHOLE_BUCKET"):
         monkeypatch.delenv(name, raising=False)
     for name, value in environment.items():

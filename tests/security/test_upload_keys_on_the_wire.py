@@ -16,17 +16,19 @@ from hypothesis import strategies as st
 
 from handlers.submit import main_handler
 from tests.emulator.factories import png, suspicious_png
-from tests.reliability.support import BUCKET, cos_event, examples
+from tests.reliability.support import examples
+from tests.support.events import cos_event
+from tests.support.settings import BUCKET
 
 pytestmark = pytest.mark.emulator
 
 
 @pytest.fixture
-def deleting(bucket, monkeypatch):
+def deleting(emulator_bucket, monkeypatch):
     """Flagged images are deleted by CI itself: acting on the wrong key deletes an object nobody asked about."""
     monkeypatch.setenv("INSPECT_AUTO_PROCESS", "true")
     monkeypatch.setenv("INSPECT_PROCESS_TYPE", "DeleteObject")
-    return bucket
+    return emulator_bucket
 
 
 def inspected_by(backend, job_id: str) -> List[str]:
@@ -62,30 +64,30 @@ def test_a_key_with_a_carriage_return_is_deleted_and_the_line_feed_twin_survives
     "uploads/x\uffff.png",  # U+FFFF: outside Char
     " uploads/x.png",  # leading whitespace: trimmed by the emulator (CI's trimming is not published)
 ], ids=repr)
-def test_a_key_xml_cannot_carry_is_inspected_exactly_as_uploaded(bucket, key):
-    bucket.put_object(BUCKET, key, png(), content_type="image/png")
-    result = submit_one(bucket, key)
-    assert inspected_by(bucket, result["jobs"][0]["job_id"]) == [key]
-    assert bucket.get_job(result["jobs"][0]["job_id"]).state == "Success"
+def test_a_key_xml_cannot_carry_is_inspected_exactly_as_uploaded(emulator_bucket, key):
+    emulator_bucket.put_object(BUCKET, key, png(), content_type="image/png")
+    result = submit_one(emulator_bucket, key)
+    assert inspected_by(emulator_bucket, result["jobs"][0]["job_id"]) == [key]
+    assert emulator_bucket.get_job(result["jobs"][0]["job_id"]).state == "Success"
 
 
 @pytest.mark.parametrize("key", ["uploads/\tx.png", "uploads/x\x7f.png", "uploads/x\x85.png", "uploads/x\u2028.png"],
                          ids=repr)
-def test_a_key_with_a_control_or_line_separator_travels_in_a_url_file_line(bucket, key):
+def test_a_key_with_a_control_or_line_separator_travels_in_a_url_file_line(emulator_bucket, key):
     # Tab is an XML 1.0 Char, DEL and C1 controls are too but §2.2 discourages them, and XML 1.1 treats U+0085 and
     # U+2028 as line ends: a URL line (percent-encoded) cannot be read two ways.
-    bucket.put_object(BUCKET, key, png(), content_type="image/png")
-    result = submit_one(bucket, key)
+    emulator_bucket.put_object(BUCKET, key, png(), content_type="image/png")
+    result = submit_one(emulator_bucket, key)
     assert result["jobs"][0]["input"].startswith("UrlFile=")
-    assert inspected_by(bucket, result["jobs"][0]["job_id"]) == [key]
+    assert inspected_by(emulator_bucket, result["jobs"][0]["job_id"]) == [key]
 
 
-def test_an_ordinary_key_still_travels_as_input_object(bucket):
+def test_an_ordinary_key_still_travels_as_input_object(emulator_bucket):
     key = "uploads/猫 & <dog> 100%.png"
-    bucket.put_object(BUCKET, key, png(), content_type="image/png")
-    result = submit_one(bucket, key)
+    emulator_bucket.put_object(BUCKET, key, png(), content_type="image/png")
+    result = submit_one(emulator_bucket, key)
     assert result["jobs"][0]["input"] == f"Object={key}"
-    assert inspected_by(bucket, result["jobs"][0]["job_id"]) == [key]
+    assert inspected_by(emulator_bucket, result["jobs"][0]["job_id"]) == [key]
 
 
 # Any Unicode text but surrogates (a JSON event cannot carry them as UTF-8: lib.events skips such a record).
@@ -94,12 +96,12 @@ KEY_TEXT = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_si
 
 @examples(default=15, soak=400, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(middle=KEY_TEXT, suffix=st.sampled_from([".png", ".JPG", ".webp"]))
-def test_any_uploaded_key_is_inspected_exactly_as_uploaded(bucket, middle, suffix):
+def test_any_uploaded_key_is_inspected_exactly_as_uploaded(emulator_bucket, middle, suffix):
     key = f"uploads/{middle}{suffix}"
-    bucket.put_object(BUCKET, key, png(), content_type="image/png")
+    emulator_bucket.put_object(BUCKET, key, png(), content_type="image/png")
     result = main_handler(cos_event([key]), {"request_id": "r-wire"})
     if not result["jobs"]:  # e.g. a folder-marker-like or skipped key: it must say why, and send nothing
         assert [s["key"] for s in result["skipped"]] == [key] and result["skipped"][0]["reason"]
         return
-    bucket.run_pending()
-    assert inspected_by(bucket, result["jobs"][0]["job_id"]) == [key]
+    emulator_bucket.run_pending()
+    assert inspected_by(emulator_bucket, result["jobs"][0]["job_id"]) == [key]

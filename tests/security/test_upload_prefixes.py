@@ -18,9 +18,11 @@ from handlers.submit import main_handler
 from lib.errors import ConfigError
 from lib.submit import coalesce
 from lib.submit.run import Deps
-from tests.handlers.test_submit_emulator import TS_STREAM, png
-from tests.reliability.support import BUCKET, cos_event, examples, timer_event
-from tests.security.conftest import NOW
+from tests.reliability.support import examples
+from tests.support.emulator import EMULATOR_NOW
+from tests.support.events import cos_event, timer_event
+from tests.support.images import TS_STREAM, png
+from tests.support.settings import BUCKET
 
 pytestmark = pytest.mark.emulator
 EVENT_CLOCK = datetime(2025, 12, 1, 0, 5, tzinfo=timezone.utc)
@@ -28,7 +30,7 @@ VICTIM = "photos/victim.png"
 
 
 @pytest.fixture(params=["per-event", "coalescing"])
-def deleting(request, bucket, monkeypatch):
+def deleting(request, emulator_bucket, monkeypatch):
     monkeypatch.setenv("INSPECT_AUTO_PROCESS", "true")
     monkeypatch.setenv("INSPECT_PROCESS_TYPE", "DeleteObject")
     monkeypatch.setenv("UPLOAD_PREFIXES", "uploads/,avatars/")
@@ -39,8 +41,8 @@ def deleting(request, bucket, monkeypatch):
         monkeypatch.setattr(handlers.submit, "Deps", functools.partial(Deps, clock=lambda: EVENT_CLOCK))
         monkeypatch.setattr(coalesce, "INSTANCE", coalesce.FlushMemory())
     for key in (VICTIM, "uploads/a.png", "uploadsX/a.png", "avatars/b.png"):
-        bucket.put_object(BUCKET, key, png() + TS_STREAM, content_type="image/png")
-    return bucket
+        emulator_bucket.put_object(BUCKET, key, png() + TS_STREAM, content_type="image/png")
+    return emulator_bucket
 
 
 def inspected(backend):
@@ -74,7 +76,7 @@ def test_uploads_under_any_watched_prefix_are_inspected_beside_a_skipped_one(del
     ("abnormal_images_backup/x/", "abnormal_images_backup/"),
 ])
 def test_an_upload_prefixes_value_that_covers_our_folders_fails_naming_the_variable_value_and_fix(
-        bucket, monkeypatch, value, named):
+        emulator_bucket, monkeypatch, value, named):
     monkeypatch.setenv("UPLOAD_PREFIXES", value)
     monkeypatch.setenv("REPORT_PREFIX", "reports/daily/")
     with pytest.raises(ConfigError) as caught:
@@ -83,11 +85,11 @@ def test_an_upload_prefixes_value_that_covers_our_folders_fails_naming_the_varia
     assert "UPLOAD_PREFIXES=" in text and repr(value) in text and named in text and "e.g. uploads/" in text
 
 
-def test_a_timer_argument_cannot_widen_upload_prefixes(bucket, monkeypatch):
+def test_a_timer_argument_cannot_widen_upload_prefixes(emulator_bucket, monkeypatch):
     monkeypatch.setenv("UPLOAD_PREFIXES", "uploads/")
     monkeypatch.setenv("INPUT_PREFIX", "scans/")
     with pytest.raises(ConfigError, match="'UPLOAD_PREFIXES' is not a setting a trigger may override"):
-        main_handler(timer_event(NOW, message='{"UPLOAD_PREFIXES": ""}'), {"request_id": "r1"})
+        main_handler(timer_event(EMULATOR_NOW, message='{"UPLOAD_PREFIXES": ""}'), {"request_id": "r1"})
 
 
 @given(key=st.text(st.sampled_from("upladsvtrX/._-"), min_size=1, max_size=16).map(lambda k: k + ".png"))

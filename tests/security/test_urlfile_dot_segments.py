@@ -18,7 +18,9 @@ from hypothesis import strategies as st
 
 from handlers.submit import main_handler
 from tests.emulator.factories import png, suspicious_png
-from tests.reliability.support import BUCKET, cos_event, examples
+from tests.reliability.support import examples
+from tests.support.events import cos_event
+from tests.support.settings import BUCKET
 
 pytestmark = pytest.mark.emulator
 
@@ -47,24 +49,24 @@ DOT_KEYS = ["uploads/../x.png", "uploads/./y.png", "uploads/a/../../z.png", "upl
 
 
 @pytest.mark.parametrize("key", DOT_KEYS)
-def test_a_manifest_line_resolves_to_exactly_its_key(bucket, key):
-    result = submit(bucket, [key, "uploads/plain.png"])
-    lines = manifest_of(bucket, result)
+def test_a_manifest_line_resolves_to_exactly_its_key(emulator_bucket, key):
+    result = submit(emulator_bucket, [key, "uploads/plain.png"])
+    lines = manifest_of(emulator_bucket, result)
     assert [key_a_client_fetches(line) for line in lines] == [key, "uploads/plain.png"]
 
 
-def test_the_emulator_decodes_percent_encoded_dots_and_deletes_only_the_uploaded_key(bucket, monkeypatch):
+def test_the_emulator_decodes_percent_encoded_dots_and_deletes_only_the_uploaded_key(emulator_bucket, monkeypatch):
     monkeypatch.setenv("INSPECT_AUTO_PROCESS", "true")
     monkeypatch.setenv("INSPECT_PROCESS_TYPE", "DeleteObject")
-    bucket.put_object(BUCKET, "x.png", suspicious_png(7), content_type="image/png")  # what `uploads/../x.png` resolves to
+    emulator_bucket.put_object(BUCKET, "x.png", suspicious_png(7), content_type="image/png")  # what `uploads/../x.png` resolves to
     keys = ["uploads/../x.png", "uploads/./y.png"]
     for i, key in enumerate(keys):
-        bucket.put_object(BUCKET, key, suspicious_png(i), content_type="image/png")
+        emulator_bucket.put_object(BUCKET, key, suspicious_png(i), content_type="image/png")
     result = main_handler(cos_event(keys), {"request_id": "r-dots"})
-    assert all("%2E" in line for line in manifest_of(bucket, result))
-    bucket.run_pending()
-    assert [j.key for j in bucket.inspect_jobs_by_batch[result["jobs"][0]["job_id"]]] == keys
-    assert bucket.list_keys(BUCKET, "x.png") == ["x.png"], "an object nobody uploaded was deleted"
+    assert all("%2E" in line for line in manifest_of(emulator_bucket, result))
+    emulator_bucket.run_pending()
+    assert [j.key for j in emulator_bucket.inspect_jobs_by_batch[result["jobs"][0]["job_id"]]] == keys
+    assert emulator_bucket.list_keys(BUCKET, "x.png") == ["x.png"], "an object nobody uploaded was deleted"
 
 
 SEGMENTS = st.sampled_from([".", "..", "a", "%2E", ".%2E", "..a", "...", "%2e%2E"])
@@ -72,9 +74,9 @@ SEGMENTS = st.sampled_from([".", "..", "a", "%2E", ".%2E", "..a", "...", "%2e%2E
 
 @examples(default=15, soak=400, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(paths=st.lists(st.lists(SEGMENTS, min_size=1, max_size=5), min_size=2, max_size=4, unique_by=tuple))
-def test_any_dotted_key_is_fetched_and_inspected_exactly(bucket, paths):
+def test_any_dotted_key_is_fetched_and_inspected_exactly(emulator_bucket, paths):
     keys = ["uploads/" + "/".join(p) + ".png" for p in paths]
-    result = submit(bucket, keys)
-    assert [key_a_client_fetches(line) for line in manifest_of(bucket, result)] == keys
-    bucket.run_pending()
-    assert [j.key for j in bucket.inspect_jobs_by_batch[result["jobs"][0]["job_id"]]] == keys
+    result = submit(emulator_bucket, keys)
+    assert [key_a_client_fetches(line) for line in manifest_of(emulator_bucket, result)] == keys
+    emulator_bucket.run_pending()
+    assert [j.key for j in emulator_bucket.inspect_jobs_by_batch[result["jobs"][0]["job_id"]]] == keys

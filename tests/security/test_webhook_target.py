@@ -20,7 +20,8 @@ import responses
 
 import handlers.report
 from lib.errors import ConfigError
-from tests.reliability.support import LogSink, timer_event
+from tests.reliability.support import LogSink
+from tests.support.events import timer_event
 
 TICK = datetime.fromisoformat("2026-11-28T16:00:00+00:00")
 ANSWER_CANARY = "answer-canary-7f3a"
@@ -64,17 +65,17 @@ def test_plain_http_to_loopback_is_refused_without_the_emulator(env, monkeypatch
     "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
     "https://8.8.8.8/hook",
 ], ids=["wecom", "dingtalk", "feishu", "slack", "public-ip"])
-def test_each_platforms_own_webhook_is_accepted_and_posted_to(bucket, monkeypatch, url):
+def test_each_platforms_own_webhook_is_accepted_and_posted_to(emulator_bucket, monkeypatch, url):
     monkeypatch.setenv("REPORT_WEBHOOK_URL", url)
     monkeypatch.setenv("REPORT_NOTIFY", "always")
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+    with responses.RequestsMock() as rsps:
         rsps.add_passthru(re.compile(r"http://[^/]*\.myqcloud\.com/"))
         rsps.post(url, json={"errcode": 0})
         result = run_report()
     assert next(d for d in result["deliveries"] if d["channel"] == "webhook")["delivered"] is True
 
 
-def test_plain_http_to_loopback_is_allowed_beside_the_emulator(bucket, emulator, monkeypatch):
+def test_plain_http_to_loopback_is_allowed_beside_the_emulator(emulator_bucket, emulator, monkeypatch):
     url = emulator.url + "/hook"  # the emulator answers 404: what matters is that the POST was made there
     monkeypatch.setenv("REPORT_WEBHOOK_URL", url)
     monkeypatch.setenv("REPORT_NOTIFY", "always")
@@ -92,12 +93,13 @@ def test_plain_http_to_loopback_is_allowed_beside_the_emulator(bucket, emulator,
     ("slack", 400, f"invalid_payload {ANSWER_CANARY}", "answered HTTP 400"),
     ("json", 502, ANSWER_CANARY, "answered HTTP 502"),
 ])
-def test_the_targets_answer_never_reaches_the_result_or_the_logs(bucket, monkeypatch, fmt, status, body, shown):
+def test_the_targets_answer_never_reaches_the_result_or_the_logs(emulator_bucket, monkeypatch, fmt, status, body,
+                                                                 shown):
     url = "https://hooks.example.com/bot?key=answer-test-0001"
     monkeypatch.setenv("REPORT_WEBHOOK_URL", url)
     monkeypatch.setenv("REPORT_WEBHOOK_FORMAT", fmt)
     monkeypatch.setenv("REPORT_NOTIFY", "always")
-    with LogSink() as sink, responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+    with LogSink() as sink, responses.RequestsMock() as rsps:
         rsps.add_passthru(re.compile(r"http://[^/]*\.myqcloud\.com/"))
         rsps.post(url, status=status, **({"json": body} if isinstance(body, dict) else {"body": body}))
         result = run_report()
@@ -107,11 +109,12 @@ def test_the_targets_answer_never_reaches_the_result_or_the_logs(bucket, monkeyp
 
 
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
-def test_a_redirect_is_not_followed_and_counts_as_not_delivered(bucket, monkeypatch, status):
+def test_a_redirect_is_not_followed_and_counts_as_not_delivered(emulator_bucket, monkeypatch, status):
     url = "https://hooks.example.com/bot?key=redirect-test-0001"
     metadata = "http://169.254.169.254/latest/meta-data/"
     monkeypatch.setenv("REPORT_WEBHOOK_URL", url)
     monkeypatch.setenv("REPORT_NOTIFY", "always")
+    # Off: the two metadata URLs are traps registered so that following the redirect would be seen, not fired.
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         rsps.add_passthru(re.compile(r"http://[^/]*\.myqcloud\.com/"))
         rsps.post(url, status=status, headers={"Location": metadata})

@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 
 import handlers.report
 from lib.errors import ConfigError
-from tests.reliability.support import FAKE_WEBHOOK, LogSink, examples, leaked, timer_event
+from tests.reliability.support import FAKE_WEBHOOK, LogSink, examples, leaked
+from tests.support.events import timer_event
 
 TICK = datetime.fromisoformat("2026-11-28T16:00:00+00:00")
 # A generic `json` endpoint with a base64 token: '+', '/' and '=' change under every encoding.
@@ -47,7 +48,7 @@ def report_with_echo(monkeypatch, url: str, echoed: str) -> tuple:
     monkeypatch.setenv("REPORT_NOTIFY", "always")
     error = requests.ConnectionError(f"HTTPSConnectionPool(host='x', port=443): Max retries exceeded with url: "
                                      f"{echoed} (Caused by NewConnectionError('{echoed}'))")
-    with LogSink() as sink, responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+    with LogSink() as sink, responses.RequestsMock() as rsps:
         rsps.add_passthru(re.compile(r"http://[^/]*\.myqcloud\.com/"))
         rsps.post(url, body=error)
         result = handlers.report.main_handler(timer_event(TICK, name="daily-report"), {"request_id": "redact"})
@@ -56,7 +57,7 @@ def report_with_echo(monkeypatch, url: str, echoed: str) -> tuple:
 
 @pytest.mark.parametrize("encoding", sorted(ENCODINGS))
 @pytest.mark.parametrize("url", [FAKE_WEBHOOK, BASE64_WEBHOOK, SLACK_LIKE], ids=["wecom-like", "base64", "slack"])
-def test_a_transport_error_echoing_the_url_leaks_no_token(bucket, monkeypatch, url, encoding):
+def test_a_transport_error_echoing_the_url_leaks_no_token(emulator_bucket, monkeypatch, url, encoding):
     result, logged = report_with_echo(monkeypatch, url, ENCODINGS[encoding](url))
     outcome = next(d for d in result["deliveries"] if d["channel"] == "webhook")
     assert outcome["delivered"] is False and "<redacted>" in outcome["detail"]
@@ -67,14 +68,14 @@ def test_a_transport_error_echoing_the_url_leaks_no_token(bucket, monkeypatch, u
 @given(token=st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~+/=%!*'()",
                      min_size=4, max_size=40),
        encoding=st.sampled_from(sorted(ENCODINGS)))
-def test_generated_tokens_never_leak_in_any_encoding(bucket, monkeypatch, token, encoding):
+def test_generated_tokens_never_leak_in_any_encoding(emulator_bucket, monkeypatch, token, encoding):
     url = f"https://hooks.example.com/send?key=leakcanary{quote(token, safe='+/=')}"
     result, logged = report_with_echo(monkeypatch, url, ENCODINGS[encoding](url))
     assert leaked(json.dumps(result), logged) == []
 
 
 @pytest.mark.parametrize("encoding", ["raw", "percent", "json-slash"])
-def test_an_argument_quoting_the_webhook_url_gets_it_into_no_log_or_error(bucket, monkeypatch, encoding):
+def test_an_argument_quoting_the_webhook_url_gets_it_into_no_log_or_error(emulator_bucket, monkeypatch, encoding):
     """A timer argument whose bad value is the webhook URL: the error names the value, so it must be redacted."""
     monkeypatch.setenv("REPORT_WEBHOOK_URL", FAKE_WEBHOOK)
     argument = json.dumps({"WINDOW": ENCODINGS[encoding](FAKE_WEBHOOK)})
@@ -84,7 +85,7 @@ def test_an_argument_quoting_the_webhook_url_gets_it_into_no_log_or_error(bucket
     assert leaked(str(info.value), sink.text()) == []
 
 
-def test_a_word_the_webhook_path_shares_with_keys_is_not_redacted(bucket, monkeypatch):
+def test_a_word_the_webhook_path_shares_with_keys_is_not_redacted(emulator_bucket, monkeypatch):
     """Only token-like parts are secret: a path named `autopilot` must not garble every key and job name."""
     result, logged = report_with_echo(monkeypatch, BASE64_WEBHOOK, BASE64_WEBHOOK)
     cos = next(d for d in result["deliveries"] if d["channel"] == "cos")

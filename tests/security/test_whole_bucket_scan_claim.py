@@ -20,8 +20,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import handlers.submit
-from tests.reliability.support import BUCKET, REGION, cos_event, examples, timer_event
-from tests.security.conftest import NOW
+from tests.reliability.support import examples
+from tests.support.emulator import EMULATOR_NOW
+from tests.support.events import cos_event, timer_event
+from tests.support.settings import BUCKET, REGION
 
 ROOT = Path(__file__).resolve().parents[2]
 HIDDEN = (ROOT / "events" / "images" / "hidden.png").read_bytes()
@@ -41,13 +43,13 @@ def inspected(backend, job_id: str) -> set:
 
 
 @pytest.fixture
-def function_env(bucket, monkeypatch):
+def function_env(emulator_bucket, monkeypatch):
     monkeypatch.setenv("COS_BUCKET", BUCKET)
     monkeypatch.setenv("COS_REGION", REGION)
     monkeypatch.setenv("WINDOW", "all")
-    bucket.put_object(BUCKET, PLANTED, HIDDEN)
-    bucket.put_object(BUCKET, "uploads/photo.png", HIDDEN)
-    return bucket
+    emulator_bucket.put_object(BUCKET, PLANTED, HIDDEN)
+    emulator_bucket.put_object(BUCKET, "uploads/photo.png", HIDDEN)
+    return emulator_bucket
 
 
 UPLOAD_CLAIM = "Upload events for keys under `STATE_PREFIX`, `REPORT_PREFIX` and `abnormal_images_backup/` are skipped"
@@ -75,7 +77,7 @@ def test_a_whole_bucket_timer_scan_inspects_an_image_planted_under_state_prefix_
     monkeypatch.setenv("INSPECT_AUTO_PROCESS", "true")
     monkeypatch.setenv("INSPECT_PROCESS_TYPE", "DeleteObject")
     monkeypatch.setenv("ALLOW_DELETE_WHOLE_BUCKET", "true")
-    (job,) = handlers.submit.main_handler(timer_event(NOW), None)["jobs"]
+    (job,) = handlers.submit.main_handler(timer_event(EMULATOR_NOW), None)["jobs"]
     assert job["input"] == "Prefix=/"
     function_env.run_pending()
     assert PLANTED in inspected(function_env, job["job_id"])
@@ -85,7 +87,7 @@ def test_a_whole_bucket_timer_scan_inspects_an_image_planted_under_state_prefix_
 def test_a_timer_rule_with_an_input_prefix_leaves_state_alone_as_the_readme_advises(function_env, monkeypatch):
     assert "Set `INPUT_PREFIX` (e.g. `uploads/`) to keep scans out of them" in readme_claim()
     monkeypatch.setenv("INPUT_PREFIX", "uploads/")
-    (job,) = handlers.submit.main_handler(timer_event(NOW), None)["jobs"]
+    (job,) = handlers.submit.main_handler(timer_event(EMULATOR_NOW), None)["jobs"]
     function_env.run_pending()
     assert job["input"] == "Prefix=uploads/"
     assert inspected(function_env, job["job_id"]) == {"uploads/photo.png"}

@@ -12,8 +12,10 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from handlers.submit import main_handler
 from lib.client import CiClient
-from tests.reliability.support import BUCKET, all_jobs, emulator_settings, fast_client, timer_event
-from tests.security.conftest import NOW
+from tests.reliability.support import all_jobs
+from tests.support.emulator import EMULATOR_NOW, emulator_settings, fast_client
+from tests.support.events import timer_event
+from tests.support.settings import BUCKET
 
 UTC = timezone.utc
 TICK = datetime(2026, 11, 28, 16, 0, tzinfo=UTC)
@@ -35,7 +37,7 @@ def png() -> bytes:
 
 def seed_flagged(backend: Any) -> None:
     """An image with an MPEG-TS payload, uploaded at 15:30: inside the real window [15:00, 16:00)."""
-    backend.put_object(BUCKET, FLAGGED, png() + TS_STREAM, content_type="image/png", last_modified=NOW)
+    backend.put_object(BUCKET, FLAGGED, png() + TS_STREAM, content_type="image/png", last_modified=EMULATOR_NOW)
 
 
 def forger(emulator: Any) -> CiClient:
@@ -62,8 +64,8 @@ def inspected(backend: Any) -> bool:
 
 
 def checkpoint(backend: Any) -> Optional[Dict[str, Any]]:
-    bucket = backend.buckets[BUCKET]
-    record = bucket.get("autopilot/checkpoints/hourly.json")
+    emulator_bucket = backend.buckets[BUCKET]
+    record = emulator_bucket.get("autopilot/checkpoints/hourly.json")
     return json.loads(record.data) if record is not None else None
 
 

@@ -18,12 +18,13 @@ from lib.events import UploadedObject
 from lib.submit import coalesce
 from lib.submit.run import Deps
 from lib.windows import compact
-from tests.handlers.test_submit_emulator import TS_STREAM, png
 from tests.reliability.coalesce_support import Clock, Upload, upload_event
-from tests.reliability.support import BUCKET, timer_event
-from tests.security.conftest import NOW
+from tests.support.emulator import EMULATOR_NOW
+from tests.support.events import timer_event
+from tests.support.images import TS_STREAM, png
+from tests.support.settings import BUCKET
 
-EVENT_AT = NOW - timedelta(seconds=50)  # 15:29:10, in the one-minute slot 15:29
+EVENT_AT = EMULATOR_NOW - timedelta(seconds=50)  # 15:29:10, in the one-minute slot 15:29
 SLOT = upload_state.slot_of(EVENT_AT, 60)
 SLOT_TEXT = compact(SLOT)
 DUE = upload_state.due_at(SLOT, 60) + timedelta(seconds=1)
@@ -35,7 +36,7 @@ FLAGGED = png() + TS_STREAM
 
 
 @pytest.fixture(name="scene")
-def scene_fixture(bucket, monkeypatch):
+def scene_fixture(emulator_bucket, monkeypatch):
     """Coalescing mode with DeleteObject, the function's clock in the test's hand, the victim and a report page."""
     for name, value in {"UPLOAD_BATCH_SECONDS": "60", "INSPECT_AUTO_PROCESS": "true",
                         "INSPECT_PROCESS_TYPE": "DeleteObject", "INPUT_PREFIX": "scans/",
@@ -44,7 +45,7 @@ def scene_fixture(bucket, monkeypatch):
     monkeypatch.setattr(coalesce, "INSTANCE", coalesce.FlushMemory())  # a cold instance per test
     clock = Clock(EVENT_AT + timedelta(seconds=1))
     monkeypatch.setattr(handlers.submit, "Deps", functools.partial(Deps, clock=clock))
-    scene = Scene(bucket, clock)
+    scene = Scene(emulator_bucket, clock)
     scene.seed()
     return scene
 
@@ -75,7 +76,7 @@ class Scene:
     def fresh_state(self) -> None:
         """A new bucket, no CI jobs, the clock put back: one generated example does not see another's."""
         self.backend.reset()
-        self.backend.set_clock(lambda: NOW)
+        self.backend.set_clock(lambda: EMULATOR_NOW)
         self.backend.create_bucket(BUCKET)
         self.seed()
         self.clock.now = EVENT_AT + timedelta(seconds=1)

@@ -1,26 +1,19 @@
-"""A `responses`-backed fake of the COS and CI wire for unit tests that need exact control of each call."""
+"""`responses`-backed fakes of the COS and CI wire for unit tests that need exact control of each call."""
 from __future__ import annotations
 
 import itertools
 import re
 import xml.etree.ElementTree as ET
-from typing import Dict, List, Optional, Tuple
+from contextlib import contextmanager
+from typing import Dict, Iterator, List, Optional, Tuple, Type, TypeVar
 from urllib.parse import parse_qs, unquote, urlparse
 
 import responses
 
-BUCKET = "examplebucket-1250000000"
-REGION = "ap-guangzhou"
+from tests.support.settings import BUCKET, REGION
+
 COS_HOST = f"https://{BUCKET}.cos.{REGION}.myqcloud.com"
 CI_HOST = f"https://{BUCKET}.ci.{REGION}.myqcloud.com"
-
-ENV = {
-    "COS_BUCKET": BUCKET,
-    "COS_REGION": REGION,
-    "TENCENTCLOUD_SECRETID": "AKIDfakeSecretIdForTests0001",
-    "TENCENTCLOUD_SECRETKEY": "fakeSecretKeyForTests0001",
-    "TENCENTCLOUD_SESSIONTOKEN": "fakeSessionTokenForTests0001",
-}
 
 CI_ERROR = ("<?xml version='1.0' encoding='utf-8' ?><Error><Code>{code}</Code><Message>{message}</Message>"
             "<RequestId>NjQ1ZmFrZXJlcXVlc3RpZA==</RequestId><TraceId>dHJhY2U=</TraceId></Error>")
@@ -31,6 +24,9 @@ def _job_xml(job: Dict[str, str]) -> str:
             f"<State>{job['State']}</State><CreationTime>2026-11-28T10:00:00+0800</CreationTime><StartTime>-</StartTime>"
             f"<EndTime>-</EndTime><QueueId>-</QueueId><Name>{job['Name']}</Name><Type>{job['Type']}</Type>"
             f"{job['Input']}{job['Operation']}</JobsDetail>")
+
+
+W = TypeVar("W", bound="FakeWire")
 
 
 class FakeWire:
@@ -296,3 +292,13 @@ class ReportWire(FakeWire):
         offset, size = int(query.get("nextToken") or 0), int(query.get("size", "10"))
         token = f"<NextToken>{offset + size}</NextToken>" if offset + size < len(items) else ""
         return 200, {}, "<Response><RequestId>cmVx</RequestId>" + "".join(items[offset:offset + size]) + token + "</Response>"
+
+
+@contextmanager
+def fake_service(wire_class: Type[W]) -> Iterator[W]:
+    """A `wire_class` fake answering the SDK's calls while the block runs (any other URL raises ConnectionError).
+
+    `assert_all_requests_are_fired` stays off: the fake registers every route the service offers, as the service
+    does, and each test's code calls the few it needs."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield wire_class(rsps)

@@ -7,30 +7,29 @@ from __future__ import annotations
 
 import pytest
 
-from tests.reliability.support import BUCKET, emulator_settings, fast_client, fresh_bucket
+from tests.support.settings import BUCKET
 
 pytestmark = pytest.mark.emulator
 KEYS = [f"state/late/{i:05d}" for i in range(1001)]  # one more than a page and than one delete request
 
 
-@pytest.fixture
-def client(emulator):
-    fresh_bucket(emulator)
+@pytest.fixture(autouse=True)
+def state_keys(emulator_with_bucket):
+    """KEYS, empty objects in BUCKET."""
     for key in KEYS:
-        emulator.backend.put_object(BUCKET, key, b"")
-    return fast_client(emulator_settings(emulator))
+        emulator_with_bucket.backend.put_object(BUCKET, key, b"")
 
 
-def test_list_keys_follows_the_pages_to_the_last_key(client):
-    assert client.list_keys("state/") == KEYS
+def test_list_keys_follows_the_pages_to_the_last_key(emulated_ci_client):
+    assert emulated_ci_client.list_keys("state/") == KEYS
 
 
-def test_delimited_pages_give_each_folder_once(client):
-    folders = [f for page in client.iter_pages("state/", delimiter="/") for f in page.folders]
+def test_delimited_pages_give_each_folder_once(emulated_ci_client):
+    folders = [f for page in emulated_ci_client.iter_pages("state/", delimiter="/") for f in page.folders]
     assert folders == ["state/late/"]
 
 
-def test_delete_objects_deletes_more_keys_than_one_request_takes(client, emulator):
-    client.delete_objects(KEYS)
-    assert client.list_keys("state/") == []
+def test_delete_objects_deletes_more_keys_than_one_request_takes(emulated_ci_client, emulator):
+    emulated_ci_client.delete_objects(KEYS)
+    assert emulated_ci_client.list_keys("state/") == []
     assert sum(1 for r in emulator.request_log.snapshot() if r.method == "POST") == 2

@@ -17,7 +17,8 @@ from lib.report.uploads import PENDING_TOO_LONG
 from lib.submit.timer import submit_timer
 from lib.submit.uploads import submit_upload
 from tests.reliability.coalesce_support import T0, Clock, Upload, coalesce_settings, instance, upload_event
-from tests.reliability.support import emulator_settings, fast_client, fresh_bucket, timer_event
+from tests.support.emulator import emulator_settings, fast_client
+from tests.support.events import timer_event
 
 pytestmark = pytest.mark.emulator
 DUE = T0 + timedelta(seconds=60) + upload_state.GRACE
@@ -30,9 +31,10 @@ def clock():
 
 
 @pytest.fixture
-def bucket(emulator, clock):
-    fresh_bucket(emulator, clock)
-    return emulator
+def clocked_bucket(emulator_with_bucket, clock):
+    """The emulator with a fresh BUCKET, its clock the test's `clock`."""
+    emulator_with_bucket.backend.set_clock(clock)
+    return emulator_with_bucket
 
 
 def upload(settings, deps, keys):
@@ -43,8 +45,8 @@ def report(settings, end):
     return build_report(settings, fast_client(settings), end, lookback=timedelta(hours=6))
 
 
-def test_each_batch_job_is_listed_with_the_uploads_its_ledger_holds(bucket, clock):
-    settings = coalesce_settings(bucket)
+def test_each_batch_job_is_listed_with_the_uploads_its_ledger_holds(clocked_bucket, clock):
+    settings = coalesce_settings(clocked_bucket)
     deps = instance(settings, clock)
     upload(settings, deps, KEYS)
     clock.now = DUE
@@ -58,8 +60,8 @@ def test_each_batch_job_is_listed_with_the_uploads_its_ledger_holds(bucket, cloc
     assert summary.uploads.pending == 0 and not summary.problem
 
 
-def test_uploads_still_waiting_are_counted_with_their_oldest_slot(bucket, clock):
-    settings = coalesce_settings(bucket)
+def test_uploads_still_waiting_are_counted_with_their_oldest_slot(clocked_bucket, clock):
+    settings = coalesce_settings(clocked_bucket)
     upload(settings, instance(settings, clock), KEYS[:2])  # recorded; no event or tick since, so no flush
     summary = report(settings, T0 + timedelta(minutes=10))
     assert summary.uploads is not None
@@ -67,24 +69,24 @@ def test_uploads_still_waiting_are_counted_with_their_oldest_slot(bucket, clock)
     assert not summary.problem
 
 
-def test_uploads_waiting_longer_than_an_hour_make_the_report_a_problem_and_say_why(bucket, clock):
-    settings = coalesce_settings(bucket)
+def test_uploads_waiting_longer_than_an_hour_make_the_report_a_problem_and_say_why(clocked_bucket, clock):
+    settings = coalesce_settings(clocked_bucket)
     upload(settings, instance(settings, clock), KEYS[:1])
     summary = report(settings, T0 + PENDING_TOO_LONG + timedelta(minutes=2))
     assert summary.problem
     assert any("waited for a batch job since" in n and "submit timer" in n for n in summary.notes)
 
 
-def test_per_event_mode_without_batch_jobs_has_no_uploads_section_and_makes_no_extra_calls(bucket):
-    settings = emulator_settings(bucket)
-    bucket.request_log.clear()
+def test_per_event_mode_without_batch_jobs_has_no_uploads_section_and_makes_no_extra_calls(clocked_bucket):
+    settings = emulator_settings(clocked_bucket)
+    clocked_bucket.request_log.clear()
     summary = report(settings, T0 + timedelta(hours=1))
     assert summary.uploads is None
-    assert summary.api_calls == len(bucket.request_log.snapshot())
+    assert summary.api_calls == len(clocked_bucket.request_log.snapshot())
 
 
-def test_the_section_is_in_the_markdown_the_page_and_the_chat_message(bucket, clock):
-    settings = coalesce_settings(bucket)
+def test_the_section_is_in_the_markdown_the_page_and_the_chat_message(clocked_bucket, clock):
+    settings = coalesce_settings(clocked_bucket)
     deps = instance(settings, clock)
     upload(settings, deps, KEYS[:2])
     clock.now = DUE
