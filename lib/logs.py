@@ -21,7 +21,12 @@ def configure(level: Optional[int] = None) -> None:
     """Send our JSON lines to stdout once per container (SCF ships stdout to the function's logs).
 
     Without a level, INFO on first use and whatever a caller (the demo, the CLI) chose afterwards."""
-    if any(getattr(h, "_autopilot", False) for h in _LOGGER.handlers):
+    ours = [h for h in _LOGGER.handlers if getattr(h, "_autopilot", False)]
+    if ours:
+        if getattr(ours[0].stream, "closed", False):
+            # The stdout it was given is gone (a test's capture, an in-process CLI's redirect); SCF's never closes.
+            # Assigned, not setStream(): that flushes the closed stream first, which raises.
+            ours[0].stream = sys.stdout
         if level is not None:
             _LOGGER.setLevel(level)
         return
