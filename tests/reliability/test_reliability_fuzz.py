@@ -6,7 +6,6 @@ Every case runs inside a `responses.RequestsMock` with no URLs registered: any H
 is visible in `rsps.calls`), so no create can reach anything."""
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import traceback
@@ -19,12 +18,9 @@ import responses
 from hypothesis import given
 from hypothesis import strategies as st
 
-import handlers.report
-import handlers.submit
-from lib.client import make_client
 from lib.errors import AppError
-from lib.submit.run import Deps
 from tests.reliability.support import FAKE_AUTHORIZATION, FAKE_WEBHOOK, LogSink, canary_env, examples, leaked
+from tests.support.entries import Entry, report_entry, submit_entry
 from tests.support.events import timer_event
 from tests.support.settings import REGION
 
@@ -123,21 +119,12 @@ EVENTS = st.one_of(TIMER_EVENTS, COS_EVENTS, RAW,
 
 
 # --- the harness ----------------------------------------------------------------------------------------------------
-@pytest.fixture
-def offline(monkeypatch):
-    """Canary settings; no back-off sleeps; a RequestsMock with no URLs around each call."""
-    monkeypatch.setattr(handlers.submit, "make_client", lambda s: make_client(s, sleep=lambda _s: None))
-    monkeypatch.setattr(handlers.report, "make_client", lambda s, **kw: make_client(s, sleep=lambda _s: None, **kw))
-    monkeypatch.setattr(handlers.submit, "Deps", lambda **kw: Deps(sleep=lambda _s: None, **kw))
-    return monkeypatch
-
-
-def call_handler(handler: Callable[..., Any], event: Any, environ: Dict[str, str], capsys) -> str:
-    """Run one case; fail on anything but a dict or an AppError, on a leak, or on a create request."""
-    with LogSink() as sink, responses.RequestsMock() as rsps, \
-            _patched_environ(environ):
+def call_handler(entry_on: Callable[..., Entry], event: Any, environ: Dict[str, str], capsys) -> str:
+    """Run one case through the entry `entry_on(environ=...)` makes, on a RequestsMock with no URLs; fail on anything
+    but a dict or an AppError, on a leak, or on a create request."""
+    with LogSink() as sink, responses.RequestsMock() as rsps:
         try:
-            outcome: Any = handler(event, CONTEXT)
+            outcome: Any = entry_on(environ=environ)(event, CONTEXT)
             evidence = [json.dumps(outcome, default=str)]
             kind = "skipped" if outcome.get("skipped") else "returned"
         except AppError as exc:
@@ -152,21 +139,6 @@ def call_handler(handler: Callable[..., Any], event: Any, environ: Dict[str, str
     return kind
 
 
-@contextlib.contextmanager
-def _patched_environ(environ: Dict[str, str]):
-    import os
-
-    saved = dict(os.environ)
-    try:
-        for key in list(os.environ):
-            if key.startswith(("COS_", "TENCENTCLOUD_", "REPORT_", "INPUT_", "WINDOW", "JOB_", "WORKFLOW_",
-                               "INSPECT_", "STATE_", "LEASE_", "API_", "ALLOW_", "RULE_", "UPLOAD_", "FIRST_RUN")):
-                del os.environ[key]
-        os.environ.update(environ)
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -177,14 +149,14 @@ def report_stats():
 
 @examples(2500, 30000)
 @given(event=EVENTS)
-def test_submit_handler_skips_or_raises_app_errors_on_malformed_events_and_leaks_nothing(offline, capsys, event):
-    STATS["submit: " + call_handler(handlers.submit.main_handler, event, canary_env(), capsys)] += 1
+def test_submit_handler_skips_or_raises_app_errors_on_malformed_events_and_leaks_nothing(capsys, event):
+    STATS["submit: " + call_handler(submit_entry, event, canary_env(), capsys)] += 1
 
 
 @examples(2000, 20000)
 @given(event=EVENTS)
-def test_report_handler_skips_or_raises_app_errors_on_malformed_events_and_leaks_nothing(offline, capsys, event):
-    STATS["report: " + call_handler(handlers.report.main_handler, event, canary_env(), capsys)] += 1
+def test_report_handler_skips_or_raises_app_errors_on_malformed_events_and_leaks_nothing(capsys, event):
+    STATS["report: " + call_handler(report_entry, event, canary_env(), capsys)] += 1
 
 
 ENV_VALUES = st.one_of(ODD_TEXT, st.sampled_from(["", "true", "maybe", "-1", "1e9", "0.05", "6h", "0h", "/",
@@ -210,69 +182,69 @@ VALID_EVENTS = st.sampled_from([
 @examples(1000, 15000)
 @given(event=VALID_EVENTS, broken=st.dictionaries(ENV_NAMES, ENV_VALUES, min_size=1, max_size=4),
        webhook=WEBHOOKS, handler=st.sampled_from(["submit", "report"]))
-def test_malformed_settings_give_a_clear_error_and_leak_nothing(offline, capsys, event, broken, webhook, handler):
-    run = handlers.submit.main_handler if handler == "submit" else handlers.report.main_handler
+def test_malformed_settings_give_a_clear_error_and_leak_nothing(capsys, event, broken, webhook, handler):
+    run = submit_entry if handler == "submit" else report_entry
     environ = {k: v for k, v in canary_env(**{**broken, "REPORT_WEBHOOK_URL": webhook}).items()
                if "\x00" not in k + v and "\ud800" not in v}
     STATS[f"settings/{handler}: " + call_handler(run, event, environ, capsys)] += 1
 
 
 # --- the specific inputs the fuzzing found -------------------------------------------------------------------------
-def test_an_event_nested_too_deeply_is_a_clean_skip(offline, capsys):
-    assert call_handler(handlers.submit.main_handler, "[" * 100_000, canary_env(), capsys) == "skipped"
+def test_an_event_nested_too_deeply_is_a_clean_skip(capsys):
+    assert call_handler(submit_entry, "[" * 100_000, canary_env(), capsys) == "skipped"
 
 
-def test_a_timer_argument_nested_too_deeply_is_a_config_error(offline, capsys):
+def test_a_timer_argument_nested_too_deeply_is_a_config_error(capsys):
     event = {**TIMER, "Message": "[" * 100_000}
-    assert call_handler(handlers.submit.main_handler, event, canary_env(), capsys) == "ConfigError"
+    assert call_handler(submit_entry, event, canary_env(), capsys) == "ConfigError"
 
 
-def test_an_upload_key_with_a_lone_surrogate_is_skipped_not_a_crash(offline, capsys):
+def test_an_upload_key_with_a_lone_surrogate_is_skipped_not_a_crash(capsys):
     record = mutated(COS_RECORD, [(("cos", "cosObject", "key"), "/1250000000/examplebucket/uploads/\ud800.png"),
                                   (("cos", "cosObject", "url"), "")])
-    with responses.RequestsMock(), _patched_environ(canary_env()):
-        result = handlers.submit.main_handler({"Records": [record]}, CONTEXT)
+    with responses.RequestsMock():
+        result = submit_entry(environ=canary_env())({"Records": [record]}, CONTEXT)
     assert result["jobs"] == [] and "lone surrogate" in result["skipped"][0]["reason"]
 
 
 @pytest.mark.parametrize("path", [("cos", "cosObject", "vid"), ("cos", "cosObject", "meta", "ETag"),
                                   ("cos", "cosObject", "meta", "x-cos-request-id"), ("event", "eventName")],
                          ids=["version-id", "etag", "request-id", "event-name"])
-def test_a_lone_surrogate_anywhere_in_an_upload_record_is_skipped_not_a_crash(offline, capsys, path):
+def test_a_lone_surrogate_anywhere_in_an_upload_record_is_skipped_not_a_crash(capsys, path):
     # Found by the soak run: a version id of "\ud800" reached the job name's hash and raised UnicodeEncodeError.
     record = mutated(COS_RECORD, [(path, "\ud800")])
-    with responses.RequestsMock() as rsps, _patched_environ(canary_env()):
-        result = handlers.submit.main_handler({"Records": [record]}, CONTEXT)
+    with responses.RequestsMock() as rsps:
+        result = submit_entry(environ=canary_env())({"Records": [record]}, CONTEXT)
         assert len(rsps.calls) == 0
     assert result["jobs"] == [] and "lone surrogate" in result["skipped"][0]["reason"]
 
 
-def test_a_skipped_key_with_a_lone_surrogate_is_reported_escaped_so_the_result_encodes(offline, capsys):
+def test_a_skipped_key_with_a_lone_surrogate_is_reported_escaped_so_the_result_encodes(capsys):
     record = mutated(COS_RECORD, [(("cos", "cosObject", "key"), "/1250000000/examplebucket/uploads/\ud800.png")])
-    with responses.RequestsMock(), _patched_environ(canary_env()):
-        result = handlers.submit.main_handler({"Records": [record]}, CONTEXT)
+    with responses.RequestsMock():
+        result = submit_entry(environ=canary_env())({"Records": [record]}, CONTEXT)
     json.dumps(result, ensure_ascii=False).encode("utf-8")  # SCF serialises the result; a lone surrogate would raise
     assert result["skipped"][0]["key"].endswith("uploads/\\ud800.png")
 
 
-def test_a_secret_id_with_a_trailing_space_is_a_config_error_not_an_sdk_crash(offline, capsys):
+def test_a_secret_id_with_a_trailing_space_is_a_config_error_not_an_sdk_crash(capsys):
     # Found by the soak run: the SDK's CosConfig raised a bare CosClientError for TENCENTCLOUD_SECRETID='0 '.
     environ = canary_env(TENCENTCLOUD_SECRETID="0 ")
-    assert call_handler(handlers.submit.main_handler, TIMER, environ, capsys) == "ConfigError"
+    assert call_handler(submit_entry, TIMER, environ, capsys) == "ConfigError"
 
 
-def test_a_timer_name_with_a_lone_surrogate_is_a_clean_skip(offline, capsys):
-    assert call_handler(handlers.submit.main_handler, {**TIMER, "TriggerName": "hourly\ud800"}, canary_env(),
+def test_a_timer_name_with_a_lone_surrogate_is_a_clean_skip(capsys):
+    assert call_handler(submit_entry, {**TIMER, "TriggerName": "hourly\ud800"}, canary_env(),
                         capsys) == "skipped"
 
 
-def test_a_rejected_event_type_is_not_echoed(offline, capsys):
-    result = handlers.submit.main_handler({**TIMER, "Type": FAKE_AUTHORIZATION}, CONTEXT)
+def test_a_rejected_event_type_is_not_echoed(capsys):
+    result = submit_entry(environ=canary_env())({**TIMER, "Type": FAKE_AUTHORIZATION}, CONTEXT)
     assert result["skipped"] is True and leaked(result["reason"]) == []
 
 
 @pytest.mark.parametrize("time", ["9999-12-31T20:00:00", "0001-01-01T00:00:00Z"])
 @pytest.mark.parametrize("handler", ["submit", "report"])
-def test_a_timer_time_at_the_ends_of_the_calendar_is_a_clean_skip(offline, capsys, time, handler):
-    run = handlers.submit.main_handler if handler == "submit" else handlers.report.main_handler
+def test_a_timer_time_at_the_ends_of_the_calendar_is_a_clean_skip(capsys, time, handler):
+    run = submit_entry if handler == "submit" else report_entry
     assert call_handler(run, {**TIMER, "Time": time}, canary_env(), capsys) == "skipped"

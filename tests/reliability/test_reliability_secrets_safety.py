@@ -13,12 +13,8 @@ from typing import Iterator, List
 import pytest
 import responses
 
-import handlers.report
-import handlers.submit
 from emulator.testing import EmulatorHandle, run_emulator
-from lib.client import make_client
 from lib.errors import AppError, SafetyError
-from lib.submit.run import Deps
 from ops import cli
 from tests.reliability.support import (
     FAKE_AUTHORIZATION,
@@ -30,11 +26,15 @@ from tests.reliability.support import (
     canary_env,
     leaked,
 )
+from tests.support.entries import report_entry, submit_entry
 from tests.support.events import cos_event, timer_event
 from tests.support.settings import BUCKET
 
 pytestmark = pytest.mark.emulator
 TICK = at(2)
+
+# The functions on the process environment (the `function` fixture sets it), retrying without back-off sleeps.
+SUBMIT, REPORT = submit_entry(), report_entry()
 
 
 @pytest.fixture(scope="module")
@@ -45,15 +45,13 @@ def canary_emulator() -> Iterator[EmulatorHandle]:
 
 @pytest.fixture
 def function(canary_emulator, env, monkeypatch):
-    """The canary environment aimed at the canary emulator; no back-off sleeps."""
+    """The canary environment aimed at the canary emulator (the process's, which SUBMIT and REPORT read)."""
     canary_emulator.reset()
     canary_emulator.backend.set_clock(lambda: TICK)
     canary_emulator.backend.create_bucket(BUCKET)
     for key, value in canary_env(COS_EMULATOR_URL=canary_emulator.url, REPORT_NOTIFY="always",
                                  API_TIMEOUT="2").items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setattr(handlers.submit, "make_client", lambda s: make_client(s, sleep=lambda _s: None))
-    monkeypatch.setattr(handlers.submit, "Deps", lambda **kw: Deps(sleep=lambda _s: None, **kw))
     return canary_emulator
 
 
@@ -73,15 +71,15 @@ def keys(n: int) -> List[str]:
 
 
 PATHS = {
-    "timer submit": lambda f: (handlers.submit.main_handler, timer_event(TICK)),
-    "timer redelivered": lambda f: (handlers.submit.main_handler, timer_event(TICK)),
-    "one upload": lambda f: (handlers.submit.main_handler, cos_event(keys(1), authorization=FAKE_AUTHORIZATION)),
-    "several uploads": lambda f: (handlers.submit.main_handler, cos_event(keys(3), authorization=FAKE_AUTHORIZATION)),
-    "upload that is skipped": lambda f: (handlers.submit.main_handler,
+    "timer submit": lambda f: (SUBMIT, timer_event(TICK)),
+    "timer redelivered": lambda f: (SUBMIT, timer_event(TICK)),
+    "one upload": lambda f: (SUBMIT, cos_event(keys(1), authorization=FAKE_AUTHORIZATION)),
+    "several uploads": lambda f: (SUBMIT, cos_event(keys(3), authorization=FAKE_AUTHORIZATION)),
+    "upload that is skipped": lambda f: (SUBMIT,
                                          cos_event(["autopilot/state.png"], authorization=FAKE_AUTHORIZATION)),
-    "malformed event": lambda f: (handlers.submit.main_handler, {"Records": [{"Authorization": FAKE_AUTHORIZATION}]}),
-    "report": lambda f: (handlers.report.main_handler, timer_event(TICK)),
-    "report on a cos event": lambda f: (handlers.report.main_handler,
+    "malformed event": lambda f: (SUBMIT, {"Records": [{"Authorization": FAKE_AUTHORIZATION}]}),
+    "report": lambda f: (REPORT, timer_event(TICK)),
+    "report on a cos event": lambda f: (REPORT,
                                         cos_event(keys(1), authorization=FAKE_AUTHORIZATION)),
 }
 
@@ -92,7 +90,7 @@ def test_no_path_lets_a_credential_webhook_or_authorization_header_out(function,
     with responses.RequestsMock() as rsps:
         rsps.add_passthru(re.compile(r"http://[a-z0-9-]+\.(cos|ci)\.ap-guangzhou\.myqcloud\.com/"))  # → emulator proxy
         # the webhook host is refused by the mock: delivery fails, and its error must not show the URL
-        texts = run_path(handlers.submit.main_handler, timer_event(TICK), capsys)  # a job for the report to find
+        texts = run_path(SUBMIT, timer_event(TICK), capsys)  # a job for the report to find
         texts += run_path(handler, event, capsys)
     assert leaked(*texts) == []
 
@@ -101,14 +99,14 @@ def test_no_path_lets_a_credential_webhook_or_authorization_header_out(function,
                                                 ("GET", "status")])
 def test_failing_calls_let_no_credential_out(function, capsys, target, action):
     function.faults.add(target, r".*", None, action=action, status=503, count=50)
-    texts = run_path(handlers.submit.main_handler, cos_event(keys(2), authorization=FAKE_AUTHORIZATION), capsys)
-    texts += run_path(handlers.report.main_handler, timer_event(TICK), capsys)
+    texts = run_path(SUBMIT, cos_event(keys(2), authorization=FAKE_AUTHORIZATION), capsys)
+    texts += run_path(REPORT, timer_event(TICK), capsys)
     assert leaked(*texts) == []
 
 
 def test_a_bad_signature_error_lets_no_credential_out(function, capsys, monkeypatch):
     monkeypatch.setenv("TENCENTCLOUD_SECRETKEY", FAKE_SECRET_KEY + "wrong")
-    texts = run_path(handlers.submit.main_handler, timer_event(TICK), capsys)
+    texts = run_path(SUBMIT, timer_event(TICK), capsys)
     assert "SignatureDoesNotMatch" in texts[0] and leaked(*texts) == []
 
 
@@ -117,7 +115,7 @@ def test_whole_bucket_delete_refuses_with_a_clear_message_and_sends_nothing(func
     monkeypatch.setenv("INSPECT_AUTO_PROCESS", "true")
     monkeypatch.setenv("INSPECT_PROCESS_TYPE", "DeleteObject")
     with pytest.raises(SafetyError, match="ALLOW_DELETE_WHOLE_BUCKET=true"):
-        handlers.submit.main_handler(timer_event(TICK), {"request_id": "r"})
+        SUBMIT(timer_event(TICK), {"request_id": "r"})
     assert len(function.request_log) == 0
 
 
@@ -126,7 +124,7 @@ def test_whole_bucket_delete_refuses_when_a_timer_argument_widens_the_prefix(fun
     monkeypatch.setenv("INSPECT_PROCESS_TYPE", "DeleteObject")
     monkeypatch.setenv("INPUT_PREFIX", "uploads/")
     with pytest.raises(SafetyError):
-        handlers.submit.main_handler(timer_event(TICK, message='{"INPUT_PREFIX": "/"}'), {"request_id": "r"})
+        SUBMIT(timer_event(TICK, message='{"INPUT_PREFIX": "/"}'), {"request_id": "r"})
     assert len(function.request_log) == 0
 
 
@@ -134,7 +132,7 @@ def test_whole_bucket_delete_runs_once_explicitly_allowed(function, monkeypatch)
     monkeypatch.setenv("INSPECT_AUTO_PROCESS", "true")
     monkeypatch.setenv("INSPECT_PROCESS_TYPE", "DeleteObject")
     monkeypatch.setenv("ALLOW_DELETE_WHOLE_BUCKET", "true")
-    assert handlers.submit.main_handler(timer_event(TICK), {"request_id": "r"})["jobs"][0]["created"] is True
+    assert SUBMIT(timer_event(TICK), {"request_id": "r"})["jobs"][0]["created"] is True
 
 
 @pytest.mark.parametrize("event", [None, timer_event(TICK), cos_event(keys(3), authorization=FAKE_AUTHORIZATION)],

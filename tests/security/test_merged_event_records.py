@@ -5,7 +5,6 @@ The merged shape (Records, one entry per message) is the published sample's (eve
 cloud.tencent.com/document/product/583/9707)."""
 from __future__ import annotations
 
-import functools
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List
 
@@ -13,12 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import handlers.submit
-from handlers.submit import main_handler
-from lib.submit import coalesce
-from lib.submit.run import Deps
 from tests.reliability.support import examples
 from tests.support.emulator import EMULATOR_NOW
+from tests.support.entries import submit_entry
 from tests.support.events import cos_event
 from tests.support.images import TS_STREAM, png
 from tests.support.settings import BUCKET
@@ -40,27 +36,38 @@ BREAKAGES: Dict[str, Breakage] = {
 
 
 @pytest.fixture(params=["per-event", "coalescing"])
-def mode(request, emulator_bucket, monkeypatch):
+def upload_mode(request):
+    return request.param
+
+
+@pytest.fixture
+def mode(upload_mode, emulator_bucket, monkeypatch):
     monkeypatch.setenv("INSPECT_AUTO_PROCESS", "true")
     monkeypatch.setenv("INSPECT_PROCESS_TYPE", "DeleteObject")
-    if request.param == "coalescing":
+    if upload_mode == "coalescing":
         monkeypatch.setenv("UPLOAD_BATCH_SECONDS", "60")
-        # cos_event's eventTime (2025-12-01T00:00Z) a few minutes ago by the function's clock: due, and well within
-        # lib.upload_state.RECORD_MAX_WAIT.
-        monkeypatch.setattr(handlers.submit, "Deps", functools.partial(Deps, clock=lambda: EVENT_CLOCK))
-        monkeypatch.setattr(coalesce, "INSTANCE", coalesce.FlushMemory())  # cold: the sample's old slot flushes
     fresh(emulator_bucket)
     return emulator_bucket
 
 
+def submit_for(upload_mode: str):
+    """The submit function; coalescing: on a clock minutes after cos_event's eventTime (due, and well within
+    lib.upload_state.RECORD_MAX_WAIT), in a cold instance of its own, so the sample's old slot flushes."""
+    return submit_entry(clock=lambda: EVENT_CLOCK, cold=True) if upload_mode == "coalescing" else submit_entry()
+
+
+@pytest.fixture
+def submit(upload_mode):
+    return submit_for(upload_mode)
+
+
 def fresh(backend) -> None:
-    """A new bucket holding the three flagged uploads, no jobs, a cold instance (one example per bucket)."""
+    """A new bucket holding the three flagged uploads, no jobs (one example per bucket)."""
     backend.reset()
     backend.set_clock(lambda: EMULATOR_NOW)
     backend.create_bucket(BUCKET)
     for key in KEYS:
         backend.put_object(BUCKET, key, png() + TS_STREAM, content_type="image/png")
-    coalesce.INSTANCE.due_until = None
 
 
 def merged(broken: Dict[int, Breakage]) -> Dict[str, Any]:
@@ -78,23 +85,23 @@ def inspected(backend) -> List[str]:
 
 
 @pytest.mark.parametrize("what", sorted(BREAKAGES))
-def test_one_malformed_record_is_skipped_and_the_others_are_inspected(mode, what):
-    result = main_handler(merged({1: BREAKAGES[what]}), {"request_id": "r1"})
+def test_one_malformed_record_is_skipped_and_the_others_are_inspected(mode, what, submit):
+    result = submit(merged({1: BREAKAGES[what]}), {"request_id": "r1"})
     assert inspected(mode) == ["uploads/a.png", "uploads/c.png"], what
     (skip,) = result["skipped"]
     assert skip["reason"].startswith("malformed record 1 of the event") and "SECRET" not in str(result), what
 
 
-def test_an_event_of_only_malformed_records_is_still_rejected_as_malformed(mode):
-    result = main_handler(merged({i: BREAKAGES["no object key"] for i in range(3)}), {"request_id": "r1"})
+def test_an_event_of_only_malformed_records_is_still_rejected_as_malformed(mode, submit):
+    result = submit(merged({i: BREAKAGES["no object key"] for i in range(3)}), {"request_id": "r1"})
     assert result["skipped"] is True and "CosEvent is malformed" in result["reason"] and inspected(mode) == []
 
 
 @given(broken=st.dictionaries(st.integers(0, 2), st.sampled_from(sorted(BREAKAGES)), max_size=3))
 @examples(default=5, soak=100)
-def test_generated_merged_events_inspect_exactly_their_valid_records(mode, broken):
+def test_generated_merged_events_inspect_exactly_their_valid_records(mode, upload_mode, broken):
     fresh(mode)
-    result = main_handler(merged({i: BREAKAGES[w] for i, w in broken.items()}), {"request_id": "r1"})
+    result = submit_for(upload_mode)(merged({i: BREAKAGES[w] for i, w in broken.items()}), {"request_id": "r1"})
     valid = [k for i, k in enumerate(KEYS) if i not in broken]
     if not valid:
         assert result["skipped"] is True and inspected(mode) == []

@@ -6,20 +6,16 @@ The trigger's filter.prefix is COS's key-prefix filter (serverless.yml; cloud.te
 "前缀过滤"): an event for any other key did not come from this function's trigger."""
 from __future__ import annotations
 
-import functools
 from datetime import datetime, timezone
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import handlers.submit
-from handlers.submit import main_handler
 from lib.errors import ConfigError
-from lib.submit import coalesce
-from lib.submit.run import Deps
 from tests.reliability.support import examples
 from tests.support.emulator import EMULATOR_NOW
+from tests.support.entries import submit_entry
 from tests.support.events import cos_event, timer_event
 from tests.support.images import TS_STREAM, png
 from tests.support.settings import BUCKET
@@ -30,19 +26,27 @@ VICTIM = "photos/victim.png"
 
 
 @pytest.fixture(params=["per-event", "coalescing"])
-def deleting(request, emulator_bucket, monkeypatch):
+def upload_mode(request):
+    return request.param
+
+
+@pytest.fixture
+def deleting(upload_mode, emulator_bucket, monkeypatch):
     monkeypatch.setenv("INSPECT_AUTO_PROCESS", "true")
     monkeypatch.setenv("INSPECT_PROCESS_TYPE", "DeleteObject")
     monkeypatch.setenv("UPLOAD_PREFIXES", "uploads/,avatars/")
-    if request.param == "coalescing":
+    if upload_mode == "coalescing":
         monkeypatch.setenv("UPLOAD_BATCH_SECONDS", "60")
-        # cos_event's eventTime (2025-12-01T00:00Z) a few minutes ago by the function's clock: due, and well within
-        # lib.upload_state.RECORD_MAX_WAIT.
-        monkeypatch.setattr(handlers.submit, "Deps", functools.partial(Deps, clock=lambda: EVENT_CLOCK))
-        monkeypatch.setattr(coalesce, "INSTANCE", coalesce.FlushMemory())
     for key in (VICTIM, "uploads/a.png", "uploadsX/a.png", "avatars/b.png"):
         emulator_bucket.put_object(BUCKET, key, png() + TS_STREAM, content_type="image/png")
     return emulator_bucket
+
+
+@pytest.fixture
+def submit(upload_mode):
+    """The submit function; coalescing: on a clock minutes after cos_event's eventTime (due, and well within
+    lib.upload_state.RECORD_MAX_WAIT), in a cold instance, so the sample's old slot flushes."""
+    return submit_entry(clock=lambda: EVENT_CLOCK, cold=True) if upload_mode == "coalescing" else submit_entry()
 
 
 def inspected(backend):
@@ -53,15 +57,15 @@ def inspected(backend):
 
 
 @pytest.mark.parametrize("key", [VICTIM, "uploadsX/a.png"])
-def test_an_upload_outside_upload_prefixes_is_skipped_naming_the_key_and_the_setting(deleting, key):
-    result = main_handler(cos_event([key]), {"request_id": "r1"})
+def test_an_upload_outside_upload_prefixes_is_skipped_naming_the_key_and_the_setting(deleting, key, submit):
+    result = submit(cos_event([key]), {"request_id": "r1"})
     (skip,) = result["skipped"]
     assert skip["key"] == key and key in skip["reason"] and "UPLOAD_PREFIXES='uploads/,avatars/'" in skip["reason"]
     assert inspected(deleting) == [] and deleting.list_keys(BUCKET, prefix=key) == [key]
 
 
-def test_uploads_under_any_watched_prefix_are_inspected_beside_a_skipped_one(deleting):
-    result = main_handler(cos_event(["uploads/a.png", VICTIM, "avatars/b.png"]), {"request_id": "r1"})
+def test_uploads_under_any_watched_prefix_are_inspected_beside_a_skipped_one(deleting, submit):
+    result = submit(cos_event(["uploads/a.png", VICTIM, "avatars/b.png"]), {"request_id": "r1"})
     assert [s["key"] for s in result["skipped"]] == [VICTIM]
     assert inspected(deleting) == ["avatars/b.png", "uploads/a.png"]
     assert deleting.list_keys(BUCKET, prefix=VICTIM) == [VICTIM]
@@ -80,7 +84,7 @@ def test_an_upload_prefixes_value_that_covers_our_folders_fails_naming_the_varia
     monkeypatch.setenv("UPLOAD_PREFIXES", value)
     monkeypatch.setenv("REPORT_PREFIX", "reports/daily/")
     with pytest.raises(ConfigError) as caught:
-        main_handler(cos_event(["uploads/a.png"]), {"request_id": "r1"})
+        submit_entry()(cos_event(["uploads/a.png"]), {"request_id": "r1"})
     text = str(caught.value)
     assert "UPLOAD_PREFIXES=" in text and repr(value) in text and named in text and "e.g. uploads/" in text
 
@@ -89,15 +93,15 @@ def test_a_timer_argument_cannot_widen_upload_prefixes(emulator_bucket, monkeypa
     monkeypatch.setenv("UPLOAD_PREFIXES", "uploads/")
     monkeypatch.setenv("INPUT_PREFIX", "scans/")
     with pytest.raises(ConfigError, match="'UPLOAD_PREFIXES' is not a setting a trigger may override"):
-        main_handler(timer_event(EMULATOR_NOW, message='{"UPLOAD_PREFIXES": ""}'), {"request_id": "r1"})
+        submit_entry()(timer_event(EMULATOR_NOW, message='{"UPLOAD_PREFIXES": ""}'), {"request_id": "r1"})
 
 
 @given(key=st.text(st.sampled_from("upladsvtrX/._-"), min_size=1, max_size=16).map(lambda k: k + ".png"))
 @examples(default=8, soak=300)
-def test_generated_keys_are_inspected_exactly_when_under_a_watched_prefix(deleting, key):
+def test_generated_keys_are_inspected_exactly_when_under_a_watched_prefix(deleting, key, submit):
     deleting.put_object(BUCKET, key, b"clean", content_type="image/png")
     before = inspected(deleting)
-    result = main_handler(cos_event([key]), {"request_id": f"r-{key}"})
+    result = submit(cos_event([key]), {"request_id": f"r-{key}"})
     watched = key.startswith(("uploads/", "avatars/")) and not key.endswith("/")
     skipped_for_prefix = any("UPLOAD_PREFIXES" in s["reason"] for s in result["skipped"])
     assert skipped_for_prefix == (not watched)

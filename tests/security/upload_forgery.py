@@ -5,21 +5,17 @@ Every scene has a flagged victim image the forger wants CI to delete (INSPECT_AU
 INSPECT_PROCESS_TYPE=DeleteObject) and a flagged image really uploaded under uploads/, which must be deleted once."""
 from __future__ import annotations
 
-import functools
 from datetime import datetime, timedelta
 from typing import Any, Dict, List, Optional
 
 import pytest
 
-import handlers.submit
-from handlers.submit import main_handler
 from lib import upload_state
 from lib.events import UploadedObject
-from lib.submit import coalesce
-from lib.submit.run import Deps
 from lib.windows import compact
 from tests.reliability.coalesce_support import Clock, Upload, upload_event
 from tests.support.emulator import EMULATOR_NOW
+from tests.support.entries import submit_entry
 from tests.support.events import timer_event
 from tests.support.images import TS_STREAM, png
 from tests.support.settings import BUCKET
@@ -42,9 +38,7 @@ def scene_fixture(emulator_bucket, monkeypatch):
                         "INSPECT_PROCESS_TYPE": "DeleteObject", "INPUT_PREFIX": "scans/",
                         "UPLOAD_PREFIXES": "uploads/"}.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr(coalesce, "INSTANCE", coalesce.FlushMemory())  # a cold instance per test
     clock = Clock(EVENT_AT + timedelta(seconds=1))
-    monkeypatch.setattr(handlers.submit, "Deps", functools.partial(Deps, clock=clock))
     scene = Scene(emulator_bucket, clock)
     scene.seed()
     return scene
@@ -53,6 +47,7 @@ def scene_fixture(emulator_bucket, monkeypatch):
 class Scene:
     def __init__(self, backend: Any, clock: Clock) -> None:
         self.backend, self.clock = backend, clock
+        self.submit = submit_entry(clock=clock, cold=True)  # the function's clock in the test's hand, a cold instance
 
     def seed(self) -> None:
         """The victims, the real upload's object and a report page."""
@@ -62,11 +57,11 @@ class Scene:
 
     def upload(self, key: str = LEGIT, at: datetime = EVENT_AT) -> Dict[str, Any]:
         """COS delivers the upload event of `key` (the object is already in the bucket)."""
-        return main_handler(upload_event([Upload(key, at)]), {"request_id": f"up-{key}"})
+        return self.submit(upload_event([Upload(key, at)]), {"request_id": f"up-{key}"})
 
     def tick(self) -> Dict[str, Any]:
         """The submit timer fires at the function's clock (a flush pass; its window scans the empty scans/)."""
-        return main_handler(timer_event(self.clock.now.replace(microsecond=0), "every-minute"),
+        return self.submit(timer_event(self.clock.now.replace(microsecond=0), "every-minute"),
                             {"request_id": f"tick-{self.clock.now.isoformat()}"})
 
     def put(self, key: str, data: bytes) -> None:
@@ -80,7 +75,7 @@ class Scene:
         self.backend.create_bucket(BUCKET)
         self.seed()
         self.clock.now = EVENT_AT + timedelta(seconds=1)
-        coalesce.INSTANCE.due_until = None  # a cold instance again
+        self.submit = submit_entry(clock=self.clock, cold=True)  # a cold instance again
 
     def run_jobs(self) -> None:
         while self.backend.run_pending():
