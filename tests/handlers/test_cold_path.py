@@ -12,8 +12,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 # Everything only the report, the operator CLI (ops; its old entry point imports ops) or the tests use.
 # A name covers its submodules: lib.report is the whole report package.
-OPTIONAL = ("lib.report", "ops", "lib.submit.coalesce", "lib.upload_state", "lib.escape", "emulator", "bench",
-            "responses")
+OPTIONAL = ("lib.report", "ops", "lib.submit.coalesce", "lib.upload_state", "lib.submit.inventory", "lib.inventory",
+            "lib.inventory_state", "lib.escape", "emulator", "bench", "responses")
 
 
 def _fresh(code: str, **env: str) -> dict:
