@@ -24,9 +24,8 @@ from deploy.scf_api import sdk_transport  # noqa: E402
 from lib.config import load_settings  # noqa: E402
 from lib.inventory_state import runs_dir  # noqa: E402
 from tests.deploy.cos_inventory_double import BUCKET, FakeCosInventory, configuration_xml  # noqa: E402
-from tests.deploy.cos_lifecycle_double import FakeCosLifecycle, rules_of  # noqa: E402
-from tests.deploy.cos_policy_double import FakeCosPolicy  # noqa: E402
-from tests.deploy.scf_double import SECRET_ID, SECRET_KEY, URL, FakeScf  # noqa: E402
+from tests.deploy.cos_lifecycle_double import rules_of  # noqa: E402
+from tests.deploy.scf_double import SECRET_ID, SECRET_KEY  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {"COS_BUCKET": BUCKET, "COS_REGION": "ap-guangzhou", "AUTOPILOT_ROLE": "autopilot",
@@ -46,29 +45,9 @@ def app_dir(tmp_path):
 
 
 @pytest.fixture
-def http():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-@pytest.fixture
-def lifecycle(http):
-    """The bucket's lifecycle configuration (none at first) and its policy, which plan and apply also read."""
-    FakeCosPolicy().register(http)
-    return FakeCosLifecycle().register(http)
-
-
-@pytest.fixture
-def inventory(http, lifecycle):
-    """The bucket's inventory configurations (none at first)."""
-    return FakeCosInventory().register(http)
-
-
-@pytest.fixture
-def scf_api(http, inventory):
-    fake = FakeScf()
-    http.add_callback(responses.POST, URL, callback=fake)
-    return fake
+def inventory(rsps, cos):
+    """The bucket's inventory configurations (none at first), beside its lifecycle rules and policy."""
+    return FakeCosInventory().register(rsps)
 
 
 def deploy(app_dir, command, capsys, **extra_env):
@@ -111,7 +90,7 @@ WANTED = {"Id": "nightly", "IsEnabled": "true", "Versions": "Current", "Frequenc
 
 
 # --- what is kept ----------------------------------------------------------------------------------------------------
-def test_plan_shows_the_inventory_it_would_create_and_puts_nothing(app_dir, scf_api, inventory, capsys):
+def test_plan_shows_the_inventory_it_would_create_and_puts_nothing(app_dir, scf, inventory, capsys):
     use_inventory(app_dir)
     code, out, _ = deploy(app_dir, "plan", capsys)
     assert code == 0
@@ -120,7 +99,7 @@ def test_plan_shows_the_inventory_it_would_create_and_puts_nothing(app_dir, scf_
     assert inventory.puts() == [] and inventory.stored == {}
 
 
-def test_apply_creates_the_contract_configuration_under_the_state_prefix(app_dir, scf_api, inventory, capsys):
+def test_apply_creates_the_contract_configuration_under_the_state_prefix(app_dir, scf, inventory, capsys):
     use_inventory(app_dir)
     code, out, err = deploy(app_dir, "apply", capsys)
     assert code == 0, err
@@ -128,13 +107,13 @@ def test_apply_creates_the_contract_configuration_under_the_state_prefix(app_dir
     assert meaning(inventory.element("nightly")) == WANTED
 
 
-def test_creating_it_names_the_role_cos_writes_reports_as(app_dir, scf_api, inventory, capsys):
+def test_creating_it_names_the_role_cos_writes_reports_as(app_dir, scf, inventory, capsys):
     use_inventory(app_dir)
     _, _, err = deploy(app_dir, "apply", capsys)
     assert "COS_QcsRole" in err and "cos.cloud.tencent.com" in err
 
 
-def test_second_apply_makes_no_put(app_dir, scf_api, inventory, capsys):
+def test_second_apply_makes_no_put(app_dir, scf, inventory, capsys):
     use_inventory(app_dir)
     deploy(app_dir, "apply", capsys)
     _, out, err = deploy(app_dir, "apply", capsys)
@@ -142,7 +121,7 @@ def test_second_apply_makes_no_put(app_dir, scf_api, inventory, capsys):
     assert "inventory unchanged" in out and "0 changing call(s)" in out and "COS_QcsRole" not in err
 
 
-def test_a_read_back_with_account_id_trailing_slash_and_other_field_order_is_unchanged(app_dir, scf_api, inventory,
+def test_a_read_back_with_account_id_trailing_slash_and_other_field_order_is_unchanged(app_dir, scf, inventory,
                                                                                       capsys):
     # The GET sample answers an AccountId the PUT did not send; COS says it appends '/' to the prefix (436/33705).
     inventory.stored["nightly"] = configuration_xml("nightly", prefix="autopilot/inventory/", account="1250000000",
@@ -160,7 +139,7 @@ def test_a_read_back_with_account_id_trailing_slash_and_other_field_order_is_unc
     configuration_xml("nightly", prefix="elsewhere"),
     configuration_xml("nightly", extra="<Filter><Prefix>images/</Prefix></Filter>"),
 ], ids=["weekly", "disabled", "fields", "all-versions", "prefix", "filter"])
-def test_our_configuration_edited_by_hand_is_put_back(app_dir, scf_api, inventory, capsys, edited):
+def test_our_configuration_edited_by_hand_is_put_back(app_dir, scf, inventory, capsys, edited):
     inventory.stored["nightly"] = edited
     use_inventory(app_dir)
     _, plan_out, _ = deploy(app_dir, "plan", capsys)
@@ -170,7 +149,7 @@ def test_our_configuration_edited_by_hand_is_put_back(app_dir, scf_api, inventor
     assert meaning(inventory.element("nightly")) == WANTED
 
 
-def test_a_configuration_without_optional_fields_is_updated(app_dir, scf_api, inventory, capsys):
+def test_a_configuration_without_optional_fields_is_updated(app_dir, scf, inventory, capsys):
     # The SDK's get_bucket_inventory raises KeyError on it (it indexes data['OptionalFields']).
     inventory.stored["nightly"] = configuration_xml("nightly", fields=())
     use_inventory(app_dir)
@@ -179,7 +158,7 @@ def test_a_configuration_without_optional_fields_is_updated(app_dir, scf_api, in
     assert "inventory applied (nightly)" in out and meaning(inventory.element("nightly")) == WANTED
 
 
-def test_other_configurations_are_never_read_or_written(app_dir, scf_api, inventory, capsys):
+def test_other_configurations_are_never_read_or_written(app_dir, scf, inventory, capsys):
     theirs = configuration_xml("finance", prefix="reports/finance", fields=("Size",), frequency="Weekly")
     inventory.stored["finance"] = theirs
     use_inventory(app_dir)
@@ -188,7 +167,7 @@ def test_other_configurations_are_never_read_or_written(app_dir, scf_api, invent
     assert inventory.stored["finance"] == theirs and set(inventory.stored) == {"finance", "nightly"}
 
 
-def test_a_changed_state_prefix_moves_the_destination(app_dir, scf_api, inventory, capsys):
+def test_a_changed_state_prefix_moves_the_destination(app_dir, scf, inventory, capsys):
     use_inventory(app_dir)
     deploy(app_dir, "apply", capsys)
     set_env(app_dir, "STATE_PREFIX", "state/")
@@ -198,14 +177,14 @@ def test_a_changed_state_prefix_moves_the_destination(app_dir, scf_api, inventor
 
 
 # --- which ids -------------------------------------------------------------------------------------------------------
-def test_without_an_inventory_rule_the_bucket_inventory_is_not_touched(app_dir, scf_api, inventory, capsys):
+def test_without_an_inventory_rule_the_bucket_inventory_is_not_touched(app_dir, scf, inventory, capsys):
     for command in ("plan", "apply"):
         code, out, _ = deploy(app_dir, command, capsys)
         assert code == 0 and f"bucket {BUCKET}: inventory" not in out
     assert inventory.calls == []
 
 
-def test_a_timer_argument_with_inventory_source_keeps_its_id(app_dir, scf_api, inventory, capsys):
+def test_a_timer_argument_with_inventory_source_keeps_its_id(app_dir, scf, inventory, capsys):
     path = app_dir / "serverless.yml"
     text = path.read_text(encoding="utf-8")
     path.write_text(text.replace("name: submit-hourly", "name: inventory-daily").replace(
@@ -216,7 +195,7 @@ def test_a_timer_argument_with_inventory_source_keeps_its_id(app_dir, scf_api, i
     assert "inventory applied (from-timer)" in out and set(inventory.stored) == {"from-timer"}
 
 
-def test_a_timer_argument_may_take_the_id_from_the_functions_environment(app_dir, scf_api, inventory, capsys):
+def test_a_timer_argument_may_take_the_id_from_the_functions_environment(app_dir, scf, inventory, capsys):
     set_env(app_dir, "INVENTORY_ID", "shared")
     path = app_dir / "serverless.yml"
     path.write_text(path.read_text(encoding="utf-8").replace(
@@ -231,24 +210,24 @@ def test_a_timer_argument_may_take_the_id_from_the_functions_environment(app_dir
     ("has space", "INVENTORY_ID='has space': an inventory id is 1-64 of a-z A-Z 0-9 - _ ."),
     ("x" * 65, "an inventory id is 1-64"),
 ])
-def test_an_inventory_rule_without_a_valid_id_is_refused_before_any_api_call(app_dir, scf_api, inventory, capsys,
+def test_an_inventory_rule_without_a_valid_id_is_refused_before_any_api_call(app_dir, scf, inventory, capsys,
                                                                               inventory_id, expected):
     set_env(app_dir, "INPUT_SOURCE", "inventory")
     if inventory_id:
         set_env(app_dir, "INVENTORY_ID", inventory_id)
     code, _, err = deploy(app_dir, "apply", capsys)
     assert code == 1 and expected in err and "Fix:" in err
-    assert inventory.calls == [] and scf_api.calls == []
+    assert inventory.calls == [] and scf.calls == []
 
 
-def test_an_unknown_input_source_is_refused(app_dir, scf_api, inventory, capsys):
+def test_an_unknown_input_source_is_refused(app_dir, scf, inventory, capsys):
     set_env(app_dir, "INPUT_SOURCE", "listing")
     code, _, err = deploy(app_dir, "plan", capsys)
     assert code == 1 and "INPUT_SOURCE='listing': must be prefix or inventory" in err
 
 
 # --- the subcommand, errors, the trigger ------------------------------------------------------------------------------
-def test_inventory_command_needs_neither_scf_nor_a_package(app_dir, http, inventory, capsys):
+def test_inventory_command_needs_neither_scf_nor_a_package(app_dir, rsps, inventory, capsys):
     # No SCF double is registered: any SCF call would raise. This is the one-off step for the `scf deploy` path.
     (app_dir / "build" / "cos-batch-autopilot-py310.zip").unlink()
     use_inventory(app_dir)
@@ -260,14 +239,14 @@ def test_inventory_command_needs_neither_scf_nor_a_package(app_dir, http, invent
     assert "0 changing call(s)" in out and len(inventory.puts()) == 1
 
 
-def test_inventory_command_without_an_inventory_rule_says_so(app_dir, http, inventory, capsys):
+def test_inventory_command_without_an_inventory_rule_says_so(app_dir, rsps, inventory, capsys):
     code, out, _ = deploy(app_dir, "inventory", capsys)
     assert code == 0 and out.startswith("No inventory: no rule has INPUT_SOURCE=inventory")
     assert inventory.calls == []
 
 
 @pytest.mark.parametrize("method, action", [("GET", "GetBucketInventory"), ("PUT", "PutBucketInventory")])
-def test_access_denied_names_the_bucket_the_missing_permission_and_the_fix(app_dir, scf_api, inventory, capsys,
+def test_access_denied_names_the_bucket_the_missing_permission_and_the_fix(app_dir, scf, inventory, capsys,
                                                                            method, action):
     use_inventory(app_dir)
     inventory.fail[method] = (403, "AccessDenied")
@@ -278,13 +257,13 @@ def test_access_denied_names_the_bucket_the_missing_permission_and_the_fix(app_d
     assert "python -m deploy inventory" in err
 
 
-def test_the_shipped_serverless_yml_watches_the_report_so_no_trigger_warning(app_dir, scf_api, inventory, capsys):
+def test_the_shipped_serverless_yml_watches_the_report_so_no_trigger_warning(app_dir, scf, inventory, capsys):
     use_inventory(app_dir)
     _, _, err = deploy(app_dir, "plan", capsys)
     assert "no COS trigger of submit watches" not in err
 
 
-def test_an_inventory_rule_without_the_manifest_checksum_trigger_is_warned_about(app_dir, scf_api, inventory, capsys):
+def test_an_inventory_rule_without_the_manifest_checksum_trigger_is_warned_about(app_dir, scf, inventory, capsys):
     path = app_dir / "serverless.yml"
     path.write_text(path.read_text(encoding="utf-8").replace("suffix: manifest.checksum", "suffix: .never"),
                     encoding="utf-8")
@@ -297,7 +276,7 @@ def test_an_inventory_rule_without_the_manifest_checksum_trigger_is_warned_about
 
 
 # --- INVENTORY_MANAGED=false: the operator keeps the configuration, the deploy only checks it -------------------------
-def test_an_operators_own_configuration_is_never_put_over(app_dir, scf_api, inventory, capsys):
+def test_an_operators_own_configuration_is_never_put_over(app_dir, scf, inventory, capsys):
     theirs = configuration_xml("nightly", prefix="autopilot/inventory", fields=OURS, frequency="Weekly")
     inventory.stored["nightly"] = theirs
     use_inventory(app_dir)
@@ -308,7 +287,7 @@ def test_an_operators_own_configuration_is_never_put_over(app_dir, scf_api, inve
     assert "warning" not in err
 
 
-def test_an_operators_configuration_the_rules_cannot_read_is_warned_about(app_dir, scf_api, inventory, capsys):
+def test_an_operators_configuration_the_rules_cannot_read_is_warned_about(app_dir, scf, inventory, capsys):
     inventory.stored["nightly"] = configuration_xml("nightly", prefix="reports/inv", fields=("Size",))
     use_inventory(app_dir)
     code, out, err = deploy(app_dir, "inventory", capsys, INVENTORY_MANAGED="false")
@@ -320,7 +299,7 @@ def test_an_operators_configuration_the_rules_cannot_read_is_warned_about(app_di
     assert "filter prefix reports/inv/ and suffix manifest.checksum" in err
 
 
-def test_an_operators_configuration_that_does_not_exist_is_warned_about_not_created(app_dir, scf_api, inventory,
+def test_an_operators_configuration_that_does_not_exist_is_warned_about_not_created(app_dir, scf, inventory,
                                                                                   capsys):
     use_inventory(app_dir)
     code, _, err = deploy(app_dir, "apply", capsys, INVENTORY_MANAGED="false")
@@ -329,40 +308,40 @@ def test_an_operators_configuration_that_does_not_exist_is_warned_about_not_crea
     assert err.count("warning:") == 1
 
 
-def test_an_unknown_inventory_managed_value_is_refused(app_dir, scf_api, inventory, capsys):
+def test_an_unknown_inventory_managed_value_is_refused(app_dir, scf, inventory, capsys):
     use_inventory(app_dir)
     code, _, err = deploy(app_dir, "plan", capsys, INVENTORY_MANAGED="maybe")
     assert code == 1 and "INVENTORY_MANAGED='maybe': must be true" in err and inventory.calls == []
 
 
 # --- the reports expire --------------------------------------------------------------------------------------------
-def expiring(lifecycle):
+def expiring(cos):
     return {r.findtext("ID"): (r.findtext("Filter/Prefix"), r.findtext("Expiration/Days"))
-            for r in rules_of(lifecycle.stored or "<LifecycleConfiguration/>")}
+            for r in rules_of(cos.stored or "<LifecycleConfiguration/>")}
 
 
-def test_the_reports_the_deploy_has_delivered_expire_after_two_weeks(app_dir, scf_api, inventory, lifecycle, capsys):
+def test_the_reports_the_deploy_has_delivered_expire_after_two_weeks(app_dir, scf, inventory, cos, capsys):
     use_inventory(app_dir)
     _, plan_out, _ = deploy(app_dir, "plan", capsys)
     assert "create autopilot-inventory (autopilot/inventory/ after 14 days)" in plan_out
     code, _, err = deploy(app_dir, "apply", capsys)
     assert code == 0, err
-    assert expiring(lifecycle) == {"autopilot-leases": ("autopilot/leases/", "2"),
+    assert expiring(cos) == {"autopilot-leases": ("autopilot/leases/", "2"),
                                    "autopilot-manifests": ("autopilot/manifests/", "30"),
                                    "autopilot-uploads": ("autopilot/uploads/", "30"),
                                    "autopilot-inventory": ("autopilot/inventory/", "14")}
 
 
-def test_the_report_expiry_never_reaches_the_inventory_runs_ledgers(app_dir, scf_api, inventory, lifecycle, capsys):
+def test_the_report_expiry_never_reaches_the_inventory_runs_ledgers(app_dir, scf, inventory, cos, capsys):
     use_inventory(app_dir)
     deploy(app_dir, "apply", capsys)
-    prefix, _ = expiring(lifecycle)["autopilot-inventory"]
+    prefix, _ = expiring(cos)["autopilot-inventory"]
     settings = load_settings({"COS_BUCKET": BUCKET, "COS_REGION": "ap-guangzhou"})
     assert not runs_dir(settings, "nightly").startswith(prefix)
 
 
-def test_an_operator_kept_inventory_gets_no_expiry_rule(app_dir, scf_api, inventory, lifecycle, capsys):
+def test_an_operator_kept_inventory_gets_no_expiry_rule(app_dir, scf, inventory, cos, capsys):
     inventory.stored["nightly"] = configuration_xml("nightly")
     use_inventory(app_dir)
     deploy(app_dir, "apply", capsys, INVENTORY_MANAGED="false")
-    assert "autopilot-inventory" not in expiring(lifecycle)
+    assert "autopilot-inventory" not in expiring(cos)
