@@ -170,8 +170,8 @@ def headline(summary: ReportSummary) -> Tuple[str, str]:
     failed_objects = summary.objects.by_state.get("Failed", 0) + summary.objects.workflow_executions.get("Failed", 0)
     if failed_objects:
         parts.append(f"{failed_objects} object{'' if failed_objects == 1 else 's'} failed")
-    for status in sorted({line.status for line in summary.inventories if line.problem}):
-        parts.append(f"inventory {INVENTORY_HEADLINE.get(status, 'problem')}")
+    for kind in sorted({line.status for line in summary.inventories if line.problem}):
+        parts.append(f"inventory {INVENTORY_HEADLINE.get(kind, 'problem')}")
     if not summary.complete:  # results are missing: what is counted may not be all there is
         parts.append("INCOMPLETE: not everything could be read, see notes")
     window = f"last {format_duration(summary.window_end - summary.window_start)}"
