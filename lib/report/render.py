@@ -166,8 +166,8 @@ def _inventory_items(summary: ReportSummary, code: Callable[[object], str],
             dropped = sum(line.dropped.values())
             out.append(f"{head}: report {inert(line.day)}, listed {line.listed}, kept {line.kept}, dropped {dropped}"
                        + (f" ({inert(dropped_text(line))})" if dropped else "") + f", {plural(line.jobs, 'job')}")
-        if line.problem:
-            out.append(f"{head}: {inert(line.problem)}")
+        if line.problem:  # each sentence names its inventory
+            out.append(f"inventory problem: {inert(line.problem)}")
     return out
 
 
@@ -424,8 +424,7 @@ def render_summary_table(summary: ReportSummary) -> str:
         parts += ["", table(("INVENTORY", "REPORT", "PROCESSED", "LISTED", "KEPT", "DROPPED", "JOBS"),
                             [(i.inventory_id, i.day or "-", utc(i.processed_at), i.listed, i.kept, dropped_text(i),
                               i.jobs) for i in summary.inventories])]
-        parts += [f"inventory {escape.terminal(i.inventory_id)}: {escape.terminal(i.problem)}"
-                  for i in summary.inventories if i.problem]
+        parts += [f"inventory problem: {escape.terminal(i.problem)}" for i in summary.inventories if i.problem]
     parts += [f"note: {escape.terminal(n)}" for n in summary.notes]
     return "\n".join(parts) + "\n"
 

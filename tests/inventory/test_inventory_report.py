@@ -110,7 +110,7 @@ def test_a_late_inventory_is_a_problem_the_headline_names_and_on_problem_notifie
     message = json.loads(post.request.body)["markdown"]["content"]
     assert message.splitlines()[0].startswith("**cos-batch-autopilot report: PROBLEM:")
     assert "inventory late" in message.splitlines()[0]
-    assert "inventory `daily`: inventory daily is late" in message
+    assert "inventory problem: inventory daily is late" in message
 
 
 def test_a_report_in_time_posts_nothing_on_problem(bucket):
