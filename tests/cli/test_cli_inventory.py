@@ -159,3 +159,16 @@ def test_python_m_ops_inventory_show_runs_as_a_process(bucket, tmp_path):
     ran = cli("inventory", "show", "--json", env=bucket.env, home=tmp_path)
     assert ran.code == 0, ran
     assert ran.json()["processed"] is True
+
+
+def test_show_prints_drop_reasons_read_back_from_the_ledger_with_control_characters_visible(bucket):
+    bucket.report(DAY1)
+    bucket.tick()
+    key = f"autopilot/inventory-runs/daily/{DAY1}/ledger.json"
+    ledger = json.loads(bucket.object(key))
+    ledger["dropped"] = {"\x1b[2J\x1b[31mall clear\nproblem: none": 1}
+    ledger["listed"] = ledger["kept"] + 1
+    bucket.write(key, json.dumps(ledger).encode())
+    _, out, _ = run(bucket, "inventory", "show")
+    assert "\x1b" not in out and "\\x1b[2J\\x1b[31mall clear\\nproblem: none" in out
+    assert not any(line.startswith("problem: none") for line in out.splitlines())
