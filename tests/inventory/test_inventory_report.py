@@ -93,7 +93,22 @@ def test_a_report_function_without_an_inventory_rule_has_no_section_and_reads_no
     bucket.emulator.request_log.clear()
     result = report(bucket, INPUT_SOURCE="prefix")
     assert result["summary"]["inventories"] == []
-    assert not any("inventory" in r.query for r in bucket.emulator.request_log.snapshot())
+    assert not [r for r in bucket.emulator.request_log.snapshot() if reads_inventory(r)]
+
+
+def reads_inventory(request) -> bool:
+    """GET Bucket inventory, a listing of the reports, or a read of the rule's stored state (COS, not CI's
+    /inventorytriggerjob)."""
+    return request.service == "cos" and ("inventory" in request.query or "inventory" in request.query.get("prefix", "")
+                                         or "inventory" in request.path)
+
+
+def test_a_report_function_with_an_inventory_rule_reads_its_configuration_reports_and_state(bucket):
+    processed(bucket)
+    bucket.emulator.request_log.clear()
+    report(bucket)
+    read = [r for r in bucket.emulator.request_log.snapshot() if reads_inventory(r)]
+    assert {"inventory" in r.query for r in read} == {True, False} and len(read) >= 4
 
 
 def test_a_late_inventory_is_a_problem_the_headline_names_and_on_problem_notifies(bucket):
