@@ -11,8 +11,6 @@ from typing import List
 from lib.client import CiClient
 from lib.config import Settings
 from lib.errors import CloudError, InventoryConfigError
-from lib.inventory import newest_report, read_configuration, report_root
-from lib.inventory_state import summarise_inventory
 from lib.report.models import InventoryLine
 
 
@@ -25,6 +23,10 @@ def inventory_lines(client: CiClient, settings: Settings, now: datetime) -> List
 
 def inventory_line(client: CiClient, settings: Settings, inventory_id: str, now: datetime) -> InventoryLine:
     """GET Bucket inventory, the newest complete report (a listing and its manifest.checksum), the stored state."""
+    # Imported here: a report function without an inventory rule (the default) never pays for them on a cold start.
+    from lib.inventory import newest_report, read_configuration, report_root
+    from lib.inventory_state import summarise_inventory
+
     try:
         config = read_configuration(client, inventory_id, settings.bucket)
     except InventoryConfigError as exc:
