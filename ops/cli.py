@@ -1,4 +1,4 @@
-"""The ops CLI (`python -m ops ...`): list, inspect, watch and cancel batch jobs, upload, dry-run, report.
+"""The ops CLI (`python -m ops ...`): list, inspect, watch and cancel batch jobs, upload, dry-run, report, inventory.
 
 Exit codes, the same for every command:
   0    done, and nothing wrong was found
@@ -37,7 +37,7 @@ from ops.jobview import TERMINAL, ZONES, JobObjectsView, state_word
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 STATES = ("Submitted", "Running", "Success", "Failed", "Pause", "Cancel")
 NEEDS_CREDENTIALS = frozenset({"jobs list", "jobs get", "jobs watch", "jobs cancel", "report", "invoke", "upload",
-                               "uploads"})
+                               "uploads", "inventory show"})
 
 
 class UsageError(Exception):
@@ -217,7 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument("--overwrite", action="store_true", help="replace an object that already exists")
 
     submit = commands.add_parser("submit", parents=[common], help="show the job a submit would create")
-    submit.add_argument("--dry-run", action="store_true", help="print the XML body; send nothing")
+    submit.add_argument("--dry-run", action="store_true", help="print the XML body (an inventory rule: the counts and "
+                        "jobs its next run would make); send nothing")
     submit.add_argument("--event", metavar="FILE", help="timer or COS event JSON (default: a timer tick now)")
     submit.add_argument("--since", metavar="DURATION", help="window length for an incremental rule (default: "
                         "FIRST_RUN_LOOKBACK; the checkpoint is not read)")
@@ -232,6 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
     uploads.add_argument("--start", metavar="TIME", help="slots starting at or after TIME")
     uploads.add_argument("--end", metavar="TIME", help="slots starting before TIME (default: now)")
     uploads.add_argument("--key", help="the uploaded object key to look for")
+
+    inventory = commands.add_parser("inventory", parents=[common], help="the bucket's COS Inventory (INVENTORY_ID)")
+    inventory_commands = inventory.add_subparsers(dest="inventory_command", required=True, parser_class=_Parser)
+    show = inventory_commands.add_parser("show", parents=[common], help="the configuration, its newest report and "
+                                         "whether the function has processed it")
+    show.add_argument("--id", metavar="ID", help="the inventory configuration's id (default: INVENTORY_ID)")
 
     invoke = commands.add_parser("invoke", parents=[common], help="run a function's handler on an event file")
     invoke.add_argument("function", choices=("submit", "report"))
@@ -449,7 +456,8 @@ def cmd_jobs_duplicates(cli: Cli) -> int:
 
 
 def cmd_submit(cli: Cli) -> int:
-    """Print what a submit would send: no state read, no credentials needed, nothing sent."""
+    """Print what a submit would send: no state read, no credentials needed, nothing sent. An inventory rule's dry
+    run reads the bucket (its report and checkpoint) and prints the counts and jobs instead."""
     import xmltodict
 
     from lib.events import TimerEvent, parse_event
@@ -469,6 +477,8 @@ def cmd_submit(cli: Cli) -> int:
                                            "Time": as_utc(cli.clock()).replace(microsecond=0)})
     settings = settings_for(event, cli.environ)
     check_safety(settings)
+    if isinstance(event, TimerEvent) and settings.input_source == "inventory":
+        return _inventory_dry_run(cli, event)
     result: Dict[str, Any] = {}
     if isinstance(event, TimerEvent):
         window = plan_timer_window(settings, event.time, None)
@@ -523,6 +533,41 @@ def cmd_report(cli: Cli) -> int:
     else:
         cli.out(render_summary_table(summary))
     return EXIT_PROBLEM if summary.problem else EXIT_OK
+
+
+def cmd_inventory_show(cli: Cli) -> int:
+    """The inventory configuration, its newest report and whether the function processed it (exit 1 on a problem)."""
+    from ops.inventory import render_view, show_inventory
+
+    overrides = {"INVENTORY_ID": cli.args.id} if cli.args.id else None  # checked as the setting is
+    settings = cli.settings(overrides)
+    if not settings.inventory_id:
+        raise UsageError("inventory show: give --id ID or set INVENTORY_ID (the bucket's inventory configuration)")
+    view = show_inventory(cli.client(settings), settings, settings.inventory_id, as_utc(cli.clock()))
+    if cli.args.json:
+        cli.out_json(view.model_dump(mode="json"))
+    else:
+        cli.out(render_view(view, cli.zone))
+    return EXIT_PROBLEM if view.problem else EXIT_OK
+
+
+def _inventory_dry_run(cli: Cli, event: Any) -> int:
+    """An inventory rule's dry run: it reads the bucket (so it needs credentials); it writes and sends nothing."""
+    from lib.invocation import settings_for
+    from ops.inventory import dry_run_inventory, render_dry_run
+
+    if cli.args.since:
+        raise UsageError("--since: an inventory rule's window comes from its checkpoint and its report's date, not "
+                         "from --since (a WINDOW timer argument in the --event file changes it)")
+    cli.needs_credentials = True
+    cli.settings()  # looks the credentials up, as every command that calls COS does
+    settings = settings_for(event, cli.environ)
+    result = dry_run_inventory(cli.client(settings), settings, as_utc(cli.clock()))
+    if cli.args.json:
+        cli.out_json(result.model_dump(mode="json"))
+    else:
+        cli.out(render_dry_run(result))
+    return EXIT_PROBLEM if result.day is None else EXIT_OK
 
 
 def cmd_invoke(cli: Cli) -> int:
@@ -589,6 +634,7 @@ COMMANDS: Dict[str, Callable[[Cli], int]] = {
     "jobs list": cmd_jobs_list, "jobs get": cmd_jobs_get, "jobs watch": cmd_jobs_watch,
     "jobs cancel": cmd_jobs_cancel, "jobs duplicates": cmd_jobs_duplicates, "upload": cmd_upload,
     "submit": cmd_submit, "report": cmd_report, "invoke": cmd_invoke, "uploads": cmd_uploads,
+    "inventory show": cmd_inventory_show,
 }
 
 
@@ -623,7 +669,8 @@ def main(argv: Optional[Sequence[str]] = None, *, environ: Optional[Mapping[str,
         env = dict(os.environ if environ is None else environ)
         if args.env_file:
             env.update(read_env_file(args.env_file))
-        name = args.command + (f" {args.jobs_command}" if args.command == "jobs" else "")
+        name = args.command + (f" {args.jobs_command}" if args.command == "jobs" else "") \
+            + (f" {args.inventory_command}" if args.command == "inventory" else "")
         cli = Cli(args, env, stdin, stdout, stderr, clock or (lambda: datetime.now(timezone.utc)),
                   client_factory or make_client, sleep=sleep, needs_credentials=name in NEEDS_CREDENTIALS)
         return COMMANDS[name](cli)

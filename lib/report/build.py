@@ -15,6 +15,7 @@ from lib.errors import CloudError, TamperedStateError
 from lib.report.cache import NewResults, PreviousResults, cache_key
 from lib.report.classify import STUCK_STATES, group_of, in_scope, in_window, is_failing, is_stuck, job_line
 from lib.report.duplicates import LiveNames, describe, settle_duplicates
+from lib.report.inventory import inventory_lines
 from lib.report.models import CountRow, ObjectTotals, ReportSummary, RuleCheckpoint
 from lib.report.objects import PerObjectReads, note_unread_jobs
 from lib.report.tally import Tally
@@ -70,6 +71,9 @@ def build_report(settings: Settings, client: CiClient, end: datetime, *, lookbac
     _older_stuck_jobs(settings, client, start, end, tally)
     checkpoints = _read_checkpoints(client, settings.state_prefix, tally, settings.job_name_prefix, end)
     uploads = uploads_summary(settings, client, end, tally) if settings.upload_batch_seconds or tally.batch_jobs else None
+    inventories = inventory_lines(client, settings, max(as_utc(end), datetime.now(timezone.utc)))
+    if any(line.status == "unreadable" for line in inventories):
+        tally.incomplete = True
     waiting_long = uploads is not None and uploads.oldest_pending_slot is not None \
         and end - uploads.oldest_pending_slot > PENDING_TOO_LONG
     failing = is_failing(tally.failed_total, total, settings.report_fail_above)
@@ -81,6 +85,7 @@ def build_report(settings: Settings, client: CiClient, end: datetime, *, lookbac
     # An incomplete report may be hiding a flagged image (issue 22): it is a problem, so on-problem still notifies.
     problem = bool(duplicates or waiting_long or tally.tampered or tally.failed_total or tally.stuck_total or tally.suspicious or failing
                    or tally.object_states.get("Failed") or tally.executions.get("Failed") or not complete)
+    problem = problem or any(line.problem for line in inventories)  # a missing or late inventory is never silent
     return ReportSummary(
         bucket=settings.bucket, region=settings.region, window_start=start, window_end=end,
         all_jobs=settings.report_all_jobs, job_name_prefix=settings.job_name_prefix, total_jobs=total,
@@ -88,7 +93,8 @@ def build_report(settings: Settings, client: CiClient, end: datetime, *, lookbac
         failed_total=tally.failed_total, failed=tally.failed,
         stuck_after_seconds=int(settings.report_stuck_after.total_seconds()),
         stuck_total=tally.stuck_total, stuck=tally.stuck, objects=objects,
-        jobs_with_objects=tally.jobs_with_objects, checkpoints=checkpoints, uploads=uploads, notes=tally.notes,
+        jobs_with_objects=tally.jobs_with_objects, checkpoints=checkpoints, uploads=uploads,
+        inventories=inventories, notes=tally.notes,
         complete=complete,
         api_calls=client.calls - calls_before, failed_share=round(tally.failed_total / total, 4) if total else 0.0,
         fail_above=settings.report_fail_above, failing=failing, problem=problem,

@@ -12,12 +12,14 @@ from typing import Any, Callable, Iterable, List, Optional, Sequence
 from lib.report.models import ReportSummary, headline
 from lib.report.render import (
     BATCH_HEADERS,
+    INVENTORY_HEADERS,
     TITLE,
     TREND_HEADERS,
     age_text,
     all_notes,
     batch_rows,
     daily_series,
+    inventory_rows,
     offsets_text,
     plural,
     trend_table,
@@ -168,6 +170,12 @@ def _uploads(summary: ReportSummary) -> str:
     return _section("Coalesced uploads", "uploads", content)
 
 
+def _inventories(summary: ReportSummary) -> str:
+    if not summary.inventories:
+        return ""
+    return _section("Inventory", "inventory", _table(INVENTORY_HEADERS, inventory_rows(summary), numeric=(3, 4)))
+
+
 def render_html(summary: ReportSummary, trend: Optional[Trend] = None) -> str:
     """The whole page as a string (UTF-8 when written)."""
     status, verdict = headline(summary)
@@ -194,6 +202,7 @@ def render_html(summary: ReportSummary, trend: Optional[Trend] = None) -> str:
         _section("Flagged and failed objects", "objects", _objects(summary)),
         _section("Jobs by state", "counts", counts),
         _uploads(summary),
+        _inventories(summary),
         _section("Rules", "rules", rules),
     ]
     if notes:

@@ -107,6 +107,27 @@ class UploadsSummary(_Strict):
     oldest_pending_slot: Optional[datetime] = None
 
 
+class InventoryLine(_Strict):
+    """One inventory rule (INPUT_SOURCE=inventory): the report it last processed, counts and jobs, or why none."""
+
+    inventory_id: str
+    status: str  # ok | late | none (nothing processed yet) | ignored (stored state refused) | missing | unreadable
+    day: Optional[str] = None  # YYYYMMDD of the report processed last
+    listed: int = 0
+    kept: int = 0
+    dropped: Dict[str, int] = {}  # reason: objects
+    jobs: int = 0
+    job_names: List[str] = []
+    processed_at: Optional[datetime] = None
+    newest: Optional[str] = None  # the newest complete report in the bucket (None: none, or not read)
+    problem: str = ""  # a sentence when the rule needs attention ('' when fine)
+
+
+# What the headline says about an inventory rule with a problem, by status.
+INVENTORY_HEADLINE = {"late": "late", "none": "no report processed yet", "ignored": "stored state ignored",
+                      "missing": "not configured", "unreadable": "unreadable", "unprocessed": "report not processed"}
+
+
 class ReportSummary(_Strict):
     """Everything one report says; JSON-able, and the same for the function, the CLI and every channel."""
 
@@ -127,6 +148,7 @@ class ReportSummary(_Strict):
     jobs_with_objects: List[JobObjects]
     checkpoints: List[RuleCheckpoint]
     uploads: Optional[UploadsSummary] = None  # only when uploads are coalesced or the window holds batch jobs
+    inventories: List[InventoryLine] = []  # one per inventory rule the report function's settings name
     notes: List[str]
     complete: bool = True
     api_calls: int
@@ -148,6 +170,8 @@ def headline(summary: ReportSummary) -> Tuple[str, str]:
     failed_objects = summary.objects.by_state.get("Failed", 0) + summary.objects.workflow_executions.get("Failed", 0)
     if failed_objects:
         parts.append(f"{failed_objects} object{'' if failed_objects == 1 else 's'} failed")
+    for kind in sorted({line.status for line in summary.inventories if line.problem}):
+        parts.append(f"inventory {INVENTORY_HEADLINE.get(kind, 'problem')}")
     if not summary.complete:  # results are missing: what is counted may not be all there is
         parts.append("INCOMPLETE: not everything could be read, see notes")
     window = f"last {format_duration(summary.window_end - summary.window_start)}"

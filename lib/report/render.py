@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 from lib import escape
-from lib.report.models import JobLine, ObjectLine, ReportSummary, headline
+from lib.report.models import InventoryLine, JobLine, ObjectLine, ReportSummary, headline
 from lib.report.trends import COMPARE_DAYS, Trend, TrendRow
 from lib.windows import as_utc, format_duration
 
@@ -98,6 +98,7 @@ def render_message(summary: ReportSummary, *, style: str = "markdown", report_ke
     failed_objects = objects.by_state.get("Failed", 0) + objects.workflow_executions.get("Failed", 0)
     if failed_objects:
         lines.append(f"objects that failed inspection: {failed_objects}")
+    lines += _inventory_items(summary, code, inert)
     if summary.uploads is not None:
         lines.append(uploads_line(summary))
     lines += [f"note: {inert(n)}" for n in all_notes(summary, trend)[:3]]
@@ -130,6 +131,44 @@ def batch_rows(summary: ReportSummary) -> List[Sequence[str]]:
              "-" if b.uploads is None else str(b.uploads),
              ", ".join(b.keys) + (f" … and {b.more_keys} more" if b.more_keys else ""))
             for b in summary.uploads.batches]
+
+
+INVENTORY_HEADERS = ("Inventory", "Report used", "Processed (UTC)", "Listed", "Kept", "Dropped", "Jobs", "Problem")
+INVENTORY_JOB_NAMES = 5  # job names shown per inventory rule; a 1M-object report makes 20
+
+
+def dropped_text(line: InventoryLine) -> str:
+    """`3 outside INPUT_PREFIX; 1 folder marker`: each reason with its count, or `none`."""
+    return "; ".join(f"{n} {why}" for why, n in line.dropped.items()) or "none"
+
+
+def inventory_rows(summary: ReportSummary) -> List[Sequence[str]]:
+    """One row per inventory rule under INVENTORY_HEADERS, as the Markdown report and the HTML page show them."""
+    rows: List[Sequence[str]] = []
+    for line in summary.inventories:
+        day = line.day or "-"
+        if line.newest and line.newest != line.day:
+            day += f" (newest in the bucket: {line.newest})"
+        names = ", ".join(line.job_names[:INVENTORY_JOB_NAMES])
+        more = len(line.job_names) - INVENTORY_JOB_NAMES
+        jobs = str(line.jobs) + (f": {names}" if names else "") + (f" … and {more} more" if more > 0 else "")
+        rows.append((line.inventory_id, day, utc(line.processed_at), str(line.listed), str(line.kept),
+                     dropped_text(line), jobs, line.problem or "-"))
+    return rows
+
+
+def _inventory_items(summary: ReportSummary, code: Callable[[object], str],
+                     inert: Callable[[object], str]) -> List[str]:
+    out: List[str] = []
+    for line in summary.inventories:
+        head = f"inventory {code(line.inventory_id)}"
+        if line.day:
+            dropped = sum(line.dropped.values())
+            out.append(f"{head}: report {inert(line.day)}, listed {line.listed}, kept {line.kept}, dropped {dropped}"
+                       + (f" ({inert(dropped_text(line))})" if dropped else "") + f", {plural(line.jobs, 'job')}")
+        if line.problem:  # each sentence names its inventory
+            out.append(f"inventory problem: {inert(line.problem)}")
+    return out
 
 
 def _link(style: str, url: str) -> str:
@@ -333,6 +372,8 @@ def render_markdown(summary: ReportSummary, trend: Optional[Trend] = None) -> st
     if summary.uploads is not None:
         out += ["", "## Coalesced uploads", "", uploads_line(summary), ""]
         out += _md_table(BATCH_HEADERS, batch_rows(summary)) if summary.uploads.batches else ["no batch jobs"]
+    if summary.inventories:
+        out += ["", "## Inventory", ""] + _md_table(INVENTORY_HEADERS, inventory_rows(summary))
     out += ["", "## Rules", ""]
     out += _md_table(("Rule", "Next window starts", "Last job"),
                      [(c.rule, utc(c.next_window_start), c.last_job_id) for c in summary.checkpoints]) \
@@ -379,6 +420,11 @@ def render_summary_table(summary: ReportSummary) -> str:
     if summary.checkpoints:
         parts += ["", table(("RULE", "NEXT WINDOW STARTS", "LAST JOB"),
                             [(c.rule, utc(c.next_window_start), c.last_job_id) for c in summary.checkpoints])]
+    if summary.inventories:
+        parts += ["", table(("INVENTORY", "REPORT", "PROCESSED", "LISTED", "KEPT", "DROPPED", "JOBS"),
+                            [(i.inventory_id, i.day or "-", utc(i.processed_at), i.listed, i.kept, dropped_text(i),
+                              i.jobs) for i in summary.inventories])]
+        parts += [f"inventory problem: {escape.terminal(i.problem)}" for i in summary.inventories if i.problem]
     parts += [f"note: {escape.terminal(n)}" for n in summary.notes]
     return "\n".join(parts) + "\n"
 
