@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.security.timer_support import seed_flagged
+from tests.support.entries import submit_in_mode
 
 
 @pytest.fixture
@@ -16,3 +17,14 @@ def timer_bucket(emulator_bucket, monkeypatch):
     monkeypatch.setenv("INSPECT_AUTO_PROCESS", "true")
     seed_flagged(emulator_bucket)
     return emulator_bucket
+
+
+@pytest.fixture(params=["per-event", "coalescing"])
+def upload_mode(request):
+    """Each upload test runs in both modes: a job per event, and coalesced uploads."""
+    return request.param
+
+
+@pytest.fixture
+def submit(upload_mode):
+    return submit_in_mode(upload_mode)

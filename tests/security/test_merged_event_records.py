@@ -5,22 +5,20 @@ The merged shape (Records, one entry per message) is the published sample's (eve
 cloud.tencent.com/document/product/583/9707)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.reliability.support import examples
-from tests.support.emulator import EMULATOR_NOW
-from tests.support.entries import submit_entry
+from tests.support.emulator import EMULATOR_NOW, inspected_keys
+from tests.support.entries import submit_in_mode
 from tests.support.events import cos_event
 from tests.support.images import TS_STREAM, png
 from tests.support.settings import BUCKET
 
 pytestmark = pytest.mark.emulator
-EVENT_CLOCK = datetime(2025, 12, 1, 0, 5, tzinfo=timezone.utc)
 KEYS = ["uploads/a.png", "uploads/b.png", "uploads/c.png"]
 Breakage = Callable[[Dict[str, Any]], None]
 
@@ -35,10 +33,6 @@ BREAKAGES: Dict[str, Breakage] = {
 }
 
 
-@pytest.fixture(params=["per-event", "coalescing"])
-def upload_mode(request):
-    return request.param
-
 
 @pytest.fixture
 def mode(upload_mode, emulator_bucket, monkeypatch):
@@ -50,15 +44,6 @@ def mode(upload_mode, emulator_bucket, monkeypatch):
     return emulator_bucket
 
 
-def submit_for(upload_mode: str):
-    """The submit function; coalescing: on a clock minutes after cos_event's eventTime (due, and well within
-    lib.upload_state.RECORD_MAX_WAIT), in a cold instance of its own, so the sample's old slot flushes."""
-    return submit_entry(clock=lambda: EVENT_CLOCK, cold=True) if upload_mode == "coalescing" else submit_entry()
-
-
-@pytest.fixture
-def submit(upload_mode):
-    return submit_for(upload_mode)
 
 
 def fresh(backend) -> None:
@@ -77,33 +62,27 @@ def merged(broken: Dict[int, Breakage]) -> Dict[str, Any]:
     return event
 
 
-def inspected(backend) -> List[str]:
-    while backend.run_pending():
-        pass
-    with backend.lock:
-        return sorted(j.key for j in backend.inspect_jobs.values())
-
 
 @pytest.mark.parametrize("what", sorted(BREAKAGES))
 def test_one_malformed_record_is_skipped_and_the_others_are_inspected(mode, what, submit):
     result = submit(merged({1: BREAKAGES[what]}), {"request_id": "r1"})
-    assert inspected(mode) == ["uploads/a.png", "uploads/c.png"], what
+    assert inspected_keys(mode) == ["uploads/a.png", "uploads/c.png"], what
     (skip,) = result["skipped"]
     assert skip["reason"].startswith("malformed record 1 of the event") and "SECRET" not in str(result), what
 
 
 def test_an_event_of_only_malformed_records_is_still_rejected_as_malformed(mode, submit):
     result = submit(merged({i: BREAKAGES["no object key"] for i in range(3)}), {"request_id": "r1"})
-    assert result["skipped"] is True and "CosEvent is malformed" in result["reason"] and inspected(mode) == []
+    assert result["skipped"] is True and "CosEvent is malformed" in result["reason"] and inspected_keys(mode) == []
 
 
 @given(broken=st.dictionaries(st.integers(0, 2), st.sampled_from(sorted(BREAKAGES)), max_size=3))
 @examples(default=5, soak=100)
 def test_generated_merged_events_inspect_exactly_their_valid_records(mode, upload_mode, broken):
     fresh(mode)
-    result = submit_for(upload_mode)(merged({i: BREAKAGES[w] for i, w in broken.items()}), {"request_id": "r1"})
+    result = submit_in_mode(upload_mode)(merged({i: BREAKAGES[w] for i, w in broken.items()}), {"request_id": "r1"})
     valid = [k for i, k in enumerate(KEYS) if i not in broken]
     if not valid:
-        assert result["skipped"] is True and inspected(mode) == []
+        assert result["skipped"] is True and inspected_keys(mode) == []
         return
-    assert len(result["skipped"]) == len(broken) and inspected(mode) == valid
+    assert len(result["skipped"]) == len(broken) and inspected_keys(mode) == valid

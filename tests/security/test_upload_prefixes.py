@@ -6,28 +6,21 @@ The trigger's filter.prefix is COS's key-prefix filter (serverless.yml; cloud.te
 "前缀过滤"): an event for any other key did not come from this function's trigger."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from lib.errors import ConfigError
 from tests.reliability.support import examples
-from tests.support.emulator import EMULATOR_NOW
+from tests.support.emulator import EMULATOR_NOW, inspected_keys
 from tests.support.entries import submit_entry
 from tests.support.events import cos_event, timer_event
 from tests.support.images import TS_STREAM, png
 from tests.support.settings import BUCKET
 
 pytestmark = pytest.mark.emulator
-EVENT_CLOCK = datetime(2025, 12, 1, 0, 5, tzinfo=timezone.utc)
 VICTIM = "photos/victim.png"
 
-
-@pytest.fixture(params=["per-event", "coalescing"])
-def upload_mode(request):
-    return request.param
 
 
 @pytest.fixture
@@ -42,18 +35,6 @@ def deleting(upload_mode, emulator_bucket, monkeypatch):
     return emulator_bucket
 
 
-@pytest.fixture
-def submit(upload_mode):
-    """The submit function; coalescing: on a clock minutes after cos_event's eventTime (due, and well within
-    lib.upload_state.RECORD_MAX_WAIT), in a cold instance, so the sample's old slot flushes."""
-    return submit_entry(clock=lambda: EVENT_CLOCK, cold=True) if upload_mode == "coalescing" else submit_entry()
-
-
-def inspected(backend):
-    while backend.run_pending():
-        pass
-    with backend.lock:
-        return sorted(j.key for j in backend.inspect_jobs.values())
 
 
 @pytest.mark.parametrize("key", [VICTIM, "uploadsX/a.png"])
@@ -61,13 +42,13 @@ def test_an_upload_outside_upload_prefixes_is_skipped_naming_the_key_and_the_set
     result = submit(cos_event([key]), {"request_id": "r1"})
     (skip,) = result["skipped"]
     assert skip["key"] == key and key in skip["reason"] and "UPLOAD_PREFIXES='uploads/,avatars/'" in skip["reason"]
-    assert inspected(deleting) == [] and deleting.list_keys(BUCKET, prefix=key) == [key]
+    assert inspected_keys(deleting) == [] and deleting.list_keys(BUCKET, prefix=key) == [key]
 
 
 def test_uploads_under_any_watched_prefix_are_inspected_beside_a_skipped_one(deleting, submit):
     result = submit(cos_event(["uploads/a.png", VICTIM, "avatars/b.png"]), {"request_id": "r1"})
     assert [s["key"] for s in result["skipped"]] == [VICTIM]
-    assert inspected(deleting) == ["avatars/b.png", "uploads/a.png"]
+    assert inspected_keys(deleting) == ["avatars/b.png", "uploads/a.png"]
     assert deleting.list_keys(BUCKET, prefix=VICTIM) == [VICTIM]
 
 
@@ -100,10 +81,10 @@ def test_a_timer_argument_cannot_widen_upload_prefixes(emulator_bucket, monkeypa
 @examples(default=8, soak=300)
 def test_generated_keys_are_inspected_exactly_when_under_a_watched_prefix(deleting, key, submit):
     deleting.put_object(BUCKET, key, b"clean", content_type="image/png")
-    before = inspected(deleting)
+    before = inspected_keys(deleting)
     result = submit(cos_event([key]), {"request_id": f"r-{key}"})
     watched = key.startswith(("uploads/", "avatars/")) and not key.endswith("/")
     skipped_for_prefix = any("UPLOAD_PREFIXES" in s["reason"] for s in result["skipped"])
     assert skipped_for_prefix == (not watched)
     if not watched:
-        assert inspected(deleting) == before
+        assert inspected_keys(deleting) == before

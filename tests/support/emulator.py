@@ -80,3 +80,11 @@ def inspect_jobs(client: CosS3Client, batch_job_id: str, **params: str) -> List[
 def seed_image(backend: Any, key: str, data: bytes, uploaded: datetime = EMULATOR_NOW) -> None:
     """Put an image into the emulator's BUCKET as an upload at `uploaded` (its Last-Modified)."""
     backend.put_object(BUCKET, key, data, content_type="image/png", last_modified=uploaded)
+
+
+def inspected_keys(backend: Any) -> List[str]:
+    """Run every pending job, then the keys CI inspected, sorted."""
+    while backend.run_pending():
+        pass
+    with backend.lock:
+        return sorted(j.key for j in backend.inspect_jobs.values())

@@ -10,6 +10,7 @@ import handlers.submit
 from lib.client import CiClient, make_client
 from lib.config import Settings
 from lib.submit.coalesce import FlushMemory
+from tests.support.events import EVENT_CLOCK
 
 Entry = Callable[[Any, Any], Dict[str, Any]]
 
@@ -44,3 +45,9 @@ def report_entry(*, environ: Optional[Mapping[str, str]] = None) -> Entry:
                                       client_factory=quick_client)
 
     return entry
+
+
+def submit_in_mode(upload_mode: str) -> Entry:
+    """The submit function for an upload test in `upload_mode` (per-event or coalescing); coalescing runs on
+    EVENT_CLOCK, in a cold instance of its own, so cos_event's slot flushes at once."""
+    return submit_entry(clock=lambda: EVENT_CLOCK, cold=True) if upload_mode == "coalescing" else submit_entry()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, Iterable, Optional, Sequence, Union
 from urllib.parse import quote
@@ -14,6 +14,8 @@ TICK = "2026-11-28T16:00:00Z"
 REPORT_TIMER = "daily-report"  # the report function's timer (serverless.yml)
 AUTHORIZATION = "q-sign-algorithm=sha1&q-signature=REDACTED"
 EVENT_TIME = 1764547200  # 2025-12-01T00:00:00Z
+# A function clock a few minutes after cos_event's eventTime: its slot is due, well within RECORD_MAX_WAIT.
+EVENT_CLOCK = datetime.fromtimestamp(EVENT_TIME + 300, tz=timezone.utc)
 # The published samples' eventTime (events/cos-upload-*.json): 2022-04-15T09:49:16Z.
 SAMPLE_EVENT_TIME = 1650016156
 
