@@ -4,7 +4,7 @@ CI batch jobs whose Input is the report's manifest.json.
 Sources (each behaviour's row in docs/emulator.md's fidelity table says source, inference or unknown): the PUT, GET,
 DELETE, List and POST Bucket inventory pages (cloud.tencent.com/document/product/436/33707, 436/33705,
 tencentcloud.com/document/api/436/46869); the overview 清单功能概述 for the report layout and the manifest.json
-sample (436/30622); cos-python-sdk-v5 qcloud_cos/cos_client.py, demo/bucket_inventory.py and ut/test.py for the
+sample (cloud.tencent.com/document/product/436/33702, tencentcloud.com 436/30622); cos-python-sdk-v5 qcloud_cos/cos_client.py, demo/bucket_inventory.py and ut/test.py for the
 SDK's shapes; cos-go-sdk-v5 example/CI/workflow_and_job/inventory.go for Input.Manifest's value."""
 from __future__ import annotations
 

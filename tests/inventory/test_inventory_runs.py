@@ -1,7 +1,7 @@
 """INPUT_SOURCE=inventory through the submit handler over the emulator: which objects a report's run submits, once.
 
 The report's layout, manifest.json fields (numbers as strings, files[].md5Checksum) and URL-encoded keys are the
-overview page's (cloud.tencent.com/document/product/436/30622, 清单功能概述); Input.Manifest's value is the form of
+overview page 清单功能概述 (cloud.tencent.com/document/product/436/33702; tencentcloud.com/document/product/436/30622); Input.Manifest's value is the form of
 cos-go-sdk-v5 example/CI/workflow_and_job/inventory.go; ImageInspect's 32 MB limit is CN doc 436/75996. What the
 docs leave open (header row, quoting, the date's zone) is settled in docs/reliability.md, "Inventory runs"."""
 from __future__ import annotations
