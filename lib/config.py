@@ -6,6 +6,7 @@ import re
 import socket
 import string
 from datetime import timedelta
+from decimal import Decimal
 from typing import Annotated, Any, Dict, FrozenSet, Literal, Mapping, Optional, Tuple, Type, get_args, get_origin
 from urllib.parse import urlsplit
 
@@ -181,6 +182,45 @@ class Settings(BaseModel):
         "ALLOW_DELETE_WHOLE_BUCKET", timer="no",
         what="Safety catch: DeleteObject over the whole bucket is refused unless true.",
         allowed="true or false")] = False
+    # the guard against a surprise bill: lib.spend (counts, prices, the day's ledger) and lib.plans (held jobs)
+    price_per_1000_images: Annotated[Optional[Decimal], Setting(
+        "PRICE_PER_1000_IMAGES", timer="no",
+        what="What CI charges per 1,000 objects a job processes, in PRICE_CURRENCY, for the estimate every job gets "
+             "before it is sent. Unset: ImageInspect's published list price, 0.01493 USD per 1,000 (Tencent Cloud's Image "
+             "Processing Fees page, tencentcloud.com/document/product/436/58198, as of 2023-07-10; the live price "
+             "page is the authority); a Workflow job is counted but priced only when this is set.",
+        allowed="empty, or a number >= 0 such as 0.01493")] = None
+    price_currency: Annotated[str, Setting(
+        "PRICE_CURRENCY", timer="no",
+        what="The currency of PRICE_PER_1000_IMAGES and DAILY_COST_CAP. The default price is in USD, so another "
+             "currency needs PRICE_PER_1000_IMAGES too.",
+        allowed="a three-letter ISO 4217 code such as USD or CNY")] = "USD"
+    max_objects_per_job: Annotated[Optional[int], Setting(
+        "MAX_OBJECTS_PER_JOB", timer="no",
+        what="A job that would process more objects than this is not sent but held as a plan for `plans confirm`. "
+             "Unset: no cap.",
+        allowed="empty, or a whole number >= 0 (0 holds every job)")] = None
+    daily_object_cap: Annotated[Optional[int], Setting(
+        "DAILY_OBJECT_CAP", timer="no",
+        what="Objects the bucket's jobs may process per UTC day; a job that would take the day past it is held whole "
+             "as a plan. Counted in a ledger under STATE_PREFIX/spend/. Unset: no cap.",
+        allowed="empty, or a whole number >= 0")] = None
+    daily_cost_cap: Annotated[Optional[Decimal], Setting(
+        "DAILY_COST_CAP", timer="no",
+        what="The estimate the bucket's jobs may reach per UTC day, in PRICE_CURRENCY; a job that would take the day "
+             "past it is held whole as a plan. Unpriced jobs (a Workflow without PRICE_PER_1000_IMAGES) are not "
+             "counted against it. Unset: no cap.",
+        allowed="empty, or a number >= 0")] = None
+    count_limit: Annotated[int, Setting(
+        "COUNT_LIMIT", timer="no",
+        what="How many objects a Prefix window's count lists at most (one listing request per 1,000) before it "
+             "stops; past it the count is 'at least N', held by any cap it could exceed (docs/benchmarks.md).",
+        allowed="1000-10000000")] = 100_000
+    plan_expiry_days: Annotated[int, Setting(
+        "PLAN_EXPIRY_DAYS", timer="no",
+        what="A held plan nobody confirmed or declined expires after this many days; the report says so and the "
+             "rule goes on past its window as after a decline.",
+        allowed="1-90")] = 7
     api_timeout: Annotated[float, Setting(
         "API_TIMEOUT", timer="yes",
         what="Seconds to wait for one COS/CI API call.",
@@ -397,6 +437,41 @@ class Settings(BaseModel):
                              "time)")
         return v
 
+    @field_validator("price_per_1000_images", "daily_cost_cap")
+    @classmethod
+    def _amount(cls, v: Optional[Decimal]) -> Optional[Decimal]:
+        if v is not None and (not v.is_finite() or v < 0):
+            raise ValueError("must be a number >= 0, e.g. 0.01493")
+        return v
+
+    @field_validator("price_currency")
+    @classmethod
+    def _currency(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z]{3}", v):
+            raise ValueError("must be a three-letter ISO 4217 code such as USD or CNY")
+        return v.upper()
+
+    @field_validator("max_objects_per_job", "daily_object_cap")
+    @classmethod
+    def _cap(cls, v: Optional[int]) -> Optional[int]:
+        if v is not None and v < 0:
+            raise ValueError("must be a whole number >= 0, or empty for no cap")
+        return v
+
+    @field_validator("count_limit")
+    @classmethod
+    def _count_limit(cls, v: int) -> int:
+        if not 1000 <= v <= 10_000_000:
+            raise ValueError("must be between 1000 and 10000000 (objects listed to count a Prefix window)")
+        return v
+
+    @field_validator("plan_expiry_days")
+    @classmethod
+    def _plan_expiry(cls, v: int) -> int:
+        if not 1 <= v <= 90:
+            raise ValueError("must be between 1 and 90 days")
+        return v
+
     @field_validator("emulator_url")
     @classmethod
     def _emulator_url(cls, v: Optional[str]) -> Optional[str]:
@@ -443,6 +518,9 @@ class Settings(BaseModel):
         if self.input_source == "inventory" and not self.inventory_id:
             raise ValueError("INVENTORY_ID is required when INPUT_SOURCE='inventory' (INVENTORY_ID is unset): set it "
                              "to the id of the bucket's inventory configuration, or set INPUT_SOURCE=prefix")
+        if self.price_currency != "USD" and self.price_per_1000_images is None and self.job_type == "Job":
+            raise ValueError(f"PRICE_CURRENCY={self.price_currency!r} needs PRICE_PER_1000_IMAGES: the default price "
+                             "(0.01493 per 1,000) is in USD; set the price in your currency, or PRICE_CURRENCY=USD")
         return self
 
     @property

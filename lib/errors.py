@@ -106,6 +106,11 @@ class JobMismatchError(AppError):
     """A live job holds the name this run would use but a different body: the work it names is not being done."""
 
 
+class PlanError(AppError):
+    """A held plan cannot be confirmed or declined as asked: unknown id, already decided, expired, or its body no
+    longer what its source builds."""
+
+
 class PaginationError(AppError):
     """The list API returned a NextToken it had already returned."""
 
