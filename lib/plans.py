@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from lib import logs
 from lib.client import CiClient
 from lib.errors import CloudApiError, TamperedStateError
+from lib.events import UploadedObject
 from lib.jobs import JobBody
 from lib.spend import Count, Estimate
 from lib.windows import CLOCK_SKEW, as_utc, format_utc
@@ -32,7 +33,7 @@ class PlanSource(BaseModel):
     rule: Optional[str] = None
     window_start: Optional[datetime] = None
     window_end: Optional[datetime] = None
-    keys: Tuple[str, ...] = ()  # upload: the objects, in the job's order
+    uploads: Tuple[UploadedObject, ...] = ()  # upload: the records the job's name and manifest derive from
     slot: Optional[datetime] = None  # batch
     batch: Optional[int] = None  # batch
     inventory_id: Optional[str] = None

@@ -11,9 +11,11 @@ from pydantic import BaseModel, ConfigDict
 from lib.client import CiClient, JobDetail
 from lib.config import Settings
 from lib.errors import SafetyError
+from lib.spend import Estimate
 from lib.windows import Window, format_ci_time
 
 if TYPE_CHECKING:
+    from lib.plans import HeldPlan
     from lib.submit.coalesce import FlushMemory
 from lib.submit.ensure import describe_input
 
@@ -55,6 +57,26 @@ class JobRef(BaseModel):
     input: str
     window_start: Optional[str] = None
     window_end: Optional[str] = None
+    estimate: Optional[Estimate] = None  # its count (and how it was counted) and price, from lib.submit.gate
+
+
+class HeldJob(BaseModel):
+    """A job a cap stopped: the plan it waits in (or what became of it), for the result and the logs."""
+
+    model_config = ConfigDict(frozen=True)
+    plan_id: str
+    name: str
+    status: str
+    estimate: Estimate
+    reason: str
+    note: str
+
+    @classmethod
+    def of(cls, plan: "HeldPlan") -> "HeldJob":
+        from lib.submit.gate import held_note
+
+        return cls(plan_id=plan.plan_id, name=plan.body.Name, status=plan.status, estimate=plan.estimate,
+                   reason=plan.reason, note=held_note(plan))
 
 
 class SkippedKey(BaseModel):
@@ -86,6 +108,7 @@ class SubmitResult(BaseModel):
     recorded: int = 0  # coalescing mode: uploads recorded for a later batch job
     late: int = 0  # of those, records that may have missed their slot's first flush (a late marker was left)
     inventory: Optional[InventoryRun] = None  # INPUT_SOURCE=inventory: the report read and its counts
+    held: List[HeldJob] = []  # jobs a cap stopped (lib.submit.gate): held as plans, nothing sent
 
 
 def check_safety(settings: Settings) -> None:
@@ -97,7 +120,8 @@ def check_safety(settings: Settings) -> None:
             "ALLOW_DELETE_WHOLE_BUCKET=true if that is really what you want")
 
 
-def job_ref(job: JobDetail, created: bool, job_input: str, window: Optional[Window]) -> JobRef:
+def job_ref(job: JobDetail, created: bool, job_input: str, window: Optional[Window],
+            estimate: Optional[Estimate] = None) -> JobRef:
     """The result line; `input` is what CI holds for the job (`job_input` keeps its detail when it says the same)."""
     held = describe_input(job)
     if held and job_input != held and not job_input.startswith(f"{held} ("):
@@ -105,5 +129,5 @@ def job_ref(job: JobDetail, created: bool, job_input: str, window: Optional[Wind
     return JobRef(
         job_id=job.JobId, name=job.Name, state=job.State, created=created, input=job_input,
         window_start=format_ci_time(window.start) if window and window.start else None,
-        window_end=format_ci_time(window.end) if window else None,
+        window_end=format_ci_time(window.end) if window else None, estimate=estimate,
     )
