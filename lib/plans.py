@@ -16,12 +16,13 @@ from lib.client import CiClient
 from lib.errors import CloudApiError, TamperedStateError
 from lib.events import UploadedObject
 from lib.jobs import JobBody
-from lib.spend import Count, Estimate
-from lib.windows import CLOCK_SKEW, as_utc, format_utc
+from lib.spend import Count, Estimate, utc_day
+from lib.windows import CLOCK_SKEW, as_utc, compact, format_utc
 
 PlanKind = Literal["timer", "upload", "batch", "inventory"]
 PlanStatus = Literal["pending", "confirmed", "declined", "expired"]
 _PLAN_ID = re.compile(r"^[0-9a-f]{16}$")
+_HISTORY = re.compile(r"^([0-9a-f]{16})-\d{8}T\d{6}Z\.json$")
 
 
 class PlanSource(BaseModel):
@@ -95,6 +96,7 @@ class PlanStore:
     def __init__(self, client: CiClient, state_prefix: str, clock: Callable[[], datetime]):
         self.client = client
         self.folder = f"{state_prefix}plans/"
+        self.history = f"{state_prefix}plan-history/"  # a sibling: listing the pending plans never walks it
         self.clock = clock
         self.tampered: List[TamperedStateError] = []
 
@@ -137,8 +139,17 @@ class PlanStore:
                 plans.append(plan)
         return sorted(plans, key=lambda p: as_utc(p.held_at), reverse=True)
 
-    def hold(self, plan: HeldPlan) -> HeldPlan:
-        """Store a new plan; if one of this id is stored already (a redelivered run), that one stands."""
+    def hold(self, plan: HeldPlan, *, renew: bool = False) -> HeldPlan:
+        """Store a new plan; if one of this id is stored already (a redelivered run), that one stands.
+
+        `renew`: a decided plan of this id is replaced (a rule without a checkpoint holds each tick's window in
+        one place); its decision stays in the history (decisions)."""
+        if renew:
+            stored = self.get(plan.plan_id)
+            if stored is not None and stored.status == "pending":
+                return stored
+            self.client.put_object(self.key(plan.plan_id), plan.model_dump_json().encode("utf-8"), "application/json")
+            return plan
         try:
             self.client.put_object(self.key(plan.plan_id), plan.model_dump_json().encode("utf-8"), "application/json",
                                    if_absent=True)
@@ -153,9 +164,28 @@ class PlanStore:
         return plan
 
     def decide(self, plan: HeldPlan, status: PlanStatus, job_id: Optional[str] = None) -> HeldPlan:
+        """Record the operator's (or the expiry's) decision on the plan, and a copy in the day's history."""
         decided = plan.model_copy(update={"status": status, "decided_at": as_utc(self.clock()), "job_id": job_id})
-        self.client.put_object(self.key(plan.plan_id), decided.model_dump_json().encode("utf-8"), "application/json")
+        data = decided.model_dump_json().encode("utf-8")
+        self.client.put_object(self._history_key(decided), data, "application/json")
+        self.client.put_object(self.key(plan.plan_id), data, "application/json")
         return decided
+
+    def _history_key(self, plan: HeldPlan) -> str:
+        assert plan.decided_at is not None
+        return f"{self.history}{utc_day(plan.decided_at)}/{plan.plan_id}-{compact(plan.decided_at)}.json"
+
+    def decisions(self, day: str) -> List[HeldPlan]:
+        """The plans decided (confirmed, declined, expired) on a UTC day, checked as every plan is read back."""
+        folder = f"{self.history}{day}/"
+        out = []
+        for key in self.client.list_keys(folder):
+            match = _HISTORY.match(key[len(folder):])
+            raw = self.client.get_object(key) if match else None
+            plan = None if raw is None else self._checked(raw, match.group(1))
+            if plan is not None and plan.decided_at is not None and self._history_key(plan) == key:
+                out.append(plan)
+        return sorted(out, key=lambda p: as_utc(p.decided_at or p.held_at))
 
     def expire_due(self, days: int) -> List[HeldPlan]:
         """Mark every pending plan older than `days` expired; returns them (the report says so)."""

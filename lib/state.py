@@ -204,7 +204,7 @@ class StateStore:
             self.client.delete_object(first)
             keys = [k for k in keys if not k.endswith("/g000000.json")]
         generation, base = 0, proposal
-        keys, current = self._drop_tampered(proposal.lease_id, keys, check)
+        keys, current = self._drop_tampered(proposal.lease_id, keys, check, acquiring=True)
         if keys:
             now = as_utc(self.clock())
             if current is not None and as_utc(current.expires_at) > now:
@@ -225,14 +225,20 @@ class StateStore:
         self._older[(lease.lease_id, generation)] = keys
         return lease
 
-    def _drop_tampered(self, lease_id: str, keys: List[str],
-                       check: Optional[LeaseCheck]) -> Tuple[List[str], Optional[Lease]]:
+    def _drop_tampered(self, lease_id: str, keys: List[str], check: Optional[LeaseCheck],
+                       acquiring: bool = False) -> Tuple[List[str], Optional[Lease]]:
         """Delete tampered claim files from the newest down to the first one our runs can have written.
 
         Returns the files left and the newest one's lease (None when it is unreadable: as before, lapsed and not
         reused). One GET per file read, as before when nothing is tampered."""
         while keys:
-            lease = self._read_lease(keys[-1])
+            raw = self.client.get_object(keys[-1])
+            if raw is None and acquiring:
+                # Released between our listing and our read: the claim was live a moment ago, and a run that
+                # created g000000 since may hold it. Taking a next generation here would make two holders.
+                raise LeaseHeldError(f"lease {lease_id} changed while this run read it (another run released or "
+                                     "took it a moment ago); this run stops, and a retry claims it afresh")
+            lease = _parse_lease(raw)
             if lease is None:
                 return keys, None
             now = as_utc(self.clock())
@@ -249,14 +255,6 @@ class StateStore:
         """The claim's generation files, oldest first (one listing)."""
         return sorted(k for k in self.client.list_keys(self._lease_dir(lease_id)) if _GENERATION.search(k))
 
-    def _read_lease(self, key: str) -> Optional[Lease]:
-        raw = self.client.get_object(key)
-        if raw is None:
-            return None
-        try:
-            return Lease.model_validate_json(raw)
-        except ValidationError:
-            return None
 
     def abandon(self, lease: Lease) -> None:
         """Let the next run take over at once (keeping the window), after this run failed."""
@@ -311,3 +309,12 @@ class StateStore:
                 logs.log_error("lease_abandon_failed", exc, lease_id=lease.lease_id)
             raise
         self.release(lease)
+
+
+def _parse_lease(raw: Optional[bytes]) -> Optional[Lease]:
+    if raw is None:
+        return None
+    try:
+        return Lease.model_validate_json(raw)
+    except ValidationError:
+        return None
