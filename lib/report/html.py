@@ -5,7 +5,7 @@ remote loads as a second line of defence, should a value ever slip through unesc
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date
 from html import escape
 from typing import Any, Callable, Iterable, List, Optional, Sequence
 
@@ -18,7 +18,6 @@ from lib.report.render import (
     age_text,
     all_notes,
     batch_rows,
-    daily_series,
     inventory_rows,
     offsets_text,
     plural,
@@ -27,28 +26,51 @@ from lib.report.render import (
     utc,
     window_text,
 )
-from lib.report.trends import COMPARE_DAYS, Trend, TrendPoint
+from lib.report.trends import COMPARE_DAYS, Trend, TrendPoint, chart_days
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 STATUS_COLOURS = {"OK": "#1a7f37", "PROBLEM": "#9a6700", "FAILING": "#cf222e"}
-CHART_W, CHART_H, PAD = 320, 120, 18
+# A chart is drawn between ~230 px (.charts' narrowest column) and ~350 px (a phone's full width) wide, so text of
+# CHART_FONT viewBox units reads as 12-19 px on screen.
+CHART_W, CHART_H, CHART_FONT = 280, 140, 15
+CHART_TOP, CHART_BOTTOM, CHART_SIDE = 24, 22, 8  # the band for values above the bars, for dates below, the margins
+BAR_MAX = 36  # a first day's lone bar stays a bar, not a block across the chart
+VALUE_LABELS = 5  # up to this many days each bar carries its value; beyond, the chart's top says its maximum
+DATE_LABELS = 4  # up to this many days each is dated; beyond, the first and the last
 
+# Tables fill the column and never widen it: identifiers (keys, job ids, names, messages) break anywhere, short
+# words never. Below 600 px a table of class "cards" shows each row as a card of "label value" lines, so a phone
+# never scrolls sideways; the labels come from each cell's data-label.
 STYLE = """
 body{font:15px/1.45 -apple-system,"Segoe UI",Roboto,"PingFang SC","Microsoft YaHei",sans-serif;margin:0;
  color:#1f2328;background:#f6f8fa}
-main{max-width:960px;margin:0 auto;padding:12px}
+main{max-width:1200px;margin:0 auto;padding:12px}
 h1{font-size:1.3em;margin:.4em 0}h2{font-size:1.1em;margin:1.4em 0 .4em;border-bottom:1px solid #d0d7de}
 .verdict{color:#fff;padding:10px 12px;border-radius:6px;font-weight:600}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:.6em 0}dt{color:#59636e}dd{margin:0}
-.scroll{overflow-x:auto;-webkit-overflow-scrolling:touch}
-table{border-collapse:collapse;background:#fff;font-size:.92em;min-width:100%}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:.6em 0}dt{color:#59636e}
+dd{margin:0;min-width:0;overflow-wrap:anywhere}
+.scroll{overflow-x:auto;-webkit-overflow-scrolling:touch;max-width:100%}
+table{border-collapse:collapse;background:#fff;font-size:.92em;width:100%;table-layout:auto}
 th,td{border:1px solid #d0d7de;padding:4px 6px;text-align:left;vertical-align:top}th{background:#eaeef2}
+td{overflow-wrap:break-word}td.wrap{overflow-wrap:anywhere;min-width:6em}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.nowrap{white-space:nowrap}
-code{font:.9em ui-monospace,Menlo,Consolas,monospace;word-break:break-all}
-.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(160px,1fr));gap:8px;margin-bottom:10px}
-figure{margin:0;background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:6px}
+code{font:.9em ui-monospace,Menlo,Consolas,monospace;overflow-wrap:anywhere}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,240px),1fr));gap:8px;margin-bottom:10px}
+figure{margin:0;background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:6px;min-width:0}
 figcaption{font-size:.9em;color:#59636e}svg{width:100%;height:auto;display:block}
-.none{color:#59636e}
+.none{color:#59636e}p,li{overflow-wrap:anywhere}
+@media (max-width:600px){
+ table.cards,table.cards tbody,table.cards tr,table.cards td{display:block}
+ table.cards{background:none;border:0}
+ table.cards thead{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%)}
+ table.cards tr{background:#fff;border:1px solid #d0d7de;border-radius:6px;margin:0 0 8px}
+ table.cards td{display:grid;grid-template-columns:minmax(6em,32%) minmax(0,1fr);gap:8px;border:0;
+  border-top:1px solid #eaeef2;text-align:left;white-space:normal;min-width:0}
+ table.cards td:first-child{border-top:0;font-weight:600}
+ table.cards td::before{content:attr(data-label);color:#59636e;font-weight:400}
+ table.cards td:empty{display:none}
+ table:not(.cards){font-size:.85em}table:not(.cards) th,table:not(.cards) td{padding:3px 4px}
+}
 """
 
 
@@ -56,13 +78,19 @@ def _e(value: Any) -> str:
     return escape("" if value is None else str(value), quote=True)
 
 
-def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], numeric: Sequence[int] = ()) -> str:
+def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], numeric: Sequence[int] = (),
+           wrap: Sequence[int] = (), cards: bool = True) -> str:
+    """A table of the column's width: `wrap` columns hold identifiers that may break anywhere; `cards` stacks rows
+    on a phone (keep it for any table with more than a few short columns)."""
+    def cell(i: int, header: str, value: Any) -> str:
+        kind = ' class="num"' if i in numeric else ' class="wrap"' if i in wrap else ""
+        text = _e(value)
+        return f'<td data-label="{_e(header)}"{kind}>{text}</td>' if cards else f"<td{kind}>{text}</td>"
+
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = "".join(
-        "<tr>" + "".join(f'<td class="num">{_e(v)}</td>' if i in numeric else f"<td>{_e(v)}</td>"
-                         for i, v in enumerate(row)) + "</tr>"
-        for row in rows)
-    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+    body = "".join("<tr>" + "".join(cell(i, headers[i], v) for i, v in enumerate(row)) + "</tr>" for row in rows)
+    kind = ' class="cards"' if cards else ""
+    return f'<div class="scroll"><table{kind}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def _section(title: str, anchor: str, content: str) -> str:
@@ -76,55 +104,79 @@ def _none(text: str = "none") -> str:
 # --- charts: hand-written SVG, a bar per day --------------------------------------------------------------
 
 
-def bar_chart(title: str, values: Sequence[Optional[float]], *, colour: str, as_share: bool = False,
-              overlay: Optional[Sequence[Optional[float]]] = None, overlay_colour: str = "#cf222e") -> str:
-    """One bar per day, oldest left; a missing day is a dotted stub; overlay bars (e.g. failed jobs) drawn on top."""
+def bar_chart(title: str, values: Sequence[Optional[float]], days: Sequence[date], *, colour: str,
+              as_share: bool = False, overlay: Optional[Sequence[Optional[float]]] = None,
+              overlay_colour: str = "#cf222e") -> str:
+    """One bar per day in `days`, oldest left; a missing day is a grey stub; overlay bars (e.g. failed jobs) on top."""
+    def text(x: float, y: float, label: str, anchor: str) -> str:
+        return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{CHART_FONT}" text-anchor="{anchor}" '
+                f'fill="#59636e">{_e(label)}</text>')
+
+    def fmt(value: float) -> str:
+        return f"{value:.1%}" if as_share else f"{value:g}"
+
+    count = max(len(values), 1)
     top = max([v for v in values if v is not None] + [0.0])
-    scale = (CHART_H - 2 * PAD) / top if top > 0 else 0.0
-    step = (CHART_W - 2 * PAD) / max(len(values), 1)
-    base = CHART_H - PAD
+    base = CHART_H - CHART_BOTTOM
+    scale = (base - CHART_TOP) / top if top > 0 else 0.0
+    slot = (CHART_W - 2 * CHART_SIDE) / count
+    width = min(slot * 0.7, BAR_MAX)
+    centres = [CHART_SIDE + slot * (i + 0.5) for i in range(count)]
     parts = [f'<svg viewBox="0 0 {CHART_W} {CHART_H}" role="img" aria-label="{_e(title)}" '
              f'xmlns="http://www.w3.org/2000/svg"><title>{_e(title)}</title>',
-             f'<line x1="{PAD}" y1="{base}" x2="{CHART_W - PAD}" y2="{base}" stroke="#8c959f" stroke-width="1"/>']
+             f'<line x1="{CHART_SIDE}" y1="{base}" x2="{CHART_W - CHART_SIDE}" y2="{base}" stroke="#8c959f" '
+             'stroke-width="1"/>']
     for i, value in enumerate(values):
-        x = PAD + i * step + step * 0.15
-        width = step * 0.7
+        x = centres[i] - width / 2
         if value is None:
             parts.append(f'<rect x="{x:.1f}" y="{base - 2}" width="{width:.1f}" height="2" fill="#d0d7de"/>')
             continue
         height = max(value * scale, 1.0)  # a day with a report and a zero still shows, as a 1-px line
-        label = f"{value:.1%}" if as_share else f"{value:g}"
         parts.append(f'<rect x="{x:.1f}" y="{base - height:.1f}" width="{width:.1f}" height="{height:.1f}" '
-                     f'fill="{colour}"><title>{_e(label)}</title></rect>')
+                     f'fill="{colour}"><title>{_e(fmt(value))}</title></rect>')
         extra = overlay[i] if overlay is not None else None
         if extra:
             h2 = extra * scale
             parts.append(f'<rect x="{x:.1f}" y="{base - h2:.1f}" width="{width:.1f}" height="{h2:.1f}" '
                          f'fill="{overlay_colour}"><title>{_e(f"{extra:g}")}</title></rect>')
-    top_label = f"{top:.1%}" if as_share else f"{top:g}"
-    parts.append(f'<text x="{PAD}" y="{PAD - 5}" font-size="14" fill="#59636e">max {_e(top_label)}</text>')
+        if len(values) <= VALUE_LABELS:
+            parts.append(text(centres[i], base - height - 5, fmt(value), "middle"))
+    if len(values) > VALUE_LABELS:
+        parts.append(text(CHART_SIDE, CHART_TOP - 7, f"max {fmt(top)}", "start"))
+    dated = range(len(days)) if len(days) <= DATE_LABELS else (0, len(days) - 1)
+    for i in dated:
+        # The outermost dates are pinned to the chart's edges so a long axis never cuts them off.
+        anchor = "middle" if len(days) <= DATE_LABELS else ("start" if i == 0 else "end")
+        x = centres[i] if anchor == "middle" else (CHART_SIDE if i == 0 else CHART_W - CHART_SIDE)
+        parts.append(text(x, CHART_H - 5, f"{days[i]:%m-%d}", anchor))
     parts.append("</svg>")
     return "".join(parts)
 
 
 def _charts(trend: Trend) -> str:
-    def series(figure: Callable[[TrendPoint], float]) -> List[Optional[float]]:
-        return daily_series(trend, figure)
+    days = chart_days(trend)
+    by_day = {p.day: p for p in trend.recent}
 
-    span = f"{trend.today.day - timedelta(days=COMPARE_DAYS):%m-%d} → {trend.today.day:%m-%d}"
+    def series(figure: Callable[[TrendPoint], float]) -> List[Optional[float]]:
+        return [figure(by_day[d]) if d in by_day else None for d in days]
+
+    span = f"{days[0]:%m-%d} → {days[-1]:%m-%d}" if len(days) > 1 else f"{days[0]:%m-%d}, the first report"
+    if any(d not in by_day for d in days):
+        span += " (grey stub: no report)"
     figures = [
-        ("Jobs per day (red: failed)", bar_chart("jobs per day", series(lambda p: p.total_jobs), colour="#0969da",
+        ("Jobs per day (red: failed)", bar_chart("jobs per day", series(lambda p: p.total_jobs), days,
+                                                 colour="#0969da",
                                                  overlay=series(lambda p: p.by_state.get("Failed", 0)))),
-        ("Failed share", bar_chart("failed share", series(lambda p: p.failed_share), colour="#cf222e",
+        ("Failed share", bar_chart("failed share", series(lambda p: p.failed_share), days, colour="#cf222e",
                                    as_share=True)),
-        ("Images flagged (dark: acted on)", bar_chart("images flagged", series(lambda p: p.flagged),
+        ("Images flagged (dark: acted on)", bar_chart("images flagged", series(lambda p: p.flagged), days,
                                                       colour="#d4a72c", overlay=series(lambda p: p.acted),
                                                       overlay_colour="#7d4e00")),
-        ("Images inspected", bar_chart("images inspected", series(lambda p: p.inspected), colour="#8250df")),
+        ("Images inspected", bar_chart("images inspected", series(lambda p: p.inspected), days, colour="#8250df")),
     ]
     return '<div class="charts">' + "".join(
-        f"<figure>{svg}<figcaption>{_e(caption)}, {_e(span)} (grey stub: no report)</figcaption></figure>"
-        for caption, svg in figures) + "</div>"
+        f"<figure>{svg}<figcaption>{_e(caption)}, {_e(span)}</figcaption></figure>" for caption, svg in figures) + \
+        "</div>"
 
 
 def _trend(trend: Optional[Trend]) -> str:
@@ -132,7 +184,7 @@ def _trend(trend: Optional[Trend]) -> str:
         return _none("no trend: the history index was not read")
     if not trend.has_history:
         return _none(f"No earlier report in the last {COMPARE_DAYS} days to compare with yet.") + _charts(trend)
-    table = _table(TREND_HEADERS, trend_table(trend), numeric=(1, 2, 3, 4, 5))
+    table = _table(TREND_HEADERS, trend_table(trend), numeric=(1, 2, 3, 4, 5), wrap=(0,), cards=False)
     note = (f"<p>Against yesterday and the mean of the {plural(trend.days_compared, 'day')} with a report in the last "
             f"{COMPARE_DAYS}.</p>")
     return note + _charts(trend) + table
@@ -143,7 +195,7 @@ def _jobs(lines: Sequence[Any], total: int) -> str:
         return _none()
     table = _table(("Job", "Name", "Type", "State", "Created", "Age", "Code", "Message"),
                    [(j.job_id, j.name, j.type, j.state, utc(j.created), age_text(j.age_seconds), j.code, j.message)
-                    for j in lines])
+                    for j in lines], wrap=(0, 1, 7))
     more = f"<p>… and {total - len(lines)} more</p>" if total > len(lines) else ""
     return table + more
 
@@ -158,14 +210,14 @@ def _objects(summary: ReportSummary) -> str:
         return facts + _none("no flagged or failed objects")
     # The key first: on a phone it is what is read before the table scrolls sideways.
     return facts + _table(("Object", "Type", "Offsets", "Size", "Action", "State", "Error", "Job"), rows,
-                          numeric=(2, 3))
+                          numeric=(2, 3), wrap=(0, 4, 6, 7))
 
 
 def _uploads(summary: ReportSummary) -> str:
     if summary.uploads is None:
         return ""
     rows = batch_rows(summary)
-    content = f"<p>{_e(uploads_line(summary))}</p>" + (_table(BATCH_HEADERS, rows, numeric=(1, 4)) if rows
+    content = f"<p>{_e(uploads_line(summary))}</p>" + (_table(BATCH_HEADERS, rows, numeric=(1, 4), wrap=(2, 5)) if rows
                                                        else _none("no batch jobs"))
     return _section("Coalesced uploads", "uploads", content)
 
@@ -173,7 +225,8 @@ def _uploads(summary: ReportSummary) -> str:
 def _inventories(summary: ReportSummary) -> str:
     if not summary.inventories:
         return ""
-    return _section("Inventory", "inventory", _table(INVENTORY_HEADERS, inventory_rows(summary), numeric=(3, 4)))
+    return _section("Inventory", "inventory", _table(INVENTORY_HEADERS, inventory_rows(summary), numeric=(3, 4),
+                                                     wrap=(0, 1, 5, 6, 7)))
 
 
 def render_html(summary: ReportSummary, trend: Optional[Trend] = None) -> str:
@@ -186,10 +239,10 @@ def render_html(summary: ReportSummary, trend: Optional[Trend] = None) -> str:
               + (f" (threshold {summary.fail_above:.1%})" if summary.fail_above is not None else "")),
              ("API calls", summary.api_calls)]
     counts = _table(("Type", "Tag / workflow", "State", "Jobs"),
-                    [(r.type, r.group, r.state, r.count) for r in summary.counts], numeric=(3,)) \
+                    [(r.type, r.group, r.state, r.count) for r in summary.counts], numeric=(3,), wrap=(1,)) \
         if summary.counts else _none()
     rules = _table(("Rule", "Next window starts", "Last job"),
-                   [(c.rule, utc(c.next_window_start), c.last_job_id) for c in summary.checkpoints]) \
+                   [(c.rule, utc(c.next_window_start), c.last_job_id) for c in summary.checkpoints], wrap=(0, 2)) \
         if summary.checkpoints else _none("no checkpoints")
     notes = all_notes(summary, trend)
     body = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Callable, Dict, List, Optional, Tuple
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -122,6 +122,16 @@ def compare(points: List[TrendPoint], today: TrendPoint, days: int = COMPARE_DAY
                      mean=sum(get(p) for p in earlier) / len(earlier) if earlier else None)
             for name, share, get in figures]
     return Trend(today=today, rows=rows, days_compared=len(earlier), recent=earlier + [today])
+
+
+def chart_days(trend: Trend) -> List[date]:
+    """The days a chart shows, oldest first: from the first day with a report (at most COMPARE_DAYS back) to today.
+
+    A first report is one bar, not one bar among 30 empty days; the axis grows as the history does.
+    """
+    today = trend.today.day
+    first = max(min((p.day for p in trend.recent), default=today), today - timedelta(days=COMPARE_DAYS))
+    return [first + timedelta(days=n) for n in range((today - first).days + 1)]
 
 
 # --- the index in COS ----------------------------------------------------------------------------------
