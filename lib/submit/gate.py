@@ -21,19 +21,23 @@ class Gate(NamedTuple):
         return self.plan is None
 
 
-def gate(settings: Settings, deps: Deps, body: JobBody, count: Count, source: PlanSource) -> Gate:
+def gate(settings: Settings, deps: Deps, body: JobBody, count: Count, source: PlanSource, *,
+         renew: bool = False) -> Gate:
     """Send (count the job on today's ledger) or hold it as a plan; call it under the source's claim, before the job.
 
     A plan already stored for this source answers first: pending or declined or expired, nothing is sent; confirmed,
-    the job exists (the caller's ensure_job finds it by name). One GET, then the ledger's listings and one PUT."""
+    the job exists (the caller's ensure_job finds it by name). One GET, then the ledger's listings and one PUT.
+    `renew`: a declined or expired plan concerned an earlier window held in the same place; this one is judged anew."""
     est = estimate(settings, count)
     plans = PlanStore(deps.client, settings.state_prefix, deps.clock)
-    stored = plans.get(plan_id_of(source.kind, source.claim))
+    # Without a cap nothing is ever held, so there is no plan to meet (a timer rule still follows its declines).
+    stored = plans.get(plan_id_of(source.kind, source.claim)) if any_cap(settings) else None
     if stored is not None and stored.status != "confirmed":
         if stored.expired(deps.clock(), settings.plan_expiry_days):
             stored = plans.decide(stored, "expired")
             logs.log("plan_expired", plan_id=stored.plan_id, job_name=stored.body.Name)
-        return Gate(est, stored)
+        if not (renew and stored.status in ("declined", "expired") and stored.body.Name != body.Name):
+            return Gate(est, stored)
     ledger = SpendLedger(deps.client, settings, deps.clock, deps.sleep, owner=deps.owner)
     # Without a cap nothing can be held: the job is only counted, without the day's claim.
     held = ledger.reserve(body.Name, est, lambda today: cap_reason(settings, est, today), override=not any_cap(settings))
@@ -42,7 +46,7 @@ def gate(settings: Settings, deps: Deps, body: JobBody, count: Count, source: Pl
                  method=count.method, cost=None if est.cost is None else str(est.cost), currency=est.currency)
         return Gate(est)
     plan = plans.hold(HeldPlan(plan_id=plan_id_of(source.kind, source.claim), source=source, body=body, estimate=est,
-                               reason=held.reason, held_at=deps.clock()))
+                               reason=held.reason, held_at=deps.clock()), renew=renew)
     logs.log("job_held", plan_id=plan.plan_id, job_name=body.Name, objects=count.objects, complete=count.complete,
              method=count.method, cost=None if est.cost is None else str(est.cost), currency=est.currency,
              reason=plan.reason)

@@ -1,17 +1,20 @@
 """Timer ticks: one job per window of a rule, the checkpoint moved only after the job exists."""
 
 from datetime import datetime, timedelta
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 from lib import logs
-from lib.client import JobDetail
+from lib.client import CiClient, JobDetail
 from lib.config import Settings
-from lib.errors import AppError
+from lib.errors import AppError, PlanError, TamperedStateError
 from lib.events import TimerEvent
 from lib.jobs import JobBody, JobInput, build_job_body, timer_job_name
+from lib.plans import HeldPlan, PlanSource, PlanStore, plan_id_of
+from lib.spend import Count, Estimate
 from lib.state import Checkpoint, Lease, StateStore
 from lib.submit.ensure import ensure_job
-from lib.submit.run import Deps, SubmitResult, check_safety, job_ref, lease_ttl
+from lib.submit.gate import gate, held_note
+from lib.submit.run import Deps, HeldJob, JobRef, SubmitResult, check_safety, job_ref, lease_ttl
 from lib.windows import CLOCK_SKEW, Window, as_utc, compact, format_ci_time, format_duration, format_utc
 
 # A run re-plans when the checkpoint moved between its plan and its claim; more than twice in a row means a storm.
@@ -21,14 +24,19 @@ REPLANS = 3
 # Time than this is not finished as stored: a forged one could aim the first job, and so the checkpoint, at any old
 # hour, and the next tick would re-scan everything since.
 FIRST_CLAIM_HORIZON = timedelta(days=1)
+# Declined windows followed from the checkpoint in one tick; more means something keeps declining every window.
+DECISIONS_FOLLOWED = 20
 
 
 def rule_of(settings: Settings, event: TimerEvent) -> str:
     return settings.rule_name or event.trigger_name
 
 
-def plan_timer_window(settings: Settings, end: datetime, checkpoint: Optional[Checkpoint]) -> Optional[Window]:
-    """The window a tick at `end` covers; None when an earlier run already covered it."""
+def plan_timer_window(settings: Settings, end: datetime, checkpoint: Optional[Checkpoint],
+                      after: Optional[datetime] = None) -> Optional[Window]:
+    """The window a tick at `end` covers; None when an earlier run already covered it.
+
+    `after`: where an incremental rule goes on from when the operator declined the windows after its checkpoint."""
     end = as_utc(end)
     kind = settings.window.kind
     if kind == "all":
@@ -36,7 +44,10 @@ def plan_timer_window(settings: Settings, end: datetime, checkpoint: Optional[Ch
     if kind == "lookback":
         assert settings.window.lookback is not None
         return Window(end - settings.window.lookback, end)
-    start = as_utc(checkpoint.end) if checkpoint else end - settings.first_run_lookback
+    if after is not None:
+        start = as_utc(after)
+    else:
+        start = as_utc(checkpoint.end) if checkpoint else end - settings.first_run_lookback
     if start >= end:
         return None
     return Window(start, end)
@@ -47,9 +58,31 @@ def timer_body(settings: Settings, rule: str, window: Window) -> JobBody:
     return build_job_body(settings, name, JobInput(Prefix=settings.input_prefix), window)
 
 
-def window_claim(rule: str, checkpoint: Optional[Checkpoint]) -> str:
-    """The claim on the window that starts at the checkpoint: every run planning from it contends for this one."""
+def window_claim(rule: str, checkpoint: Optional[Checkpoint], after: Optional[datetime] = None) -> str:
+    """The claim on the window that starts at the checkpoint (or where declined windows end): every run planning
+    from it contends for this one, and a plan held for that window is found by it."""
+    if after is not None:
+        return f"{rule}@{compact(after)}"
     return f"{rule}@{compact(checkpoint.end) if checkpoint else 'first'}"
+
+
+def count_window(settings: Settings, client: CiClient, window: Window) -> Count:
+    """The objects a Prefix job over the window would process, listed up to COUNT_LIMIT (then: at least)."""
+    counted = client.count_objects(settings.input_prefix, window.start, window.end, settings.count_limit)
+    prefix = "the whole bucket" if settings.whole_bucket else settings.input_prefix
+    return Count(objects=counted.objects, complete=counted.complete,
+                 method=f"listing {prefix} in the window ({counted.calls} listing request{'s' * (counted.calls != 1)})")
+
+
+def timer_source(settings: Settings, rule: str, claim: str, window: Window) -> PlanSource:
+    return PlanSource(kind="timer", claim=claim, rule=rule, window_start=window.start, window_end=window.end)
+
+
+def held_result(rule: str, plan: HeldPlan, note: str = "") -> SubmitResult:
+    """A tick that sent nothing because its window's job is held (or waits for a decision on it)."""
+    line = "; ".join(n for n in (note, held_note(plan)) if n)
+    logs.log("timer_held", rule=rule, plan_id=plan.plan_id, job_name=plan.body.Name, status=plan.status)
+    return SubmitResult(trigger="timer", rule=rule, held=[HeldJob.of(plan)], note=line)
 
 
 def submit_timer(settings: Settings, event: TimerEvent, deps: Deps) -> SubmitResult:
@@ -110,7 +143,7 @@ def window_timer(settings: Settings, event: TimerEvent, deps: Deps) -> SubmitRes
         assert window is not None
         body = timer_body(settings, rule, window)
         with store.holding(_proposal(deps, body.Name, window, body), lease_ttl(settings, deps.time_limit)):
-            result = _timer_result(settings, rule, window, *ensure_job(deps.client, body, deps.sleep))
+            result = _lookback_job(settings, deps, rule, window, body)
     else:
         result = incremental_timer(settings, event, deps, rule, store)
     if store.tampered:
@@ -132,7 +165,11 @@ def incremental_timer(settings: Settings, event: TimerEvent, deps: Deps, rule: s
     checkpoint = store.read_checked_checkpoint(rule, settings.job_name_prefix)
     check = timer_claim_check(settings, rule, event.time)
     for replan in range(REPLANS):
-        window = plan_timer_window(settings, event.time, checkpoint)
+        after, waiting = after_decisions(settings, deps, rule, checkpoint, store)
+        if waiting is not None:
+            return held_result(rule, waiting, "the window after the checkpoint waits for a decision; nothing new "
+                                              "was planned")
+        window = plan_timer_window(settings, event.time, checkpoint, after)
         if window is None:
             assert checkpoint is not None
             if checkpoint.lease_id:
@@ -143,7 +180,7 @@ def incremental_timer(settings: Settings, event: TimerEvent, deps: Deps, rule: s
             logs.log("timer_skip", rule=rule, reason=note)
             return SubmitResult(trigger="timer", rule=rule, note=note)
         body = timer_body(settings, rule, window)
-        proposal = _proposal(deps, window_claim(rule, checkpoint), window, body)
+        proposal = _proposal(deps, window_claim(rule, checkpoint, after), window, body)
         with store.holding(proposal, lease_ttl(settings, deps.time_limit), check) as lease:
             # Work from the state as it is now that the claim is ours: a run may have moved the checkpoint meanwhile.
             latest = store.read_checked_checkpoint(rule, settings.job_name_prefix)
@@ -202,14 +239,111 @@ def _timer_job(settings: Settings, store: StateStore, deps: Deps, rule: str, lea
         # Taking over a claim a failed run left: finish exactly its window so windows never overlap.
         window = Window(lease.window_start, lease.window_end or window.end)
         body = timer_body(settings, rule, window)
+    checked = gate(settings, deps, body, count_window(settings, deps.client, window),
+                   timer_source(settings, rule, lease.lease_id, window))
+    if checked.plan is not None:
+        return held_result(rule, checked.plan)
     job, created = ensure_job(deps.client, body, deps.sleep)
     store.write_checkpoint(Checkpoint(rule=rule, end=window.end, job_id=job.JobId, job_name=job.Name,
                                       lease_id=lease.lease_id))
-    return _timer_result(settings, rule, window, job, created)
+    return _timer_result(settings, rule, window, job, created, checked.estimate)
 
 
-def _timer_result(settings: Settings, rule: str, window: Window, job: JobDetail, created: bool) -> SubmitResult:
+def _lookback_job(settings: Settings, deps: Deps, rule: str, window: Window, body: JobBody) -> SubmitResult:
+    """A rule without a checkpoint (WINDOW=all or a duration): one plan per rule, renewed once decided."""
+    checked = gate(settings, deps, body, count_window(settings, deps.client, window),
+                   timer_source(settings, rule, f"{rule}@{settings.window.kind}", window), renew=True)
+    if checked.plan is not None:
+        return held_result(rule, checked.plan)
+    return _timer_result(settings, rule, window, *ensure_job(deps.client, body, deps.sleep), checked.estimate)
+
+
+def _timer_result(settings: Settings, rule: str, window: Window, job: JobDetail, created: bool,
+                  estimate: Optional[Estimate] = None) -> SubmitResult:
     logs.log("job_created" if created else "job_found", rule=rule, job_id=job.JobId, job_name=job.Name,
              window_start=format_ci_time(window.start) if window.start else None,
              window_end=format_ci_time(window.end))
-    return SubmitResult(trigger="timer", rule=rule, jobs=[job_ref(job, created, f"Prefix={settings.input_prefix}", window)])
+    return SubmitResult(trigger="timer", rule=rule,
+                        jobs=[job_ref(job, created, f"Prefix={settings.input_prefix}", window, estimate)])
+
+
+def after_decisions(settings: Settings, deps: Deps, rule: str, checkpoint: Optional[Checkpoint],
+                    store: StateStore) -> Tuple[Optional[datetime], Optional[HeldPlan]]:
+    """(where the rule goes on when the operator declined the windows after its checkpoint, a plan still waiting).
+
+    A plan read back is input: a decided one is followed only if it is this rule's window from exactly where the
+    chain stands and ends by the clock; otherwise it is named as tampered and the rule plans from the checkpoint."""
+    plans = PlanStore(deps.client, settings.state_prefix, deps.clock)
+    after: Optional[datetime] = None
+    start = as_utc(checkpoint.end) if checkpoint else None
+    for _ in range(DECISIONS_FOLLOWED):
+        plan = plans.get(plan_id_of("timer", window_claim(rule, checkpoint, after)))
+        store.tampered.extend(e for e in plans.tampered if e not in store.tampered)
+        if plan is None or plan.status == "confirmed":
+            return after, None
+        if plan.expired(deps.clock(), settings.plan_expiry_days):
+            plan = plans.decide(plan, "expired")
+            logs.log("plan_expired", plan_id=plan.plan_id, job_name=plan.body.Name)
+        if plan.status == "pending":
+            return after, plan
+        problem = _decided_window_problem(settings, rule, plan, start, deps.clock())
+        if problem:
+            error = TamperedStateError(f"plan {plan.plan_id} {problem}; it is ignored and the rule plans from its "
+                                       "checkpoint")
+            store.tampered.append(error)
+            logs.log("state_tampered", key=plans.key(plan.plan_id), error=str(error))
+            return after, None
+        assert plan.source.window_end is not None
+        after = start = as_utc(plan.source.window_end)
+        logs.log("timer_declined_window", rule=rule, plan_id=plan.plan_id, status=plan.status,
+                 window_end=format_utc(after))
+    return after, None
+
+
+def _decided_window_problem(settings: Settings, rule: str, plan: HeldPlan, start: Optional[datetime],
+                            now: datetime) -> str:
+    source = plan.source
+    if source.rule != rule or source.window_start is None or source.window_end is None:
+        return f"is not a window of rule {rule!r}"
+    begin, end = as_utc(source.window_start), as_utc(source.window_end)
+    if start is not None and begin != start:
+        return f"covers a window from {format_utc(begin)}, not from {format_utc(start)} where the rule stands"
+    if start is None and end - begin != settings.first_run_lookback:
+        return f"covers a first window of {format_duration(end - begin)}, not FIRST_RUN_LOOKBACK"
+    if not begin < end <= as_utc(now) + CLOCK_SKEW:
+        return f"covers a window ending at {format_utc(end)}, not before this function's clock {format_utc(now)}"
+    if plan.body != timer_body(settings, rule, Window(begin, end)):
+        return "holds a body that is not this rule's job for its window"
+    return ""
+
+
+def confirm_held(settings: Settings, deps: Deps, plan: HeldPlan, store: StateStore) -> JobRef:
+    """Send a held timer window's job (under its window's claim) and move the checkpoint to its end."""
+    source = plan.source
+    if source.rule is None or source.window_end is None:
+        raise PlanError(f"plan {plan.plan_id} names no rule window; decline it")
+    rule, window = source.rule, Window(source.window_start, source.window_end)
+    body = timer_body(settings, rule, window)
+    from lib.submit.confirm import held_body_problem
+
+    problem = held_body_problem(plan, body)
+    if problem:
+        raise PlanError(f"plan {plan.plan_id}: {problem}")
+    if source.claim in (f"{rule}@lookback", f"{rule}@all"):
+        with store.holding(_proposal(deps, body.Name, window, body), lease_ttl(settings, deps.time_limit)):
+            job, created = ensure_job(deps.client, body, deps.sleep)
+        return job_ref(job, created, f"Prefix={settings.input_prefix}", window, plan.estimate)
+    proposal = _proposal(deps, source.claim, window, body)
+    with store.holding(proposal, lease_ttl(settings, deps.time_limit), timer_claim_check(settings, rule, window.end)):
+        checkpoint = store.read_checked_checkpoint(rule, settings.job_name_prefix)
+        if checkpoint is not None and as_utc(checkpoint.end) > as_utc(window.start or window.end) and \
+                checkpoint.job_name != body.Name:
+            raise PlanError(f"plan {plan.plan_id}: rule {rule}'s checkpoint already stands at "
+                            f"{format_utc(checkpoint.end)} (job {checkpoint.job_id}), past the held window's start; "
+                            "sending it would scan objects twice. Decline it")
+        job, created = ensure_job(deps.client, body, deps.sleep)
+        store.write_checkpoint(Checkpoint(rule=rule, end=window.end, job_id=job.JobId, job_name=job.Name,
+                                          lease_id=source.claim))
+    logs.log("job_created" if created else "job_found", rule=rule, job_id=job.JobId, job_name=job.Name,
+             plan_id=plan.plan_id)
+    return job_ref(job, created, f"Prefix={settings.input_prefix}", window, plan.estimate)
