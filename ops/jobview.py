@@ -11,6 +11,7 @@ from lib.report.classify import group_of
 from lib.report.models import ObjectLine
 from lib.report.objects import read_job_objects as report_objects
 from lib.report.render import plural, table
+from lib.submit.ensure import describe_input
 from lib.windows import CST, as_utc, parse_ci_time
 
 # Human output uses one zone: UTC (as the report and every job name do); `--tz CST` shows CI's own +08:00 instead.
@@ -41,8 +42,10 @@ def show_ci_time(text: str, zone: str) -> str:
 
 
 def jobs_table(jobs: Sequence[JobDetail], zone: str) -> str:
-    rows = [(j.JobId, j.Type, group_of(j), j.State, show_ci_time(j.CreationTime, zone), j.Name) for j in jobs]
-    return table(("JOB", "TYPE", "TAG/WORKFLOW", "STATE", "CREATED", "NAME"), rows) + "\n"
+    """One row per job; INPUT is what CI holds for it (lib.submit.ensure.describe_input), never a setting."""
+    rows = [(j.JobId, j.Type, group_of(j), j.State, show_ci_time(j.CreationTime, zone), j.Name,
+             describe_input(j) or "-") for j in jobs]
+    return table(("JOB", "TYPE", "TAG/WORKFLOW", "STATE", "CREATED", "NAME", "INPUT"), rows) + "\n"
 
 
 @dataclass
