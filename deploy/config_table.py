@@ -13,7 +13,7 @@ from typing import Any, List, Optional
 
 from pydantic import SecretStr
 
-from lib.config import DECLARED, ENV_NAMES, FIELD_BY_ENV, Settings, WindowSpec
+from lib.config import DECLARED, ENV_NAMES, FIELD_BY_ENV, STRICT_BOOLEANS, Settings, WindowSpec, accepted_words
 from lib.windows import format_duration
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,6 +70,7 @@ def render_markdown() -> str:
         "INSPECT_PROCESS_TYPE=DeleteObject) unless the function-wide settings already do, and then its INPUT_PREFIX",
         "must lie inside the function-wide one. A refused key is named in the error (see [security.md](security.md)).",
         "",
+        *_switches(),
         "| Variable | What it does | Default | Allowed values | Timer override |",
         "|---|---|---|---|---|",
     ]
@@ -83,6 +84,18 @@ def render_markdown() -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _switches() -> List[str]:
+    """What the true/false settings accept, from lib.config: the strict ones (Setting(strict=True)) by name."""
+    strict = sorted(f for f in STRICT_BOOLEANS)
+    loose = sorted(f for f, info in Settings.model_fields.items() if info.annotation is bool and f not in strict)
+    lines = [f"Switches that move or delete objects ({', '.join(f'`{ENV_NAMES[f]}`' for f in strict)}) take "
+             f"{accepted_words(strict[0])}: `yes`, `on` or `1` is an error naming the variable."] if strict else []
+    if loose:
+        lines.append(f"The other switches ({', '.join(f'`{ENV_NAMES[f]}`' for f in loose)}) take "
+                     f"{accepted_words(loose[0])}.")
+    return [*lines, ""] if lines else []
 
 
 def yaml_comment(env: str) -> str:

@@ -31,14 +31,17 @@ class Setting:
     """How a Settings field is set and documented, declared once with it as ``Annotated[type, Setting(...)]``;
     ENV_NAMES, OVERRIDABLE and the other tables below, and docs/configuration.md, are derived from these."""
 
-    __slots__ = ("env", "timer", "what", "allowed", "error")
+    __slots__ = ("env", "timer", "what", "allowed", "error", "strict")
 
-    def __init__(self, env: str, *, timer: str, what: str, allowed: str, error: Optional[str] = None):
+    def __init__(self, env: str, *, timer: str, what: str, allowed: str, error: Optional[str] = None,
+                 strict: bool = False):
         self.env = env  # the environment variable
         self.timer = timer  # one of TIMER_OVERRIDES
         self.what = what  # what it does, for docs/configuration.md and serverless.yml's comments
         self.allowed = allowed  # the values it takes, in words
         self.error = error  # a Literal field's "must be ..." for a value outside its choices (None: "must be one of")
+        # A bool switch that moves or deletes objects (or widens what is): only true/false, never yes/on/1 (STRICT_WORDS)
+        self.strict = strict
 
     def __repr__(self) -> str:
         return f"Setting({self.env!r}, timer={self.timer!r})"
@@ -51,8 +54,10 @@ _INVENTORY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # CI's job-name alphabet, checked per character: a regex over the CJK range takes ~2 ms to compile, per pattern,
 # on every cold start.
 _NAME_ASCII = frozenset(string.ascii_letters + string.digits + "_-")
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off", ""}
+# What a bool setting accepts, in any letter case; empty is false (every bool's default). A strict switch (one that
+# moves or deletes objects) takes only the two words: a `yes` once turned INSPECT_AUTO_PROCESS on unseen (issue 27).
+LOOSE_WORDS = (("true", "1", "yes", "on"), ("false", "0", "no", "off"))
+STRICT_WORDS = (("true",), ("false",))
 
 
 def is_name_char(c: str) -> bool:
@@ -113,7 +118,7 @@ class Settings(BaseModel):
     inspect_auto_process: Annotated[bool, Setting(
         "INSPECT_AUTO_PROCESS", timer="narrows only",
         what="Whether CI acts on an abnormal image itself (see INSPECT_PROCESS_TYPE).",
-        allowed="true or false")] = False
+        allowed="true or false", strict=True)] = False
     inspect_process_type: Annotated[Literal["BackupObject", "SwitchObjectToPrivate", "DeleteObject"], Setting(
         "INSPECT_PROCESS_TYPE", timer="narrows only",
         what="What CI does to an abnormal image when INSPECT_AUTO_PROCESS is true.",
@@ -181,7 +186,7 @@ class Settings(BaseModel):
     allow_delete_whole_bucket: Annotated[bool, Setting(
         "ALLOW_DELETE_WHOLE_BUCKET", timer="no",
         what="Safety catch: DeleteObject over the whole bucket is refused unless true.",
-        allowed="true or false")] = False
+        allowed="true or false", strict=True)] = False
     # the guard against a surprise bill: lib.spend (counts, prices, the day's ledger) and lib.plans (held jobs)
     price_per_1000_images: Annotated[Optional[Decimal], Setting(
         "PRICE_PER_1000_IMAGES", timer="no",
@@ -578,6 +583,8 @@ def _declaration_problem(annotation: Any, marks: list, owners: Mapping[str, str]
     for name, needed in _PROSE.items():
         if not (getattr(mark, name) or "").strip():
             return f"{name}={getattr(mark, name)!r} is empty; write {needed} (docs/configuration.md shows it)"
+    if mark.strict is not False and not (mark.strict is True and annotation is bool):
+        return f"strict={mark.strict!r}: only a bool field may be strict=True (it then takes only true or false)"
     choices = _choices(annotation)
     if mark.error is not None and not choices:
         return "error= is only for a Literal field; the other fields' validators word their own errors"
@@ -604,6 +611,7 @@ SECRET_FIELDS: FrozenSet[str] = frozenset(f for f, info in Settings.model_fields
 FUNCTION_WIDE: FrozenSet[str] = frozenset(f for f, s in DECLARED.items() if s.timer == "no")  # secrets too
 OVERRIDABLE: FrozenSet[str] = frozenset(f for f, s in DECLARED.items() if s.timer != "no")
 NARROWS_ONLY: FrozenSet[str] = frozenset(f for f, s in DECLARED.items() if s.timer == "narrows only")
+STRICT_BOOLEANS: FrozenSet[str] = frozenset(f for f, s in DECLARED.items() if s.strict)  # only true/false
 CHOICES: Dict[str, Tuple[str, ...]] = {f: _choices(info.annotation) for f, info in Settings.model_fields.items()
                                        if _choices(info.annotation)}
 PROCESS_TYPES = CHOICES["inspect_process_type"]
@@ -660,13 +668,24 @@ def webhook_target_problem(url: str, *, emulator: bool) -> str:
     return ""
 
 
+def accepted_words(field: str) -> str:
+    """Exactly what a bool setting accepts, in words: its errors and docs/configuration.md say this, nothing looser."""
+    if field in STRICT_BOOLEANS:
+        return "true or false (any letter case; empty means false), nothing else"
+    true, false = LOOSE_WORDS
+    return f"true or false, or {', '.join(true[1:])} for true and {', '.join(false[1:])} for false (any letter " \
+           "case; empty means false)"
+
+
 def _coerce_bool(field: str, raw: str) -> bool:
     value = raw.strip().lower()
-    if value in _TRUE:
+    true, false = STRICT_WORDS if field in STRICT_BOOLEANS else LOOSE_WORDS
+    if value in true:
         return True
-    if value in _FALSE:
+    if value in false or value == "":
         return False
-    raise ValueError(f"{ENV_NAMES[field]}={raw!r}: must be true or false")
+    why = ": a switch that moves or deletes objects takes no yes, on or 1" if field in STRICT_BOOLEANS else ""
+    raise ValueError(f"{ENV_NAMES[field]}={raw!r}: must be {accepted_words(field)}{why}")
 
 
 

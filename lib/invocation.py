@@ -77,8 +77,11 @@ def check_narrower(function_wide: Settings, overridden: Settings) -> None:
 
 
 def handle(function: str, raw_event: Any, context: Any,
-           run: Callable[[Any, Settings, Invocation], Dict[str, Any]], *, environ: Mapping[str, str]) -> Dict[str, Any]:
-    """Parse, load settings from environ, run; a malformed event is a clean skip, anything else that fails raises."""
+           run: Callable[[Any, Settings, Invocation], Dict[str, Any]], *, environ: Mapping[str, str],
+           logged: Optional[Callable[[Dict[str, Any]], Dict[str, Any]]] = None) -> Dict[str, Any]:
+    """Parse, load settings from environ, run; a malformed event is a clean skip, anything else that fails raises.
+
+    `run_done` carries `logged(result)` (default: the result as `summary`): what the run did not log already."""
     logs.configure()
     # Before anything is read: no log line or result of this run may carry these, in any encoding (lib.logs).
     logs.keep_secrets(*(environ.get(k) for k in SECRET_VARIABLES), urls=[environ.get("REPORT_WEBHOOK_URL")])
@@ -99,7 +102,7 @@ def handle(function: str, raw_event: Any, context: Any,
         if clean != str(exc):
             exc.args = (clean,)  # SCF logs the raised error's text too
         raise
-    logs.log("run_done", function=function, request_id=rid, summary=summary)
+    logs.log("run_done", function=function, request_id=rid, **(logged(summary) if logged else {"summary": summary}))
     return _without_secrets(summary)
 
 

@@ -29,7 +29,7 @@ from lib.jobs import is_batch_job_id, is_our_job
 from lib.report.build import JOB_TYPES, build_report, connections_needed
 from lib.report.duplicates import describe, find_duplicates
 from lib.report.render import plural, render_summary_table, table
-from lib.windows import Window, as_utc, format_ci_time, parse_ci_time, parse_duration
+from lib.windows import Window, as_utc, format_ci_time, format_duration, parse_ci_time, parse_duration
 from ops import jobview
 from ops.credentials import find_credentials, profile_name
 from ops.jobview import TERMINAL, ZONES, JobObjectsView, state_word
@@ -483,6 +483,8 @@ def cmd_submit(cli: Cli) -> int:
     if isinstance(event, TimerEvent):
         window = plan_timer_window(settings, event.time, None)
         assert window is not None  # without a checkpoint an incremental window is never empty
+        if args.since and settings.window.kind != "incremental":
+            raise UsageError(_since_refusal(args.since, settings))
         if args.since:
             window = Window(event.time - _duration("--since", args.since), event.time)
         body = timer_body(settings, rule_of(settings, event), window)
@@ -510,10 +512,22 @@ def cmd_submit(cli: Cli) -> int:
     if args.json:
         cli.out_json({"name": body.Name, "xml": xml, **result})
         return EXIT_OK
-    cli.out(xml)
+    cli.out(xmltodict.unparse({"Request": body.to_sdk()}, pretty=True, indent="  "))  # for a person to read
     if "manifest" in result:
         cli.say(f"(would first write {result['manifest']['key']}:)\n{result['manifest']['text']}")
     return EXIT_OK
+
+
+def _since_refusal(since: str, settings: Settings) -> str:
+    """--since previews an incremental rule's window; under WINDOW=all or a look-back a run never uses it."""
+    if settings.window.lookback is None:
+        setting, covers = "WINDOW=all", "every object, with no time interval"
+    else:
+        length = format_duration(settings.window.lookback)
+        setting, covers = f"WINDOW={length}", f"the {length} before the tick"
+    return (f"--since {since}: {setting} fixes this rule's window ({covers}), so its runs never use --since, which "
+            "sets an incremental rule's window; drop --since to see the body this rule sends, or set "
+            "WINDOW=incremental to preview an incremental window")
 
 
 def cmd_report(cli: Cli) -> int:
@@ -590,6 +604,11 @@ def cmd_invoke(cli: Cli) -> int:
     return EXIT_PROBLEM if isinstance(summary, dict) and summary.get("problem") else EXIT_OK
 
 
+COALESCING_OFF = ("coalescing is off (UPLOAD_BATCH_SECONDS=0): each upload event becomes its own batch job, not a "
+                  "batch of this list; find it with `python -m ops jobs list --since 1d` (its INPUT names the object "
+                  "or manifest) and `jobs get JOB_ID`")
+
+
 def cmd_uploads(cli: Cli) -> int:
     """Batches of coalesced uploads in a range; with --key, the job(s) that key went into (exit 1 if none)."""
     args = cli.args
@@ -604,21 +623,26 @@ def cmd_uploads(cli: Cli) -> int:
                                     window.end, now=now, refused=refused)
     pending = upload_state.pending_uploads(client, settings, now=now, refused=refused)
     refusals = sorted({str(r.error) for r in refused})
+    # Coalescing off: each upload event made its own job, so there are no batches to find it in (issue 27).
+    off = {} if settings.upload_batch_seconds else {"coalescing": False, "note": COALESCING_OFF}
     if args.key is not None:
         batches = [b for b in batches if args.key in b.keys]
         waiting = pending.get(args.key, [])
         if args.json:
             cli.out_json({"key": args.key, "batches": [b.model_dump(mode="json") for b in batches],
-                          "pending_slots": waiting})
+                          "pending_slots": waiting, **off})
         else:
+            missing = f"{args.key}: in no batch of this range and not pending"
             cli.out("".join(f"{args.key}: job {b.job_id or '(not created yet)'} {b.job_name}, slot "
                             f"{jobview.show_time(b.slot, cli.zone)}\n" for b in batches)
                     + "".join(f"{args.key}: pending in slot {s}\n" for s in waiting)
-                    + ("" if batches or waiting else f"{args.key}: in no batch of this range and not pending"))
+                    + ("" if batches or waiting else f"{missing}: {COALESCING_OFF}" if off else missing))
         return EXIT_OK if batches or waiting else EXIT_PROBLEM
     if args.json:
         cli.out_json({"batches": [b.model_dump(mode="json") for b in batches], "pending": len(pending),
-                      "refused": refusals})
+                      "refused": refusals, **off})
+    elif off and not batches:
+        cli.out(COALESCING_OFF)
     else:
         rows = [(jobview.show_time(b.slot, cli.zone), str(b.n), str(len(b.records)), str(len(b.keys)),
                  b.job_id or "-", b.state, b.job_name) for b in batches]
@@ -626,7 +650,7 @@ def cmd_uploads(cli: Cli) -> int:
                 + f"\n{len(batches)} batch{'' if len(batches) == 1 else 'es'}, "
                 f"{plural(sum(len(b.records) for b in batches), 'upload')}; {plural(len(pending), 'key')} pending"
                 + (f"; {plural(len(refusals), 'state object')} refused (forged or foreign, see --json)"
-                   if refusals else ""))
+                   if refusals else "") + (f"\n{COALESCING_OFF}" if off else ""))
     return EXIT_OK
 
 

@@ -10,7 +10,8 @@ from lib.escape import terminal
 from lib.report.classify import group_of
 from lib.report.models import ObjectLine
 from lib.report.objects import read_job_objects as report_objects
-from lib.report.render import plural, table
+from lib.report.render import outcome_text, plural, table
+from lib.submit.ensure import describe_input
 from lib.windows import CST, as_utc, parse_ci_time
 
 # Human output uses one zone: UTC (as the report and every job name do); `--tz CST` shows CI's own +08:00 instead.
@@ -41,8 +42,10 @@ def show_ci_time(text: str, zone: str) -> str:
 
 
 def jobs_table(jobs: Sequence[JobDetail], zone: str) -> str:
-    rows = [(j.JobId, j.Type, group_of(j), j.State, show_ci_time(j.CreationTime, zone), j.Name) for j in jobs]
-    return table(("JOB", "TYPE", "TAG/WORKFLOW", "STATE", "CREATED", "NAME"), rows) + "\n"
+    """One row per job; INPUT is what CI holds for it (lib.submit.ensure.describe_input), never a setting."""
+    rows = [(j.JobId, j.Type, group_of(j), j.State, show_ci_time(j.CreationTime, zone), j.Name,
+             describe_input(j) or "-") for j in jobs]
+    return table(("JOB", "TYPE", "TAG/WORKFLOW", "STATE", "CREATED", "NAME", "INPUT"), rows) + "\n"
 
 
 @dataclass
@@ -85,16 +88,22 @@ def _offsets(obj: ObjectLine) -> str:
     return "" if obj.begin_byte is None else f"bytes {obj.begin_byte}-{obj.end_byte}"
 
 
-def _outcome(obj: ObjectLine) -> str:
-    # A flagged image CI did not act on (INSPECT_AUTO_PROCESS=false) says so rather than leave a blank.
-    return obj.action or obj.error or ("left as is" if obj.suspicious else "")
+# Why a job has no per-object results, by its state: "(yet)" only where more may still come.
+NO_RESULTS = {
+    "Submitted": "no per-object results yet: the job has not started",
+    "Running": "no per-object results yet: the job is running",
+    "Success": "no per-object results: the job finished and its input matched no object",
+    "Failed": "no per-object results: the job failed before reaching any object (see code and message)",
+    "Cancel": "no per-object results: the job was cancelled before reaching any object",
+    "Pause": "no per-object results yet: the job is paused",
+}
 
 
-def objects_summary(objects: JobObjectsView) -> str:
+def objects_summary(objects: JobObjectsView, state: str) -> str:
     """`3 objects: 2 Success, 1 Failed; 1 image flagged, 1 acted on` (or why there is nothing to show)."""
     total = sum(objects.by_state.values())
     if not total:
-        return objects.notes[0] if objects.notes else "no per-object results (yet)"
+        return objects.notes[0] if objects.notes else NO_RESULTS.get(state, "no per-object results")
     states = ", ".join(f"{n} {state}" for state, n in objects.by_state.items())
     text = f"{plural(total, 'object')}: {states}"
     if objects.flagged:
@@ -110,12 +119,12 @@ def job_view(job: JobDetail, objects: JobObjectsView, zone: str) -> str:
             ("input", ", ".join(f"{k}={v}" for k, v in job.Input.items()) or "-")]
     if job.State == "Failed" or (job.Code and job.Code != "Success"):
         rows += [("code", job.Code), ("message", job.Message or "-")]
-    rows.append(("objects", objects_summary(objects)))
+    rows.append(("objects", objects_summary(objects, job.State)))
     width = max(len(k) for k, _ in rows)
     text = "\n".join(f"{k.ljust(width)}  {terminal(v)}" for k, v in rows) + "\n"
     if objects.notable:
         text += "\n" + table(("OBJECT", "STATE", "FOUND", "OFFSETS", "ACTION/ERROR"),
-                             [(o.key, o.state, o.suspicious_type, _offsets(o), _outcome(o))
+                             [(o.key, o.state, o.suspicious_type, _offsets(o), outcome_text(o))
                               for o in objects.notable]) + "\n"
     return text
 

@@ -15,6 +15,7 @@ from lib.report.render import (
     INVENTORY_HEADERS,
     TITLE,
     TREND_HEADERS,
+    action_text,
     age_text,
     all_notes,
     batch_rows,
@@ -204,7 +205,7 @@ def _objects(summary: ReportSummary) -> str:
     o = summary.objects
     facts = (f"<p>{o.inspected} inspected, {o.suspicious} flagged, {o.acted} acted on; "
              f"{plural(o.jobs_without_results, 'job')} without per-object results.</p>")
-    rows = [(x.key, x.suspicious_type, offsets_text(x), x.suspicious_size, x.action, x.state, x.error,
+    rows = [(x.key, x.suspicious_type, offsets_text(x), x.suspicious_size, action_text(x), x.state, x.error,
              f"{job.name} ({job.job_id})") for job in summary.jobs_with_objects for x in job.objects]
     if not rows:
         return facts + _none("no flagged or failed objects")

@@ -33,6 +33,21 @@ def age_text(seconds: Optional[int]) -> str:
     return format_duration(timedelta(seconds=seconds)) if seconds is not None else "?"
 
 
+# A flagged image CI did not act on (INSPECT_AUTO_PROCESS=false, or no action reported): the same words in `jobs get`,
+# the chat message, and every report format, never a blank in one and other words in another (issue 27).
+LEFT_IN_PLACE = "flagged, left in place (CI took no action)"
+
+
+def action_text(obj: ObjectLine) -> str:
+    """What CI did to the object: its action, or LEFT_IN_PLACE for a flagged image it did nothing to."""
+    return obj.action or (LEFT_IN_PLACE if obj.suspicious else "")
+
+
+def outcome_text(obj: ObjectLine) -> str:
+    """One ACTION/ERROR cell: the action, else the error, else LEFT_IN_PLACE for a flagged image."""
+    return obj.action or obj.error or action_text(obj)
+
+
 def offsets_text(obj: ObjectLine) -> str:
     if obj.begin_byte is None and obj.end_byte is None:
         return ""
@@ -91,7 +106,7 @@ def render_message(summary: ReportSummary, *, style: str = "markdown", report_ke
         lines.append(bold.format(f"flagged images: {objects.suspicious} (acted on {objects.acted})"))
         flagged = _flagged(summary)
         for obj in flagged[:MESSAGE_ITEMS]:
-            detail = ", ".join(p for p in (obj.suspicious_type, offsets_text(obj), obj.action or "no action") if p)
+            detail = ", ".join(p for p in (obj.suspicious_type, offsets_text(obj), action_text(obj)) if p)
             lines.append(f"- {code(obj.key)} {inert(detail)}")
         if objects.suspicious > MESSAGE_ITEMS:
             lines.append(f"- … and {objects.suspicious - min(len(flagged), MESSAGE_ITEMS)} more")
@@ -365,8 +380,8 @@ def render_markdown(summary: ReportSummary, trend: Optional[Trend] = None) -> st
     for job in summary.jobs_with_objects:
         out += ["", f"### {escape.markdown_text(f'{job.job_id} {job.name} ({job.kind})')}", ""]
         out += _md_table(("Object", "State", "Type", "Offsets", "Size", "Action", "Error"),
-                         [(Md(escape.markdown_code(x.key)), x.state, x.suspicious_type, offsets_text(x), x.suspicious_size, x.action,
-                           x.error) for x in job.objects])
+                         [(Md(escape.markdown_code(x.key)), x.state, x.suspicious_type, offsets_text(x), x.suspicious_size,
+                           action_text(x), x.error) for x in job.objects])
         if job.truncated:
             out.append("\n(first objects only)")
     if summary.uploads is not None:
@@ -413,7 +428,7 @@ def render_summary_table(summary: ReportSummary) -> str:
     if o.inspected or o.workflow_executions:
         parts += ["", f"OBJECTS inspected {o.inspected}, flagged {o.suspicious}, acted on {o.acted}, "
                       f"workflow executions {sum(o.workflow_executions.values())}"]
-    rows = [(job.job_id, x.key, x.state, x.suspicious_type, offsets_text(x), x.action or x.error)
+    rows = [(job.job_id, x.key, x.state, x.suspicious_type, offsets_text(x), outcome_text(x))
             for job in summary.jobs_with_objects for x in job.objects]
     if rows:
         parts.append(table(("JOB", "OBJECT", "STATE", "TYPE", "OFFSETS", "ACTION/ERROR"), rows))

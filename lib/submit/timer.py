@@ -260,11 +260,13 @@ def _lookback_job(settings: Settings, deps: Deps, rule: str, window: Window, bod
 
 def _timer_result(settings: Settings, rule: str, window: Window, job: JobDetail, created: bool,
                   estimate: Optional[Estimate] = None) -> SubmitResult:
+    # The log line and the result name the input CI holds for the job, never the settings': a job found by name is
+    # the one that runs, whatever this run's INPUT_PREFIX says (issue 27).
+    ref = job_ref(job, created, f"Prefix={settings.input_prefix}", window, estimate)
     logs.log("job_created" if created else "job_found", rule=rule, job_id=job.JobId, job_name=job.Name,
-             window_start=format_ci_time(window.start) if window.start else None,
-             window_end=format_ci_time(window.end))
-    return SubmitResult(trigger="timer", rule=rule,
-                        jobs=[job_ref(job, created, f"Prefix={settings.input_prefix}", window, estimate)])
+             input=ref.input, window_start=ref.window_start, window_end=ref.window_end,
+             objects=estimate.count.objects if estimate else None)
+    return SubmitResult(trigger="timer", rule=rule, jobs=[ref])
 
 
 def after_decisions(settings: Settings, deps: Deps, rule: str, checkpoint: Optional[Checkpoint],

@@ -110,5 +110,6 @@ def submit_upload(settings: Settings, event: CosEvent, deps: Deps) -> SubmitResu
             # Same records, same bytes: rewriting it on a redelivery is harmless.
             deps.client.put_object(plan.manifest_key, plan.manifest_text.encode("utf-8"), "text/plain; charset=utf-8")
         job, created = ensure_job(deps.client, plan.body, deps.sleep)
-        logs.log("job_created" if created else "job_found", job_id=job.JobId, job_name=job.Name, input=plan.described)
-    return SubmitResult(trigger="cos", jobs=[job_ref(job, created, plan.described, None)], skipped=skipped)
+        ref = job_ref(job, created, plan.described, None)  # the input CI holds, as the timer's line says it
+        logs.log("job_created" if created else "job_found", job_id=job.JobId, job_name=job.Name, input=ref.input)
+    return SubmitResult(trigger="cos", jobs=[ref], skipped=skipped)

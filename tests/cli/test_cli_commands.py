@@ -69,7 +69,8 @@ def test_jobs_list_pages_through_both_types_and_prints_a_table(report_wire):
     run = cli("jobs", "list")
     assert run.code == 0
     assert len(report_wire.list_calls("Job")) == 2 and len(report_wire.list_calls("Workflow")) == 1
-    assert run.out.splitlines()[0].split() == ["JOB", "TYPE", "TAG/WORKFLOW", "STATE", "CREATED", "NAME"]
+    assert run.out.splitlines()[0].split() == ["JOB", "TYPE", "TAG/WORKFLOW", "STATE", "CREATED", "NAME",
+                                                "INPUT"]
     assert "bJ0149" in run.out and "bW0001" in run.out
     assert run.out.rstrip().endswith("151 jobs")
 

@@ -386,7 +386,7 @@ def test_jobs_get_shows_the_flagged_object_and_exits_1(live, tmp_path):
     assert ran.code == 1, ran
     assert "2 objects: 2 Success; 1 image flagged" in ran.out
     (row,) = [line for line in ran.out.splitlines() if line.startswith("uploads/hidden.png")]
-    assert row.split()[1:3] == ["Success", "ZIP"] and row.endswith("left as is")  # INSPECT_AUTO_PROCESS=false
+    assert row.split()[1:3] == ["Success", "ZIP"] and row.endswith("flagged, left in place (CI took no action)")  # AutoProcess off
     assert "uploads/clean.png" not in ran.out
 
 
