@@ -270,11 +270,12 @@ def _timer_result(settings: Settings, rule: str, window: Window, job: JobDetail,
 
 
 def after_decisions(settings: Settings, deps: Deps, rule: str, checkpoint: Optional[Checkpoint],
-                    store: StateStore) -> Tuple[Optional[datetime], Optional[HeldPlan]]:
+                    store: StateStore, *, record: bool = True) -> Tuple[Optional[datetime], Optional[HeldPlan]]:
     """(where the rule goes on when the operator declined the windows after its checkpoint, a plan still waiting).
 
     A plan read back is input: a decided one is followed only if it is this rule's window from exactly where the
-    chain stands and ends by the clock; otherwise it is named as tampered and the rule plans from the checkpoint."""
+    chain stands and ends by the clock; otherwise it is named as tampered and the rule plans from the checkpoint.
+    `record` False (a dry run): an expired plan is followed but not marked."""
     plans = PlanStore(deps.client, settings.state_prefix, deps.clock)
     after: Optional[datetime] = None
     start = as_utc(checkpoint.end) if checkpoint else None
@@ -284,7 +285,7 @@ def after_decisions(settings: Settings, deps: Deps, rule: str, checkpoint: Optio
         if plan is None or plan.status == "confirmed":
             return after, None
         if plan.expired(deps.clock(), settings.plan_expiry_days):
-            plan = plans.decide(plan, "expired")
+            plan = plans.decide(plan, "expired") if record else plan.model_copy(update={"status": "expired"})
             logs.log("plan_expired", plan_id=plan.plan_id, job_name=plan.body.Name)
         if plan.status == "pending":
             return after, plan
