@@ -482,7 +482,7 @@ def cmd_submit(cli: Cli) -> int:
     from lib.submit.run import check_safety
     from lib.submit.timer import rule_of
     from lib.submit.uploads import plan_upload, select_uploads
-    from ops.plans import bucket_reader, timer_preview, unlogged, upload_preview
+    from ops.plans import bucket_reader, timer_preview, upload_preview
 
     args = cli.args
     if not args.dry_run:
@@ -503,8 +503,7 @@ def cmd_submit(cli: Cli) -> int:
             raise UsageError(_since_refusal(args.since, settings))
         since = Window(event.time - _duration("--since", args.since), event.time) if args.since else None
         deps, settings, unread = bucket_reader(cli, event)
-        with unlogged():
-            preview = timer_preview(settings, deps, unread, rule_of(settings, event), event.time, since, cli.zone)
+        preview = timer_preview(settings, deps, unread, rule_of(settings, event), event.time, since, cli.zone)
         if preview.window is not None:
             result["window"] = {"start": format_ci_time(preview.window.start) if preview.window.start else None,
                                 "end": format_ci_time(preview.window.end)}
@@ -528,8 +527,7 @@ def cmd_submit(cli: Cli) -> int:
         deps, unread = None, ""
         if any_cap(settings):  # without a cap nothing is read: the count is the event's
             deps, settings, unread = bucket_reader(cli, event)
-        with unlogged():
-            preview = upload_preview(settings, deps, unread, plan.body, len(objects))
+        preview = upload_preview(settings, deps, unread, plan.body, len(objects))
     code = EXIT_PROBLEM if preview.problem else EXIT_OK
     body = preview.body
     if args.json:

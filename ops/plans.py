@@ -5,16 +5,14 @@ A plan is read back from the bucket, so it is input: lib.plans checks its id, an
 path rebuilds (lib.submit.confirm). `plans list` and the dry run only read; nothing is written or sent."""
 from __future__ import annotations
 
-import io
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from lib import logs
 from lib.config import Settings, load_settings, parse_timer_argument
-from lib.errors import ConfigError, PlanError
+from lib.errors import ConfigError, LeaseHeldError, PlanError
 from lib.escape import terminal
 from lib.invocation import check_narrower, settings_for
 from lib.jobs import JobBody
@@ -31,14 +29,6 @@ from ops.jobview import show_ci_time, show_time, state_word
 CONFIRM_SECONDS = 300.0
 ARGUMENT_HINT = ("if the rule's timer trigger has an argument, give it as the function gets it: `--argument "
                  "'{\"INPUT_PREFIX\": ...}'`; and the function's environment with --env-file")
-
-
-@contextmanager
-def unlogged() -> Iterator[None]:
-    """The lib's JSON log lines are the functions' record for SCF's log; here the command says what happened in its
-    own words (on stdout, or stderr for the person), so they are dropped rather than mixed into either."""
-    with logs.sent_to(io.StringIO()):
-        yield
 
 
 # --- plans list ---------------------------------------------------------------------------------------------------
@@ -155,6 +145,18 @@ def _refuse_without_terminal(cli: Cli, verb: str, plan_id: str) -> None:
                      f"to {verb} without asking (`plans list` shows what the plan sends)")
 
 
+@contextmanager
+def busy(plan_id: str) -> Iterator[None]:
+    """A claim held by someone else: say what that means at a terminal (the lib's words are for SCF's retries)."""
+    try:
+        yield
+    except LeaseHeldError as exc:
+        raise LeaseHeldError(f"plan {plan_id}: this command sent nothing. Another confirm or decline of the plan, or "
+                             "the rule's own run on its window, is under way, or one was killed and its claim has not "
+                             f"lapsed yet ({exc}); run it again in a few minutes, `plans list --all` shows what became "
+                             "of the plan") from None
+
+
 def _agreed(cli: Cli, question: str) -> bool:
     if cli.args.yes:
         return True
@@ -218,7 +220,7 @@ def cmd_confirm(cli: Cli) -> int:
     if not _agreed(cli, f"Send job {terminal(plan.body.Name)} now? [y/N] "):
         cli.say("not confirmed; nothing was sent")
         return EXIT_PROBLEM
-    with unlogged():
+    with busy(plan_id):
         ref = confirm_plan(settings, deps, plan_id)
     if cli.args.json:
         cli.out_json(_ref_json(plan, ref, not ref.created))
@@ -270,7 +272,7 @@ def cmd_decline(cli: Cli) -> int:
     if not _agreed(cli, f"Drop plan {plan_id}: job {terminal(plan.body.Name)} is never sent? [y/N] "):
         cli.say("not declined; the plan still waits")
         return EXIT_PROBLEM
-    with unlogged():
+    with busy(plan_id):
         declined = decline_plan(settings, deps, plan_id)
     after = ""
     if declined.source.kind == "timer" and declined.source.window_end is not None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict
 
@@ -145,6 +147,21 @@ def test_the_confirmed_window_moves_the_rule_on(capped, plan_id):
     ops("plans", "confirm", plan_id, "--yes")
     nxt = tick(NEXT, NEXT + timedelta(minutes=1))
     assert [j["window_start"] for j in nxt["jobs"]] == ["2026-11-29T00:00:00+0800"] and len(capped.jobs) == 2
+
+
+def test_two_confirms_at_once_send_one_job(capped, plan_id):
+    start = threading.Barrier(2)
+
+    def confirm(_n: int) -> Ran:
+        start.wait()
+        return ops("plans", "confirm", plan_id, "--yes")
+
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(confirm, range(2)))
+    assert len(capped.jobs) == 1 and 0 in [r.code for r in runs], runs
+    # The other found the job, or stopped while the first held the plan's claim; either way it sent nothing.
+    for ran in runs:
+        assert ran.code == 0 or (ran.code == 1 and "this command sent nothing" in ran.err), ran
 
 
 def test_confirm_json_carries_the_job_and_the_estimate(capped, plan_id):
