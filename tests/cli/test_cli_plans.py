@@ -14,6 +14,7 @@ from typing import Any, Dict
 
 import pytest
 
+import lib.submit.uploads
 from lib.plans import HeldPlan, PlanSource, plan_id_of
 from lib.spend import Count, Estimate
 from lib.submit.timer import timer_body
@@ -21,7 +22,7 @@ from lib.windows import Window
 from ops.cli import main
 from tests.support.emulator import EMULATOR_NOW, emulator_settings, seed_image
 from tests.support.entries import no_sleep, quick_client, submit_entry
-from tests.support.events import timer_event
+from tests.support.events import cos_event, timer_event
 from tests.support.images import png
 from tests.support.settings import BUCKET
 
@@ -295,3 +296,42 @@ def test_a_hostile_reason_and_rule_are_shown_escaped(emulator, emulator_bucket, 
     assert not any(c in ran.out for c in "\x1b\r\x07\u202e")
     assert "\x1b" not in ops("plans", "list", "--json").out
 
+
+
+# --- upload plans -----------------------------------------------------------------------------------------------
+
+upload_paths = pytest.mark.skipif(not hasattr(lib.submit.uploads, "confirm_held"),
+                                  reason="the upload path's confirm_held arrives with the uploads' gate (i25-uploads)")
+
+
+@pytest.fixture
+def upload_plan_id(emulator_bucket, monkeypatch) -> str:
+    """An upload event of 2 objects past MAX_OBJECTS_PER_JOB=1: held as one plan, its manifest not written."""
+    monkeypatch.setenv("MAX_OBJECTS_PER_JOB", "1")
+    (held,) = submit_entry(clock=lambda: CLOCK)(cos_event(["uploads/a.png", "uploads/b.png"]), CONTEXT)["held"]
+    return held["plan_id"]
+
+
+@upload_paths
+def test_list_shows_a_held_upload_plan_with_its_exact_count(upload_plan_id):
+    ran = ops("plans", "list")
+    assert f"plan {upload_plan_id}  upload  pending" in ran.out, ran
+    assert "count      2 objects (upload event)" in ran.out and "input      UrlFile=https://" in ran.out
+    assert "window     none: every object the input holds" in ran.out
+    assert "held       2 objects is over MAX_OBJECTS_PER_JOB=1" in ran.out
+
+
+@upload_paths
+def test_confirm_sends_a_held_upload_job_once(emulator_bucket, upload_plan_id):
+    first = ops("plans", "confirm", upload_plan_id, "--yes", "--json")
+    again = ops("plans", "confirm", upload_plan_id, "--yes")
+    assert first.code == 0 and first.json()["created"] is True, first
+    assert again.code == 0 and f"job {first.json()['job_id']}" in again.out and "confirmed already" in again.out
+    assert len(emulator_bucket.jobs) == 1
+
+
+@upload_paths
+def test_a_declined_upload_plan_is_never_sent(emulator_bucket, upload_plan_id):
+    ran = ops("plans", "decline", upload_plan_id, "--yes")
+    assert ran.code == 0 and ran.out.startswith(f"declined plan {upload_plan_id}: job autopilot-upload-"), ran
+    assert ops("plans", "confirm", upload_plan_id, "--yes").code == 1 and emulator_bucket.jobs == {}
