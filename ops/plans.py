@@ -274,12 +274,19 @@ def cmd_decline(cli: Cli) -> int:
         return EXIT_PROBLEM
     with busy(plan_id):
         declined = decline_plan(settings, deps, plan_id)
-    after = ""
-    if declined.source.kind == "timer" and declined.source.window_end is not None:
-        after = (f"; rule {terminal(declined.source.rule)} goes on from "
-                 f"{show_time(declined.source.window_end, cli.zone)}, past the declined window")
     return _declined_output(cli, declined, f"declined plan {plan_id}: job {terminal(declined.body.Name)} will not be "
-                                           f"sent{after}")
+                                           f"sent{_goes_on(declined, cli.zone)}")
+
+
+def _goes_on(plan: HeldPlan, zone: str) -> str:
+    """What the rule does next: an incremental one goes on past the window; a look-back one judges its next anew."""
+    source = plan.source
+    if source.kind != "timer" or source.window_end is None:
+        return ""
+    if source.claim.endswith(("@lookback", "@all")):
+        return (f"; rule {terminal(source.rule)}'s next tick counts its own window anew (held again if it is still "
+                "over a cap)")
+    return f"; rule {terminal(source.rule)} goes on from {show_time(source.window_end, zone)}, past the declined window"
 
 
 def _declined_output(cli: Cli, plan: HeldPlan, line: str) -> int:

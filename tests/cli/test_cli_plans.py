@@ -237,6 +237,14 @@ def test_decline_drops_the_plan_and_list_all_shows_the_decision(capped, plan_id)
     assert "  declined   2026-11-28 16:01:00Z" in listed.out and capped.jobs == {}
 
 
+def test_declining_a_look_back_rules_plan_says_its_next_tick_is_judged_anew(capped, monkeypatch):
+    monkeypatch.setenv("WINDOW", "1h")
+    (held,) = tick()["held"]
+    ran = ops("plans", "decline", held["plan_id"], "--yes")
+    assert ran.code == 0 and ran.out.endswith("; rule hourly's next tick counts its own window anew (held again if it "
+                                              "is still over a cap)\n"), ran
+
+
 def test_after_a_decline_the_next_tick_goes_on_after_the_window(capped, plan_id):
     ops("plans", "decline", plan_id, "--yes")
     nxt = tick(NEXT, NEXT + timedelta(minutes=1))
