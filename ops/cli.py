@@ -5,7 +5,7 @@ Exit codes, the same for every command:
   1    done, and a problem was found (a failed or stuck job, a flagged image or failed object, a job that does
        not exist, a cancel declined or impossible, a report that could not read everything), or a call to COS/CI
        failed or got no answer
-  2    not done: bad arguments, settings, credentials, event file or input; nothing was sent
+  2    not done: bad arguments, settings, credentials missing or refused, event file or input; nothing was sent
   130  interrupted (Ctrl-C); nothing more was sent
 """
 from __future__ import annotations

@@ -11,6 +11,7 @@ signature uses an incorrect SecretId, COS will return InvalidAccessKeyId").
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -22,7 +23,11 @@ pytest.importorskip("tencentcloud.scf.v20180416", reason="the deploy extra insta
 
 import requests  # noqa: E402
 
+import deploy.__main__ as deploy_main  # noqa: E402
+import ops.cli  # noqa: E402
 from deploy.__main__ import main  # noqa: E402
+from deploy.scf_api import credentials_for as deploys_lookup  # noqa: E402
+from lib.credentials import credentials_for  # noqa: E402
 from tests.deploy.scf_double import SECRET_ID, SECRET_KEY, URL  # noqa: E402
 from tests.support.credentials import write_sdk_ini, write_tccli  # noqa: E402
 from tests.support.deploy import DEPLOY_ENV, ROOT, write_package  # noqa: E402
@@ -85,10 +90,7 @@ def test_the_environment_wins_over_the_files(project, scf, tmp_path, capsys):
 
 
 def test_ops_and_deploy_share_one_lookup():
-    import deploy.scf_api
-    import lib.credentials
-    import ops.cli
-    assert ops.cli.credentials_for is deploy.scf_api.credentials_for is lib.credentials.credentials_for
+    assert ops.cli.credentials_for is deploys_lookup is credentials_for
 
 
 # --- exit 2: not done, nothing sent --------------------------------------------------------------------------------
@@ -190,3 +192,15 @@ def test_the_process_reads_a_tccli_profile_and_an_unreachable_endpoint_is_exit_1
 def test_the_process_without_credentials_is_exit_2(project, tmp_path):
     ran = run_deploy(project, tmp_path)
     assert ran.returncode == 2 and "no credentials found" in ran.stderr and "Traceback" not in ran.stderr
+
+
+def test_the_readme_has_one_exit_code_table_and_it_names_deploy_with_the_same_codes():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert text.count("**Exit codes**") == 1
+    heading, table = text.split("**Exit codes**", 1)[1].split("\n\n", 2)[:2]
+    assert "`python -m ops …` and `python -m deploy …` alike" in heading
+    rows = dict(re.findall(r"^\| (\d+) \| (.+) \|$", table, re.M))
+    assert "credentials missing or refused" in rows[str(deploy_main.EXIT_USAGE)]
+    assert "SCF failed or got no answer" in rows[str(deploy_main.EXIT_FAILED)]
+    assert (deploy_main.EXIT_OK, deploy_main.EXIT_FAILED, deploy_main.EXIT_USAGE) == \
+        (ops.cli.EXIT_OK, ops.cli.EXIT_PROBLEM, ops.cli.EXIT_USAGE)
