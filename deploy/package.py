@@ -27,8 +27,9 @@ DEFAULT_RUNTIME = "3.10"
 # Only the code the functions import; events/, emulator/, tests/ and docs stay out of the package.
 CODE_DIRS = ("handlers", "lib")
 # The operator CLI is for people at a terminal and never runs on SCF: ops/ is not in CODE_DIRS, and lib/cli.py (the
-# alias `python -m lib.cli` for `python -m ops`, the one module under lib/ that imports ops) is left out by name.
-OPERATOR_ONLY = frozenset({"lib/cli.py"})
+# alias `python -m lib.cli` for `python -m ops`, the one module under lib/ that imports ops) is left out by name, as is
+# lib/credentials.py (the one credentials lookup `ops` and `deploy` share: a function gets its role's keys from SCF).
+OPERATOR_ONLY = frozenset({"lib/cli.py", "lib/credentials.py"})
 # SCF resolves handler `file.function` to file.py at the zip's root (handler format in the CreateFunction API,
 # cloud.tencent.com/document/api/583/18586: no '/' allowed), so these entry files sit at the root too.
 ENTRY_FILES = ("scf_submit.py", "scf_report.py")

@@ -5,7 +5,7 @@ Exit codes, the same for every command:
   1    done, and a problem was found (a failed or stuck job, a flagged image or failed object, a job that does
        not exist, a cancel declined or impossible, a report that could not read everything), or a call to COS/CI
        failed or got no answer
-  2    not done: bad arguments, settings, credentials, event file or input; nothing was sent
+  2    not done: bad arguments, settings, credentials missing or refused, event file or input; nothing was sent
   130  interrupted (Ctrl-C); nothing more was sent
 """
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Sequence
 from lib import logs, upload_state
 from lib.client import CiClient, JobDetail, make_client
 from lib.config import Settings, is_workflow_id, load_settings
+from lib.credentials import credentials_for, rejected, with_credentials
 from lib.errors import AppError, CloudApiError, CloudUnavailableError, ConfigError, InvalidEventError, SafetyError
 from lib.escape import terminal
 from lib.invocation import ClientFactory
@@ -31,7 +32,6 @@ from lib.report.duplicates import describe, find_duplicates
 from lib.report.render import plural, render_summary_table, table
 from lib.windows import Window, as_utc, format_ci_time, format_duration, parse_ci_time, parse_duration
 from ops import jobview
-from ops.credentials import find_credentials, profile_name
 from ops.jobview import TERMINAL, ZONES, JobObjectsView, state_word
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -663,11 +663,9 @@ COMMANDS: Dict[str, Callable[[Cli], int]] = {
 
 
 def _with_credentials(env: Dict[str, str], args: argparse.Namespace) -> Dict[str, str]:
-    """The environment plus the first credentials found in the documented order (ops/credentials.py)."""
+    """The environment plus the first credentials found in the documented order (lib/credentials.py)."""
     load_settings(env)  # a bad COS_BUCKET is named before a missing key is looked for
-    home = env.get("HOME") or os.path.expanduser("~")
-    found = find_credentials(env, home, profile_name(env, args.profile))
-    return {**env, **found.values}
+    return with_credentials(env, credentials_for(env, args.profile))
 
 
 def _unreachable_hint(exc: CloudUnavailableError, settings: Optional[Settings]) -> str:
@@ -709,6 +707,9 @@ def main(argv: Optional[Sequence[str]] = None, *, environ: Optional[Mapping[str,
     except CloudUnavailableError as exc:
         stderr.write(f"error: {exc}{_unreachable_hint(exc, cli.loaded if cli else None)}\n")
         return EXIT_PROBLEM
+    except CloudApiError as exc:  # a refused key is not done, like a missing one (lib/credentials.py REJECTED)
+        stderr.write(f"error: {exc}\n")
+        return EXIT_USAGE if rejected(exc.code) else EXIT_PROBLEM
     except AppError as exc:
         stderr.write(f"error: {exc}\n")
         return EXIT_PROBLEM
