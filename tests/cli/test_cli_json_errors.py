@@ -98,3 +98,19 @@ def test_a_service_error_under_json_carries_its_status_code_and_request_id(env, 
     error = error_of(ran)
     assert ran.code == 1 and (error["kind"], error["status"], error["code"]) == ("no_such_bucket", 404, "NoSuchBucket")
     assert error["request_id"] and "COS_BUCKET=missingbucket-1250000000" in error["message"]
+
+
+
+def test_a_declined_cancel_under_json_is_an_error_document_and_the_job_is_left(emulator, tmp_path):
+    # the session emulator runs no job by itself: the job is still Submitted when the cancel is declined
+    emulator.backend.create_bucket(BUCKET)
+    created = emulator.client().ci_create_inventory_trigger_jobs(
+        Bucket=BUCKET, ContentType="application/xml", JobBody={
+            "Name": "autopilot-x", "Type": "Job", "Input": {"Prefix": "uploads/"},
+            "Operation": {"Tag": "ImageInspect", "JobParam": {"ImageInspect": {"AutoProcess": "false"}}}})
+    job_id = created["JobsDetail"][0]["JobId"]
+    ran = cli("jobs", "cancel", job_id, "--json", stdin="n\n", env={**bucket_env(emulator), **credentials()},
+              home=tmp_path)
+    error = error_of(ran)
+    assert ran.code == 1 and (error["kind"], error["job_id"]) == ("declined", job_id), ran
+    assert emulator.backend.get_job(job_id).state == "Submitted"
