@@ -133,6 +133,11 @@ def translate_sdk_errors(action: str) -> Iterator[None]:
         raise CloudUnavailableError(action, "the service answered 200 with a body that is not XML") from None
 
 
+def _absent(exc: CloudApiError) -> bool:
+    """A 404 about the object or configuration asked for; NoSuchBucket is a wrong COS_BUCKET, never "absent"."""
+    return exc.status == 404 and exc.code != "NoSuchBucket"
+
+
 def _safe(fn: Callable[[], Any]) -> Any:
     try:
         return fn()
@@ -467,7 +472,7 @@ class CiClient:
         try:
             return self._read("GetObject", call)
         except CloudApiError as exc:
-            if exc.status == 404:
+            if _absent(exc):
                 return None
             raise
 
@@ -484,7 +489,7 @@ class CiClient:
         try:
             return self._read("GetObject", call)
         except CloudApiError as exc:
-            if exc.status == 404:
+            if _absent(exc):
                 return False
             raise
 
@@ -499,7 +504,7 @@ class CiClient:
             # again as that method sends it, parsing the body the way it does, without that one line.
             return self._read("GetBucketInventory", lambda: self._bucket_inventory_without_fields(inventory_id))
         except CloudApiError as exc:
-            if exc.status == 404:
+            if _absent(exc):
                 return None
             raise
 
