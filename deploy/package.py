@@ -45,8 +45,8 @@ PRUNE_DIST_INFO = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.jso
 INFO_FILE = "package-info.json"
 # One lock per runtime: a dependency may drop Python 3.9 in a release the 3.10 package takes.
 LOCK_DIR = ROOT / "deploy"
-_LOCK_ENTRY = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>\S+)\s+--hash=sha256:(?P<sha256>[0-9a-f]{64})"
-                         r"(?:\s+#\s*(?P<note>.*))?$")
+_LOCK_ENTRY = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>\S+)"
+                         r"\s+--hash=sha256:(?P<sha256>[0-9a-f]{64})(?:\s+#\s*(?P<note>.*))?$")
 _LOCK_SOURCE = "# pyproject.toml [project] dependencies: "
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: the same inputs give the same zip
 

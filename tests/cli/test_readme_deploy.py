@@ -61,6 +61,9 @@ def fresh_copy(dest: Path) -> Path:
             shutil.copy2(source, dest / name)
             os.utime(dest / name, (dated, dated))
     (dest / ".venv").symlink_to((ROOT / ".venv").resolve())
+    # pip's download cache only saves time (every file is still checked against the lock's hash)
+    (dest / ".cache").mkdir()
+    (dest / ".cache" / "pip").symlink_to(ROOT / ".cache" / "pip", target_is_directory=True)
     return dest
 
 
