@@ -62,6 +62,7 @@ def fresh_copy(dest: Path) -> Path:
             os.utime(dest / name, (dated, dated))
     (dest / ".venv").symlink_to((ROOT / ".venv").resolve())
     # pip's download cache only saves time (every file is still checked against the lock's hash)
+    (ROOT / ".cache" / "pip").mkdir(parents=True, exist_ok=True)  # a first run may come before any build here
     (dest / ".cache").mkdir()
     (dest / ".cache" / "pip").symlink_to(ROOT / ".cache" / "pip", target_is_directory=True)
     return dest
