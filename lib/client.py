@@ -578,7 +578,8 @@ class CiClient:
         folders = [item["Prefix"] for item in page.get("CommonPrefixes", []) or []]
         if str(page.get("IsTruncated", "false")).lower() != "true":
             return contents, folders, None
-        # NextMarker comes only with a delimiter (GET Bucket, cloud.tencent.com/document/api/436/7734): else the last key.
+        # A truncated page carries NextMarker (cloud.tencent.com/document/api/436/7734; cos-go-sdk-v5 bucket_test.go
+        # has it without a delimiter), S3 only with one: read it when present, else go on after the last entry.
         return contents, folders, page.get("NextMarker") or max([c["Key"] for c in contents] + folders, default="")
 
     def count_objects(self, prefix: str, start: Optional[datetime], end: datetime, limit: int) -> ObjectCount:
