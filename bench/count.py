@@ -103,8 +103,9 @@ def summary_rows(result: Dict[str, Any]) -> List[List[str]]:
         [f"Counting {big['objects']:,} objects at {ms} per call (calls × {ms} + the child's CPU); peak memory",
          f"{big['at_latency_s']:.1f} s ({big['calls']} × {ms} + {big['cpu_s']:.1f} s); {big['peak_mb']:.0f} MB",
          "reported (the bound is chosen from it)", "n/a"],
-        [f"Counting past the bound (limit {at['limit']:,}) over {at['objects']:,} objects, measured at {ms} per "
-         "call", f"{at['calls']} calls, {at['run_s']:.1f} s, at least {at['counted']:,} in the window",
+        [f"Counting past the bound (limit {at['limit']:,}) over {at['objects']:,} objects",
+         f"{at['calls']} calls, {at['at_latency_s']:.1f} s at {ms} per call, \"at least {at['counted']:,}\" in the "
+         "window",
          "ceil(limit/1000) calls, complete=False", verdict(_ok(at) and not at["complete"])]]
 
 
@@ -152,16 +153,20 @@ def render(result: Dict[str, Any]) -> List[str]:
                 f"Ten times that ({big['objects']:,}: {big['calls']} calls, {big['at_latency_s']:.0f} s) would "
                 f"spend {big['at_latency_s'] / TIMEOUT_S:.0%} of the submit function's {TIMEOUT_S} s timeout on every "
                 "tick of every rule before anything is sent; a tenth of it (10,000: 10 calls, under a second) would "
-                f"hold any window worth more than about {10_000 * LIST_PRICE / 1000:.2f} USD at the list price. At "
-                f"the bound, a window not fully counted holds at least {RECOMMENDED_LIMIT:,} objects, about "
-                f"{RECOMMENDED_LIMIT * LIST_PRICE / 1000:.2f} USD at {LIST_PRICE} USD per 1,000 images: holding it "
-                "for a confirmation is the guard working. Past it: a narrower INPUT_PREFIX (the count lists only what "
-                "the "
-                "job's prefix covers), INPUT_SOURCE=inventory (the report gives the exact count: 1,000,000 objects "
-                "in about 16 s, section above), or a higher limit where a slower tick is acceptable (up to "
-                f"{big['objects']:,} fits the timeout with room to spare).", ""]
+                "leave every rule over a prefix of more than 10,000 objects uncounted, however little its window "
+                "adds.", "",
+                "*What the bound means for a rule.* A count that stops at the bound says the window holds at least "
+                "the objects counted so far, and the prefix more keys than the bound: the job could process "
+                f"anything from that to every object under the prefix, so more than {RECOMMENDED_LIMIT:,} images "
+                f"(over {RECOMMENDED_LIMIT * LIST_PRICE / 1000:.2f} USD at {LIST_PRICE} USD per 1,000) cannot be "
+                "ruled out, and issue 25 holds it as over any cap it could exceed. A rule is held so on every tick, even when "
+                "its one-hour window adds ten objects, once its prefix is larger than the bound: the listing cannot "
+                "see the window without reading every key. A rule over such a prefix needs a narrower "
+                "INPUT_PREFIX (the count lists only what the job's prefix covers), INPUT_SOURCE=inventory (the "
+                "report gives the exact count: 1,000,000 objects in about 16 s, section above), or a higher limit "
+                f"where a slower tick is acceptable ({big['objects']:,} fits the timeout with room to spare).", ""]
     out += [f"*Past the bound, measured:* over {at['objects']:,} objects with limit {at['limit']:,}, the count "
             f"stopped after {at['calls']} calls ({at['at_latency_s']:.1f} s at {ms} by the formula; "
-            f"{at['run_s']:.1f} s wall with the emulator delaying each call {ms}, on the loaded machine) and said "
+            f"{at['run_s']:.1f} s wall with the emulator delaying each call {ms}, on this machine) and said "
             f"\"at least {at['counted']:,}\".", ""]
     return out
