@@ -10,14 +10,21 @@ PY310_VERSION := $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.10\.[0
 # Python 3.9; the security suite drives both.
 DEPLOYED_TESTS := tests/lib tests/emulated tests/handlers tests/security tests/inventory
 
-.PHONY: help venv test lint pytest test39 demo visual bench soak package package-check clean
+.PHONY: help venv test lint pytest test39 demo visual bench soak package package-check lock clean
 
 help:
-	@echo "make demo     run the whole loop (timer -> batch job -> inspection -> report) on the local emulator"
-	@echo "make test     lint + every test (+ the deployed code's tests on Python 3.9)"
-	@echo "make visual   the demo's HTML report as PNGs (phone and desktop width) in build/, via headless Chromium"
-	@echo "make bench    benchmarks, written to docs/benchmarks.md"
-	@echo "make package  build the SCF deployment zip in build/"
+	@echo "make demo           run the whole loop (timer -> batch job -> inspection -> report) on the local emulator"
+	@echo "make test           lint + every test (+ the deployed code's tests on Python 3.9)"
+	@echo "make lint           ruff over the tree"
+	@echo "make pytest         every test, on the venv's Python"
+	@echo "make test39         the deployed code's tests on Python 3.9 (SCF's oldest runtime; skipped without pyenv's 3.9)"
+	@echo "make soak           the property-based reliability and security tests with many more examples"
+	@echo "make visual         the demo's HTML report as PNGs (phone and desktop width) in build/, via headless Chromium"
+	@echo "make bench          benchmarks, written to docs/benchmarks.md"
+	@echo "make package        build the SCF deployment zip in build/ from the lock (RUNTIME=3.9 for Python3.9)"
+	@echo "make package-check  build for Python 3.9 and 3.10 and run each unpacked zip's handlers against the emulator"
+	@echo "make lock           re-resolve the SCF package's dependencies and rewrite deploy/requirements-scf-py*.lock"
+	@echo "make clean          remove the venvs, build/ and the caches"
 
 venv: $(STAMP)
 
@@ -72,6 +79,10 @@ package: $(STAMP)
 # runs one submit and one report against the emulator (a runtime pyenv lacks is skipped with a reason).
 package-check: $(STAMP)
 	$(PY) -m pytest -p no:cacheprovider -rs tests/deploy/test_package.py
+
+# Re-resolves the package's dependencies for each SCF runtime and pins each file by hash: commit the changed locks.
+lock: $(STAMP)
+	$(PY) -m deploy.package --lock
 
 clean:
 	rm -rf $(VENV) .venv39 .venv310 build dist .pytest_cache .ruff_cache

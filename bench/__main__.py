@@ -1,7 +1,7 @@
 """`make bench`: cold start, memory, API calls, latency and emulator throughput, written to docs/benchmarks.md.
 
     python -m bench [--quick] [--out docs/benchmarks.md] [--only cold,imports,package,report,upload,latency,
-                                                            throughput,detector,upload-batch,inventory]
+                                                            throughput,detector,upload-batch,inventory,count]
 
 One emulator runs in this process (a thread); every measured function runs in a fresh child interpreter
 pointed at it, so the emulator's memory and CPU are not the function's. Ratios are measured side by side in the
@@ -15,11 +15,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
-from bench import coalesce, cold, functions, inventory, latency, render, throughput
+from bench import coalesce, cold, count, functions, inventory, latency, render, throughput
 from bench.common import BUCKET, REPO, machine, pin_cpus
 
 ALL = ("cold", "imports", "package", "report", "upload", "latency", "throughput", "detector", "upload-batch",
-       "inventory")
+       "inventory", "count")
 
 
 def _step(name: str, fn: Callable[[], Any]) -> Any:
@@ -82,6 +82,8 @@ def run(only: List[str], quick: bool) -> Dict[str, Any]:
             results["upload_batch"] = _step("coalesced uploads", lambda: coalesce.measure(handle, quick))
         if "inventory" in only:
             results["inventory"] = _step("inventory rule", lambda: inventory.measure(handle, quick))
+        if "count" in only:
+            results["count"] = _step("counting a Prefix window", lambda: count.measure(handle, quick))
     if "detector" in only:
         results["detector"] = _step("detector", lambda: _detector(quick))
     return results

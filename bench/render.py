@@ -85,6 +85,10 @@ def summary(results: Dict[str, Any]) -> List[str]:
         from bench import inventory
 
         rows += inventory.summary_rows(results["inventory"])
+    if results.get("count"):
+        from bench import count
+
+        rows += count.summary_rows(results["count"])
     lat = results.get("latency")
     if lat:
         rows.append(["Warm latency: submit handler vs the bare SDK create it wraps",
@@ -576,6 +580,12 @@ def inventory_section(results: Dict[str, Any]) -> List[str]:
     return inventory.render(results.get("inventory") or {})
 
 
+def count_section(results: Dict[str, Any]) -> List[str]:
+    from bench import count
+
+    return count.render(results.get("count") or {})
+
+
 def detector_section(results: Dict[str, Any], existing: str) -> str:
     det = results.get("detector")
     if det:
@@ -590,7 +600,7 @@ def render(results: Dict[str, Any], existing: str = "") -> str:
              "are measured as ratios against a floor in the same run where the machine's noise would otherwise "
              "dominate.", "", *machine_lines(results), "", "## Summary", "", *summary(results), ""]
     for section in (cold_section, imports_section, package_section, memory_section, calls_section,
-                    upload_batch_section, inventory_section, latency_section, report_latency_section,
+                    upload_batch_section, inventory_section, count_section, latency_section, report_latency_section,
                     throughput_section):
         lines += section(results)
     det = detector_section(results, existing)

@@ -33,7 +33,7 @@ from pydantic import BaseModel, Field
 from deploy.lifecycle import CosBucketApi, cos_client, put_if_changed
 from deploy.policy import check_prefix
 from deploy.scf_api import DeployError
-from deploy.spec import AppSpec
+from deploy.spec import AppSpec, SpecError
 from lib.config import ENV_NAMES, Settings
 from lib.errors import ConfigError
 
@@ -87,17 +87,17 @@ def uploaders_from(raw: str) -> Tuple[str, ...]:
             continue
         match = _SUB_ACCOUNT.fullmatch(item)
         if item == ANYONE:
-            raise DeployError(f"{UPLOADERS} holds {item!r}: a deny for everyone also denies the function's role, so "
-                              "it could no longer write its state. Fix: name each uploading sub-account instead, "
-                              "qcs::cam::uin/<owner uin>:uin/<sub-account uin>")
+            raise SpecError(f"{UPLOADERS} holds {item!r}: a deny for everyone also denies the function's role, so "
+                            "it could no longer write its state. Fix: name each uploading sub-account instead, "
+                            "qcs::cam::uin/<owner uin>:uin/<sub-account uin>")
         if match is None:
-            raise DeployError(f"{UPLOADERS} holds {item!r}, which is not a sub-account principal. Fix: write "
-                              "qcs::cam::uin/<owner uin>:uin/<sub-account uin>, comma-separated (anonymous users "
-                              "are always denied)")
+            raise SpecError(f"{UPLOADERS} holds {item!r}, which is not a sub-account principal. Fix: write "
+                            "qcs::cam::uin/<owner uin>:uin/<sub-account uin>, comma-separated (anonymous users "
+                            "are always denied)")
         if match.group(1) == match.group(2):
-            raise DeployError(f"{UPLOADERS} holds the root account {item!r}: a deny on the owner may reach the roles "
-                              "it owns, the function's among them (inference). Fix: name sub-accounts only; the "
-                              "root account is trusted by definition")
+            raise SpecError(f"{UPLOADERS} holds the root account {item!r}: a deny on the owner may reach the roles "
+                            "it owns, the function's among them (inference). Fix: name sub-accounts only; the "
+                            "root account is trusted by definition")
         out.append(item)
     return tuple(dict.fromkeys(out))
 
@@ -109,15 +109,15 @@ def policy_target_of(app: AppSpec, environ: Mapping[str, str]) -> PolicyTarget:
               f.environment.get(ENV_NAMES["state_prefix"]) or defaults["state_prefix"],
               f.environment.get(ENV_NAMES["report_prefix"]) or defaults["report_prefix"]) for f in app.functions}
     if len(found) != 1 or not next(iter(found))[0]:
-        raise DeployError(f"functions' COS_BUCKET/COS_REGION/STATE_PREFIX/REPORT_PREFIX {sorted(found)}: the bucket "
-                          "policy needs one bucket and one pair of prefixes for all functions; set them the same in "
-                          "serverless.yml")
+        raise SpecError(f"functions' COS_BUCKET/COS_REGION/STATE_PREFIX/REPORT_PREFIX {sorted(found)}: the bucket "
+                        "policy needs one bucket and one pair of prefixes for all functions; set them the same in "
+                        "serverless.yml")
     bucket, region, state, report = found.pop()
     try:
         check_prefix(ENV_NAMES["state_prefix"], state)
         check_prefix(ENV_NAMES["report_prefix"], report)
     except ConfigError as exc:
-        raise DeployError("; ".join(exc.problems)) from None
+        raise SpecError("; ".join(exc.problems)) from None
     return PolicyTarget(bucket, region, state, report, uploaders_from(environ.get(UPLOADERS, "")))
 
 

@@ -33,8 +33,7 @@ from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
 from pydantic import BaseModel, Field
 
 from deploy.lifecycle import CosBucketApi, LifecycleTarget, cos_client, target_of
-from deploy.scf_api import DeployError
-from deploy.spec import AppSpec
+from deploy.spec import AppSpec, SpecError
 from lib.config import ENV_NAMES, parse_timer_argument
 from lib.errors import ConfigError
 
@@ -93,19 +92,19 @@ class InventoryTarget(NamedTuple):
 def _source(value: str, where: str) -> str:
     source = (value or "prefix").strip()
     if source not in SOURCES:
-        raise DeployError(f"{where} {INPUT_SOURCE}={value!r}: must be prefix or inventory. Fix: set it to inventory "
-                          f"(with {INVENTORY_ID}) or leave it unset")
+        raise SpecError(f"{where} {INPUT_SOURCE}={value!r}: must be prefix or inventory. Fix: set it to inventory "
+                        f"(with {INVENTORY_ID}) or leave it unset")
     return source
 
 
 def _inventory_id(value: str, where: str) -> str:
     if not value:
-        raise DeployError(f"{where} {INPUT_SOURCE}=inventory but {INVENTORY_ID} is not set: the deploy keeps the "
-                          f"inventory configuration with that id. Fix: set {INVENTORY_ID} (1-64 of a-z A-Z 0-9 - _ .) "
-                          "in serverless.yml's environments or in the same timer argument")
+        raise SpecError(f"{where} {INPUT_SOURCE}=inventory but {INVENTORY_ID} is not set: the deploy keeps the "
+                        f"inventory configuration with that id. Fix: set {INVENTORY_ID} (1-64 of a-z A-Z 0-9 - _ .) "
+                        "in serverless.yml's environments or in the same timer argument")
     if not _ID.fullmatch(value):
-        raise DeployError(f"{where} {INVENTORY_ID}={value!r}: an inventory id is 1-64 of a-z A-Z 0-9 - _ . "
-                          "(PUT Bucket inventory, 436/33707). Fix: choose such an id, e.g. autopilot-daily")
+        raise SpecError(f"{where} {INVENTORY_ID}={value!r}: an inventory id is 1-64 of a-z A-Z 0-9 - _ . "
+                        "(PUT Bucket inventory, 436/33707). Fix: choose such an id, e.g. autopilot-daily")
     return value
 
 
@@ -122,7 +121,7 @@ def inventory_ids_of(app: AppSpec) -> Tuple[str, ...]:
         try:
             overrides = parse_timer_argument(trigger.custom_argument or "")
         except ConfigError as exc:
-            raise DeployError(f"{where} {'; '.join(exc.problems)}") from None
+            raise SpecError(f"{where} {'; '.join(exc.problems)}") from None
         env = env_of[trigger.function]
         if _source(overrides.get(INPUT_SOURCE, env.get(INPUT_SOURCE, "")), where) == "inventory":
             found.append(_inventory_id(overrides.get(INVENTORY_ID, env.get(INVENTORY_ID, "")), where))
@@ -135,8 +134,8 @@ def inventory_target_of(app: AppSpec, environ: Mapping[str, str]) -> InventoryTa
     base: LifecycleTarget = target_of(app)
     managed = (environ.get(MANAGED) or "true").strip().lower()
     if managed not in ("true", "false"):
-        raise DeployError(f"{MANAGED}={environ.get(MANAGED)!r}: must be true (the deploy keeps each INVENTORY_ID's "
-                          "configuration) or false (you keep it; the deploy only checks it). Fix: set true or false")
+        raise SpecError(f"{MANAGED}={environ.get(MANAGED)!r}: must be true (the deploy keeps each INVENTORY_ID's "
+                        "configuration) or false (you keep it; the deploy only checks it). Fix: set true or false")
     return InventoryTarget(base.bucket, base.region, base.state_prefix, inventory_ids_of(app), managed == "true")
 
 

@@ -11,9 +11,10 @@ from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tup
 
 from pydantic import BaseModel, Field
 
-from deploy.scf_api import DeployError, credentials_from
-from deploy.spec import AppSpec
+from deploy.scf_api import NETWORK_FIX, CredentialsRejectedError, DeployError, credentials_from
+from deploy.spec import AppSpec, SpecError
 from lib.config import ENV_NAMES, Settings
+from lib.credentials import REJECTED, rejected
 
 # Longer than the longest lease (LEASE_SECONDS <= 1 day), so only lapsed claims ever expire.
 LEASE_DAYS = 2
@@ -37,9 +38,7 @@ FIX_PERMISSION = ("the deploy credentials lack cos:{action}: allow cos:GetBucket
 FIX_BY_CODE = {
     "AccessDenied": FIX_PERMISSION,
     "NoSuchBucket": "check COS_BUCKET (BucketName-APPID) and COS_REGION in .env: the bucket must exist there",
-    "InvalidAccessKeyId": "check TENCENTCLOUD_SECRETID/TENCENTCLOUD_SECRETKEY",
-    "SignatureDoesNotMatch": "check TENCENTCLOUD_SECRETKEY and this machine's clock",
-    "RequestTimeTooSkewed": "set this machine's clock right",
+    **REJECTED,
 }
 
 Rule = Dict[str, Any]
@@ -74,8 +73,8 @@ def target_of(app: AppSpec) -> LifecycleTarget:
                              f.environment.get(ENV_NAMES["state_prefix"]) or default_prefix)
              for f in app.functions}
     if len(found) != 1 or not next(iter(found)).bucket:
-        raise DeployError(f"functions' COS_BUCKET/COS_REGION/STATE_PREFIX {sorted(found)}: the lifecycle rules need "
-                          "one bucket and one STATE_PREFIX for all functions; set them the same in serverless.yml")
+        raise SpecError(f"functions' COS_BUCKET/COS_REGION/STATE_PREFIX {sorted(found)}: the lifecycle rules need "
+                        "one bucket and one STATE_PREFIX for all functions; set them the same in serverless.yml")
     return found.pop()
 
 
@@ -125,12 +124,13 @@ class CosBucketApi:
             fixes = {**FIX_BY_CODE, "AccessDenied": self.FIX_PERMISSION}
             fix = fixes.get(code, self.FIX_PERMISSION if exc.get_status_code() == 403 else
                             "see COS's error codes (cloud.tencent.com/document/product/436/7730)")
-            raise DeployError(f"{action} on bucket {self.target.bucket} ({self.target.region}) failed: "
-                              f"{exc.get_status_code()} {code}: {exc.get_error_msg()}. Fix: "
-                              + fix.format(action=action, region=self.target.region, bucket=self.target.bucket)) from None
+            error = CredentialsRejectedError if rejected(code) else DeployError
+            raise error(f"{action} on bucket {self.target.bucket} ({self.target.region}) failed: "
+                        f"{exc.get_status_code()} {code}: {exc.get_error_msg()}. Fix: "
+                        + fix.format(action=action, region=self.target.region, bucket=self.target.bucket)) from None
         except CosClientError as exc:
             raise DeployError(f"{action} on bucket {self.target.bucket} ({self.target.region}) failed: {exc}. "
-                              "Fix: check the network and COS_REGION, then run the command again") from None
+                              f"Fix: {NETWORK_FIX.format(region=self.target.region)}") from None
 
 
 class CosLifecycle(CosBucketApi):

@@ -1,7 +1,8 @@
 """Render deploy/policy.json (the function role's least-privilege CAM policy) for one bucket.
 
 ``python -m deploy.policy --bucket examplebucket-1250000000 --region ap-guangzhou`` prints the policy;
-without flags it reads COS_BUCKET, COS_REGION, STATE_PREFIX and REPORT_PREFIX from the environment.
+without flags it reads COS_BUCKET, COS_REGION, STATE_PREFIX and REPORT_PREFIX from the environment, then from the
+.env beside serverless.yml (as `python -m deploy` does).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 from urllib.parse import quote
 
+from deploy.spec import SERVERLESS_YML, read_dotenv
 from lib.config import load_settings
 from lib.errors import ConfigError
 
@@ -83,12 +85,13 @@ def render(settings_env: Mapping[str, str], template: Path = TEMPLATE) -> Dict[s
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.policy", description=__doc__.splitlines()[0])
-    parser.add_argument("--bucket", default=os.environ.get("COS_BUCKET", ""), help="BucketName-APPID")
-    parser.add_argument("--region", default=os.environ.get("COS_REGION", ""), help="e.g. ap-guangzhou")
-    parser.add_argument("--state-prefix", default=os.environ.get("STATE_PREFIX", ""), help="default autopilot/")
-    parser.add_argument("--report-prefix", default=os.environ.get("REPORT_PREFIX", ""),
+    environ = {**read_dotenv(SERVERLESS_YML.parent / ".env"), **os.environ}  # the deploy steps' .env (README, 1.)
+    parser.add_argument("--bucket", default=environ.get("COS_BUCKET", ""), help="BucketName-APPID")
+    parser.add_argument("--region", default=environ.get("COS_REGION", ""), help="e.g. ap-guangzhou")
+    parser.add_argument("--state-prefix", default=environ.get("STATE_PREFIX", ""), help="default autopilot/")
+    parser.add_argument("--report-prefix", default=environ.get("REPORT_PREFIX", ""),
                         help="default autopilot/reports/")
-    parser.add_argument("--upload-prefixes", default=os.environ.get("UPLOAD_PREFIXES", ""),
+    parser.add_argument("--upload-prefixes", default=environ.get("UPLOAD_PREFIXES", ""),
                         help="the COS triggers' prefixes, comma-separated (default: every key)")
     parser.add_argument("--out", type=Path, help="write here instead of stdout")
     args = parser.parse_args(argv)

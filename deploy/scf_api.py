@@ -9,12 +9,24 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
+from lib.credentials import REJECTED, SECRET_ID, SECRET_KEY, TOKEN, credentials_for, rejected
+
 # SCF API 3.0 endpoint (scf_client.py ScfClient._endpoint).
 ENDPOINT = "scf.tencentcloudapi.com"
 
 
 class DeployError(RuntimeError):
     """A deploy step failed; the message names the resource, what SCF answered and what to do."""
+
+
+class CredentialsRejectedError(DeployError):
+    """SCF or COS refused the deploy credentials (lib.credentials.REJECTED): nothing was done; exit 2."""
+
+
+# The SDK raises this code when the request got no answer (tencentcloud/common/http/request.py: connection, DNS,
+# timeout); lifecycle.py says the same for COS.
+NETWORK_CODES = ("ClientNetworkError",)
+NETWORK_FIX = "check the network, DNS, any HTTPS_PROXY and COS_REGION ({region}), then run the command again"
 
 
 class ErrorKind(NamedTuple):
@@ -41,8 +53,7 @@ ERROR_KINDS: Dict[str, ErrorKind] = {
         "the deploy credentials lack this permission: attach QcloudSCFFullAccess (or a policy allowing the scf: "
         "action named above) to the sub-account, plus cam:PassRole on the execution role"),
     "credentials": ErrorKind(
-        ("AuthFailure.SecretIdNotFound", "AuthFailure.InvalidSecretId", "AuthFailure.SignatureFailure",
-         "AuthFailure.SignatureExpire", "AuthFailure.TokenFailure"),
+        tuple(code for code in REJECTED if code.startswith("AuthFailure.")),
         "check TENCENTCLOUD_SECRETID/TENCENTCLOUD_SECRETKEY (no spaces around them, key not disabled) and that "
         "this machine's clock is right (signatures expire after five minutes)"),
     "region": ErrorKind(
@@ -66,22 +77,22 @@ ERROR_KINDS: Dict[str, ErrorKind] = {
 _KIND_OF = {code: kind for kind, info in ERROR_KINDS.items() for code in info.codes}
 
 
-def translate(action: str, resource: str, code: str, message: str) -> DeployError:
+def translate(action: str, resource: str, code: str, message: str, region: str = "") -> DeployError:
     """The DeployError for an API error: what failed, SCF's own words, and the fix for its kind."""
+    if rejected(code):
+        return CredentialsRejectedError(f"{action} on {resource} failed: {code}: {message}. Fix: {REJECTED[code]}")
+    if code in NETWORK_CODES:
+        return DeployError(f"{action} on {resource} failed: no answer from {ENDPOINT} ({message}). "
+                           f"Fix: {NETWORK_FIX.format(region=region)}")
     kind = _KIND_OF.get(code) or _KIND_OF.get(code.split(".")[0])
     fix = ERROR_KINDS[kind].fix if kind else "see SCF's error codes (cloud.tencent.com/document/api/583/30771)"
     return DeployError(f"{action} on {resource} failed: {code}: {message}. Fix: {fix}")
 
 
-def credentials_from(environ: Mapping[str, str]) -> Tuple[str, str, Optional[str]]:
-    """Deploy keys from TENCENTCLOUD_* (SDK names) or TENCENT_SECRET_* (the framework's .env names)."""
-    secret_id = environ.get("TENCENTCLOUD_SECRETID") or environ.get("TENCENT_SECRET_ID")
-    secret_key = environ.get("TENCENTCLOUD_SECRETKEY") or environ.get("TENCENT_SECRET_KEY")
-    if not secret_id or not secret_key:
-        raise DeployError("no deploy credentials: set TENCENTCLOUD_SECRETID and TENCENTCLOUD_SECRETKEY (or "
-                          "TENCENT_SECRET_ID/TENCENT_SECRET_KEY in .env) to a sub-account key allowed to manage SCF")
-    token = environ.get("TENCENTCLOUD_SESSIONTOKEN") or environ.get("TENCENT_TOKEN") or None
-    return secret_id.strip(), secret_key.strip(), token
+def credentials_from(environ: Mapping[str, str], profile: Optional[str] = None) -> Tuple[str, str, Optional[str]]:
+    """The deploy keys, found as every command finds them (lib/credentials.py: environment, then tccli's files)."""
+    values = credentials_for(environ, profile).values
+    return values[SECRET_ID].strip(), values[SECRET_KEY].strip(), values.get(TOKEN) or None
 
 
 Transport = Callable[[str, Dict[str, Any]], Dict[str, Any]]
@@ -127,7 +138,7 @@ class ScfApi:
         try:
             response = self.transport(action, params)
         except ApiError as exc:
-            raise translate(action, f"{resource} ({self.region})", exc.code, exc.message) from None
+            raise translate(action, f"{resource} ({self.region})", exc.code, exc.message, self.region) from None
         if changes:
             self.changing.append(f"{action} {resource}")
         return response
@@ -139,4 +150,4 @@ class ScfApi:
         except ApiError as exc:
             if exc.code in missing:
                 return None
-            raise translate(action, f"{resource} ({self.region})", exc.code, exc.message) from None
+            raise translate(action, f"{resource} ({self.region})", exc.code, exc.message, self.region) from None

@@ -10,7 +10,7 @@ import sys
 import threading
 from typing import List, Optional
 
-from .runtime import EmulatorHandle, check_latency
+from .runtime import TEST_SECRET_ID, TEST_SECRET_KEY, EmulatorHandle, check_latency
 
 # Real batch jobs queue before they run; the SDK's ut/test.py polls a new job every 5 s and sees it unfinished
 # (test_ci_create_inventory_trigger_jobs), so a user's create → get → list → cancel finds it Submitted or Running.
@@ -25,8 +25,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=9000, help="port (default 9000; 0 picks a free one)")
     parser.add_argument("--data", default=None, help="directory that keeps buckets, objects, jobs and workflows "
                                                       "across restarts (default: in memory)")
-    parser.add_argument("--secret-id", default=os.environ.get("EMULATOR_SECRET_ID", "AKIDtest"))
-    parser.add_argument("--secret-key", default=os.environ.get("EMULATOR_SECRET_KEY", "test-secret-key"))
+    # None when neither the flag nor the variable names it: the first line then prints the test pair to use.
+    parser.add_argument("--secret-id", default=os.environ.get("EMULATOR_SECRET_ID"),
+                        help=f"the only SecretId accepted (default {TEST_SECRET_ID}, env EMULATOR_SECRET_ID)")
+    parser.add_argument("--secret-key", default=os.environ.get("EMULATOR_SECRET_KEY"),
+                        help=f"its SecretKey (default {TEST_SECRET_KEY}, env EMULATOR_SECRET_KEY)")
     parser.add_argument("--token", default=os.environ.get("EMULATOR_TOKEN") or None,
                         help="require this x-cos-security-token / x-ci-security-token")
     parser.add_argument("--bucket", action="append", default=[], help="create this bucket at start (repeatable)")
@@ -42,6 +45,18 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def first_line(url: str, data: Optional[str], buckets: List[str], secret_id: str, test_pair: bool) -> str:
+    """What a person needs to point a client at it: the address, the buckets, and the one key pair it accepts."""
+    served = f"bucket {', '.join(buckets)}" if len(buckets) == 1 else (
+        f"buckets {', '.join(buckets)}" if buckets else "no bucket yet (--bucket NAME creates one)")
+    if test_pair:
+        accepts = (f"accepts only the test credentials SecretId {TEST_SECRET_ID} / SecretKey {TEST_SECRET_KEY} "
+                   "(no --secret-id given), every other key is refused as InvalidAccessKeyId")
+    else:
+        accepts = f"accepts only SecretId {secret_id}, signed with the --secret-key given"
+    return f"emulator listening on {url} (data: {data or 'memory'}): serving {served}; {accepts}"
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     if args.job_pace < 0:
@@ -53,9 +68,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"--{exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    test_pair = args.secret_id is None and args.secret_key is None
     try:
-        handle = EmulatorHandle(host=args.host, port=args.port, secret_id=args.secret_id,
-                                secret_key=args.secret_key, token=args.token, data_dir=args.data,
+        handle = EmulatorHandle(host=args.host, port=args.port, secret_id=args.secret_id or TEST_SECRET_ID,
+                                secret_key=args.secret_key or TEST_SECRET_KEY, token=args.token, data_dir=args.data,
                                 autorun=not args.no_autorun, job_pace=args.job_pace,
                                 latency=args.latency)
     except OSError as exc:  # a person gets a sentence and exit 2, not a traceback (issue 15)
@@ -65,11 +81,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     for bucket in args.bucket:
         handle.backend.create_bucket(bucket, exist_ok=True)
+    buckets = sorted(handle.backend.buckets)  # --bucket's and, with --data, those kept from an earlier run
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     handle.start()
-    print(f"emulator listening on {handle.url} (data: {args.data or 'memory'})", flush=True)
+    print(first_line(handle.url, args.data, buckets, handle.secret_id, test_pair), flush=True)
     try:
         stop.wait()
     finally:

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import hashlib
-from typing import List, Optional, Tuple
+from dataclasses import replace
+from typing import Callable, List, Optional, Tuple
 
 from .backend import Backend, ListFilter
 from .dispatch import Request, Response, Route, route, xml_response
-from .errors import EmulatorError, invalid_argument
+from .errors import EmulatorError, invalid_argument, no_such_bucket
 from .executor import object_url, run_workflow
 from .models import BatchJob, InspectJob, Workflow, WorkflowExecution
 from .validation import parse_batch_job, parse_workflow
@@ -111,7 +112,7 @@ class CiActions:
         self.backend = backend
 
     def routes(self) -> List[Route]:
-        return [
+        served = [
             route("ci", "POST", "/inventorytriggerjob", self.create_inventory_trigger_job),
             route("ci", "PUT", r"/inventorytriggerjob/(?P<job_id>[^/]+)", self.cancel_inventory_trigger_job,
                   flag=("cancel", None)),
@@ -132,6 +133,19 @@ class CiActions:
             route("ci", "GET", "/workflowexecution", self.describe_workflow_executions),
             route("ci", "GET", r"/workflowexecution/(?P<run_id>[^/]+)", self.describe_workflow_execution),
         ]
+        return [replace(r, action=self._on_existing_bucket(r.action)) for r in served]
+
+    def _on_existing_bucket(self, action: Callable[..., Response]) -> Callable[..., Response]:
+        """A request to a bucket that does not exist is 404 NoSuchBucket, as on the COS host, never an empty list.
+
+        COS's code and status (error-code page cloud.tencent.com/document/api/436/7730, SDK ut
+        test_put_object_non_exist_bucket); CI's own error-code page (436/53983) does not list it: inference."""
+        def checked(request: Request, **groups: str) -> Response:
+            if not self.backend.has_bucket(request.bucket):
+                raise no_such_bucket(request.bucket)
+            return action(request, **groups)
+
+        return checked
 
     def _response(self, request: Request, nodes: Nodes) -> Response:
         return xml_response(render("Response", [("RequestId", request.request_id)] + nodes))

@@ -13,10 +13,11 @@ with frozen_imports():
 
     from lib.client import make_client
     from lib.config import Settings
+    from lib.errors import AppError
     from lib.events import TimerEvent
     from lib.invocation import ClientFactory, Invocation, handle
     from lib.report.build import build_report, connections_needed
-    from lib.report.delivery import ReportRun, deliver_report
+    from lib.report.delivery import ReportRun, deliver_report, notify_failure
 
 
 def _run(event: Any, settings: Settings, invocation: Invocation, *, client_factory: ClientFactory) -> Dict[str, Any]:
@@ -24,7 +25,13 @@ def _run(event: Any, settings: Settings, invocation: Invocation, *, client_facto
         # Retrying a COS event here can never produce a report: skip it cleanly rather than raise.
         return {"function": "report", "skipped": True, "reason": "the report function runs on timer events only"}
     client = client_factory(settings, pool_size=connections_needed(settings))
-    summary = build_report(settings, client, event.time, deadline=invocation.deadline)
+    try:
+        summary = build_report(settings, client, event.time, deadline=invocation.deadline)
+    except AppError as exc:
+        # No report at all is the biggest problem a report can have: the chat hears of it, then SCF logs the failure.
+        with requests.Session() as session:
+            notify_failure(settings, exc, session=session)
+        raise
     with requests.Session() as session:
         deliveries = deliver_report(settings, summary, client=client, session=session)
     # Per-object lists can run to thousands of lines: they live in the COS report, not in SCF's log of the result.

@@ -6,7 +6,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple, TypeVar, Union
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
@@ -14,11 +14,13 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from lib.config import Settings
 from lib.errors import CloudApiError, CloudUnavailableError, ConfigError, PaginationError
 from lib.jobs import JobBody
+from lib.windows import as_utc, floor_second
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 LIVE_STATES = frozenset({"Submitted", "Running", "Success", "Pause"})
 PAGE_SIZE = 100  # the list API's documented maximum
+LIST_KEYS = 1000  # GET Bucket's max-keys: default and most per page (cloud.tencent.com/document/api/436/7734)
 
 
 # Coercions for what xmltodict hands back: None for empty elements, str for everything else.
@@ -131,6 +133,11 @@ def translate_sdk_errors(action: str) -> Iterator[None]:
         raise CloudUnavailableError(action, _unreachable(str(exc))) from None
     except ET.ParseError:
         raise CloudUnavailableError(action, "the service answered 200 with a body that is not XML") from None
+
+
+def _absent(exc: CloudApiError) -> bool:
+    """A 404 about the object or configuration asked for; NoSuchBucket is a wrong COS_BUCKET, never "absent"."""
+    return exc.status == 404 and exc.code != "NoSuchBucket"
 
 
 def _safe(fn: Callable[[], Any]) -> Any:
@@ -363,6 +370,24 @@ class ListPage(NamedTuple):
     next_marker: str  # '' on the last page
 
 
+class ObjectCount(BaseModel):
+    """How many objects a Prefix job would process, counted by listing its prefix (CiClient.count_objects)."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
+    objects: int
+    complete: bool  # False: the listing stopped at its bound, so the true count is at least `objects`
+    calls: int  # GET Bucket pages requested
+
+
+def modified_at(text: Any) -> Optional[datetime]:
+    """A listing's LastModified (`2017-06-09T16:32:25.000Z`) as an aware UTC datetime; None when it cannot be read."""
+    try:
+        # fromisoformat reads neither "Z" nor, before 3.11, every ISO form: the listing's one form becomes +00:00.
+        return as_utc(datetime.fromisoformat(_text(text).replace("Z", "+00:00")))
+    except ValueError:
+        return None
+
+
 class CallCounter:
     """How many HTTP requests a client's session has sent; one lock, so exact under the report's reader threads."""
 
@@ -467,7 +492,7 @@ class CiClient:
         try:
             return self._read("GetObject", call)
         except CloudApiError as exc:
-            if exc.status == 404:
+            if _absent(exc):
                 return None
             raise
 
@@ -484,7 +509,7 @@ class CiClient:
         try:
             return self._read("GetObject", call)
         except CloudApiError as exc:
-            if exc.status == 404:
+            if _absent(exc):
                 return False
             raise
 
@@ -499,7 +524,7 @@ class CiClient:
             # again as that method sends it, parsing the body the way it does, without that one line.
             return self._read("GetBucketInventory", lambda: self._bucket_inventory_without_fields(inventory_id))
         except CloudApiError as exc:
-            if exc.status == 404:
+            if _absent(exc):
                 return None
             raise
 
@@ -540,17 +565,66 @@ class CiClient:
                 return
             marker = page.next_marker
 
-    def list_page(self, prefix: str, marker: str = "", delimiter: str = "", max_keys: int = 1000) -> "ListPage":
+    def list_page(self, prefix: str, marker: str = "", delimiter: str = "", max_keys: int = LIST_KEYS) -> "ListPage":
         """One GET Bucket page: keys, folder prefixes (with a delimiter), and the marker of the next page or ''."""
+        contents, folders, after = self._list_objects(prefix, marker, delimiter, max_keys)
+        keys = [item["Key"] for item in contents]
+        return ListPage(keys, folders, "" if after is None or after == marker else after)
+
+    def _list_objects(self, prefix: str, marker: str, delimiter: str = "", max_keys: int = LIST_KEYS,
+                      ) -> Tuple[List[Dict[str, Any]], List[str], Optional[str]]:
+        """One GET Bucket page as the SDK reads it: (Contents entries, folder prefixes, where the next page starts).
+
+        The last is None on the last page, and '' on a truncated page that gives nothing to continue from."""
         extra = {"Delimiter": delimiter} if delimiter else {}
         page = self._read("GetBucket", lambda: self.sdk.list_objects(
             Bucket=self.bucket, Prefix=prefix, Marker=marker, MaxKeys=max_keys, **extra))
-        keys = [item["Key"] for item in page.get("Contents", []) or []]
+        contents = [item for item in page.get("Contents", []) or [] if isinstance(item, dict)]
         folders = [item["Prefix"] for item in page.get("CommonPrefixes", []) or []]
-        more = str(page.get("IsTruncated", "false")).lower() == "true"
-        # NextMarker comes only with a delimiter (GET Bucket, cloud.tencent.com/document/api/436/7734): else the last key.
-        after = (page.get("NextMarker") or max(keys + folders, default="")) if more else ""
-        return ListPage(keys, folders, "" if after == marker else after)
+        if str(page.get("IsTruncated", "false")).lower() != "true":
+            return contents, folders, None
+        # A truncated page carries NextMarker (cloud.tencent.com/document/api/436/7734; cos-go-sdk-v5 bucket_test.go
+        # has it without a delimiter), S3 only with one: read it when present, else go on after the last entry.
+        return contents, folders, page.get("NextMarker") or max([c["Key"] for c in contents] + folders, default="")
+
+    def count_objects(self, prefix: str, start: Optional[datetime], end: datetime, limit: int) -> ObjectCount:
+        """The objects a job with Input.Prefix=prefix and this window would process, counted by listing at most
+        ceil(limit/1000) pages; past them complete is False and the count is "at least" (docs/benchmarks.md)."""
+        # What CI would take: every key under prefix ('' and '/' are the whole bucket, as lib.jobs sends
+        # INPUT_PREFIX='/'), our own STATE_PREFIX, REPORT_PREFIX and abnormal_images_backup/ included, since a prefix
+        # cannot leave folders out; folder markers (keys ending '/') are not objects. CI documents TimeInterval as
+        # filtering on upload time without saying which ends it includes (cloud.tencent.com/document/api/436/76888),
+        # so both ends are included, at whole seconds as CI receives them: the count is never below what CI
+        # processes. start None: the job carries no TimeInterval (lib.jobs.build_job_body), CI's defaults are 0 and
+        # now, so every object counts, end or not.
+        if limit < 1:
+            raise ValueError(f"count_objects: limit must be at least 1 object, got {limit}")
+        # The bound is on listing cost, not on what the window keeps: a one-hour window over a prefix of ten million
+        # objects lists all ten million keys, so the pages are what is capped.
+        pages = -(-limit // LIST_KEYS)
+        listed = "" if prefix in ("", "/") else prefix
+        low = floor_second(start) if start is not None else None
+        high = floor_second(end) if start is not None else None
+        objects = calls = 0
+        marker = ""
+        while calls < pages:
+            contents, _, after = self._list_objects(listed, marker)
+            calls += 1
+            for item in contents:
+                if str(item.get("Key", "")).endswith("/"):
+                    continue
+                moment = modified_at(item.get("LastModified"))
+                # An unreadable LastModified counts: it may lie in the window, and the count must not be low.
+                if moment is None or ((low is None or floor_second(moment) >= low)
+                                      and (high is None or floor_second(moment) <= high)):
+                    objects += 1
+            if after is None:
+                return ObjectCount(objects=objects, complete=True, calls=calls)
+            if not after or after == marker:
+                raise PaginationError(f"GET Bucket of {listed!r} said IsTruncated=true but gave no new marker after "
+                                      f"{marker!r}; the count stops rather than loop or come out low")
+            marker = after
+        return ObjectCount(objects=objects, complete=False, calls=calls)
 
     def presigned_get_url(self, key: str, expires: timedelta) -> str:
         """A GET URL for key signed locally with the client's credentials (no request is sent)."""

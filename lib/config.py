@@ -722,8 +722,13 @@ def load_settings(environ: Mapping[str, str], overrides: Optional[Mapping[str, A
                 problems.append(f"timer argument key {key!r} is not a setting a trigger may override: it is "
                                 "function-wide; set it in the function's environment (serverless.yml) instead")
                 continue
-            allowed = ", ".join(sorted(ENV_NAMES[f] for f in OVERRIDABLE))
-            problems.append(f"timer argument key {key!r} is not a setting a trigger may override; allowed: {allowed}")
+            import difflib  # only a bad timer argument pays for it, not every cold start
+
+            names = sorted(ENV_NAMES[f] for f in OVERRIDABLE)
+            near = difflib.get_close_matches(str(key).upper(), names, n=1, cutoff=0.6)
+            # A typo gets the one name it most likely meant; only a key like no setting gets the whole list.
+            hint = f"did you mean {near[0]}?" if near else f"allowed: {', '.join(names)}"
+            problems.append(f"timer argument key {key!r} is not a setting a trigger may override; {hint}")
         fields.update(_raw_fields({k: v for k, v in overrides.items() if k not in unknown}, "timer argument", problems))
     try:
         settings = Settings(**fields)

@@ -123,6 +123,7 @@ _HINTS = {
     "CIRoleNotExist": "Authorize CI in the console once so the CI_QCSRole service role exists.",
     "AccessDenied": "Give the function's role the CI batch-job and COS actions in deploy/policy.json.",
     "SignatureDoesNotMatch": "Check TENCENTCLOUD_SECRETID/SECRETKEY (and the session token) and the clock.",
+    "InvalidAccessKeyId": "No such SecretId (deleted, disabled, or copied with a space): check TENCENTCLOUD_SECRETID.",
     "InvalidArgument": "The job body was rejected; check INPUT_PREFIX, WORKFLOW_IDS and the process type.",
     "NoSuchBucket": "Check COS_BUCKET (BucketName-APPID) and COS_REGION.",
 }

@@ -5,23 +5,30 @@ Exit codes, the same for every command:
   1    done, and a problem was found (a failed or stuck job, a flagged image or failed object, a job that does
        not exist, a cancel declined or impossible, a report that could not read everything, a held plan waiting or
        one that cannot be confirmed or declined as asked), or a call to COS/CI failed or got no answer
-  2    not done: bad arguments, settings, credentials, event file or input; nothing was sent
+  2    not done: bad arguments, settings, credentials missing or refused, event file or input; nothing was sent
   130  interrupted (Ctrl-C); nothing more was sent
+
+With --json an error is one document on stdout too: {"error": {"kind", "message", "fix", "exit_code", ...}}.
 """
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
+import re
+import shlex
 import sys
 import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from lib import logs, upload_state
 from lib.client import CiClient, JobDetail, make_client
 from lib.config import Settings, is_workflow_id, load_settings
+from lib.credentials import credentials_for, rejected, with_credentials
 from lib.errors import AppError, CloudApiError, CloudUnavailableError, ConfigError, InvalidEventError, SafetyError
 from lib.escape import terminal
 from lib.invocation import ClientFactory
@@ -31,7 +38,6 @@ from lib.report.duplicates import describe, find_duplicates
 from lib.report.render import plural, render_summary_table, table
 from lib.windows import Window, as_utc, format_ci_time, format_duration, parse_ci_time, parse_duration
 from ops import jobview
-from ops.credentials import find_credentials, profile_name
 from ops.jobview import TERMINAL, ZONES, JobObjectsView, state_word
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -41,13 +47,64 @@ NEEDS_CREDENTIALS = frozenset({"jobs list", "jobs get", "jobs watch", "jobs canc
 
 
 class UsageError(Exception):
-    """Bad arguments, an unreadable file or a bad time filter: exit 2 with this message."""
+    """Bad arguments, an unreadable file or a bad time filter: exit 2 with this message (and the usage, if any)."""
+
+    def __init__(self, message: str, usage: str = ""):
+        super().__init__(f"{message}\n{usage}" if usage else message)
+        self.message, self.usage = message, usage
+
+
+class ProblemFound(Exception):
+    """Done, and the answer is a problem (exit 1): a job that does not exist, a key already there, a cancel declined."""
+
+    def __init__(self, kind: str, message: str, fix: str = "", **detail: Any):
+        super().__init__(message)
+        self.kind, self.message, self.fix, self.detail = kind, message, fix, detail
+
+
+def _close(word: str, choices: Sequence[str]) -> Optional[str]:
+    """The choice `word` most likely meant (case aside), or None."""
+    by_folded = {c.casefold(): c for c in choices}
+    near = difflib.get_close_matches(word.casefold(), list(by_folded), n=1, cutoff=0.6)
+    return by_folded[near[0]] if near else None
 
 
 class _Parser(argparse.ArgumentParser):
     # argparse would print to sys.stderr and exit; raise instead so main() owns the streams and the exit code.
     def error(self, message: str) -> Any:
-        raise UsageError(f"{message}\n{self.format_usage().strip()}")
+        raise UsageError(message, self.format_usage().strip())
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        # argparse's own check, with the nearest choice named: `reprot` -> "did you mean report?".
+        if action.choices is not None and value not in action.choices:
+            choices = [str(c) for c in action.choices]
+            near = _close(str(value), choices)
+            raise argparse.ArgumentError(action, f"invalid choice: {value!r}"
+                                         + (f"; did you mean {near}?" if near else "")
+                                         + f" (choose from {', '.join(choices)})")
+
+    def unrecognized(self, extras: Sequence[str]) -> Any:
+        """Refuse arguments this (sub)command does not take, with its own usage and the nearest option named."""
+        options = [o for action in self._actions for o in action.option_strings if o.startswith("--")]
+        nearest = {extra: near for extra in extras if extra.startswith("--")
+                   for near in [_close(extra.split("=", 1)[0], options)] if near}
+        hint = ", ".join(near if len(nearest) == 1 else f"{near} for {extra}" for extra, near in nearest.items())
+        self.error(f"unrecognized arguments: {' '.join(extras)}" + (f"; did you mean {hint}?" if hint else ""))
+
+
+def _subcommand(parser: argparse.ArgumentParser, words: Sequence[str]) -> argparse.ArgumentParser:
+    """The parser of `jobs list` (words ["jobs", "list"]), found through each level's subcommands."""
+    for word in words:
+        # argparse has no public way to reach a subparser; its action keeps them in `choices`.
+        subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = subs.choices[word]
+    return parser
+
+
+def command_words(args: argparse.Namespace) -> List[str]:
+    """`jobs list` as ["jobs", "list"]: a command group keeps its subcommand in `<group>_command`."""
+    sub = getattr(args, f"{args.command}_command", None)
+    return [args.command, sub] if sub else [args.command]
 
 
 class Cli:
@@ -137,8 +194,10 @@ def _duration(flag: str, text: str) -> timedelta:
 
 def _job_id(text: str) -> str:
     if not is_batch_job_id(text):
+        # A job's name is what a person sees first (logs, the report): say how to get from it to the id.
+        by_name = f"; to find a job by its name: python -m ops jobs list --name {shlex.quote(text)}" if text else ""
         raise UsageError(f"job id {text!r} is not a batch-job id: they are b followed by letters and digits, e.g. "
-                         "b3deffea2f84911ec9cb15254008618d9 (see `jobs list`)")
+                         f"b3deffea2f84911ec9cb15254008618d9 (see `jobs list`){terminal(by_name)}")
     return text
 
 
@@ -355,8 +414,8 @@ def _show_job(cli: Cli, client: CiClient, job: JobDetail) -> int:
 
 
 def _missing(cli: Cli, job_id: str) -> int:
-    cli.say(f"no batch job {job_id} in bucket {cli.loaded.bucket if cli.loaded else '?'}")
-    return EXIT_PROBLEM
+    raise ProblemFound("not_found", f"no batch job {job_id} in bucket {cli.loaded.bucket if cli.loaded else '?'}",
+                       "`python -m ops jobs list` shows the ids of the bucket's jobs", job_id=job_id)
 
 
 def cmd_jobs_get(cli: Cli) -> int:
@@ -404,16 +463,15 @@ def cmd_jobs_cancel(cli: Cli) -> int:
     if job is None:
         return _missing(cli, job_id)
     if job.State in TERMINAL:
-        cli.say(f"job {job.JobId} is already {terminal(state_word(job.State))}; nothing to cancel")
-        return EXIT_PROBLEM
+        raise ProblemFound("not_cancellable", f"job {job.JobId} is already {terminal(state_word(job.State))}; nothing "
+                           "to cancel", job_id=job.JobId, state=job.State)
     if not cli.args.yes:
         cli.stderr.write(f"Cancel job {terminal(job.JobId)} ({terminal(job.Name)}, {terminal(state_word(job.State))})? "
                          "[y/N] ")
         cli.stderr.flush()
         answer = cli.stdin.readline().strip().lower()
         if answer not in ("y", "yes"):
-            cli.say("not cancelled")
-            return EXIT_PROBLEM
+            raise ProblemFound("declined", "not cancelled", "answer y, or pass --yes", job_id=job.JobId)
     client.cancel_job(job.JobId)
     if cli.args.json:
         cli.out_json({"job_id": job.JobId, "cancelled": True, "previous_state": job.State})
@@ -443,9 +501,9 @@ def cmd_upload(cli: Cli) -> int:
         except CloudApiError as exc:
             if exc.status != 409:
                 raise
-            cli.say(f"{terminal(key)} already exists in {cli.loaded.bucket if cli.loaded else 'the bucket'}; not replaced "
-                    "(--overwrite replaces it)")
-            return EXIT_PROBLEM
+            raise ProblemFound("exists", f"{terminal(key)} already exists in "
+                               f"{cli.loaded.bucket if cli.loaded else 'the bucket'}; not replaced",
+                               "--overwrite replaces it", key=key, uploaded=done) from None
         done.append({"key": key, "size": len(data), "etag": etag})
         if not args.json:
             cli.out(f"uploaded {terminal(key)} ({plural(len(data), 'byte')})")
@@ -695,21 +753,79 @@ COMMANDS: Dict[str, Callable[[Cli], int]] = {
 
 
 def _with_credentials(env: Dict[str, str], args: argparse.Namespace) -> Dict[str, str]:
-    """The environment plus the first credentials found in the documented order (ops/credentials.py)."""
+    """The environment plus the first credentials found in the documented order (lib/credentials.py)."""
     load_settings(env)  # a bad COS_BUCKET is named before a missing key is looked for
-    home = env.get("HOME") or os.path.expanduser("~")
-    found = find_credentials(env, home, profile_name(env, args.profile))
-    return {**env, **found.values}
+    return with_credentials(env, credentials_for(env, args.profile))
 
 
 def _unreachable_hint(exc: CloudUnavailableError, settings: Optional[Settings]) -> str:
     if settings is None:
         return ""
     if settings.emulator_url:
-        return (f"\nCOS_EMULATOR_URL={settings.emulator_url} sends every request there: is the emulator running "
+        return (f"COS_EMULATOR_URL={settings.emulator_url} sends every request there: is the emulator running "
                 "(python -m emulator --port PORT)?")
-    return (f"\nCOS_BUCKET and COS_REGION point at {settings.bucket}.cos.{settings.region}.myqcloud.com (and .ci.): "
+    return (f"COS_BUCKET and COS_REGION point at {settings.bucket}.cos.{settings.region}.myqcloud.com (and .ci.): "
             f"check COS_REGION, the network, DNS, any HTTPS_PROXY, and API_TIMEOUT ({settings.api_timeout:g} s)")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """How a command that did not end well is told: its kind, message, fix and exit code (the README's table)."""
+
+    kind: str
+    message: str
+    fix: str = ""
+    code: int = EXIT_PROBLEM
+    human: str = ""  # the line on stderr, when it is not `error: message` and the fix
+    detail: Dict[str, Any] = field(default_factory=dict)
+
+    def line(self) -> str:
+        return self.human or f"error: {self.message}" + (f"\n{self.fix}" if self.fix else "")
+
+    def document(self) -> Dict[str, Any]:
+        return {"error": {"kind": self.kind, "message": self.message, "fix": self.fix, "exit_code": self.code,
+                          **self.detail}}
+
+
+def _kind(exc: BaseException) -> str:
+    """InventoryConfigError -> inventory_config: each of lib's error types is its own kind."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__.removesuffix("Error")).lower()
+
+
+def describe_failure(exc: BaseException, settings: Optional[Settings]) -> Failure:
+    """What went wrong, for a person (stderr) and for a script (--json): the same exit code either way."""
+    if isinstance(exc, ProblemFound):
+        return Failure(exc.kind, exc.message, exc.fix, EXIT_PROBLEM, human=exc.message + (f" ({exc.fix})" if exc.fix
+                       else ""), detail=exc.detail)
+    if isinstance(exc, UsageError):
+        return Failure("usage", exc.message, exc.usage, EXIT_USAGE)
+    if isinstance(exc, ConfigError):
+        return Failure("settings", str(exc), "", EXIT_USAGE, detail={"problems": exc.problems})
+    if isinstance(exc, (InvalidEventError, SafetyError)):
+        return Failure(_kind(exc), str(exc), "", EXIT_USAGE)
+    if isinstance(exc, CloudUnavailableError):
+        return Failure("unreachable", str(exc), _unreachable_hint(exc, settings))
+    if isinstance(exc, CloudApiError):
+        answer = {"action": exc.action, "status": exc.status, "code": exc.code, "request_id": exc.request_id}
+        if exc.code == "NoSuchBucket" and settings is not None:
+            said = f"{exc.action} answered HTTP {exc.status} NoSuchBucket" + (
+                f", RequestId {exc.request_id}" if exc.request_id else "")
+            return Failure("no_such_bucket", f"COS_BUCKET={settings.bucket}: there is no such bucket in COS_REGION="
+                           f"{settings.region} ({said})", "set COS_BUCKET to the BucketName-APPID of an existing "
+                           "bucket and COS_REGION to its region, as the COS console's bucket list shows them",
+                           detail=answer)
+        if rejected(exc.code):  # a refused key is not done, like a missing one (lib/credentials.py REJECTED)
+            return Failure("credentials", str(exc), "", EXIT_USAGE, detail=answer)
+        return Failure("service", str(exc), "", detail=answer)
+    if isinstance(exc, AppError):
+        return Failure(_kind(exc), str(exc))
+    return Failure("bug", f"unexpected {type(exc).__name__}: {exc} (a bug: please report it with the command)")
+
+
+def _wants_json(argv: Sequence[str]) -> bool:
+    """--json anywhere before `--`, read from the words themselves: an argument error must honour it too."""
+    words = list(argv)
+    return "--json" in (words[:words.index("--")] if "--" in words else words)
 
 
 def main(argv: Optional[Sequence[str]] = None, *, environ: Optional[Mapping[str, str]] = None,
@@ -717,35 +833,32 @@ def main(argv: Optional[Sequence[str]] = None, *, environ: Optional[Mapping[str,
          clock: Optional[Callable[[], datetime]] = None,
          client_factory: Optional[ClientFactory] = None,
          sleep: Callable[[float], None] = time.sleep) -> int:
-    """Run one command; returns its exit code (see the module docstring). Never raises, never prints a traceback."""
+    """Run one command; returns its exit code (see the module docstring). Never raises, never prints a traceback.
+
+    A command that fails says so on stderr; with --json, also as one `{"error": {...}}` document on stdout."""
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
+    words = list(sys.argv[1:] if argv is None else argv)
     cli: Optional[Cli] = None
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args, extras = parser.parse_known_args(words)
+        name = " ".join(command_words(args))
+        if extras:  # argparse would blame the top-level parser; the subcommand's usage is the one that helps
+            _subcommand(parser, command_words(args)).unrecognized(extras)
         env = dict(os.environ if environ is None else environ)
         if args.env_file:
             env.update(read_env_file(args.env_file))
-        name = args.command + (f" {args.jobs_command}" if args.command == "jobs" else "") \
-            + (f" {args.inventory_command}" if args.command == "inventory" else "") \
-            + (f" {args.plans_command}" if args.command == "plans" else "")
         cli = Cli(args, env, stdin, stdout, stderr, clock or (lambda: datetime.now(timezone.utc)),
                   client_factory or make_client, sleep=sleep, needs_credentials=name in NEEDS_CREDENTIALS)
         return COMMANDS[name](cli)
     except SystemExit as exc:  # --help
         return int(exc.code or 0)
     except KeyboardInterrupt:
-        stderr.write("\ninterrupted; nothing more was sent\n")
-        return EXIT_INTERRUPTED
-    except (UsageError, ConfigError, InvalidEventError, SafetyError) as exc:
-        stderr.write(f"error: {exc}\n")
-        return EXIT_USAGE
-    except CloudUnavailableError as exc:
-        stderr.write(f"error: {exc}{_unreachable_hint(exc, cli.loaded if cli else None)}\n")
-        return EXIT_PROBLEM
-    except AppError as exc:
-        stderr.write(f"error: {exc}\n")
-        return EXIT_PROBLEM
+        failure = Failure("interrupted", "interrupted; nothing more was sent", code=EXIT_INTERRUPTED,
+                          human="\ninterrupted; nothing more was sent")
     except Exception as exc:  # noqa: BLE001 - a bug must still end in words and an exit code, not a traceback
-        stderr.write(f"error: unexpected {type(exc).__name__}: {exc} (a bug: please report it with the command)\n")
-        return EXIT_PROBLEM
-
+        failure = describe_failure(exc, cli.loaded if cli else None)
+    stderr.write(failure.line() + "\n")
+    if _wants_json(words):
+        stdout.write(logs.json_text(json.dumps(failure.document(), indent=2, ensure_ascii=False, default=str)) + "\n")
+    return failure.code

@@ -18,6 +18,7 @@ RULES: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
     ("lib.submit", CORE + ("lib.submit",)),
     ("lib.report", CORE + ("lib.report",)),
     ("lib.cli", ("ops",)),  # the old command's alias, left out of the SCF package
+    ("lib.credentials", CORE),  # the tools' one credentials lookup, left out of the SCF package too
     ("lib", CORE),
     ("handlers.submit", CORE + ("lib.submit", "handlers")),
     ("handlers.report", CORE + ("lib.report", "handlers")),
@@ -28,7 +29,7 @@ RULES: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
     ("emulator.demo", ("emulator", "lib", "handlers")),
     # Tools for people: the CLI drives the use cases and the handlers; deploy needs only the settings' rules.
     ("ops", ("ops", "lib", "handlers")),
-    ("deploy", CORE + ("deploy",)),
+    ("deploy", CORE + ("lib.credentials", "deploy")),
     ("emulator", ("emulator", "detector")),  # the emulator runs the ImageInspect detector on object bytes
 )
 
@@ -96,6 +97,9 @@ def test_no_module_of_the_deployed_code_imports_a_tool_for_people_or_a_test():
     ("lib/submit/timer.py", "from lib import report\n", False),
     ("emulator/server.py", "import lib.client\n", False),
     ("handlers/submit.py", "from lib.report.build import build_report\n", False),
+    ("handlers/submit.py", "from lib.credentials import credentials_for\n", False),
+    ("lib/client.py", "from lib import credentials\n", False),
+    ("deploy/scf_api.py", "from lib.credentials import credentials_for\n", True),
 ])
 def test_the_rules_catch_an_import_across_layers(tmp_path, monkeypatch, module, source, allowed):
     """The check itself: a use case reaching into the other, or the core reaching up, is reported (lazy imports too)."""

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from lib import upload_state
 from lib.client import CiClient, JobDetail
 from lib.config import Settings
-from lib.errors import CloudError, TamperedStateError
+from lib.errors import CloudApiError, CloudError, TamperedStateError
 from lib.report.cache import NewResults, PreviousResults, cache_key
 from lib.report.classify import STUCK_STATES, group_of, in_scope, in_window, is_failing, is_stuck, job_line
 from lib.report.duplicates import LiveNames, describe, settle_duplicates
@@ -38,8 +38,8 @@ def build_report(settings: Settings, client: CiClient, end: datetime, *, lookbac
                  monotonic: Callable[[], float] = time.monotonic) -> ReportSummary:
     """List every batch job created in [end - lookback, end) (both Types, all pages) and summarise it.
 
-    Raises CloudError or PaginationError only when the job list itself cannot be read: without it there is no
-    report. Per-object results and checkpoints that cannot be read become notes instead, and so does running
+    Raises CloudError or PaginationError only when the job list itself cannot be read, or the bucket does not
+    exist: without them there is no report (the report function's webhook says so, delivery.notify_failure). Per-object results and checkpoints that cannot be read become notes instead, and so does running
     past `deadline` (a monotonic time): the rest of the jobs are counted without their per-object results.
     """
     end = floor_second(end)  # the list bounds are whole seconds: the window is too, so reports tile exactly
@@ -152,6 +152,8 @@ def _load_cache(client: CiClient, settings: Settings, tally: Tally) -> None:
         if raw is not None:
             tally.cached = PreviousResults.parse(raw, settings.bucket)
     except (CloudError, ValueError) as exc:
+        if isinstance(exc, CloudApiError) and exc.code == "NoSuchBucket":
+            raise  # COS_BUCKET names no bucket: nothing this report could say would be true, and nothing was read
         tally.note(f"the per-object results cache {key} was not used ({exc}); every finished job was read")
 
 

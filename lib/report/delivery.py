@@ -14,7 +14,7 @@ from lib.config import Settings
 from lib.errors import AppError, DeliveryError
 from lib.report.html import render_html
 from lib.report.models import ReportSummary
-from lib.report.render import plural, render_markdown, webhook_payload
+from lib.report.render import failure_payload, plural, render_markdown, webhook_payload
 from lib.report.trends import Trend, update_trends
 from lib.windows import as_utc
 
@@ -202,3 +202,18 @@ def deliver_report(settings: Settings, summary: ReportSummary, *, client: CiClie
 
     attempt("webhook", to_webhook)
     return outcomes
+
+
+def notify_failure(settings: Settings, error: AppError, *, session: Any) -> DeliveryOutcome:
+    """A report that could not be made is a problem: the webhook says so, whatever REPORT_NOTIFY, and why."""
+    if settings.report_webhook_url is None:
+        return DeliveryOutcome(channel="webhook", delivered=False, detail="no REPORT_WEBHOOK_URL")
+    fmt = settings.report_webhook_format
+    payload = failure_payload(fmt, settings.bucket, settings.region, logs.scrubbed(str(error)))
+    try:
+        post_webhook(session, settings.report_webhook_url.get_secret_value(), fmt, payload, settings.api_timeout)
+    except DeliveryError as exc:
+        logs.log_error("report_delivery_failed", exc, channel="webhook")
+        return DeliveryOutcome(channel="webhook", delivered=False, detail=str(exc))
+    logs.log("report_delivered", channel="webhook", detail="report not made: failure sent")
+    return DeliveryOutcome(channel="webhook", delivered=True, detail=f"{fmt} message sent: the report was not made")

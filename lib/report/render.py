@@ -329,6 +329,26 @@ def webhook_payload(fmt: str, summary: ReportSummary, *, report_key: Optional[st
     raise ValueError(f"unknown webhook format {fmt!r}")
 
 
+def failure_payload(fmt: str, bucket: str, region: str, error: str) -> Dict[str, Any]:
+    """The message of a report that could not be made (the job list unreadable, the bucket missing): a problem."""
+    if fmt == "json":
+        return {"status": "PROBLEM", "report": "not made", "bucket": bucket, "region": region, "error": error}
+    lead = f"{TITLE}: PROBLEM, the report was not made"
+    if fmt == "feishu":
+        return {"msg_type": "text", "content": {"text": escape.feishu_text(
+            f"{lead}\nbucket {bucket} ({region})\n{error}")}}
+    if fmt == "slack":
+        return {"text": f"*{lead}*\nbucket {escape.slack_mrkdwn(bucket)} ({escape.slack_mrkdwn(region)})\n"
+                        f"{escape.slack_mrkdwn(error)}"}
+    inert = {"wecom": escape.wecom_markdown, "dingtalk": escape.dingtalk_markdown}.get(fmt)
+    if inert is None:
+        raise ValueError(f"unknown webhook format {fmt!r}")
+    text = f"**{lead}**\n\nbucket {inert(bucket)} ({inert(region)})\n\n{inert(error)}"
+    if fmt == "dingtalk":
+        return {"msgtype": "markdown", "markdown": {"title": f"{TITLE}: PROBLEM", "text": text}}
+    return {"msgtype": "markdown", "markdown": {"content": text}}
+
+
 # --- the Markdown report (COS object) ------------------------------------------------------------------
 
 

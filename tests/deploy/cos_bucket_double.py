@@ -4,6 +4,8 @@ every request, a failure to inject once per method, and COS's error body.
 - Error body (cloud.tencent.com/document/product/436/7730): `<Error><Code/><Message/><Resource/><RequestId/></Error>`;
   the SDK (qcloud_cos/cos_exception.py digest_xml) needs all four to report the code.
 - Signature (qcloud_cos/cos_auth.py): `q-sign-algorithm=sha1&q-ak=...&q-url-param-list=<subresource>...`.
+- An unknown SecretId ("403 Error for COS Access", cloud.tencent.com/document/product/436/40105): "If the signature
+  uses an incorrect SecretId, COS will return InvalidAccessKeyId" (403).
 """
 from __future__ import annotations
 
@@ -41,6 +43,8 @@ class FakeCosBucketSubresource:
         body = request.body.decode("utf-8") if isinstance(request.body, bytes) else request.body
         self.calls.append((request.method, body))
         auth = headers.get("authorization", "")
+        if auth.startswith("q-sign-algorithm=sha1&q-ak=") and not auth.startswith(f"q-sign-algorithm=sha1&q-ak={SECRET_ID}&"):
+            return self.error(403, "InvalidAccessKeyId", "The access key Id format you provided is invalid.")
         if not auth.startswith(f"q-sign-algorithm=sha1&q-ak={SECRET_ID}&") or self.subresource not in \
                 re.search(r"q-url-param-list=([^&]*)", auth).group(1).split(";"):
             return self.error(403, "AccessDenied", "Request has expired or the signature is missing")

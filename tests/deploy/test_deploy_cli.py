@@ -172,20 +172,20 @@ def test_a_function_that_fails_to_update_is_an_error_with_scfs_reason(project, s
 def test_a_package_built_for_another_runtime_is_refused(project, scf, capsys):
     write_package(project, "x = 1\n", python="3.9")
     code, _, err = run(project, "apply", capsys)
-    assert code == 1 and "built for Python3.9 but serverless.yml's runtime is Python3.10" in err
+    assert code == 2 and "built for Python3.9 but serverless.yml's runtime is Python3.10" in err
     assert scf.calls == []
 
 
 def test_a_missing_package_names_the_make_target(project, scf, capsys):
     (project / "build" / "cos-batch-autopilot-py310.zip").unlink()
     code, _, err = run(project, "plan", capsys)
-    assert code == 1 and "make package RUNTIME=3.10" in err
+    assert code == 2 and "make package RUNTIME=3.10" in err
 
 
 def test_a_package_over_the_zipfile_limit_is_refused_before_any_call(project, scf, capsys, monkeypatch):
     monkeypatch.setattr("deploy.__main__.ZIP_FILE_LIMIT", 100)
     code, _, err = run(project, "apply", capsys)
-    assert code == 1 and "at most 20 MB" in err and scf.calls == []
+    assert code == 2 and "at most 20 MB" in err and scf.calls == []
 
 
 # --- rollback ------------------------------------------------------------------------------------------------------
@@ -225,20 +225,20 @@ def test_api_errors_name_the_resource_and_the_fix(project, scf, capsys, action, 
 
 def test_a_request_signed_with_the_wrong_key_is_refused_by_the_double(project, scf, capsys):
     rc, _, err = run(project, "plan", capsys, env={**DEPLOY_ENV, "TENCENTCLOUD_SECRETKEY": "not-the-key"})
-    assert rc == 1 and "AuthFailure.SignatureFailure" in err and "TENCENTCLOUD_SECRETKEY" in err
+    assert rc == 2 and "AuthFailure.SignatureFailure" in err and "TENCENTCLOUD_SECRETKEY" in err
     assert "not-the-key" not in err
 
 
 def test_missing_deploy_credentials_are_a_clear_error(project, capsys):
     env = {k: v for k, v in DEPLOY_ENV.items() if not k.startswith("TENCENTCLOUD_")}
-    code = main(["plan", "--config", str(project / "serverless.yml")], environ=env)
-    assert code == 1 and "no deploy credentials" in capsys.readouterr().err
+    code = main(["plan", "--config", str(project / "serverless.yml")], environ={**env, "HOME": str(project)})
+    assert code == 2 and "no credentials found" in capsys.readouterr().err
 
 
 def test_a_missing_dotenv_value_names_the_variable(project, scf, capsys):
     env = {k: v for k, v in DEPLOY_ENV.items() if k != "AUTOPILOT_ROLE"}
     code, _, err = run(project, "plan", capsys, env=env)
-    assert code == 1 and "${env:AUTOPILOT_ROLE} is not set" in err
+    assert code == 2 and "${env:AUTOPILOT_ROLE} is not set" in err
 
 
 def test_dotenv_beside_serverless_yml_is_read(project, scf, capsys):

@@ -216,14 +216,14 @@ def test_an_inventory_rule_without_a_valid_id_is_refused_before_any_api_call(app
     if inventory_id:
         set_env(app_dir, "INVENTORY_ID", inventory_id)
     code, _, err = deploy(app_dir, "apply", capsys)
-    assert code == 1 and expected in err and "Fix:" in err
+    assert code == 2 and expected in err and "Fix:" in err
     assert inventory.calls == [] and scf.calls == []
 
 
 def test_an_unknown_input_source_is_refused(app_dir, scf, inventory, capsys):
     set_env(app_dir, "INPUT_SOURCE", "listing")
     code, _, err = deploy(app_dir, "plan", capsys)
-    assert code == 1 and "INPUT_SOURCE='listing': must be prefix or inventory" in err
+    assert code == 2 and "INPUT_SOURCE='listing': must be prefix or inventory" in err
 
 
 # --- the subcommand, errors, the trigger ------------------------------------------------------------------------------
@@ -311,7 +311,7 @@ def test_an_operators_configuration_that_does_not_exist_is_warned_about_not_crea
 def test_an_unknown_inventory_managed_value_is_refused(app_dir, scf, inventory, capsys):
     use_inventory(app_dir)
     code, _, err = deploy(app_dir, "plan", capsys, INVENTORY_MANAGED="maybe")
-    assert code == 1 and "INVENTORY_MANAGED='maybe': must be true" in err and inventory.calls == []
+    assert code == 2 and "INVENTORY_MANAGED='maybe': must be true" in err and inventory.calls == []
 
 
 # --- the reports expire --------------------------------------------------------------------------------------------

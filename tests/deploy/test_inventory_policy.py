@@ -15,7 +15,7 @@ import pytest
 from deploy.bucket_policy import uploaders_from
 from deploy.inventory import MANIFEST_CHECKSUM, InventoryTarget
 from deploy.policy import render
-from deploy.scf_api import DeployError
+from deploy.spec import SpecError
 
 ENV = {"COS_BUCKET": "examplebucket-1250000000", "COS_REGION": "ap-shanghai"}
 BASE = "qcs::cos:ap-shanghai:uid/1250000000:examplebucket-1250000000/"
@@ -65,5 +65,5 @@ def test_the_role_may_list_and_read_the_reports_the_deploy_has_delivered(state_p
 def test_the_state_deny_cannot_name_the_role_cos_delivers_reports_as(principal):
     # COS writes the reports under STATE_PREFIX as COS_QcsRole (overview 436/30622); the deny autopilotDenyStateWrites
     # covers that prefix, so it must never reach the role: UPLOADER_PRINCIPALS takes sub-accounts only.
-    with pytest.raises(DeployError, match="UPLOADER_PRINCIPALS holds"):
+    with pytest.raises(SpecError, match="UPLOADER_PRINCIPALS holds"):
         uploaders_from(principal)

@@ -144,6 +144,6 @@ def test_functions_with_different_state_prefixes_are_refused_before_any_api_call
                   "'${env:COS_REGION}'}, {key: STATE_PREFIX, value: 'other/'}]")
     path.write_text(text.replace("environments: *environments", report_env), encoding="utf-8")
     code, _, err = run(project, "apply", capsys)
-    assert code == 1
+    assert code == 2
     assert "one bucket and one STATE_PREFIX for all functions" in err and "other/" in err
     assert cos.calls == [] and scf.calls == []

@@ -94,7 +94,7 @@ def test_uploader_principals_are_denied_too(project, rsps, policy, capsys):  # n
 def test_an_uploader_principal_that_would_lock_out_the_function_or_mean_nothing_is_refused(project, rsps, policy,  # noqa: F811
                                                                                          capsys, value, says):
     code, _, err = state_policy(project, capsys, env={**DEPLOY_ENV, "UPLOADER_PRINCIPALS": value})
-    assert code == 1
+    assert code == 2
     assert "UPLOADER_PRINCIPALS" in err and repr(value) in err and says in err and "Fix:" in err
     assert policy.calls == []
 
@@ -144,7 +144,7 @@ def test_access_denied_names_the_bucket_the_permission_and_the_fix(project, rsps
 def test_a_wildcard_prefix_is_refused_before_any_call(project, rsps, policy, capsys, variable):  # noqa: F811
     set_variable(project, variable, "ops*/")
     code, _, err = state_policy(project, capsys)
-    assert code == 1 and f"{variable}='ops*/'" in err and "wildcard" in err and "plain folder name" in err
+    assert code == 2 and f"{variable}='ops*/'" in err and "wildcard" in err and "plain folder name" in err
     assert policy.calls == []
 
 

@@ -1,4 +1,7 @@
-"""A person's credentials: the environment first, then the files Tencent's own command-line tools read.
+"""A person's credentials, for every command run at a terminal (`python -m ops`, `python -m deploy`): the environment
+first, then the files Tencent's own command-line tools read; and which answers of COS, CI and SCF mean the key was refused.
+
+Never deployed (deploy/package.py OPERATOR_ONLY): a function gets its role's keys from SCF, never from a file.
 
 Published sources (read 2026-12-01):
 - SCF injects TENCENTCLOUD_SECRETID / TENCENTCLOUD_SECRETKEY / TENCENTCLOUD_SESSIONTOKEN into a function's
@@ -9,6 +12,13 @@ Published sources (read 2026-12-01):
 - tccli (TencentCloud/tencentcloud-cli, tccli/configure.py; https://cloud.tencent.com/document/product/440/34012):
   `tccli configure [--profile NAME]` writes JSON ~/.tccli/<profile>.credential with secretId / secretKey / token;
   the profile is --profile, else TCCLI_PROFILE, else "default".
+- serverless-cloud-framework (`scf`, docs/guides/tencent-account.md): `scf deploy` logs in and writes
+  TENCENT_SECRET_ID / TENCENT_SECRET_KEY / TENCENT_TOKEN into .env (docs/deploy.md §2).
+- A refused key: the TencentCloud API 3.0 common error codes (SCF: cloud.tencent.com/document/api/583/30771)
+  AuthFailure.SecretIdNotFound (密钥不存在), AuthFailure.InvalidSecretId, AuthFailure.SignatureFailure,
+  AuthFailure.SignatureExpire, AuthFailure.TokenFailure; COS and CI ("403 Error for COS Access",
+  cloud.tencent.com/document/product/436/40105): "If the signature uses an incorrect SecretId, COS will return
+  InvalidAccessKeyId", a wrong clock RequestTimeTooSkewed, a wrong key SignatureDoesNotMatch.
 """
 from __future__ import annotations
 
@@ -23,7 +33,26 @@ from lib.errors import ConfigError
 SECRET_ID, SECRET_KEY, TOKEN = "TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN"
 # The same pair as tccli and tencentcloud-sdk-python spell it.
 SDK_SECRET_ID, SDK_SECRET_KEY = "TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY"
+# The names `scf deploy` (serverless-cloud-framework) writes into .env.
+SCF_CLI_SECRET_ID, SCF_CLI_SECRET_KEY, SCF_CLI_TOKEN = "TENCENT_SECRET_ID", "TENCENT_SECRET_KEY", "TENCENT_TOKEN"
 DEFAULT_PROFILE = "default"
+ETC_CREDENTIALS = "/etc/tencentcloud/credentials"
+# ops reads --env-file over the environment; deploy reads the .env beside serverless.yml under it.
+ENVIRONMENT = "the environment / --env-file / .env"
+_CHECK_KEYS = f"check {SECRET_ID} and {SECRET_KEY}"
+# Answers that mean the service refused the key or its signature, not the request: nothing was done, and the fix is
+# on this machine. Exit 2 in every command, like a key that is not there at all.
+REJECTED: Dict[str, str] = {
+    "AuthFailure.SecretIdNotFound": f"the SecretId is unknown (deleted, disabled, or copied with a space): "
+                                    f"{_CHECK_KEYS}",
+    "AuthFailure.InvalidSecretId": f"the SecretId is not an API key: {_CHECK_KEYS}",
+    "AuthFailure.SignatureFailure": f"the signature does not match: {_CHECK_KEYS} (no spaces around them)",
+    "AuthFailure.SignatureExpire": "the signature expired: set this machine's clock right (within five minutes)",
+    "AuthFailure.TokenFailure": f"the session token was refused: {_CHECK_KEYS} and {TOKEN} (temporary keys expire)",
+    "InvalidAccessKeyId": f"the SecretId is unknown (deleted, disabled, or copied with a space): {_CHECK_KEYS}",
+    "SignatureDoesNotMatch": f"the signature does not match: {_CHECK_KEYS}, and this machine's clock",
+    "RequestTimeTooSkewed": "the signature's time is off: set this machine's clock right",
+}
 
 
 @dataclass(frozen=True)
@@ -38,15 +67,33 @@ def profile_name(environ: Mapping[str, str], flag: Optional[str] = None) -> str:
     return flag or environ.get("TCCLI_PROFILE") or DEFAULT_PROFILE
 
 
-def find_credentials(environ: Mapping[str, str], home: str, profile: str,
-                     etc: str = "/etc/tencentcloud/credentials") -> Found:
+def credentials_for(environ: Mapping[str, str], profile_flag: Optional[str] = None) -> Found:
+    """The one lookup every command uses: environ's HOME (else the user's) and --profile (else TCCLI_PROFILE)."""
+    home = environ.get("HOME") or os.path.expanduser("~")
+    return find_credentials(environ, home, profile_name(environ, profile_flag))
+
+
+def with_credentials(environ: Mapping[str, str], found: Found) -> Dict[str, str]:
+    """environ with only the found credentials in it, under the names the settings read (no stale token of another)."""
+    names = {SECRET_ID, SECRET_KEY, TOKEN, SDK_SECRET_ID, SDK_SECRET_KEY, SCF_CLI_SECRET_ID, SCF_CLI_SECRET_KEY,
+             SCF_CLI_TOKEN}
+    return {**{k: v for k, v in environ.items() if k not in names}, **found.values}
+
+
+def rejected(code: str) -> bool:
+    """Whether a COS, CI or SCF error code means the credentials were refused (REJECTED)."""
+    return code in REJECTED
+
+
+def find_credentials(environ: Mapping[str, str], home: str, profile: str, etc: str = ETC_CREDENTIALS) -> Found:
     """The first complete pair in the documented order; a half-set pair is an error, not skipped.
 
     Raises ConfigError naming every place looked at when nothing is found."""
     looked: List[str] = []
     for id_name, key_name, token_name, where in (
-            (SECRET_ID, SECRET_KEY, TOKEN, "the environment / --env-file"),
-            (SDK_SECRET_ID, SDK_SECRET_KEY, None, "the environment / --env-file (tccli's names)")):
+            (SECRET_ID, SECRET_KEY, TOKEN, ENVIRONMENT),
+            (SDK_SECRET_ID, SDK_SECRET_KEY, None, f"{ENVIRONMENT} (tccli's names)"),
+            (SCF_CLI_SECRET_ID, SCF_CLI_SECRET_KEY, SCF_CLI_TOKEN, f"{ENVIRONMENT} (`scf deploy`'s names)")):
         pair = _pair(environ.get(id_name, ""), environ.get(key_name, ""), id_name, key_name, where)
         looked.append(f"{id_name} and {key_name} in {where}")
         if pair is not None:
