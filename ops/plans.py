@@ -12,23 +12,24 @@ from datetime import datetime
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from lib.config import Settings, load_settings, parse_timer_argument
-from lib.errors import ConfigError, LeaseHeldError, PlanError
+from lib.errors import ConfigError, LeaseHeldError
 from lib.escape import terminal
 from lib.invocation import check_narrower, settings_for
 from lib.jobs import JobBody
 from lib.plans import HeldPlan, PlanStore, is_plan_id, plan_id_of
 from lib.spend import Count, DayTotal, Estimate, SpendLedger, any_cap, cap_reason, estimate, utc_day
-from lib.submit.confirm import confirm_plan, decline_plan, held_body_problem, load_plan
+from lib.submit.confirm import confirm_plan, decline_plan, held_body_problem
 from lib.submit.run import Deps, JobRef, check_safety
 from lib.windows import Window, as_utc, format_duration
-from ops.cli import EXIT_OK, EXIT_PROBLEM, Cli, UsageError, _with_credentials
+from ops.cli import EXIT_OK, EXIT_PROBLEM, Cli, ProblemFound, UsageError, _with_credentials
 from ops.jobview import show_ci_time, show_time, state_word
 
 # A confirm's claims (the plan's, the window's) last this long plus lib.submit.run.LEASE_MARGIN: a confirm takes a
 # few requests, and one killed at a terminal must not keep the rule's window claimed for the function's 15 minutes.
 CONFIRM_SECONDS = 300.0
-ARGUMENT_HINT = ("if the rule's timer trigger has an argument, give it as the function gets it: `--argument "
-                 "'{\"INPUT_PREFIX\": ...}'`; and the function's environment with --env-file")
+ARGUMENT_HINT = ("run the confirm with the settings the function had: the rule's timer argument as --argument "
+                 "'{\"INPUT_PREFIX\": ...}' (as the trigger gives it) and the function's environment (--env-file); "
+                 "or decline the plan")
 
 
 # --- plans list ---------------------------------------------------------------------------------------------------
@@ -151,10 +152,24 @@ def busy(plan_id: str) -> Iterator[None]:
     try:
         yield
     except LeaseHeldError as exc:
-        raise LeaseHeldError(f"plan {plan_id}: this command sent nothing. Another confirm or decline of the plan, or "
-                             "the rule's own run on its window, is under way, or one was killed and its claim has not "
-                             f"lapsed yet ({exc}); run it again in a few minutes, `plans list --all` shows what became "
-                             "of the plan") from None
+        raise ProblemFound("busy", f"plan {plan_id}: this command sent nothing. Another confirm or decline of the "
+                           "plan, or the rule's own run on its window, is under way, or one was killed and its claim "
+                           f"has not lapsed yet ({exc})", "run it again in a few minutes; `python -m ops plans list "
+                           "--all` shows what became of the plan", plan_id=plan_id) from None
+
+
+def _read_plan(settings: Settings, deps: Deps, plan_id: str) -> HeldPlan:
+    """The stored plan, checked as every plan read back is; none, or one that fails its checks, is exit 1."""
+    store = PlanStore(deps.client, settings.state_prefix, deps.clock)
+    plan = store.get(plan_id)
+    if plan is not None:
+        return plan
+    if store.tampered:
+        raise ProblemFound("plan_refused", f"{terminal(store.tampered[0])}", "none: it is not a plan our runs wrote, "
+                           "so it is never confirmed or obeyed; `python -m ops plans list` shows the plans waiting", plan_id=plan_id)
+    raise ProblemFound("not_found", f"no plan {plan_id} under {settings.state_prefix}plans/",
+                       "`python -m ops plans list` shows the plans waiting, `plans list --all` the decided ones too",
+                       plan_id=plan_id)
 
 
 def _agreed(cli: Cli, question: str) -> bool:
@@ -202,24 +217,24 @@ def cmd_confirm(cli: Cli) -> int:
     _refuse_without_terminal(cli, "confirm", plan_id)
     settings = _confirm_settings(cli)
     deps = _deps(cli, settings)
-    plan = load_plan(settings, deps, plan_id)
+    plan = _read_plan(settings, deps, plan_id)
     now = as_utc(cli.clock())
     if plan.status == "confirmed":
         return _confirmed_already(cli, deps, plan)
     if shown_status(plan, now, settings.plan_expiry_days) != "pending":
-        raise PlanError(f"plan {plan_id} {_decided(plan, now, settings.plan_expiry_days, cli.zone)}; nothing was "
-                        "sent, and a confirm cannot send it any more. The rule's runs go on past it")
+        raise ProblemFound("plan_decided", f"plan {plan_id} {_decided(plan, now, settings.plan_expiry_days, cli.zone)}; "
+                           "nothing was sent", "nothing to do: a confirm cannot send it any more, and the rule's runs go on "
+                           "past it", plan_id=plan_id, status=shown_status(plan, now, settings.plan_expiry_days))
     problem = _body_problem(settings, plan)
     if problem:
-        raise PlanError(f"plan {plan_id}: {problem}; {ARGUMENT_HINT}; nothing was sent")
+        raise ProblemFound("plan_body", f"plan {plan_id}: {problem}; nothing was sent", ARGUMENT_HINT, plan_id=plan_id)
     today = SpendLedger(deps.client, settings, deps.clock, deps.sleep).total(utc_day(now))
     cli.say("\n".join(plan_lines(plan, now, settings.plan_expiry_days, cli.zone) + [
         f"  caps       a confirm overrides them: the job is sent whatever they say, and its "
         f"{plan.count.objects:,} objects count toward {today.day} (UTC), which has {today.objects:,} objects "
         f"(≈ {today.cost} {today.currency}) so far"]))
     if not _agreed(cli, f"Send job {terminal(plan.body.Name)} now? [y/N] "):
-        cli.say("not confirmed; nothing was sent")
-        return EXIT_PROBLEM
+        raise ProblemFound("declined", "not confirmed; nothing was sent", "answer y, or pass --yes", plan_id=plan_id)
     with busy(plan_id):
         ref = confirm_plan(settings, deps, plan_id)
     if cli.args.json:
@@ -241,9 +256,10 @@ def _confirmed_already(cli: Cli, deps: Deps, plan: HeldPlan) -> int:
     """A second confirm: the same job, nothing sent again (exit 1 only if CI no longer holds the job)."""
     job = deps.client.get_job(plan.job_id) if plan.job_id else None
     if job is None:
-        cli.say(f"plan {plan.plan_id} was confirmed at {show_time(plan.decided_at, cli.zone)} as job "
-                f"{terminal(plan.job_id)}, which CI no longer holds; nothing was sent")
-        return EXIT_PROBLEM
+        raise ProblemFound("not_found", f"plan {plan.plan_id} was confirmed at {show_time(plan.decided_at, cli.zone)} "
+                           f"as job {terminal(plan.job_id)}, which CI no longer holds; nothing was sent",
+                           "`python -m ops jobs list --name NAME` with the plan's job name finds it if it exists",
+                           plan_id=plan.plan_id)
     ref = JobRef(job_id=job.JobId, name=job.Name, state=job.State, created=False, input=body_input(plan.body))
     if cli.args.json:
         cli.out_json(_ref_json(plan, ref, True))
@@ -259,19 +275,18 @@ def cmd_decline(cli: Cli) -> int:
     _refuse_without_terminal(cli, "decline", plan_id)
     settings = cli.settings()
     deps = _deps(cli, settings)
-    plan = load_plan(settings, deps, plan_id)
+    plan = _read_plan(settings, deps, plan_id)
     now = as_utc(cli.clock())
     if plan.status == "confirmed":
-        raise PlanError(f"plan {plan_id} was confirmed at {show_time(plan.decided_at, cli.zone)} as job "
-                        f"{terminal(plan.job_id)}; nothing to decline. To stop it: `python -m ops jobs cancel "
-                        f"{terminal(plan.job_id)}`")
+        raise ProblemFound("plan_decided", f"plan {plan_id} was confirmed at {show_time(plan.decided_at, cli.zone)} as "
+                           f"job {terminal(plan.job_id)}; nothing to decline", "to stop the job: python -m ops jobs "
+                           f"cancel {terminal(plan.job_id)}", plan_id=plan_id, status="confirmed")
     if plan.status != "pending":
         return _declined_output(cli, plan, f"plan {plan_id} {_decided(plan, now, settings.plan_expiry_days, cli.zone)} "
                                            "already; its job was never sent")
     cli.say("\n".join(plan_lines(plan, now, settings.plan_expiry_days, cli.zone)))
     if not _agreed(cli, f"Drop plan {plan_id}: job {terminal(plan.body.Name)} is never sent? [y/N] "):
-        cli.say("not declined; the plan still waits")
-        return EXIT_PROBLEM
+        raise ProblemFound("declined", "not declined; the plan still waits", "answer y, or pass --yes", plan_id=plan_id)
     with busy(plan_id):
         declined = decline_plan(settings, deps, plan_id)
     return _declined_output(cli, declined, f"declined plan {plan_id}: job {terminal(declined.body.Name)} will not be "
