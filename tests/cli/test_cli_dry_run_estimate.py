@@ -112,6 +112,14 @@ def test_the_dry_run_covers_the_window_after_the_checkpoint(rule):
     assert document["window_from"] == f"from the checkpoint (job {job_id})"
 
 
+def test_since_sets_the_window_counted_and_leaves_the_checkpoint_unread(rule):
+    tick()
+    document = dry_run("--json", "--since", "3h", clock=LATER).json()
+    assert document["window"] == {"start": "2026-11-28T22:01:00+0800", "end": "2026-11-29T01:01:00+0800"}
+    assert document["window_from"] == "as --since sets it (the checkpoint was not read)"
+    assert document["estimate"]["count"]["objects"] == 2
+
+
 def test_a_dry_run_of_a_tick_already_covered_says_a_run_sends_nothing(rule, tmp_path):
     job_id = tick()["jobs"][0]["job_id"]
     event = tmp_path / "tick.json"
