@@ -205,6 +205,11 @@ class StateStore:
             keys = [k for k in keys if not k.endswith("/g000000.json")]
         generation, base = 0, proposal
         keys, current = self._drop_tampered(proposal.lease_id, keys, check)
+        if keys and current is None and self._released(keys[-1]):
+            # Listed, then gone (or gone and claimed anew): its holder released it a moment ago. Taking it over on
+            # that stale listing would let the run that claims the free g000000 (and lists only that) hold it too.
+            raise LeaseHeldError(f"lease {proposal.lease_id} was released by another run a moment ago; this run "
+                                 "stops so the same work is not done twice, and SCF's retry will pick it up")
         if keys:
             now = as_utc(self.clock())
             if current is not None and as_utc(current.expires_at) > now:
@@ -248,6 +253,14 @@ class StateStore:
     def _claim_files(self, lease_id: str) -> List[str]:
         """The claim's generation files, oldest first (one listing)."""
         return sorted(k for k in self.client.list_keys(self._lease_dir(lease_id)) if _GENERATION.search(k))
+
+    def _released(self, key: str) -> bool:
+        """Whether a claim file that read as none a moment ago is gone or now a claim (not one unreadable file)."""
+        raw = self.client.get_object(key)
+        try:
+            return raw is None or bool(Lease.model_validate_json(raw))
+        except ValidationError:
+            return False
 
     def _read_lease(self, key: str) -> Optional[Lease]:
         raw = self.client.get_object(key)
