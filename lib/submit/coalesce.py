@@ -132,14 +132,17 @@ def _submit(client: CiClient, settings: Settings, batch: UploadBatch, ensure: En
 
 def _finish(client: CiClient, settings: Settings, batch: UploadBatch, ensure: Ensure, guard: Guard
             ) -> Tuple[UploadBatch, Optional[Sent], Optional[HeldPlan]]:
-    """A committed ledger's job, once the caps allow it: sent, or left committed while its plan is pending, or
-    marked declined when the operator declined (or it expired): its records are then done without a job."""
+    """A committed or held ledger's job, once the caps allow it: sent (a confirmed plan's too), or marked held while
+    its plan is pending, or declined when the operator declined (or it expired): its records done without a job."""
     est: Optional[Estimate] = None
     if guard is not None:
         passed = guard(batch_body(settings, batch), Count(objects=len(batch.keys), method="UrlFile manifest"),
                        PlanSource(kind="batch", claim=batch_claim(batch.slot, batch.n), slot=batch.slot, batch=batch.n))
         if passed.plan is not None:
             if passed.plan.status == "pending":
+                if batch.state == "committed":  # its records may now wait as long as the plan does
+                    batch = batch.model_copy(update={"state": "held"})
+                    _write_ledger(client, settings, batch, if_absent=False)
                 return batch, None, passed.plan
             done = batch.model_copy(update={"state": "declined"})
             _write_ledger(client, settings, done, if_absent=False)
@@ -174,7 +177,7 @@ def flush_slot(client: CiClient, settings: Settings, store: StateStore, slot: da
         records = Records(client, settings, slot, as_utc(store.clock()))
         ledgers, n, refused = checked_ledgers(client, settings, slot, records)
         for i, batch in enumerate(ledgers):
-            if batch.state == "committed":  # a killed flush's commit, or a batch a cap held
+            if batch.state in ("committed", "held"):  # a killed flush's commit, or a batch a cap held
                 finish(i)
         counted: Set[str] = {rid for batch in ledgers for rid in batch.records}
         new, bad = records.split(set(records.listed) - counted)
@@ -249,7 +252,7 @@ def flush_pass(client: CiClient, settings: Settings, store: StateStore, owner: s
         if any(batch.job_id for batch in ledgers):
             backed.add(slot)
         touched.extend(done)
-        settled = {rid for batch in ledgers if batch.state != "committed" for rid in batch.records}
+        settled = {rid for batch in ledgers if batch.state in ("submitted", "declined") for rid in batch.records}
         client.delete_objects([key for rid, key in late.get(slot, {}).items() if rid in settled])
     advance = checkpoint
     for slot in slots:
@@ -329,6 +332,8 @@ def confirm_held(settings: Settings, deps: Deps, plan: HeldPlan, store: StateSto
             problem = "its batch was marked declined"
         if not problem and batch is not None and len(batch.keys) != plan.count.objects:
             problem = f"its ledger lists {len(batch.keys)} objects, not the {plan.count.objects} held"
+        if not problem and batch is not None and not batch.job_id:
+            problem = next((f"{error}" for error in (records.check_held(rid)[1] for rid in batch.records) if error), "")
         if problem or batch is None:
             raise PlanError(f"plan {plan.plan_id} cannot be confirmed: {problem}; nothing was sent")
         if batch.job_id:  # a confirm killed after the ledger named the job: it only needs finding

@@ -64,7 +64,7 @@ def test_a_batch_over_the_per_job_cap_is_held_and_nothing_is_sent(emulator):
     assert done.jobs == [] and [(h.plan_id, h.status) for h in done.held] == [(HELD_ID, "pending")]
     assert "MAX_OBJECTS_PER_JOB=1" in done.note and batch_jobs(emulator) == {}
     assert stored(emulator, "autopilot/manifests/") == {} and stored(emulator, "autopilot/spend/") == {}
-    assert [(b.n, b.keys, b.state) for b in ledgers(emulator)] == [(0, ["a.png", "b.png"], "committed")]
+    assert [(b.n, b.keys, b.state) for b in ledgers(emulator)] == [(0, ["a.png", "b.png"], "held")]
 
 
 def test_later_passes_meet_the_held_plan_hold_nothing_twice_and_keep_the_checkpoint_before_its_slot(emulator):
@@ -84,7 +84,7 @@ def test_records_arriving_later_in_a_held_slot_go_in_a_later_batch(emulator):
     # A late delivery into slot T0; the event's own flush pass (a cold instance) commits it.
     done = send(settings, clock, Upload("late.png", T0 + timedelta(seconds=30)))
     assert [(b.n, b.keys, b.state) for b in ledgers(emulator)] == [
-        (0, ["a.png", "b.png"], "committed"), (1, ["late.png"], "submitted")]
+        (0, ["a.png", "b.png"], "held"), (1, ["late.png"], "submitted")]
     assert [j.name for j in done.jobs] == [ledgers(emulator)[1].job_name] and [h.plan_id for h in done.held] == [
         HELD_ID]
     assert checkpoint(emulator) is None
@@ -131,3 +131,27 @@ def test_a_forged_declined_ledger_without_a_declined_plan_is_refused_and_its_rec
     assert [j.name for j in done.jobs] == [f"{settings.job_name_prefix}-upload-batch-{compact(T0)}-1"]
     assert any("declined" in v.decode() for v in stored(emulator, "autopilot/uploads/refused/").values())
 
+
+
+def test_a_held_batch_can_be_confirmed_after_records_would_have_stopped_waiting(emulator):
+    clock = Clock(T0 + timedelta(seconds=1))
+    settings, _ = held_slot(emulator, clock, PLAN_EXPIRY_DAYS="30")
+    clock.now = DUE + upload_state.RECORD_MAX_WAIT + timedelta(days=1)  # an unbatched record would be refused now
+    assert [h.plan_id for h in tick(settings, clock).held] == [HELD_ID]  # still held, its ledger not refused
+    ref = confirm_plan(settings, instance(settings, clock, "operator"), HELD_ID)
+    assert [(b.state, b.job_id) for b in ledgers(emulator)] == [("submitted", ref.job_id)]
+    assert stored(emulator, "autopilot/uploads/refused/") == {}
+
+
+def test_a_forged_held_ledger_without_its_plan_is_refused_and_its_record_still_gets_a_job(emulator):
+    clock = Clock(T0 + timedelta(seconds=1))
+    settings = coalesce_settings(emulator)
+    send(settings, clock, Upload("a.png", T0))
+    rid = upload_state.record_id(uploaded_object(parse_event(upload_event([Upload("a.png", T0)])).records[0]))
+    forged = UploadBatch(slot=T0, n=0, records=[rid], keys=["a.png"], state="held",
+                         manifest_key=upload_state.manifest_key(settings, T0, 0),
+                         job_name=f"{settings.job_name_prefix}-upload-batch-{compact(T0)}-0")
+    emulator.backend.put_object(BUCKET, ledger_key(settings, T0, 0), forged.model_dump_json().encode("utf-8"))
+    clock.now = DUE
+    done = flush(settings, instance(settings, clock, "flusher"))
+    assert [j.name for j in done.jobs] == [f"{settings.job_name_prefix}-upload-batch-{compact(T0)}-1"]
