@@ -135,6 +135,8 @@ def _finish(client: CiClient, settings: Settings, batch: UploadBatch, ensure: En
     """A committed or held ledger's job, once the caps allow it: sent (a confirmed plan's too), or marked held while
     its plan is pending, or declined when the operator declined (or it expired): its records done without a job."""
     est: Optional[Estimate] = None
+    if guard is None and batch.state == "held":  # only the caps' check may send what a cap held
+        return batch, None, None
     if guard is not None:
         passed = guard(batch_body(settings, batch), Count(objects=len(batch.keys), method="UrlFile manifest"),
                        PlanSource(kind="batch", claim=batch_claim(batch.slot, batch.n), slot=batch.slot, batch=batch.n))
@@ -247,7 +249,7 @@ def flush_pass(client: CiClient, settings: Settings, store: StateStore, owner: s
         report_refusals(client, settings, slot, bad)
         refused += bad
         plans += met
-        if not any(plan.status == "pending" for plan in met):
+        if not any(batch.state == "held" for batch in ledgers):  # a held batch keeps the checkpoint before it
             flushed.add(slot)
         if any(batch.job_id for batch in ledgers):
             backed.add(slot)
