@@ -7,7 +7,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from emulator.testing import EmulatorHandle
 from lib.client import CiClient
-from lib.config import Settings, load_settings
+from lib.config import load_settings
 from lib.plans import HeldPlan
 from lib.submit.confirm import confirm_plan, decline_plan
 from lib.submit.run import Deps, JobRef
@@ -29,10 +29,6 @@ def confirm(environ: Mapping[str, str], plan_id: str, **deps: Any) -> JobRef:
 
 def decline(environ: Mapping[str, str], plan_id: str, **deps: Any) -> HeldPlan:
     return decline_plan(load_settings(environ), operator(environ, **deps), plan_id)
-
-
-def settings_of(environ: Mapping[str, str]) -> Settings:
-    return load_settings(environ)
 
 
 def stored_keys(emulator: EmulatorHandle, prefix: str) -> List[str]:
