@@ -11,7 +11,7 @@ import hashlib
 from datetime import datetime
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from lib import logs
 from lib.client import CiClient
@@ -432,6 +432,15 @@ def _settle(client: CiClient, settings: Settings, ledger: InventoryLedger, parts
     return done
 
 
+def _checkpoint_at(client: CiClient, settings: Settings, inventory_id: str, day: str) -> bool:
+    """The stored checkpoint is at `day` or later (a rerun confirm must never move it back): one GET."""
+    raw = client.get_object(checkpoint_key(settings, inventory_id))
+    try:
+        return raw is not None and InventoryCheckpoint.model_validate_json(raw).day >= day
+    except ValidationError:
+        return False
+
+
 def confirm_held(settings: Settings, deps: Deps, plan: HeldPlan, store: StateStore) -> JobRef:
     """A confirmed part: under the report's claim, rebuild its body from the committed ledger, send it, mark it sent,
     and complete the run if it was the last part held. Rerunnable after a kill at any request."""
@@ -456,11 +465,12 @@ def confirm_held(settings: Settings, deps: Deps, plan: HeldPlan, store: StateSto
         ref = _ensure_part(settings, deps, ledger, part, body, plan.estimate)
         parts = [p.model_copy(update={"status": "sent", "job_id": ref.job_id, "plan_id": plan.plan_id})
                  if p.n == n else p for p in ledger.parts]
-        if ledger.state == "held":  # a committed ledger's other parts are not gated yet: the rule's next run does
-            _settle(deps.client, settings, ledger, parts, now)
-        else:
-            deps.client.put_object(ledger_key(settings, inventory_id, day), ledger.model_copy(update={
-                "parts": parts}).model_dump_json().encode("utf-8"), "application/json")
+        if ledger.state == "committed":  # its other parts are not gated yet: the rule's next run does that
+            if parts != ledger.parts:
+                deps.client.put_object(ledger_key(settings, inventory_id, day), ledger.model_copy(update={
+                    "parts": parts}).model_dump_json().encode("utf-8"), "application/json")
+        elif not _checkpoint_at(deps.client, settings, inventory_id, day):
+            _settle(deps.client, settings, ledger, parts, now)  # a rerun after a kill finishes the checkpoint too
     return ref
 
 
