@@ -3,9 +3,12 @@ path applies, and go to CI as UrlFile jobs of at most PART_OBJECTS each, every o
 
 Exactly once, per report (the inventory's id and date are the key; docs/reliability.md, "Inventory runs"):
 the run claims `inventory-<id>@<date>` (a lease), streams the report and writes each part's UrlFile (same report,
-same window: same bytes), then commits the ledger with `x-cos-forbid-overwrite` (the commit point), makes each
-part's job by its derived name (ensure_job: a takeover finds the ones a killed run made), marks the ledger
-submitted and moves the inventory's checkpoint. A run that finds the checkpoint at this date or later does nothing."""
+same window: same bytes), then commits the ledger with `x-cos-forbid-overwrite` (the commit point), passes each part
+through the gate (lib.submit.gate: counted from the report, priced, the caps) and makes its job by its derived name
+(ensure_job: a takeover finds the ones a killed run made), marks the ledger submitted and moves the inventory's
+checkpoint. A part past a cap is held as its own plan (claim `inventory-<id>@<date>#<n>`): the ledger says "held"
+and the checkpoint stays until each held part is confirmed (confirm_held), declined or expired. A run that finds
+the checkpoint at this date or later does nothing."""
 
 import hashlib
 from datetime import datetime
