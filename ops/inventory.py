@@ -187,7 +187,10 @@ def render_dry_run(t: InventoryDryRun) -> str:
     if t.already_processed:
         lines.append(terminal(t.note))
     else:
-        lines.append(f"would make {plural(len(t.parts), 'job')} (dry run: nothing written, nothing sent):")
+        held = sum(1 for p in t.parts if p.action == "hold")
+        hold = f", and hold {plural(held, 'part')} a cap stops" if held else ""
+        sends = sum(1 for p in t.parts if p.action == "send")  # the others a run decided already (RUN WOULD says)
+        lines.append(f"would make {plural(sends, 'job')}{hold} (dry run: nothing written, nothing sent):")
     if not t.parts:
         lines.append("no job: nothing kept")
         return "\n".join(lines)

@@ -269,7 +269,7 @@ def submit_inventory(settings: Settings, deps: Deps, trigger: str, rule: str, no
     unfinished = _unfinished_report(client, settings, inventory_id, checkpoint, day)
     if unfinished is not None:
         result = _process(settings, deps, config, root, unfinished, b"", checkpoint, trigger, rule, notes, [])
-        if result.held or result.inventory is None or result.inventory.day != unfinished:
+        if result.held:
             return result.model_copy(update={"note": f"{result.note}; report {day} waits until report "
                                                      f"{unfinished}'s held parts are confirmed or declined"})
         after = submit_inventory(settings, deps, trigger, rule)

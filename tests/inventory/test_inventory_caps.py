@@ -186,7 +186,7 @@ def test_the_dry_run_shows_each_parts_count_estimate_and_which_part_a_cap_would_
     assert [(p.objects, p.estimate.cost, p.action) for p in view.parts] == [
         (4, Decimal("0.000060"), "send"), (4, Decimal("0.000060"), "hold"), (4, Decimal("0.000060"), "hold")]
     text = render_dry_run(view)
-    assert "ESTIMATE" in text and "part 2 would be HELD" in text and "DAILY_OBJECT_CAP=6" in text
+    assert "would make 1 job, and hold 2 parts a cap stops" in text and "part 2 would be HELD" in text and "DAILY_OBJECT_CAP=6" in text
     assert bucket.client.list_keys("autopilot/spend/") == [] and stored_plans(bucket.env, bucket.client) == []
     result = bucket.tick()
     assert [j["name"] for j in result["jobs"]] == [part_name(1)]
