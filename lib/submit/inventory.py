@@ -49,12 +49,12 @@ from lib.inventory_state import (
     runs_dir,
 )
 from lib.jobs import JobBody, JobInput, build_job_body, inventory_job_name, object_url
-from lib.plans import HeldPlan, PlanSource
+from lib.plans import HeldPlan, PlanSource, PlanStore
 from lib.spend import Count, Estimate, SpendLedger, any_cap, cap_reason, estimate, utc_day
 from lib.state import Lease, StateStore
 from lib.submit.confirm import held_body_problem
 from lib.submit.ensure import ensure_job
-from lib.submit.gate import gate, held_note
+from lib.submit.gate import Gate, gate, held_note
 from lib.submit.run import Deps, HeldJob, InventoryRun, JobRef, SubmitResult, check_safety, job_ref, lease_ttl
 from lib.upload_rules import own_or_suffix_reason
 from lib.windows import as_utc
@@ -395,7 +395,9 @@ def _send_part(settings: Settings, deps: Deps, ledger: InventoryLedger, part: In
     if part.status in ("sent", "declined", "expired"):
         return part, None, None  # decided by an earlier run (its ledger entry may be days old: never counted again)
     body = part_body(settings, part)
-    verdict = gate(settings, deps, body, part_count(part), part_source(ledger, part))
+    decided = _decided_plan(settings, deps, part)
+    verdict = Gate(estimate(settings, part_count(part)), decided) if decided is not None else gate(
+        settings, deps, body, part_count(part), part_source(ledger, part))
     plan = verdict.plan
     if plan is not None and plan.status == "pending":
         return part.model_copy(update={"status": "held", "plan_id": plan.plan_id}), None, plan
@@ -409,6 +411,14 @@ def _send_part(settings: Settings, deps: Deps, ledger: InventoryLedger, part: In
     ref = _ensure_part(settings, deps, ledger, part, body, verdict.estimate)
     return part.model_copy(update={"status": "sent", "job_id": ref.job_id,
                                    "plan_id": plan.plan_id if plan else part.plan_id}), ref, None
+
+
+def _decided_plan(settings: Settings, deps: Deps, part: InventoryPart) -> Optional[HeldPlan]:
+    """A held part's plan if an operator declined it (or it expired): followed whatever the caps are now, even none."""
+    if part.status != "held":
+        return None
+    plan = PlanStore(deps.client, settings.state_prefix, deps.clock).get(part.plan_id)
+    return plan if plan is not None and plan.status in ("declined", "expired") else None
 
 
 def _ensure_part(settings: Settings, deps: Deps, ledger: InventoryLedger, part: InventoryPart, body: JobBody,

@@ -199,3 +199,22 @@ def test_a_report_whose_every_part_was_declined_is_processed_and_stays_processed
     again = bucket.tick()
     assert f"report {DAY1} already processed" in again["note"] and "ignored" not in again["note"]
     assert bucket.jobs() == []
+
+
+def test_a_declined_part_stays_unsent_when_the_caps_are_removed_before_the_next_run(emulator):
+    bucket = caps_bucket(emulator, 6, MAX_OBJECTS_PER_JOB="3")
+    decline(bucket.env, bucket.client, bucket.tick()["held"][0]["plan_id"])
+    del bucket.env["MAX_OBJECTS_PER_JOB"]
+    bucket.tick()
+    assert job_names(bucket) == [part_name(2)]
+    assert bucket.client.get_object(part_file(DAY1, 1)) is None
+
+
+def test_a_report_whose_last_part_was_declined_after_earlier_ones_were_sent_stays_processed(emulator):
+    bucket = caps_bucket(emulator, 12, DAILY_OBJECT_CAP="6")  # part 1 sent, parts 2 and 3 held
+    for held in bucket.tick()["held"]:
+        decline(bucket.env, bucket.client, held["plan_id"])
+    bucket.tick()
+    again = bucket.tick()
+    assert f"report {DAY1} already processed" in again["note"] and "ignored" not in again["note"]
+    assert job_names(bucket) == [part_name(1)]
