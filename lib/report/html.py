@@ -27,6 +27,7 @@ from lib.report.render import (
     job_spend_text,
     offsets_text,
     plan_rows,
+    plans_footer,
     plural,
     price_text,
     trend_table,
@@ -55,6 +56,7 @@ body{font:15px/1.45 -apple-system,"Segoe UI",Roboto,"PingFang SC","Microsoft YaH
  color:#1f2328;background:#f6f8fa}
 main{max-width:1200px;margin:0 auto;padding:12px}
 h1{font-size:1.3em;margin:.4em 0}h2{font-size:1.1em;margin:1.4em 0 .4em;border-bottom:1px solid #d0d7de}
+h3{font-size:1em;margin:1em 0 .3em}
 .verdict{color:#fff;padding:10px 12px;border-radius:6px;font-weight:600}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:.6em 0}dt{color:#59636e}
 dd{margin:0;min-width:0;overflow-wrap:anywhere}
@@ -226,11 +228,10 @@ def _spend(spend: Optional[Spend], charts: str) -> str:
     parts = ["<ul>" + "".join(f"<li>{_e(f)}</li>" for f in facts) + "</ul>", charts,
              f"<h3>Held plans waiting for confirmation ({spend.held_total})</h3>"]
     if spend.held:
-        parts.append(_table(PLAN_HEADERS, plan_rows(spend), wrap=(0, 1, 4, 7)))
+        parts.append(_table(PLAN_HEADERS, plan_rows(spend), wrap=(1, 4, 7)))
         if spend.held_total > len(spend.held):
             parts.append(f"<p>… and {spend.held_total - len(spend.held)} more</p>")
-        parts.append(f"<p>Each expires {_e(plural(spend.expiry_days, 'day'))} after it was held (PLAN_EXPIRY_DAYS), "
-                     "never sent.</p>")
+        parts.append(f"<p>{plans_footer(spend, lambda text: f'<code>{_e(text)}</code>')}</p>")
     else:
         parts.append(_none())
     if spend.decisions:

@@ -18,6 +18,7 @@ from lib.report.models import (
     headline,
 )
 from lib.report.trends import COMPARE_DAYS, Trend, TrendRow
+from lib.spend import PRICE_SOURCE
 from lib.windows import as_utc, format_duration
 
 # WeCom caps markdown content at 4096 bytes; the other platforms allow more, one limit keeps messages alike.
@@ -194,7 +195,7 @@ def _link(style: str, url: str) -> str:
 
 # --- spend (lib.report.spend) -----------------------------------------------------------------------------
 
-PLAN_HEADERS = ("Plan", "Job", "Count", "Estimate", "Reason", "Held since", "Expires", "Confirm / decline")
+PLAN_HEADERS = ("Plan", "Job", "Count", "Estimate", "Reason", "Held since", "Expires", "Send it with")
 SPEND_JOB_HEADERS = ("Job", "Name", "State", "Objects", "Estimate")
 
 
@@ -237,13 +238,18 @@ def figures_text(figures: SpendFigures, currency: str) -> str:
 
 
 def price_text(spend: Spend) -> str:
-    if spend.price_per_1000 is None:
+    if spend.price_per_1000 is None or spend.price_source == PRICE_SOURCE:  # the source states the price itself
         return f"price: {spend.price_source}"
     return f"price: {amount(spend.price_per_1000)} {spend.currency} per 1,000 objects ({spend.price_source})"
 
 
-def confirm_command(plan_id: str) -> str:
-    return f"python -m ops plans confirm {plan_id}"
+def confirm_command(plan_id: str, verb: str = "confirm") -> str:
+    return f"python -m ops plans {verb} {plan_id}"
+
+
+def plans_footer(spend: Spend, code: Callable[[str], str] = "`{}`".format) -> str:
+    return (f"Drop one with {code(confirm_command('ID', 'decline'))}. Each expires {plural(spend.expiry_days, 'day')} "
+            "after it was held (PLAN_EXPIRY_DAYS), never sent.")
 
 
 def plan_count(plan: PlanLine) -> str:
@@ -253,8 +259,7 @@ def plan_count(plan: PlanLine) -> str:
 def plan_rows(spend: Spend) -> List[Sequence[str]]:
     """Pending plans under PLAN_HEADERS, as the Markdown report and the HTML page show them."""
     return [(p.plan_id, p.job_name, plan_count(p), cost_text(p.cost, p.currency, not p.complete), p.reason,
-             utc(p.held_at), utc(p.expires_at),
-             f"{confirm_command(p.plan_id)} (or: python -m ops plans decline {p.plan_id})") for p in spend.held]
+             utc(p.held_at), utc(p.expires_at), confirm_command(p.plan_id)) for p in spend.held]
 
 
 def decision_text(plan: PlanLine) -> str:
@@ -311,8 +316,12 @@ def spend_items(spend: Spend, code: Callable[[object], str], inert: Callable[[ob
                        f"expires {utc(plan.expires_at)}")
         if spend.held_total > MESSAGE_ITEMS:
             out.append(f"- … and {spend.held_total - MESSAGE_ITEMS} more")
-    out += [f"- {inert(decision_text(p))}" for p in spend.decisions if p.expired_now][:MESSAGE_ITEMS]
-    out += [f"- {inert(decision_text(p))}" for p in spend.decisions if not p.expired_now][:MESSAGE_ITEMS]
+    if spend.decisions:
+        out.append(f"plans decided ({len(spend.decisions)}):")
+        decided = sorted(spend.decisions, key=lambda p: not p.expired_now)  # this report's expiries first
+        out += [f"- {inert(decision_text(p))}" for p in decided[:MESSAGE_ITEMS]]
+        if len(spend.decisions) > MESSAGE_ITEMS:
+            out.append(f"- … and {len(spend.decisions) - MESSAGE_ITEMS} more")
     return out
 
 
@@ -329,8 +338,7 @@ def _spend_markdown(spend: Spend) -> List[str]:
         out += _md_table(PLAN_HEADERS, [(*row[:7], Md(escape.markdown_code(row[7]))) for row in plan_rows(spend)])
         if spend.held_total > len(spend.held):
             out.append(f"\n… and {spend.held_total - len(spend.held)} more")
-        out.append(f"\nEach expires {plural(spend.expiry_days, 'day')} after it was held (PLAN_EXPIRY_DAYS), "
-                   "never sent.")
+        out.append("\n" + plans_footer(spend))
     else:
         out.append("none")
     if spend.decisions:

@@ -87,7 +87,7 @@ def test_without_caps_the_section_says_no_cap_and_names_the_default_price_source
     summary = report(settings)
     assert "10 objects (no DAILY_OBJECT_CAP)" in render_message(summary)
     assert "(no DAILY_COST_CAP)" in render_message(summary)
-    assert "0.01493 USD per 1,000 objects (ImageInspect list price" in render_markdown(summary)
+    assert "price: ImageInspect list price 0.01493 USD per 1,000 images (Tencent Cloud" in render_markdown(summary)
     assert not summary.problem
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from emulator.visual import Chromium, find_chromium
 from lib.report.html import render_html
 from lib.report.models import JobLine, JobSpend, PlanLine, Spend, SpendDay, SpendFigures
 from lib.report.render import (
@@ -72,9 +73,14 @@ def test_the_markdown_report_has_the_section_with_each_held_plan_and_its_confirm
     text = render_markdown(sample_summary(spend=spend()))
     section = text.split("## Spend", 1)[1].split("## Jobs by state", 1)[0]
     assert "| 0000000000000000 | autopilot-hourly-0 | at least 100,000 objects" in section
-    assert "`python -m ops plans confirm 0000000000000000 (or: python -m ops plans decline 0000000000000000)`" in section
-    assert "2026-12-05 13:00:00Z" in section  # expires: held + PLAN_EXPIRY_DAYS
-    assert "price: 0.01493 USD per 1,000 objects (ImageInspect list price" in section
+    assert "| 2026-12-05 13:00:00Z | `python -m ops plans confirm 0000000000000000` |" in section  # held + 7 days
+    assert "Drop one with `python -m ops plans decline ID`" in section
+
+
+def test_the_default_price_is_shown_with_its_source_and_a_set_price_as_set():
+    assert f"- price: {PRICE_SOURCE}\n" in render_markdown(sample_summary(spend=spend()))
+    mine = spend(price_per_1000=Decimal("0.0200"), currency="EUR", price_source="PRICE_PER_1000_IMAGES")
+    assert "price: 0.02 EUR per 1,000 objects (PRICE\\_PER\\_1000\\_IMAGES)" in render_markdown(sample_summary(spend=mine))
 
 
 @pytest.mark.parametrize("status, words", [
@@ -102,6 +108,13 @@ def test_the_chat_message_names_the_first_held_plans_and_how_many_more():
     text = render_message(sample_summary(spend=spend(held=many, held_total=len(many))))
     assert text.count("at least 100,000 objects (listing uploads/ in the window)") == MESSAGE_ITEMS
     assert "- … and 2 more" in text and "`python -m ops plans confirm ID`" in text
+
+
+def test_the_chat_message_lists_decisions_under_their_own_heading_this_reports_expiries_first():
+    decided = [plan(1, status="declined", decided_at=END), plan(2, status="expired", decided_at=END, expired_now=True)]
+    lines = render_message(sample_summary(spend=spend(held=[], held_total=0, decisions=decided))).splitlines()
+    start = lines.index("plans decided (2):")
+    assert "0000000000000002" in lines[start + 1] and "0000000000000001" in lines[start + 2]
 
 
 def test_a_failed_job_on_the_ledger_gets_a_count_column_and_the_golden_tables_are_unchanged_without():
@@ -168,3 +181,14 @@ def test_a_hostile_job_name_and_reason_are_inert_in_every_chat_style(fmt):
 def test_a_hostile_job_name_and_reason_are_inert_at_a_terminal():
     text = render_summary_table(_hostile_summary())
     assert "\n@all" not in text and "\\n@all" in text
+
+
+@pytest.mark.skipif(find_chromium() is None, reason="no Chromium on PATH: the page was not laid out in a browser")
+@pytest.mark.parametrize("width", [390, 1280])
+def test_the_page_with_the_spend_section_fits_the_window_without_sideways_tables(tmp_path, width):
+    page = tmp_path / "page.html"
+    page.write_text(render_html(sample_summary(spend=spend(held=[plan(0), plan(1)], held_total=2)), sample_trend()),
+                    encoding="utf-8")
+    with Chromium(find_chromium()) as browser:
+        seen = browser.measure(browser.open(page.as_uri(), width))
+    assert seen["scrollWidth"] <= seen["innerWidth"] == width and seen["sideways"] == []
