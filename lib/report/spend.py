@@ -2,8 +2,8 @@
 caps, the window's jobs on it, and the held plans (lib.plans) waiting or decided. Due plans expire here.
 
 Calls: one listing per month the days read fall in (today's month, the trend's 30 days, the window), one listing and
-one GET per stored plan, one listing per UTC day of the window for decisions and one GET per decision, two PUTs per
-plan expired."""
+one GET per stored plan, one listing per UTC day of the window for decisions and one GET per decision; for each plan
+expired, its claim (as confirm takes it), a GET and two PUTs."""
 
 from __future__ import annotations
 
@@ -16,17 +16,19 @@ from typing import Dict, List, Optional, Tuple
 from lib import logs
 from lib.client import CiClient, JobDetail
 from lib.config import Settings
-from lib.errors import CloudError, TamperedStateError
+from lib.errors import CloudError, LeaseHeldError, TamperedStateError
 from lib.plans import HeldPlan, PlanStore
 from lib.report.models import JobLine, JobSpend, PlanLine, Spend, SpendFigures
 from lib.report.tally import Tally
 from lib.report.trends import spend_trend, spend_trend_days
 from lib.spend import PRICE_SOURCE, DayLedger, Entry, SpendLedger, job_digest, price_per_1000
+from lib.state import Lease, StateStore
 from lib.windows import as_utc
 
 LARGEST_JOBS = 10  # the window's jobs shown with their count; the totals stay exact
 PLANS_SHOWN = 50  # pending plans and decisions listed; the counts stay exact
 IGNORED_NAMED = 3  # keys under spend/ that are not entries, named in the note
+EXPIRY_CLAIM = timedelta(seconds=60)  # held for a GET and two PUTs
 
 
 def price_source(settings: Settings) -> str:
@@ -168,17 +170,36 @@ class SpendReader:
             if not plan.expired(self.now, days):
                 continue
             try:
-                expired.append(store.decide(plan, "expired"))
+                done = self._expire(store, plan)
+            except LeaseHeldError:
+                self.tally.note(f"held plan {plan.plan_id} is due to expire but an operator is deciding it now; the "
+                                "next report expires it if it is still waiting")
+                continue
             except CloudError as exc:
                 self.tally.incomplete = True
                 self.tally.note(f"held plan {plan.plan_id} is due to expire but could not be marked: {exc}; the next "
                                 "report tries again")
                 continue
-            logs.log("plan_expired", plan_id=plan.plan_id, job_name=plan.body.Name, held_at=str(plan.held_at),
-                     days=days)
+            if done is not None:
+                expired.append(done)
+                logs.log("plan_expired", plan_id=plan.plan_id, job_name=plan.body.Name, held_at=str(plan.held_at),
+                         days=days)
         for error in store.tampered:
             self.tally.tampered_state(error)
         gone = {p.plan_id for p in expired}
-        held = [plan_line(p, days) for p in plans if p.status == "pending" and p.plan_id not in gone]
+        held = [plan_line(p, days) for p in plans if p.status == "pending" and p.plan_id not in gone
+                and not p.expired(self.now, days)]  # one an operator decides right now is no longer waiting
         lines = [plan_line(p, days) for p in decided] + [plan_line(p, days, expired_now=True) for p in expired]
         return held, lines, len(expired)
+
+    def _expire(self, store: PlanStore, plan: HeldPlan) -> Optional[HeldPlan]:
+        """Mark a due plan expired under the claim confirm and decline take (`plan-<id>`), read again inside it:
+        a confirm that sent the job just before is never recorded over. None: it was decided meanwhile."""
+        claims = StateStore(self.client, self.settings.state_prefix, lambda: self.now)
+        proposal = Lease(lease_id=f"plan-{plan.plan_id}", owner="report", generation=0, expires_at=self.now,
+                         job_name=f"plan-{plan.plan_id}")
+        with claims.holding(proposal, EXPIRY_CLAIM):
+            current = store.get(plan.plan_id)
+            if current is None or not current.expired(self.now, self.settings.plan_expiry_days):
+                return None
+            return store.decide(current, "expired")

@@ -16,6 +16,7 @@ from lib.report.html import render_html
 from lib.report.models import ReportSummary, Spend
 from lib.report.render import render_markdown, render_message
 from lib.spend import Count, SpendLedger, estimate
+from lib.state import Lease, StateStore
 from tests.support.emulator import emulator_settings, fast_client
 
 pytestmark = pytest.mark.emulator
@@ -159,6 +160,20 @@ def test_a_plan_past_plan_expiry_days_is_expired_by_the_report_which_says_so_onc
     assert "expired after 2 days by this report, never sent" in render_markdown(first)
     later = report(settings, NOW + timedelta(hours=1))
     assert spend_of(later).expired_now == 0 and not later.problem
+
+
+def test_a_due_plan_an_operator_is_deciding_is_left_to_them_and_the_report_says_so(emulator_with_bucket, clock):
+    settings = emulator_settings(emulator_with_bucket, PLAN_EXPIRY_DAYS="1")
+    clock.now = NOW - timedelta(days=1, minutes=1)
+    plan = held(settings, clock, "r@first")
+    claim = Lease(lease_id=f"plan-{plan.plan_id}", owner="operator", generation=0, expires_at=NOW,
+                  job_name=f"plan-{plan.plan_id}")  # as confirm_plan takes it
+    StateStore(fast_client(settings), settings.state_prefix, lambda: NOW).acquire(claim, timedelta(minutes=5))
+    summary = report(settings)
+    stored = PlanStore(fast_client(settings), settings.state_prefix, lambda: NOW).get(plan.plan_id)
+    assert stored is not None and stored.status == "pending" and spend_of(summary).expired_now == 0
+    assert any(f"held plan {plan.plan_id} is due to expire but an operator is deciding it now" in n
+               for n in summary.notes)
 
 
 def test_a_plan_declined_in_the_window_is_listed_as_declined_and_is_no_problem(emulator_with_bucket, clock):
