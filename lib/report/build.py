@@ -43,14 +43,14 @@ def build_report(settings: Settings, client: CiClient, end: datetime, *, lookbac
     Raises CloudError or PaginationError only when the job list itself cannot be read: without it there is no
     report. Per-object results and checkpoints that cannot be read become notes instead, and so does running
     past `deadline` (a monotonic time): the rest of the jobs are counted without their per-object results.
-    `clock` (default: the later of `end` and the real time) dates the spend section's today and expires held plans.
+    `clock` (default: `end`, the timer's time) dates the spend section's today and decides which held plans are due.
     """
     end = floor_second(end)  # the list bounds are whole seconds: the window is too, so reports tile exactly
     start = floor_second(end - (lookback or settings.report_lookback))
     tally = Tally()
     calls_before = client.calls  # the client counts every request it sends: retries and cancels too
     _load_cache(client, settings, tally)
-    now = clock() if clock is not None else max(as_utc(end), datetime.now(timezone.utc))
+    now = clock() if clock is not None else as_utc(end)
     spend_reader = SpendReader(settings, client, start, end, now, tally)  # its ledger first: jobs match as they stream
     live = LiveNames()
     with PerObjectReads(client, settings.report_concurrency, tally) as reads:

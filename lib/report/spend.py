@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Dict, List, Optional, Tuple
 
@@ -80,6 +80,11 @@ class SpendReader:
                 self.by_digest[entry.digest] = entry
         self.matched = self.objects = self.unmatched = 0
         self._largest: List[Tuple[int, int, JobSpend]] = []  # a min-heap of (objects, order, line)
+
+    def checking(self) -> datetime:
+        """The clock plans and claims are read, checked and dated by: the later of the report's and the real time,
+        as for checkpoints, so a report over an earlier window never calls a plan held since then forged."""
+        return max(self.now, datetime.now(timezone.utc))
 
     def add(self, job: JobDetail) -> None:
         """One job of the window, as the listing streams it."""
@@ -152,7 +157,7 @@ class SpendReader:
     def _plans(self) -> Tuple[List[PlanLine], List[PlanLine], int]:
         """Pending plans (due ones expired now), and the decisions of the window; what cannot be read is a note."""
         days = self.settings.plan_expiry_days
-        store = PlanStore(self.client, self.settings.state_prefix, lambda: self.now)
+        store = PlanStore(self.client, self.settings.state_prefix, self.checking)
         decided: List[HeldPlan] = []
         plans: List[HeldPlan] = []
         try:
@@ -195,8 +200,8 @@ class SpendReader:
     def _expire(self, store: PlanStore, plan: HeldPlan) -> Optional[HeldPlan]:
         """Mark a due plan expired under the claim confirm and decline take (`plan-<id>`), read again inside it:
         a confirm that sent the job just before is never recorded over. None: it was decided meanwhile."""
-        claims = StateStore(self.client, self.settings.state_prefix, lambda: self.now)
-        proposal = Lease(lease_id=f"plan-{plan.plan_id}", owner="report", generation=0, expires_at=self.now,
+        claims = StateStore(self.client, self.settings.state_prefix, self.checking)
+        proposal = Lease(lease_id=f"plan-{plan.plan_id}", owner="report", generation=0, expires_at=self.checking(),
                          job_name=f"plan-{plan.plan_id}")
         with claims.holding(proposal, EXPIRY_CLAIM):
             current = store.get(plan.plan_id)
