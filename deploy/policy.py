@@ -52,6 +52,10 @@ def placeholders(settings_env: Mapping[str, str]) -> Dict[str, str]:
         # CAM compares cos:prefix with the request's URL-encoded prefix parameter (see docs/deploy.md).
         "STATE_PREFIX_URLENCODED": quote(settings.state_prefix, safe=""),
         "REPORT_PREFIX": settings.report_prefix,
+        # A timer window is counted by listing INPUT_PREFIX before its job (issue 25); a timer argument may only narrow
+        # it, so `<INPUT_PREFIX>*` covers every rule. The whole bucket ('/') lists with an empty prefix: `*`.
+        "INPUT_PREFIX": "" if settings.whole_bucket else settings.input_prefix,
+        "INPUT_PREFIX_URLENCODED": "" if settings.whole_bucket else quote(settings.input_prefix, safe=""),
         # Expanded per prefix by render(): an empty UPLOAD_PREFIXES means every key fires the trigger.
         "UPLOAD_PREFIX": ",".join(settings.upload_prefixes),
     }
@@ -75,7 +79,8 @@ def render(settings_env: Mapping[str, str], template: Path = TEMPLATE) -> Dict[s
         if isinstance(node, str):
             return _PLACEHOLDER.sub(lambda m: values[m.group(1)], node)
         if isinstance(node, list):
-            return [fill(one) for item in node for one in each_upload_prefix(item)]
+            filled = [fill(one) for item in node for one in each_upload_prefix(item)]
+            return [one for n, one in enumerate(filled) if one not in filled[:n]]  # `*` twice for the whole bucket
         if isinstance(node, dict):
             return {key: fill(value) for key, value in node.items()}
         return node

@@ -31,6 +31,10 @@ class InventoryPart(BaseModel):
     md5: str  # of the UrlFile's bytes (or of manifest.json): a takeover recomputes and compares
     job_name: str
     job_id: str = ""
+    # What became of the part (lib.submit.gate): "" not gated yet; "sent" (job_id is its job); "held" as plan_id,
+    # waiting for an operator; "declined" or "expired" (its UrlFile deleted, nothing sent).
+    status: str = ""
+    plan_id: str = ""
 
 
 class InventoryLedger(BaseModel):
@@ -46,7 +50,9 @@ class InventoryLedger(BaseModel):
     kept: int
     dropped: Dict[str, int]
     parts: List[InventoryPart]
-    state: str = "committed"  # committed: parts fixed, jobs not all made; submitted: every part has its job
+    # committed: parts fixed, not all gated yet; held: every part gated, some waiting as held plans (the checkpoint
+    # stays); submitted: every part sent, declined or expired
+    state: str = "committed"
     written_at: datetime
 
 
@@ -86,6 +92,11 @@ def ledger_key(settings: Settings, inventory_id: str, day: str) -> str:
 
 def part_key(settings: Settings, inventory_id: str, day: str, n: int) -> str:
     return f"{runs_dir(settings, inventory_id)}{day}/part-{n:06d}.txt"
+
+
+def part_claim(inventory_id: str, day: str, n: int) -> str:
+    """The claim a part's held plan derives its id from (`inventory-<id>@<day>#<n>`, lib.plans)."""
+    return f"inventory-{inventory_id}@{day}#{n}"
 
 
 def checkpoint_key(settings: Settings, inventory_id: str) -> str:
@@ -143,12 +154,28 @@ def check_checkpoint(client: CiClient, settings: Settings, raw: bytes, inventory
     ledger = read_ledger(client, settings, inventory_id, checkpoint.day)
     if ledger is None or ledger.state != "submitted":
         raise _tampered(key, f"stands on no submitted ledger for {checkpoint.day}")
-    if ledger.parts:
-        last = ledger.parts[-1]
+    sent = [p for p in ledger.parts if p.status in ("", "sent")]  # "": a ledger written before parts had a status
+    if sent:
+        last = sent[-1]
         job = client.get_job(last.job_id) if is_batch_job_id(last.job_id) else None
         if job is None or job.Name != last.job_name:
             raise _tampered(key, f"stands on job {last.job_id[:64]!r}, which CI does not hold as {last.job_name}")
+    elif ledger.parts:
+        _check_all_dropped(client, settings, key, ledger, now)
     return checkpoint, ledger
+
+
+def _check_all_dropped(client: CiClient, settings: Settings, key: str, ledger: InventoryLedger,
+                       now: datetime) -> None:
+    """No part was sent: each must be a plan our runs held and an operator declined (or that expired)."""
+    from lib.plans import PlanStore, plan_id_of
+
+    plans = PlanStore(client, settings.state_prefix, lambda: now)
+    for part in ledger.parts:
+        plan = plans.get(plan_id_of("inventory", part_claim(ledger.inventory_id, ledger.day, part.n)))
+        if plan is None or plan.status not in ("declined", "expired") or plan.source.part != part.n:
+            raise _tampered(key, f"says part {part.n} was {part.status[:16]!r}, and no declined or expired plan of "
+                                 "ours says so")
 
 
 def read_checkpoint(client: CiClient, settings: Settings, inventory_id: str, now: datetime

@@ -130,6 +130,13 @@ def any_cap(settings: Settings) -> bool:
                                        settings.daily_cost_cap))
 
 
+class DayLedger(NamedTuple):
+    """One UTC day as a listing read it: its totals and the entries behind them (the report matches jobs to them)."""
+
+    total: DayTotal
+    entries: List[Entry]
+
+
 class Reservation(NamedTuple):
     """The outcome of SpendLedger.reserve: the entry counted for the job, or why it was not (held)."""
 
@@ -179,14 +186,19 @@ class SpendLedger:
 
     def totals(self, days: List[str]) -> Dict[str, DayTotal]:
         """Totals for each day asked, one listing per month they fall in (the report's month and trend)."""
-        out: Dict[str, DayTotal] = {}
+        return {day: read.total for day, read in self.read(days).items()}
+
+    def read(self, days: List[str]) -> Dict[str, DayLedger]:
+        """Each day asked, its totals and entries, one listing per month the days fall in."""
+        out: Dict[str, DayLedger] = {}
         for month in sorted({d[:7] for d in days if _DAY.match(d)}):
             by_day: Dict[str, List[str]] = {}
             for key in self.client.list_keys(f"{self.prefix}{month}-"):
                 by_day.setdefault(key[len(self.prefix):].split("/", 1)[0], []).append(key)
             for day in days:
                 if day.startswith(month):
-                    out[day] = self._sum(day, *self._parse(by_day.get(day, []), day))
+                    entries, ignored = self._parse(by_day.get(day, []), day)
+                    out[day] = DayLedger(self._sum(day, entries, ignored), entries)
         return out
 
     def find(self, job_name: str) -> Optional[Entry]:

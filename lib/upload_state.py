@@ -4,7 +4,8 @@ Layout under STATE_PREFIX/uploads/ (docs/reliability.md, "Coalescing uploads"):
   pending/<slot>/<id>/<key>   one record per upload, its body the upload's identity (RecordBody), or
                               pending/<slot>/<id>.long whose body also holds a key too long for the path
   late/<slot>/<id>            a record that may have missed its slot's first flush
-  batches/<slot>/<n>.json     ledger n of a slot: which records went into which job (the commit point)
+  batches/<slot>/<n>.json     ledger n of a slot: which records went into which job (the commit point); a batch
+                              a cap held is marked held until its plan is decided, one declined is marked so
   checkpoint.json             every slot up to here that has records has a submitted batch 0
   refused/<slot>/<hash>.json  a state object that failed a check: what and why, for the report (issue 22)
 Records are never deleted by a flush: a redelivered event must find its record already counted.
@@ -83,7 +84,9 @@ class UploadBatch(BaseModel):
     manifest_key: str
     job_name: str
     job_id: str = ""
-    state: str = "committed"  # committed: records claimed, job not yet made; submitted: the job exists
+    # committed: records claimed, job not yet made; held: a cap held its job (its plan waits for the operator);
+    # submitted: the job exists; declined: its plan was declined or expired, its records done without a job
+    state: str = "committed"
 
 
 class RecordBody(BaseModel):
@@ -140,6 +143,11 @@ def refused_dir(settings: Settings) -> str:
 def manifest_key(settings: Settings, slot: datetime, n: int) -> str:
     """Where batch n of a slot writes its manifest: derived, never read from a ledger."""
     return f"{settings.state_prefix}manifests/upload-batch-{compact(slot)}-{n:06d}.txt"
+
+
+def batch_claim(slot: datetime, n: int) -> str:
+    """The claim a held batch's plan derives its id from (lib.plans.plan_id_of("batch", ...))."""
+    return f"upload-batch@{compact(as_utc(slot))}#{n}"
 
 
 def parse_slot(text: str) -> Optional[datetime]:
@@ -237,9 +245,11 @@ def _check_record(settings: Settings, slot: datetime, rid: str, stored: str, raw
     return key
 
 
-def _check_object(client: CiClient, slot: datetime, key: str, now: datetime, what: str) -> None:
-    """The record may be an upload of the object as it is now: raises TamperedStateError when it cannot be."""
-    if slot < as_utc(now) - RECORD_MAX_WAIT:
+def _check_object(client: CiClient, slot: datetime, key: str, now: datetime, what: str, *,
+                  waited: bool = True) -> None:
+    """The record may be an upload of the object as it is now: raises TamperedStateError when it cannot be.
+    `waited` False: a held batch's records may wait as long as its plan (PLAN_EXPIRY_DAYS)."""
+    if waited and slot < as_utc(now) - RECORD_MAX_WAIT:
         raise _refuse(what, f"waited in slot {compact(slot)} longer than {RECORD_MAX_WAIT.days} days, far beyond "
                             "SCF's redeliveries and any timer's flush")
     head = client.head_object(key)
@@ -288,6 +298,17 @@ class Records:
         error = self._objects[rid]
         return ("", error) if error is not None else (key, None)
 
+    def check_held(self, rid: str) -> Tuple[str, Optional[TamperedStateError]]:
+        """A held batch's record before its confirmed job is sent: every check but how long it waited."""
+        key, error = self.check(rid, submitted=True)
+        if error is None:
+            try:
+                _check_object(self.client, self.slot, key, self.now, f"upload record {self.listed[rid]!r}",
+                              waited=False)
+            except TamperedStateError as exc:
+                return "", exc
+        return key, error
+
     def split(self, rids: Set[str]) -> Tuple[Dict[str, str], List[Refusal]]:
         """The good ones (id -> key) and the refused ones."""
         good: Dict[str, str] = {}
@@ -320,7 +341,8 @@ def _derived_ledger(settings: Settings, key: str, slot: datetime, n: int, raw: O
     wrong = [f for f, v in derived.items() if (as_utc(batch.slot) if f == "slot" else getattr(batch, f)) != v]
     if wrong:
         raise _refuse(what, f"disagrees with its own key on {', '.join(wrong)} (they derive from the slot and n)")
-    if batch.state not in ("committed", "submitted") or (batch.state == "submitted") != bool(batch.job_id):
+    if batch.state not in ("committed", "held", "submitted", "declined") or (
+            (batch.state == "submitted") != bool(batch.job_id)):
         raise _refuse(what, "has a state and job id this version never writes together")
     if batch.records != sorted(set(batch.records)) or not batch.records or batch.keys != sorted(set(batch.keys)):
         raise _refuse(what, "lists records or keys out of order, twice, or none")
@@ -359,11 +381,15 @@ def _check_claims(client: CiClient, settings: Settings, key: str, batch: UploadB
     missing = [r for r in batch.records if r not in records.listed]
     if missing:
         raise _refuse(what, f"claims record(s) {', '.join(missing[:3])} that the slot does not hold")
+    if batch.state in ("held", "declined"):
+        _check_plan(client, settings, what, batch, records.now)
+    # Its records were checked against their objects when it was committed (a held one's again when confirmed).
+    settled = batch.state != "committed"
     keys: Set[str] = set()
     for rid in batch.records:
         named = _named_key(settings, batch.slot, rid, records.listed[rid])
-        if named is None or not batch.job_id:
-            named, error = records.check(rid, submitted=bool(batch.job_id))
+        if named is None or not settled:
+            named, error = records.check(rid, submitted=settled)
             if error is not None:
                 raise _refuse(what, f"claims a refused record: {error}")
         keys.add(named)
@@ -382,6 +408,19 @@ def _check_claims(client: CiClient, settings: Settings, key: str, batch: UploadB
             job = None
         if job is None or job.Name != batch.job_name:
             raise _refuse(what, f"names job {batch.job_id!r}, which is not CI's job {batch.job_name}")
+
+
+def _check_plan(client: CiClient, settings: Settings, what: str, batch: UploadBatch, now: datetime) -> None:
+    """A held or declined ledger's records wait for the operator or are never sent: only a plan of the id the
+    ledger's slot and n derive may say so (declined: one declined or expired). Raises TamperedStateError (its
+    records then wait for a batch again, gated as any other)."""
+    from lib.plans import PlanStore, plan_id_of  # read only when a cap held a batch
+
+    plan_id = plan_id_of("batch", batch_claim(batch.slot, batch.n))
+    plan = PlanStore(client, settings.state_prefix, lambda: now).get(plan_id)
+    if plan is None or (batch.state == "declined" and plan.status not in ("declined", "expired")):
+        raise _refuse(what, f"says it was {batch.state}, but plan {plan_id} of its slot and batch is "
+                            f"{'absent' if plan is None else plan.status}")
 
 
 def read_refusals(client: CiClient, settings: Settings, since: datetime, limit: int = 50) -> List[Refusal]:

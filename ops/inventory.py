@@ -13,10 +13,10 @@ from lib.errors import InventoryReportError
 from lib.escape import terminal
 from lib.inventory import InventoryConfig, manifest_key, newest_report, read_configuration, read_report, report_root
 from lib.inventory_state import InventoryLedger, read_checkpoint
-from lib.jobs import inventory_job_name
 from lib.report.inventory import inventory_line
 from lib.report.models import InventoryLine
 from lib.report.render import dropped_text, plural, table
+from lib.spend import Estimate
 from lib.submit.inventory import dry_run
 from ops.jobview import show_time
 
@@ -126,6 +126,9 @@ class DryRunPart(BaseModel):
     objects: int
     file_key: str  # the UrlFile a run would write, or the report's manifest.json
     job_name: str
+    estimate: Optional[Estimate] = None  # the count and its price, as the run's gate would make them
+    action: str = ""  # send or hold (a cap would hold it: `reason`), or what a run did already (sent, held, ...)
+    reason: str = ""
 
 
 class InventoryDryRun(BaseModel):
@@ -157,12 +160,11 @@ def dry_run_inventory(client: CiClient, settings: Settings, now: datetime) -> In
         return _processed(inventory_id, ledger)
     day, plan = dry_run(settings, client, now)
     assert day is not None and plan is not None
-    parts = [DryRunPart(n=p.n, input=p.input, objects=p.objects, file_key=p.file_key, job_name=p.job_name)
+    # As the run does (lib.submit.inventory._run_report): nothing filtered out, one job over manifest.json itself.
+    previews = {p.n: p for p in plan.previews}
+    parts = [DryRunPart(n=p.n, input=p.input, objects=p.objects, file_key=p.file_key, job_name=p.job_name,
+                        estimate=previews[p.n].estimate, action=previews[p.n].action, reason=previews[p.n].reason)
              for p in plan.parts]
-    if not plan.dropped and plan.kept:
-        # As the run does (lib.submit.inventory._run_report): nothing filtered out, one job over manifest.json itself.
-        parts = [DryRunPart(n=1, input="Manifest", objects=plan.kept, file_key=manifest_key(root, day),
-                            job_name=inventory_job_name(settings.job_name_prefix, inventory_id, day, 1))]
     return InventoryDryRun(inventory_id=inventory_id, day=day, listed=plan.listed, kept=plan.kept,
                            dropped=dict(sorted(plan.dropped.items())), parts=parts)
 
@@ -185,8 +187,25 @@ def render_dry_run(t: InventoryDryRun) -> str:
     if t.already_processed:
         lines.append(terminal(t.note))
     else:
-        lines.append(f"would make {plural(len(t.parts), 'job')} (dry run: nothing written, nothing sent):")
-    lines.append(table(("PART", "INPUT", "OBJECTS", "FILE", "JOB NAME"),
-                       [(p.n, p.input, p.objects, p.file_key, p.job_name) for p in t.parts]) if t.parts
-                 else "no job: nothing kept")
+        held = sum(1 for p in t.parts if p.action == "hold")
+        hold = f", and hold {plural(held, 'part')} a cap stops" if held else ""
+        sends = sum(1 for p in t.parts if p.action == "send")  # the others a run decided already (RUN WOULD says)
+        lines.append(f"would make {plural(sends, 'job')}{hold} (dry run: nothing written, nothing sent):")
+    if not t.parts:
+        lines.append("no job: nothing kept")
+        return "\n".join(lines)
+    if t.already_processed:
+        lines.append(table(("PART", "INPUT", "OBJECTS", "FILE", "JOB NAME"),
+                           [(p.n, p.input, p.objects, p.file_key, p.job_name) for p in t.parts]))
+        return "\n".join(lines)
+    lines.append(table(("PART", "INPUT", "OBJECTS", "ESTIMATE", "RUN WOULD", "FILE", "JOB NAME"),
+                       [(p.n, p.input, p.objects, _cost(p.estimate), p.action.upper(), p.file_key, p.job_name)
+                        for p in t.parts]))
+    lines += [f"  part {p.n} would be HELD: {terminal(p.reason)}" for p in t.parts if p.action == "hold"]
     return "\n".join(lines)
+
+
+def _cost(est: Optional[Estimate]) -> str:
+    if est is None or est.cost is None:
+        return "unpriced"
+    return f"{est.cost} {est.currency}"

@@ -18,6 +18,7 @@ from lib.report.duplicates import LiveNames, describe, settle_duplicates
 from lib.report.inventory import inventory_lines
 from lib.report.models import CountRow, ObjectTotals, ReportSummary, RuleCheckpoint
 from lib.report.objects import PerObjectReads, note_unread_jobs
+from lib.report.spend import SpendReader
 from lib.report.tally import Tally
 from lib.report.uploads import PENDING_TOO_LONG, uploads_summary
 from lib.state import Checkpoint, check_checkpoint
@@ -35,22 +36,27 @@ def connections_needed(settings: Settings) -> int:
 
 def build_report(settings: Settings, client: CiClient, end: datetime, *, lookback: Optional[timedelta] = None,
                  progress: Optional[Progress] = None, deadline: Optional[float] = None,
-                 monotonic: Callable[[], float] = time.monotonic) -> ReportSummary:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 clock: Optional[Callable[[], datetime]] = None) -> ReportSummary:
     """List every batch job created in [end - lookback, end) (both Types, all pages) and summarise it.
 
     Raises CloudError or PaginationError only when the job list itself cannot be read, or the bucket does not
     exist: without them there is no report (the report function's webhook says so, delivery.notify_failure). Per-object results and checkpoints that cannot be read become notes instead, and so does running
     past `deadline` (a monotonic time): the rest of the jobs are counted without their per-object results.
+    `clock` (default: `end`, the timer's time) dates the spend section's today and decides which held plans are due.
     """
     end = floor_second(end)  # the list bounds are whole seconds: the window is too, so reports tile exactly
     start = floor_second(end - (lookback or settings.report_lookback))
     tally = Tally()
     calls_before = client.calls  # the client counts every request it sends: retries and cancels too
     _load_cache(client, settings, tally)
+    now = clock() if clock is not None else as_utc(end)
+    spend_reader = SpendReader(settings, client, start, end, now, tally)  # its ledger first: jobs match as they stream
     live = LiveNames()
     with PerObjectReads(client, settings.report_concurrency, tally) as reads:
         for job in _jobs_in_window(settings, client, start, end, tally, progress):
             _count_job(job, end, settings.report_stuck_after, tally)
+            spend_reader.add(job)
             if job.live:
                 live.add(job)
             batch = upload_state.batch_of_job(settings.job_name_prefix, job.Name)
@@ -72,6 +78,8 @@ def build_report(settings: Settings, client: CiClient, end: datetime, *, lookbac
     checkpoints = _read_checkpoints(client, settings.state_prefix, tally, settings.job_name_prefix, end)
     uploads = uploads_summary(settings, client, end, tally) if settings.upload_batch_seconds or tally.batch_jobs else None
     inventories = inventory_lines(client, settings, max(as_utc(end), datetime.now(timezone.utc)))
+    spend = spend_reader.finish()
+    failed, stuck = spend_reader.with_spend(tally.failed), spend_reader.with_spend(tally.stuck)
     if any(line.status == "unreadable" for line in inventories):
         tally.incomplete = True
     waiting_long = uploads is not None and uploads.oldest_pending_slot is not None \
@@ -86,15 +94,16 @@ def build_report(settings: Settings, client: CiClient, end: datetime, *, lookbac
     problem = bool(duplicates or waiting_long or tally.tampered or tally.failed_total or tally.stuck_total or tally.suspicious or failing
                    or tally.object_states.get("Failed") or tally.executions.get("Failed") or not complete)
     problem = problem or any(line.problem for line in inventories)  # a missing or late inventory is never silent
+    problem = problem or bool(spend.held_total or spend.expired_now)  # a held job waits for the operator
     return ReportSummary(
         bucket=settings.bucket, region=settings.region, window_start=start, window_end=end,
         all_jobs=settings.report_all_jobs, job_name_prefix=settings.job_name_prefix, total_jobs=total,
         counts=[CountRow(type=t, group=g, state=s, count=n) for (t, g, s), n in sorted(tally.counts.items())],
-        failed_total=tally.failed_total, failed=tally.failed,
+        failed_total=tally.failed_total, failed=failed,
         stuck_after_seconds=int(settings.report_stuck_after.total_seconds()),
-        stuck_total=tally.stuck_total, stuck=tally.stuck, objects=objects,
+        stuck_total=tally.stuck_total, stuck=stuck, objects=objects,
         jobs_with_objects=tally.jobs_with_objects, checkpoints=checkpoints, uploads=uploads,
-        inventories=inventories, notes=tally.notes,
+        inventories=inventories, spend=spend, notes=tally.notes,
         complete=complete,
         api_calls=client.calls - calls_before, failed_share=round(tally.failed_total / total, 4) if total else 0.0,
         fail_above=settings.report_fail_above, failing=failing, problem=problem,

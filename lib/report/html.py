@@ -7,24 +7,34 @@ from __future__ import annotations
 
 from datetime import date
 from html import escape
-from typing import Any, Callable, Iterable, List, Optional, Sequence
+from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple
 
-from lib.report.models import ReportSummary, headline
+from lib.report.models import ReportSummary, Spend, headline
 from lib.report.render import (
     BATCH_HEADERS,
     INVENTORY_HEADERS,
+    PLAN_HEADERS,
+    SPEND_JOB_HEADERS,
     TITLE,
     TREND_HEADERS,
     action_text,
     age_text,
     all_notes,
     batch_rows,
+    decision_text,
+    figures_text,
     inventory_rows,
+    job_spend_rows,
+    job_spend_text,
     offsets_text,
+    plan_rows,
+    plans_footer,
     plural,
+    price_text,
     trend_table,
     uploads_line,
     utc,
+    window_jobs_text,
     window_text,
 )
 from lib.report.trends import COMPARE_DAYS, Trend, TrendPoint, chart_days
@@ -47,6 +57,7 @@ body{font:15px/1.45 -apple-system,"Segoe UI",Roboto,"PingFang SC","Microsoft YaH
  color:#1f2328;background:#f6f8fa}
 main{max-width:1200px;margin:0 auto;padding:12px}
 h1{font-size:1.3em;margin:.4em 0}h2{font-size:1.1em;margin:1.4em 0 .4em;border-bottom:1px solid #d0d7de}
+h3{font-size:1em;margin:1em 0 .3em}
 .verdict{color:#fff;padding:10px 12px;border-radius:6px;font-weight:600}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:.6em 0}dt{color:#59636e}
 dd{margin:0;min-width:0;overflow-wrap:anywhere}
@@ -154,7 +165,25 @@ def bar_chart(title: str, values: Sequence[Optional[float]], days: Sequence[date
     return "".join(parts)
 
 
-def _charts(trend: Trend) -> str:
+def _spend_charts(spend: Optional[Spend]) -> List[Tuple[str, str]]:
+    """Objects sent and their estimate per day, from the ledger: (caption, svg) to sit beside the report's charts."""
+    if spend is None or not spend.days:
+        return []
+    days = [d.day for d in spend.days]
+    span = f"{days[0]:%m-%d} → {days[-1]:%m-%d}" if len(days) > 1 else f"{days[0]:%m-%d}, the first day on the ledger"
+    return [(f"Objects sent per day (spend ledger), {span}",
+             bar_chart("objects sent per day", [float(d.objects) for d in spend.days], days, colour="#1a7f37")),
+            (f"Estimate per day, {spend.currency}, {span}",
+             bar_chart(f"estimate per day in {spend.currency}", [float(d.cost) for d in spend.days], days,
+                       colour="#bf8700"))]
+
+
+def _figures(figures: Sequence[Tuple[str, str]]) -> str:
+    return '<div class="charts">' + "".join(
+        f"<figure>{svg}<figcaption>{_e(caption)}</figcaption></figure>" for caption, svg in figures) + "</div>"
+
+
+def _charts(trend: Trend, extra: Sequence[Tuple[str, str]] = ()) -> str:
     days = chart_days(trend)
     by_day = {p.day: p for p in trend.recent}
 
@@ -175,28 +204,54 @@ def _charts(trend: Trend) -> str:
                                                       overlay_colour="#7d4e00")),
         ("Images inspected", bar_chart("images inspected", series(lambda p: p.inspected), days, colour="#8250df")),
     ]
-    return '<div class="charts">' + "".join(
-        f"<figure>{svg}<figcaption>{_e(caption)}, {_e(span)}</figcaption></figure>" for caption, svg in figures) + \
-        "</div>"
+    return _figures([(f"{caption}, {span}", svg) for caption, svg in figures] + list(extra))
 
 
-def _trend(trend: Optional[Trend]) -> str:
+def _trend(trend: Optional[Trend], extra: Sequence[Tuple[str, str]] = ()) -> str:
     if trend is None:
         return _none("no trend: the history index was not read")
     if not trend.has_history:
-        return _none(f"No earlier report in the last {COMPARE_DAYS} days to compare with yet.") + _charts(trend)
+        return _none(f"No earlier report in the last {COMPARE_DAYS} days to compare with yet.") + _charts(trend, extra)
     table = _table(TREND_HEADERS, trend_table(trend), numeric=(1, 2, 3, 4, 5), wrap=(0,), cards=False)
     note = (f"<p>Against yesterday and the mean of the {plural(trend.days_compared, 'day')} with a report in the last "
             f"{COMPARE_DAYS}.</p>")
-    return note + _charts(trend) + table
+    return note + _charts(trend, extra) + table
+
+
+def _spend(spend: Optional[Spend], charts: str) -> str:
+    """Today and the month against the caps, the price, held plans with their commands, decisions, largest jobs."""
+    if spend is None:
+        return ""
+    facts = [figures_text(f, spend.currency) for f in (spend.today, spend.month) if f is not None]
+    if spend.today is None:
+        facts.append("the ledger could not be read (see the notes)")
+    facts += [price_text(spend), window_jobs_text(spend)]
+    parts = ["<ul>" + "".join(f"<li>{_e(f)}</li>" for f in facts) + "</ul>", charts,
+             f"<h3>Held plans waiting for confirmation ({spend.held_total})</h3>"]
+    if spend.held:
+        parts.append(_table(PLAN_HEADERS, plan_rows(spend), wrap=(1, 4, 7)))
+        if spend.held_total > len(spend.held):
+            parts.append(f"<p>… and {spend.held_total - len(spend.held)} more</p>")
+        parts.append(f"<p>{plans_footer(spend, lambda text: f'<code>{_e(text)}</code>')}</p>")
+    else:
+        parts.append(_none())
+    if spend.decisions:
+        parts.append("<h3>Plans decided</h3><ul>" + "".join(f"<li>{_e(decision_text(p))}</li>"
+                                                           for p in spend.decisions) + "</ul>")
+    if spend.largest:
+        parts.append("<h3>Largest jobs of the window</h3>"
+                     + _table(SPEND_JOB_HEADERS, job_spend_rows(spend.largest), numeric=(3,), wrap=(0, 1)))
+    return _section("Spend", "spend", "".join(parts))
 
 
 def _jobs(lines: Sequence[Any], total: int) -> str:
     if not lines:
         return _none()
-    table = _table(("Job", "Name", "Type", "State", "Created", "Age", "Code", "Message"),
+    counted = any(j.spend for j in lines)  # the ledger's count, where it has the job
+    table = _table(("Job", "Name", "Type", "State", "Created", "Age", "Code", "Message")
+                   + (("Count, estimate",) if counted else ()),
                    [(j.job_id, j.name, j.type, j.state, utc(j.created), age_text(j.age_seconds), j.code, j.message)
-                    for j in lines], wrap=(0, 1, 7))
+                    + ((job_spend_text(j),) if counted else ()) for j in lines], wrap=(0, 1, 7))
     more = f"<p>… and {total - len(lines)} more</p>" if total > len(lines) else ""
     return table + more
 
@@ -246,11 +301,13 @@ def render_html(summary: ReportSummary, trend: Optional[Trend] = None) -> str:
                    [(c.rule, utc(c.next_window_start), c.last_job_id) for c in summary.checkpoints], wrap=(0, 2)) \
         if summary.checkpoints else _none("no checkpoints")
     notes = all_notes(summary, trend)
+    spend_charts = _spend_charts(summary.spend)  # beside the trend's charts; in the spend section without a trend
     body = [
         f"<h1>{_e(TITLE)}</h1>",
         f'<p class="verdict" style="background:{STATUS_COLOURS[status]}">{_e(verdict)}</p>',
         "<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in facts) + "</dl>",
-        _section("Trend", "trend", _trend(trend)),
+        _section("Trend", "trend", _trend(trend, spend_charts)),
+        _spend(summary.spend, _figures(spend_charts) if trend is None and spend_charts else ""),
         _section(f"Failed jobs ({summary.failed_total})", "failed", _jobs(summary.failed, summary.failed_total)),
         _section(f"Stuck jobs ({summary.stuck_total})", "stuck", _jobs(summary.stuck, summary.stuck_total)),
         _section("Flagged and failed objects", "objects", _objects(summary)),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Dict, List, Optional, Tuple
 
 from pydantic import BaseModel, ConfigDict
@@ -24,6 +25,17 @@ class CountRow(_Strict):
     count: int
 
 
+class JobSpend(_Strict):
+    """A job of the window as the spend ledger counted it before it was sent (lib.spend): objects and estimate."""
+
+    job_id: str
+    name: str
+    state: str
+    objects: int
+    cost: Optional[Decimal] = None  # None: unpriced (a Workflow without PRICE_PER_1000_IMAGES)
+    currency: str
+
+
 class JobLine(_Strict):
     """One failed or stuck batch job, with what CI said about it."""
 
@@ -36,6 +48,7 @@ class JobLine(_Strict):
     message: str = ""
     created: Optional[datetime] = None
     age_seconds: Optional[int] = None
+    spend: Optional[JobSpend] = None  # its entry on the spend ledger, when it has one
 
 
 class ObjectLine(_Strict):
@@ -123,6 +136,71 @@ class InventoryLine(_Strict):
     problem: str = ""  # a sentence when the rule needs attention ('' when fine)
 
 
+class SpendFigures(_Strict):
+    """Objects counted for the jobs sent over a period (a UTC day, the month so far) and their estimate, with the
+    most the daily caps allow over it (None: no cap)."""
+
+    label: str  # "today 2026-12-07", "this month 2026-12-01 → 2026-12-07"
+    days: int
+    jobs: int = 0
+    objects: int = 0
+    cost: Decimal = Decimal(0)  # in Spend.currency
+    unpriced_jobs: int = 0
+    unpriced_objects: int = 0
+    other_currency: Dict[str, int] = {}  # currency: jobs priced in it before PRICE_CURRENCY changed, not in cost
+    object_cap: Optional[int] = None  # DAILY_OBJECT_CAP x days
+    cost_cap: Optional[Decimal] = None  # DAILY_COST_CAP x days
+
+
+class SpendDay(_Strict):
+    """One UTC day of the ledger, for the trend."""
+
+    day: date
+    jobs: int
+    objects: int
+    cost: Decimal
+
+
+class PlanLine(_Strict):
+    """A held plan (lib.plans): waiting for the operator, or decided (confirmed, declined, expired)."""
+
+    plan_id: str
+    kind: str
+    job_name: str
+    objects: int
+    complete: bool  # False: at least `objects`
+    method: str
+    cost: Optional[Decimal] = None
+    currency: str
+    reason: str
+    held_at: datetime
+    expires_at: datetime
+    status: str
+    decided_at: Optional[datetime] = None
+    job_id: Optional[str] = None
+    expired_now: bool = False  # expired by this report
+
+
+class Spend(_Strict):
+    """The spend section: the ledger today, this month and per day, the window's jobs on it, and held plans."""
+
+    currency: str
+    price_per_1000: Optional[Decimal] = None  # None: jobs are unpriced (a Workflow without PRICE_PER_1000_IMAGES)
+    price_source: str
+    today: Optional[SpendFigures] = None  # None: the ledger could not be read (a note says why)
+    month: Optional[SpendFigures] = None
+    days: List[SpendDay] = []  # from the first day with an entry (at most 30 days back) to today
+    window_jobs: int = 0  # jobs of the window found on the ledger
+    window_objects: int = 0
+    window_unmatched: int = 0  # jobs of the window with no entry (sent before the ledger, or not by these functions)
+    largest: List[JobSpend] = []  # the window's largest jobs on the ledger
+    held: List[PlanLine] = []  # pending plans, newest first
+    held_total: int = 0
+    decisions: List[PlanLine] = []  # decided in the window, and the plans this report expired
+    expired_now: int = 0
+    expiry_days: int
+
+
 # What the headline says about an inventory rule with a problem, by status.
 INVENTORY_HEADLINE = {"late": "late", "none": "no report processed yet", "ignored": "stored state ignored",
                       "missing": "not configured", "unreadable": "unreadable", "unprocessed": "report not processed"}
@@ -149,6 +227,7 @@ class ReportSummary(_Strict):
     checkpoints: List[RuleCheckpoint]
     uploads: Optional[UploadsSummary] = None  # only when uploads are coalesced or the window holds batch jobs
     inventories: List[InventoryLine] = []  # one per inventory rule the report function's settings name
+    spend: Optional[Spend] = None  # None: the ledger and plans were not read
     notes: List[str]
     complete: bool = True
     api_calls: int
@@ -172,6 +251,11 @@ def headline(summary: ReportSummary) -> Tuple[str, str]:
         parts.append(f"{failed_objects} object{'' if failed_objects == 1 else 's'} failed")
     for kind in sorted({line.status for line in summary.inventories if line.problem}):
         parts.append(f"inventory {INVENTORY_HEADLINE.get(kind, 'problem')}")
+    spend = summary.spend
+    if spend is not None and spend.held_total:
+        parts.append(f"{spend.held_total} plan{'' if spend.held_total == 1 else 's'} held for confirmation")
+    if spend is not None and spend.expired_now:
+        parts.append(f"{spend.expired_now} held plan{'' if spend.expired_now == 1 else 's'} expired, never sent")
     if not summary.complete:  # results are missing: what is counted may not be all there is
         parts.append("INCOMPLETE: not everything could be read, see notes")
     window = f"last {format_duration(summary.window_end - summary.window_start)}"

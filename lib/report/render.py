@@ -2,11 +2,23 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 from lib import escape
-from lib.report.models import InventoryLine, JobLine, ObjectLine, ReportSummary, headline
+from lib.report.models import (
+    InventoryLine,
+    JobLine,
+    JobSpend,
+    ObjectLine,
+    PlanLine,
+    ReportSummary,
+    Spend,
+    SpendFigures,
+    headline,
+)
 from lib.report.trends import COMPARE_DAYS, Trend, TrendRow
+from lib.spend import PRICE_SOURCE
 from lib.windows import as_utc, format_duration
 
 # WeCom caps markdown content at 4096 bytes; the other platforms allow more, one limit keeps messages alike.
@@ -113,6 +125,8 @@ def render_message(summary: ReportSummary, *, style: str = "markdown", report_ke
     failed_objects = objects.by_state.get("Failed", 0) + objects.workflow_executions.get("Failed", 0)
     if failed_objects:
         lines.append(f"objects that failed inspection: {failed_objects}")
+    if summary.spend is not None:
+        lines += spend_items(summary.spend, code, inert)
     lines += _inventory_items(summary, code, inert)
     if summary.uploads is not None:
         lines.append(uploads_line(summary))
@@ -192,6 +206,161 @@ def _link(style: str, url: str) -> str:
     if style == "mrkdwn":
         return f"<{url}|open the full report>"
     return f"full report: {url}"
+
+
+# --- spend (lib.report.spend) -----------------------------------------------------------------------------
+
+PLAN_HEADERS = ("Plan", "Job", "Count", "Estimate", "Reason", "Held since", "Expires", "Send it with")
+SPEND_JOB_HEADERS = ("Job", "Name", "State", "Objects", "Estimate")
+
+
+def amount(value: Decimal) -> str:
+    """A cost without trailing zeros, thousands separated: 0.01493, 1,493.5, 0."""
+    text = f"{value.normalize():,f}"
+    return "0" if text in ("0", "-0") else text
+
+
+def cost_text(cost: Optional[Decimal], currency: str, at_least: bool = False) -> str:
+    return f"{'at least ' if at_least else ''}≈ {amount(cost)} {currency}" if cost is not None else "unpriced"
+
+
+def objects_text(objects: int, complete: bool = True) -> str:
+    return f"{'at least ' if not complete else ''}{objects:,} object{'' if objects == 1 else 's'}"
+
+
+def _capped(used: Any, cap: Any, setting: str, days: int, shown: Callable[[Any], str]) -> str:
+    """`1,250 objects of DAILY_OBJECT_CAP 10,000 (12.5%)`; over several days the cap is the most the days allowed."""
+    if cap is None:
+        return f"{shown(used)} (no {setting})"
+    share = f"{Decimal(used) / Decimal(cap):.1%}" if cap else "cap 0"
+    if days == 1:
+        return f"{shown(used)} of {setting} {shown(cap)} ({share})"
+    return f"{shown(used)} of {shown(cap)} ({days} days x {setting}; {share})"
+
+
+def figures_text(figures: SpendFigures, currency: str) -> str:
+    """One period in one line: jobs, objects and the estimate against the caps, and what the estimate leaves out."""
+    parts = [plural(figures.jobs, "job"),
+             _capped(figures.objects, figures.object_cap, "DAILY_OBJECT_CAP", figures.days, objects_text),
+             "≈ " + _capped(figures.cost, figures.cost_cap, "DAILY_COST_CAP", figures.days,
+                            lambda v: f"{amount(v)} {currency}")]
+    if figures.unpriced_jobs:
+        parts.append(f"{plural(figures.unpriced_jobs, 'unpriced job')} ({objects_text(figures.unpriced_objects)}, not "
+                     "in the estimate)")
+    for other, jobs in figures.other_currency.items():
+        parts.append(f"{plural(jobs, 'job')} priced in {other}, not in the estimate")
+    return f"{figures.label}: " + ", ".join(parts)
+
+
+def price_text(spend: Spend) -> str:
+    if spend.price_per_1000 is None or spend.price_source == PRICE_SOURCE:  # the source states the price itself
+        return f"price: {spend.price_source}"
+    return f"price: {amount(spend.price_per_1000)} {spend.currency} per 1,000 objects ({spend.price_source})"
+
+
+def confirm_command(plan_id: str, verb: str = "confirm") -> str:
+    return f"python -m ops plans {verb} {plan_id}"
+
+
+def plans_footer(spend: Spend, code: Callable[[str], str] = "`{}`".format) -> str:
+    return (f"Drop one with {code(confirm_command('ID', 'decline'))}. Each expires {plural(spend.expiry_days, 'day')} "
+            "after it was held (PLAN_EXPIRY_DAYS), never sent.")
+
+
+def plan_count(plan: PlanLine) -> str:
+    return f"{objects_text(plan.objects, plan.complete)} ({plan.method})"
+
+
+def plan_rows(spend: Spend) -> List[Sequence[str]]:
+    """Pending plans under PLAN_HEADERS, as the Markdown report and the HTML page show them."""
+    return [(p.plan_id, p.job_name, plan_count(p), cost_text(p.cost, p.currency, not p.complete), p.reason,
+             utc(p.held_at), utc(p.expires_at), confirm_command(p.plan_id)) for p in spend.held]
+
+
+def decision_text(plan: PlanLine) -> str:
+    """What became of a held plan, in one line."""
+    head = f"plan {plan.plan_id} (job {plan.job_name}, {objects_text(plan.objects, plan.complete)})"
+    if plan.status == "declined":
+        return f"{head}: declined by the operator at {utc(plan.decided_at)}, never sent"
+    if plan.status == "expired":
+        days = (plan.expires_at - plan.held_at).days
+        when = "by this report" if plan.expired_now else f"at {utc(plan.decided_at)}"
+        return f"{head}: expired after {plural(days, 'day')} {when}, never sent"
+    return f"{head}: confirmed by the operator at {utc(plan.decided_at)}, sent as job {plan.job_id or '-'}"
+
+
+def window_jobs_text(spend: Spend) -> str:
+    text = f"jobs of the window on the ledger: {spend.window_jobs} ({spend.window_objects:,} objects)"
+    if spend.window_unmatched:
+        text += f"; {spend.window_unmatched} not on it (sent before the ledger existed, or not by these functions)"
+    return text
+
+
+def job_spend_rows(lines: Sequence[JobSpend]) -> List[Sequence[str]]:
+    return [(j.job_id, j.name, j.state, f"{j.objects:,}", cost_text(j.cost, j.currency)) for j in lines]
+
+
+def job_spend_text(line: JobLine) -> str:
+    """A failed or stuck job's count and estimate from the ledger, '-' when it has no entry."""
+    if line.spend is None:
+        return "-"
+    return f"{objects_text(line.spend.objects)}, {cost_text(line.spend.cost, line.spend.currency)}"
+
+
+def spend_daily(spend: Spend) -> str:
+    """The trend in one line: objects per day from the first day on the ledger, as a sparkline."""
+    if not spend.days:
+        return "objects sent per day: the ledger could not be read"
+    days = spend.days
+    span = f"{days[0].day:%m-%d} → {days[-1].day:%m-%d}" if len(days) > 1 else f"{days[0].day:%m-%d}"
+    top = max(d.objects for d in days)
+    return (f"objects sent per day, {span}: {sparkline([float(d.objects) for d in days])} (max {top:,}; "
+            f"{sum(d.objects for d in days):,} in all)")
+
+
+def spend_items(spend: Spend, code: Callable[[object], str], inert: Callable[[object], str]) -> List[str]:
+    """The chat lines: today and the month against the caps, each held plan with its confirm command, decisions."""
+    out = [inert(f"spend {figures_text(f, spend.currency)}") for f in (spend.today, spend.month) if f is not None]
+    if spend.today is None:
+        out.append("spend: the ledger could not be read (see notes)")
+    if spend.held_total:
+        out.append(f"held plans waiting ({spend.held_total}); send one with {code(confirm_command('ID'))}:")
+        for plan in spend.held[:MESSAGE_ITEMS]:
+            out.append(f"- {code(plan.plan_id)} {inert(plan.job_name)}: {inert(plan_count(plan))}, "
+                       f"{inert(cost_text(plan.cost, plan.currency, not plan.complete))}; {inert(plan.reason)}; "
+                       f"expires {utc(plan.expires_at)}")
+        if spend.held_total > MESSAGE_ITEMS:
+            out.append(f"- … and {spend.held_total - MESSAGE_ITEMS} more")
+    if spend.decisions:
+        out.append(f"plans decided ({len(spend.decisions)}):")
+        decided = sorted(spend.decisions, key=lambda p: not p.expired_now)  # this report's expiries first
+        out += [f"- {inert(decision_text(p))}" for p in decided[:MESSAGE_ITEMS]]
+        if len(spend.decisions) > MESSAGE_ITEMS:
+            out.append(f"- … and {len(spend.decisions) - MESSAGE_ITEMS} more")
+    return out
+
+
+def _spend_markdown(spend: Spend) -> List[str]:
+    out = ["", "## Spend", ""]
+    out += [f"- {escape.markdown_text(figures_text(f, spend.currency))}" for f in (spend.today, spend.month)
+            if f is not None]
+    if spend.today is None:
+        out.append("- the ledger could not be read (see the notes)")
+    out += [f"- {escape.markdown_text(price_text(spend))}", f"- {escape.markdown_text(window_jobs_text(spend))}",
+            f"- {escape.markdown_text(spend_daily(spend))}"]
+    out += ["", f"### Held plans waiting for confirmation ({spend.held_total})", ""]
+    if spend.held:
+        out += _md_table(PLAN_HEADERS, [(*row[:7], Md(escape.markdown_code(row[7]))) for row in plan_rows(spend)])
+        if spend.held_total > len(spend.held):
+            out.append(f"\n… and {spend.held_total - len(spend.held)} more")
+        out.append("\n" + plans_footer(spend))
+    else:
+        out.append("none")
+    if spend.decisions:
+        out += ["", "### Plans decided", ""] + [f"- {escape.markdown_text(decision_text(p))}" for p in spend.decisions]
+    if spend.largest:
+        out += ["", "### Largest jobs of the window", ""] + _md_table(SPEND_JOB_HEADERS, job_spend_rows(spend.largest))
+    return out
 
 
 # --- trends --------------------------------------------------------------------------------------------
@@ -377,6 +546,8 @@ def render_markdown(summary: ReportSummary, trend: Optional[Trend] = None) -> st
            f"- API calls: {summary.api_calls}"]
     if trend is not None:
         out += _trend_markdown(trend)
+    if summary.spend is not None:
+        out += _spend_markdown(summary.spend)
     out += ["", "## Jobs by state", ""]
     out += _md_table(("Type", "Tag / workflow", "State", "Jobs"),
                      [(r.type, r.group, r.state, r.count) for r in summary.counts]) if summary.counts else ["none"]
@@ -384,9 +555,11 @@ def render_markdown(summary: ReportSummary, trend: Optional[Trend] = None) -> st
                                 ("Stuck jobs", summary.stuck, summary.stuck_total)):
         out += ["", f"## {title} ({total})", ""]
         if lines:
-            out += _md_table(("Job", "Name", "Type", "State", "Created", "Age", "Code", "Message"),
+            counted = any(j.spend for j in lines)  # the ledger's count, where it has the job
+            out += _md_table(("Job", "Name", "Type", "State", "Created", "Age", "Code", "Message")
+                             + (("Count, estimate",) if counted else ()),
                              [(j.job_id, j.name, j.type, j.state, utc(j.created), age_text(j.age_seconds), j.code,
-                               j.message) for j in lines])
+                               j.message) + ((job_spend_text(j),) if counted else ()) for j in lines])
             if total > len(lines):
                 out.append(f"\n… and {total - len(lines)} more")
         else:
@@ -460,6 +633,21 @@ def render_summary_table(summary: ReportSummary) -> str:
                             [(i.inventory_id, i.day or "-", utc(i.processed_at), i.listed, i.kept, dropped_text(i),
                               i.jobs) for i in summary.inventories])]
         parts += [f"inventory problem: {escape.terminal(i.problem)}" for i in summary.inventories if i.problem]
+    if summary.spend is not None:
+        parts += [""] + spend_terminal(summary.spend)
     parts += [f"note: {escape.terminal(n)}" for n in summary.notes]
     return "\n".join(parts) + "\n"
+
+
+def spend_terminal(spend: Spend) -> List[str]:
+    """The spend lines of the terminal report; the held plans as a table."""
+    out = [f"SPEND {figures_text(f, spend.currency)}" for f in (spend.today, spend.month) if f is not None]
+    out += [price_text(spend), window_jobs_text(spend)]
+    if spend.held:
+        out += ["", f"HELD PLANS ({spend.held_total})",
+                table(("PLAN", "JOB", "COUNT", "ESTIMATE", "REASON", "EXPIRES"),
+                      [(p.plan_id, p.job_name, plan_count(p), cost_text(p.cost, p.currency, not p.complete), p.reason,
+                        utc(p.expires_at)) for p in spend.held]),
+                f"send one with `{confirm_command('ID')}`, drop it with `python -m ops plans decline ID`"]
+    return out + [escape.terminal(decision_text(p)) for p in spend.decisions]
 

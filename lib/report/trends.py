@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from lib.client import CiClient
 from lib.errors import AppError, CloudApiError
-from lib.report.models import ReportSummary
+from lib.report.models import ReportSummary, SpendDay
+from lib.spend import DayTotal
 from lib.windows import as_utc
 
 logger = logging.getLogger(__name__)
@@ -132,6 +133,20 @@ def chart_days(trend: Trend) -> List[date]:
     today = trend.today.day
     first = max(min((p.day for p in trend.recent), default=today), today - timedelta(days=COMPARE_DAYS))
     return [first + timedelta(days=n) for n in range((today - first).days + 1)]
+
+
+def spend_trend_days(today: date, days: int = COMPARE_DAYS) -> List[date]:
+    """The days the spend trend reads from the ledger: the last `days` and today, oldest first."""
+    return [today - timedelta(days=n) for n in range(days, -1, -1)]
+
+
+def spend_trend(totals: Dict[str, DayTotal], today: date, days: int = COMPARE_DAYS) -> List[SpendDay]:
+    """Objects sent and their estimate per UTC day, from the first day the ledger has a job (at most `days` back)
+    to today: a first day is one bar, as in chart_days; a day without jobs inside the span is a zero."""
+    span = spend_trend_days(today, days)
+    read = [totals.get(d.isoformat()) or DayTotal(day=d.isoformat()) for d in span]
+    first = next((i for i, total in enumerate(read) if total.jobs), len(span) - 1)
+    return [SpendDay(day=d, jobs=t.jobs, objects=t.objects, cost=t.cost) for d, t in zip(span[first:], read[first:])]
 
 
 # --- the index in COS ----------------------------------------------------------------------------------

@@ -6,17 +6,20 @@ too); this module writes records, ledgers and the checkpoint, and runs the flush
 import hashlib
 import json
 from datetime import datetime, timedelta
-from typing import Callable, List, NamedTuple, Optional, Set, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Set, Tuple
 
 from lib import logs
 from lib.client import CiClient, JobDetail
 from lib.config import Settings
-from lib.errors import AppError, CloudApiError, LeaseHeldError
+from lib.errors import AppError, CloudApiError, LeaseHeldError, PlanError
 from lib.events import UploadedObject
 from lib.jobs import JobBody, JobInput, build_job_body, manifest_lines, object_url, upload_batch_job_name
+from lib.plans import HeldPlan, PlanSource
+from lib.spend import Count, Estimate
 from lib.state import Lease, StateStore
 from lib.submit.ensure import ensure_job
-from lib.submit.run import Deps, JobRef, SkippedKey, SubmitResult, lease_ttl
+from lib.submit.gate import Gate, gate
+from lib.submit.run import Deps, HeldJob, JobRef, SkippedKey, SubmitResult, lease_ttl
 from lib.upload_state import (
     CLOCK_MARGIN,
     GRACE,
@@ -26,6 +29,7 @@ from lib.upload_state import (
     Refusal,
     UploadBatch,
     UploadCheckpoint,
+    batch_claim,
     checked_ledgers,
     checkpoint_key,
     due_at,
@@ -46,6 +50,8 @@ from lib.upload_state import (
 from lib.windows import as_utc, compact
 
 Ensure = Callable[[JobBody], Tuple[JobDetail, bool]]
+# The caps' check (lib.submit.gate bound to a run's settings and side effects); None: a caller without caps.
+Guard = Optional[Callable[[JobBody, Count, PlanSource], Gate]]
 
 
 class FlushMemory:
@@ -58,12 +64,22 @@ class FlushMemory:
 INSTANCE = FlushMemory()  # module-level: lives as long as the warm SCF instance
 
 
+class Sent(NamedTuple):
+    """A batch this call submitted or finished: its ledger, whether it made the job, and the job's estimate."""
+
+    batch: UploadBatch
+    created: bool
+    estimate: Optional[Estimate] = None
+
+
 class PassResult(NamedTuple):
     flushed: List[UploadBatch]  # batches this pass committed or finished
     held: List[datetime]  # slots another live flusher holds
     checkpoint: Optional[datetime]
     created: Set[str]  # names of the jobs this pass created (the others it found, made by a killed flush)
     refused: List[Refusal] = []  # state objects this pass refused (logged and marked under refused/)
+    plans: List[HeldPlan] = []  # batches a cap held (pending) or the operator declined, met by this pass
+    estimates: Dict[str, Estimate] = {}  # job name -> estimate, for the batches this pass sent
 
 
 def record_uploads(client: CiClient, settings: Settings, objects: List[UploadedObject],
@@ -114,21 +130,57 @@ def _submit(client: CiClient, settings: Settings, batch: UploadBatch, ensure: En
     return done, created
 
 
+def _finish(client: CiClient, settings: Settings, batch: UploadBatch, ensure: Ensure, guard: Guard
+            ) -> Tuple[UploadBatch, Optional[Sent], Optional[HeldPlan]]:
+    """A committed or held ledger's job, once the caps allow it: sent (a confirmed plan's too), or marked held while
+    its plan is pending, or declined when the operator declined (or it expired): its records done without a job."""
+    est: Optional[Estimate] = None
+    if guard is None and batch.state == "held":  # only the caps' check may send what a cap held
+        return batch, None, None
+    if guard is not None:
+        passed = guard(batch_body(settings, batch), Count(objects=len(batch.keys), method="UrlFile manifest"),
+                       PlanSource(kind="batch", claim=batch_claim(batch.slot, batch.n), slot=batch.slot, batch=batch.n))
+        if passed.plan is not None:
+            if passed.plan.status == "pending":
+                if batch.state == "committed":  # its records may now wait as long as the plan does
+                    batch = batch.model_copy(update={"state": "held"})
+                    _write_ledger(client, settings, batch, if_absent=False)
+                return batch, None, passed.plan
+            done = batch.model_copy(update={"state": "declined"})
+            _write_ledger(client, settings, done, if_absent=False)
+            logs.log("batch_declined", slot=compact(batch.slot), batch=batch.n, plan_id=passed.plan.plan_id,
+                     status=passed.plan.status, uploads=len(batch.records))
+            return done, None, passed.plan
+        est = passed.estimate
+    done, created = _submit(client, settings, batch, ensure)
+    return done, Sent(done, created, est), None
+
+
 def flush_slot(client: CiClient, settings: Settings, store: StateStore, slot: datetime, owner: str,
-               ttl: timedelta, ensure: Ensure
-               ) -> Tuple[List[UploadBatch], List[Tuple[UploadBatch, bool]], List[Refusal]]:
-    """Under the slot's lease: finish an unsubmitted ledger, then commit every good record not yet in one as the next
-    batch. Returns (good ledgers, (batch, job created) for those this call finished, refused state objects);
-    raises LeaseHeldError."""
+               ttl: timedelta, ensure: Ensure, guard: Guard = None
+               ) -> Tuple[List[UploadBatch], List[Sent], List[Refusal], List[HeldPlan]]:
+    """Under the slot's lease: finish every committed ledger the caps allow (a killed flush's commit, a confirmed
+    or declined held batch), then commit every good record not yet in one as the next batch and gate it. Returns
+    (good ledgers, those this call sent, refused state objects, plans met); raises LeaseHeldError.
+
+    A batch is gated after its commit: the ledger fixes exactly which records the held job covers, so later records
+    of the slot go into a later batch, and a decline marks exactly those records done."""
     proposal = Lease(lease_id=f"upload-batch@{compact(slot)}", owner=owner, generation=0,
                      expires_at=store.clock(), job_name=upload_batch_job_name(settings.job_name_prefix, slot, 0))
-    touched: List[Tuple[UploadBatch, bool]] = []
+    sent: List[Sent] = []
+    plans: List[HeldPlan] = []
+
+    def finish(i: int) -> None:
+        ledgers[i], done, plan = _finish(client, settings, ledgers[i], ensure, guard)
+        sent.extend([done] if done is not None else [])
+        plans.extend([plan] if plan is not None else [])
+
     with store.holding(proposal, ttl):
         records = Records(client, settings, slot, as_utc(store.clock()))
         ledgers, n, refused = checked_ledgers(client, settings, slot, records)
-        if ledgers and not ledgers[-1].job_id:
-            touched.append(_submit(client, settings, ledgers[-1], ensure))  # a killed flush's commit
-            ledgers[-1] = touched[-1][0]
+        for i, batch in enumerate(ledgers):
+            if batch.state in ("committed", "held"):  # a killed flush's commit, or a batch a cap held
+                finish(i)
         counted: Set[str] = {rid for batch in ledgers for rid in batch.records}
         new, bad = records.split(set(records.listed) - counted)
         refused += bad
@@ -143,9 +195,9 @@ def flush_slot(client: CiClient, settings: Settings, store: StateStore, slot: da
                     raise
                 raise LeaseHeldError(f"batch {n} of slot {compact(slot)} was committed by another flusher "
                                      "whose lease this run took over; the next flush carries on from it") from None
-            touched.append(_submit(client, settings, batch, ensure))
-            ledgers.append(touched[-1][0])
-    return ledgers, touched, refused
+            ledgers.append(batch)
+            finish(len(ledgers) - 1)
+    return ledgers, sent, refused, plans
 
 
 def report_refusals(client: CiClient, settings: Settings, slot: datetime, refused: List[Refusal]) -> None:
@@ -168,10 +220,10 @@ def _claimed_slots(client: CiClient, settings: Settings) -> List[datetime]:
 
 
 def flush_pass(client: CiClient, settings: Settings, store: StateStore, owner: str, ttl: timedelta,
-               ensure: Ensure) -> PassResult:
+               ensure: Ensure, guard: Guard = None) -> PassResult:
     """Flush every due slot after the checkpoint, every slot with late markers and every slot a failed flush left
     claimed; move the checkpoint only over slots this pass flushed, so it never passes a slot whose records have no
-    job."""
+    job, nor one whose batch waits in a held plan (a declined batch's records are done: its slot may be passed)."""
     seconds = settings.upload_batch_seconds
     now = as_utc(store.clock())
     checkpoint, start, refused = start_after(client, settings, now)
@@ -183,35 +235,38 @@ def flush_pass(client: CiClient, settings: Settings, store: StateStore, owner: s
     flushed: Set[datetime] = set()
     backed: Set[datetime] = set()  # flushed slots with a submitted batch: the only ones a checkpoint may name
     held: List[datetime] = []
-    touched: List[Tuple[UploadBatch, bool]] = []
+    touched: List[Sent] = []
+    plans: List[HeldPlan] = []
     for slot in sorted(set(slots) | set(late) | set(claimed)):
         if due_at(slot, seconds) > now:
             continue
         try:
-            ledgers, done, bad = flush_slot(client, settings, store, slot, owner, ttl, ensure)
+            ledgers, done, bad, met = flush_slot(client, settings, store, slot, owner, ttl, ensure, guard)
         except LeaseHeldError as exc:
             logs.log("batch_skip", slot=compact(slot), reason=str(exc))
             held.append(slot)
             continue
         report_refusals(client, settings, slot, bad)
         refused += bad
-        flushed.add(slot)
+        plans += met
+        if not any(batch.state == "held" for batch in ledgers):  # a held batch keeps the checkpoint before it
+            flushed.add(slot)
         if any(batch.job_id for batch in ledgers):
             backed.add(slot)
         touched.extend(done)
-        submitted = {rid for batch in ledgers if batch.job_id for rid in batch.records}
-        client.delete_objects([key for rid, key in late.get(slot, {}).items() if rid in submitted])
+        settled = {rid for batch in ledgers if batch.state in ("submitted", "declined") for rid in batch.records}
+        client.delete_objects([key for rid, key in late.get(slot, {}).items() if rid in settled])
     advance = checkpoint
     for slot in slots:
         if slot not in flushed:
             break
-        if slot in backed:  # a slot of refused records only is passed over, never named (_check_backed)
+        if slot in backed:  # a slot of refused records (or declined batches) only is passed over, never named
             advance = slot
     if advance is not None and advance != checkpoint:
         client.put_object(checkpoint_key(settings), UploadCheckpoint(slot=advance).model_dump_json().encode("utf-8"),
                           "application/json")
-    return PassResult([b for b, _ in touched], held, advance, {b.job_name for b, created in touched if created},
-                      refused)
+    return PassResult([t.batch for t in touched], held, advance, {t.batch.job_name for t in touched if t.created},
+                      refused, plans, {t.batch.job_name: t.estimate for t in touched if t.estimate is not None})
 
 
 def newest_due_slot(now: datetime, seconds: int) -> datetime:
@@ -224,14 +279,71 @@ def pass_needed(memory: FlushMemory, now: datetime, seconds: int) -> bool:
     return memory.due_until is None or newest_due_slot(now, seconds) > memory.due_until
 
 
-def flush_uploads(settings: Settings, deps: Deps) -> List[JobRef]:
-    """One flush pass over the pending uploads; the batch jobs it made or finished."""
+class Flushed(NamedTuple):
+    """What a flush pass sent (its jobs) and the batches it met held by a cap or declined (their plans)."""
+
+    jobs: List[JobRef]
+    held: List[HeldJob]
+
+    @property
+    def note(self) -> str:
+        return "; ".join(job.note for job in self.held)
+
+
+def flush(settings: Settings, deps: Deps) -> Flushed:
+    """One flush pass over the pending uploads, every batch through the caps (lib.submit.gate)."""
     store = StateStore(deps.client, settings.state_prefix, deps.clock)
     done = flush_pass(deps.client, settings, store, deps.owner, lease_ttl(settings, deps.time_limit),
-                               lambda body: ensure_job(deps.client, body, deps.sleep))
-    return [JobRef(job_id=b.job_id, name=b.job_name, state=b.state, created=b.job_name in done.created,
-                   input=f"UrlFile={batch_body(settings, b).Input.UrlFile} ({len(b.keys)} objects)")
-            for b in done.flushed]
+                      lambda body: ensure_job(deps.client, body, deps.sleep),
+                      lambda body, count, source: gate(settings, deps, body, count, source))
+    return Flushed([_ref(settings, b, b.job_name in done.created, done.estimates.get(b.job_name))
+                    for b in done.flushed], [HeldJob.of(plan) for plan in done.plans])
+
+
+def _ref(settings: Settings, batch: UploadBatch, created: bool, est: Optional[Estimate]) -> JobRef:
+    return JobRef(job_id=batch.job_id, name=batch.job_name, state=batch.state, created=created,
+                  input=f"UrlFile={batch_body(settings, batch).Input.UrlFile} ({len(batch.keys)} objects)",
+                  estimate=est)
+
+
+def flush_uploads(settings: Settings, deps: Deps) -> List[JobRef]:
+    """The batch jobs one flush pass made or finished (`flush` also names the held ones)."""
+    return flush(settings, deps).jobs
+
+
+def confirm_held(settings: Settings, deps: Deps, plan: HeldPlan, store: StateStore) -> JobRef:
+    """Send a held batch (lib.submit.confirm) as its flush would have: under the slot's lease, its ledger read back
+    and checked, the body rebuilt from it, then manifest, job and ledger; a rerun after a kill finds the job."""
+    from lib.submit.confirm import held_body_problem  # the operator's confirm only
+
+    source = plan.source
+    if source.slot is None or source.batch is None or source.claim != batch_claim(source.slot, source.batch):
+        raise PlanError(f"plan {plan.plan_id} names no slot and batch its claim {source.claim[:120]!r} derives from; "
+                        "nothing was sent. Decline it")
+    slot, n = as_utc(source.slot), source.batch
+    proposal = Lease(lease_id=f"upload-batch@{compact(slot)}", owner=deps.owner, generation=0,
+                     expires_at=store.clock(), job_name=upload_batch_job_name(settings.job_name_prefix, slot, 0))
+    with store.holding(proposal, lease_ttl(settings, deps.time_limit)):
+        records = Records(deps.client, settings, slot, as_utc(deps.clock()))
+        ledgers, _n, refused = checked_ledgers(deps.client, settings, slot, records)
+        report_refusals(deps.client, settings, slot, refused)
+        batch = next((b for b in ledgers if b.n == n), None)
+        problem = held_body_problem(plan, batch_body(settings, batch)) if batch is not None else (
+            f"batch {n} of slot {compact(slot)} has no ledger that passes its checks (see the log)")
+        if not problem and batch is not None and batch.state == "declined":
+            problem = "its batch was marked declined"
+        if not problem and batch is not None and len(batch.keys) != plan.count.objects:
+            problem = f"its ledger lists {len(batch.keys)} objects, not the {plan.count.objects} held"
+        if not problem and batch is not None and not batch.job_id:
+            problem = next((f"{error}" for error in (records.check_held(rid)[1] for rid in batch.records) if error), "")
+        if problem or batch is None:
+            raise PlanError(f"plan {plan.plan_id} cannot be confirmed: {problem}; nothing was sent")
+        if batch.job_id:  # a confirm killed after the ledger named the job: it only needs finding
+            job, created = ensure_job(deps.client, batch_body(settings, batch), deps.sleep)
+        else:
+            batch, created = _submit(deps.client, settings, batch,
+                                     lambda body: ensure_job(deps.client, body, deps.sleep))
+    return _ref(settings, batch, created, plan.estimate)
 
 
 def coalesce_upload(settings: Settings, objects: List[UploadedObject], skipped: List[SkippedKey],
@@ -247,9 +359,9 @@ def coalesce_upload(settings: Settings, objects: List[UploadedObject], skipped: 
     if not pass_needed(memory, now, seconds):
         return result
     try:
-        jobs = flush_uploads(settings, deps)
+        done = flush(settings, deps)
     except AppError as exc:
         logs.log_error("batch_flush_failed", exc)
         return result.model_copy(update={"note": f"flush pass failed, the next event or the timer retries: {exc}"})
     memory.due_until = newest_due_slot(now, seconds)
-    return result.model_copy(update={"jobs": jobs})
+    return result.model_copy(update={"jobs": done.jobs, "held": done.held, "note": done.note})

@@ -3,20 +3,23 @@ path applies, and go to CI as UrlFile jobs of at most PART_OBJECTS each, every o
 
 Exactly once, per report (the inventory's id and date are the key; docs/reliability.md, "Inventory runs"):
 the run claims `inventory-<id>@<date>` (a lease), streams the report and writes each part's UrlFile (same report,
-same window: same bytes), then commits the ledger with `x-cos-forbid-overwrite` (the commit point), makes each
-part's job by its derived name (ensure_job: a takeover finds the ones a killed run made), marks the ledger
-submitted and moves the inventory's checkpoint. A run that finds the checkpoint at this date or later does nothing."""
+same window: same bytes), then commits the ledger with `x-cos-forbid-overwrite` (the commit point), passes each part
+through the gate (lib.submit.gate: counted from the report, priced, the caps) and makes its job by its derived name
+(ensure_job: a takeover finds the ones a killed run made), marks the ledger submitted and moves the inventory's
+checkpoint. A part past a cap is held as its own plan (claim `inventory-<id>@<date>#<n>`): the ledger says "held"
+and the checkpoint stays until each held part is confirmed (confirm_held), declined or expired. A run that finds
+the checkpoint at this date or later does nothing."""
 
 import hashlib
 from datetime import datetime
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from lib import logs
 from lib.client import CiClient
 from lib.config import Settings
-from lib.errors import CloudApiError, InventoryConfigError, InventoryReportError, LeaseHeldError
+from lib.errors import CloudApiError, InventoryConfigError, InventoryReportError, LeaseHeldError, PlanError
 from lib.events import CosEvent, TimerEvent, UnreadableRecord, uploaded_object
 from lib.inventory import (
     CHECKSUM,
@@ -39,14 +42,20 @@ from lib.inventory_state import (
     checkpoint_key,
     late_problem,
     ledger_key,
+    part_claim,
     part_key,
     read_checkpoint,
     read_ledger,
+    runs_dir,
 )
-from lib.jobs import JobInput, build_job_body, inventory_job_name, object_url
+from lib.jobs import JobBody, JobInput, build_job_body, inventory_job_name, object_url
+from lib.plans import HeldPlan, PlanSource, PlanStore
+from lib.spend import Count, Estimate, SpendLedger, any_cap, cap_reason, estimate, utc_day
 from lib.state import Lease, StateStore
+from lib.submit.confirm import held_body_problem
 from lib.submit.ensure import ensure_job
-from lib.submit.run import Deps, InventoryRun, JobRef, SubmitResult, check_safety, job_ref, lease_ttl
+from lib.submit.gate import Gate, gate, held_note
+from lib.submit.run import Deps, HeldJob, InventoryRun, JobRef, SubmitResult, check_safety, job_ref, lease_ttl
 from lib.upload_rules import own_or_suffix_reason
 from lib.windows import as_utc
 
@@ -113,6 +122,15 @@ def drop_reason(settings: Settings, bucket_name: str, appid: str, row: Row, sinc
     return ""
 
 
+class PartPreview(BaseModel):
+    """A dry run's answer for one part: its count and estimate, and what the run would do with it (and why)."""
+
+    n: int
+    estimate: Estimate
+    action: str  # "send", "hold" (reason says which cap), or what a run did already: sent, held, declined, expired
+    reason: str = ""
+
+
 class Plan(BaseModel):
     """What a pass over the report found: counts and the parts (their UrlFiles written already)."""
 
@@ -120,6 +138,7 @@ class Plan(BaseModel):
     kept: int
     dropped: Dict[str, int]
     parts: List[InventoryPart]
+    previews: List[PartPreview] = []  # dry runs only
 
 
 def plan_parts(put: Callable[[str, bytes], None], settings: Settings, report: Report, since: Optional[datetime],
@@ -171,7 +190,8 @@ def part_input(settings: Settings, part: InventoryPart) -> JobInput:
 
 
 def dry_run(settings: Settings, client: CiClient, now: datetime) -> Tuple[Optional[str], Optional[Plan]]:
-    """(newest report date, its counts and parts as the next run would make them); nothing is written or sent.
+    """(newest report date, its counts and parts as the next run would make them, each part's estimate and whether a
+    cap would hold it); nothing is written or sent.
 
     For the operator CLI: reads the same report with the same window as a run would (the window from the stored
     checkpoint), so its counts are the run's; None, None when the inventory has no report yet."""
@@ -189,12 +209,39 @@ def dry_run(settings: Settings, client: CiClient, now: datetime) -> Tuple[Option
     def discard(_key: str, _data: bytes) -> None:
         return None
 
-    return day, plan_parts(discard, settings, report, window_start(settings, cut, checkpoint), cut,
-                           rows(client, report))
+    plan = plan_parts(discard, settings, report, window_start(settings, cut, checkpoint), cut, rows(client, report))
+    if not plan.dropped and plan.kept:
+        plan = as_manifest_plan(settings, report, plan)
+    ledger = read_ledger(client, settings, settings.inventory_id, day)
+    return day, plan.model_copy(update={"previews": preview_parts(settings, client, now, plan.parts, ledger)})
+
+
+def preview_parts(settings: Settings, client: CiClient, now: datetime, parts: List[InventoryPart],
+                  ledger: Optional[InventoryLedger]) -> List[PartPreview]:
+    """Each part gated as the run would, in order, against today's ledger (read, never written): a part sent adds to
+    the day's total before the next is checked. A part an earlier run decided says what became of it."""
+    done = {p.n: p.status for p in ledger.parts if p.status} if ledger is not None else {}
+    today = SpendLedger(client, settings, lambda: now, lambda _s: None).total(utc_day(now))
+    out = []
+    for part in parts:
+        est = estimate(settings, part_count(part))
+        if part.n in done:
+            out.append(PartPreview(n=part.n, estimate=est, action=done[part.n]))
+            continue
+        reason = cap_reason(settings, est, today) if any_cap(settings) else ""
+        out.append(PartPreview(n=part.n, estimate=est, action="hold" if reason else "send", reason=reason))
+        if not reason:
+            cost = today.cost + (est.cost if est.cost is not None and est.currency == today.currency else 0)
+            today = today.model_copy(update={"jobs": today.jobs + 1, "objects": today.objects + part.objects,
+                                             "cost": cost})
+    return out
 
 
 def submit_inventory(settings: Settings, deps: Deps, trigger: str, rule: str, note: str = "") -> SubmitResult:
-    """The newest report of INVENTORY_ID as jobs, once; a note when there is none, it is done, or it is late."""
+    """The newest report of INVENTORY_ID as jobs, once; a note when there is none, it is done, or it is late.
+
+    A report whose parts a cap held is finished first: the newest waits until each of its parts is sent, declined or
+    expired, since the newest's window starts at the checkpoint that report has not moved yet."""
     check_safety(settings)
     assert settings.inventory_id is not None  # Settings: INPUT_SOURCE=inventory needs it
     inventory_id, client, now = settings.inventory_id, deps.client, as_utc(deps.clock())
@@ -219,38 +266,84 @@ def submit_inventory(settings: Settings, deps: Deps, trigger: str, rule: str, no
             notes.append(late)
         logs.log("inventory_skip", inventory_id=inventory_id, day=day, reason="; ".join(notes))
         return SubmitResult(trigger=trigger, rule=rule, note="; ".join(notes), inventory=run)
+    unfinished = _unfinished_report(client, settings, inventory_id, checkpoint, day)
+    if unfinished is not None:
+        result = _process(settings, deps, config, root, unfinished, b"", checkpoint, trigger, rule, notes, [])
+        if result.held:
+            return result.model_copy(update={"note": f"{result.note}; report {day} waits until report "
+                                                     f"{unfinished}'s held parts are confirmed or declined"})
+        after = submit_inventory(settings, deps, trigger, rule)
+        return after.model_copy(update={"jobs": result.jobs + after.jobs, "note": f"{result.note}; {after.note}"})
     older = [d for d in days if d < day and (checkpoint is None or d > checkpoint.day)]
     if older:
         notes.append(f"skipped older report(s) {', '.join(sorted(older))} of inventory {inventory_id}: the newest, "
                      f"{day}, covers their window, and a report is never processed after a newer one")
+    return _process(settings, deps, config, root, day, checksum, checkpoint, trigger, rule, notes, older)
+
+
+def _unfinished_report(client: CiClient, settings: Settings, inventory_id: str,
+                       checkpoint: Optional[InventoryCheckpoint], newest: str) -> Optional[str]:
+    """An older report whose run committed a ledger and has not finished it (parts held): one listing, one GET per
+    such folder (normally none)."""
+    folder = runs_dir(settings, inventory_id)
+    started = sorted({f[len(folder):].rstrip("/") for page in client.iter_pages(folder, delimiter="/")
+                      for f in page.folders})
+    for day in started:
+        if report_date(day) is None or day >= newest or (checkpoint is not None and day <= checkpoint.day):
+            continue
+        ledger = read_ledger(client, settings, inventory_id, day)
+        if ledger is not None and ledger.state != "submitted":
+            return day
+    return None
+
+
+def _process(settings: Settings, deps: Deps, config: InventoryConfig, root: str, day: str, checksum: bytes,
+             checkpoint: Optional[InventoryCheckpoint], trigger: str, rule: str, notes: List[str],
+             older: List[str]) -> SubmitResult:
+    """One report's run under its claim `inventory-<id>@<day>`."""
+    client, inventory_id, now = deps.client, config.inventory_id, as_utc(deps.clock())
+    run = InventoryRun(inventory_id=inventory_id, day=day)
     store = StateStore(client, settings.state_prefix, deps.clock)
-    proposal = Lease(lease_id=f"inventory-{inventory_id}@{day}", owner=deps.owner, generation=0, expires_at=now,
-                     job_name=inventory_job_name(settings.job_name_prefix, inventory_id, day, 1))
-    with store.holding(proposal, lease_ttl(settings, deps.time_limit)):
+    with store.holding(_report_claim(settings, deps, inventory_id, day, now), lease_ttl(settings, deps.time_limit)):
         latest, _, _ = read_checkpoint(client, settings, inventory_id, now)
         if latest is not None and latest.day >= day:
             notes.append(f"inventory {inventory_id}: report {day} was processed by another run meanwhile")
             return SubmitResult(trigger=trigger, rule=rule, note="; ".join(notes), inventory=run)
-        ledger, jobs = _run_report(settings, deps, config, root, day, checkpoint, rule, now, checksum)
+        if not checksum:
+            checksum = client.get_object(checksum_key(root, day)) or b""
+        ledger, jobs, held, dropped = _run_report(settings, deps, config, root, day, checkpoint, rule, now, checksum)
     notes += [f"ignored: {e}" for e in store.tampered[:3]]
     run = run.model_copy(update={"listed": ledger.listed, "kept": ledger.kept, "dropped": ledger.dropped,
                                  "skipped_reports": sorted(older)})
-    logs.log("inventory_done", inventory_id=inventory_id, day=day, listed=ledger.listed, kept=ledger.kept,
-             dropped=ledger.dropped, jobs=len(jobs))
+    logs.log("inventory_done" if ledger.state == "submitted" else "inventory_held", inventory_id=inventory_id,
+             day=day, listed=ledger.listed, kept=ledger.kept, dropped=ledger.dropped, jobs=len(jobs),
+             held=[p.n for p in ledger.parts if p.status == "held"])
     notes.insert(0, f"inventory {inventory_id} report {day}: listed {ledger.listed}, kept {ledger.kept}"
                     + "".join(f"; dropped {n}: {why}" for why, n in sorted(ledger.dropped.items())))
-    return SubmitResult(trigger=trigger, rule=rule, jobs=jobs, note="; ".join(notes), inventory=run)
+    notes += [held_note(plan) for plan in held + dropped]
+    if held:
+        notes.append(f"report {day} stays unprocessed (the checkpoint does not move) until each held part is "
+                     "confirmed or declined; the next run sends nothing twice")
+    return SubmitResult(trigger=trigger, rule=rule, jobs=jobs, note="; ".join(notes), inventory=run,
+                        held=[HeldJob.of(plan) for plan in held])
+
+
+def _report_claim(settings: Settings, deps: Deps, inventory_id: str, day: str, now: datetime) -> Lease:
+    return Lease(lease_id=f"inventory-{inventory_id}@{day}", owner=deps.owner, generation=0, expires_at=now,
+                 job_name=inventory_job_name(settings.job_name_prefix, inventory_id, day, 1))
 
 
 def _run_report(settings: Settings, deps: Deps, config: InventoryConfig, root: str, day: str,
                 checkpoint: Optional[InventoryCheckpoint], rule: str, now: datetime, checksum: bytes
-                ) -> Tuple[InventoryLedger, List[JobRef]]:
-    """Under the report's lease: plan (or re-plan a killed run's committed ledger), commit, make jobs, checkpoint."""
+                ) -> Tuple[InventoryLedger, List[JobRef], List[HeldPlan], List[HeldPlan]]:
+    """Under the report's lease: plan (or re-plan a killed run's committed ledger), commit, gate and send each part,
+    checkpoint once none is held. Returns the ledger, the jobs, the plans pending and the plans newly dropped."""
     client, inventory_id = deps.client, config.inventory_id
     committed = read_ledger(client, settings, inventory_id, day)
     cut = report_cut(day)
     since = committed.since if committed is not None else window_start(settings, cut, checkpoint)
-    if committed is None or committed.state != "submitted":
+    if committed is None or committed.state == "committed":
+        # A held ledger's parts are fixed and their UrlFiles written (a declined one's deleted): no re-read.
         report = read_report(client, config, root, day, checksum)
 
         def put(key: str, data: bytes) -> None:
@@ -271,21 +364,127 @@ def _run_report(settings: Settings, deps: Deps, config: InventoryConfig, root: s
                 f"delete {ledger_key(settings, inventory_id, day)} only after cancelling the jobs it names")
     jobs: List[JobRef] = []
     parts: List[InventoryPart] = []
+    held: List[HeldPlan] = []
+    dropped: List[HeldPlan] = []
     for part in committed.parts:
-        body = build_job_body(settings, part.job_name, part_input(settings, part), None)
-        job, created = ensure_job(client, body, deps.sleep)
-        parts.append(part.model_copy(update={"job_id": job.JobId}))
-        jobs.append(job_ref(job, created, f"{part.input}={body.Input.UrlFile or body.Input.Manifest} "
-                                          f"({part.objects} objects)", None))
-        logs.log("job_created" if created else "job_found", job_id=job.JobId, job_name=job.Name,
-                 inventory_id=inventory_id, day=day, objects=part.objects)
-    done = committed.model_copy(update={"parts": parts, "state": "submitted"})
-    client.put_object(ledger_key(settings, inventory_id, day), done.model_dump_json().encode("utf-8"),
-                      "application/json")
-    mark = InventoryCheckpoint(inventory_id=inventory_id, day=day, cut=cut, processed_at=now)
-    client.put_object(checkpoint_key(settings, inventory_id), mark.model_dump_json().encode("utf-8"),
-                      "application/json")
-    return done, jobs
+        part, ref, plan = _send_part(settings, deps, committed, part)
+        parts.append(part)
+        if ref is not None:
+            jobs.append(ref)
+        if plan is not None:
+            (held if plan.status == "pending" else dropped).append(plan)
+    return _settle(client, settings, committed, parts, now), jobs, held, dropped
+
+
+def part_source(ledger: InventoryLedger, part: InventoryPart) -> PlanSource:
+    return PlanSource(kind="inventory", claim=part_claim(ledger.inventory_id, ledger.day, part.n),
+                      rule=ledger.rule, inventory_id=ledger.inventory_id, day=ledger.day, part=part.n)
+
+
+def part_count(part: InventoryPart) -> Count:
+    return Count(objects=part.objects, method="inventory report")
+
+
+def part_body(settings: Settings, part: InventoryPart) -> JobBody:
+    return build_job_body(settings, part.job_name, part_input(settings, part), None)
+
+
+def _send_part(settings: Settings, deps: Deps, ledger: InventoryLedger, part: InventoryPart
+               ) -> Tuple[InventoryPart, Optional[JobRef], Optional[HeldPlan]]:
+    """Gate one part and send it, or keep it held, or drop it as the operator (or the expiry) chose."""
+    if part.status in ("sent", "declined", "expired"):
+        return part, None, None  # decided by an earlier run (its ledger entry may be days old: never counted again)
+    body = part_body(settings, part)
+    decided = _decided_plan(settings, deps, part)
+    verdict = Gate(estimate(settings, part_count(part)), decided) if decided is not None else gate(
+        settings, deps, body, part_count(part), part_source(ledger, part))
+    plan = verdict.plan
+    if plan is not None and plan.status == "pending":
+        return part.model_copy(update={"status": "held", "plan_id": plan.plan_id}), None, plan
+    if plan is not None and plan.status in ("declined", "expired"):
+        if part.input == "UrlFile":  # a Manifest part's file is COS's report, not ours to delete
+            deps.client.delete_objects([part.file_key])
+        logs.log("inventory_part_dropped", plan_id=plan.plan_id, job_name=part.job_name, status=plan.status,
+                 inventory_id=ledger.inventory_id, day=ledger.day, part=part.n, objects=part.objects)
+        return part.model_copy(update={"status": plan.status, "plan_id": plan.plan_id}), None, plan
+    # Sent, or confirmed by an operator (confirm_held made the job; ensure_job finds it by name).
+    ref = _ensure_part(settings, deps, ledger, part, body, verdict.estimate)
+    return part.model_copy(update={"status": "sent", "job_id": ref.job_id,
+                                   "plan_id": plan.plan_id if plan else part.plan_id}), ref, None
+
+
+def _decided_plan(settings: Settings, deps: Deps, part: InventoryPart) -> Optional[HeldPlan]:
+    """A held part's plan if an operator declined it (or it expired): followed whatever the caps are now, even none."""
+    if part.status != "held":
+        return None
+    plan = PlanStore(deps.client, settings.state_prefix, deps.clock).get(part.plan_id)
+    return plan if plan is not None and plan.status in ("declined", "expired") else None
+
+
+def _ensure_part(settings: Settings, deps: Deps, ledger: InventoryLedger, part: InventoryPart, body: JobBody,
+                 est: Estimate) -> JobRef:
+    job, created = ensure_job(deps.client, body, deps.sleep)
+    logs.log("job_created" if created else "job_found", job_id=job.JobId, job_name=job.Name,
+             inventory_id=ledger.inventory_id, day=ledger.day, objects=part.objects)
+    return job_ref(job, created, f"{part.input}={body.Input.UrlFile or body.Input.Manifest} "
+                                 f"({part.objects} objects)", None, estimate=est)
+
+
+def _settle(client: CiClient, settings: Settings, ledger: InventoryLedger, parts: List[InventoryPart],
+            now: datetime) -> InventoryLedger:
+    """Write what became of each part; with none held the run is complete: submitted, and the checkpoint moves."""
+    state = "held" if any(p.status == "held" for p in parts) else "submitted"
+    done = ledger.model_copy(update={"parts": parts, "state": state})
+    if done != ledger:
+        client.put_object(ledger_key(settings, ledger.inventory_id, ledger.day), done.model_dump_json().encode("utf-8"),
+                          "application/json")
+    if state == "submitted":
+        mark = InventoryCheckpoint(inventory_id=ledger.inventory_id, day=ledger.day, cut=ledger.cut, processed_at=now)
+        client.put_object(checkpoint_key(settings, ledger.inventory_id), mark.model_dump_json().encode("utf-8"),
+                          "application/json")
+    return done
+
+
+def _checkpoint_at(client: CiClient, settings: Settings, inventory_id: str, day: str) -> bool:
+    """The stored checkpoint is at `day` or later (a rerun confirm must never move it back): one GET."""
+    raw = client.get_object(checkpoint_key(settings, inventory_id))
+    try:
+        return raw is not None and InventoryCheckpoint.model_validate_json(raw).day >= day
+    except ValidationError:
+        return False
+
+
+def confirm_held(settings: Settings, deps: Deps, plan: HeldPlan, store: StateStore) -> JobRef:
+    """A confirmed part: under the report's claim, rebuild its body from the committed ledger, send it, mark it sent,
+    and complete the run if it was the last part held. Rerunnable after a kill at any request."""
+    source = plan.source
+    if source.inventory_id != settings.inventory_id or source.day is None or source.part is None:
+        raise PlanError(f"plan {plan.plan_id} is for inventory {source.inventory_id!r}, and this function's "
+                        f"INVENTORY_ID is {settings.inventory_id!r}; confirm it with the rule's settings")
+    inventory_id, day, n, now = source.inventory_id, source.day, source.part, as_utc(deps.clock())
+    with store.holding(_report_claim(settings, deps, inventory_id, day, now), lease_ttl(settings, deps.time_limit)):
+        ledger = read_ledger(deps.client, settings, inventory_id, day)
+        part = next((p for p in ledger.parts if p.n == n), None) if ledger is not None else None
+        if ledger is None or part is None:
+            raise PlanError(f"plan {plan.plan_id}: report {day} of inventory {inventory_id} has no committed part {n} "
+                            f"({ledger_key(settings, inventory_id, day)}); nothing was sent")
+        if part.status in ("declined", "expired"):
+            raise PlanError(f"plan {plan.plan_id}: part {n} of report {day} was {part.status} and its UrlFile "
+                            "deleted; nothing was sent")
+        body = part_body(settings, part)
+        problem = held_body_problem(plan, body)
+        if problem or source != part_source(ledger, part):
+            raise PlanError(f"plan {plan.plan_id} was not sent: {problem or 'its source is not the ledger part'}")
+        ref = _ensure_part(settings, deps, ledger, part, body, plan.estimate)
+        parts = [p.model_copy(update={"status": "sent", "job_id": ref.job_id, "plan_id": plan.plan_id})
+                 if p.n == n else p for p in ledger.parts]
+        if ledger.state == "committed":  # its other parts are not gated yet: the rule's next run does that
+            if parts != ledger.parts:
+                deps.client.put_object(ledger_key(settings, inventory_id, day), ledger.model_copy(update={
+                    "parts": parts}).model_dump_json().encode("utf-8"), "application/json")
+        elif not _checkpoint_at(deps.client, settings, inventory_id, day):
+            _settle(deps.client, settings, ledger, parts, now)  # a rerun after a kill finishes the checkpoint too
+    return ref
 
 
 def _commit(client: CiClient, settings: Settings, inventory_id: str, day: str, rule: str,

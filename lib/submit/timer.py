@@ -101,16 +101,18 @@ def submit_timer(settings: Settings, event: TimerEvent, deps: Deps) -> SubmitRes
         result = rule_run(settings, event, deps)
     except AppError as exc:
         failure, result = exc, SubmitResult(trigger="timer", rule=rule_of(settings, event))
-    from lib.submit.coalesce import flush_uploads  # coalescing mode only: a per-event run never pays its import
+    from lib.submit.coalesce import Flushed, flush  # coalescing mode only: a per-event run never pays its import
 
     try:
-        batches = flush_uploads(settings, deps)
+        batches = flush(settings, deps)
     except AppError as exc:
         logs.log_error("batch_flush_failed", exc)
-        failure, batches = failure or exc, []
+        failure, batches = failure or exc, Flushed([], [])
     if failure is not None:
         raise failure
-    return result.model_copy(update={"jobs": result.jobs + batches})
+    note = "; ".join(n for n in (result.note, batches.note) if n)
+    return result.model_copy(update={"jobs": result.jobs + batches.jobs, "held": result.held + batches.held,
+                                     "note": note})
 
 
 def future_time_refusal(event: TimerEvent, now: datetime) -> str:

@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict
 
 from lib import logs
 from lib.config import Settings
+from lib.errors import PlanError
 from lib.events import CosEvent, UnreadableRecord, UploadedObject, shown_key, uploaded_object
 from lib.jobs import (
     JobBody,
@@ -17,9 +18,12 @@ from lib.jobs import (
     upload_job_name,
     xml_carries,
 )
+from lib.plans import HeldPlan, PlanSource
+from lib.spend import Count
 from lib.state import Lease, StateStore
 from lib.submit.ensure import ensure_job
-from lib.submit.run import Deps, SkippedKey, SubmitResult, job_ref, lease_ttl
+from lib.submit.gate import gate, held_note
+from lib.submit.run import Deps, HeldJob, JobRef, SkippedKey, SubmitResult, job_ref, lease_ttl
 from lib.upload_rules import skip_reason
 
 
@@ -103,13 +107,49 @@ def submit_upload(settings: Settings, event: CosEvent, deps: Deps) -> SubmitResu
         return coalesce_upload(settings, objects, skipped, deps)
     plan = plan_upload(settings, objects)
     store = StateStore(deps.client, settings.state_prefix, deps.clock)
-    proposal = Lease(lease_id=plan.body.Name, owner=deps.owner, generation=0, expires_at=deps.clock(),
-                     job_name=plan.body.Name)
-    with store.holding(proposal, lease_ttl(settings, deps.time_limit)):
-        if plan.manifest_key is not None and plan.manifest_text is not None:
-            # Same records, same bytes: rewriting it on a redelivery is harmless.
-            deps.client.put_object(plan.manifest_key, plan.manifest_text.encode("utf-8"), "text/plain; charset=utf-8")
-        job, created = ensure_job(deps.client, plan.body, deps.sleep)
-        ref = job_ref(job, created, plan.described, None)  # the input CI holds, as the timer's line says it
-        logs.log("job_created" if created else "job_found", job_id=job.JobId, job_name=job.Name, input=ref.input)
-    return SubmitResult(trigger="cos", jobs=[ref], skipped=skipped)
+    with store.holding(_lease(plan, deps), lease_ttl(settings, deps.time_limit)):
+        passed = gate(settings, deps, plan.body, Count(objects=len(objects), method="upload event"),
+                      PlanSource(kind="upload", claim=plan.body.Name, uploads=tuple(objects)))
+        if passed.plan is not None:  # held (or declined/expired before): no manifest, no job
+            return SubmitResult(trigger="cos", skipped=skipped, held=[HeldJob.of(passed.plan)],
+                                note=held_note(passed.plan))
+        ref = _send(settings, deps, plan)
+    return SubmitResult(trigger="cos", jobs=[ref.model_copy(update={"estimate": passed.estimate})], skipped=skipped)
+
+
+def _lease(plan: UploadPlan, deps: Deps) -> Lease:
+    # The job name is the claim: a redelivered event (or a confirm of its held plan) meets the same lease.
+    return Lease(lease_id=plan.body.Name, owner=deps.owner, generation=0, expires_at=deps.clock(),
+                 job_name=plan.body.Name)
+
+
+def _send(settings: Settings, deps: Deps, plan: UploadPlan) -> JobRef:
+    """The manifest (if any), then the job, found by name when a run before this one made it."""
+    if plan.manifest_key is not None and plan.manifest_text is not None:
+        # Same records, same bytes: rewriting it on a redelivery is harmless.
+        deps.client.put_object(plan.manifest_key, plan.manifest_text.encode("utf-8"), "text/plain; charset=utf-8")
+    job, created = ensure_job(deps.client, plan.body, deps.sleep)
+    ref = job_ref(job, created, plan.described, None)  # the input CI holds, as the timer's line says it
+    logs.log("job_created" if created else "job_found", job_id=job.JobId, job_name=job.Name, input=ref.input)
+    return ref
+
+
+def confirm_held(settings: Settings, deps: Deps, plan: HeldPlan, store: StateStore) -> JobRef:
+    """Send a held upload's job (lib.submit.confirm): rebuilt from its records under the current settings, and only
+    if that is the body held; under the upload's own claim, so a redelivered event cannot send it alongside."""
+    from lib.submit.confirm import held_body_problem  # the operator's confirm only
+
+    uploads = list(plan.source.uploads)
+    wrong = [o.key for o in uploads if o.bucket != settings.bucket or skip_reason(settings, o)]
+    if not uploads or wrong:
+        raise PlanError(f"plan {plan.plan_id} names {'no upload' if not uploads else repr(wrong[0][:200])}, which "
+                        f"no upload event of BUCKET={settings.bucket} under the current rules would send; nothing "
+                        "was sent. Decline it")
+    rebuilt = plan_upload(settings, uploads)
+    problem = held_body_problem(plan, rebuilt.body) or (
+        "" if plan.source.claim == rebuilt.body.Name else f"its claim {plan.source.claim[:160]!r} is not its job name")
+    if problem:
+        raise PlanError(f"plan {plan.plan_id} cannot be confirmed: {problem}; nothing was sent")
+    with store.holding(_lease(rebuilt, deps), lease_ttl(settings, deps.time_limit)):
+        ref = _send(settings, deps, rebuilt)
+    return ref.model_copy(update={"estimate": plan.estimate})

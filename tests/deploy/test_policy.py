@@ -62,7 +62,7 @@ def test_template_is_valid_json_with_only_known_placeholders():
     json.loads(text)
     assert set(re.findall(r"\$\{([A-Z_]+)\}", text)) == {
         "BUCKET", "REGION", "APPID", "STATE_PREFIX", "STATE_PREFIX_URLENCODED", "REPORT_PREFIX",
-        "UPLOAD_PREFIX"}
+        "UPLOAD_PREFIX", "INPUT_PREFIX", "INPUT_PREFIX_URLENCODED"}
 
 
 def test_rendered_policy_has_no_placeholders_left(policy):
@@ -104,9 +104,16 @@ def test_deletes_are_limited_to_the_state_prefix(policy):
     assert statement["resource"] == ["qcs::cos:ap-shanghai:uid/1250000000:examplebucket-1250000000/autopilot/*"]
 
 
-def test_listing_is_conditioned_on_the_state_prefix(policy):
+def test_listing_is_conditioned_on_the_state_prefix_and_the_input_prefix_a_window_is_counted_under():
+    policy = render(dict(ENV, INPUT_PREFIX="photos/2026/"))
     (statement,) = statements_with(policy, "name/cos:GetBucket")
-    assert statement["condition"] == {"string_like": {"cos:prefix": ["autopilot%2F*", "autopilot/*"]}}
+    assert statement["condition"] == {"string_like": {"cos:prefix": [
+        "autopilot%2F*", "autopilot/*", "photos%2F2026%2F*", "photos/2026/*"]}}
+
+
+def test_a_whole_bucket_rule_may_list_any_prefix_to_count_its_window(policy):
+    (statement,) = statements_with(policy, "name/cos:GetBucket")
+    assert statement["condition"] == {"string_like": {"cos:prefix": ["autopilot%2F*", "autopilot/*", "*"]}}
 
 
 def test_custom_prefixes_flow_into_the_resources():

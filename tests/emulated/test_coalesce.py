@@ -137,9 +137,10 @@ def test_a_record_written_near_the_flush_time_leaves_a_marker_for_a_skewed_flush
 
 @pytest.mark.parametrize(("method", "n", "what", "heir_creates"), [
     ("put_object", 2, "the ledger's commit", [True]),
-    ("put_object", 3, "the manifest", [True]),
+    ("put_object", 3, "the batch's entry on the day's spend ledger", [True]),  # counted once: the heir finds it
+    ("put_object", 4, "the manifest", [True]),
     ("create_job", 1, "the job's create", [False]),  # finds the job by name
-    ("put_object", 4, "the ledger naming the job", []),  # the batch was complete: nothing left to do
+    ("put_object", 5, "the ledger naming the job", []),  # the batch was complete: nothing left to do
 ])
 def test_a_takeover_finishes_the_killed_flushs_ledger_without_a_second_job(emulator, method, n, what, heir_creates):
     settings, clock = coalesce_settings(emulator), Clock(T0 + timedelta(seconds=1))

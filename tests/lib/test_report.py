@@ -28,7 +28,7 @@ def ci(moment: datetime) -> str:
 
 def report(report_wire, **env):
     settings = load_settings({**ENV, **env})
-    return build_report(settings, make_client(settings, sleep=lambda s: None), END)
+    return build_report(settings, make_client(settings, sleep=lambda s: None), END, clock=lambda: END)
 
 
 # --- pagination -----------------------------------------------------------------------------------------
@@ -46,8 +46,9 @@ def test_every_page_of_both_types_is_listed_once(report_wire, n):
     assert sum(row.count for row in summary.counts) == 2 * n
     # + one stuck-job scan per Type (jobs from before the window) + one listing of the checkpoints + one listing of
     # the per-object results cache (none yet, and nothing to cache for jobs still Submitted) + a cancel of each
-    # younger job (all of them share one name)
-    assert len(report_wire.rsps.calls) == 2 * expected_pages + 2 + 1 + 1 + len(report_wire.cancelled)
+    # younger job (all of them share one name) + the spend section: the ledger listed once per month it reads
+    # (October for the trend, November) and the held plans once, and their decisions once per day of the window (2)
+    assert len(report_wire.rsps.calls) == 2 * expected_pages + 2 + 1 + 1 + len(report_wire.cancelled) + 2 + 1 + 2
     assert summary.api_calls == len(report_wire.rsps.calls)
 
 
@@ -278,8 +279,9 @@ def test_api_calls_count_list_pages_per_object_pages_and_checkpoint_reads(report
         {"rule": "hourly", "end": "2026-11-28T15:00:00Z", "job_id": "b0", "job_name": name}).encode()
     summary = report(report_wire)
     # the cache listing, Job + Workflow lists, the queue lookup, 2 result pages, Job + Workflow stuck scans, the cache
-    # write (b1 ended clean), list + read checkpoint, and the GET of the job it names (issue 22's check)
-    assert len(report_wire.rsps.calls) == 1 + 2 + 1 + 2 + 2 + 1 + 1 + 1 + 1
+    # write (b1 ended clean), list + read checkpoint, the GET of the job it names (issue 22's check), and the spend
+    # section's listings: the ledger's two months, the held plans, the decisions of the window's two days
+    assert len(report_wire.rsps.calls) == 1 + 2 + 1 + 2 + 2 + 1 + 1 + 1 + 1 + 2 + 1 + 2
     assert summary.api_calls == len(report_wire.rsps.calls)
 
 

@@ -139,13 +139,15 @@ class Runner:
         self.zygote = subprocess.Popen([sys.executable, "-m", "tests.reliability.kill_child"], cwd=ROOT,
                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
 
-    def deliver(self, event: Mapping[str, Any], now: datetime, kill_after: Optional[int] = None) -> Outcome:
+    def deliver(self, event: Mapping[str, Any], now: datetime, kill_after: Optional[int] = None,
+                entry: str = "") -> Outcome:
+        """One run of the submit handler (or of `entry`, "module:function" taking the event and the context)."""
         self.runs += 1
         out = os.path.join(self.dir, f"run{self.runs}.json")
         self.relay.arm(kill_after)
         spec = {"event": event, "env": self.env, "now": now.isoformat(), "request_id": f"req-{self.runs}",
                 "time_limit_ms": self.time_limit_ms, "out": out, "log": os.path.join(self.dir, "runs.log"),
-                "patch": self.patch}
+                "patch": self.patch, "entry": entry}
         assert self.zygote.stdin is not None and self.zygote.stdout is not None
         self.zygote.stdin.write(json.dumps(spec) + "\n")
         self.zygote.stdin.flush()

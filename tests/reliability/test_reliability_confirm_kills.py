@@ -1,0 +1,106 @@
+"""An operator's confirm of a held plan killed right after any one of its calls to COS or CI, then run again once the
+dead run's claims lapsed: the held job exists exactly once, it is counted once on the day's ledger, the plan ends
+confirmed, and (coalescing) the batch's ledger names the job. In process: the client dies after its k-th call, and
+every later call dies too, so no clean-up reaches the service (tests.reliability.support.Killed)."""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any, Callable, List, Tuple
+
+import pytest
+
+from lib.client import CiClient
+from lib.config import Settings
+from lib.events import parse_event
+from lib.plans import PlanStore
+from lib.submit.coalesce import FlushMemory
+from lib.submit.confirm import confirm_plan
+from lib.submit.run import Deps
+from lib.submit.uploads import submit_upload
+from tests.reliability.coalesce_support import T0, Upload, ledgers, upload_event
+from tests.reliability.support import Killed
+from tests.support.caps import job_names, stored_keys
+from tests.support.emulator import emulator_settings, fast_client, fresh_bucket
+
+pytestmark = pytest.mark.emulator
+MAX_CALLS = 40
+CLAIM = timedelta(seconds=61)  # time_limit 30 s: a claim lasts 30 s + 30 s
+
+
+class DiesAfter:
+    """A CiClient whose k-th call (of any method) is carried out, then the run dies; later calls die at once."""
+
+    def __init__(self, client: CiClient, k: int) -> None:
+        self._client, self._k, self.calls, self.dead = client, k, 0, False
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if self.dead:
+                raise Killed(f"{name} after the run was killed")
+            self.calls += 1
+            result = attr(*args, **kwargs)
+            if self.calls == self._k:
+                self.dead = True
+                raise Killed(f"killed right after call {self.calls} ({name})")
+            return result
+
+        return call
+
+
+def held_upload(emulator, now: datetime) -> Tuple[Settings, str]:
+    settings = emulator_settings(emulator, MAX_OBJECTS_PER_JOB="1")
+    deps = Deps(client=fast_client(settings), clock=lambda: now, sleep=lambda _s: None, owner="event", time_limit=30)
+    result = submit_upload(settings, parse_event(upload_event([Upload("a.png", T0), Upload("b.png", T0)])), deps)
+    return settings, result.held[0].plan_id
+
+
+def held_batch(emulator, now: datetime) -> Tuple[Settings, str]:
+    settings = emulator_settings(emulator, MAX_OBJECTS_PER_JOB="1", UPLOAD_BATCH_SECONDS="60")
+    deps = Deps(client=fast_client(settings), clock=lambda: now, sleep=lambda _s: None, owner="event", time_limit=30,
+                memory=FlushMemory())  # a cold instance: its event runs the flush pass
+    result = submit_upload(settings, parse_event(upload_event([Upload("a.png", T0), Upload("b.png", T0)])), deps)
+    return settings, result.held[0].plan_id
+
+
+HOLDERS: List[Callable[[Any, datetime], Tuple[Settings, str]]] = [held_upload, held_batch]
+
+
+def case(emulator, hold: Callable[[Any, datetime], Tuple[Settings, str]], kill: int) -> bool:
+    """One kill point; False when the confirm finished before it (the sweep is done)."""
+    fresh_bucket(emulator)
+    now = T0 + timedelta(minutes=5)  # the batch's slot is due
+    settings, plan_id = hold(emulator, now)
+    dying = DiesAfter(fast_client(settings), kill)
+    deps = Deps(client=dying, clock=lambda: now, sleep=lambda _s: None, owner="operator", time_limit=30)
+    try:
+        confirm_plan(settings, deps, plan_id)
+    except Killed:
+        pass
+    else:
+        return False
+    later = now + CLAIM  # the operator runs it again once the dead run's claims lapsed
+    again = Deps(client=fast_client(settings), clock=lambda: later, sleep=lambda _s: None, owner="operator2",
+                 time_limit=30)
+    ref = confirm_plan(settings, again, plan_id)
+    names = Counter(job_names(emulator))
+    plan = PlanStore(fast_client(settings), settings.state_prefix, lambda: later).get(plan_id)
+    assert names == Counter({ref.name: 1}), (kill, names)
+    assert plan is not None and (plan.status, plan.job_id) == ("confirmed", ref.job_id), (kill, plan)
+    assert len(stored_keys(emulator, "autopilot/spend/")) == 1, kill
+    if settings.upload_batch_seconds:
+        assert [(b.state, b.job_id) for b in ledgers(emulator)] == [("submitted", ref.job_id)], kill
+    return True
+
+
+@pytest.mark.parametrize("hold", HOLDERS, ids=["per-event upload", "coalesced batch"])
+def test_a_confirm_killed_after_any_of_its_calls_and_run_again_sends_the_held_job_exactly_once(emulator, hold):
+    for k in range(1, MAX_CALLS):
+        if not case(emulator, hold, k):
+            assert k > 6, "the confirm made fewer calls than its claims, the ledger, a manifest and a job need"
+            return
+    raise AssertionError(f"the confirm made more than {MAX_CALLS} calls")
