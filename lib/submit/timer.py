@@ -328,7 +328,8 @@ def _decided_window_problem(settings: Settings, rule: str, plan: HeldPlan, start
     return ""
 
 
-def confirm_held(settings: Settings, deps: Deps, plan: HeldPlan, store: StateStore) -> JobRef:
+def confirm_held(settings: Settings, deps: Deps, plan: HeldPlan, store: StateStore,
+                 count: Callable[[], None]) -> JobRef:
     """Send a held timer window's job (under its window's claim) and move the checkpoint to its end."""
     source = plan.source
     if source.rule is None or source.window_end is None:
@@ -342,6 +343,7 @@ def confirm_held(settings: Settings, deps: Deps, plan: HeldPlan, store: StateSto
         raise PlanError(f"plan {plan.plan_id}: {problem}")
     if source.claim in (f"{rule}@lookback", f"{rule}@all"):
         with store.holding(_proposal(deps, body.Name, window, body), lease_ttl(settings, deps.time_limit)):
+            count()
             job, created = ensure_job(deps.client, body, deps.sleep)
         return job_ref(job, created, f"Prefix={settings.input_prefix}", window, plan.estimate)
     proposal = _proposal(deps, source.claim, window, body)
@@ -352,6 +354,7 @@ def confirm_held(settings: Settings, deps: Deps, plan: HeldPlan, store: StateSto
             raise PlanError(f"plan {plan.plan_id}: rule {rule}'s checkpoint already stands at "
                             f"{format_utc(checkpoint.end)} (job {checkpoint.job_id}), past the held window's start; "
                             "sending it would scan objects twice. Decline it")
+        count()
         job, created = ensure_job(deps.client, body, deps.sleep)
         store.write_checkpoint(Checkpoint(rule=rule, end=window.end, job_id=job.JobId, job_name=job.Name,
                                           lease_id=source.claim))
