@@ -175,6 +175,16 @@ class PlanStore:
         assert plan.decided_at is not None
         return f"{self.history}{utc_day(plan.decided_at)}/{plan.plan_id}-{compact(plan.decided_at)}.json"
 
+    def recorded(self, plan: HeldPlan) -> bool:
+        """Whether the plan's decision is in the history as our commands write it (the plan and its copy, alike)."""
+        if plan.decided_at is None:
+            return False
+        raw = self.client.get_object(self._history_key(plan))
+        try:
+            return raw is not None and HeldPlan.model_validate_json(raw) == plan
+        except ValidationError:
+            return False
+
     def decisions(self, day: str) -> List[HeldPlan]:
         """The plans decided (confirmed, declined, expired) on a UTC day, checked as every plan is read back."""
         folder = f"{self.history}{day}/"

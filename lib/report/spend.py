@@ -189,6 +189,15 @@ class SpendReader:
                 expired.append(done)
                 logs.log("plan_expired", plan_id=plan.plan_id, job_name=plan.body.Name, held_at=str(plan.held_at),
                          days=days)
+        recorded = {(p.plan_id, as_utc(p.decided_at)) for p in decided if p.decided_at}
+        for plan in plans:
+            # Our commands record every decision twice (the plan and its history); a decision of this window with no
+            # history is one they never made: a forged decline would otherwise skip a window unseen.
+            if plan.status != "pending" and plan.decided_at and self.start <= as_utc(plan.decided_at) < self.end \
+                    and (plan.plan_id, as_utc(plan.decided_at)) not in recorded:
+                self.tally.tampered_state(TamperedStateError(
+                    f"plan {plan.plan_id} reads {plan.status} at {as_utc(plan.decided_at):%Y-%m-%d %H:%M:%SZ}, but no "
+                    f"decision of it is recorded under {store.history}; no command of ours decided it so"))
         for error in store.tampered:
             self.tally.tampered_state(error)
         gone = {p.plan_id for p in expired}

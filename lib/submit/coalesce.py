@@ -311,7 +311,8 @@ def flush_uploads(settings: Settings, deps: Deps) -> List[JobRef]:
     return flush(settings, deps).jobs
 
 
-def confirm_held(settings: Settings, deps: Deps, plan: HeldPlan, store: StateStore) -> JobRef:
+def confirm_held(settings: Settings, deps: Deps, plan: HeldPlan, store: StateStore,
+                 count: Callable[[], None]) -> JobRef:
     """Send a held batch (lib.submit.confirm) as its flush would have: under the slot's lease, its ledger read back
     and checked, the body rebuilt from it, then manifest, job and ledger; a rerun after a kill finds the job."""
     from lib.submit.confirm import held_body_problem  # the operator's confirm only
@@ -338,6 +339,7 @@ def confirm_held(settings: Settings, deps: Deps, plan: HeldPlan, store: StateSto
             problem = next((f"{error}" for error in (records.check_held(rid)[1] for rid in batch.records) if error), "")
         if problem or batch is None:
             raise PlanError(f"plan {plan.plan_id} cannot be confirmed: {problem}; nothing was sent")
+        count()
         if batch.job_id:  # a confirm killed after the ledger named the job: it only needs finding
             job, created = ensure_job(deps.client, batch_body(settings, batch), deps.sleep)
         else:

@@ -11,7 +11,7 @@ from lib.spend import SpendLedger
 from lib.state import Lease, StateStore
 from lib.submit.run import Deps, JobRef, lease_ttl
 
-# Each kind's path rebuilds and sends its own plans: `confirm_held(settings, deps, plan, store) -> JobRef` in the
+# Each kind's path rebuilds and sends its own plans: `confirm_held(settings, deps, plan, store, count) -> JobRef` in the
 # module that held it (it re-derives the body from the source, refuses one that differs, and finishes what holding
 # interrupted: a timer's checkpoint, a batch's ledger, an inventory part).
 PATHS = {"timer": "lib.submit.timer", "upload": "lib.submit.uploads", "batch": "lib.submit.coalesce",
@@ -45,9 +45,14 @@ def confirm_plan(settings: Settings, deps: Deps, plan_id: str) -> JobRef:
             plans.decide(plan, "expired")
             raise PlanError(f"plan {plan_id} expired (PLAN_EXPIRY_DAYS={settings.plan_expiry_days}); nothing was sent")
         ledger = SpendLedger(deps.client, settings, deps.clock, deps.sleep, owner=deps.owner)
-        ledger.reserve(plan.body.Name, plan.estimate, lambda _today: "", override=True)
+
+        def count() -> None:
+            # Called by the path once its checks passed, right before it sends: a refused confirm counts nothing,
+            # and a confirm killed after sending is counted by its rerun (found by the job's name) before it ends.
+            ledger.reserve(plan.body.Name, plan.estimate, lambda _today: "", override=True)
+
         path = importlib.import_module(PATHS[plan.source.kind])
-        ref: JobRef = path.confirm_held(settings, deps, plan, store)
+        ref: JobRef = path.confirm_held(settings, deps, plan, store, count)
         if plan.status != "confirmed":
             plans.decide(plan, "confirmed", job_id=ref.job_id)
         logs.log("plan_confirmed", plan_id=plan_id, job_id=ref.job_id, job_name=ref.name, created=ref.created)

@@ -454,7 +454,8 @@ def _checkpoint_at(client: CiClient, settings: Settings, inventory_id: str, day:
         return False
 
 
-def confirm_held(settings: Settings, deps: Deps, plan: HeldPlan, store: StateStore) -> JobRef:
+def confirm_held(settings: Settings, deps: Deps, plan: HeldPlan, store: StateStore,
+                 count: Callable[[], None]) -> JobRef:
     """A confirmed part: under the report's claim, rebuild its body from the committed ledger, send it, mark it sent,
     and complete the run if it was the last part held. Rerunnable after a kill at any request."""
     source = plan.source
@@ -475,6 +476,7 @@ def confirm_held(settings: Settings, deps: Deps, plan: HeldPlan, store: StateSto
         problem = held_body_problem(plan, body)
         if problem or source != part_source(ledger, part):
             raise PlanError(f"plan {plan.plan_id} was not sent: {problem or 'its source is not the ledger part'}")
+        count()
         ref = _ensure_part(settings, deps, ledger, part, body, plan.estimate)
         parts = [p.model_copy(update={"status": "sent", "job_id": ref.job_id, "plan_id": plan.plan_id})
                  if p.n == n else p for p in ledger.parts]

@@ -167,7 +167,7 @@ def incremental_timer(settings: Settings, event: TimerEvent, deps: Deps, rule: s
     checkpoint = store.read_checked_checkpoint(rule, settings.job_name_prefix)
     check = timer_claim_check(settings, rule, event.time)
     for replan in range(REPLANS):
-        after, waiting = after_decisions(settings, deps, rule, checkpoint, store)
+        after, waiting = after_decisions(settings, deps, rule, checkpoint, store, event.time)
         if waiting is not None:
             return held_result(rule, waiting, "the window after the checkpoint waits for a decision; nothing new "
                                               "was planned")
@@ -272,7 +272,8 @@ def _timer_result(settings: Settings, rule: str, window: Window, job: JobDetail,
 
 
 def after_decisions(settings: Settings, deps: Deps, rule: str, checkpoint: Optional[Checkpoint],
-                    store: StateStore, *, record: bool = True) -> Tuple[Optional[datetime], Optional[HeldPlan]]:
+                    store: StateStore, tick: datetime, *, record: bool = True
+                    ) -> Tuple[Optional[datetime], Optional[HeldPlan]]:
     """(where the rule goes on when the operator declined the windows after its checkpoint, a plan still waiting).
 
     A plan read back is input: a decided one is followed only if it is this rule's window from exactly where the
@@ -286,12 +287,15 @@ def after_decisions(settings: Settings, deps: Deps, rule: str, checkpoint: Optio
         store.tampered.extend(e for e in plans.tampered if e not in store.tampered)
         if plan is None or plan.status == "confirmed":
             return after, None
-        if plan.expired(deps.clock(), settings.plan_expiry_days):
+        expiring = plan.expired(deps.clock(), settings.plan_expiry_days)
+        if expiring:
             plan = plans.decide(plan, "expired") if record else plan.model_copy(update={"status": "expired"})
             logs.log("plan_expired", plan_id=plan.plan_id, job_name=plan.body.Name)
-        if plan.status == "pending":
+        problem = _decided_window_problem(settings, rule, plan, start, deps.clock(), tick)
+        if plan.status == "pending" and not problem:
             return after, plan
-        problem = _decided_window_problem(settings, rule, plan, start, deps.clock())
+        if not problem and not expiring and not plans.recorded(plan):
+            problem = f"reads {plan.status}, but no decision of it is recorded under {plans.history}"
         if problem:
             error = TamperedStateError(f"plan {plan.plan_id} {problem}; it is ignored and the rule plans from its "
                                        "checkpoint")
@@ -306,7 +310,7 @@ def after_decisions(settings: Settings, deps: Deps, rule: str, checkpoint: Optio
 
 
 def _decided_window_problem(settings: Settings, rule: str, plan: HeldPlan, start: Optional[datetime],
-                            now: datetime) -> str:
+                            now: datetime, tick: datetime) -> str:
     source = plan.source
     if source.rule != rule or source.window_start is None or source.window_end is None:
         return f"is not a window of rule {rule!r}"
@@ -317,12 +321,15 @@ def _decided_window_problem(settings: Settings, rule: str, plan: HeldPlan, start
         return f"covers a first window of {format_duration(end - begin)}, not FIRST_RUN_LOOKBACK"
     if not begin < end <= as_utc(now) + CLOCK_SKEW:
         return f"covers a window ending at {format_utc(end)}, not before this function's clock {format_utc(now)}"
+    if end > as_utc(tick):
+        return f"covers a window ending at {format_utc(end)}, after this tick's Time {format_utc(tick)}"
     if plan.body != timer_body(settings, rule, Window(begin, end)):
         return "holds a body that is not this rule's job for its window"
     return ""
 
 
-def confirm_held(settings: Settings, deps: Deps, plan: HeldPlan, store: StateStore) -> JobRef:
+def confirm_held(settings: Settings, deps: Deps, plan: HeldPlan, store: StateStore,
+                 count: Callable[[], None]) -> JobRef:
     """Send a held timer window's job (under its window's claim) and move the checkpoint to its end."""
     source = plan.source
     if source.rule is None or source.window_end is None:
@@ -336,6 +343,7 @@ def confirm_held(settings: Settings, deps: Deps, plan: HeldPlan, store: StateSto
         raise PlanError(f"plan {plan.plan_id}: {problem}")
     if source.claim in (f"{rule}@lookback", f"{rule}@all"):
         with store.holding(_proposal(deps, body.Name, window, body), lease_ttl(settings, deps.time_limit)):
+            count()
             job, created = ensure_job(deps.client, body, deps.sleep)
         return job_ref(job, created, f"Prefix={settings.input_prefix}", window, plan.estimate)
     proposal = _proposal(deps, source.claim, window, body)
@@ -346,6 +354,7 @@ def confirm_held(settings: Settings, deps: Deps, plan: HeldPlan, store: StateSto
             raise PlanError(f"plan {plan.plan_id}: rule {rule}'s checkpoint already stands at "
                             f"{format_utc(checkpoint.end)} (job {checkpoint.job_id}), past the held window's start; "
                             "sending it would scan objects twice. Decline it")
+        count()
         job, created = ensure_job(deps.client, body, deps.sleep)
         store.write_checkpoint(Checkpoint(rule=rule, end=window.end, job_id=job.JobId, job_name=job.Name,
                                           lease_id=source.claim))

@@ -1,6 +1,6 @@
 """COS upload events: one job over exactly the uploaded objects (or, coalescing, a record per upload)."""
 
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -134,7 +134,8 @@ def _send(settings: Settings, deps: Deps, plan: UploadPlan) -> JobRef:
     return ref
 
 
-def confirm_held(settings: Settings, deps: Deps, plan: HeldPlan, store: StateStore) -> JobRef:
+def confirm_held(settings: Settings, deps: Deps, plan: HeldPlan, store: StateStore,
+                 count: Callable[[], None]) -> JobRef:
     """Send a held upload's job (lib.submit.confirm): rebuilt from its records under the current settings, and only
     if that is the body held; under the upload's own claim, so a redelivered event cannot send it alongside."""
     from lib.submit.confirm import held_body_problem  # the operator's confirm only
@@ -151,5 +152,6 @@ def confirm_held(settings: Settings, deps: Deps, plan: HeldPlan, store: StateSto
     if problem:
         raise PlanError(f"plan {plan.plan_id} cannot be confirmed: {problem}; nothing was sent")
     with store.holding(_lease(rebuilt, deps), lease_ttl(settings, deps.time_limit)):
+        count()
         ref = _send(settings, deps, rebuilt)
     return ref.model_copy(update={"estimate": plan.estimate})

@@ -14,14 +14,18 @@ from lib.client import CiClient
 from lib.config import Settings
 from lib.events import parse_event
 from lib.plans import PlanStore
+from lib.state import StateStore
 from lib.submit.coalesce import FlushMemory
 from lib.submit.confirm import confirm_plan
 from lib.submit.run import Deps
+from lib.submit.timer import submit_timer
 from lib.submit.uploads import submit_upload
 from tests.reliability.coalesce_support import T0, Upload, ledgers, upload_event
 from tests.reliability.support import Killed
 from tests.support.caps import job_names, stored_keys
 from tests.support.emulator import emulator_settings, fast_client, fresh_bucket
+from tests.support.events import timer_event
+from tests.support.settings import BUCKET
 
 pytestmark = pytest.mark.emulator
 MAX_CALLS = 40
@@ -67,7 +71,17 @@ def held_batch(emulator, now: datetime) -> Tuple[Settings, str]:
     return settings, result.held[0].plan_id
 
 
-HOLDERS: List[Callable[[Any, datetime], Tuple[Settings, str]]] = [held_upload, held_batch]
+def held_window(emulator, now: datetime) -> Tuple[Settings, str]:
+    """A first timer tick at T0 whose window [T0 - 1h, T0) holds two objects, over MAX_OBJECTS_PER_JOB=1."""
+    settings = emulator_settings(emulator, MAX_OBJECTS_PER_JOB="1", INPUT_PREFIX="uploads/")
+    for key in ("uploads/a.png", "uploads/b.png"):
+        emulator.backend.put_object(BUCKET, key, b"x", last_modified=T0 - timedelta(minutes=30))
+    deps = Deps(client=fast_client(settings), clock=lambda: now, sleep=lambda _s: None, owner="tick", time_limit=30)
+    result = submit_timer(settings, parse_event(timer_event(T0)), deps)
+    return settings, result.held[0].plan_id
+
+
+HOLDERS: List[Callable[[Any, datetime], Tuple[Settings, str]]] = [held_upload, held_batch, held_window]
 
 
 def case(emulator, hold: Callable[[Any, datetime], Tuple[Settings, str]], kill: int) -> bool:
@@ -94,10 +108,13 @@ def case(emulator, hold: Callable[[Any, datetime], Tuple[Settings, str]], kill: 
     assert len(stored_keys(emulator, "autopilot/spend/")) == 1, kill
     if settings.upload_batch_seconds:
         assert [(b.state, b.job_id) for b in ledgers(emulator)] == [("submitted", ref.job_id)], kill
+    if plan.source.kind == "timer":
+        checkpoint = StateStore(fast_client(settings), settings.state_prefix, lambda: later).read_checkpoint("hourly")
+        assert checkpoint is not None and (checkpoint.end, checkpoint.job_id) == (T0, ref.job_id), (kill, checkpoint)
     return True
 
 
-@pytest.mark.parametrize("hold", HOLDERS, ids=["per-event upload", "coalesced batch"])
+@pytest.mark.parametrize("hold", HOLDERS, ids=["per-event upload", "coalesced batch", "timer window"])
 def test_a_confirm_killed_after_any_of_its_calls_and_run_again_sends_the_held_job_exactly_once(emulator, hold):
     for k in range(1, MAX_CALLS):
         if not case(emulator, hold, k):
