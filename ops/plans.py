@@ -429,7 +429,7 @@ def timer_preview(settings: Settings, deps: Optional[Deps], unread: str, rule: s
         store = StateStore(deps.client, settings.state_prefix, deps.clock)
         if kind == "incremental":
             checkpoint = store.read_checked_checkpoint(rule, settings.job_name_prefix)
-            after, waiting = after_decisions(settings, deps, rule, checkpoint, store, record=False)
+            after, waiting = after_decisions(settings, deps, rule, checkpoint, store, tick, record=False)
             preview.refused = [str(e) for e in store.tampered]
             if waiting is not None:
                 return _waiting(preview, waiting, deps.clock(), settings.plan_expiry_days)
