@@ -13,26 +13,13 @@ from datetime import datetime, timezone
 
 import pytest
 
-from emulator.testing import TEST_SECRET_ID, TEST_SECRET_KEY, run_emulator
-from tests.cli.support import BUCKET, ROOT, bucket_env, cli, no_traceback
+from emulator.testing import TEST_SECRET_ID, TEST_SECRET_KEY
+from tests.cli.support import ROOT, bucket_env, cli, no_traceback
 from tests.support.credentials import write_tccli
 from tests.support.events import timer_event
 
 pytestmark = pytest.mark.emulator
 UNKNOWN_ID = "AKIDunknownSecretId0000000000000000"
-
-
-@pytest.fixture(scope="module")
-def running():
-    with run_emulator(autorun=True) as emu:
-        yield emu
-
-
-@pytest.fixture
-def live(running):
-    running.reset()
-    running.backend.create_bucket(BUCKET, exist_ok=True)
-    return running
 
 
 def commands(tmp_path):

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from emulator.testing import run_emulator
 from tests.cli.support import BUCKET, ROOT, bucket_env, cli, credentials, no_traceback
 
 pytestmark = pytest.mark.emulator
 IMAGE = str(ROOT / "events" / "images" / "clean.png")
 DOWN = {"COS_BUCKET": BUCKET, "COS_REGION": "ap-guangzhou", "COS_EMULATOR_URL": "http://127.0.0.1:9",
         "API_TIMEOUT": "2", **credentials()}  # port 9 (discard) has no listener: refused at once
-
-
-@pytest.fixture(scope="module")
-def running():
-    with run_emulator(autorun=True) as emu:
-        yield emu
 
 
 @pytest.fixture
@@ -98,7 +91,6 @@ def test_a_service_error_under_json_carries_its_status_code_and_request_id(env, 
     error = error_of(ran)
     assert ran.code == 1 and (error["kind"], error["status"], error["code"]) == ("no_such_bucket", 404, "NoSuchBucket")
     assert error["request_id"] and "COS_BUCKET=missingbucket-1250000000" in error["message"]
-
 
 
 def test_a_declined_cancel_under_json_is_an_error_document_and_the_job_is_left(emulator, tmp_path):

@@ -13,7 +13,6 @@ import pytest
 import responses
 
 import handlers.report
-from emulator.testing import run_emulator
 from lib.client import make_client
 from lib.errors import CloudApiError
 from tests.cli.support import bucket_env, cli, credentials, no_traceback
@@ -24,12 +23,6 @@ pytestmark = pytest.mark.emulator
 
 MISSING = "missingbucket-1250000000"
 CONTEXT = {"request_id": "r-report", "function_name": "report", "time_limit_in_ms": 60000}
-
-
-@pytest.fixture(scope="module")
-def running():
-    with run_emulator(autorun=True) as emu:
-        yield emu
 
 
 @pytest.fixture

@@ -16,34 +16,12 @@ from functools import partial
 
 import pytest
 
-from emulator.testing import run_emulator
 from ops.cli import main
 from tests.cli.support import BUCKET, ROOT, bucket_env, cli, credentials, no_traceback, process_env
 from tests.support.events import timer_event
 
 pytestmark = pytest.mark.emulator
 IMAGES = ROOT / "events" / "images"
-
-
-@pytest.fixture(scope="module")
-def running():
-    """An emulator that runs submitted jobs by itself, as `python -m emulator` does."""
-    with run_emulator(autorun=True) as emu:
-        yield emu
-
-
-@pytest.fixture
-def live(running):
-    running.reset()
-    running.backend.create_bucket(BUCKET, exist_ok=True)
-    return running
-
-
-@pytest.fixture
-def held(emulator):
-    """An emulator whose jobs stay where they are until the test runs them."""
-    emulator.backend.create_bucket(BUCKET, exist_ok=True)
-    return emulator
 
 
 def timer_event_file(tmp_path, name="tick.json"):

@@ -16,7 +16,6 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from emulator.testing import run_emulator
 from lib.report.render import LEFT_IN_PLACE
 from ops.cli import main
 from tests.cli.support import BUCKET, ROOT, bucket_env, cli, credentials, no_traceback
@@ -24,27 +23,6 @@ from tests.support.events import cos_event, timer_event
 
 pytestmark = pytest.mark.emulator
 IMAGES = ROOT / "events" / "images"
-
-
-@pytest.fixture(scope="module")
-def running():
-    """An emulator that runs submitted jobs by itself, as `python -m emulator` does."""
-    with run_emulator(autorun=True) as emu:
-        yield emu
-
-
-@pytest.fixture
-def live(running):
-    running.reset()
-    running.backend.create_bucket(BUCKET, exist_ok=True)
-    return running
-
-
-@pytest.fixture
-def held(emulator):
-    """An emulator whose jobs stay where they are until the test runs them."""
-    emulator.backend.create_bucket(BUCKET, exist_ok=True)
-    return emulator
 
 
 def env_of(emu, **extra):

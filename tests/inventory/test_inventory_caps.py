@@ -15,8 +15,8 @@ from lib.errors import PlanError
 from lib.inventory_state import read_ledger
 from ops.inventory import dry_run_inventory, render_dry_run
 from tests.inventory.support import CONTEXT, INVENTORY_ID, Bucket, day_after
+from tests.support.caps import confirm, decline, stored_plans
 from tests.support.emulator import fast_client
-from tests.support.plans import confirm, decline, stored_plans
 
 pytestmark = pytest.mark.emulator
 
@@ -114,8 +114,8 @@ def test_a_second_run_meets_the_held_parts_and_neither_holds_nor_sends_them_agai
 def test_confirming_a_held_part_sends_it_once_and_completes_the_run(emulator):
     bucket = caps_bucket(emulator, 6, MAX_OBJECTS_PER_JOB="3")
     plan_id = bucket.tick()["held"][0]["plan_id"]
-    first = confirm(bucket.env, bucket.client, plan_id)
-    second = confirm(bucket.env, bucket.client, plan_id)
+    first = confirm(bucket.env, client=bucket.client, plan_id=plan_id)
+    second = confirm(bucket.env, client=bucket.client, plan_id=plan_id)
     assert first.created and not second.created and first.job_id == second.job_id
     assert job_names(bucket) == [part_name(1), part_name(2)]
     assert sorted(bucket.covered()) == images(6)
@@ -125,7 +125,7 @@ def test_confirming_a_held_part_sends_it_once_and_completes_the_run(emulator):
 
 def test_a_confirmed_part_counts_toward_the_days_total(emulator):
     bucket = caps_bucket(emulator, 6, MAX_OBJECTS_PER_JOB="3")
-    confirm(bucket.env, bucket.client, bucket.tick()["held"][0]["plan_id"])
+    confirm(bucket.env, client=bucket.client, plan_id=bucket.tick()["held"][0]["plan_id"])
     entries = bucket.client.list_keys("autopilot/spend/")
     assert sorted(int(k.rsplit("/", 1)[1].split("_")[1]) for k in entries) == [2, 4]
 
@@ -133,7 +133,7 @@ def test_a_confirmed_part_counts_toward_the_days_total(emulator):
 def test_declining_a_held_part_completes_the_run_at_its_next_tick_and_deletes_the_parts_url_file(emulator):
     bucket = caps_bucket(emulator, 6, MAX_OBJECTS_PER_JOB="3")
     plan_id = bucket.tick()["held"][0]["plan_id"]
-    decline(bucket.env, bucket.client, plan_id)
+    decline(bucket.env, client=bucket.client, plan_id=plan_id)
     result = bucket.tick()
     assert job_names(bucket) == [part_name(2)]
     assert bucket.client.get_object(part_file(DAY1, 1)) is None
@@ -164,7 +164,7 @@ def test_a_newer_report_waits_for_a_held_one_and_follows_it_once_every_part_is_d
     waiting = bucket.tick()
     assert f"report {DAY2} waits until report {DAY1}'s held parts" in waiting["note"]
     assert job_names(bucket) == [part_name(2)]
-    confirm(bucket.env, bucket.client, plan_id)
+    confirm(bucket.env, client=bucket.client, plan_id=plan_id)
     after = bucket.tick()
     assert [j["name"] for j in after["jobs"]] == [part_name(1, DAY2)]
     assert sorted(bucket.covered()) == sorted(images(6) + ["uploads/new.png"])
@@ -175,7 +175,7 @@ def test_a_confirm_refuses_a_part_the_current_settings_build_differently_and_sen
     plan_id = bucket.tick()["held"][0]["plan_id"]
     changed = dict(bucket.env, INSPECT_AUTO_PROCESS="true")
     with pytest.raises(PlanError, match="its body differs"):
-        confirm(changed, bucket.client, plan_id)
+        confirm(changed, client=bucket.client, plan_id=plan_id)
     assert job_names(bucket) == [part_name(2)]
 
 
@@ -194,7 +194,7 @@ def test_the_dry_run_shows_each_parts_count_estimate_and_which_part_a_cap_would_
 
 def test_a_report_whose_every_part_was_declined_is_processed_and_stays_processed(emulator):
     bucket = caps_bucket(emulator, 4, MAX_OBJECTS_PER_JOB="3")  # one part of 4
-    decline(bucket.env, bucket.client, bucket.tick()["held"][0]["plan_id"])
+    decline(bucket.env, client=bucket.client, plan_id=bucket.tick()["held"][0]["plan_id"])
     bucket.tick()
     again = bucket.tick()
     assert f"report {DAY1} already processed" in again["note"] and "ignored" not in again["note"]
@@ -203,7 +203,7 @@ def test_a_report_whose_every_part_was_declined_is_processed_and_stays_processed
 
 def test_a_declined_part_stays_unsent_when_the_caps_are_removed_before_the_next_run(emulator):
     bucket = caps_bucket(emulator, 6, MAX_OBJECTS_PER_JOB="3")
-    decline(bucket.env, bucket.client, bucket.tick()["held"][0]["plan_id"])
+    decline(bucket.env, client=bucket.client, plan_id=bucket.tick()["held"][0]["plan_id"])
     del bucket.env["MAX_OBJECTS_PER_JOB"]
     bucket.tick()
     assert job_names(bucket) == [part_name(2)]
@@ -213,7 +213,7 @@ def test_a_declined_part_stays_unsent_when_the_caps_are_removed_before_the_next_
 def test_a_report_whose_last_part_was_declined_after_earlier_ones_were_sent_stays_processed(emulator):
     bucket = caps_bucket(emulator, 12, DAILY_OBJECT_CAP="6")  # part 1 sent, parts 2 and 3 held
     for held in bucket.tick()["held"]:
-        decline(bucket.env, bucket.client, held["plan_id"])
+        decline(bucket.env, client=bucket.client, plan_id=held["plan_id"])
     bucket.tick()
     again = bucket.tick()
     assert f"report {DAY1} already processed" in again["note"] and "ignored" not in again["note"]

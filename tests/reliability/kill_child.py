@@ -36,7 +36,7 @@ def _run(spec: Dict[str, Any]) -> NoReturn:
         setattr(__import__(module, fromlist=[name]), name, value)
     context = {"request_id": spec["request_id"], "time_limit_in_ms": spec["time_limit_ms"]}
     entry = main_handler
-    if spec.get("entry"):  # another entry than the submit handler, e.g. an operator's confirm (tests.support.plans)
+    if spec.get("entry"):  # another entry than the submit handler, e.g. an operator's confirm (tests.support.caps)
         module, _, name = spec["entry"].partition(":")
         entry = getattr(__import__(module, fromlist=[name]), name)
     try:

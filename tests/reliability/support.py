@@ -5,7 +5,7 @@ import os
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 from hypothesis import settings as hsettings
 
@@ -110,13 +110,15 @@ class ScriptedClient:
     """A CiClient proxy for deterministic interleavings.
 
     ``kill_after=(method, n)``: the n-th call of `method` is carried out, then the function 'dies' (Killed), and
-    every later call dies too (so no clean-up reaches the service, as after a real timeout).
+    every later call dies too (so no clean-up reaches the service, as after a real timeout); ``kill_after=k``: the
+    k-th call of any method.
     ``pause_before=(method, n)``: the n-th call of `method` waits until ``resume`` is set; ``paused`` is set
     while it waits."""
 
-    def __init__(self, client: CiClient, kill_after: Optional[Tuple[str, int]] = None,
+    def __init__(self, client: CiClient, kill_after: Union[None, int, Tuple[str, int]] = None,
                  pause_before: Optional[Tuple[str, int]] = None) -> None:
         self._client = client
+        self.calls = 0
         self._kill_after = kill_after
         self._pause_before = pause_before
         self._counts: Dict[str, int] = {}
@@ -133,14 +135,15 @@ class ScriptedClient:
             if self.dead:
                 raise Killed(f"{name} after the function was killed")
             n = self._counts[name] = self._counts.get(name, 0) + 1
+            self.calls += 1
             if self._pause_before == (name, n):
                 self.paused.set()
                 if not self.resume.wait(10):
                     raise AssertionError("the paused run was never resumed")
             result = attr(*args, **kwargs)
-            if self._kill_after == (name, n):
+            if self._kill_after in ((name, n), self.calls):
                 self.dead = True
-                raise Killed(f"killed right after {name} #{n}")
+                raise Killed(f"killed right after {name} #{n} (call {self.calls})")
             return result
 
         return call

@@ -10,7 +10,6 @@ from typing import Any, Callable, List, Tuple
 
 import pytest
 
-from lib.client import CiClient
 from lib.config import Settings
 from lib.events import parse_event
 from lib.plans import PlanStore
@@ -21,7 +20,7 @@ from lib.submit.run import Deps
 from lib.submit.timer import submit_timer
 from lib.submit.uploads import submit_upload
 from tests.reliability.coalesce_support import T0, Upload, ledgers, upload_event
-from tests.reliability.support import Killed
+from tests.reliability.support import Killed, ScriptedClient
 from tests.support.caps import job_names, stored_keys
 from tests.support.emulator import emulator_settings, fast_client, fresh_bucket
 from tests.support.events import timer_event
@@ -30,30 +29,6 @@ from tests.support.settings import BUCKET
 pytestmark = pytest.mark.emulator
 MAX_CALLS = 40
 CLAIM = timedelta(seconds=61)  # time_limit 30 s: a claim lasts 30 s + 30 s
-
-
-class DiesAfter:
-    """A CiClient whose k-th call (of any method) is carried out, then the run dies; later calls die at once."""
-
-    def __init__(self, client: CiClient, k: int) -> None:
-        self._client, self._k, self.calls, self.dead = client, k, 0, False
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._client, name)
-        if not callable(attr):
-            return attr
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            if self.dead:
-                raise Killed(f"{name} after the run was killed")
-            self.calls += 1
-            result = attr(*args, **kwargs)
-            if self.calls == self._k:
-                self.dead = True
-                raise Killed(f"killed right after call {self.calls} ({name})")
-            return result
-
-        return call
 
 
 def held_upload(emulator, now: datetime) -> Tuple[Settings, str]:
@@ -89,7 +64,7 @@ def case(emulator, hold: Callable[[Any, datetime], Tuple[Settings, str]], kill: 
     fresh_bucket(emulator)
     now = T0 + timedelta(minutes=5)  # the batch's slot is due
     settings, plan_id = hold(emulator, now)
-    dying = DiesAfter(fast_client(settings), kill)
+    dying = ScriptedClient(fast_client(settings), kill_after=kill)
     deps = Deps(client=dying, clock=lambda: now, sleep=lambda _s: None, owner="operator", time_limit=30)
     try:
         confirm_plan(settings, deps, plan_id)

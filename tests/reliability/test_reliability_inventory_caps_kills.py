@@ -15,8 +15,8 @@ import pytest
 from tests.inventory.support import INVENTORY_ID, Bucket
 from tests.reliability.kills import Relay, Runner
 from tests.reliability.support import SOAK
+from tests.support.caps import stored_plans
 from tests.support.events import timer_event
-from tests.support.plans import stored_plans
 
 pytestmark = pytest.mark.emulator
 TIME_LIMIT_MS = 30_000  # a claim lasts 30 s + 30 s
@@ -26,7 +26,7 @@ DAY = "20261103"
 RUN_AT = datetime(2026, 11, 3, 1, 0, tzinfo=timezone.utc)
 KEYS = [f"uploads/{i:03d}.png" for i in range(6)] + ["uploads/skip.txt"]
 KEPT = Counter({k: 1 for k in KEYS if k.endswith(".png")})
-CONFIRM = "tests.support.plans:confirm_entry"
+CONFIRM = "tests.support.caps:confirm_entry"
 MAX_POINTS = 60
 STATS: Counter = Counter()
 

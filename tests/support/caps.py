@@ -2,13 +2,14 @@
 that a held job must not have left behind (jobs, manifests, spend entries, plans)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import os
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from emulator.testing import EmulatorHandle
-from lib.client import CiClient
+from lib.client import CiClient, make_client
 from lib.config import load_settings
-from lib.plans import HeldPlan
+from lib.plans import HeldPlan, PlanStore
 from lib.submit.confirm import confirm_plan, decline_plan
 from lib.submit.run import Deps, JobRef
 from tests.support.entries import no_sleep, quick_client
@@ -53,3 +54,17 @@ def left_behind(emulator: EmulatorHandle) -> Dict[str, List[str]]:
 
 
 NOTHING = {"jobs": [], "manifests": [], "spend": []}
+
+
+def stored_plans(environ: Mapping[str, str], client: CiClient) -> List[HeldPlan]:
+    """Every plan stored, read back with its checks (a clock ten years on: none is after it)."""
+    return PlanStore(client, load_settings(environ).state_prefix,
+                     lambda: datetime.now(timezone.utc) + timedelta(days=3650)).list()
+
+
+def confirm_entry(event: Mapping[str, Any], context: Mapping[str, Any]) -> Dict[str, Any]:
+    """`plans confirm` in a kill harness process (tests.reliability.kill_child's `entry`): event {"plan_id": ...},
+    the process's environment and the real client, its clock the harness's."""
+    settings = load_settings(os.environ)
+    deps = Deps(client=make_client(settings), time_limit=context["time_limit_in_ms"] / 1000)
+    return confirm_plan(settings, deps, event["plan_id"]).model_dump(mode="json")
