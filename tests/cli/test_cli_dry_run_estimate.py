@@ -4,17 +4,16 @@ decisions, read only), counted by listing and priced, with the caps' verdict aga
 event's exact count. Nothing is written: no plan, no ledger entry, no claim, no job."""
 from __future__ import annotations
 
-import io
 import json
 import os
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import pytest
 
-from ops.cli import main
+from tests.cli.support import Ran, in_process
 from tests.support.emulator import EMULATOR_NOW, seed_image
-from tests.support.entries import no_sleep, quick_client, submit_entry
+from tests.support.entries import submit_entry
 from tests.support.events import cos_event, timer_event
 from tests.support.images import png
 
@@ -26,22 +25,8 @@ LATER = TICK + timedelta(hours=1, minutes=1)  # the next tick's clock: its windo
 WRITES = ("PUT", "POST", "DELETE")
 
 
-class Ran:
-    def __init__(self, code: int, out: str, err: str):
-        self.code, self.out, self.err = code, out, err
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-    def __repr__(self) -> str:
-        return f"exit {self.code}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
-
-
-def dry_run(*argv: str, clock: datetime = CLOCK, environ: Dict[str, str] = None) -> Ran:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(["submit", "--dry-run", *argv], environ=dict(os.environ) if environ is None else environ,
-                stdout=out, stderr=err, clock=lambda: clock, client_factory=quick_client, sleep=no_sleep)
-    return Ran(code, out.getvalue(), err.getvalue())
+def dry_run(*argv: str, clock: datetime = CLOCK, environ: Optional[Dict[str, str]] = None) -> Ran:
+    return in_process("submit", "--dry-run", *argv, environ=os.environ if environ is None else environ, clock=clock)
 
 
 def tick(when: datetime = TICK, clock: datetime = CLOCK) -> Dict[str, Any]:
@@ -142,8 +127,7 @@ def test_a_dry_run_while_a_plan_waits_names_the_plan_and_sends_nothing(rule, mon
 def test_after_a_decline_the_dry_run_covers_the_window_after_it(rule, monkeypatch):
     monkeypatch.setenv("MAX_OBJECTS_PER_JOB", "1")
     (held,) = tick()["held"]
-    assert main(["plans", "decline", held["plan_id"], "--yes"], environ=dict(os.environ), stdout=io.StringIO(),
-                stderr=io.StringIO(), clock=lambda: CLOCK, client_factory=quick_client) == 0
+    assert in_process("plans", "decline", held["plan_id"], "--yes", environ=os.environ, clock=CLOCK).code == 0
     document = dry_run("--json", clock=LATER).json()
     assert document["window"]["start"] == "2026-11-29T00:00:00+0800"
     assert document["window_from"].startswith("after the windows the operator declined")

@@ -10,7 +10,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import pytest
 
@@ -19,9 +19,9 @@ from lib.plans import HeldPlan, PlanSource, plan_id_of
 from lib.spend import Count, Estimate
 from lib.submit.timer import timer_body
 from lib.windows import Window
-from ops.cli import main
+from tests.cli.support import Ran, Tty, in_process
 from tests.support.emulator import EMULATOR_NOW, emulator_settings, seed_image
-from tests.support.entries import no_sleep, quick_client, submit_entry
+from tests.support.entries import submit_entry
 from tests.support.events import cos_event, timer_event
 from tests.support.images import png
 from tests.support.settings import BUCKET
@@ -34,30 +34,9 @@ NEXT = TICK + timedelta(hours=1)
 HELD_JOB = "autopilot-hourly-20261128T150000Z-20261128T160000Z"
 
 
-class Tty(io.StringIO):
-    """stdin at a terminal: a person types the answer."""
-
-    def isatty(self) -> bool:
-        return True
-
-
-class Ran:
-    def __init__(self, code: int, out: str, err: str):
-        self.code, self.out, self.err = code, out, err
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-    def __repr__(self) -> str:
-        return f"exit {self.code}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
-
-
-def ops(*argv: str, clock: datetime = CLOCK, stdin: io.StringIO = None) -> Ran:
+def ops(*argv: str, clock: datetime = CLOCK, stdin: Optional[io.StringIO] = None) -> Ran:
     """The operator's CLI on the process environment (the emulator's, with the test's caps), at `clock`."""
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), environ=dict(os.environ), stdin=stdin or io.StringIO(), stdout=out, stderr=err,
-                clock=lambda: clock, client_factory=quick_client, sleep=no_sleep)
-    return Ran(code, out.getvalue(), err.getvalue())
+    return in_process(*argv, environ=os.environ, clock=clock, stdin=stdin)
 
 
 def tick(when: datetime = TICK, clock: datetime = CLOCK, message: str = "") -> Dict[str, Any]:
