@@ -3,8 +3,8 @@
 Exit codes, the same for every command:
   0    done, and nothing wrong was found
   1    done, and a problem was found (a failed or stuck job, a flagged image or failed object, a job that does
-       not exist, a cancel declined or impossible, a report that could not read everything), or a call to COS/CI
-       failed or got no answer
+       not exist, a cancel declined or impossible, a report that could not read everything, a held plan waiting or
+       one that cannot be confirmed or declined as asked), or a call to COS/CI failed or got no answer
   2    not done: bad arguments, settings, credentials missing or refused, event file or input; nothing was sent
   130  interrupted (Ctrl-C); nothing more was sent
 
@@ -43,7 +43,7 @@ from ops.jobview import TERMINAL, ZONES, JobObjectsView, state_word
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 STATES = ("Submitted", "Running", "Success", "Failed", "Pause", "Cancel")
 NEEDS_CREDENTIALS = frozenset({"jobs list", "jobs get", "jobs watch", "jobs cancel", "report", "invoke", "upload",
-                               "uploads", "inventory show"})
+                               "uploads", "inventory show", "plans list", "plans confirm", "plans decline"})
 
 
 class UsageError(Exception):
@@ -276,11 +276,11 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument("--overwrite", action="store_true", help="replace an object that already exists")
 
     submit = commands.add_parser("submit", parents=[common], help="show the job a submit would create")
-    submit.add_argument("--dry-run", action="store_true", help="print the XML body (an inventory rule: the counts and "
-                        "jobs its next run would make); send nothing")
+    submit.add_argument("--dry-run", action="store_true", help="print the XML body, its count, estimate and the caps' "
+                        "verdict (an inventory rule: the counts and jobs its next run would make); send nothing")
     submit.add_argument("--event", metavar="FILE", help="timer or COS event JSON (default: a timer tick now)")
-    submit.add_argument("--since", metavar="DURATION", help="window length for an incremental rule (default: "
-                        "FIRST_RUN_LOOKBACK; the checkpoint is not read)")
+    submit.add_argument("--since", metavar="DURATION", help="window length for an incremental rule (default: from "
+                        "its checkpoint, as a tick now; with --since the checkpoint is not read)")
 
     report = commands.add_parser("report", parents=[common], help="summarise the jobs of a window")
     report.add_argument("--since", metavar="DURATION", help="window length (default: REPORT_LOOKBACK)")
@@ -298,6 +298,21 @@ def build_parser() -> argparse.ArgumentParser:
     show = inventory_commands.add_parser("show", parents=[common], help="the configuration, its newest report and "
                                          "whether the function has processed it")
     show.add_argument("--id", metavar="ID", help="the inventory configuration's id (default: INVENTORY_ID)")
+
+    plans = commands.add_parser("plans", parents=[common], help="jobs a cap held (issue 25): list them, confirm or "
+                                "decline one")
+    plans_commands = plans.add_subparsers(dest="plans_command", required=True, parser_class=_Parser)
+    held = plans_commands.add_parser("list", parents=[common], help="held plans waiting for a decision")
+    held.add_argument("--all", action="store_true", help="decided and expired plans too, with their decisions")
+    confirm = plans_commands.add_parser("confirm", parents=[common], help="send a held plan's job once, whatever "
+                                        "the caps say (asks first)")
+    decline = plans_commands.add_parser("decline", parents=[common], help="drop a held plan: its job is never sent "
+                                        "(asks first)")
+    for decide in (confirm, decline):
+        decide.add_argument("plan_id", metavar="ID")
+        decide.add_argument("--yes", action="store_true", help="do not ask (needed without a terminal)")
+    confirm.add_argument("--argument", metavar="JSON", help="the timer argument of the rule that held the plan, "
+                         "applied over the environment as the function applies it")
 
     invoke = commands.add_parser("invoke", parents=[common], help="run a function's handler on an event file")
     invoke.add_argument("function", choices=("submit", "report"))
@@ -514,15 +529,18 @@ def cmd_jobs_duplicates(cli: Cli) -> int:
 
 
 def cmd_submit(cli: Cli) -> int:
-    """Print what a submit would send: no state read, no credentials needed, nothing sent. An inventory rule's dry
-    run reads the bucket (its report and checkpoint) and prints the counts and jobs instead."""
+    """Print what a submit would send, its count, estimate and the caps' verdict (ops/plans.py); nothing is written
+    or sent. Reading the bucket (a timer window's count and checkpoint, a capped upload's ledger) needs credentials:
+    without them the body alone. An inventory rule's dry run prints the counts and jobs of its report instead."""
     import xmltodict
 
     from lib.events import TimerEvent, parse_event
     from lib.invocation import settings_for
+    from lib.spend import any_cap
     from lib.submit.run import check_safety
-    from lib.submit.timer import plan_timer_window, rule_of, timer_body
+    from lib.submit.timer import rule_of
     from lib.submit.uploads import plan_upload, select_uploads
+    from ops.plans import bucket_reader, timer_preview, upload_preview
 
     args = cli.args
     if not args.dry_run:
@@ -539,15 +557,14 @@ def cmd_submit(cli: Cli) -> int:
         return _inventory_dry_run(cli, event)
     result: Dict[str, Any] = {}
     if isinstance(event, TimerEvent):
-        window = plan_timer_window(settings, event.time, None)
-        assert window is not None  # without a checkpoint an incremental window is never empty
         if args.since and settings.window.kind != "incremental":
             raise UsageError(_since_refusal(args.since, settings))
-        if args.since:
-            window = Window(event.time - _duration("--since", args.since), event.time)
-        body = timer_body(settings, rule_of(settings, event), window)
-        result["window"] = {"start": format_ci_time(window.start) if window.start else None,
-                            "end": format_ci_time(window.end)}
+        since = Window(event.time - _duration("--since", args.since), event.time) if args.since else None
+        deps, settings, unread = bucket_reader(cli, event)
+        preview = timer_preview(settings, deps, unread, rule_of(settings, event), event.time, since, cli.zone)
+        if preview.window is not None:
+            result["window"] = {"start": format_ci_time(preview.window.start) if preview.window.start else None,
+                                "end": format_ci_time(preview.window.end)}
     else:
         objects, skipped = select_uploads(settings, event)
         result["skipped"] = [s.model_dump() for s in skipped]
@@ -560,20 +577,27 @@ def cmd_submit(cli: Cli) -> int:
                 cli.out("".join(f"  {terminal(s.key)}: {terminal(s.reason)}\n" for s in skipped))
             return EXIT_OK
         plan = plan_upload(settings, objects)
-        body = plan.body
         if plan.manifest_key:
             result["manifest"] = {"key": plan.manifest_key, "text": plan.manifest_text}
         if skipped and not args.json:
             cli.say(f"skipping {plural(len(skipped), 'key')}:\n" + "".join(f"  {terminal(s.key)}: {terminal(s.reason)}\n"
                                                                           for s in skipped))
-    xml = xmltodict.unparse({"Request": body.to_sdk()})
+        deps, unread = None, ""
+        if any_cap(settings):  # without a cap nothing is read: the count is the event's
+            deps, settings, unread = bucket_reader(cli, event)
+        preview = upload_preview(settings, deps, unread, plan.body, len(objects))
+    code = EXIT_PROBLEM if preview.problem else EXIT_OK
+    body = preview.body
     if args.json:
-        cli.out_json({"name": body.Name, "xml": xml, **result})
-        return EXIT_OK
-    cli.out(xmltodict.unparse({"Request": body.to_sdk()}, pretty=True, indent="  "))  # for a person to read
+        xml = {"name": body.Name, "xml": xmltodict.unparse({"Request": body.to_sdk()})} if body else {}
+        cli.out_json({**xml, **result, **preview.to_json()})
+        return code
+    if body is not None:
+        cli.out(xmltodict.unparse({"Request": body.to_sdk()}, pretty=True, indent="  "))  # for a person to read
     if "manifest" in result:
         cli.say(f"(would first write {result['manifest']['key']}:)\n{result['manifest']['text']}")
-    return EXIT_OK
+    cli.say("\n".join(preview.lines(settings, cli.zone)))
+    return code
 
 
 def _since_refusal(since: str, settings: Settings) -> str:
@@ -662,6 +686,13 @@ def cmd_invoke(cli: Cli) -> int:
     return EXIT_PROBLEM if isinstance(summary, dict) and summary.get("problem") else EXIT_OK
 
 
+def cmd_plans(cli: Cli) -> int:
+    """`plans list|confirm|decline`: the jobs a cap held (ops/plans.py)."""
+    from ops import plans
+
+    return plans.COMMANDS[cli.args.plans_command](cli)
+
+
 COALESCING_OFF = ("coalescing is off (UPLOAD_BATCH_SECONDS=0): each upload event becomes its own batch job, not a "
                   "batch of this list; find it with `python -m ops jobs list --since 1d` (its INPUT names the object "
                   "or manifest) and `jobs get JOB_ID`")
@@ -717,6 +748,7 @@ COMMANDS: Dict[str, Callable[[Cli], int]] = {
     "jobs cancel": cmd_jobs_cancel, "jobs duplicates": cmd_jobs_duplicates, "upload": cmd_upload,
     "submit": cmd_submit, "report": cmd_report, "invoke": cmd_invoke, "uploads": cmd_uploads,
     "inventory show": cmd_inventory_show,
+    "plans list": cmd_plans, "plans confirm": cmd_plans, "plans decline": cmd_plans,
 }
 
 

@@ -1,12 +1,14 @@
 """Running `python -m ops` as a person does: a real process, a clean environment, a private HOME."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional
+from typing import IO, Any, Dict, Mapping, Optional
 
 from emulator.testing import DEFAULT_REGION, TEST_SECRET_ID, TEST_SECRET_KEY, EmulatorHandle
 from tests.support.settings import BUCKET
@@ -49,3 +51,21 @@ def cli(*argv: str, env: Mapping[str, str], home: Path, stdin: str = "", timeout
 
 def no_traceback(ran: Ran) -> bool:
     return "Traceback" not in ran.err and "Traceback" not in ran.out
+
+
+class Tty(io.StringIO):
+    """stdin at a terminal: a person types the answer."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def in_process(*argv: str, environ: Mapping[str, str], clock: datetime, stdin: Optional[IO[str]] = None) -> Ran:
+    """`python -m ops` as ops.cli.main in this process, on `environ` at `clock`, retrying without back-off sleeps."""
+    from ops.cli import main
+    from tests.support.entries import no_sleep, quick_client
+
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), environ=dict(environ), stdin=stdin or io.StringIO(), stdout=out, stderr=err,
+                clock=lambda: clock, client_factory=quick_client, sleep=no_sleep)
+    return Ran(subprocess.CompletedProcess(list(argv), code, out.getvalue(), err.getvalue()))

@@ -144,9 +144,9 @@ def test_submit_dry_run_sends_nothing(function, tmp_path, event):
         path.write_text(json.dumps(event), encoding="utf-8")
         argv.extend(["--event", str(path)])
     out, err = io.StringIO(), io.StringIO()
-    with responses.RequestsMock() as rsps:
-        code = cli.main(argv, environ=canary_env(COS_EMULATOR_URL=function.url), stdout=out, stderr=err,
-                        clock=lambda: TICK)
+    code = cli.main(argv, environ=canary_env(COS_EMULATOR_URL=function.url), stdout=out, stderr=err,
+                    clock=lambda: TICK)
     assert code == 0, err.getvalue()
-    assert len(rsps.calls) == 0 and len(function.request_log) == 0
+    # A timer rule's dry run reads the bucket to count its window (issue 25); nothing is written or sent.
+    assert [f"{r.method} {r.path}" for r in function.request_log if r.method not in ("GET", "HEAD")] == []
     assert "<Name>" in json.loads(out.getvalue())["xml"] and leaked(out.getvalue(), err.getvalue()) == []
