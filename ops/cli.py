@@ -683,7 +683,8 @@ def cmd_invoke(cli: Cli) -> int:
         result = handler(raw, context, environ=cli.environ, client_factory=cli.client_factory)
     cli.out_json(result)
     summary = result.get("summary") if isinstance(result, dict) else None
-    return EXIT_PROBLEM if isinstance(summary, dict) and summary.get("problem") else EXIT_OK
+    held = result.get("held") if isinstance(result, dict) else None  # a submit that held a job sent nothing for it
+    return EXIT_PROBLEM if (isinstance(summary, dict) and summary.get("problem")) or held else EXIT_OK
 
 
 def cmd_plans(cli: Cli) -> int:

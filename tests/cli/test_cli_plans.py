@@ -324,3 +324,10 @@ def test_a_declined_upload_plan_is_never_sent(emulator_bucket, upload_plan_id):
     ran = ops("plans", "decline", upload_plan_id, "--yes")
     assert ran.code == 0 and ran.out.startswith(f"declined plan {upload_plan_id}: job autopilot-upload-"), ran
     assert ops("plans", "confirm", upload_plan_id, "--yes").code == 1 and emulator_bucket.jobs == {}
+
+
+def test_invoke_submit_that_holds_its_job_exits_1_with_the_held_plan_in_its_result(capped, tmp_path):
+    event = tmp_path / "tick.json"
+    event.write_text(json.dumps(timer_event(TICK)), encoding="utf-8")
+    ran = ops("invoke", "submit", str(event))
+    assert ran.code == 1 and [h["name"] for h in json.loads(ran.out)["held"]] == [HELD_JOB]
