@@ -205,6 +205,7 @@ def main() -> int:
         say(f"3. Timer tick at {end}: the submit function created batch job {job['job_id']}")
         say(f"   ({job['name']}): ImageInspect over {job['input']}, uploads from {start} to {end}, "
             "AutoProcess=BackupObject.")
+        say(f"   Counted before it was sent: {_estimate_line(job['estimate'])}.")
         done = _wait_for(client, job["job_id"])
         say(f"4. The job ran and ended {done.State}. What happened to the images:")
         _describe_bucket(emu.backend, hidden)
@@ -254,8 +255,39 @@ def main() -> int:
             jobs = list(client.iter_jobs("Job"))
             say("7. Jobs in the bucket now: " + ", ".join(f"{j.Name} {j.State}" for j in jobs))
         _show_inventory(emu)
+        _show_caps(env, client)
         say(f"Done in {time.monotonic() - started:.1f}s. The emulator stops now; nothing left running.")
     return 0
+
+
+def _estimate_line(estimate: dict) -> str:
+    count = estimate["count"]
+    cost = f"≈ {estimate['cost']} {estimate['currency']}" if estimate.get("cost") is not None else "unpriced"
+    return f"{'at least ' if not count['complete'] else ''}{count['objects']} objects ({count['method']}), {cost}"
+
+
+def _show_caps(env: Dict[str, str], client) -> None:
+    """No surprise bill (issue 25): with a per-job cap, an upload of three objects is held, then confirmed."""
+    from handlers.submit import invoke as submit_entry
+    from lib.client import make_client
+    from lib.config import load_settings
+    from lib.submit.confirm import confirm_plan
+    from lib.submit.run import Deps
+
+    capped = dict(env, MAX_OBJECTS_PER_JOB="2")
+    keys = [f"uploads/batch-{i}.png" for i in range(3)]
+    for i, key in enumerate(keys):
+        client.put_object(key, png(4, 4, 20 + i), "image/png")
+    result = submit_entry(_upload_event(keys), {"request_id": "demo-capped"}, environ=capped,
+                          client_factory=make_client)
+    held = result["held"][0]
+    say("10. No surprise bill: with MAX_OBJECTS_PER_JOB=2, three more uploads were counted and HELD as plan "
+        f"{held['plan_id']}")
+    say(f"    ({_estimate_line(held['estimate'])}; {held['reason']}); nothing was sent.")
+    settings = load_settings(capped)
+    ref = confirm_plan(settings, Deps(client=client, owner="demo-operator"), held["plan_id"])
+    say(f"    `python -m ops plans confirm {held['plan_id']}` sent exactly that job, once: {ref.job_id} "
+        f"({ref.name}).")
 
 
 def _show_inventory(emu) -> None:

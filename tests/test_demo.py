@@ -54,3 +54,12 @@ def test_a_second_demo_starts_clean():
     assert not leftover.exists()
     assert out.count("report object: cos://") == 3  # today's JSON, Markdown and HTML, nothing carried over
     assert "No second job." in out
+
+
+@pytest.mark.emulator
+def test_the_demo_counts_its_job_before_sending_it_and_shows_a_held_upload_confirmed_once():
+    out = run_demo()
+    assert "Counted before it was sent: 36 objects (listing photos/ in the window" in out
+    assert "three more uploads were counted and HELD as plan" in out
+    assert "3 objects is over MAX_OBJECTS_PER_JOB=2); nothing was sent." in out
+    assert "sent exactly that job, once:" in out
