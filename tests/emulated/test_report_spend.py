@@ -21,6 +21,11 @@ from tests.support.emulator import emulator_settings, fast_client
 
 pytestmark = pytest.mark.emulator
 NOW = datetime(2026, 12, 7, 10, 0, tzinfo=timezone.utc)  # the report's clock and its window's end
+def reader_clock() -> datetime:
+    """Reading back what the report wrote: its decisions are stamped by the later of its clock and the real one."""
+    return max(NOW, datetime.now(timezone.utc))
+
+
 HOSTILE = "</td><script>alert(1)</script> [x](https://evil.example) `tick` | pipe\n@all"
 
 
@@ -154,7 +159,7 @@ def test_a_plan_past_plan_expiry_days_is_expired_by_the_report_which_says_so_onc
     clock.now = NOW - timedelta(days=2, minutes=1)
     plan = held(settings, clock, "r@first")
     first = report(settings)
-    stored = PlanStore(fast_client(settings), settings.state_prefix, lambda: NOW).get(plan.plan_id)
+    stored = PlanStore(fast_client(settings), settings.state_prefix, reader_clock).get(plan.plan_id)
     assert stored is not None and stored.status == "expired"
     assert first.problem and spend_of(first).expired_now == 1 and not spend_of(first).held
     assert "expired after 2 days by this report, never sent" in render_markdown(first)
@@ -168,9 +173,11 @@ def test_a_due_plan_an_operator_is_deciding_is_left_to_them_and_the_report_says_
     plan = held(settings, clock, "r@first")
     claim = Lease(lease_id=f"plan-{plan.plan_id}", owner="operator", generation=0, expires_at=NOW,
                   job_name=f"plan-{plan.plan_id}")  # as confirm_plan takes it
-    StateStore(fast_client(settings), settings.state_prefix, lambda: NOW).acquire(claim, timedelta(minutes=5))
+    # The operator's claim is live by the real clock too: the report checks claims against the later of the two.
+    StateStore(fast_client(settings), settings.state_prefix, lambda: max(NOW, datetime.now(timezone.utc))).acquire(
+        claim, timedelta(minutes=5))
     summary = report(settings)
-    stored = PlanStore(fast_client(settings), settings.state_prefix, lambda: NOW).get(plan.plan_id)
+    stored = PlanStore(fast_client(settings), settings.state_prefix, reader_clock).get(plan.plan_id)
     assert stored is not None and stored.status == "pending" and spend_of(summary).expired_now == 0
     assert any(f"held plan {plan.plan_id} is due to expire but an operator is deciding it now" in n
                for n in summary.notes)
