@@ -28,7 +28,8 @@ _HISTORY = re.compile(r"^([0-9a-f]{16})-\d{8}T\d{6}Z\.json$")
 class PlanSource(BaseModel):
     """Where a held job came from: enough for its path to rebuild the body and finish what holding interrupted."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)  # built when a plan is met: a cold tick
+    # without one never pays for it (docs/benchmarks.md, cold invocation)
     kind: PlanKind
     claim: str  # the lease its run held: timer `rule@<checkpoint|first>`, upload the job name, batch/inventory theirs
     rule: Optional[str] = None
@@ -45,7 +46,7 @@ class PlanSource(BaseModel):
 class HeldPlan(BaseModel):
     """A job not sent because of a cap, and what became of it."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)  # as PlanSource
     plan_id: str
     source: PlanSource
     body: JobBody

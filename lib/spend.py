@@ -7,9 +7,8 @@ turns and each checks the caps against every job counted before it: exactly the 
 
 import hashlib
 import json
-import random
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
@@ -33,6 +32,7 @@ _CENT = Decimal("0.000001")  # estimates keep six places: a single image costs 0
 # waits for it up to SPEND_ATTEMPTS short sleeps (about 15 s) before it fails for SCF's retry.
 SPEND_CLAIM = timedelta(seconds=60)
 SPEND_ATTEMPTS = 60
+YESTERDAY_LOOKUP = timedelta(hours=6)
 _ENTRY = re.compile(r"^([0-9a-f]{16})_(\d{1,12})_(-|\d{1,12}(?:\.\d{1,9})?)_([A-Z]{3})\.json$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -79,6 +79,7 @@ def estimate(settings: Settings, count: Count) -> Estimate:
 class DayTotal(BaseModel):
     """What the ledger holds for one UTC day: jobs, objects, and the estimate in `currency`."""
 
+    model_config = ConfigDict(defer_build=True)  # a tick without a cap never reads a day
     day: str
     jobs: int = 0
     objects: int = 0
@@ -142,7 +143,7 @@ class Reservation(NamedTuple):
 
     entry: Optional[Entry]
     reason: str
-    today: DayTotal  # the day's totals before this job
+    today: Optional[DayTotal]  # the day's totals before this job; None when nothing was checked (no listing)
 
 
 class SpendLedger:
@@ -172,7 +173,13 @@ class SpendLedger:
                 continue
             cost = None if match.group(3) == "-" else Decimal(match.group(3))
             entries.append(Entry(match.group(1), int(match.group(2)), cost, match.group(4), key))
-        return entries, ignored
+        # One job, one count: a run that counted the same job again with another figure (a window recounted after
+        # a kill) left a second key; the larger stands, so a day is never counted low.
+        largest: Dict[str, Entry] = {}
+        for entry in entries:
+            if entry.digest not in largest or entry.objects > largest[entry.digest].objects:
+                largest[entry.digest] = entry
+        return [e for e in entries if largest[e.digest] is e], ignored
 
     def total(self, day: str) -> DayTotal:
         """The day's totals from one listing (a key that is not an entry of ours is named, never counted)."""
@@ -215,14 +222,19 @@ class SpendLedger:
                 override: bool = False) -> Reservation:
         """Count the job on today's ledger unless `check` says why not; a job counted already is not counted again.
 
-        `override` (an operator's confirm) skips the check. With a check, under the day's claim: raises
-        LeaseHeldError when other runs held it for SPEND_WAIT (SCF's retry carries on)."""
+        `override` (no cap set, or an operator's confirm) skips the check, and the listing. With a check, under the
+        day's claim: raises LeaseHeldError when other runs held it for SPEND_ATTEMPTS tries (SCF's retry carries on)."""
         day = utc_day(self.clock())
-        earlier = self._entry_of(job_name, _day_before(day))
-        if earlier is not None:
-            return Reservation(earlier, "", self.total(day))
         if override:
-            return self._append(day, job_name, est, lambda _t: "")
+            # Nothing to check: the entry is written without a listing. Its key is the same for the same job and
+            # count, and two figures for one job are read as the larger (_parse), so a rerun never counts it twice.
+            return Reservation(self._put(day, job_name, est), "", None)
+        # A run redelivered across midnight counted its job yesterday: looked up in the first hours of a day only
+        # (SCF retries within minutes; a redelivery later than this is counted again, on the safe side).
+        if as_utc(self.clock()) - datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=timezone.utc) < YESTERDAY_LOOKUP:
+            earlier = self._entry_of(job_name, _day_before(day))
+            if earlier is not None:
+                return Reservation(earlier, "", self.total(day))
         store = StateStore(self.client, self.state_prefix, self.clock)
         proposal = Lease(lease_id=f"spend@{day}", owner=self.owner, generation=0, expires_at=self.clock(),
                          job_name=f"spend-{day}")
@@ -231,6 +243,8 @@ class SpendLedger:
                 with store.holding(proposal, SPEND_CLAIM):
                     return self._append(day, job_name, est, check)
             except LeaseHeldError:
+                import random  # contention only: its import costs a cold tick about 2 ms
+
                 self.sleep(random.uniform(0.05, 0.25) * min(attempt + 1, 4))  # noqa: S311 - jitter, not security
         raise LeaseHeldError(f"the spend ledger {self.prefix}{day}/ was busy for {SPEND_ATTEMPTS} tries (many jobs at "
                              "once, or a run killed while counting; its claim lapses within "
@@ -250,12 +264,16 @@ class SpendLedger:
         reason = check(today)
         if reason:
             return Reservation(None, reason, today)
+        return Reservation(self._put(day, job_name, est), "", today)
+
+    def _put(self, day: str, job_name: str, est: Estimate) -> Entry:
+        digest = job_digest(job_name)
         cost = "-" if est.cost is None else format(est.cost.normalize(), "f")
         key = f"{self.prefix}{day}/{digest}_{est.count.objects}_{cost}_{est.currency}.json"
         body = json.dumps({"job_name": job_name, "method": est.count.method, "complete": est.count.complete},
                           ensure_ascii=True)
         self.client.put_object(key, body.encode("utf-8"), "application/json")
-        return Reservation(Entry(digest, est.count.objects, est.cost, est.currency, key), "", today)
+        return Entry(digest, est.count.objects, est.cost, est.currency, key)
 
 
 def _day_before(day: str) -> str:

@@ -63,7 +63,7 @@ class JobRef(BaseModel):
 class HeldJob(BaseModel):
     """A job a cap stopped: the plan it waits in (or what became of it), for the result and the logs."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # only a held job builds it
     plan_id: str
     name: str
     status: str

@@ -136,3 +136,23 @@ def test_a_pending_plan_expires_after_plan_expiry_days(emulator_with_bucket):
     store = PlanStore(fast_client(settings), settings.state_prefix, lambda: NOW + timedelta(days=7))
     store.hold(_plan(settings))
     assert [p.status for p in store.expire_due(7)] == ["expired"]
+
+
+def test_a_job_counted_just_before_midnight_is_not_counted_again_by_its_redelivery_after_it(emulator_with_bucket):
+    settings, _ = ledger_of(emulator_with_bucket)
+    client = fast_client(settings)
+    est = estimate(settings, counted(4))
+    before = SpendLedger(client, settings, lambda: datetime(2026, 12, 6, 23, 59, tzinfo=timezone.utc), lambda _s: None)
+    after = SpendLedger(client, settings, lambda: datetime(2026, 12, 7, 0, 2, tzinfo=timezone.utc), lambda _s: None)
+    cap = lambda _t: ""  # noqa: E731 - a cap that never holds: the checked path, which looks the job up
+    first = before.reserve("autopilot-a", est, cap)
+    again = after.reserve("autopilot-a", est, cap)
+    assert again.entry == first.entry and after.total("2026-12-07").jobs == 0
+
+
+def test_a_job_counted_again_with_another_figure_reads_as_the_larger_once(emulator_with_bucket):
+    settings, ledger = ledger_of(emulator_with_bucket)
+    for objects in (4, 9, 9):
+        ledger.reserve("autopilot-a", estimate(settings, counted(objects)), lambda _t: "", override=True)
+    total = ledger.total("2026-12-07")
+    assert (total.jobs, total.objects) == (1, 9)
