@@ -117,20 +117,20 @@ def test_a_declined_batch_is_never_sent_and_the_checkpoint_passes_its_slot(emula
     assert stored(emulator, "autopilot/uploads/refused/") == {}
 
 
-def test_a_forged_declined_ledger_without_a_declined_plan_is_refused_and_its_records_still_get_a_job(emulator):
+@pytest.mark.parametrize("state", ["declined", "held"])
+def test_a_forged_held_or_declined_ledger_without_its_plan_is_refused_and_its_records_still_get_a_job(emulator, state):
     clock = Clock(T0 + timedelta(seconds=1))
     settings = coalesce_settings(emulator)
     send(settings, clock, Upload("a.png", T0))
     rid = upload_state.record_id(uploaded_object(parse_event(upload_event([Upload("a.png", T0)])).records[0]))
-    forged = UploadBatch(slot=T0, n=0, records=[rid], keys=["a.png"], state="declined",
+    forged = UploadBatch(slot=T0, n=0, records=[rid], keys=["a.png"], state=state,
                          manifest_key=upload_state.manifest_key(settings, T0, 0),
                          job_name=f"{settings.job_name_prefix}-upload-batch-{compact(T0)}-0")
     emulator.backend.put_object(BUCKET, ledger_key(settings, T0, 0), forged.model_dump_json().encode("utf-8"))
     clock.now = DUE
     done = flush(settings, instance(settings, clock, "flusher"))
     assert [j.name for j in done.jobs] == [f"{settings.job_name_prefix}-upload-batch-{compact(T0)}-1"]
-    assert any("declined" in v.decode() for v in stored(emulator, "autopilot/uploads/refused/").values())
-
+    assert any(state in v.decode() for v in stored(emulator, "autopilot/uploads/refused/").values())
 
 
 def test_a_held_batch_can_be_confirmed_after_records_would_have_stopped_waiting(emulator):
@@ -141,17 +141,3 @@ def test_a_held_batch_can_be_confirmed_after_records_would_have_stopped_waiting(
     ref = confirm_plan(settings, instance(settings, clock, "operator"), HELD_ID)
     assert [(b.state, b.job_id) for b in ledgers(emulator)] == [("submitted", ref.job_id)]
     assert stored(emulator, "autopilot/uploads/refused/") == {}
-
-
-def test_a_forged_held_ledger_without_its_plan_is_refused_and_its_record_still_gets_a_job(emulator):
-    clock = Clock(T0 + timedelta(seconds=1))
-    settings = coalesce_settings(emulator)
-    send(settings, clock, Upload("a.png", T0))
-    rid = upload_state.record_id(uploaded_object(parse_event(upload_event([Upload("a.png", T0)])).records[0]))
-    forged = UploadBatch(slot=T0, n=0, records=[rid], keys=["a.png"], state="held",
-                         manifest_key=upload_state.manifest_key(settings, T0, 0),
-                         job_name=f"{settings.job_name_prefix}-upload-batch-{compact(T0)}-0")
-    emulator.backend.put_object(BUCKET, ledger_key(settings, T0, 0), forged.model_dump_json().encode("utf-8"))
-    clock.now = DUE
-    done = flush(settings, instance(settings, clock, "flusher"))
-    assert [j.name for j in done.jobs] == [f"{settings.job_name_prefix}-upload-batch-{compact(T0)}-1"]
