@@ -17,6 +17,7 @@ from lib.errors import CloudApiError, TamperedStateError
 from lib.events import UploadedObject
 from lib.jobs import JobBody
 from lib.spend import Count, Estimate, utc_day
+from lib.state import Lease
 from lib.windows import CLOCK_SKEW, as_utc, compact, format_utc
 
 PlanKind = Literal["timer", "upload", "batch", "inventory"]
@@ -71,6 +72,11 @@ class HeldPlan(BaseModel):
 def plan_id_of(kind: str, claim: str) -> str:
     """A plan's id: derived from its source, so a redelivered run holds the same plan and a forged one cannot pick."""
     return hashlib.sha256(f"{kind}\n{claim}".encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def plan_claim(plan_id: str, owner: str, now: datetime) -> Lease:
+    """The claim a decision on a plan is made under (confirm, decline, the report's expiry): one at a time."""
+    return Lease(lease_id=f"plan-{plan_id}", owner=owner, generation=0, expires_at=now, job_name=f"plan-{plan_id}")
 
 
 def is_plan_id(text: str) -> bool:
@@ -197,8 +203,3 @@ class PlanStore:
             if plan is not None and plan.decided_at is not None and self._history_key(plan) == key:
                 out.append(plan)
         return sorted(out, key=lambda p: as_utc(p.decided_at or p.held_at))
-
-    def expire_due(self, days: int) -> List[HeldPlan]:
-        """Mark every pending plan older than `days` expired; returns them (the report says so)."""
-        now = self.clock()
-        return [self.decide(p, "expired") for p in self.list() if p.expired(now, days)]

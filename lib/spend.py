@@ -58,9 +58,13 @@ class Estimate(BaseModel):
     cost: Optional[Decimal] = None
     currency: str = DEFAULT_CURRENCY
 
+    def cost_shown(self) -> str:
+        if self.cost is None:
+            return "unpriced"
+        return f"{'at least ' if not self.count.complete else ''}≈ {self.cost} {self.currency}"
+
     def shown(self) -> str:
-        cost = f"≈ {self.cost} {self.currency}" if self.cost is not None else "unpriced"
-        return f"{self.count.shown()}, {'at least ' if self.cost is not None and not self.count.complete else ''}{cost}"
+        return f"{self.count.shown()}, {self.cost_shown()}"
 
 
 def price_per_1000(settings: Settings) -> Optional[Decimal]:
@@ -191,10 +195,6 @@ class SpendLedger:
                         cost=sum((e.cost for e in ours if e.cost is not None), Decimal(0)), currency=self.currency,
                         other_currency=len(entries) - len(ours), ignored=ignored)
 
-    def totals(self, days: List[str]) -> Dict[str, DayTotal]:
-        """Totals for each day asked, one listing per month they fall in (the report's month and trend)."""
-        return {day: read.total for day, read in self.read(days).items()}
-
     def read(self, days: List[str]) -> Dict[str, DayLedger]:
         """Each day asked, its totals and entries, one listing per month the days fall in."""
         out: Dict[str, DayLedger] = {}
@@ -207,16 +207,6 @@ class SpendLedger:
                     entries, ignored = self._parse(by_day.get(day, []), day)
                     out[day] = DayLedger(self._sum(day, entries, ignored), entries)
         return out
-
-    def find(self, job_name: str) -> Optional[Entry]:
-        """The entry counted for this job today or yesterday (a run redelivered across midnight)."""
-        digest = job_digest(job_name)
-        today = utc_day(self.clock())
-        for day in (today, _day_before(today)):
-            for entry in self._listed(day)[0]:
-                if entry.digest == digest:
-                    return entry
-        return None
 
     def reserve(self, job_name: str, est: Estimate, check: Callable[[DayTotal], str], *,
                 override: bool = False) -> Reservation:

@@ -17,12 +17,12 @@ from lib import logs
 from lib.client import CiClient, JobDetail
 from lib.config import Settings
 from lib.errors import CloudError, LeaseHeldError, TamperedStateError
-from lib.plans import HeldPlan, PlanStore
+from lib.plans import HeldPlan, PlanStore, plan_claim
 from lib.report.models import JobLine, JobSpend, PlanLine, Spend, SpendFigures
 from lib.report.tally import Tally
 from lib.report.trends import spend_trend, spend_trend_days
 from lib.spend import PRICE_SOURCE, DayLedger, Entry, SpendLedger, job_digest, price_per_1000
-from lib.state import Lease, StateStore
+from lib.state import StateStore
 from lib.windows import as_utc
 
 LARGEST_JOBS = 10  # the window's jobs shown with their count; the totals stay exact
@@ -210,9 +210,7 @@ class SpendReader:
         """Mark a due plan expired under the claim confirm and decline take (`plan-<id>`), read again inside it:
         a confirm that sent the job just before is never recorded over. None: it was decided meanwhile."""
         claims = StateStore(self.client, self.settings.state_prefix, self.checking)
-        proposal = Lease(lease_id=f"plan-{plan.plan_id}", owner="report", generation=0, expires_at=self.checking(),
-                         job_name=f"plan-{plan.plan_id}")
-        with claims.holding(proposal, EXPIRY_CLAIM):
+        with claims.holding(plan_claim(plan.plan_id, "report", self.checking()), EXPIRY_CLAIM):
             current = store.get(plan.plan_id)
             if current is None or not current.expired(self.now, self.settings.plan_expiry_days):
                 return None

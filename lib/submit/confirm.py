@@ -6,9 +6,9 @@ from lib import logs
 from lib.config import Settings
 from lib.errors import PlanError
 from lib.jobs import JobBody
-from lib.plans import HeldPlan, PlanStore, is_plan_id
+from lib.plans import HeldPlan, PlanStore, is_plan_id, plan_claim
 from lib.spend import SpendLedger
-from lib.state import Lease, StateStore
+from lib.state import StateStore
 from lib.submit.run import Deps, JobRef, lease_ttl
 
 # Each kind's path rebuilds and sends its own plans: `confirm_held(settings, deps, plan, store, count) -> JobRef` in the
@@ -18,9 +18,14 @@ PATHS = {"timer": "lib.submit.timer", "upload": "lib.submit.uploads", "batch": "
          "inventory": "lib.submit.inventory"}
 
 
-def load_plan(settings: Settings, deps: Deps, plan_id: str) -> HeldPlan:
+def check_plan_id(plan_id: str) -> None:
+    """Refuse a malformed id before any call (it names an object key and a claim)."""
     if not is_plan_id(plan_id):
         raise PlanError(f"plan id {plan_id[:80]!r} is not one (16 hex digits, as `plans list` shows them)")
+
+
+def load_plan(settings: Settings, deps: Deps, plan_id: str) -> HeldPlan:
+    check_plan_id(plan_id)
     plan = PlanStore(deps.client, settings.state_prefix, deps.clock).get(plan_id)
     if plan is None:
         raise PlanError(f"no plan {plan_id} under {settings.state_prefix}plans/ (or it failed its checks, see the "
@@ -32,10 +37,8 @@ def confirm_plan(settings: Settings, deps: Deps, plan_id: str) -> JobRef:
     """Send the held body exactly once, whatever the caps say (it counts toward the day); a second confirm finds
     the job. Under the plan's own claim, so two confirms at once are one; a confirm killed half-way is rerun."""
     store = StateStore(deps.client, settings.state_prefix, deps.clock)
-    proposal = Lease(lease_id=f"plan-{plan_id}", owner=deps.owner, generation=0, expires_at=deps.clock(),
-                     job_name=f"plan-{plan_id}")
-    plan = load_plan(settings, deps, plan_id)
-    with store.holding(proposal, lease_ttl(settings, deps.time_limit)):
+    check_plan_id(plan_id)
+    with store.holding(plan_claim(plan_id, deps.owner, deps.clock()), lease_ttl(settings, deps.time_limit)):
         plan = load_plan(settings, deps, plan_id)
         if plan.status in ("declined", "expired"):
             raise PlanError(f"plan {plan_id} was {plan.status} at {plan.decided_at}; nothing was sent. A declined "
@@ -62,10 +65,8 @@ def confirm_plan(settings: Settings, deps: Deps, plan_id: str) -> JobRef:
 def decline_plan(settings: Settings, deps: Deps, plan_id: str) -> HeldPlan:
     """Drop a pending plan: nothing is sent, and the rule's next run goes on past it (its path reads the decline)."""
     store = StateStore(deps.client, settings.state_prefix, deps.clock)
-    proposal = Lease(lease_id=f"plan-{plan_id}", owner=deps.owner, generation=0, expires_at=deps.clock(),
-                     job_name=f"plan-{plan_id}")
-    load_plan(settings, deps, plan_id)
-    with store.holding(proposal, lease_ttl(settings, deps.time_limit)):
+    check_plan_id(plan_id)
+    with store.holding(plan_claim(plan_id, deps.owner, deps.clock()), lease_ttl(settings, deps.time_limit)):
         plan = load_plan(settings, deps, plan_id)
         if plan.status == "confirmed":
             raise PlanError(f"plan {plan_id} was confirmed at {plan.decided_at} as job {plan.job_id}; cancel the job "

@@ -31,7 +31,8 @@ def gate(settings: Settings, deps: Deps, body: JobBody, count: Count, source: Pl
     est = estimate(settings, count)
     plans = PlanStore(deps.client, settings.state_prefix, deps.clock)
     # Without a cap nothing is ever held, so there is no plan to meet (a timer rule still follows its declines).
-    stored = plans.get(plan_id_of(source.kind, source.claim)) if any_cap(settings) else None
+    capped = any_cap(settings)
+    stored = plans.get(plan_id_of(source.kind, source.claim)) if capped else None
     if stored is not None and stored.status != "confirmed":
         if stored.expired(deps.clock(), settings.plan_expiry_days):
             stored = plans.decide(stored, "expired")
@@ -40,16 +41,15 @@ def gate(settings: Settings, deps: Deps, body: JobBody, count: Count, source: Pl
             return Gate(est, stored)
     ledger = SpendLedger(deps.client, settings, deps.clock, deps.sleep, owner=deps.owner)
     # Without a cap nothing can be held: the job is only counted, without the day's claim.
-    held = ledger.reserve(body.Name, est, lambda today: cap_reason(settings, est, today), override=not any_cap(settings))
+    held = ledger.reserve(body.Name, est, lambda today: cap_reason(settings, est, today), override=not capped)
+    figures = {"job_name": body.Name, "objects": count.objects, "complete": count.complete, "method": count.method,
+               "cost": None if est.cost is None else str(est.cost), "currency": est.currency}
     if not held.reason:
-        logs.log("job_counted", job_name=body.Name, objects=count.objects, complete=count.complete,
-                 method=count.method, cost=None if est.cost is None else str(est.cost), currency=est.currency)
+        logs.log("job_counted", **figures)
         return Gate(est)
     plan = plans.hold(HeldPlan(plan_id=plan_id_of(source.kind, source.claim), source=source, body=body, estimate=est,
                                reason=held.reason, held_at=deps.clock()), renew=renew)
-    logs.log("job_held", plan_id=plan.plan_id, job_name=body.Name, objects=count.objects, complete=count.complete,
-             method=count.method, cost=None if est.cost is None else str(est.cost), currency=est.currency,
-             reason=plan.reason)
+    logs.log("job_held", plan_id=plan.plan_id, reason=plan.reason, **figures)
     return Gate(est, plan)
 
 

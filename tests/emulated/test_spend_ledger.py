@@ -6,7 +6,7 @@ FileAlreadyExists (PUT Object, cloud.tencent.com/document/product/436/7749; docs
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
@@ -129,13 +129,6 @@ def test_a_plan_whose_id_its_source_does_not_derive_is_ignored(emulator_with_buc
     client.put_object(f"autopilot/plans/{forged.plan_id}.json", forged.model_dump_json().encode(), "application/json")
     store = PlanStore(client, settings.state_prefix, clock)
     assert store.get(forged.plan_id) is None and store.list() == [] and store.tampered
-
-
-def test_a_pending_plan_expires_after_plan_expiry_days(emulator_with_bucket):
-    settings, _ = ledger_of(emulator_with_bucket)
-    store = PlanStore(fast_client(settings), settings.state_prefix, lambda: NOW + timedelta(days=7))
-    store.hold(_plan(settings))
-    assert [p.status for p in store.expire_due(7)] == ["expired"]
 
 
 def test_a_job_counted_just_before_midnight_is_not_counted_again_by_its_redelivery_after_it(emulator_with_bucket):
