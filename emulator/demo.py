@@ -261,9 +261,9 @@ def main() -> int:
 
 
 def _estimate_line(estimate: dict) -> str:
-    count = estimate["count"]
-    cost = f"≈ {estimate['cost']} {estimate['currency']}" if estimate.get("cost") is not None else "unpriced"
-    return f"{'at least ' if not count['complete'] else ''}{count['objects']} objects ({count['method']}), {cost}"
+    from lib.spend import Estimate
+
+    return Estimate.model_validate(estimate).shown()
 
 
 def _show_caps(env: Dict[str, str], client) -> None:

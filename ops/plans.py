@@ -42,7 +42,7 @@ def shown_status(plan: HeldPlan, now: datetime, days: int) -> str:
 def cost_text(est: Estimate) -> str:
     if est.cost is None:
         return "unpriced (a Workflow job, and PRICE_PER_1000_IMAGES is not set)"
-    return f"{'at least ' if not est.count.complete else ''}≈ {est.cost} {est.currency}"
+    return est.cost_shown()
 
 
 def body_input(body: JobBody) -> str:
