@@ -31,14 +31,6 @@ MAX_POINTS = 60
 STATS: Counter = Counter()
 
 
-@pytest.fixture(scope="module")
-def relay(emulator_session):
-    relay = Relay(emulator_session.url)
-    yield relay
-    relay.stop()
-    print("\ninventory caps kill harness:", dict(sorted(STATS.items())))
-
-
 def case(emulator, relay: Relay, kill: int) -> bool:
     """One kill point; False when the confirm finished before it (the sweep is done)."""
     bucket = Bucket(emulator, INPUT_PREFIX="uploads/", WINDOW="all", MAX_OBJECTS_PER_JOB="3")

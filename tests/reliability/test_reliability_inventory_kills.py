@@ -26,14 +26,6 @@ MAX_POINTS = 60
 STATS: Counter = Counter()
 
 
-@pytest.fixture(scope="module")
-def relay(emulator_session):
-    relay = Relay(emulator_session.url)
-    yield relay
-    relay.stop()
-    print("\ninventory kill harness:", dict(sorted(STATS.items())))
-
-
 def case(emulator, relay: Relay, kill: int) -> bool:
     """One kill point; False when the run finished before it (the sweep is done)."""
     bucket = Bucket(emulator, INPUT_PREFIX="uploads/", WINDOW="all")
