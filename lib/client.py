@@ -6,7 +6,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple, TypeVar, Union
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
@@ -379,6 +379,26 @@ class ObjectCount(BaseModel):
     calls: int  # GET Bucket pages requested
 
 
+class ObjectVersion(BaseModel):
+    """One entry of GET Bucket ?versions: a version of a key or a delete marker (436/35521)."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
+    key: str
+    version_id: str
+    is_latest: bool
+    delete_marker: bool
+    etag: str = ""
+    size: Optional[int] = None
+    last_modified: Optional[datetime] = None
+
+    @classmethod
+    def of(cls, item: Dict[str, Any], delete_marker: bool) -> "ObjectVersion":
+        return cls(key=_text(item.get("Key")), version_id=_text(item.get("VersionId")),
+                   is_latest=_text(item.get("IsLatest")).lower() == "true", delete_marker=delete_marker,
+                   etag=_text(item.get("ETag")).strip('"'), size=_int_or_none(item.get("Size")),
+                   last_modified=modified_at(item.get("LastModified")))
+
+
 def modified_at(text: Any) -> Optional[datetime]:
     """A listing's LastModified (`2017-06-09T16:32:25.000Z`) as an aware UTC datetime; None when it cannot be read."""
     try:
@@ -537,20 +557,66 @@ class CiClient:
                                          auth=CosS3Auth(self.sdk._conf, params=params), headers={}, params=params)
         return dict(xml_to_dict(response.content), OptionalFields=None)
 
-    def head_object(self, key: str) -> Optional[Dict[str, str]]:
-        """HEAD Object: the object's headers (ETag, Last-Modified, ...), or None if it does not exist."""
+    def head_object(self, key: str, version_id: str = "") -> Optional[Dict[str, str]]:
+        """HEAD Object (of one version with version_id): the object's headers (ETag, Last-Modified, ...), or None if
+        it does not exist."""
         # SDK cos_client.py head_object returns the response headers as a dict; HEAD Object answers Last-Modified,
-        # the time COS wrote the object (cloud.tencent.com/document/product/436/7745).
+        # the time COS wrote the object (cloud.tencent.com/document/product/436/7745), and takes versionId.
+        extra = {"VersionId": version_id} if version_id else {}
         try:
-            headers = self._read("HeadObject", lambda: self.sdk.head_object(Bucket=self.bucket, Key=key))
+            headers = self._read("HeadObject", lambda: self.sdk.head_object(Bucket=self.bucket, Key=key, **extra))
         except CloudApiError as exc:
             if exc.status == 404:
                 return None
             raise
         return {str(k): str(v) for k, v in (headers or {}).items()}
 
-    def delete_object(self, key: str) -> None:
-        self._read("DeleteObject", lambda: self.sdk.delete_object(Bucket=self.bucket, Key=key))
+    def delete_object(self, key: str, version_id: str = "") -> None:
+        """DELETE Object; with version_id that one version (or delete marker) is removed for good (436/7743)."""
+        extra = {"VersionId": version_id} if version_id else {}
+        self._read("DeleteObject", lambda: self.sdk.delete_object(Bucket=self.bucket, Key=key, **extra))
+
+    def copy_object(self, key: str, source_key: str, version_id: str = "") -> str:
+        """PUT Object - Copy within the bucket (of one version with version_id), metadata copied: the new ETag."""
+        # The SDK builds x-cos-copy-source from CopySource, appending ?versionId= (cos_comm.gen_copy_source_url);
+        # x-cos-metadata-directive Copy keeps the source's metadata (cloud.tencent.com/document/product/436/10881).
+        source: Dict[str, str] = {"Bucket": self.bucket, "Key": source_key, "Region": str(self.sdk._conf._region)}
+        if version_id:
+            source["VersionId"] = version_id
+        data = self._read("PutObjectCopy", lambda: self.sdk.copy_object(
+            Bucket=self.bucket, Key=key, CopySource=source, CopyStatus="Copy"))
+        return str((data or {}).get("ETag", "")).strip('"')
+
+    def put_object_acl(self, key: str, acl: str) -> None:
+        """PUT Object acl with x-cos-acl (private, public-read, or default: the bucket's ACL, 436/7748)."""
+        self._read("PutObjectACL", lambda: self.sdk.put_object_acl(Bucket=self.bucket, Key=key, ACL=acl))
+
+    def bucket_versioning(self) -> str:
+        """GET Bucket versioning: 'Enabled', 'Suspended', or '' for a bucket that never had it (436/19889)."""
+        data = self._read("GetBucketVersioning", lambda: self.sdk.get_bucket_versioning(Bucket=self.bucket))
+        return _text(_as_dict(data).get("Status"))
+
+    def list_versions(self, key: str) -> List["ObjectVersion"]:
+        """Every version and delete marker of exactly this key, newest first (GET Bucket ?versions, all pages)."""
+        versions: List[ObjectVersion] = []
+        key_marker = version_marker = ""
+        while True:
+            page = self._read("GetBucketObjectVersions", lambda km=key_marker, vm=version_marker: _as_dict(
+                self.sdk.list_objects_versions(Bucket=self.bucket, Prefix=key, KeyMarker=km, VersionIdMarker=vm)))
+            for kind, marker in (("Version", False), ("DeleteMarker", True)):
+                for item in page.get(kind) or []:
+                    if isinstance(item, dict) and item.get("Key") == key:
+                        versions.append(ObjectVersion.of(item, delete_marker=marker))
+            if str(page.get("IsTruncated", "false")).lower() != "true":
+                break
+            next_key, next_version = _text(page.get("NextKeyMarker")), _text(page.get("NextVersionIdMarker"))
+            if (next_key, next_version) == (key_marker, version_marker) or not (next_key or next_version):
+                raise PaginationError(f"GET Bucket ?versions of {key!r} said IsTruncated=true but gave no new marker")
+            if next_key != key:
+                break  # past this key: every version of it is listed
+            key_marker, version_marker = next_key, next_version
+        return sorted(versions, key=lambda v: (v.is_latest, v.last_modified or datetime.min.replace(
+            tzinfo=timezone.utc)), reverse=True)
 
     def list_keys(self, prefix: str) -> List[str]:
         """Every key under prefix (all pages)."""
@@ -626,11 +692,13 @@ class CiClient:
             marker = after
         return ObjectCount(objects=objects, complete=False, calls=calls)
 
-    def presigned_get_url(self, key: str, expires: timedelta) -> str:
-        """A GET URL for key signed locally with the client's credentials (no request is sent)."""
+    def presigned_get_url(self, key: str, expires: timedelta, version_id: str = "") -> str:
+        """A GET URL for key (one version of it with version_id) signed locally with the client's credentials (no
+        request is sent)."""
+        params = {"versionId": version_id} if version_id else {}
         with translate_sdk_errors("GetPresignedUrl"):
             return str(self.sdk.get_presigned_url(Bucket=self.bucket, Key=key, Method="GET",
-                                                  Expired=int(expires.total_seconds())))
+                                                  Expired=int(expires.total_seconds()), Params=params))
 
     def delete_objects(self, keys: List[str]) -> None:
         """Delete the keys, 1000 per POST /?delete (Quiet), the documented most; a key already gone counts as deleted."""

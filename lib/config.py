@@ -187,6 +187,18 @@ class Settings(BaseModel):
         "ALLOW_DELETE_WHOLE_BUCKET", timer="no",
         what="Safety catch: DeleteObject over the whole bucket is refused unless true.",
         allowed="true or false", strict=True)] = False
+    allow_irreversible_delete: Annotated[bool, Setting(
+        "ALLOW_IRREVERSIBLE_DELETE", timer="no",
+        what="Safety catch: INSPECT_PROCESS_TYPE=DeleteObject with INSPECT_AUTO_PROCESS=true deletes a flagged image "
+             "for good on a bucket whose versioning is not Enabled (GET Bucket versioning is read before every such "
+             "job), so every job we make is refused there unless this is true. With versioning, `python -m ops "
+             "flagged restore KEY` brings a deleted image back from its previous version.",
+        allowed="true or false", strict=True)] = False
+    release_keeps_backup: Annotated[bool, Setting(
+        "RELEASE_KEEPS_BACKUP", timer="no",
+        what="`python -m ops flagged release KEY` confirms a flagged image is bad: false deletes its copy under "
+             "abnormal_images_backup/, true keeps it (the review list shows it released either way).",
+        allowed="true or false", strict=True)] = False
     # the guard against a surprise bill: lib.spend (counts, prices, the day's ledger) and lib.plans (held jobs)
     price_per_1000_images: Annotated[Optional[Decimal], Setting(
         "PRICE_PER_1000_IMAGES", timer="no",

@@ -31,6 +31,10 @@ SDK_ACTIONS = {
     "list_objects": {"name/cos:GetBucket"}, "head_object": {"name/cos:HeadObject"},
     "get_bucket_inventory": {"name/cos:GetBucketInventory"},  # INPUT_SOURCE=inventory: the report's destination
     "get_presigned_url": {"name/cos:GetObject"},  # signed locally; whoever opens it GETs with the role's grant
+    # DeleteObject + AutoProcess is refused on a bucket without versioning: every such job reads it (436/19889)
+    "get_bucket_versioning": {"name/cos:GetBucketVersioning"},
+    # `python -m ops flagged restore` only, with the operator's own credentials: the role never restores
+    "copy_object": set(), "put_object_acl": set(), "list_objects_versions": set(),
 }
 
 

@@ -27,7 +27,8 @@ def refusal(variable: str, value: str) -> str:
 
 
 def test_the_switches_that_move_or_delete_objects_are_the_strict_ones():
-    assert STRICT_BOOLEANS == {"inspect_auto_process", "allow_delete_whole_bucket"}
+    assert STRICT_BOOLEANS == {"inspect_auto_process", "allow_delete_whole_bucket", "allow_irreversible_delete",
+                               "release_keeps_backup"}
 
 
 @pytest.mark.parametrize("value, expected", [("true", True), ("TRUE", True), ("False", False), (" false ", False),
@@ -62,6 +63,7 @@ def test_strict_is_only_for_a_bool_field():
 
 def test_the_configuration_page_names_the_strict_switches_and_what_each_kind_takes():
     page = render_markdown()
-    assert ("Switches that move or delete objects (`ALLOW_DELETE_WHOLE_BUCKET`, `INSPECT_AUTO_PROCESS`) take true or "
+    assert ("Switches that move or delete objects (`ALLOW_DELETE_WHOLE_BUCKET`, `ALLOW_IRREVERSIBLE_DELETE`, "
+            "`INSPECT_AUTO_PROCESS`, `RELEASE_KEEPS_BACKUP`) take true or "
             "false (any letter case; empty means false), nothing else") in page
     assert "The other switches (`REPORT_ALL_JOBS`) take true or false, or 1, yes, on for true" in page
