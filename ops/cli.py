@@ -43,7 +43,8 @@ from ops.jobview import TERMINAL, ZONES, JobObjectsView, state_word
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 STATES = ("Submitted", "Running", "Success", "Failed", "Pause", "Cancel")
 NEEDS_CREDENTIALS = frozenset({"jobs list", "jobs get", "jobs watch", "jobs cancel", "report", "invoke", "upload",
-                               "uploads", "inventory show", "plans list", "plans confirm", "plans decline"})
+                               "uploads", "inventory show", "plans list", "plans confirm", "plans decline",
+                               "flagged list", "flagged restore", "flagged release"})
 
 
 class UsageError(Exception):
@@ -313,6 +314,33 @@ def build_parser() -> argparse.ArgumentParser:
         decide.add_argument("--yes", action="store_true", help="do not ask (needed without a terminal)")
     confirm.add_argument("--argument", metavar="JSON", help="the timer argument of the rule that held the plan, "
                          "applied over the environment as the function applies it")
+
+    flagged = commands.add_parser("flagged", parents=[common], help="images ImageInspect flagged (issue 26): review "
+                                  "them, restore a false positive, release a true one")
+    flagged_commands = flagged.add_subparsers(dest="flagged_command", required=True, parser_class=_Parser)
+    review = flagged_commands.add_parser("list", parents=[common], help="flagged images of a period: what hides "
+                                         "inside, what CI did, where the image is now, and a link to look at it")
+    review.add_argument("--since", metavar="DURATION", default=None, help="jobs created in the last DURATION "
+                        "(default 7d)")
+    review.add_argument("--job", metavar="JOB_ID", help="only this batch job's flags")
+    review.add_argument("--prefix", metavar="PREFIX", help="only keys under PREFIX")
+    review.add_argument("--action", choices=("BackupObject", "SwitchObjectToPrivate", "DeleteObject", "none"),
+                        help="only images CI handled this way (none: left in place)")
+    review.add_argument("--status", choices=("pending", "restored", "released", "all"), default="all",
+                        help="only images with this review status (default all)")
+    review.add_argument("--link-expiry", metavar="DURATION", default="15m", help="how long each presigned GET link "
+                        "works (default 15m; at most 7d)")
+    restore = flagged_commands.add_parser("restore", parents=[common], help="a false positive: put the image back "
+                                          "as it was before CI acted, and keep it out of later jobs (asks first)")
+    restore.add_argument("--overwrite", action="store_true", help="copy the backup back even over a newer object "
+                         "of the same key")
+    release = flagged_commands.add_parser("release", parents=[common], help="a true positive: confirm it; its "
+                                          "backup is deleted unless RELEASE_KEEPS_BACKUP=true (asks first)")
+    for decide in (restore, release):
+        decide.add_argument("key", metavar="KEY")
+        decide.add_argument("--since", metavar="DURATION", default=None, help="look for the flag among jobs of the "
+                            "last DURATION (default 30d)")
+        decide.add_argument("--yes", action="store_true", help="do not ask (needed without a terminal)")
 
     invoke = commands.add_parser("invoke", parents=[common], help="run a function's handler on an event file")
     invoke.add_argument("function", choices=("submit", "report"))
@@ -687,6 +715,17 @@ def cmd_invoke(cli: Cli) -> int:
     return EXIT_PROBLEM if (isinstance(summary, dict) and summary.get("problem")) or held else EXIT_OK
 
 
+def cmd_flagged(cli: Cli) -> int:
+    """`flagged list|restore|release`: review and undo of flagged images (ops/flagged.py, ops/restore.py)."""
+    if cli.args.flagged_command == "list":
+        from ops.flagged import cmd_list
+
+        return cmd_list(cli)
+    from ops import restore
+
+    return restore.COMMANDS[cli.args.flagged_command](cli)
+
+
 def cmd_plans(cli: Cli) -> int:
     """`plans list|confirm|decline`: the jobs a cap held (ops/plans.py)."""
     from ops import plans
@@ -750,6 +789,7 @@ COMMANDS: Dict[str, Callable[[Cli], int]] = {
     "submit": cmd_submit, "report": cmd_report, "invoke": cmd_invoke, "uploads": cmd_uploads,
     "inventory show": cmd_inventory_show,
     "plans list": cmd_plans, "plans confirm": cmd_plans, "plans decline": cmd_plans,
+    "flagged list": cmd_flagged, "flagged restore": cmd_flagged, "flagged release": cmd_flagged,
 }
 
 
