@@ -12,7 +12,8 @@ OURS = ("lib", "handlers", "ops", "deploy", "emulator", "detector", "bench", "te
 # The shared core: what both use cases and every tool build on. It imports nothing above it.
 CORE = ("lib.errors", "lib.config", "lib.regions", "lib.events", "lib.windows", "lib.jobs", "lib.client", "lib.state",
         "lib.logs", "lib.escape", "lib.invocation", "lib.upload_rules", "lib.upload_state",
-        "lib.inventory", "lib.inventory_state", "lib.spend", "lib.plans", "lib.review")
+        "lib.inventory", "lib.inventory_state", "lib.spend", "lib.plans", "lib.review",
+        "lib.irreversible")
 # (a module under this prefix, may import our modules under these prefixes); the first matching row applies.
 RULES: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
     ("lib.submit", CORE + ("lib.submit",)),
