@@ -5,6 +5,7 @@ import importlib
 from lib import logs
 from lib.config import Settings
 from lib.errors import PlanError
+from lib.irreversible import check_irreversible
 from lib.jobs import JobBody
 from lib.plans import HeldPlan, PlanStore, is_plan_id, plan_claim
 from lib.spend import SpendLedger
@@ -36,6 +37,7 @@ def load_plan(settings: Settings, deps: Deps, plan_id: str) -> HeldPlan:
 def confirm_plan(settings: Settings, deps: Deps, plan_id: str) -> JobRef:
     """Send the held body exactly once, whatever the caps say (it counts toward the day); a second confirm finds
     the job. Under the plan's own claim, so two confirms at once are one; a confirm killed half-way is rerun."""
+    check_irreversible(settings, deps.client)  # the body is rebuilt from these settings: it deletes if they do
     store = StateStore(deps.client, settings.state_prefix, deps.clock)
     check_plan_id(plan_id)
     with store.holding(plan_claim(plan_id, deps.owner, deps.clock()), lease_ttl(settings, deps.time_limit)):

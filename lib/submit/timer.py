@@ -8,6 +8,7 @@ from lib.client import CiClient, JobDetail
 from lib.config import Settings
 from lib.errors import AppError, PlanError, TamperedStateError
 from lib.events import TimerEvent
+from lib.irreversible import check_irreversible
 from lib.jobs import JobBody, JobInput, build_job_body, timer_job_name
 from lib.plans import HeldPlan, PlanSource, PlanStore, plan_id_of
 from lib.spend import Count, Estimate
@@ -89,6 +90,7 @@ def submit_timer(settings: Settings, event: TimerEvent, deps: Deps) -> SubmitRes
     """The window's job; in coalescing mode also a flush pass, which bounds how long a quiet bucket's uploads wait.
 
     One failing does not stop the other; the first failure is raised once both ran, so SCF retries the tick."""
+    check_irreversible(settings, deps.client)  # once for the tick: its rule and its flush pass both make jobs
     rule_run = window_timer
     if settings.input_source == "inventory":
         from lib.submit.inventory import inventory_timer  # inventory rules only: a prefix tick never pays its import

@@ -8,6 +8,7 @@ from lib import logs
 from lib.config import Settings
 from lib.errors import PlanError
 from lib.events import CosEvent, UnreadableRecord, UploadedObject, shown_key, uploaded_object
+from lib.irreversible import check_irreversible
 from lib.jobs import (
     JobBody,
     JobInput,
@@ -90,6 +91,7 @@ def submit_upload(settings: Settings, event: CosEvent, deps: Deps) -> SubmitResu
     """One job over exactly the uploaded objects: Input.Object for one, a UrlFile manifest for several.
 
     With INPUT_SOURCE=inventory, an event for INVENTORY_ID's manifest.checksum runs the inventory rule instead."""
+    check_irreversible(settings, deps.client)  # before anything is recorded: every path below makes jobs
     if settings.input_source == "inventory":
         from lib.submit.inventory import inventory_upload  # inventory rules only
 

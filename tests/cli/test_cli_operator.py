@@ -267,7 +267,9 @@ def test_every_command_follows_the_exit_code_rule(live, tmp_path, argv, code):
 
 @pytest.mark.parametrize("argv", [("invoke", "submit", "{tick}"), ("submit", "--dry-run")])
 def test_the_whole_bucket_delete_refusal_is_a_configuration_error(live, tmp_path, argv):
-    env = {**bucket_env(live, INSPECT_AUTO_PROCESS="true", INSPECT_PROCESS_TYPE="DeleteObject"), **credentials()}
+    # The versioning catch acknowledged, so the whole-bucket one is alone (and reads nothing).
+    env = {**bucket_env(live, INSPECT_AUTO_PROCESS="true", INSPECT_PROCESS_TYPE="DeleteObject",
+                        ALLOW_IRREVERSIBLE_DELETE="true"), **credentials()}
     ran = cli(*(a.format(tick=timer_event_file(tmp_path)) for a in argv), env=env, home=tmp_path)
     assert ran.code == 2 and "ALLOW_DELETE_WHOLE_BUCKET" in ran.err, ran
     assert requests_seen(live) == 0

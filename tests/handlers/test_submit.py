@@ -155,6 +155,7 @@ def test_taking_over_an_expired_lease_finishes_its_window_not_a_new_one(env, ci_
 def test_whole_bucket_delete_refuses_without_explicit_permission(env, ci_wire, monkeypatch):
     monkeypatch.setenv("INSPECT_AUTO_PROCESS", "true")
     monkeypatch.setenv("INSPECT_PROCESS_TYPE", "DeleteObject")
+    monkeypatch.setenv("ALLOW_IRREVERSIBLE_DELETE", "true")  # the versioning catch acknowledged: this one alone
     with pytest.raises(SafetyError, match="ALLOW_DELETE_WHOLE_BUCKET=true"):
         main_handler(timer_event(), CONTEXT)
     assert len(ci_wire.rsps.calls) == 0
@@ -240,6 +241,7 @@ def test_a_new_upload_of_the_same_key_is_a_new_job(env, ci_wire):
 def test_upload_job_is_never_a_prefix_job(env, ci_wire, monkeypatch):
     monkeypatch.setenv("INSPECT_AUTO_PROCESS", "true")
     monkeypatch.setenv("INSPECT_PROCESS_TYPE", "DeleteObject")
+    monkeypatch.setenv("ALLOW_IRREVERSIBLE_DELETE", "true")  # the fake wire has no versioning to read
     main_handler(load_event("cos-upload-one.json"), CONTEXT)  # explicit keys: the whole-bucket rail does not apply
     assert sent(ci_wire).find("Input/Prefix") is None
 

@@ -34,6 +34,8 @@ def test_timer_job_applies_the_configured_process_type(acting_bucket, monkeypatc
                                                        expect_acl):
     monkeypatch.setenv("INSPECT_PROCESS_TYPE", process_type)
     monkeypatch.setenv("INPUT_PREFIX", "uploads/")
+    if process_type == "DeleteObject":
+        acting_bucket.set_versioning(BUCKET, "Enabled")  # a delete that can be undone: the job is sent
     seed_image(acting_bucket, "uploads/video.png", png() + TS_STREAM)
     acting_bucket.put_object(BUCKET, "uploads/video.png", png() + TS_STREAM, last_modified=NOW)
     main_handler(timer_event(), {"request_id": "r1"})

@@ -114,6 +114,7 @@ def test_a_bad_signature_error_lets_no_credential_out(function, capsys, monkeypa
 def test_whole_bucket_delete_refuses_with_a_clear_message_and_sends_nothing(function, monkeypatch):
     monkeypatch.setenv("INSPECT_AUTO_PROCESS", "true")
     monkeypatch.setenv("INSPECT_PROCESS_TYPE", "DeleteObject")
+    monkeypatch.setenv("ALLOW_IRREVERSIBLE_DELETE", "true")  # the versioning catch acknowledged: this one alone
     with pytest.raises(SafetyError, match="ALLOW_DELETE_WHOLE_BUCKET=true"):
         SUBMIT(timer_event(TICK), {"request_id": "r"})
     assert len(function.request_log) == 0
@@ -132,6 +133,7 @@ def test_whole_bucket_delete_runs_once_explicitly_allowed(function, monkeypatch)
     monkeypatch.setenv("INSPECT_AUTO_PROCESS", "true")
     monkeypatch.setenv("INSPECT_PROCESS_TYPE", "DeleteObject")
     monkeypatch.setenv("ALLOW_DELETE_WHOLE_BUCKET", "true")
+    monkeypatch.setenv("ALLOW_IRREVERSIBLE_DELETE", "true")  # and deletes that cannot be undone
     assert SUBMIT(timer_event(TICK), {"request_id": "r"})["jobs"][0]["created"] is True
 
 

@@ -38,6 +38,7 @@ BREAKAGES: Dict[str, Breakage] = {
 def mode(upload_mode, emulator_bucket, monkeypatch):
     monkeypatch.setenv("INSPECT_AUTO_PROCESS", "true")
     monkeypatch.setenv("INSPECT_PROCESS_TYPE", "DeleteObject")
+    monkeypatch.setenv("ALLOW_IRREVERSIBLE_DELETE", "true")  # deleted for good: the worst case for a wrong key
     if upload_mode == "coalescing":
         monkeypatch.setenv("UPLOAD_BATCH_SECONDS", "60")
     fresh(emulator_bucket)

@@ -32,7 +32,8 @@ from tests.support.events import timer_event
 from tests.support.settings import BUCKET
 
 TICK = datetime(2026, 11, 28, 16, 0, tzinfo=EMULATOR_NOW.tzinfo)
-DELETING = {"INSPECT_AUTO_PROCESS": "true", "INSPECT_PROCESS_TYPE": "DeleteObject"}
+# An operator who acknowledged deletes that cannot be undone (ALLOW_IRREVERSIBLE_DELETE): the prefix is the subject.
+DELETING = {"INSPECT_AUTO_PROCESS": "true", "INSPECT_PROCESS_TYPE": "DeleteObject", "ALLOW_IRREVERSIBLE_DELETE": "true"}
 ISSUE_EXAMPLE = {"INSPECT_AUTO_PROCESS": True, "INSPECT_PROCESS_TYPE": "DeleteObject", "INPUT_PREFIX": "/",
                  "ALLOW_DELETE_WHOLE_BUCKET": True}
 MPEG_TS = bytes([0x47]) + bytes(187)  # one TS packet after the image: what the detector flags

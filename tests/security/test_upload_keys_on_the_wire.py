@@ -28,6 +28,7 @@ def deleting(emulator_bucket, monkeypatch):
     """Flagged images are deleted by CI itself: acting on the wrong key deletes an object nobody asked about."""
     monkeypatch.setenv("INSPECT_AUTO_PROCESS", "true")
     monkeypatch.setenv("INSPECT_PROCESS_TYPE", "DeleteObject")
+    monkeypatch.setenv("ALLOW_IRREVERSIBLE_DELETE", "true")  # deleted for good: the worst case for a wrong key
     return emulator_bucket
 
 

@@ -27,6 +27,7 @@ VICTIM = "photos/victim.png"
 def deleting(upload_mode, emulator_bucket, monkeypatch):
     monkeypatch.setenv("INSPECT_AUTO_PROCESS", "true")
     monkeypatch.setenv("INSPECT_PROCESS_TYPE", "DeleteObject")
+    monkeypatch.setenv("ALLOW_IRREVERSIBLE_DELETE", "true")  # deleted for good: the worst case for a wrong key
     monkeypatch.setenv("UPLOAD_PREFIXES", "uploads/,avatars/")
     if upload_mode == "coalescing":
         monkeypatch.setenv("UPLOAD_BATCH_SECONDS", "60")

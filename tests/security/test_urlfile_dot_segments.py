@@ -58,6 +58,7 @@ def test_a_manifest_line_resolves_to_exactly_its_key(emulator_bucket, key):
 def test_the_emulator_decodes_percent_encoded_dots_and_deletes_only_the_uploaded_key(emulator_bucket, monkeypatch):
     monkeypatch.setenv("INSPECT_AUTO_PROCESS", "true")
     monkeypatch.setenv("INSPECT_PROCESS_TYPE", "DeleteObject")
+    monkeypatch.setenv("ALLOW_IRREVERSIBLE_DELETE", "true")  # deleted for good: the worst case for a wrong key
     emulator_bucket.put_object(BUCKET, "x.png", suspicious_png(7), content_type="image/png")  # what `uploads/../x.png` resolves to
     keys = ["uploads/../x.png", "uploads/./y.png"]
     for i, key in enumerate(keys):

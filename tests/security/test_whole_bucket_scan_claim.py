@@ -76,6 +76,7 @@ def test_a_whole_bucket_timer_scan_inspects_an_image_planted_under_state_prefix_
     assert "an image placed under those prefixes is inspected, and acted on, like any other" in claim
     monkeypatch.setenv("INSPECT_AUTO_PROCESS", "true")
     monkeypatch.setenv("INSPECT_PROCESS_TYPE", "DeleteObject")
+    monkeypatch.setenv("ALLOW_IRREVERSIBLE_DELETE", "true")  # deleted for good: the worst case for a wrong key
     monkeypatch.setenv("ALLOW_DELETE_WHOLE_BUCKET", "true")
     (job,) = handlers.submit.main_handler(timer_event(EMULATOR_NOW), None)["jobs"]
     assert job["input"] == "Prefix=/"

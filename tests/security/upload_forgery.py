@@ -35,7 +35,8 @@ FLAGGED = png() + TS_STREAM
 def scene_fixture(emulator_bucket, monkeypatch):
     """Coalescing mode with DeleteObject, the function's clock in the test's hand, the victim and a report page."""
     for name, value in {"UPLOAD_BATCH_SECONDS": "60", "INSPECT_AUTO_PROCESS": "true",
-                        "INSPECT_PROCESS_TYPE": "DeleteObject", "INPUT_PREFIX": "scans/",
+                        "INSPECT_PROCESS_TYPE": "DeleteObject", "ALLOW_IRREVERSIBLE_DELETE": "true",
+                        "INPUT_PREFIX": "scans/",
                         "UPLOAD_PREFIXES": "uploads/"}.items():
         monkeypatch.setenv(name, value)
     clock = Clock(EVENT_AT + timedelta(seconds=1))
