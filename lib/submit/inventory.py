@@ -48,6 +48,7 @@ from lib.inventory_state import (
     read_ledger,
     runs_dir,
 )
+from lib.irreversible import check_irreversible
 from lib.jobs import JobBody, JobInput, build_job_body, inventory_job_name, object_url
 from lib.plans import HeldPlan, PlanSource, PlanStore
 from lib.spend import Count, Estimate, SpendLedger, any_cap, cap_reason, estimate, utc_day
@@ -542,5 +543,6 @@ def inventory_upload(settings: Settings, event: CosEvent, deps: Deps) -> Optiona
     day = checksum_event_report(settings, event, deps)
     if day is None:
         return None
+    check_irreversible(settings, deps.client)  # once for the event (a timer tick's is in lib.submit.timer)
     rule = settings.rule_name or "inventory"
     return submit_inventory(settings, deps, "cos", rule, note=f"started by report {day}'s manifest.checksum")

@@ -91,7 +91,6 @@ def submit_upload(settings: Settings, event: CosEvent, deps: Deps) -> SubmitResu
     """One job over exactly the uploaded objects: Input.Object for one, a UrlFile manifest for several.
 
     With INPUT_SOURCE=inventory, an event for INVENTORY_ID's manifest.checksum runs the inventory rule instead."""
-    check_irreversible(settings, deps.client)  # before anything is recorded: every path below makes jobs
     if settings.input_source == "inventory":
         from lib.submit.inventory import inventory_upload  # inventory rules only
 
@@ -103,6 +102,7 @@ def submit_upload(settings: Settings, event: CosEvent, deps: Deps) -> SubmitResu
         logs.log("upload_skip", key=item.key, reason=item.reason)
     if not objects:
         return SubmitResult(trigger="cos", skipped=skipped, note="nothing to inspect in this event")
+    check_irreversible(settings, deps.client)  # before anything is recorded: both paths below make jobs
     if settings.upload_batch_seconds:
         from lib.submit.coalesce import coalesce_upload
 
