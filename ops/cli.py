@@ -568,7 +568,7 @@ def cmd_submit(cli: Cli) -> int:
     from lib.submit.run import check_safety
     from lib.submit.timer import rule_of
     from lib.submit.uploads import plan_upload, select_uploads
-    from ops.plans import bucket_reader, timer_preview, upload_preview
+    from ops.plans import bucket_reader, irreversible_preview, timer_preview, upload_preview
 
     args = cli.args
     if not args.dry_run:
@@ -611,9 +611,10 @@ def cmd_submit(cli: Cli) -> int:
             cli.say(f"skipping {plural(len(skipped), 'key')}:\n" + "".join(f"  {terminal(s.key)}: {terminal(s.reason)}\n"
                                                                           for s in skipped))
         deps, unread = None, ""
-        if any_cap(settings):  # without a cap nothing is read: the count is the event's
+        if any_cap(settings) or settings.deletes_objects:  # else nothing is read: the count is the event's
             deps, settings, unread = bucket_reader(cli, event)
         preview = upload_preview(settings, deps, unread, plan.body, len(objects))
+    preview = irreversible_preview(preview, settings, deps, unread)
     code = EXIT_PROBLEM if preview.problem else EXIT_OK
     body = preview.body
     if args.json:
@@ -678,7 +679,9 @@ def cmd_inventory_show(cli: Cli) -> int:
 def _inventory_dry_run(cli: Cli, event: Any) -> int:
     """An inventory rule's dry run: it reads the bucket (so it needs credentials); it writes and sends nothing."""
     from lib.invocation import settings_for
+    from lib.submit.run import Deps
     from ops.inventory import dry_run_inventory, render_dry_run
+    from ops.plans import Preview, irreversible_preview
 
     if cli.args.since:
         raise UsageError("--since: an inventory rule's window comes from its checkpoint and its report's date, not "
@@ -686,12 +689,17 @@ def _inventory_dry_run(cli: Cli, event: Any) -> int:
     cli.needs_credentials = True
     cli.settings()  # looks the credentials up, as every command that calls COS does
     settings = settings_for(event, cli.environ)
-    result = dry_run_inventory(cli.client(settings), settings, as_utc(cli.clock()))
+    client = cli.client(settings)
+    result = dry_run_inventory(client, settings, as_utc(cli.clock()))
+    deletes = irreversible_preview(Preview(), settings, Deps(client=client, clock=cli.clock), "")
     if cli.args.json:
-        cli.out_json(result.model_dump(mode="json"))
+        said = {k: v for k, v in deletes.to_json().items() if k in ("irreversible", "refusal")}
+        cli.out_json({**result.model_dump(mode="json"), **said})
     else:
         cli.out(render_dry_run(result))
-    return EXIT_PROBLEM if result.day is None else EXIT_OK
+        if deletes.lines(settings, cli.zone):
+            cli.say("\n".join(deletes.lines(settings, cli.zone)))
+    return EXIT_PROBLEM if result.day is None or deletes.problem else EXIT_OK
 
 
 def cmd_invoke(cli: Cli) -> int:

@@ -12,9 +12,10 @@ from datetime import datetime
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from lib.config import Settings, load_settings, parse_timer_argument
-from lib.errors import ConfigError, LeaseHeldError
+from lib.errors import ConfigError, LeaseHeldError, SafetyError
 from lib.escape import terminal
 from lib.invocation import check_narrower, settings_for
+from lib.irreversible import check_irreversible, irreversible_note
 from lib.jobs import JobBody
 from lib.plans import HeldPlan, PlanStore, is_plan_id, plan_id_of
 from lib.spend import Count, DayTotal, Estimate, SpendLedger, any_cap, cap_reason, estimate, utc_day
@@ -332,17 +333,21 @@ class Preview:
     waits_status: str = ""  # its status now (shown_status)
     note: str = ""
     refused: List[str] = field(default_factory=list)
+    irreversible: str = ""  # lib.irreversible's note: this run's deletes cannot be undone
+    refusal: str = ""  # why a run now would be refused before it sends anything (lib.irreversible)
 
     @property
     def problem(self) -> bool:
-        return bool(self.held_reason) or self.waits_for is not None
+        return bool(self.held_reason) or self.waits_for is not None or bool(self.refusal)
 
     def to_json(self) -> Dict[str, Any]:
         return {"estimate": self.estimate.model_dump(mode="json") if self.estimate else None,
                 "held_reason": self.held_reason, "window_from": self.window_from,
                 "today": self.today.model_dump(mode="json") if self.today else None,
                 "waits_for": self.waits_for.plan_id if self.waits_for else None, "refused": self.refused,
-                **({"note": self.note} if self.note else {})}
+                **({"note": self.note} if self.note else {}),
+                **({"irreversible": self.irreversible} if self.irreversible else {}),
+                **({"refusal": self.refusal} if self.refusal else {})}
 
     def lines(self, settings: Settings, zone: str) -> List[str]:
         out = []
@@ -352,7 +357,11 @@ class Preview:
         if self.estimate is not None:
             out += [f"count      {terminal(self.estimate.count.shown())}",
                     f"estimate   {terminal(cost_text(self.estimate))}"]
-        if self.waits_for is not None:
+        if self.irreversible:
+            out.append(f"warning    {terminal(self.irreversible)}")
+        if self.refusal:
+            out.append(f"verdict    REFUSED: a run now would write and send nothing: {terminal(self.refusal)}")
+        elif self.waits_for is not None:
             plan = self.waits_for
             held = f"held: {terminal(plan.reason)}"
             out.append(f"verdict    a run now sends nothing: its job waits for plan {plan.plan_id} ({held}); "
@@ -369,6 +378,24 @@ class Preview:
         out += [f"note       {terminal(self.note)}"] if self.note else []
         out += [f"refused    {terminal(r)}" for r in self.refused]
         return out
+
+
+def irreversible_preview(preview: Preview, settings: Settings, deps: Optional[Deps], unread: str) -> Preview:
+    """What a run now would say about deletes that cannot be undone: lib.irreversible's note, and its refusal when
+    the run would be refused (bucket versioning read only when the settings delete)."""
+    if not settings.deletes_objects:
+        return preview
+    if deps is None:
+        preview.irreversible = (f"bucket versioning not read ({unread}): a run that deletes is refused unless "
+                                "versioning is Enabled or ALLOW_IRREVERSIBLE_DELETE=true")
+        return preview
+    try:
+        status = check_irreversible(settings, deps.client) or deps.client.bucket_versioning()
+    except SafetyError as exc:
+        preview.refusal = str(exc)
+        status = deps.client.bucket_versioning()  # the refusal's words name it; the note needs it as a value
+    preview.irreversible = irreversible_note(settings, status)
+    return preview
 
 
 def _waiting(preview: Preview, plan: HeldPlan, now: datetime, days: int) -> Preview:
