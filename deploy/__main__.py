@@ -4,7 +4,8 @@ plan shows what would change; apply makes SCF hold it (idempotent: a second appl
 version and moves the $DEFAULT alias the triggers run; rollback moves that alias back one version. plan and apply
 also cover the bucket's lifecycle rules for STATE_PREFIX and the bucket policy statement that denies bucket writers
 STATE_PREFIX and REPORT_PREFIX, and, when a rule reads INPUT_SOURCE=inventory, the bucket's inventory configuration
-for its INVENTORY_ID; lifecycle, state-policy and inventory apply only those (for the `scf deploy` path).
+for its INVENTORY_ID; lifecycle, state-policy and inventory apply only those (for the `scf deploy` path). plan and
+apply warn when the submit function deletes flagged images on a bucket whose versioning is not Enabled.
 
 Credentials are found as `python -m ops` finds them (lib/credentials.py), and the exit codes are the CLI's (README):
 0 done, 1 a call to SCF or COS failed or got no answer, 2 not done (arguments, serverless.yml/.env, the package,
@@ -30,6 +31,7 @@ from deploy.package import INFO_FILE, RUNTIMES, paths_for
 from deploy.plan import plan_app, render
 from deploy.scf_api import CredentialsRejectedError, DeployError, ScfApi, Transport, sdk_transport
 from deploy.spec import SERVERLESS_YML, AppSpec, SpecError, load_app, read_dotenv
+from deploy.versioning import CosVersioning, versioning_warnings
 from lib.credentials import credentials_for, with_credentials
 from lib.errors import ConfigError
 
@@ -149,6 +151,8 @@ def main(argv: Optional[List[str]] = None, transport: Optional[Transport] = None
         inventory = plan_inventory(inventory_api, app)
         _warn(policy)
         _warn(inventory)
+        for warning in versioning_warnings(app, CosVersioning(bucket.target, bucket.client)):
+            print(f"warning: {warning}", file=sys.stderr)
         print(_with_bucket(render(plans), rules, policy, inventory))
         if args.command == "apply":
             for line in apply_all(api, plans, package.data, sleep):
