@@ -1,6 +1,7 @@
 """`python -m ops submit --dry-run` on settings that delete flagged images (issue 26 point 5), through ops.cli.main
 over the emulator: where versioning is not Enabled it says deletes on this bucket cannot be undone (lib.irreversible's
-note) and, without ALLOW_IRREVERSIBLE_DELETE=true, that a run now would be refused (exit 1); nothing is written."""
+note) and, without ALLOW_IRREVERSIBLE_DELETE=true, that a run now would be refused (exit 1); nothing is written.
+`invoke submit` of such a run is the refusal itself: a settings error, exit 2."""
 from __future__ import annotations
 
 import json
@@ -13,7 +14,7 @@ import pytest
 from tests.cli.support import Ran, bucket_env, cli, in_process
 from tests.inventory.support import Bucket, day_after
 from tests.support.emulator import seed_image
-from tests.support.events import cos_event
+from tests.support.events import cos_event, timer_event
 from tests.support.images import TS_STREAM, png
 from tests.support.settings import BUCKET
 
@@ -92,3 +93,13 @@ def test_an_inventory_rules_dry_run_says_the_run_would_be_refused(emulator):
     ran = dry_run(environ=bucket.env)
     assert ran.code == 1 and CANNOT in ran.err and REFUSED in ran.err, ran
     assert writes(emulator) == [] and bucket.jobs() == []
+
+
+def test_invoking_a_refused_run_is_a_safety_error_with_exit_2_and_nothing_written(deleting, emulator, tmp_path):
+    event = tmp_path / "tick.json"
+    event.write_text(json.dumps(timer_event(CLOCK - timedelta(minutes=1))), encoding="utf-8")
+    emulator.request_log.clear()
+    ran = in_process("invoke", "submit", str(event), "--json", environ={**os.environ, "HOME": "/nonexistent"},
+                     clock=CLOCK)
+    assert ran.code == 2 and ran.json()["error"]["kind"] == "safety", ran
+    assert "set ALLOW_IRREVERSIBLE_DELETE=true" in ran.json()["error"]["message"] and writes(emulator) == []
