@@ -301,7 +301,8 @@ def cmd_list(cli: Cli) -> int:
     now = as_utc(cli.clock())
     store = ReviewStore(client, settings.state_prefix, cli.clock)
     records = store.records()
-    found = flags_of(client, inspect_jobs(settings, client, now - since, now, job_id), records)
+    progress = cli.progress()
+    found = flags_of(client, _told(inspect_jobs(settings, client, now - since, now, job_id), progress), records)
     if job_id and not found.jobs:
         raise ProblemFound("not_found", f"no ImageInspect batch job {job_id} of ours created in the last "
                            f"{format_duration(since)}", "`python -m ops jobs get ID` shows the job; a longer --since "
@@ -310,8 +311,13 @@ def cmd_list(cli: Cli) -> int:
     pending = sum(f.status == "pending" for f, _ in scope)
     unfinished = sum(d in UNFINISHED for _, d in scope)
     versioning = lru_cache(maxsize=None)(client.bucket_versioning)
-    rows = [row_of(client, flag, decision, versioning, expiry) for flag, decision in scope
-            if args.status in ("all", flag.status)]
+    wanted = [(flag, decision) for flag, decision in scope if args.status in ("all", flag.status)]
+    rows = []
+    for n, (flag, decision) in enumerate(wanted, 1):
+        if progress is not None:
+            progress(f"looking where each image is now: {n} of {len(wanted)}")
+        rows.append(row_of(client, flag, decision, versioning, expiry))
+    cli.end_progress(progress)
     refused = [str(e) for e in store.tampered]
     unknown = sum(r.now.where == "unknown" for r in rows)
     if args.json:
@@ -321,8 +327,15 @@ def cmd_list(cli: Cli) -> int:
                       "link_expiry_seconds": int(expiry.total_seconds()), "refused": refused})
     else:
         blocks = ["\n".join(row_lines(r, cli.zone)) + "\n" for r in rows]
-        cli.out("\n".join(blocks + [footer(len(rows), pending, unfinished, found, since, refused)]))
+        cli.out("\n".join(blocks + [footer(rows, pending, unfinished, found, since, refused)]))
     return EXIT_PROBLEM if pending or unfinished or refused or unknown else EXIT_OK
+
+
+def _told(jobs: Iterable[JobDetail], progress: Optional[Callable[[str], None]]) -> Iterator[JobDetail]:
+    for n, job in enumerate(jobs, 1):
+        if progress is not None:
+            progress(f"reading the per-object results of job {n} ({job.JobId})")
+        yield job
 
 
 def row_of(client: CiClient, flag: FlaggedImage, decision: str, versioning: Callable[[], str],
@@ -375,8 +388,8 @@ def row_lines(row: Row, zone: str) -> List[str]:
     return lines
 
 
-def footer(shown: int, pending: int, unfinished: int, found: Flags, since: timedelta, refused: List[str]) -> str:
-    text = (f"{plural(shown, 'flagged image')} shown, from {plural(found.jobs, 'ImageInspect job')} of the last "
+def footer(rows: List[Row], pending: int, unfinished: int, found: Flags, since: timedelta, refused: List[str]) -> str:
+    text = (f"{plural(len(rows), 'flagged image')} shown, from {plural(found.jobs, 'ImageInspect job')} of the last "
             f"{format_duration(since)}; ")
     if pending:
         text += (f"{pending} await{'s' if pending == 1 else ''} review: `flagged restore KEY` puts a false positive "
@@ -386,6 +399,9 @@ def footer(shown: int, pending: int, unfinished: int, found: Flags, since: timed
     if unfinished:
         text += (f"; {plural(unfinished, 'decision')} begun and not finished (a restore or release stopped half-way): "
                  "run its command again")
+    unknown = sum(r.now.where == "unknown" for r in rows)
+    if unknown:
+        text += f"\n{plural(unknown, 'image')} whose place could not be read (its `now` line says why)"
     if found.unreadable:
         text += f"\n{plural(found.unreadable, 'per-object result')} could not be read (`jobs get ID` shows them)"
     return text + "".join(f"\nrefused: {terminal(r)}" for r in refused)

@@ -115,6 +115,18 @@ def test_the_list_says_what_hides_inside_from_which_byte_and_the_job(emulator_bu
     assert f"  job        {job_id} {row['job_name']}, created 2026-11-28 15:30:00Z" in out
 
 
+def test_where_an_image_is_that_cannot_be_read_is_said_with_no_link_and_exit_1(emulator, emulator_bucket,
+                                                                             monkeypatch):
+    flagged_by(emulator_bucket, monkeypatch, "SwitchObjectToPrivate")
+    decide(emulator, KEY, "any", "released", DECIDED)  # nothing awaits review: only the unread HEAD is a problem
+    emulator.faults.add(method="HEAD", path_regex=r"^/uploads/cat\.png$", service="cos", status=403)
+    ran = ops("--json")
+    row = only(ran.json())
+    assert ran.code == 1 and ran.json()["pending"] == 0, ran
+    assert row["now"]["where"] == "unknown" and row["link"] is None
+    assert row["now"]["why"].startswith("not known: HeadObject answered HTTP 403")
+
+
 # --- the link's life ---------------------------------------------------------------------------------------------
 
 def signed_for(link: str) -> timedelta:
