@@ -11,8 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from emulator.testing import run_emulator
 from tests.cli.support import Ran, in_process
-from tests.support.emulator import EMULATOR_NOW
+from tests.support.emulator import EMULATOR_NOW, emulator_env
 from tests.support.flagged import BACKUP, clean_image, flag, hiding_image, inspect_uploads, seed
 from tests.support.review import decide, open_link
 from tests.support.settings import BUCKET
@@ -142,6 +143,25 @@ def test_the_link_works_for_the_link_expiry_asked(emulator_bucket, monkeypatch, 
     flagged_by(emulator_bucket, monkeypatch, "BackupObject")
     row = only(listed(*(["--link-expiry", expiry] if expiry else [])))
     assert signed_for(row["link"]) == life
+
+
+@pytest.fixture
+def token_emulator():
+    """An emulator whose key pair is temporary: every request, a presigned GET too, must carry the session token."""
+    with run_emulator(token="session-token", clock=lambda: EMULATOR_NOW) as emu:
+        emu.backend.create_bucket(BUCKET)
+        yield emu
+
+
+@pytest.mark.xfail(strict=True, reason="lib.client.presigned_get_url signs without the session token: the SDK's "
+                   "get_presigned_url leaves x-cos-security-token out, which COS requires of a temporary key's link "
+                   "(cloud.tencent.com/document/product/436/35153); the fix passes it in Params")
+def test_a_link_signed_with_temporary_credentials_carries_their_token(token_emulator, monkeypatch):
+    environ = {**emulator_env(token_emulator), "TENCENTCLOUD_SESSIONTOKEN": "session-token",
+               "INSPECT_AUTO_PROCESS": "true"}
+    flag(token_emulator.backend, environ, {KEY: IMAGE})
+    ran = in_process("flagged", "list", "--json", environ=environ, clock=CLOCK)
+    assert open_link(token_emulator, only(ran.json())["link"]).content == IMAGE
 
 
 @pytest.mark.parametrize("expiry, said", [("8d", "'8d' is longer than 7d"), ("7d1s", "'7d1s' is longer than 7d"),
