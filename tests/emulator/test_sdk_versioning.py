@@ -225,7 +225,14 @@ def test_backend_list_versions_gives_records_with_data(sdk_client, emulator, ver
     assert emulator.backend.get_object(BUCKET, "a.png", version_id=first).data == b"one"
 
 
-# ----- ACL on copy ----------------------------------------------------------------------------------
+# ----- ACL default, and ACL on copy ------------------------------------------------------------------
+def test_put_object_acl_default_returns_a_private_object_to_the_bucket_acl(sdk_client, emulator, bucket):
+    # 436/7748: x-cos-acl "default" (the default value): the object inherits the permissions of its bucket
+    sdk_client.put_object(Bucket=bucket, Key="a.png", Body=b"x", ACL="private")
+    sdk_client.put_object_acl(Bucket=bucket, Key="a.png", ACL="default")
+    assert emulator.backend.get_object(bucket, "a.png").acl == "default"
+
+
 def test_a_copy_inherits_the_bucket_acl_not_the_sources(sdk_client, emulator, bucket):
     # 436/10881: unless the request sets it, the target "继承(default)目标存储桶的 ACL"
     sdk_client.put_object(Bucket=bucket, Key="a.png", Body=b"x", ACL="private")
