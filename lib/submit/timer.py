@@ -6,16 +6,16 @@ from datetime import datetime, timedelta
 from typing import Callable, List, Optional, Tuple
 
 from lib import logs
-from lib.client import CiClient
+from lib.client import CiClient, JobDetail
 from lib.config import Settings
-from lib.errors import AppError, PlanError, TamperedStateError
+from lib.errors import AppError, JobMismatchError, PlanError, TamperedStateError
 from lib.events import TimerEvent
 from lib.jobs import JobBody, JobInput, build_job_body, manifest_lines, object_url, timer_job_name
 from lib.plans import HeldPlan, PlanSource, PlanStore, plan_id_of
 from lib.review import ReviewStore
 from lib.spend import Count, Estimate
 from lib.state import Checkpoint, Lease, StateStore
-from lib.submit.ensure import ensure_job
+from lib.submit.ensure import describe_input, ensure_job, find_live_job, job_differences
 from lib.submit.gate import gate, held_note
 from lib.submit.run import Deps, HeldJob, JobRef, SubmitResult, check_safety, job_ref, lease_ttl
 from lib.submit.uploads import UploadPlan
@@ -96,11 +96,21 @@ class WindowJob:
     note: str = ""  # what the result, the log and the dry run say about reviewed images
 
 
+def _digest(text: str, size: int) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:size]
+
+
+def window_manifests(settings: Settings) -> str:
+    """Where this rule's window manifests start: the folder and INPUT_PREFIX's digest, so a job found by name whose
+    UrlFile another prefix's run wrote is never taken for this prefix's window."""
+    return f"{settings.state_prefix}{WINDOW_MANIFESTS}{_digest(settings.input_prefix, 8)}-"
+
+
 def window_manifest_key(settings: Settings, name: str, keys: List[str]) -> str:
     """Named after the window's job and exactly its keys: a rerun that lists the same objects writes the same bytes
     to the same key, so it builds the same body (and finds the job by it); other objects, another key."""
-    digest = hashlib.sha256("\n".join([name, *keys]).encode("utf-8", "surrogatepass")).hexdigest()[:20]
-    return f"{settings.state_prefix}{WINDOW_MANIFESTS}{digest}.txt"
+    digest = _digest("\n".join([name, *keys]), 20)
+    return f"{window_manifests(settings)}{digest}.txt"
 
 
 def window_job(settings: Settings, deps: Deps, rule: str, window: Window,
@@ -143,8 +153,7 @@ def window_job(settings: Settings, deps: Deps, rule: str, window: Window,
 def as_prefix_body(settings: Settings, body: JobBody) -> JobBody:
     """A window's UrlFile body as the Prefix body it stands for (same name, window and operation); others as they are."""
     url = body.Input.UrlFile
-    if url is None or not url.startswith(object_url(settings.bucket, settings.region,
-                                                    f"{settings.state_prefix}{WINDOW_MANIFESTS}")):
+    if url is None or not url.startswith(object_url(settings.bucket, settings.region, window_manifests(settings))):
         return body
     return body.model_copy(update={"Input": JobInput(Prefix=settings.input_prefix)})
 
@@ -342,6 +351,31 @@ def _lookback_job(settings: Settings, deps: Deps, rule: str, window: Window, bod
 def _send_window(settings: Settings, deps: Deps, job: WindowJob, window: Window,
                  estimate: Optional[Estimate]) -> JobRef:
     """The window's job, found by name or created once; a UrlFile's manifest first, as an upload writes its own."""
+    assert job.body is not None
+    try:
+        return _ensure_window_job(settings, deps, job, window, estimate)
+    except JobMismatchError:
+        found = find_live_job(deps.client, job.body.Name, job.body.Type)
+        if found is None or not _other_form_of(settings, found, job.body):
+            raise
+    # An earlier run of this window (killed before its checkpoint) listed it otherwise: a review recorded, or an object
+    # changed, in between. That job is this window's, made the other way; a second one would scan the window twice.
+    logs.log("timer_window_found_other_form", job_id=found.JobId, job_name=found.Name, input=describe_input(found),
+             planned=_input_shown(job.body))
+    return job_ref(found, False, describe_input(found), window, estimate)
+
+
+def _other_form_of(settings: Settings, found: JobDetail, body: JobBody) -> bool:
+    """Whether the found job is this window's job as another listing makes it: Prefix or one of our window UrlFiles."""
+    if not job_differences(found, as_prefix_body(settings, body)):
+        return True
+    url = str(found.Input.get("UrlFile") or "").strip()
+    ours = object_url(settings.bucket, settings.region, window_manifests(settings))
+    return url.startswith(ours) and all(name.startswith("Input.") for name, _, _ in job_differences(found, body))
+
+
+def _ensure_window_job(settings: Settings, deps: Deps, job: WindowJob, window: Window,
+                       estimate: Optional[Estimate]) -> JobRef:
     assert job.body is not None
     if job.manifest is not None:
         from lib.submit.uploads import _send  # the upload path's manifest-then-job, shared rather than copied

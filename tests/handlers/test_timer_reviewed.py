@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from lib.config import load_settings
-from lib.errors import PlanError
+from lib.errors import JobMismatchError, PlanError
 from lib.review import ReviewRecord, ReviewStore, record_name
 from lib.submit.confirm import confirm_plan
 from lib.submit.run import Deps
@@ -201,6 +201,35 @@ def test_a_job_found_by_name_on_a_rerun_of_the_window_is_the_urlfile_one(rule, r
     # No checkpoint: a first run's window is the hour before NEXT, the very window the first run sent.
     assert again["jobs"][0]["created"] is False and again["jobs"][0]["job_id"] == first["jobs"][0]["job_id"]
     assert again["jobs"][0]["input"].startswith("UrlFile=")
+
+
+def test_a_rerun_that_lists_the_window_otherwise_finds_the_prefix_job_an_earlier_run_made(rule, flagged):
+    seed_image(rule, OTHER, clean_image(), uploaded=RESTORED_AT)
+    seed_image(rule, IMAGE, flagged[0], uploaded=RESTORED_AT)
+    first = tick(NEXT)  # no review yet: the Prefix job
+    rule.delete_object(BUCKET, CHECKPOINT)  # the run died after its create; the review is recorded before the retry
+    ReviewStore(operator().client, "autopilot/", lambda: DECIDED_AT).record(ReviewRecord(
+        key=IMAGE, etag=etag_of(rule, IMAGE), decision="restored", decided_at=DECIDED_AT))
+    again = tick(NEXT)
+    assert (again["jobs"][0]["job_id"], again["jobs"][0]["created"]) == (first["jobs"][0]["job_id"], False)
+    assert again["jobs"][0]["input"] == "Prefix=uploads/" and checkpoint_end(rule) == NEXT
+
+
+def test_a_rerun_that_lists_the_window_otherwise_finds_the_urlfile_job_an_earlier_run_made(rule, restored):
+    first = tick(NEXT)
+    rule.delete_object(BUCKET, CHECKPOINT)
+    rule.delete_object(BUCKET, record_name("autopilot/", IMAGE, etag_of(rule, IMAGE)))
+    again = tick(NEXT)
+    assert (again["jobs"][0]["job_id"], again["jobs"][0]["created"]) == (first["jobs"][0]["job_id"], False)
+    assert again["jobs"][0]["input"].startswith("UrlFile=") and checkpoint_end(rule) == NEXT
+
+
+def test_a_job_of_the_windows_name_over_another_prefix_is_still_a_mismatch(rule, restored, monkeypatch):
+    tick(NEXT)
+    rule.delete_object(BUCKET, CHECKPOINT)
+    monkeypatch.setenv("INPUT_PREFIX", "uploads/other")
+    with pytest.raises(JobMismatchError):
+        submit_entry(clock=lambda: NEXT + timedelta(minutes=1))(timer_event(NEXT), CONTEXT)
 
 
 @pytest.fixture
