@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Callable, List, Optional, Tuple
 
 from lib import logs
-from lib.client import CiClient, JobDetail
+from lib.client import JobDetail
 from lib.config import Settings
 from lib.errors import AppError, JobMismatchError, PlanError, TamperedStateError
 from lib.events import TimerEvent
@@ -68,12 +68,6 @@ def window_claim(rule: str, checkpoint: Optional[Checkpoint], after: Optional[da
     if after is not None:
         return f"{rule}@{compact(after)}"
     return f"{rule}@{compact(checkpoint.end) if checkpoint else 'first'}"
-
-
-def count_window(settings: Settings, client: CiClient, window: Window) -> Count:
-    """The objects a Prefix job over the window would process, listed up to COUNT_LIMIT (then: at least)."""
-    counted = client.count_objects(settings.input_prefix, window.start, window.end, settings.count_limit)
-    return Count(objects=counted.objects, complete=counted.complete, method=_listing_method(settings, counted.calls))
 
 
 def _listing_method(settings: Settings, calls: int) -> str:
@@ -403,8 +397,9 @@ def _timer_result(rule: str, ref: JobRef, job: WindowJob) -> SubmitResult:
 
 
 def _nothing_to_send(rule: str, window: Window, job: WindowJob) -> SubmitResult:
-    logs.log("timer_skip", rule=rule, reason=job.note, window_start=format_ci_time(window.start) if window.start
-             else None, window_end=format_ci_time(window.end), left_out=len(job.left_out))
+    start = format_ci_time(window.start) if window.start else None
+    logs.log("timer_skip", rule=rule, reason=job.note, window_start=start, window_end=format_ci_time(window.end),
+             left_out=len(job.left_out))
     return SubmitResult(trigger="timer", rule=rule, note=job.note)
 
 

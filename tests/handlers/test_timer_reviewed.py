@@ -18,7 +18,7 @@ import pytest
 from lib.config import load_settings
 from lib.errors import JobMismatchError, PlanError
 from lib.review import ReviewRecord, ReviewStore, record_name
-from lib.submit.confirm import confirm_plan
+from lib.submit.confirm import confirm_plan, decline_plan
 from lib.submit.run import Deps
 from ops.plans import timer_preview
 from tests.support.emulator import seed_image
@@ -260,6 +260,17 @@ def test_a_held_urlfile_window_whose_reviews_changed_is_refused_saying_why(cappe
     with pytest.raises(PlanError, match="reviewed images changed since it was held"):
         confirm_plan(load_settings(os.environ), operator(), held["plan_id"])
     assert len(capped.jobs) == 1  # the first window's only
+
+
+def test_after_a_held_urlfile_window_is_declined_the_rule_goes_on_from_its_end(capped, flagged):
+    restore(capped, *flagged)
+    for key in (OTHER, "uploads/third.png"):
+        seed_image(capped, key, clean_image(), uploaded=RESTORED_AT)
+    held = tick(NEXT)["held"][0]
+    decline_plan(load_settings(os.environ), operator(), held["plan_id"])
+    later = NEXT + timedelta(hours=1)
+    result = submit_entry(clock=lambda: later + timedelta(minutes=1))(timer_event(later), CONTEXT)
+    assert result["jobs"][0]["window_start"] == "2026-11-29T01:00:00+0800"  # 17:00 UTC: after the declined window
 
 
 def test_the_dry_run_shows_the_urlfile_its_manifest_and_what_is_left_out(rule, restored):
