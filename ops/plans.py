@@ -470,8 +470,8 @@ def timer_preview(settings: Settings, deps: Optional[Deps], unread: str, rule: s
     preview.body, preview.note = job.body, job.note
     if job.manifest is not None and job.manifest.manifest_key is not None:
         preview.manifest = (job.manifest.manifest_key, job.count.objects)
-    if job.body is None:
-        preview.estimate, preview.held_reason = estimate(settings, job.count), ""
+    if job.body is None:  # nothing would be sent, so there is no verdict to give
+        preview.estimate = estimate(settings, job.count)
         return preview
     return _judged(settings, deps, preview, job.count)
 

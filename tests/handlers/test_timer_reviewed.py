@@ -290,3 +290,10 @@ def test_the_dry_run_of_a_window_too_big_to_list_says_reviewed_images_may_be_ins
     preview = timer_preview(load_settings(os.environ), operator(NEXT), "", "hourly", NEXT, None)
     assert preview.body is not None and preview.body.Input.Prefix == "uploads/"
     assert "may be inspected (and acted on) again" in preview.note
+
+
+def test_the_dry_run_of_a_window_of_reviewed_images_only_says_nothing_would_be_sent(rule, flagged):
+    restore(rule, *flagged)
+    preview = timer_preview(load_settings(os.environ), operator(NEXT), "", "hourly", NEXT, None)
+    assert preview.body is None and preview.held_reason is None
+    assert "every object in the window is a reviewed image" in preview.note
