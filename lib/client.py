@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple, TypeVar, Union
+from urllib.parse import urlencode
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
@@ -705,8 +706,15 @@ class CiClient:
         request is sent)."""
         params = {"versionId": version_id} if version_id else {}
         with translate_sdk_errors("GetPresignedUrl"):
-            return str(self.sdk.get_presigned_url(Bucket=self.bucket, Key=key, Method="GET",
-                                                  Expired=int(expires.total_seconds()), Params=params))
+            url = str(self.sdk.get_presigned_url(Bucket=self.bucket, Key=key, Method="GET",
+                                                 Expired=int(expires.total_seconds()), Params=params))
+        token = getattr(self.sdk._conf, "_token", None)
+        if token:
+            # get_presigned_url leaves a temporary key's token out, and COS refuses the URL without it (436/35153);
+            # the Go SDK (object.go GetPresignedURL) and COS's presigned-URL page (436/68284) append it unsigned as
+            # x-cos-security-token, and so do we: the signature stays that of a plain GET.
+            url += ("&" if "?" in url else "?") + urlencode({"x-cos-security-token": str(token)})
+        return url
 
     def delete_objects(self, keys: List[str]) -> None:
         """Delete the keys, 1000 per POST /?delete (Quiet), the documented most; a key already gone counts as deleted."""

@@ -153,9 +153,8 @@ def token_emulator():
         yield emu
 
 
-@pytest.mark.xfail(strict=True, reason="lib.client.presigned_get_url signs without the session token: the SDK's "
-                   "get_presigned_url leaves x-cos-security-token out, which COS requires of a temporary key's link "
-                   "(cloud.tencent.com/document/product/436/35153); the fix passes it in Params")
+# The SDK's get_presigned_url leaves x-cos-security-token out, which COS requires of a temporary key's link
+# (cloud.tencent.com/document/product/436/35153): lib.client passes it in Params.
 def test_a_link_signed_with_temporary_credentials_carries_their_token(token_emulator, monkeypatch):
     environ = {**emulator_env(token_emulator), "TENCENTCLOUD_SESSIONTOKEN": "session-token",
                "INSPECT_AUTO_PROCESS": "true"}
