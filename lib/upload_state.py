@@ -430,7 +430,7 @@ def _check_claims(client: CiClient, settings: Settings, key: str, batch: UploadB
         keys.add(named)
     if sorted(keys) != sorted(batch.keys + batch.excluded):
         raise _refuse(what, "lists keys that are not its records' keys")
-    if batch.excluded and batch.state != "submitted":  # about to be sent, or done without a job: it must be so
+    if batch.excluded and batch.state in ("committed", "held", "reviewed"):  # unsent: it must be so
         error = next((e for e in (records.check(rid, submitted=True)[1] for rid in batch.records) if e), None)
         if error is not None:
             raise _refuse(what, f"claims a refused record: {error}")
