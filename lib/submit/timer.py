@@ -372,9 +372,9 @@ def _ensure_window_job(settings: Settings, deps: Deps, job: WindowJob, window: W
                        estimate: Optional[Estimate]) -> JobRef:
     assert job.body is not None
     if job.manifest is not None:
-        from lib.submit.uploads import _send  # the upload path's manifest-then-job, shared rather than copied
+        from lib.submit.uploads import send_plan  # the upload path's manifest-then-job, shared rather than copied
 
-        ref = _send(settings, deps, job.manifest)
+        ref = send_plan(settings, deps, job.manifest)
         return ref.model_copy(update={"window_start": format_ci_time(window.start) if window.start else None,
                                       "window_end": format_ci_time(window.end), "estimate": estimate})
     # The result names the input CI holds for the job, never the settings': a job found by name is the one that
@@ -388,7 +388,7 @@ def _timer_result(rule: str, ref: JobRef, job: WindowJob) -> SubmitResult:
     if job.manifest is None:
         logs.log("job_created" if ref.created else "job_found", rule=rule, job_id=ref.job_id, job_name=ref.name,
                  input=ref.input, window_start=ref.window_start, window_end=ref.window_end, objects=objects)
-    else:  # the upload path's _send logged the job line; this one ties it to the rule and its window
+    else:  # the upload path's send_plan logged the job line; this one ties it to the rule and its window
         logs.log("timer_reviewed_left_out", rule=rule, job_id=ref.job_id, job_name=ref.name,
                  window_start=ref.window_start, window_end=ref.window_end, objects=objects, left_out=len(job.left_out))
     if job.note and job.manifest is None:

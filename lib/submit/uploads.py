@@ -130,7 +130,7 @@ def submit_upload(settings: Settings, event: CosEvent, deps: Deps) -> SubmitResu
         if passed.plan is not None:  # held (or declined/expired before): no manifest, no job
             return SubmitResult(trigger="cos", skipped=skipped, held=[HeldJob.of(passed.plan)],
                                 note=held_note(passed.plan))
-        ref = _send(settings, deps, plan)
+        ref = send_plan(settings, deps, plan)
     return SubmitResult(trigger="cos", jobs=[ref.model_copy(update={"estimate": passed.estimate})], skipped=skipped)
 
 
@@ -140,7 +140,7 @@ def _lease(plan: UploadPlan, deps: Deps) -> Lease:
                  job_name=plan.body.Name)
 
 
-def _send(settings: Settings, deps: Deps, plan: UploadPlan) -> JobRef:
+def send_plan(settings: Settings, deps: Deps, plan: UploadPlan) -> JobRef:
     """The manifest (if any), then the job, found by name when a run before this one made it."""
     if plan.manifest_key is not None and plan.manifest_text is not None:
         # Same records, same bytes: rewriting it on a redelivery is harmless.
@@ -170,5 +170,5 @@ def confirm_held(settings: Settings, deps: Deps, plan: HeldPlan, store: StateSto
         raise PlanError(f"plan {plan.plan_id} cannot be confirmed: {problem}; nothing was sent")
     with store.holding(_lease(rebuilt, deps), lease_ttl(settings, deps.time_limit)):
         count()
-        ref = _send(settings, deps, rebuilt)
+        ref = send_plan(settings, deps, rebuilt)
     return ref.model_copy(update={"estimate": plan.estimate})
