@@ -276,7 +276,8 @@ def _review_cell(line: ObjectLine) -> Markup:
     if not line.suspicious:
         return Markup("")
     commands = "".join(f'<code class="cmd">{_e(review_command(verb, line.key))}</code>' for verb in REVIEW_VERBS)
-    return Markup(_e(line.review or "unknown") + commands)
+    # One element: a phone's card lays a cell out as two grid columns, its label and one value.
+    return Markup(f"<div>{_e(line.review or 'unknown')}{commands}</div>")
 
 
 def _objects(summary: ReportSummary) -> str:
