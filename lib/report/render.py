@@ -667,11 +667,12 @@ def render_summary_table(summary: ReportSummary) -> str:
     if summary.review is not None:
         parts.append(f"REVIEW {review_text(summary.review)}: {FLAGGED_LIST}")
     reviewed = any(x.review for job in summary.jobs_with_objects for x in job.objects)
-    rows = [(job.job_id, x.key, x.state, x.suspicious_type, offsets_text(x), outcome_text(x))
-            + ((x.review or "",) if reviewed else ()) for job in summary.jobs_with_objects for x in job.objects]
+    # ACTION/ERROR stays last: its words are the longest, and a line read at a terminal ends with what CI did.
+    rows = [(job.job_id, x.key, x.state) + ((x.review or "",) if reviewed else ())
+            + (x.suspicious_type, offsets_text(x), outcome_text(x)) for job in summary.jobs_with_objects for x in job.objects]
     if rows:
-        parts.append(table(("JOB", "OBJECT", "STATE", "TYPE", "OFFSETS", "ACTION/ERROR")
-                           + (("REVIEW",) if reviewed else ()), rows))
+        parts.append(table(("JOB", "OBJECT", "STATE") + (("REVIEW",) if reviewed else ())
+                           + ("TYPE", "OFFSETS", "ACTION/ERROR"), rows))
     if summary.checkpoints:
         parts += ["", table(("RULE", "NEXT WINDOW STARTS", "LAST JOB"),
                             [(c.rule, utc(c.next_window_start), c.last_job_id) for c in summary.checkpoints])]
