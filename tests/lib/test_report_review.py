@@ -155,6 +155,13 @@ def test_hostile_keys_reach_the_page_as_the_commands_text_and_never_as_markup():
     assert "uploads/two\nlines.png" in cells[2]  # the line break is kept, shown by pre-wrap, so a copy is exact
 
 
+@pytest.mark.parametrize("target", ["markdown", "table", "chat-markdown", "chat-mrkdwn", "chat-text"])
+def test_a_hostile_key_beside_its_review_status_starts_no_line_in_a_text_target(target):
+    text = every_target(reviewed_summary(HOSTILE_KEYS, ["pending"] * len(HOSTILE_KEYS)))[target]
+    assert "pending" in text  # the status column or item is there
+    assert not [line for line in text.splitlines() if line.startswith("lines.png")]
+
+
 def test_a_review_cell_is_an_identifier_cell_that_breaks_anywhere():
     page = PageParts(render_html(three_flags()))
     assert {attrs.get("class") for attrs, _ in page.cells if attrs.get("data-label") == "Review"} == {"wrap"}
