@@ -27,7 +27,7 @@ from lib.report.render import (
     review_text,
     webhook_payload,
 )
-from lib.report.review import irreversible_line, status_of
+from lib.report.review import irreversible_line, review_flags, status_of
 from lib.report.tally import Tally
 from lib.review import ReviewRecord
 from ops.cli import build_parser
@@ -115,6 +115,26 @@ def test_a_report_with_nothing_flagged_says_nothing_of_review():
 def test_a_decision_under_way_counts_as_made_as_flagged_list_shows_it(decision, status):
     record = None if decision is None else ReviewRecord(key="k", etag="e", decision=decision, decided_at=END)
     assert status_of(record) == status
+
+
+class Unreadable:
+    """A client whose every listing is refused."""
+
+    def list_keys(self, prefix: str) -> List[str]:
+        raise CloudApiError("GetBucket", 403, "AccessDenied", f"no cos:GetBucket on {prefix}")
+
+
+def test_review_records_that_cannot_be_read_leave_each_status_unknown_and_the_report_incomplete():
+    tally = Tally()
+    jobs = reviewed_summary(["uploads/cat.png"], [None]).jobs_with_objects
+    out, review = review_flags(load_settings(ENV), Unreadable(), jobs, 1, lambda: END, tally)
+    assert review == FlaggedReview(pending=None) and out == jobs
+    assert tally.incomplete and tally.notes[0].startswith("review records under autopilot/reviewed/ could not be read")
+
+
+def test_flags_past_the_reports_lists_are_counted_unchecked_without_a_call():
+    out, review = review_flags(load_settings(ENV), Unreadable(), [], 150, lambda: END, Tally())
+    assert (out, review) == ([], FlaggedReview(pending=0, unlisted=150))
 
 
 # --- the commands -----------------------------------------------------------------------------------------
