@@ -20,12 +20,11 @@ from lib.errors import CloudApiError
 from lib.escape import terminal
 from lib.jobs import is_our_job
 from lib.report.render import LEFT_IN_PLACE, plural
-from lib.review import Action, ReviewRecord, ReviewStore, reviewed_after
+from lib.review import Action, ReviewRecord, ReviewStore, Status, reviewed_after, status_of
 from lib.windows import as_utc, format_ci_time, format_duration, parse_ci_time, parse_duration
 from ops.cli import EXIT_OK, EXIT_PROBLEM, Cli, ProblemFound, UsageError, _duration, _job_id
 from ops.jobview import show_time
 
-Status = Literal["pending", "restored", "released"]
 _ACTIONS = ("BackupObject", "SwitchObjectToPrivate", "DeleteObject")
 
 
@@ -97,8 +96,7 @@ def with_review(flag: FlaggedImage, records: List[ReviewRecord]) -> FlaggedImage
     record = reviewed_after(records, flag.key, flag.flagged_at)
     if record is None:
         return flag
-    status: Status = "released" if record.decision in ("released", "releasing") else "restored"
-    return flag.model_copy(update={"status": status, "decided_at": record.decided_at})
+    return flag.model_copy(update={"status": status_of(record), "decided_at": record.decided_at})
 
 
 def inspect_jobs(settings: Settings, client: CiClient, start: datetime, end: datetime,
@@ -289,8 +287,8 @@ def cmd_list(cli: Cli) -> int:
     or where an image is could not be read.
 
     Cost: the jobs list (one request per 100 jobs), each job's per-object results (one per 100 objects), the review
-    folder (one listing and one GET per record), then ONE request per image shown (HEAD, or GET ?versions for a deleted
-    image, plus one GET ?versioning a run); the links are signed locally. A week of 10,000 flags is ~10,000 HEADs:
+    folder (one listing and one GET per record of a flagged key), then ONE request per image shown (HEAD, or GET
+    ?versions for a deleted image, plus one GET ?versioning a run); the links are signed locally. A week of 10,000 flags is ~10,000 HEADs:
     narrow with --job, --prefix, --action or --status (HEADs are only sent for the images shown)."""
     args = cli.args
     since = _duration("--since", args.since or DEFAULT_SINCE)
@@ -300,9 +298,10 @@ def cmd_list(cli: Cli) -> int:
     client = cli.client(settings)
     now = as_utc(cli.clock())
     store = ReviewStore(client, settings.state_prefix, cli.clock)
-    records = store.records()
     progress = cli.progress()
-    found = flags_of(client, _told(inspect_jobs(settings, client, now - since, now, job_id), progress), records)
+    found = flags_of(client, _told(inspect_jobs(settings, client, now - since, now, job_id), progress), [])
+    records = store.records({f.key for f in found.flags})  # only the decisions on these keys are read
+    found.flags = [with_review(f, records) for f in found.flags]
     if job_id and not found.jobs:
         raise ProblemFound("not_found", f"no ImageInspect batch job {job_id} of ours created in the last "
                            f"{format_duration(since)}", "`python -m ops jobs get ID` shows the job; a longer --since "

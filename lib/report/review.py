@@ -2,7 +2,7 @@
 flagged`, recorded by lib.review), and whether this bucket's automatic deletes could be undone.
 
 Calls: none when nothing is flagged; else one listing of STATE_PREFIX/reviewed/ (a page per 1,000 records) and, only
-when a flagged key has a decision listed, one GET per stored record (ReviewStore.records). Versioning: one GET Bucket
+when a flagged key has a decision listed, one GET per record of a flagged key (ReviewStore.records). Versioning: one GET Bucket
 versioning, only when the settings delete flagged images (DeleteObject with AutoProcess)."""
 
 from __future__ import annotations
@@ -17,15 +17,7 @@ from lib.errors import CloudError, PaginationError
 from lib.irreversible import irreversible_note
 from lib.report.models import FlaggedReview, JobObjects
 from lib.report.tally import Tally
-from lib.review import ReviewRecord, ReviewStore, reviewed_after
-
-
-def status_of(record: Optional[ReviewRecord]) -> str:
-    """pending (no decision since the flag), restored (a false positive) or released (a true one); a decision under
-    way counts as made, as `flagged list` shows it."""
-    if record is None:
-        return "pending"
-    return "released" if record.decision in ("releasing", "released") else "restored"
+from lib.review import ReviewRecord, ReviewStore, reviewed_after, status_of
 
 
 def review_flags(settings: Settings, client: CiClient, jobs: List[JobObjects], suspicious: int,
@@ -43,7 +35,7 @@ def review_flags(settings: Settings, client: CiClient, jobs: List[JobObjects], s
     try:
         # The listing says which keys have any decision; only then are the records read, so a report whose flags
         # nobody has reviewed yet pays one listing.
-        records = store.records() if any(store.may_cover(key) for key in flagged) else []
+        records = store.records(flagged) if any(store.may_cover(key) for key in flagged) else []
     except (CloudError, PaginationError) as exc:
         tally.incomplete = True
         tally.note(f"review records under {store.folder} could not be read: {exc}; whether the flagged images "

@@ -89,4 +89,9 @@ def test_a_forged_review_record_does_not_mark_an_image_reviewed_and_is_named(emu
     ran = ops("--json")
     doc = ran.json()
     assert ran.code == 1 and doc["flags"][0]["status"] == "pending" and doc["pending"] == 1, ran
-    assert len(doc["refused"]) == 1 and name in doc["refused"][0]
+    if forgery == "under another image's name":
+        # Only decisions on the flagged keys are read: this one names another key, so it is met (and refused) only
+        # where that key's content is, and here it decides nothing.
+        assert doc["refused"] == []
+    else:
+        assert len(doc["refused"]) == 1 and name in doc["refused"][0]
