@@ -136,10 +136,14 @@ class ReviewStore:
             out.kept.append(key)
         return out
 
-    def records(self) -> List[ReviewRecord]:
-        """Every good decision, newest first (one listing + one GET each); bad ones are noted in `tampered`."""
+    def records(self, keys: Optional[Iterable[str]] = None) -> List[ReviewRecord]:
+        """Every good decision (only those on `keys` when given), newest first: one listing + one GET per record
+        read; bad ones are noted in `tampered`."""
+        wanted = None if keys is None else {key_digest(k) for k in keys}
         out = []
         for kd, etags in self._listed().items():
+            if wanted is not None and kd not in wanted:
+                continue
             for ed in sorted(etags):
                 name = f"{self.folder}{kd}-{ed}.json"
                 raw = self.client.get_object(name)
@@ -157,6 +161,17 @@ def _record_problem(record: ReviewRecord, name: str, state_prefix: str, now: dat
     if as_utc(record.decided_at) > as_utc(now) + CLOCK_SKEW:
         return f"was decided at {format_utc(record.decided_at)}, after this function's clock {format_utc(now)}"
     return ""
+
+
+Status = Literal["pending", "restored", "released"]
+
+
+def status_of(record: Optional[ReviewRecord]) -> Status:
+    """pending (no decision since the flag), restored (a false positive) or released (a true one); a decision under
+    way counts as made."""
+    if record is None:
+        return "pending"
+    return "released" if record.decision in ("releasing", "released") else "restored"
 
 
 def reviewed_after(records: Iterable[ReviewRecord], key: str, moment: Optional[datetime]) -> Optional[ReviewRecord]:

@@ -18,6 +18,7 @@ from lib.report.duplicates import LiveNames, describe, settle_duplicates
 from lib.report.inventory import inventory_lines
 from lib.report.models import CountRow, ObjectTotals, ReportSummary, RuleCheckpoint
 from lib.report.objects import PerObjectReads, note_unread_jobs
+from lib.report.review import irreversible_line, review_flags
 from lib.report.spend import SpendReader
 from lib.report.tally import Tally
 from lib.report.uploads import PENDING_TOO_LONG, uploads_summary
@@ -79,6 +80,10 @@ def build_report(settings: Settings, client: CiClient, end: datetime, *, lookbac
     uploads = uploads_summary(settings, client, end, tally) if settings.upload_batch_seconds or tally.batch_jobs else None
     inventories = inventory_lines(client, settings, max(as_utc(end), datetime.now(timezone.utc)))
     spend = spend_reader.finish()
+    # Records are checked against the later of the report's and the real time, as plans and checkpoints are.
+    jobs_with_objects, review = review_flags(settings, client, tally.jobs_with_objects, tally.suspicious,
+                                             lambda: max(as_utc(now), datetime.now(timezone.utc)), tally)
+    irreversible = irreversible_line(settings, client, tally)
     failed, stuck = spend_reader.with_spend(tally.failed), spend_reader.with_spend(tally.stuck)
     if any(line.status == "unreadable" for line in inventories):
         tally.incomplete = True
@@ -102,8 +107,8 @@ def build_report(settings: Settings, client: CiClient, end: datetime, *, lookbac
         failed_total=tally.failed_total, failed=failed,
         stuck_after_seconds=int(settings.report_stuck_after.total_seconds()),
         stuck_total=tally.stuck_total, stuck=stuck, objects=objects,
-        jobs_with_objects=tally.jobs_with_objects, checkpoints=checkpoints, uploads=uploads,
-        inventories=inventories, spend=spend, notes=tally.notes,
+        jobs_with_objects=jobs_with_objects, checkpoints=checkpoints, uploads=uploads,
+        inventories=inventories, spend=spend, review=review, irreversible=irreversible, notes=tally.notes,
         complete=complete,
         api_calls=client.calls - calls_before, failed_share=round(tally.failed_total / total, 4) if total else 0.0,
         fail_above=settings.report_fail_above, failing=failing, problem=problem,

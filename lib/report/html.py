@@ -9,11 +9,13 @@ from datetime import date
 from html import escape
 from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple
 
-from lib.report.models import ReportSummary, Spend, headline
+from lib.report.models import ObjectLine, ReportSummary, Spend, headline
 from lib.report.render import (
     BATCH_HEADERS,
+    FLAGGED_LIST,
     INVENTORY_HEADERS,
     PLAN_HEADERS,
+    REVIEW_VERBS,
     SPEND_JOB_HEADERS,
     TITLE,
     TREND_HEADERS,
@@ -31,6 +33,8 @@ from lib.report.render import (
     plans_footer,
     plural,
     price_text,
+    review_command,
+    review_text,
     trend_table,
     uploads_line,
     utc,
@@ -71,6 +75,8 @@ code{font:.9em ui-monospace,Menlo,Consolas,monospace;overflow-wrap:anywhere}
 figure{margin:0;background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:6px;min-width:0}
 figcaption{font-size:.9em;color:#59636e}svg{width:100%;height:auto;display:block}
 .none{color:#59636e}p,li{overflow-wrap:anywhere}
+.warning{background:#fff;border-left:4px solid #cf222e;padding:6px 10px;font-weight:600}
+code.cmd{display:block;white-space:pre-wrap;margin-top:2px}
 @media (max-width:600px){
  table.cards,table.cards tbody,table.cards tr,table.cards td{display:block}
  table.cards{background:none;border:0}
@@ -86,7 +92,13 @@ figcaption{font-size:.9em;color:#59636e}svg{width:100%;height:auto;display:block
 """
 
 
+class Markup(str):
+    """HTML made here from escaped parts (a review cell's commands): a table cell puts it in as it is."""
+
+
 def _e(value: Any) -> str:
+    if isinstance(value, Markup):
+        return value
     return escape("" if value is None else str(value), quote=True)
 
 
@@ -256,17 +268,35 @@ def _jobs(lines: Sequence[Any], total: int) -> str:
     return table + more
 
 
+def _review_cell(line: ObjectLine) -> Markup:
+    """A flagged image's review status and the commands that decide it; empty for an object that only failed.
+
+    Each command is shell-quoted (render.review_command) before it is HTML-escaped; a key's line breaks stay
+    visible (pre-wrap) so what is copied is the command that names it."""
+    if not line.suspicious:
+        return Markup("")
+    commands = "".join(f'<code class="cmd">{_e(review_command(verb, line.key))}</code>' for verb in REVIEW_VERBS)
+    # One element: a phone's card lays a cell out as two grid columns, its label and one value.
+    return Markup(f"<div>{_e(line.review or 'unknown')}{commands}</div>")
+
+
 def _objects(summary: ReportSummary) -> str:
     o = summary.objects
     facts = (f"<p>{o.inspected} inspected, {o.suspicious} flagged, {o.acted} acted on; "
              f"{plural(o.jobs_without_results, 'job')} without per-object results.</p>")
-    rows = [(x.key, x.suspicious_type, offsets_text(x), x.suspicious_size, action_text(x), x.state, x.error,
-             f"{job.name} ({job.job_id})") for job in summary.jobs_with_objects for x in job.objects]
-    if not rows:
+    if summary.review is not None:
+        facts += f"<p>{_e(review_text(summary.review))}: <code>{_e(FLAGGED_LIST)}</code></p>"
+    lines = [(job, x) for job in summary.jobs_with_objects for x in job.objects]
+    if not lines:
         return facts + _none("no flagged or failed objects")
-    # The key first: on a phone it is what is read before the table scrolls sideways.
-    return facts + _table(("Object", "Type", "Offsets", "Size", "Action", "State", "Error", "Job"), rows,
-                          numeric=(2, 3), wrap=(0, 4, 6, 7))
+    # The key first: on a phone it is what is read before the table scrolls sideways; the review next to what CI did.
+    flagged = any(x.suspicious for _, x in lines)
+    review = ("Review",) if flagged else ()
+    rows = [(x.key, x.suspicious_type, offsets_text(x), x.suspicious_size, action_text(x))
+            + ((_review_cell(x),) if flagged else ()) + (x.state, x.error, f"{job.name} ({job.job_id})")
+            for job, x in lines]
+    return facts + _table(("Object", "Type", "Offsets", "Size", "Action") + review + ("State", "Error", "Job"), rows,
+                          numeric=(2, 3), wrap=(0, 4, 5, 7, 8) if flagged else (0, 4, 6, 7))
 
 
 def _uploads(summary: ReportSummary) -> str:
@@ -305,6 +335,7 @@ def render_html(summary: ReportSummary, trend: Optional[Trend] = None) -> str:
     body = [
         f"<h1>{_e(TITLE)}</h1>",
         f'<p class="verdict" style="background:{STATUS_COLOURS[status]}">{_e(verdict)}</p>',
+        f'<p class="warning">{_e(summary.irreversible)}</p>' if summary.irreversible else "",
         "<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in facts) + "</dl>",
         _section("Trend", "trend", _trend(trend, spend_charts)),
         _spend(summary.spend, _figures(spend_charts) if trend is None and spend_charts else ""),

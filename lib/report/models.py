@@ -63,6 +63,7 @@ class ObjectLine(_Strict):
     suspicious_size: Optional[int] = None
     action: str = ""
     error: str = ""
+    review: Optional[str] = None  # a flagged image: pending | restored | released; None when not read
 
 
 class JobObjects(_Strict):
@@ -76,6 +77,7 @@ class JobObjects(_Strict):
     acted: int = 0
     objects: List[ObjectLine] = []
     truncated: bool = False
+    created: Optional[datetime] = None  # a review decided after this covers the job's flags (lib.review)
 
 
 class ObjectTotals(_Strict):
@@ -201,6 +203,15 @@ class Spend(_Strict):
     expiry_days: int
 
 
+class FlaggedReview(_Strict):
+    """The flagged images of the report's lists by the operator's decision (`python -m ops flagged`, lib.review)."""
+
+    pending: Optional[int] = None  # None: the review records could not be read (a note says why)
+    restored: int = 0
+    released: int = 0
+    unlisted: int = 0  # flagged images past the per-job lists (their keys are not kept): not checked
+
+
 # What the headline says about an inventory rule with a problem, by status.
 INVENTORY_HEADLINE = {"late": "late", "none": "no report processed yet", "ignored": "stored state ignored",
                       "missing": "not configured", "unreadable": "unreadable", "unprocessed": "report not processed"}
@@ -228,6 +239,8 @@ class ReportSummary(_Strict):
     uploads: Optional[UploadsSummary] = None  # only when uploads are coalesced or the window holds batch jobs
     inventories: List[InventoryLine] = []  # one per inventory rule the report function's settings name
     spend: Optional[Spend] = None  # None: the ledger and plans were not read
+    review: Optional[FlaggedReview] = None  # None: nothing flagged in the window
+    irreversible: str = ""  # lib.irreversible.irreversible_note: this bucket's automatic deletes cannot be undone
     notes: List[str]
     complete: bool = True
     api_calls: int

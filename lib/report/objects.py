@@ -10,7 +10,7 @@ from typing import Callable, Dict, List, Set, Tuple
 from lib.client import CiClient, JobDetail, WorkflowExecutionItem
 from lib.errors import AppError, CloudApiError, CloudError, PaginationError
 from lib.report.cache import cacheable
-from lib.report.classify import action_of
+from lib.report.classify import action_of, created_at
 from lib.report.models import JobObjects, ObjectLine
 from lib.report.tally import MAX_LISTED_JOBS, MAX_UNREAD_JOBS_NAMED, Tally
 
@@ -233,4 +233,5 @@ def _keep_job_objects(job: JobDetail, kind: str, states: Counter, lines: List[Ob
         return
     tally.jobs_with_objects.append(JobObjects(
         job_id=job.JobId, name=job.Name, kind=kind, by_state=dict(sorted(states.items())), suspicious=suspicious,
-        acted=acted, objects=lines[:MAX_OBJECTS_PER_JOB], truncated=len(lines) > MAX_OBJECTS_PER_JOB))
+        acted=acted, objects=lines[:MAX_OBJECTS_PER_JOB], truncated=len(lines) > MAX_OBJECTS_PER_JOB,
+        created=created_at(job)))

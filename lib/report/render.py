@@ -1,12 +1,14 @@
 """Rendering, pure: the Markdown report, the short chat message and webhook payloads, and terminal tables."""
 from __future__ import annotations
 
+import shlex
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 from lib import escape
 from lib.report.models import (
+    FlaggedReview,
     InventoryLine,
     JobLine,
     JobSpend,
@@ -77,6 +79,33 @@ def _flagged(summary: ReportSummary) -> List[ObjectLine]:
     return [o for job in summary.jobs_with_objects for o in job.objects if o.suspicious]
 
 
+# --- review of flagged images (lib.report.review, `python -m ops flagged`) ------------------------------
+
+FLAGGED_LIST = "python -m ops flagged list"
+REVIEW_VERBS = ("restore", "release")
+
+
+def review_command(verb: str, key: str) -> str:
+    """`python -m ops flagged restore 'KEY'`: the key, which the uploader chose, shell-quoted; after `--` when it
+    starts with `-`, which the CLI's parser would otherwise read as an option."""
+    return f"python -m ops flagged {verb} {'-- ' if key.startswith('-') else ''}{shlex.quote(key)}"
+
+
+def review_text(review: FlaggedReview) -> str:
+    """`2 flagged images await review (1 restored)`, or why that is unknown; the command to list them follows it."""
+    if review.pending is None:
+        text = "whether the flagged images await review is unknown: the review records could not be read"
+    else:
+        n = review.pending
+        text = f"{n} flagged image{'' if n == 1 else 's'} await{'s' if n == 1 else ''} review"
+        done = ", ".join(f"{count} {word}" for count, word in ((review.restored, "restored"),
+                                                               (review.released, "released")) if count)
+        text += f" ({done})" if done else ""
+    if review.unlisted:
+        text += f"; {plural(review.unlisted, 'more flagged image')} past the report's lists not checked"
+    return text
+
+
 # --- the chat message --------------------------------------------------------------------------------
 
 # What makes a key, name or message inert in each style's messages (lib/escape.py): WeCom and DingTalk share
@@ -103,8 +132,10 @@ def render_message(summary: ReportSummary, *, style: str = "markdown", report_ke
 
     _, verdict = headline(summary)
     lines = [bold.format(f"{TITLE}: {verdict}"),
-             f"bucket {code(summary.bucket)}, window {window_text(summary)}",
-             f"jobs by state: {_state_totals(summary, inert)}"]
+             f"bucket {code(summary.bucket)}, window {window_text(summary)}"]
+    if summary.irreversible:  # before anything the chat limit could cut
+        lines.append(bold.format(f"warning: {inert(summary.irreversible)}"))
+    lines.append(f"jobs by state: {_state_totals(summary, inert)}")
     if summary.failing:
         lines.append(f"failed share {summary.failed_share:.1%} is above REPORT_FAIL_ABOVE {summary.fail_above:.1%}")
     if trend is not None:
@@ -116,9 +147,12 @@ def render_message(summary: ReportSummary, *, style: str = "markdown", report_ke
     objects = summary.objects
     if objects.suspicious:
         lines.append(bold.format(f"flagged images: {objects.suspicious} (acted on {objects.acted})"))
+        if summary.review is not None:
+            lines.append(f"{inert(review_text(summary.review))}: {code(FLAGGED_LIST)}")
         flagged = _flagged(summary)
         for obj in flagged[:MESSAGE_ITEMS]:
-            detail = ", ".join(p for p in (obj.suspicious_type, offsets_text(obj), action_text(obj)) if p)
+            review = f"review {obj.review}" if obj.review else ""
+            detail = ", ".join(p for p in (obj.suspicious_type, offsets_text(obj), action_text(obj), review) if p)
             lines.append(f"- {code(obj.key)} {inert(detail)}")
         if objects.suspicious > MESSAGE_ITEMS:
             lines.append(f"- … and {objects.suspicious - min(len(flagged), MESSAGE_ITEMS)} more")
@@ -544,6 +578,8 @@ def render_markdown(summary: ReportSummary, trend: Optional[Trend] = None) -> st
            f"- failed share: {summary.failed_share:.1%}"
            + (f" (threshold {summary.fail_above:.1%})" if summary.fail_above is not None else ""),
            f"- API calls: {summary.api_calls}"]
+    if summary.irreversible:
+        out.append(f"- **warning: {escape.markdown_text(summary.irreversible)}**")
     if trend is not None:
         out += _trend_markdown(trend)
     if summary.spend is not None:
@@ -567,14 +603,18 @@ def render_markdown(summary: ReportSummary, trend: Optional[Trend] = None) -> st
     o = summary.objects
     out += ["", "## Objects", "",
             f"- inspected: {o.inspected} ({', '.join(f'{n} {s}' for s, n in o.by_state.items()) or 'none'})",
-            f"- flagged: {o.suspicious}, acted on: {o.acted}",
-            f"- workflow executions: {', '.join(f'{n} {s}' for s, n in o.workflow_executions.items()) or 'none'}",
+            f"- flagged: {o.suspicious}, acted on: {o.acted}"]
+    if summary.review is not None:
+        out.append(f"- review: {escape.markdown_text(review_text(summary.review))}: `{FLAGGED_LIST}`")
+    out += [f"- workflow executions: {', '.join(f'{n} {s}' for s, n in o.workflow_executions.items()) or 'none'}",
             f"- jobs without per-object results: {o.jobs_without_results}"]
+    reviewed = any(x.review for job in summary.jobs_with_objects for x in job.objects)
     for job in summary.jobs_with_objects:
         out += ["", f"### {escape.markdown_text(f'{job.job_id} {job.name} ({job.kind})')}", ""]
-        out += _md_table(("Object", "State", "Type", "Offsets", "Size", "Action", "Error"),
+        out += _md_table(("Object", "State", "Type", "Offsets", "Size", "Action", "Error")
+                         + (("Review",) if reviewed else ()),
                          [(Md(escape.markdown_code(x.key)), x.state, x.suspicious_type, offsets_text(x), x.suspicious_size,
-                           action_text(x), x.error) for x in job.objects])
+                           action_text(x), x.error) + ((x.review or "",) if reviewed else ()) for x in job.objects])
         if job.truncated:
             out.append("\n(first objects only)")
     if summary.uploads is not None:
@@ -607,7 +647,10 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 def render_summary_table(summary: ReportSummary) -> str:
     """The report for a terminal: verdict, counts, failed and stuck jobs, flagged objects, rules."""
     _, verdict = headline(summary)
-    parts = [verdict, f"bucket {summary.bucket}, window {window_text(summary)}, {summary.api_calls} API calls", ""]
+    parts = [verdict, f"bucket {summary.bucket}, window {window_text(summary)}, {summary.api_calls} API calls"]
+    if summary.irreversible:
+        parts.append(f"WARNING: {escape.terminal(summary.irreversible)}")
+    parts.append("")
     parts.append(table(("TYPE", "TAG/WORKFLOW", "STATE", "JOBS"),
                        [(r.type, r.group, r.state, r.count) for r in summary.counts]) if summary.counts
                  else "no jobs in the window")
@@ -621,10 +664,15 @@ def render_summary_table(summary: ReportSummary) -> str:
     if o.inspected or o.workflow_executions:
         parts += ["", f"OBJECTS inspected {o.inspected}, flagged {o.suspicious}, acted on {o.acted}, "
                       f"workflow executions {sum(o.workflow_executions.values())}"]
-    rows = [(job.job_id, x.key, x.state, x.suspicious_type, offsets_text(x), outcome_text(x))
-            for job in summary.jobs_with_objects for x in job.objects]
+    if summary.review is not None:
+        parts.append(f"REVIEW {review_text(summary.review)}: {FLAGGED_LIST}")
+    reviewed = any(x.review for job in summary.jobs_with_objects for x in job.objects)
+    # ACTION/ERROR stays last: its words are the longest, and a line read at a terminal ends with what CI did.
+    rows = [(job.job_id, x.key, x.state) + ((x.review or "",) if reviewed else ())
+            + (x.suspicious_type, offsets_text(x), outcome_text(x)) for job in summary.jobs_with_objects for x in job.objects]
     if rows:
-        parts.append(table(("JOB", "OBJECT", "STATE", "TYPE", "OFFSETS", "ACTION/ERROR"), rows))
+        parts.append(table(("JOB", "OBJECT", "STATE") + (("REVIEW",) if reviewed else ())
+                           + ("TYPE", "OFFSETS", "ACTION/ERROR"), rows))
     if summary.checkpoints:
         parts += ["", table(("RULE", "NEXT WINDOW STARTS", "LAST JOB"),
                             [(c.rule, utc(c.next_window_start), c.last_job_id) for c in summary.checkpoints])]

@@ -25,7 +25,7 @@ from tests.support.events import timer_event
 from tests.support.settings import BUCKET
 
 MD_KEY = "autopilot/reports/2026/11/28/report-160000Z.md"
-OBJECT_COLUMNS = 7  # Object | State | Type | Offsets | Size | Action | Error
+OBJECT_COLUMNS = 8  # Object | State | Type | Offsets | Size | Action | Error | Review (every key here is flagged)
 JOB_COLUMNS = 8  # Job | Name | Type | State | Created | Age | Code | Message
 
 

@@ -32,8 +32,8 @@ LONG_MESSAGE = "ImageInspect failed: " + "the input object could not be read fro
 def crowded_summary() -> ReportSummary:
     """The sample report with long keys, ids, names and messages in every table, coalesced uploads and inventories."""
     objects = [ObjectLine(key=key, state="Success", suspicious=True, suspicious_type="MPEG-TS", begin_byte=1234567,
-                          end_byte=98765432, suspicious_size=97530865, action=f"Success moved to backup/{key}")
-               for key in (LONG_KEY, CJK_KEY)]
+                          end_byte=98765432, suspicious_size=97530865, action=f"Success moved to backup/{key}",
+                          review="pending") for key in (LONG_KEY, CJK_KEY)]
     objects.append(ObjectLine(key=LONG_KEY.replace(".png", "-2.png"), state="Failed", error=LONG_MESSAGE))
     job = JobObjects(job_id=LONG_JOB_ID, name=LONG_NAME, kind="ImageInspect", by_state={"Success": 2, "Failed": 1},
                      suspicious=2, acted=2, objects=objects)
