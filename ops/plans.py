@@ -230,11 +230,15 @@ def cmd_confirm(cli: Cli) -> int:
     problem = _body_problem(settings, deps, plan)
     if problem:
         raise ProblemFound("plan_body", f"plan {plan_id}: {problem}; nothing was sent", ARGUMENT_HINT, plan_id=plan_id)
+    deletes = irreversible_preview(Preview(), settings, deps, "")
+    if deletes.refusal:  # before anyone is asked: the confirm itself would refuse it (lib.submit.confirm)
+        raise SafetyError(f"plan {plan_id}: {deletes.refusal}; nothing was sent")
     today = SpendLedger(deps.client, settings, deps.clock, deps.sleep).total(utc_day(now))
     cli.say("\n".join(plan_lines(plan, now, settings.plan_expiry_days, cli.zone) + [
         f"  caps       a confirm overrides them: the job is sent whatever they say, and its "
         f"{plan.count.objects:,} objects count toward {today.day} (UTC), which has {today.objects:,} objects "
-        f"(≈ {today.cost} {today.currency}) so far"]))
+        f"(≈ {today.cost} {today.currency}) so far"] + ([f"  warning    {terminal(deletes.irreversible)}"]
+                                                        if deletes.irreversible else [])))
     if not _agreed(cli, f"Send job {terminal(plan.body.Name)} now? [y/N] "):
         raise ProblemFound("declined", "not confirmed; nothing was sent", "answer y, or pass --yes", plan_id=plan_id)
     with busy(plan_id):

@@ -1,7 +1,8 @@
 """`python -m ops submit --dry-run` on settings that delete flagged images (issue 26 point 5), through ops.cli.main
 over the emulator: where versioning is not Enabled it says deletes on this bucket cannot be undone (lib.irreversible's
 note) and, without ALLOW_IRREVERSIBLE_DELETE=true, that a run now would be refused (exit 1); nothing is written.
-`invoke submit` of such a run is the refusal itself: a settings error, exit 2."""
+`invoke submit` of such a run is the refusal itself: a safety error, exit 2; `plans confirm` of a plan that would
+delete there is refused before it asks, and says deletes cannot be undone when it asks."""
 from __future__ import annotations
 
 import json
@@ -11,9 +12,11 @@ from typing import Dict
 
 import pytest
 
-from tests.cli.support import Ran, bucket_env, cli, in_process
+from tests.cli.support import Ran, Tty, bucket_env, cli, in_process
 from tests.inventory.support import Bucket, day_after
+from tests.support.caps import job_names
 from tests.support.emulator import seed_image
+from tests.support.entries import submit_entry
 from tests.support.events import cos_event, timer_event
 from tests.support.images import TS_STREAM, png
 from tests.support.settings import BUCKET
@@ -103,3 +106,33 @@ def test_invoking_a_refused_run_is_a_safety_error_with_exit_2_and_nothing_writte
                      clock=CLOCK)
     assert ran.code == 2 and ran.json()["error"]["kind"] == "safety", ran
     assert "set ALLOW_IRREVERSIBLE_DELETE=true" in ran.json()["error"]["message"] and writes(emulator) == []
+
+
+def held_plan(monkeypatch) -> str:
+    """A plan a cap held for an upload of two images, while the acknowledgement was in force (withdrawn since)."""
+    monkeypatch.setenv("MAX_OBJECTS_PER_JOB", "1")
+    monkeypatch.setenv("ALLOW_IRREVERSIBLE_DELETE", "true")
+    (held,) = submit_entry()(cos_event(["uploads/flagged.png", "uploads/other.png"]), {"request_id": "h"})["held"]
+    monkeypatch.delenv("ALLOW_IRREVERSIBLE_DELETE")
+    return held["plan_id"]
+
+
+def confirm_at_a_terminal(plan_id: str) -> Ran:
+    """`plans confirm` with a person at the terminal who answers y, on the clock the plan was held by."""
+    return in_process("plans", "confirm", plan_id, environ={**os.environ, "HOME": "/nonexistent"},
+                      clock=datetime.now(timezone.utc), stdin=Tty("y\n"))
+
+
+def test_confirming_a_plan_that_would_delete_for_good_is_refused_before_the_question(deleting, emulator, monkeypatch):
+    plan_id = held_plan(monkeypatch)
+    ran = confirm_at_a_terminal(plan_id)
+    assert ran.code == 2 and "Send job" not in ran.err and "set ALLOW_IRREVERSIBLE_DELETE=true" in ran.err, ran
+    assert job_names(emulator) == []
+
+
+def test_confirming_with_the_acknowledgement_says_deletes_cannot_be_undone_and_sends(deleting, emulator, monkeypatch):
+    plan_id = held_plan(monkeypatch)
+    monkeypatch.setenv("ALLOW_IRREVERSIBLE_DELETE", "true")
+    ran = confirm_at_a_terminal(plan_id)
+    assert ran.code == 0 and "  warning    deletes on this bucket cannot be undone" in ran.err, ran
+    assert len(job_names(emulator)) == 1
