@@ -3,8 +3,8 @@ versioning is not Enabled deletes a flagged image for good, so every job the fun
 upload event's, a coalesced batch's, an inventory report's, a held plan's confirm) is refused there unless
 ALLOW_IRREVERSIBLE_DELETE=true, and nothing is written, counted or sent. On a versioned bucket the job is sent as
 before: a deleted image leaves a delete marker over its previous version, which `flagged restore` removes (versioning
-overview, cloud.tencent.com/document/product/436/19883). Versioning is read with GET Bucket versioning (436/19889),
-once per run, and only by a run whose settings delete."""
+overview, cloud.tencent.com/document/product/436/19883). Versioning is read with GET Bucket versioning (API page
+436/19888), once per run, and only by a run whose settings delete."""
 from __future__ import annotations
 
 import json
