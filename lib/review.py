@@ -136,15 +136,18 @@ class ReviewStore:
             out.kept.append(key)
         return out
 
-    def records(self) -> List[ReviewRecord]:
-        """Every good decision, newest first (one listing + one GET each); bad ones are noted in `tampered`."""
+    def records(self, key: Optional[str] = None) -> List[ReviewRecord]:
+        """Every good decision (on `key` alone if given), newest first (one listing + one GET each); bad ones are noted
+        in `tampered`."""
         out = []
         for kd, etags in self._listed().items():
+            if key is not None and kd != key_digest(key):
+                continue
             for ed in sorted(etags):
                 name = f"{self.folder}{kd}-{ed}.json"
                 raw = self.client.get_object(name)
                 record = None if raw is None else self._checked(raw, name)
-                if record is not None:
+                if record is not None and key in (None, record.key):
                     out.append(record)
         return sorted(out, key=lambda r: as_utc(r.decided_at), reverse=True)
 
