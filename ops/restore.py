@@ -303,11 +303,11 @@ def restore_deleted(review: Review) -> None:
             review.etags.append(latest.etag)
             review.version_id = record.version_id
             return _finish(review, record, f"{terminal(key)} is current again (ETag {latest.etag})")
-    final = f"CI's delete was final: bucket versioning is {versioning_words(status)}"
+    now = {"": "was never enabled", "Suspended": "is Suspended"}.get(status, f"is {versioning_words(status)}")
     if not versions:
-        raise review.refuse("no_versions", f"{final}, and the bucket holds no version of it",
-                            "nothing can bring it back from COS; upload the image again if you have it (enable "
-                            "versioning so a later delete can be undone)")
+        raise review.refuse("no_versions", f"CI's delete was final: bucket versioning {now}, and no version of it is "
+                            "left", "nothing can bring it back from COS; upload the image again if you have it (with "
+                            "versioning Enabled a later delete can be undone)")
     marker = next((i for i, v in enumerate(versions) if v.delete_marker), None)
     if marker is None:
         raise review.refuse("not_deleted", f"no delete marker lies over a version of it ({len(versions)} version(s), "
@@ -315,8 +315,9 @@ def restore_deleted(review: Review) -> None:
                             "object at the key is left as it is")
     below = next((i for i in range(marker + 1, len(versions)) if not versions[i].delete_marker), None)
     if below is None:
-        raise review.refuse("no_previous_version", f"{final} when CI deleted it: no version lies under its delete "
-                            "marker", "nothing can bring it back from COS; upload the image again if you have it")
+        raise review.refuse("no_previous_version", "CI's delete was final: no version lies under its delete marker "
+                            f"(bucket versioning {now}; it was not Enabled when CI deleted it)", "nothing can bring "
+                            "it back from COS; upload the image again if you have it")
     version = versions[below]
     problem = _size_problem(review, version.size)
     if problem:
