@@ -110,7 +110,7 @@ class Review:
 def key_argument(cli: Cli) -> str:
     key = cli.args.key
     if not key or key.startswith("/"):
-        raise UsageError(f"KEY {terminal(key)!r}: give the object key as CI flagged it, without a leading / (as "
+        raise UsageError(f"KEY {terminal(key) or '(empty)'}: give the object key as CI flagged it, without a leading / (as "
                          "`python -m ops flagged list` shows it)")
     return key
 
@@ -134,10 +134,10 @@ def since_start(cli: Cli, now: datetime) -> datetime:
 
 def open_review(cli: Cli, key: str) -> Review:
     """The newest flag of KEY among our ImageInspect jobs of --since, with the decisions on KEY made since."""
-    settings = cli.settings()
-    client = cli.client(settings)
     now = as_utc(cli.clock())
     start = since_start(cli, now)
+    settings = cli.settings()
+    client = cli.client(settings)
     store = ReviewStore(client, settings.state_prefix, cli.clock)
     records = store.records(key)
     flags = [f for f in read_flagged(settings, client, start, now, records) if f.key == key]

@@ -177,3 +177,14 @@ def test_release_without_a_terminal_and_without_yes_does_nothing(backed_up):
     ran = ops("flagged", "release", KEY)
     assert ran.code == 2, ran
     assert body(backed_up, backup_of(KEY)) == IMAGE
+
+
+def test_a_since_that_is_not_a_duration_is_a_usage_error(backed_up):
+    ran = ops("flagged", "restore", KEY, "--yes", "--since", "lately")
+    assert ran.code == 2 and "--since" in ran.err, ran
+    assert body(backed_up, backup_of(KEY)) == IMAGE
+
+
+def test_an_empty_key_is_a_usage_error(backed_up):
+    ran = ops("flagged", "release", "", "--yes")
+    assert ran.code == 2 and "give the object key as CI flagged it" in ran.err, ran
