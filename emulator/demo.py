@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import struct
+import subprocess
 import sys
 import time
 import zipfile
@@ -296,7 +297,6 @@ def _show_restore(env: Dict[str, str], client) -> None:
     finds it harmless and `flagged restore` puts the image back byte for byte."""
     from handlers.submit import invoke as submit_entry
     from lib.client import make_client
-    from ops.cli import main as ops_main
 
     key = "uploads/camera-trailer.png"
     image = png(4, 4, 3) + b"camera firmware 1.2 maker data\x00" * 3 + b"\x00" * 10  # harmless, after IEND
@@ -305,11 +305,11 @@ def _show_restore(env: Dict[str, str], client) -> None:
     _wait_for(client, result["jobs"][0]["job_id"])
     say(f"11. Review and undo: {key} ends with a camera's {len(image) - len(png(4, 4, 3))} bytes of maker data after")
     say("    its last chunk; the job flagged it and moved it to abnormal_images_backup/. A false positive, so:")
-    out, err = io.StringIO(), io.StringIO()
-    code = ops_main(["flagged", "restore", key, "--yes"], environ=env, stdout=out, stderr=err,
-                    client_factory=make_client)
-    say(f"    `python -m ops flagged restore {key} --yes` (exit {code}):")
-    for line in (out.getvalue() or err.getvalue()).splitlines():
+    # The operator's command as a person runs it (the demo is a tool over the deployed code, never over ops).
+    done = subprocess.run([sys.executable, "-m", "ops", "flagged", "restore", key, "--yes"], env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=60, check=False)
+    say(f"    `python -m ops flagged restore {key} --yes` (exit {done.returncode}):")
+    for line in (done.stdout or done.stderr).splitlines():
         say(f"      {line}")
     back = client.get_object(key)
     say(f"    {key} is back, byte for byte: {back == image}; later jobs leave this content out.")
