@@ -1,6 +1,7 @@
 """All emulator state (buckets, objects, batch jobs, per-object jobs, workflows) and its reset; no HTTP here."""
 from __future__ import annotations
 
+import base64
 import bisect
 import hashlib
 import itertools
@@ -9,7 +10,7 @@ import time
 import uuid
 from collections import defaultdict
 from datetime import datetime, timezone
-from typing import Callable, Deque, Dict, Iterable, List, Optional, Protocol, Tuple
+from typing import Callable, Deque, Dict, Iterable, List, NamedTuple, Optional, Protocol, Tuple
 
 from .errors import EmulatorError, invalid_argument, no_such_bucket, no_such_key
 from .inventory import (
@@ -28,6 +29,7 @@ from .models import (
     BatchJob,
     InspectJob,
     ObjectRecord,
+    ObjectVersion,
     Workflow,
     WorkflowExecution,
     record_copy,
@@ -38,6 +40,8 @@ from .xmlio import parse_ci_time
 
 Clock = Callable[[], datetime]
 MAX_LIST_SIZE = 100
+VERSIONING_STATES = ("Enabled", "Suspended")
+NULL_VERSION = "null"  # the version id of an object put while versioning was never enabled, or suspended
 
 
 def utc_now() -> datetime:
@@ -46,6 +50,19 @@ def utc_now() -> datetime:
 
 def _new_id(prefix: str) -> str:
     return prefix + uuid.uuid4().hex
+
+
+def no_such_version(key: str, version_id: str) -> EmulatorError:
+    return EmulatorError(404, "NoSuchVersion", f"The specified version {version_id!r} does not exist.", resource=key)
+
+
+class DeleteOutcome(NamedTuple):
+    """What a DELETE Object did: whether something was there, the version id it made or removed, and whether
+    that version is a delete marker (the x-cos-version-id / x-cos-delete-marker response headers)."""
+
+    existed: bool
+    version_id: str
+    delete_marker: bool
 
 
 def _normalize_metadata(metadata: Optional[Dict[str, str]]) -> Dict[str, str]:
@@ -252,6 +269,12 @@ class Backend:
         self._queues: Dict[str, Deque[str]] = {}
         self.inventories: Dict[str, Dict[str, InventoryConfig]] = defaultdict(dict)
         self.one_time_inventories: Dict[Tuple[str, str], str] = {}  # (bucket, id) → the date it was submitted
+        # Only buckets whose versioning was ever set: status, and every key's versions oldest first (delete markers
+        # included). ``buckets`` keeps each key's latest version unless that is a delete marker, so GET Bucket and
+        # every other reader of current objects work unchanged.
+        self._versioning: Dict[str, str] = {}
+        self.versions: Dict[str, Dict[str, List[ObjectRecord]]] = {}
+        self._version_tick = 0
 
     # ----- lifecycle -------------------------------------------------------------------------------
     def reset(self) -> None:
@@ -282,6 +305,9 @@ class Backend:
         for name, (created, objects) in state["buckets"].items():
             self.buckets[name] = BucketObjects(objects)
             self.bucket_created[name] = datetime.fromisoformat(created) if created else utc_now()
+        for name, status in state.get("versioning", {}).items():
+            if status:
+                self._load_versions(name, status, state["versions"].get(name, {}))
         for job, inspect_jobs, executions in state["jobs"]:
             self.jobs[job.job_id] = job
             for ij in inspect_jobs:
@@ -301,6 +327,21 @@ class Backend:
                 + list(self.workflows.values()) + list(self.executions.values())]
         seqs += [c.seq for configs in self.inventories.values() for c in configs.values()]
         self._seq = max(seqs, default=0)
+
+    def _load_versions(self, bucket: str, status: str, histories: Dict[str, List[ObjectRecord]]) -> None:
+        """A key's versions file wins over its ``objects/`` file; a key with none (a crash while versioning was being
+        enabled) becomes its own "null" version, as enabling would have made it."""
+        self._versioning[bucket] = status
+        self.versions[bucket] = histories
+        objects = self.buckets[bucket]
+        for key, history in histories.items():
+            if history[-1].delete_marker:
+                objects.pop(key, None)
+            else:
+                objects[key] = history[-1]
+        for key in [k for k in objects if k not in histories]:
+            objects[key].version_id = NULL_VERSION
+            histories[key] = [objects[key]]
 
     def persist_job(self, job: BatchJob) -> None:
         """Write a batch job with its per-object jobs and executions (no-op in memory mode)."""
@@ -332,14 +373,16 @@ class Backend:
             return name in self.buckets
 
     def delete_bucket(self, name: str) -> None:
-        """Raises: EmulatorError 404 NoSuchBucket, 409 BucketNotEmpty."""
+        """Raises: EmulatorError 404 NoSuchBucket, 409 BucketNotEmpty (also for old versions or delete markers)."""
         with self.lock:
             objects = self._bucket(name)
-            if objects:
+            if objects or self.versions.get(name):
                 raise EmulatorError(409, "BucketNotEmpty", "The bucket you tried to delete is not empty.",
                                     resource=name)
             del self.buckets[name]
             self.inventories.pop(name, None)
+            self._versioning.pop(name, None)
+            self.versions.pop(name, None)
             if self.store is not None:
                 self.store.delete_bucket(name)
 
@@ -369,39 +412,160 @@ class Backend:
             if forbid_overwrite and key in objects:
                 raise EmulatorError(409, "FileAlreadyExists", "The object already exists.",
                                     resource=f"{bucket}/{key}")
-            objects[key] = record
-            if self.store is not None:
-                self.store.save_object(bucket, record)
+            if bucket in self.versions:
+                self._add_version(bucket, record)
+            else:
+                objects[key] = record
+                if self.store is not None:
+                    self.store.save_object(bucket, record)
         return record
 
-    def get_object(self, bucket: str, key: str) -> ObjectRecord:
-        """Raises: EmulatorError 404 NoSuchBucket / NoSuchKey."""
+    def get_object(self, bucket: str, key: str, version_id: Optional[str] = None) -> ObjectRecord:
+        """The current object, or with ``version_id`` that version ("null" in a bucket that never had versioning
+        is its one object).
+
+        Raises:
+            EmulatorError: 404 NoSuchBucket / NoSuchKey (also a delete marker's version) / NoSuchVersion.
+        """
         with self.lock:
-            record = self._bucket(bucket).get(key)
-            if record is None:
+            objects = self._bucket(bucket)
+            if version_id is None:
+                record = objects.get(key)
+                if record is None:
+                    raise no_such_key(key)
+                return record
+            histories = self.versions.get(bucket)
+            history = histories.get(key, []) if histories is not None else [
+                r for r in [objects.get(key)] if r is not None and version_id == NULL_VERSION]
+            match = next((r for r in history if (r.version_id or NULL_VERSION) == version_id), None)
+            if match is None:
+                raise no_such_version(key, version_id)
+            if match.delete_marker:
                 raise no_such_key(key)
-            return record
+            return match
 
     def delete_object(self, bucket: str, key: str) -> bool:
-        """Delete a key; True if it existed. Raises: EmulatorError 404 NoSuchBucket."""
+        """Delete a key as a DELETE without versionId does; True if it existed. Raises: EmulatorError 404."""
+        return self.delete_key(bucket, key).existed
+
+    def delete_key(self, bucket: str, key: str, version_id: Optional[str] = None) -> DeleteOutcome:
+        """DELETE Object. Without ``version_id``: removes the key, or where versioning is Enabled adds a delete
+        marker (Suspended: a "null" one, replacing the "null" version). With it: removes that version for good; the
+        one before becomes current (removing a delete marker is how a deleted key comes back). An unknown version
+        changes nothing. Raises: EmulatorError 404 NoSuchBucket."""
         with self.lock:
-            existed = self._bucket(bucket).pop(key, None) is not None
-            if existed and self.store is not None:
-                self.store.delete_object(bucket, key)
-            return existed
+            objects = self._bucket(bucket)
+            histories = self.versions.get(bucket)
+            if histories is None:
+                if version_id not in (None, NULL_VERSION):
+                    return DeleteOutcome(False, version_id or "", False)
+                existed = objects.pop(key, None) is not None
+                if existed and self.store is not None:
+                    self.store.delete_object(bucket, key)
+                return DeleteOutcome(existed, version_id or "", False)
+            if version_id is None:
+                existed = key in objects
+                marker = ObjectRecord(key=key, data=b"", etag="", content_type="", delete_marker=True,
+                                      last_modified=self.clock().replace(microsecond=0))
+                self._add_version(bucket, marker)
+                return DeleteOutcome(existed, marker.version_id, True)
+            history = histories.get(key, [])
+            match = next((r for r in history if r.version_id == version_id), None)
+            if match is None:
+                return DeleteOutcome(False, version_id, False)
+            history.remove(match)
+            self._set_current(bucket, key)
+            return DeleteOutcome(True, version_id, match.delete_marker)
 
     def copy_object(self, src_bucket: str, src_key: str, bucket: str, key: str, replace_metadata: bool = False,
                     content_type: Optional[str] = None, metadata: Optional[Dict[str, str]] = None,
-                    headers: Optional[Dict[str, str]] = None) -> ObjectRecord:
-        """Copy an object (metadata and stored headers copied unless ``replace_metadata``); ACL 'default'."""
+                    headers: Optional[Dict[str, str]] = None, source_version_id: Optional[str] = None,
+                    acl: str = "default") -> ObjectRecord:
+        """Copy an object, or one version of it (metadata and stored headers copied unless ``replace_metadata``).
+        The copy's ACL is ``acl``, never the source's."""
         with self.lock:
-            source = self.get_object(src_bucket, src_key)
+            source = self.get_object(src_bucket, src_key, source_version_id)
             self._bucket(bucket)
             if replace_metadata:
                 return self.put_object(bucket, key, source.data, content_type=content_type, metadata=metadata,
-                                       headers=headers)
+                                       headers=headers, acl=acl)
             return self.put_object(bucket, key, source.data, content_type=source.content_type,
-                                   metadata=dict(source.metadata), headers=dict(source.headers))
+                                   metadata=dict(source.metadata), headers=dict(source.headers), acl=acl)
+
+    # ----- versioning ------------------------------------------------------------------------------
+    def set_versioning(self, bucket: str, status: str) -> None:
+        """PUT Bucket versioning. The first time, every object becomes its own "null" version.
+
+        Raises:
+            EmulatorError: 404 NoSuchBucket; 400 InvalidArgument for a status other than Enabled / Suspended
+            (versioning, once set, cannot return to never).
+        """
+        if status not in VERSIONING_STATES:
+            raise invalid_argument(f"versioning Status must be Enabled or Suspended, got {status!r}")
+        with self.lock:
+            objects = self._bucket(bucket)
+            self._versioning[bucket] = status
+            if self.store is not None:
+                self.store.save_bucket(bucket, self.bucket_created[bucket].isoformat(), status)
+            if bucket in self.versions:
+                return
+            histories = self.versions[bucket] = {}
+            for key, record in objects.items():
+                record.version_id = NULL_VERSION
+                histories[key] = [record]
+                if self.store is not None:
+                    self.store.save_versions(bucket, key, histories[key])
+
+    def versioning(self, bucket: str) -> str:
+        """'' (never set), 'Enabled' or 'Suspended'. Raises: EmulatorError 404 NoSuchBucket."""
+        with self.lock:
+            self._bucket(bucket)
+            return self._versioning.get(bucket, "")
+
+    def list_versions(self, bucket: str, prefix: str = "") -> List[ObjectVersion]:
+        """Every version and delete marker under ``prefix``: keys in order, each key's newest first (a bucket that
+        never had versioning lists its objects as "null" versions). Raises: EmulatorError 404 NoSuchBucket."""
+        with self.lock:
+            objects = self._bucket(bucket)
+            histories = self.versions.get(bucket)
+            source = histories if histories is not None else {k: [r] for k, r in objects.items()}
+            out = []
+            for key in sorted(k for k in source if k.startswith(prefix)):
+                for i, record in enumerate(reversed(source[key])):
+                    out.append(ObjectVersion(key=key, version_id=record.version_id or NULL_VERSION, is_latest=i == 0,
+                                             is_delete_marker=record.delete_marker, etag=record.etag,
+                                             data=record.data, last_modified=record.last_modified))
+            return out
+
+    def _new_version_id(self) -> str:
+        # The published samples' ids are base64 of a decimal number that falls as versions get newer
+        # ("MTg0NDUxNzgxMjEzNTU3NTk1Mjg"); unique here because the tick only rises.
+        self._version_tick = max(time.time_ns() // 1000, self._version_tick + 1)
+        return base64.b64encode(str(2 ** 64 - 1 - self._version_tick).encode("ascii")).decode("ascii").rstrip("=")
+
+    def _add_version(self, bucket: str, record: ObjectRecord) -> None:
+        """Add ``record`` (an object or a delete marker) as its key's latest version (caller holds the lock)."""
+        history = self.versions[bucket].setdefault(record.key, [])
+        if self._versioning[bucket] == "Enabled":
+            record.version_id = self._new_version_id()
+        else:
+            record.version_id = NULL_VERSION
+            history[:] = [r for r in history if r.version_id != NULL_VERSION]
+        history.append(record)
+        self._set_current(bucket, record.key)
+
+    def _set_current(self, bucket: str, key: str) -> None:
+        """After a key's versions changed: the latest one is current unless it is a delete marker; persist."""
+        histories, objects = self.versions[bucket], self.buckets[bucket]
+        history = histories.get(key, [])
+        if not history:
+            histories.pop(key, None)
+        if history and not history[-1].delete_marker:
+            objects[key] = history[-1]
+        else:
+            objects.pop(key, None)
+        if self.store is not None:
+            self.store.save_versions(bucket, key, history)
 
     def set_object_acl(self, bucket: str, key: str, acl: str) -> None:
         """Raises: EmulatorError 404, 400 InvalidArgument for an ACL other than default/private/public-read."""
@@ -410,7 +574,9 @@ class Backend:
         with self.lock:
             record = self.get_object(bucket, key)
             record.acl = acl
-            if self.store is not None:
+            if bucket in self.versions:
+                self._set_current(bucket, key)
+            elif self.store is not None:
                 self.store.save_object(bucket, record)
 
     def list_keys(self, bucket: str, prefix: str = "") -> List[str]:

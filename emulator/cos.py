@@ -5,7 +5,7 @@ import base64
 import json
 import uuid
 from typing import Dict, List, Tuple
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from .backend import Backend
 from .dispatch import Request, Response, Route, route, xml_response
@@ -30,6 +30,8 @@ RESPONSE_OVERRIDES = {"response-" + name.lower(): name for name in STORED_HEADER
 def _object_headers(record: ObjectRecord) -> Dict[str, str]:
     headers = {"ETag": record.etag, "Last-Modified": http_date(record.last_modified),
                "x-cos-storage-class": "STANDARD"}
+    if record.version_id:
+        headers["x-cos-version-id"] = record.version_id
     headers.update(record.headers)
     for name, value in record.metadata.items():
         headers["x-cos-meta-" + name] = value
@@ -50,6 +52,35 @@ def _encode(value: str, enabled: bool) -> str:
     return quote(value, safe="/-_.~") if enabled else value
 
 
+def _acl(request: Request) -> str:
+    acl = request.header("x-cos-acl") or "default"
+    if acl not in ("default", "private", "public-read"):
+        raise invalid_argument(f"x-cos-acl {acl!r} is not supported")
+    return acl
+
+
+def _version_headers(record: ObjectRecord) -> Dict[str, str]:
+    """x-cos-version-id on a PUT or copy only where versioning is Enabled (PUT Object, 436/7749)."""
+    return {"x-cos-version-id": record.version_id} if record.version_id not in ("", "null") else {}
+
+
+def _max_keys(params: Dict[str, str]) -> int:
+    try:
+        max_keys = int(params.get("max-keys") or 1000)
+    except ValueError as exc:
+        raise invalid_argument("max-keys must be an integer") from exc
+    if max_keys < 0:
+        raise invalid_argument("max-keys must not be negative")
+    return min(max_keys, 1000)
+
+
+def _encoding(params: Dict[str, str]) -> bool:
+    encoding = params.get("encoding-type", "")
+    if encoding not in ("", "url"):
+        raise invalid_argument("encoding-type must be url")
+    return encoding == "url"
+
+
 class CosActions:
     """Each action's docstring says what it does not emulate."""
 
@@ -59,6 +90,9 @@ class CosActions:
     def routes(self) -> List[Route]:
         key = r"/(?P<key>.+)"
         return [
+            route("cos", "PUT", "/", self.put_bucket_versioning, flag=("versioning", None)),
+            route("cos", "GET", "/", self.get_bucket_versioning, flag=("versioning", None)),
+            route("cos", "GET", "/", self.list_object_versions, flag=("versions", None)),
             route("cos", "PUT", "/", self.put_bucket_inventory, flag=("inventory", None)),
             route("cos", "GET", "/", self.get_bucket_inventory, flag=("inventory", None)),
             route("cos", "DELETE", "/", self.delete_bucket_inventory, flag=("inventory", None)),
@@ -91,28 +125,20 @@ class CosActions:
         return Response(content_type=None)
 
     def delete_bucket(self, request: Request) -> Response:
-        """DELETE Bucket (must be empty). Not emulated: versioned buckets."""
+        """DELETE Bucket (must be empty: no object, old version or delete marker left)."""
         self.backend.delete_bucket(request.bucket)
         return Response(status=204, content_type=None)
 
     def get_bucket(self, request: Request) -> Response:
         """GET Bucket (list objects v1): prefix, marker, max-keys (≤ 1000), delimiter, encoding-type=url.
-        Not emulated: Owner names, storage classes other than STANDARD, versions."""
+        Lists current objects only (never a delete marker or an older version).
+        Not emulated: Owner names, storage classes other than STANDARD."""
         params = request.params
         prefix, marker, delimiter = params.get("prefix", ""), params.get("marker", ""), params.get("delimiter", "")
-        encoding = params.get("encoding-type", "")
-        if encoding not in ("", "url"):
-            raise invalid_argument("encoding-type must be url")
-        try:
-            max_keys = int(params.get("max-keys") or 1000)
-        except ValueError as exc:
-            raise invalid_argument("max-keys must be an integer") from exc
-        if max_keys < 0:
-            raise invalid_argument("max-keys must not be negative")
-        max_keys = min(max_keys, 1000)
+        url = _encoding(params)
+        max_keys = _max_keys(params)
         contents, prefixes, truncated, next_marker = self.backend.list_objects(
             request.bucket, prefix=prefix, marker=marker, max_keys=max_keys, delimiter=delimiter)
-        url = encoding == "url"
         nodes: List[Tuple[str, object]] = [("Name", request.bucket)]
         if url:
             nodes.append(("EncodingType", "url"))
@@ -131,6 +157,84 @@ class CosActions:
         for common in prefixes:
             nodes.append(("CommonPrefixes", [("Prefix", _encode(common, url))]))
         return xml_response(render("ListBucketResult", nodes))
+
+    # ----- bucket versioning ---------------------------------------------------------------------------
+    def put_bucket_versioning(self, request: Request) -> Response:
+        """PUT Bucket versioning (436/19889): ``<VersioningConfiguration><Status>`` Enabled or Suspended; 200, empty
+        body. Once set it never returns to "never". Not emulated: the replication rule that blocks suspending."""
+        config = parse_body(request.body, root="VersioningConfiguration")
+        self.backend.set_versioning(request.bucket, text(config, "Status") or "")
+        return Response(content_type=None)
+
+    def get_bucket_versioning(self, request: Request) -> Response:
+        """GET Bucket versioning (436/19888): ``<VersioningConfiguration/>`` for a bucket that never had it."""
+        status = self.backend.versioning(request.bucket)
+        if not status:
+            return xml_response(b'<?xml version="1.0" encoding="UTF-8"?>\n<VersioningConfiguration/>')
+        return xml_response(render("VersioningConfiguration", [("Status", status)]))
+
+    def list_object_versions(self, request: Request) -> Response:
+        """GET Bucket Object versions (``?versions``, 436/35521): prefix, delimiter, key-marker, version-id-marker,
+        max-keys (≤ 1000, counting Version, DeleteMarker and CommonPrefixes), encoding-type=url; entries by key,
+        each key's newest first, Version and DeleteMarker interleaved in that order. Not emulated: Owner names,
+        storage classes other than STANDARD."""
+        params = request.params
+        prefix, delimiter = params.get("prefix", ""), params.get("delimiter", "")
+        key_marker, version_marker = params.get("key-marker", ""), params.get("version-id-marker", "")
+        url = _encoding(params)
+        max_keys = _max_keys(params)
+        entries, prefixes, next_key, next_version = self._version_page(
+            request.bucket, prefix, delimiter, key_marker, version_marker, max_keys)
+        owner = [("ID", OWNER_ID), ("DisplayName", OWNER_ID)]
+        nodes: List[Tuple[str, object]] = [("Name", request.bucket)]
+        if url:
+            nodes.append(("EncodingType", "url"))
+        nodes += [("Prefix", _encode(prefix, url)), ("KeyMarker", _encode(key_marker, url)),
+                  ("VersionIdMarker", _encode(version_marker, url)), ("MaxKeys", max_keys)]
+        if delimiter:
+            nodes.append(("Delimiter", _encode(delimiter, url)))
+        nodes.append(("IsTruncated", bool(next_key)))
+        if next_key:
+            nodes += [("NextKeyMarker", _encode(next_key, url)), ("NextVersionIdMarker", _encode(next_version, url))]
+        for common in prefixes:
+            nodes.append(("CommonPrefixes", [("Prefix", _encode(common, url))]))
+        for v in entries:
+            head = [("Key", _encode(v.key, url)), ("VersionId", v.version_id), ("IsLatest", v.is_latest),
+                    ("LastModified", iso_z(v.last_modified))]
+            if v.is_delete_marker:
+                nodes.append(("DeleteMarker", head + [("Owner", owner)]))
+            else:
+                nodes.append(("Version", head + [("ETag", v.etag), ("Size", v.size), ("StorageClass", "STANDARD"),
+                                                 ("Owner", owner)]))
+        return xml_response(render("ListVersionsResult", nodes))
+
+    def _version_page(self, bucket: str, prefix: str, delimiter: str, key_marker: str, version_marker: str,
+                      max_keys: int) -> Tuple[list, List[str], str, str]:
+        """One page: (entries, common prefixes, next key marker, next version-id marker); markers '' at the end."""
+        entries: list = []
+        prefixes: List[str] = []
+        last = ("", "")  # the key (or common prefix) and version id returned last
+        passed_version = not version_marker
+        for v in self.backend.list_versions(bucket, prefix):
+            if v.key < key_marker or (v.key == key_marker and not version_marker):
+                continue
+            if v.key == key_marker and not passed_version:
+                passed_version = v.version_id == version_marker
+                continue
+            common = ""
+            if delimiter and v.key.find(delimiter, len(prefix)) >= 0:
+                common = v.key[:v.key.find(delimiter, len(prefix)) + len(delimiter)]
+                if (prefixes and prefixes[-1] == common) or common <= key_marker:
+                    continue
+            if len(entries) + len(prefixes) >= max_keys:
+                return entries, prefixes, last[0], last[1]
+            if common:
+                prefixes.append(common)
+                last = (common, "")
+            else:
+                entries.append(v)
+                last = (v.key, v.version_id)
+        return entries, prefixes, "", ""
 
     def delete_objects(self, request: Request) -> Response:
         """DELETE Multiple Objects (``POST /?delete``, at most 1000 keys): Verbose lists every key under Deleted,
@@ -206,25 +310,24 @@ class CosActions:
         Not emulated: versioning, storage classes, SSE, Content-MD5 checks, tagging, traffic limits."""
         if request.header("x-cos-copy-source"):
             return self._copy_object(request, key)
-        acl = request.header("x-cos-acl") or "default"
-        if acl not in ("default", "private", "public-read"):
-            raise invalid_argument(f"x-cos-acl {acl!r} is not supported")
         forbid = (request.header("x-cos-forbid-overwrite") or "").lower() == "true"
         record = self.backend.put_object(request.bucket, key, request.body,
                                          content_type=request.header("Content-Type"),
-                                         metadata=_user_metadata(request), acl=acl, forbid_overwrite=forbid,
-                                         headers=_stored_headers(request))
-        return Response(headers={"ETag": record.etag}, content_type=None)
+                                         metadata=_user_metadata(request), acl=_acl(request),
+                                         forbid_overwrite=forbid, headers=_stored_headers(request))
+        return Response(headers={"ETag": record.etag, **_version_headers(record)}, content_type=None)
 
     def _copy_object(self, request: Request, key: str) -> Response:
-        """PUT Object - Copy within the emulator. Not emulated: cross-region copies, conditional copy headers,
-        versionId in the source."""
+        """PUT Object - Copy within the emulator, of the current version or of ``?versionId=`` in the source; the
+        copy's ACL is x-cos-acl, else 'default' (436/10881: never the source's). Not emulated: cross-region copies,
+        conditional copy headers."""
         source = request.header("x-cos-copy-source") or ""
         parts = urlsplit(source if "://" in source else "http://" + source)
         host = (parts.hostname or "").lower()
         if ".cos." not in host or len(parts.path) < 2:
             raise invalid_argument(f"x-cos-copy-source {source!r} is not <bucket>.cos.<region>.myqcloud.com/<key>")
         src_bucket, src_key = host.split(".cos.", 1)[0], unquote(parts.path[1:])
+        source_version = (parse_qs(parts.query).get("versionId") or [None])[0]
         directive = request.header("x-cos-metadata-directive") or "Copy"
         if directive not in ("Copy", "Replaced"):
             raise invalid_argument("x-cos-metadata-directive must be Copy or Replaced")
@@ -233,15 +336,16 @@ class CosActions:
         record = self.backend.copy_object(src_bucket, src_key, request.bucket, key,
                                           replace_metadata=directive == "Replaced",
                                           content_type=request.header("Content-Type"),
-                                          metadata=_user_metadata(request), headers=_stored_headers(request))
+                                          metadata=_user_metadata(request), headers=_stored_headers(request),
+                                          source_version_id=source_version, acl=_acl(request))
         body = render("CopyObjectResult", [("ETag", record.etag), ("LastModified", iso_z(record.last_modified))])
-        return xml_response(body)
+        return xml_response(body, headers=_version_headers(record))
 
     def get_object(self, request: Request, key: str) -> Response:
         """GET Object with the stored headers and the response-* overrides (content-type, -language, -disposition,
-        -encoding, cache-control, expires). Not emulated: Range, conditional GETs (If-Match …), versionId,
-        traffic limits."""
-        record = self.backend.get_object(request.bucket, key)
+        -encoding, cache-control, expires); ``versionId`` reads that version. Not emulated: Range, conditional GETs
+        (If-Match …), traffic limits."""
+        record = self.backend.get_object(request.bucket, key, request.params.get("versionId") or None)
         headers = _object_headers(record)
         content_type = record.content_type
         for param, value in request.params.items():
@@ -253,16 +357,22 @@ class CosActions:
         return Response(body=record.data, headers=headers, content_type=content_type)
 
     def head_object(self, request: Request, key: str) -> Response:
-        """HEAD Object (the object's headers, no body). Not emulated: conditional headers, versionId."""
-        record = self.backend.get_object(request.bucket, key)
+        """HEAD Object (the object's headers, no body; ``versionId`` for that version). Not emulated: conditional
+        headers."""
+        record = self.backend.get_object(request.bucket, key, request.params.get("versionId") or None)
         headers = _object_headers(record)
         headers["Content-Length"] = str(record.size)
         return Response(headers=headers, content_type=record.content_type)
 
     def delete_object(self, request: Request, key: str) -> Response:
-        """DELETE Object: 204 whether or not the key existed, as on COS. Not emulated: versionId."""
-        self.backend.delete_object(request.bucket, key)
-        return Response(status=204, content_type=None)
+        """DELETE Object (436/7743): 204 whether or not the key existed. Where versioning is Enabled it leaves a
+        delete marker (``x-cos-delete-marker: true``, ``x-cos-version-id`` the marker's); ``versionId`` removes
+        that version for good (``x-cos-version-id`` it, and ``x-cos-delete-marker: true`` if it was a marker)."""
+        outcome = self.backend.delete_key(request.bucket, key, request.params.get("versionId") or None)
+        headers = {"x-cos-version-id": outcome.version_id} if outcome.version_id else {}
+        if outcome.delete_marker:
+            headers["x-cos-delete-marker"] = "true"
+        return Response(status=204, headers=headers, content_type=None)
 
     def put_object_acl(self, request: Request, key: str) -> Response:
         """PUT Object ACL via x-cos-acl (private, public-read, default) or an AccessControlPolicy body (AllUsers

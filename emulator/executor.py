@@ -192,7 +192,8 @@ def _read_manifest(objects: Dict, job: BatchJob, manifest_key: str) -> List[str]
 
 # ----- one object ------------------------------------------------------------------------------------
 def _auto_process(backend: Backend, bucket: str, key: str, etag: str, process_type: str) -> Tuple[str, str]:
-    """Apply AutoProcess to a suspicious object (caller holds the lock)."""
+    """Apply AutoProcess to a suspicious object (caller holds the lock). Deletes are a COS DELETE without versionId,
+    so a versioned bucket keeps the image as an old version under a delete marker (docs/emulator.md: inference)."""
     objects = backend.buckets.get(bucket) or {}
     record = objects.get(key)
     if record is None or record.etag != etag:

@@ -50,7 +50,8 @@ class _Record:
 class ObjectRecord(_Record):
     """One stored object. ``acl`` is 'default', 'private' or 'public-read'; ``metadata`` maps user-metadata
     names (without ``x-cos-meta-``) to values; ``etag`` is the quoted MD5 hex, as COS sends it; ``headers`` keeps
-    the standard headers sent on PUT that GET/HEAD return (Cache-Control, Content-Disposition, …)."""
+    the standard headers sent on PUT that GET/HEAD return (Cache-Control, Content-Disposition, …).
+    ``version_id`` is '' in a bucket that never had versioning; a delete marker has no data, ETag or ACL."""
 
     key: str
     data: bytes
@@ -60,6 +61,8 @@ class ObjectRecord(_Record):
     metadata: Dict[str, str] = field(default_factory=dict)
     acl: str = "default"
     headers: Dict[str, str] = field(default_factory=dict)
+    version_id: str = ""
+    delete_marker: bool = False
     _transient = ("data",)
 
     @property
@@ -159,10 +162,27 @@ class WorkflowExecution(_Record):
     task_names: List[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ObjectVersion:
+    """One entry of GET Bucket ?versions: an object version, or a delete marker (no data, ETag '')."""
+
+    key: str
+    version_id: str
+    is_latest: bool
+    is_delete_marker: bool
+    etag: str
+    data: bytes
+    last_modified: datetime
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
 def record_copy(record):
     """Shallow copy of a dataclass record (callers get snapshots, not live state)."""
     return type(record)(**{f.name: getattr(record, f.name) for f in fields(record)})
 
 
-__all__ = ["ObjectRecord", "BatchJob", "InspectJob", "Workflow", "WorkflowExecution", "asdict",
+__all__ = ["ObjectRecord", "ObjectVersion", "BatchJob", "InspectJob", "Workflow", "WorkflowExecution", "asdict",
            "TERMINAL_STATES", "JOB_STATES", "PROCESS_TYPES", "BACKUP_PREFIX", "record_copy"]

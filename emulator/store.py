@@ -38,15 +38,18 @@ def _key_hash(key: str) -> str:
 class Store:
     """Layout under ``root``::
 
-        buckets/<bucket>/bucket.json
+        buckets/<bucket>/bucket.json                       name, creation time, versioning status
         buckets/<bucket>/objects/<sha256(key)>.json        metadata (+ name of the data file)
         buckets/<bucket>/objects/<sha256(key)>.<md5>.bin   data
+        buckets/<bucket>/versions/<sha256(key)>.json       a versioned key: every version, oldest first
+        buckets/<bucket>/versions/<sha256(key)>.<md5>.bin  data, shared by the key's versions with that content
         buckets/<bucket>/inventory/<sha256(id)>.json       inventory configuration
         jobs/<job_id>.json                                 batch job + its per-object jobs and executions
         workflows/<workflow_id>.json
 
     An object's metadata file is replaced after its data file is in place, so a crash leaves either the old
-    or the new object, plus at worst an orphan data file that the next load removes."""
+    or the new object, plus at worst an orphan data file that the next load removes. A key of a bucket that has
+    versioning lives in ``versions/`` (which wins over an ``objects/`` file left by a crash while it moved)."""
 
     def __init__(self, root: str):
         self.root = os.path.abspath(root)
@@ -55,8 +58,9 @@ class Store:
     def _bucket_dir(self, bucket: str) -> str:
         return os.path.join(self.root, "buckets", bucket)
 
-    def save_bucket(self, bucket: str, created: str) -> None:
-        _write_json(os.path.join(self._bucket_dir(bucket), "bucket.json"), {"name": bucket, "created": created})
+    def save_bucket(self, bucket: str, created: str, versioning: str = "") -> None:
+        _write_json(os.path.join(self._bucket_dir(bucket), "bucket.json"),
+                    {"name": bucket, "created": created, "versioning": versioning})
 
     def delete_bucket(self, bucket: str) -> None:
         shutil.rmtree(self._bucket_dir(bucket), ignore_errors=True)
@@ -83,6 +87,30 @@ class Store:
         if old and old.get("data_file"):
             self._unlink(os.path.join(objects, old["data_file"]))
 
+    def save_versions(self, bucket: str, key: str, history: List[ObjectRecord]) -> None:
+        """Write a versioned key's versions (none: forget the key), then drop its ``objects/`` files."""
+        directory = os.path.join(self._bucket_dir(bucket), "versions")
+        base = _key_hash(key)
+        path = os.path.join(directory, base + ".json")
+        metas = []
+        for record in history:
+            meta = record.to_json()
+            if not record.delete_marker:
+                md5 = record.etag.strip('"')
+                meta["data_file"] = f"{base}.{md5}.bin"
+                _write_atomic(os.path.join(directory, meta["data_file"]), record.data)
+            metas.append(meta)
+        old = self._read_json(path) or []
+        if metas:
+            _write_json(path, metas)
+        else:
+            self._unlink(path)
+        kept = {m.get("data_file") for m in metas}
+        for name in {m.get("data_file") for m in old} - kept:
+            if name:
+                self._unlink(os.path.join(directory, name))
+        self.delete_object(bucket, key)
+
     def save_inventory(self, bucket: str, inventory_id: str, payload: Dict[str, Any]) -> None:
         _write_json(os.path.join(self._bucket_dir(bucket), "inventory", _key_hash(inventory_id) + ".json"), payload)
 
@@ -108,9 +136,12 @@ class Store:
 
     def load(self) -> Dict[str, Any]:
         """Everything on disk: ``{"buckets": {name: (created, {key: ObjectRecord})}, "jobs": [(job, inspect_jobs,
-        executions)], "workflows": [Workflow], "inventories": {bucket: [configuration JSON]}}``."""
+        executions)], "workflows": [Workflow], "inventories": {bucket: [configuration JSON]}, "versioning": {bucket:
+        status}, "versions": {bucket: {key: [ObjectRecord, oldest first]}}}``."""
         buckets: Dict[str, Tuple[str, Dict[str, ObjectRecord]]] = {}
         inventories: Dict[str, List[Dict[str, Any]]] = {}
+        versioning: Dict[str, str] = {}
+        versions: Dict[str, Dict[str, List[ObjectRecord]]] = {}
         bucket_root = os.path.join(self.root, "buckets")
         for name in sorted(os.listdir(bucket_root)) if os.path.isdir(bucket_root) else []:
             info = self._read_json(os.path.join(bucket_root, name, "bucket.json"))
@@ -137,6 +168,8 @@ class Store:
                 if (entry.endswith(".bin") and entry not in referenced) or entry.startswith(".tmp-"):
                     self._unlink(os.path.join(obj_dir, entry))
             buckets[name] = (info.get("created", ""), objects)
+            versioning[name] = info.get("versioning", "")
+            versions[name] = self._load_versions(os.path.join(bucket_root, name, "versions"))
             inventories[name] = self._read_dir(os.path.join(bucket_root, name, "inventory"))
         jobs = []
         for payload in self._read_dir(os.path.join(self.root, "jobs")):
@@ -144,7 +177,31 @@ class Store:
                          [InspectJob.from_json(j) for j in payload.get("inspect_jobs", [])],
                          [WorkflowExecution.from_json(e) for e in payload.get("executions", [])]))
         workflows = [Workflow.from_json(w) for w in self._read_dir(os.path.join(self.root, "workflows"))]
-        return {"buckets": buckets, "jobs": jobs, "workflows": workflows, "inventories": inventories}
+        return {"buckets": buckets, "jobs": jobs, "workflows": workflows, "inventories": inventories,
+                "versioning": versioning, "versions": versions}
+
+    def _load_versions(self, directory: str) -> Dict[str, List[ObjectRecord]]:
+        """Every versioned key's versions; data files no version names are removed."""
+        histories: Dict[str, List[ObjectRecord]] = {}
+        referenced = set()
+        for metas in self._read_dir(directory):
+            history = []
+            for meta in metas:
+                data = b""
+                if not meta.get("delete_marker"):
+                    try:
+                        with open(os.path.join(directory, meta["data_file"]), "rb") as fh:
+                            data = fh.read()
+                    except (OSError, KeyError):
+                        continue
+                    referenced.add(meta["data_file"])
+                history.append(ObjectRecord.from_json(dict(meta, data=data)))
+            if history:
+                histories[history[0].key] = history
+        for entry in os.listdir(directory) if os.path.isdir(directory) else []:
+            if (entry.endswith(".bin") and entry not in referenced) or entry.startswith(".tmp-"):
+                self._unlink(os.path.join(directory, entry))
+        return histories
 
     def _read_dir(self, directory: str) -> List[Dict[str, Any]]:
         if not os.path.isdir(directory):

@@ -49,6 +49,27 @@ def test_restart_with_data_dir_keeps_objects_jobs_results_and_workflows(tmp_path
         assert new_id != job_id
 
 
+def test_restart_with_data_dir_keeps_versioning_versions_and_delete_markers(tmp_path):
+    with run_emulator(data_dir=str(tmp_path)) as emu:
+        emu.backend.create_bucket(BUCKET)
+        emu.backend.put_object(BUCKET, "before.png", b"null version")
+        emu.backend.set_versioning(BUCKET, "Enabled")
+        emu.backend.put_object(BUCKET, "a.png", b"one")
+        emu.backend.put_object(BUCKET, "a.png", b"two")
+        emu.backend.delete_object(BUCKET, "a.png")
+        emu.backend.put_object(BUCKET, "b.png", b"bee", acl="private")
+        before = [(v.key, v.version_id, v.is_latest, v.is_delete_marker, v.data)
+                  for v in emu.backend.list_versions(BUCKET)]
+    with run_emulator(data_dir=str(tmp_path)) as emu:
+        assert emu.backend.versioning(BUCKET) == "Enabled"
+        assert [(v.key, v.version_id, v.is_latest, v.is_delete_marker, v.data)
+                for v in emu.backend.list_versions(BUCKET)] == before
+        assert emu.backend.list_keys(BUCKET) == ["b.png", "before.png"]
+        assert emu.backend.get_object(BUCKET, "b.png").acl == "private"
+        emu.backend.put_object(BUCKET, "a.png", b"three")
+        assert len({v.version_id for v in emu.backend.list_versions(BUCKET, "a.png")}) == 4
+
+
 def test_job_submitted_before_a_restart_runs_after_it(tmp_path):
     with run_emulator(data_dir=str(tmp_path)) as emu:
         emu.backend.create_bucket(BUCKET)
