@@ -7,7 +7,7 @@ import pytest
 
 from tests.cli.support import Tty
 from tests.support.flagged import clean_image, hiding_image
-from tests.support.restore import backup_of, body, decision, etag_of, flagged, ops
+from tests.support.restore import CLOCK, backup_of, body, decision, etag_of, flagged, ops
 from tests.support.settings import BUCKET
 
 pytestmark = pytest.mark.emulator
@@ -188,3 +188,68 @@ def test_a_since_that_is_not_a_duration_is_a_usage_error(backed_up):
 def test_an_empty_key_is_a_usage_error(backed_up):
     ran = ops("flagged", "release", "", "--yes")
     assert ran.code == 2 and "give the object key as CI flagged it" in ran.err, ran
+
+
+# --- a deleted image (DeleteObject) ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def deleted(emulator_bucket, monkeypatch):
+    """KEY flagged with DeleteObject on a bucket with versioning Enabled: CI's delete left a delete marker over it."""
+    emulator_bucket.set_versioning(BUCKET, "Enabled")
+    flagged(emulator_bucket, monkeypatch, "DeleteObject", KEY, IMAGE)
+    assert body(emulator_bucket, KEY) is None
+    return emulator_bucket
+
+
+def test_restore_brings_a_deleted_image_back_from_its_previous_version_byte_for_byte(deleted):
+    (version,) = [v for v in deleted.list_versions(BUCKET, KEY) if not v.is_delete_marker]
+    ran = ops("flagged", "restore", KEY, "--yes")
+    assert ran.code == 0, ran
+    restored = deleted.get_object(BUCKET, KEY)
+    assert (restored.data, restored.etag, restored.version_id) == (IMAGE, version.etag, version.version_id)
+    assert not any(v.is_delete_marker for v in deleted.list_versions(BUCKET, KEY))
+
+
+def test_restore_of_a_deleted_image_records_the_version_it_brought_back(deleted, emulator):
+    ops("flagged", "restore", KEY, "--yes")
+    record = decision(emulator, KEY, etag_of(deleted, KEY))
+    assert record is not None and (record.decision, record.version_id) == (
+        "restored", deleted.get_object(BUCKET, KEY).version_id)
+
+
+def test_restore_of_a_deleted_image_run_again_says_already_restored(deleted):
+    assert ops("flagged", "restore", KEY, "--yes").code == 0
+    ran = ops("flagged", "restore", KEY, "--yes")
+    assert ran.code == 0 and "already restored" in ran.out, ran
+    assert len(deleted.list_versions(BUCKET, KEY)) == 1
+
+
+def test_restore_refuses_a_deleted_image_uploaded_again_since_without_overwrite(deleted):
+    deleted.put_object(BUCKET, KEY, b"newer", last_modified=CLOCK)
+    ran = ops("flagged", "restore", KEY, "--yes")
+    assert ran.code == 1 and "was uploaded again after CI deleted it" in ran.err and "--overwrite" in ran.err, ran
+    assert body(deleted, KEY) == b"newer"
+
+
+def test_overwrite_copies_the_deleted_version_over_an_image_uploaded_again_since(deleted):
+    deleted.put_object(BUCKET, KEY, b"newer", last_modified=CLOCK)
+    ran = ops("flagged", "restore", KEY, "--yes", "--overwrite")
+    assert ran.code == 0, ran
+    assert body(deleted, KEY) == IMAGE and len(deleted.list_versions(BUCKET, KEY)) == 4  # newer kept as a version
+
+
+def test_restore_of_an_image_deleted_without_versioning_says_the_delete_was_final(emulator_bucket, monkeypatch):
+    monkeypatch.setenv("ALLOW_IRREVERSIBLE_DELETE", "true")
+    flagged(emulator_bucket, monkeypatch, "DeleteObject", KEY, IMAGE)
+    ran = ops("flagged", "restore", KEY, "--yes")
+    assert ran.code == 1, ran
+    assert "CI's delete was final: bucket versioning was never enabled" in ran.err, ran
+
+
+def test_release_of_a_deleted_image_leaves_it_deleted_and_records_its_content(deleted, emulator):
+    (version,) = [v for v in deleted.list_versions(BUCKET, KEY) if not v.is_delete_marker]
+    ran = ops("flagged", "release", KEY, "--yes")
+    assert ran.code == 0 and "it stays deleted" in ran.out, ran
+    assert body(deleted, KEY) is None
+    record = decision(emulator, KEY, version.etag)
+    assert record is not None and record.decision == "released"

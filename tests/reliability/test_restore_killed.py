@@ -23,17 +23,19 @@ pytestmark = pytest.mark.emulator
 KEY = "photos/cat.png"
 IMAGE = hiding_image(b"cat")
 MAX_CALLS = 30  # more calls than any restore makes: the sweep stops when a run finishes unkilled
-Snapshot = Tuple[Dict[str, Tuple[bytes, str]], List[Tuple[str, str, str]]]
+Snapshot = Tuple[Dict[str, Tuple[bytes, str]], List[Tuple[bool, bytes]], List[Tuple[str, str, str]]]
 
 
 def snapshot(emulator) -> Snapshot:
-    """What a restore changes: every object outside the state folder (bytes, ACL), and the review decisions."""
+    """What a restore changes: every object outside the state folder (bytes, ACL), KEY's versions and delete markers
+    (ids aside: a rerun's are new), and the review decisions."""
     backend = emulator.backend
     settings = emulator_settings(emulator)
     objects = {k: (backend.get_object(BUCKET, k).data, backend.get_object(BUCKET, k).acl)
                for k in backend.list_keys(BUCKET) if not k.startswith(settings.state_prefix)}
+    versions = [(v.is_delete_marker, v.data) for v in backend.list_versions(BUCKET, KEY)]
     store = ReviewStore(fast_client(settings), settings.state_prefix, lambda: CLOCK)
-    return objects, sorted((r.key, r.etag, r.decision) for r in store.records())
+    return objects, versions, sorted((r.key, r.etag, r.decision) for r in store.records())
 
 
 def killed_run(emulator, argv: Tuple[str, ...], kill: int) -> bool:
@@ -48,7 +50,7 @@ def killed_run(emulator, argv: Tuple[str, ...], kill: int) -> bool:
     return False
 
 
-def sweep(emulator, monkeypatch, action: str, argv: Tuple[str, ...], **env: str) -> int:
+def sweep(emulator, monkeypatch, action: str, argv: Tuple[str, ...], versioned: bool = False, **env: str) -> int:
     """Kill the command after each of its calls in turn on a fresh flag; each rerun must end as a clean run does.
     Returns how many kill points there were."""
     for name, value in env.items():
@@ -56,6 +58,8 @@ def sweep(emulator, monkeypatch, action: str, argv: Tuple[str, ...], **env: str)
 
     def fresh() -> None:
         fresh_bucket(emulator, clock=lambda: EMULATOR_NOW)
+        if versioned:
+            emulator.backend.set_versioning(BUCKET, "Enabled")
         flagged(emulator.backend, monkeypatch, action, KEY, IMAGE)
 
     fresh()
@@ -92,8 +96,15 @@ def test_a_restore_of_a_private_image_killed_after_any_call_and_run_again_ends_r
 def test_a_release_killed_after_any_call_and_run_again_ends_released_with_the_key_untouched(aimed, monkeypatch):
     points = sweep(aimed, monkeypatch, "BackupObject", ("flagged", "release", KEY))
     assert points >= 3, "fewer calls than the record, delete and record a release needs"
-    objects, decisions = snapshot(aimed)
+    objects, _versions, decisions = snapshot(aimed)
     assert KEY not in objects and not any(k.startswith("abnormal_images_backup/") for k in objects)
     assert [d for _k, _e, d in decisions] == ["released"]
 
 
+
+
+def test_a_restore_of_a_deleted_image_killed_after_any_call_and_run_again_ends_restored(aimed, monkeypatch):
+    points = sweep(aimed, monkeypatch, "DeleteObject", ("flagged", "restore", KEY), versioned=True)
+    assert points >= 4, "fewer calls than the versions, record, marker delete and record a restore needs"
+    objects, versions, _decisions = snapshot(aimed)
+    assert objects[KEY] == (IMAGE, "default") and versions == [(False, IMAGE)]
