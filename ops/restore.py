@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, Callable, Dict, List, Optional
 
 from lib.client import CiClient, ObjectVersion
-from lib.config import Settings
+from lib.config import BACKUP_PREFIX, Settings
 from lib.escape import terminal
 from lib.irreversible import versioning_words
 from lib.review import Decision, ReviewRecord, ReviewStore, normal_etag
@@ -222,13 +222,16 @@ def _backup_gone(review: Review, current: Optional[Head]) -> None:
         review.etags.append(current.etag)
         _finish(review, record, f"{terminal(key)} holds the flagged image again and {terminal(backup_key)} is gone")
         return
+    # CI's published pages name only the folder; abnormal_images_backup/<key> is inferred (docs/emulator.md).
+    where = f"{BACKUP_PREFIX} holds a backup of it elsewhere (look with `python -m ops flagged list`), or "
     if current is not None:
-        raise review.refuse("backup_gone", f"{terminal(backup_key)} is gone and {terminal(key)} holds content no "
-                            f"restore of ours put there ({current.shown()})", f"nothing to restore: the backup was "
-                            f"removed (by hand, a lifecycle rule or another tool); {terminal(key)} is left as it is")
-    raise review.refuse("backup_gone", f"{terminal(backup_key)} is gone and {terminal(key)} does not exist",
-                        "nothing can be restored from this bucket: the backup was removed (by hand, a lifecycle rule "
-                        "or another tool); upload the image again if you have it")
+        raise review.refuse("backup_gone", f"there is no {terminal(backup_key)} and {terminal(key)} holds content no "
+                            f"restore of ours put there ({current.shown()})", f"nothing to restore unless {where}the "
+                            f"backup was removed (by hand, a lifecycle rule or another tool); {terminal(key)} is left "
+                            "as it is")
+    raise review.refuse("backup_gone", f"there is no {terminal(backup_key)} and {terminal(key)} does not exist",
+                        f"nothing can be restored unless {where}the backup was removed (by hand, a lifecycle rule or "
+                        "another tool); upload the image again if you have it")
 
 
 def _finish(review: Review, record: ReviewRecord, outcome: str) -> None:

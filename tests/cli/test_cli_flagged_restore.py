@@ -129,6 +129,14 @@ def test_restore_of_a_released_image_is_refused_with_what_to_do(backed_up, monke
     assert body(backed_up, KEY) is None and body(backed_up, backup_of(KEY)) == IMAGE
 
 
+def test_restore_of_a_backup_that_is_gone_says_where_it_looked_and_changes_nothing(backed_up, emulator):
+    backed_up.delete_object(BUCKET, backup_of(KEY))
+    ran = ops("flagged", "restore", KEY, "--yes")
+    assert ran.code == 1, ran
+    assert "there is no abnormal_images_backup/photos/cat.png and photos/cat.png does not exist" in ran.err
+    assert body(backed_up, KEY) is None
+
+
 # --- release ------------------------------------------------------------------------------------------------------
 
 def test_release_deletes_only_the_backup(backed_up, emulator):
@@ -253,3 +261,4 @@ def test_release_of_a_deleted_image_leaves_it_deleted_and_records_its_content(de
     assert body(deleted, KEY) is None
     record = decision(emulator, KEY, version.etag)
     assert record is not None and record.decision == "released"
+
