@@ -165,10 +165,11 @@ def plan_restore(review: Review) -> None:
     flag = review.flag
     released = next((r for r in review.records if r.decision in RELEASES), None)
     if released is not None:
+        by_hand = (f"copy {terminal(flag.backup_key)} back by hand if it is still there (RELEASE_KEEPS_BACKUP=true "
+                   "keeps it)" if flag.action == "BackupObject" else "undo CI's action on it by hand")
         raise review.refuse("released", f"it was {released.decision} at {show_time(released.decided_at, review.cli.zone)}"
-                            " (confirmed a true positive), so it is not restored", "a release stands: if it was "
-                            f"wrong, copy {terminal(flag.backup_key)} back by hand while it exists (RELEASE_KEEPS_BACKUP)"
-                            " and upload the image anew; new content is inspected again")
+                            " (confirmed a true positive), so it is not restored", f"a release stands: if it was "
+                            f"wrong, {by_hand}")
     {"BackupObject": restore_backup, "SwitchObjectToPrivate": restore_private, "DeleteObject": restore_deleted,
      "none": restore_untouched}[flag.action](review)
 

@@ -1,7 +1,8 @@
 """`flagged restore|release` killed right after any one of its calls to COS or CI, then run again: it ends in the
 state a run never killed leaves (the bucket's objects, bytes and ACLs, and the review decisions), and says so.
 In process: the client dies after its k-th call and every later call dies too, so nothing more reaches the service
-(tests.reliability.support.Killed), as when a person's terminal or machine goes away half-way."""
+(tests.reliability.support.Killed), as when a person's terminal or machine goes away half-way. And in a process of
+its own, SIGKILLed right after its k-th request reached the service (the relay, tests.reliability.kills)."""
 from __future__ import annotations
 
 import io
@@ -12,8 +13,16 @@ import pytest
 
 from lib.review import ReviewStore
 from ops.cli import main
+from tests.reliability.kills import Runner
 from tests.reliability.support import Killed, ScriptedClient
-from tests.support.emulator import EMULATOR_NOW, aim_process_env, emulator_settings, fast_client, fresh_bucket
+from tests.support.emulator import (
+    EMULATOR_NOW,
+    aim_process_env,
+    emulator_env,
+    emulator_settings,
+    fast_client,
+    fresh_bucket,
+)
 from tests.support.entries import no_sleep
 from tests.support.flagged import hiding_image
 from tests.support.restore import CLOCK, flagged, ops
@@ -23,6 +32,8 @@ pytestmark = pytest.mark.emulator
 KEY = "photos/cat.png"
 IMAGE = hiding_image(b"cat")
 MAX_CALLS = 30  # more calls than any restore makes: the sweep stops when a run finishes unkilled
+ENTRY = "tests.support.restore:ops_entry"
+TIME_LIMIT_MS = 30_000
 Snapshot = Tuple[Dict[str, Tuple[bytes, str]], List[Tuple[bool, bytes]], List[Tuple[str, str, str]]]
 
 
@@ -108,3 +119,27 @@ def test_a_restore_of_a_deleted_image_killed_after_any_call_and_run_again_ends_r
     assert points >= 4, "fewer calls than the versions, record, marker delete and record a restore needs"
     objects, versions, _decisions = snapshot(aimed)
     assert objects[KEY] == (IMAGE, "default") and versions == [(False, IMAGE)]
+
+
+def test_a_restore_sigkilled_after_any_of_its_requests_and_run_again_ends_restored(aimed, monkeypatch, relay):
+    argv = {"argv": ["flagged", "restore", KEY, "--yes"]}
+    fresh_bucket(aimed, clock=lambda: EMULATOR_NOW)
+    flagged(aimed.backend, monkeypatch, "BackupObject", KEY, IMAGE)
+    assert ops(*argv["argv"]).code == 0
+    clean = snapshot(aimed)
+    runner = Runner(relay, emulator_env(aimed), TIME_LIMIT_MS)
+    try:
+        for kill in range(1, MAX_CALLS):
+            fresh_bucket(aimed, clock=lambda: EMULATOR_NOW)
+            flagged(aimed.backend, monkeypatch, "BackupObject", KEY, IMAGE)
+            first = runner.deliver(argv, CLOCK, kill_after=kill, entry=ENTRY)
+            if not first.killed:
+                assert first.completed and first.result["code"] == 0, first
+                assert kill > 9, "fewer requests than the records, the flag's jobs, two HEADs, copy and delete need"
+                return
+            again = runner.deliver(argv, CLOCK, entry=ENTRY)
+            assert again.completed and again.result["code"] == 0, (kill, again)
+            assert snapshot(aimed) == clean, kill
+    finally:
+        runner.close()
+    raise AssertionError(f"the restore made more than {MAX_CALLS} requests")

@@ -50,3 +50,10 @@ def decision(emulator: Any, key: str, etag: str) -> Optional[ReviewRecord]:
 
 def etag_of(backend: Any, key: str) -> str:
     return normal_etag(backend.get_object(BUCKET, key).etag)
+
+
+def ops_entry(event: Any, _context: Any) -> Any:
+    """`python -m ops` in the kill harness's process (tests.reliability.kill_child's `entry`): event {"argv": [...]},
+    on the process's environment at CLOCK; returns its exit code and output."""
+    ran = ops(*event["argv"])
+    return {"code": ran.code, "out": ran.out, "err": ran.err}
