@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple, TypeVar, Union
+from urllib.parse import urlencode
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
@@ -377,6 +378,8 @@ class ObjectCount(BaseModel):
     objects: int
     complete: bool  # False: the listing stopped at its bound, so the true count is at least `objects`
     calls: int  # GET Bucket pages requested
+    # count_objects(etags=True): the counted objects as (key, ETag as listed), in listing order; None when not asked.
+    listed: Optional[Tuple[Tuple[str, str], ...]] = None
 
 
 class ObjectVersion(BaseModel):
@@ -653,9 +656,11 @@ class CiClient:
         # has it without a delimiter), S3 only with one: read it when present, else go on after the last entry.
         return contents, folders, page.get("NextMarker") or max([c["Key"] for c in contents] + folders, default="")
 
-    def count_objects(self, prefix: str, start: Optional[datetime], end: datetime, limit: int) -> ObjectCount:
+    def count_objects(self, prefix: str, start: Optional[datetime], end: datetime, limit: int, *,
+                      etags: bool = False) -> ObjectCount:
         """The objects a job with Input.Prefix=prefix and this window would process, counted by listing at most
-        ceil(limit/1000) pages; past them complete is False and the count is "at least" (docs/benchmarks.md)."""
+        ceil(limit/1000) pages; past them complete is False and the count is "at least" (docs/benchmarks.md).
+        `etags`: also keep each counted (key, ETag), which the listing carries anyway (no extra request)."""
         # What CI would take: every key under prefix ('' and '/' are the whole bucket, as lib.jobs sends
         # INPUT_PREFIX='/'), our own STATE_PREFIX, REPORT_PREFIX and abnormal_images_backup/ included, since a prefix
         # cannot leave folders out; folder markers (keys ending '/') are not objects. CI documents TimeInterval as
@@ -673,6 +678,7 @@ class CiClient:
         high = floor_second(end) if start is not None else None
         objects = calls = 0
         marker = ""
+        pairs: Optional[List[Tuple[str, str]]] = [] if etags else None
         while calls < pages:
             contents, _, after = self._list_objects(listed, marker)
             calls += 1
@@ -684,21 +690,31 @@ class CiClient:
                 if moment is None or ((low is None or floor_second(moment) >= low)
                                       and (high is None or floor_second(moment) <= high)):
                     objects += 1
+                    if pairs is not None:
+                        pairs.append((str(item["Key"]), str(item.get("ETag") or "")))
             if after is None:
-                return ObjectCount(objects=objects, complete=True, calls=calls)
+                return ObjectCount(objects=objects, complete=True, calls=calls,
+                                   listed=None if pairs is None else tuple(pairs))
             if not after or after == marker:
                 raise PaginationError(f"GET Bucket of {listed!r} said IsTruncated=true but gave no new marker after "
                                       f"{marker!r}; the count stops rather than loop or come out low")
             marker = after
-        return ObjectCount(objects=objects, complete=False, calls=calls)
+        return ObjectCount(objects=objects, complete=False, calls=calls, listed=None if pairs is None else tuple(pairs))
 
     def presigned_get_url(self, key: str, expires: timedelta, version_id: str = "") -> str:
         """A GET URL for key (one version of it with version_id) signed locally with the client's credentials (no
         request is sent)."""
         params = {"versionId": version_id} if version_id else {}
         with translate_sdk_errors("GetPresignedUrl"):
-            return str(self.sdk.get_presigned_url(Bucket=self.bucket, Key=key, Method="GET",
-                                                  Expired=int(expires.total_seconds()), Params=params))
+            url = str(self.sdk.get_presigned_url(Bucket=self.bucket, Key=key, Method="GET",
+                                                 Expired=int(expires.total_seconds()), Params=params))
+        token = getattr(self.sdk._conf, "_token", None)
+        if token:
+            # get_presigned_url leaves a temporary key's token out, and COS refuses the URL without it (436/35153);
+            # the Go SDK (object.go GetPresignedURL) and COS's presigned-URL page (436/68284) append it unsigned as
+            # x-cos-security-token, and so do we: the signature stays that of a plain GET.
+            url += ("&" if "?" in url else "?") + urlencode({"x-cos-security-token": str(token)})
+        return url
 
     def delete_objects(self, keys: List[str]) -> None:
         """Delete the keys, 1000 per POST /?delete (Quiet), the documented most; a key already gone counts as deleted."""

@@ -257,6 +257,7 @@ class Row(NamedTuple):
     storage_class: str
     current: bool  # IsLatest and not IsDeleteMarker (IncludedObjectVersions=All); True without those columns
     problem: str  # why the line cannot be read ('' when it can)
+    etag: Optional[str] = None  # the ETag column (OptionalFields ETag), as the report writes it
 
 
 def parse_time(text: str) -> datetime:
@@ -296,7 +297,7 @@ def _row(columns: Dict[str, int], width: int, fields: List[str]) -> Row:
             problem = problem or f"LastModifiedDate {(get('LastModifiedDate') or '')[:40]!r} is not an ISO 8601 time"
     current = (get("IsLatest") or "true").lower() == "true" and (get("IsDeleteMarker") or "false").lower() != "true"
     return Row(get("Appid") or "", get("Bucket") or "", key, size, modified, get("StorageClass") or "", current,
-               problem)
+               problem, get("ETag") or None)
 
 
 def rows(client: CiClient, report: Report) -> Iterator[Row]:

@@ -5,7 +5,9 @@ Layout under STATE_PREFIX/uploads/ (docs/reliability.md, "Coalescing uploads"):
                               pending/<slot>/<id>.long whose body also holds a key too long for the path
   late/<slot>/<id>            a record that may have missed its slot's first flush
   batches/<slot>/<n>.json     ledger n of a slot: which records went into which job (the commit point); a batch
-                              a cap held is marked held until its plan is decided, one declined is marked so
+                              a cap held is marked held until its plan is decided, one declined is marked so; the
+                              keys an operator reviewed (lib.review) are left out of its job, and a batch of only
+                              those is marked reviewed, done without a job
   checkpoint.json             every slot up to here that has records has a submitted batch 0
   refused/<slot>/<hash>.json  a state object that failed a check: what and why, for the report (issue 22)
 Records are never deleted by a flush: a redelivered event must find its record already counted.
@@ -22,7 +24,7 @@ import json
 import re
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
-from typing import Dict, Iterator, List, NamedTuple, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Dict, Iterable, Iterator, List, NamedTuple, Optional, Set, Tuple
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -33,6 +35,9 @@ from lib.events import UploadedObject
 from lib.jobs import is_batch_job_id, upload_batch_job_name
 from lib.upload_rules import skip_reason
 from lib.windows import as_utc, compact
+
+if TYPE_CHECKING:
+    from lib.review import ReviewStore
 
 # SCF hands a COS event to the function seconds after its eventTime; a slot's flush waits this long after the slot
 # ends so that ordinary deliveries land first. Later ones (SCF retries, a backlog) take the late/ path: one more PUT.
@@ -80,13 +85,17 @@ class UploadBatch(BaseModel):
     slot: datetime
     n: int
     records: List[str]
-    keys: List[str]
+    keys: List[str]  # what its job covers (its manifest's lines)
     manifest_key: str
     job_name: str
     job_id: str = ""
     # committed: records claimed, job not yet made; held: a cap held its job (its plan waits for the operator);
-    # submitted: the job exists; declined: its plan was declined or expired, its records done without a job
+    # submitted: the job exists; declined: its plan was declined or expired, its records done without a job;
+    # reviewed: every key was left out (below), its records done without a job
     state: str = "committed"
+    # Keys of its records left out of the job: every record of the key uploaded content an operator reviewed
+    # (lib.review), decided at the commit; checked against the review records whenever read back unsent.
+    excluded: List[str] = []
 
 
 class RecordBody(BaseModel):
@@ -204,8 +213,8 @@ def _named_key(settings: Settings, slot: datetime, rid: str, stored: str) -> Opt
     return rest[1:] if rest.startswith("/") else None
 
 
-def _check_record(settings: Settings, slot: datetime, rid: str, stored: str, raw: Optional[bytes]) -> str:
-    """The upload key of a record that passes every check; raises TamperedStateError naming the failed one."""
+def _check_record(settings: Settings, slot: datetime, rid: str, stored: str, raw: Optional[bytes]) -> Tuple[str, str]:
+    """The upload key and ETag of a record that passes every check; raises TamperedStateError naming the failed one."""
     what = f"upload record {stored!r}"
     if not _RECORD_ID.match(rid):
         raise _refuse(what, "has an id that is not 16 hex digits as record_id makes")
@@ -242,7 +251,7 @@ def _check_record(settings: Settings, slot: datetime, rid: str, stored: str, raw
         raise _refuse(what, "has an id that does not recompute from its key and body")
     if body.event_time is not None and upload_slot(obj, settings.upload_batch_seconds, slot) != slot:
         raise _refuse(what, "sits in a slot its eventTime does not fall in")
-    return key
+    return key, body.etag
 
 
 def _check_object(client: CiClient, slot: datetime, key: str, now: datetime, what: str, *,
@@ -270,11 +279,14 @@ class Records:
     """A slot's listed records, each read and checked at most once per flush: one GET of the record and one HEAD of
     the object it names."""
 
-    def __init__(self, client: CiClient, settings: Settings, slot: datetime, now: datetime) -> None:
+    def __init__(self, client: CiClient, settings: Settings, slot: datetime, now: datetime,
+                 reviews: Optional["ReviewStore"] = None) -> None:
         self.client, self.settings, self.slot, self.now = client, settings, slot, now
         self.listed = _records(client, settings, slot)
         self._bodies: Dict[str, Tuple[str, Optional[TamperedStateError]]] = {}
+        self._etags: Dict[str, str] = {}
         self._objects: Dict[str, Optional[TamperedStateError]] = {}
+        self._reviews = reviews  # a flush pass shares one store (one listing of the review folder per pass)
 
     def check(self, rid: str, *, submitted: bool = False) -> Tuple[str, Optional[TamperedStateError]]:
         """(key, None) for a good record, ('', error) for a refused one. A record a checked submitted ledger claims
@@ -283,7 +295,8 @@ class Records:
         if rid not in self._bodies:
             try:
                 raw = self.client.get_object(stored) if _RECORD_ID.match(rid) else b""
-                self._bodies[rid] = (_check_record(self.settings, self.slot, rid, stored, raw), None)
+                key, self._etags[rid] = _check_record(self.settings, self.slot, rid, stored, raw)
+                self._bodies[rid] = (key, None)
             except TamperedStateError as exc:
                 self._bodies[rid] = ("", exc)
         key, error = self._bodies[rid]
@@ -308,6 +321,27 @@ class Records:
             except TamperedStateError as exc:
                 return "", exc
         return key, error
+
+    def reviewed(self, rids: Iterable[str]) -> List[str]:
+        """The keys every good record of which (among `rids`) uploaded content an operator reviewed (lib.review): each
+        record's ETag, or the object's now when the record has none. No call when `rids` is empty."""
+        pairs = []
+        for rid in sorted(rids):
+            key, error = self.check(rid, submitted=True)
+            if error is None:
+                pairs.append((key, self._etags.get(rid) or None))
+        if not pairs:
+            return []
+        if self._reviews is None:
+            from lib.review import ReviewStore  # read only when a slot has records to commit or check
+
+            self._reviews = ReviewStore(self.client, self.settings.state_prefix, lambda: self.now)
+        split = self._reviews.split(pairs, self._etag_now)
+        return sorted(set(split.excluded) - set(split.kept))
+
+    def _etag_now(self, key: str) -> Optional[str]:
+        head = self.client.head_object(key)
+        return next((v for k, v in (head or {}).items() if k.lower() == "etag"), None)
 
     def split(self, rids: Set[str]) -> Tuple[Dict[str, str], List[Refusal]]:
         """The good ones (id -> key) and the refused ones."""
@@ -341,11 +375,12 @@ def _derived_ledger(settings: Settings, key: str, slot: datetime, n: int, raw: O
     wrong = [f for f, v in derived.items() if (as_utc(batch.slot) if f == "slot" else getattr(batch, f)) != v]
     if wrong:
         raise _refuse(what, f"disagrees with its own key on {', '.join(wrong)} (they derive from the slot and n)")
-    if batch.state not in ("committed", "held", "submitted", "declined") or (
-            (batch.state == "submitted") != bool(batch.job_id)):
-        raise _refuse(what, "has a state and job id this version never writes together")
-    if batch.records != sorted(set(batch.records)) or not batch.records or batch.keys != sorted(set(batch.keys)):
-        raise _refuse(what, "lists records or keys out of order, twice, or none")
+    if batch.state not in ("committed", "held", "submitted", "declined", "reviewed") or (
+            (batch.state == "submitted") != bool(batch.job_id)) or (batch.state == "reviewed") != (not batch.keys):
+        raise _refuse(what, "has a state, job id and keys this version never writes together")
+    if batch.records != sorted(set(batch.records)) or not batch.records or batch.keys != sorted(set(batch.keys)) or (
+            batch.excluded != sorted(set(batch.excluded) - set(batch.keys))):
+        raise _refuse(what, "lists records or keys out of order, twice, or none, or leaves out a key it covers")
     return batch.model_copy(update=derived)
 
 
@@ -393,8 +428,16 @@ def _check_claims(client: CiClient, settings: Settings, key: str, batch: UploadB
             if error is not None:
                 raise _refuse(what, f"claims a refused record: {error}")
         keys.add(named)
-    if sorted(keys) != batch.keys:
+    if sorted(keys) != sorted(batch.keys + batch.excluded):
         raise _refuse(what, "lists keys that are not its records' keys")
+    if batch.excluded and batch.state in ("committed", "held", "reviewed"):  # unsent: it must be so
+        error = next((e for e in (records.check(rid, submitted=True)[1] for rid in batch.records) if e), None)
+        if error is not None:
+            raise _refuse(what, f"claims a refused record: {error}")
+        unbacked = sorted(set(batch.excluded) - set(records.reviewed(batch.records)))
+        if unbacked:
+            raise _refuse(what, f"leaves out {unbacked[0][:200]!r} as reviewed by an operator, which no review record "
+                                "backs for the ETag its records carry")
     if batch.job_id:
         if not is_batch_job_id(batch.job_id):  # read from the bucket: it must not shape the GET's path
             raise _refuse(what, f"names job id {batch.job_id[:80]!r}, which is not a CI job id")

@@ -18,7 +18,7 @@ from lib.invocation import check_narrower, settings_for
 from lib.jobs import JobBody
 from lib.plans import HeldPlan, PlanStore, is_plan_id, plan_id_of
 from lib.spend import Count, DayTotal, Estimate, SpendLedger, any_cap, cap_reason, estimate, utc_day
-from lib.submit.confirm import confirm_plan, decline_plan, held_body_problem
+from lib.submit.confirm import confirm_plan, decline_plan
 from lib.submit.run import Deps, JobRef, check_safety
 from lib.windows import Window, as_utc, format_duration
 from ops.cli import EXIT_OK, EXIT_PROBLEM, Cli, ProblemFound, UsageError, _with_credentials
@@ -195,14 +195,15 @@ def _confirm_settings(cli: Cli) -> Settings:
     return settings
 
 
-def _body_problem(settings: Settings, plan: HeldPlan) -> str:
-    """A timer plan's body checked against what these settings build, before anyone is asked (its path checks again)."""
+def _body_problem(settings: Settings, deps: Deps, plan: HeldPlan) -> str:
+    """A timer plan's body checked against what these settings build for its window now (listed again, reviewed
+    images left out), before anyone is asked (its path checks again)."""
     source = plan.source
     if source.kind != "timer" or source.rule is None or source.window_end is None:
         return ""
-    from lib.submit.timer import timer_body
+    from lib.submit.timer import rebuilt_window_job
 
-    return held_body_problem(plan, timer_body(settings, source.rule, Window(source.window_start, source.window_end)))
+    return rebuilt_window_job(settings, deps, plan)[1]
 
 
 def _ref_json(plan: HeldPlan, ref: JobRef, already: bool) -> Dict[str, Any]:
@@ -225,7 +226,7 @@ def cmd_confirm(cli: Cli) -> int:
         raise ProblemFound("plan_decided", f"plan {plan_id} {_decided(plan, now, settings.plan_expiry_days, cli.zone)}; "
                            "nothing was sent", "nothing to do: a confirm cannot send it any more, and the rule's runs go on "
                            "past it", plan_id=plan_id, status=shown_status(plan, now, settings.plan_expiry_days))
-    problem = _body_problem(settings, plan)
+    problem = _body_problem(settings, deps, plan)
     if problem:
         raise ProblemFound("plan_body", f"plan {plan_id}: {problem}; nothing was sent", ARGUMENT_HINT, plan_id=plan_id)
     today = SpendLedger(deps.client, settings, deps.clock, deps.sleep).total(utc_day(now))
@@ -332,6 +333,7 @@ class Preview:
     waits_status: str = ""  # its status now (shown_status)
     note: str = ""
     refused: List[str] = field(default_factory=list)
+    manifest: Optional[Tuple[str, int]] = None  # a timer window sent as a UrlFile: (its manifest's key, lines)
 
     @property
     def problem(self) -> bool:
@@ -342,7 +344,8 @@ class Preview:
                 "held_reason": self.held_reason, "window_from": self.window_from,
                 "today": self.today.model_dump(mode="json") if self.today else None,
                 "waits_for": self.waits_for.plan_id if self.waits_for else None, "refused": self.refused,
-                **({"note": self.note} if self.note else {})}
+                **({"note": self.note} if self.note else {}),
+                **({"manifest": {"key": self.manifest[0], "lines": self.manifest[1]}} if self.manifest else {})}
 
     def lines(self, settings: Settings, zone: str) -> List[str]:
         out = []
@@ -366,6 +369,9 @@ class Preview:
         elif self.held_reason == "" and self.estimate is not None:
             verdict = "under every cap" if any_cap(settings) else "no cap is set"
             out += [f"caps       {caps_text(settings, self.today)}", f"verdict    sent: {verdict}"]
+        if self.manifest is not None:
+            out.append(f"manifest   a run would first write {terminal(self.manifest[0])} ({self.manifest[1]:,} object "
+                       "URLs)")
         out += [f"note       {terminal(self.note)}"] if self.note else []
         out += [f"refused    {terminal(r)}" for r in self.refused]
         return out
@@ -417,7 +423,7 @@ def timer_preview(settings: Settings, deps: Optional[Deps], unread: str, rule: s
     """The window a tick at `tick` covers (from the checkpoint and the operator's decisions, read only), its count
     and estimate, and the caps' verdict; `since` (the --since window) skips the checkpoint."""
     from lib.state import StateStore
-    from lib.submit.timer import after_decisions, count_window, plan_timer_window, timer_body
+    from lib.submit.timer import after_decisions, plan_timer_window, timer_body, window_job
 
     kind = settings.window.kind
     preview = Preview(window=since, window_from="as --since sets it (the checkpoint was not read)")
@@ -457,7 +463,17 @@ def timer_preview(settings: Settings, deps: Optional[Deps], unread: str, rule: s
     if deps is None:
         preview.note = f"not counted or checked against the caps: {unread}"
         return preview
-    return _judged(settings, deps, preview, count_window(settings, deps.client, preview.window))
+    # The job a run would send: a UrlFile without the reviewed images its listing finds (nothing is written here).
+    tampered: List[Any] = []
+    job = window_job(settings, deps, rule, preview.window, tampered)
+    preview.refused += [str(e) for e in tampered]
+    preview.body, preview.note = job.body, job.note
+    if job.manifest is not None and job.manifest.manifest_key is not None:
+        preview.manifest = (job.manifest.manifest_key, job.count.objects)
+    if job.body is None:  # nothing would be sent, so there is no verdict to give
+        preview.estimate = estimate(settings, job.count)
+        return preview
+    return _judged(settings, deps, preview, job.count)
 
 
 def upload_preview(settings: Settings, deps: Optional[Deps], unread: str, body: JobBody, objects: int) -> Preview:

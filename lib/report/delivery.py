@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Callable, List, Optional, Tuple
-from urllib.parse import quote, urlencode, urlparse
+from urllib.parse import quote, urlparse
 
 from pydantic import BaseModel, ConfigDict
 
@@ -81,25 +81,13 @@ def console_link(bucket: str, region: str, key: str) -> str:
                               path=quote(quote(folder, safe=""), safe=""))
 
 
-def presigned_link(client: CiClient, key: str, expires: timedelta, session_token: Optional[str] = None) -> str:
-    """A GET URL for key signed with the function's credentials: it stops working when they expire, whatever
-    `expires` says, and it carries their session token - nothing more."""
-    url = client.presigned_get_url(key, expires)
-    # get_presigned_url leaves a temporary key's token out of the URL (its demo passes it in Params, signed), and COS
-    # refuses the URL without it; the Go SDK (object.go GetPresignedURL) and COS's presigned-URL page append it
-    # unsigned as x-cos-security-token, and so do we: the signature stays that of a plain GET.
-    if session_token:
-        url += ("&" if "?" in url else "?") + urlencode({"x-cos-security-token": session_token})
-    return url
-
-
 def report_link(settings: Settings, client: CiClient, key: str) -> Optional[str]:
     """The link REPORT_LINK asks for, to the HTML report; None for `key` (the message names the key instead)."""
     if settings.report_link == "console":
         return console_link(settings.bucket, settings.region, key)
     if settings.report_link == "presigned":
-        token = settings.session_token.get_secret_value() if settings.session_token else None
-        return presigned_link(client, key, settings.report_link_expires, token)
+        # Signed with the function's credentials: it stops working when they expire, whatever the setting says.
+        return client.presigned_get_url(key, settings.report_link_expires)
     return None
 
 

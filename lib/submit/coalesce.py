@@ -15,11 +15,12 @@ from lib.errors import AppError, CloudApiError, LeaseHeldError, PlanError
 from lib.events import UploadedObject
 from lib.jobs import JobBody, JobInput, build_job_body, manifest_lines, object_url, upload_batch_job_name
 from lib.plans import HeldPlan, PlanSource
+from lib.review import ReviewStore
 from lib.spend import Count, Estimate
 from lib.state import Lease, StateStore
 from lib.submit.ensure import ensure_job
 from lib.submit.gate import Gate, gate
-from lib.submit.run import Deps, HeldJob, JobRef, SkippedKey, SubmitResult, lease_ttl
+from lib.submit.run import REVIEWED, Deps, HeldJob, JobRef, SkippedKey, SubmitResult, lease_ttl
 from lib.upload_state import (
     CLOCK_MARGIN,
     GRACE,
@@ -157,14 +158,15 @@ def _finish(client: CiClient, settings: Settings, batch: UploadBatch, ensure: En
 
 
 def flush_slot(client: CiClient, settings: Settings, store: StateStore, slot: datetime, owner: str,
-               ttl: timedelta, ensure: Ensure, guard: Guard = None
+               ttl: timedelta, ensure: Ensure, guard: Guard = None, reviews: Optional[ReviewStore] = None
                ) -> Tuple[List[UploadBatch], List[Sent], List[Refusal], List[HeldPlan]]:
     """Under the slot's lease: finish every committed ledger the caps allow (a killed flush's commit, a confirmed
     or declined held batch), then commit every good record not yet in one as the next batch and gate it. Returns
     (good ledgers, those this call sent, refused state objects, plans met); raises LeaseHeldError.
 
     A batch is gated after its commit: the ledger fixes exactly which records the held job covers, so later records
-    of the slot go into a later batch, and a decline marks exactly those records done."""
+    of the slot go into a later batch, and a decline marks exactly those records done. The commit also fixes which
+    keys an operator reviewed (lib.review) and the job leaves out; a batch of only those is done without a job."""
     proposal = Lease(lease_id=f"upload-batch@{compact(slot)}", owner=owner, generation=0,
                      expires_at=store.clock(), job_name=upload_batch_job_name(settings.job_name_prefix, slot, 0))
     sent: List[Sent] = []
@@ -176,7 +178,7 @@ def flush_slot(client: CiClient, settings: Settings, store: StateStore, slot: da
         plans.extend([plan] if plan is not None else [])
 
     with store.holding(proposal, ttl):
-        records = Records(client, settings, slot, as_utc(store.clock()))
+        records = Records(client, settings, slot, as_utc(store.clock()), reviews)
         ledgers, n, refused = checked_ledgers(client, settings, slot, records)
         for i, batch in enumerate(ledgers):
             if batch.state in ("committed", "held"):  # a killed flush's commit, or a batch a cap held
@@ -185,8 +187,10 @@ def flush_slot(client: CiClient, settings: Settings, store: StateStore, slot: da
         new, bad = records.split(set(records.listed) - counted)
         refused += bad
         if new:
-            batch = UploadBatch(slot=slot, n=n, records=sorted(new), keys=sorted(set(new.values())),
-                                manifest_key=manifest_key(settings, slot, n),
+            excluded = records.reviewed(new)
+            keys = sorted(set(new.values()) - set(excluded))
+            batch = UploadBatch(slot=slot, n=n, records=sorted(new), keys=keys, excluded=excluded,
+                                state="committed" if keys else "reviewed", manifest_key=manifest_key(settings, slot, n),
                                 job_name=upload_batch_job_name(settings.job_name_prefix, slot, n))
             try:
                 _write_ledger(client, settings, batch, if_absent=True)  # the commit point
@@ -196,7 +200,11 @@ def flush_slot(client: CiClient, settings: Settings, store: StateStore, slot: da
                 raise LeaseHeldError(f"batch {n} of slot {compact(slot)} was committed by another flusher "
                                      "whose lease this run took over; the next flush carries on from it") from None
             ledgers.append(batch)
-            finish(len(ledgers) - 1)
+            if excluded:
+                logs.log("batch_reviewed", slot=compact(slot), batch=n, left_out=len(excluded), keys=excluded[:20],
+                         reason=REVIEWED)
+            if keys:
+                finish(len(ledgers) - 1)
     return ledgers, sent, refused, plans
 
 
@@ -232,6 +240,7 @@ def flush_pass(client: CiClient, settings: Settings, store: StateStore, owner: s
     slots = slots_after(client, pending_dir(settings), start)
     late = late_markers(client, settings)  # listed before the slots' records: a marker's record is then listed too
     claimed = _claimed_slots(client, settings)
+    reviews = ReviewStore(client, settings.state_prefix, store.clock)  # lists its folder only if a slot has records
     flushed: Set[datetime] = set()
     backed: Set[datetime] = set()  # flushed slots with a submitted batch: the only ones a checkpoint may name
     held: List[datetime] = []
@@ -241,7 +250,7 @@ def flush_pass(client: CiClient, settings: Settings, store: StateStore, owner: s
         if due_at(slot, seconds) > now:
             continue
         try:
-            ledgers, done, bad, met = flush_slot(client, settings, store, slot, owner, ttl, ensure, guard)
+            ledgers, done, bad, met = flush_slot(client, settings, store, slot, owner, ttl, ensure, guard, reviews)
         except LeaseHeldError as exc:
             logs.log("batch_skip", slot=compact(slot), reason=str(exc))
             held.append(slot)
@@ -254,7 +263,8 @@ def flush_pass(client: CiClient, settings: Settings, store: StateStore, owner: s
         if any(batch.job_id for batch in ledgers):
             backed.add(slot)
         touched.extend(done)
-        settled = {rid for batch in ledgers if batch.state in ("submitted", "declined") for rid in batch.records}
+        settled = {rid for batch in ledgers if batch.state in ("submitted", "declined", "reviewed")
+                   for rid in batch.records}
         client.delete_objects([key for rid, key in late.get(slot, {}).items() if rid in settled])
     advance = checkpoint
     for slot in slots:

@@ -50,12 +50,24 @@ from lib.inventory_state import (
 )
 from lib.jobs import JobBody, JobInput, build_job_body, inventory_job_name, object_url
 from lib.plans import HeldPlan, PlanSource, PlanStore
+from lib.review import ReviewStore
 from lib.spend import Count, Estimate, SpendLedger, any_cap, cap_reason, estimate, utc_day
 from lib.state import Lease, StateStore
 from lib.submit.confirm import held_body_problem
 from lib.submit.ensure import ensure_job
 from lib.submit.gate import Gate, gate, held_note
-from lib.submit.run import Deps, HeldJob, InventoryRun, JobRef, SubmitResult, check_safety, job_ref, lease_ttl
+from lib.submit.run import (
+    REVIEWED,
+    Deps,
+    HeldJob,
+    InventoryRun,
+    JobRef,
+    SubmitResult,
+    check_safety,
+    etag_now,
+    job_ref,
+    lease_ttl,
+)
 from lib.upload_rules import own_or_suffix_reason
 from lib.windows import as_utc
 
@@ -122,6 +134,18 @@ def drop_reason(settings: Settings, bucket_name: str, appid: str, row: Row, sinc
     return ""
 
 
+def reviewed_rows(settings: Settings, client: CiClient, clock: Callable[[], datetime]) -> Callable[[Row], bool]:
+    """Whether a row's content (key and ETag) is one an operator reviewed (lib.review): one listing of the review
+    folder at the first row kept, then a GET per record listed for a kept key (and, when the report has no ETag
+    column, a HEAD of that key for its ETag now)."""
+    store = ReviewStore(client, settings.state_prefix, clock)
+
+    def reviewed(row: Row) -> bool:
+        return bool(store.split([(row.key, row.etag)], lambda key: etag_now(client, key)).excluded)
+
+    return reviewed
+
+
 class PartPreview(BaseModel):
     """A dry run's answer for one part: its count and estimate, and what the run would do with it (and why)."""
 
@@ -142,8 +166,9 @@ class Plan(BaseModel):
 
 
 def plan_parts(put: Callable[[str, bytes], None], settings: Settings, report: Report, since: Optional[datetime],
-               cut: datetime, row_source: Iterable[Row]) -> Plan:
-    """Stream the rows; write each full part's UrlFile as it fills (memory holds one part); count the rest."""
+               cut: datetime, row_source: Iterable[Row], reviewed: Optional[Callable[[Row], bool]] = None) -> Plan:
+    """Stream the rows; write each full part's UrlFile as it fills (memory holds one part); count the rest.
+    `reviewed` (reviewed_rows) is asked only of the rows the rules keep: those it names are dropped too."""
     name, appid = settings.bucket.rsplit("-", 1)
     inventory_id, day = report.config.inventory_id, report.day
     listed = kept = 0
@@ -164,6 +189,8 @@ def plan_parts(put: Callable[[str, bytes], None], settings: Settings, report: Re
     for row in row_source:
         listed += 1
         reason = drop_reason(settings, name, appid, row, since, cut)
+        if not reason and reviewed is not None and reviewed(row):
+            reason = REVIEWED
         if reason:
             dropped[reason] = dropped.get(reason, 0) + 1
             continue
@@ -209,7 +236,8 @@ def dry_run(settings: Settings, client: CiClient, now: datetime) -> Tuple[Option
     def discard(_key: str, _data: bytes) -> None:
         return None
 
-    plan = plan_parts(discard, settings, report, window_start(settings, cut, checkpoint), cut, rows(client, report))
+    plan = plan_parts(discard, settings, report, window_start(settings, cut, checkpoint), cut, rows(client, report),
+                      reviewed_rows(settings, client, lambda: now))
     if not plan.dropped and plan.kept:
         plan = as_manifest_plan(settings, report, plan)
     ledger = read_ledger(client, settings, settings.inventory_id, day)
@@ -349,7 +377,8 @@ def _run_report(settings: Settings, deps: Deps, config: InventoryConfig, root: s
         def put(key: str, data: bytes) -> None:
             client.put_object(key, data, "text/plain; charset=utf-8")
 
-        plan = plan_parts(put, settings, report, since, cut, rows(client, report))
+        plan = plan_parts(put, settings, report, since, cut, rows(client, report),
+                          reviewed_rows(settings, client, deps.clock))
         if not plan.dropped and plan.kept:
             client.delete_objects([p.file_key for p in plan.parts])
             plan = as_manifest_plan(settings, report, plan)

@@ -24,6 +24,9 @@ LEASE_MARGIN = timedelta(seconds=30)
 
 DEFAULT_LEASE = timedelta(seconds=900) + LEASE_MARGIN  # 900 s is the longest an event function may run
 
+# Why a path leaves a key out of its job (lib.review): the result's skipped, an inventory run's dropped, the logs.
+REVIEWED = "reviewed by an operator (flagged restore/release) with this ETag"
+
 
 @dataclass
 class Deps:
@@ -109,6 +112,12 @@ class SubmitResult(BaseModel):
     late: int = 0  # of those, records that may have missed their slot's first flush (a late marker was left)
     inventory: Optional[InventoryRun] = None  # INPUT_SOURCE=inventory: the report read and its counts
     held: List[HeldJob] = []  # jobs a cap stopped (lib.submit.gate): held as plans, nothing sent
+
+
+def etag_now(client: CiClient, key: str) -> Optional[str]:
+    """The object's ETag as HEAD answers it now, or None when it is gone: ReviewStore.split's `head`."""
+    head = client.head_object(key)
+    return next((v for k, v in (head or {}).items() if k.lower() == "etag"), None)
 
 
 def check_safety(settings: Settings) -> None:

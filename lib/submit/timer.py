@@ -1,20 +1,24 @@
 """Timer ticks: one job per window of a rule, the checkpoint moved only after the job exists."""
 
+import hashlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 from lib import logs
-from lib.client import CiClient, JobDetail
+from lib.client import JobDetail
 from lib.config import Settings
-from lib.errors import AppError, PlanError, TamperedStateError
+from lib.errors import AppError, JobMismatchError, PlanError, TamperedStateError
 from lib.events import TimerEvent
-from lib.jobs import JobBody, JobInput, build_job_body, timer_job_name
+from lib.jobs import JobBody, JobInput, build_job_body, manifest_lines, object_url, timer_job_name
 from lib.plans import HeldPlan, PlanSource, PlanStore, plan_id_of
+from lib.review import ReviewStore
 from lib.spend import Count, Estimate
 from lib.state import Checkpoint, Lease, StateStore
-from lib.submit.ensure import ensure_job
+from lib.submit.ensure import describe_input, ensure_job, find_live_job, job_differences
 from lib.submit.gate import gate, held_note
 from lib.submit.run import Deps, HeldJob, JobRef, SubmitResult, check_safety, job_ref, lease_ttl
+from lib.submit.uploads import UploadPlan
 from lib.windows import CLOCK_SKEW, Window, as_utc, compact, format_ci_time, format_duration, format_utc
 
 # A run re-plans when the checkpoint moved between its plan and its claim; more than twice in a row means a storm.
@@ -66,12 +70,86 @@ def window_claim(rule: str, checkpoint: Optional[Checkpoint], after: Optional[da
     return f"{rule}@{compact(checkpoint.end) if checkpoint else 'first'}"
 
 
-def count_window(settings: Settings, client: CiClient, window: Window) -> Count:
-    """The objects a Prefix job over the window would process, listed up to COUNT_LIMIT (then: at least)."""
-    counted = client.count_objects(settings.input_prefix, window.start, window.end, settings.count_limit)
+def _listing_method(settings: Settings, calls: int) -> str:
     prefix = "the whole bucket" if settings.whole_bucket else settings.input_prefix
-    return Count(objects=counted.objects, complete=counted.complete,
-                 method=f"listing {prefix} in the window ({counted.calls} listing request{'s' * (counted.calls != 1)})")
+    return f"listing {prefix} in the window ({calls} listing request{'s' * (calls != 1)})"
+
+
+# The folder a window's UrlFile manifest is written to (beside the uploads' manifests, under their lifecycle rule).
+WINDOW_MANIFESTS = "manifests/window-"
+
+
+@dataclass(frozen=True)
+class WindowJob:
+    """What a window sends: the Prefix body, or a UrlFile body and its manifest when reviewed images are left out."""
+
+    body: Optional[JobBody]  # None: every object the window lists was reviewed, so there is nothing to send
+    count: Count
+    manifest: Optional[UploadPlan] = None  # a UrlFile job: written and sent as the upload path sends its own
+    left_out: Tuple[str, ...] = ()  # the reviewed keys left out
+    note: str = ""  # what the result, the log and the dry run say about reviewed images
+
+
+def _digest(text: str, size: int) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:size]
+
+
+def window_manifests(settings: Settings) -> str:
+    """Where this rule's window manifests start: the folder and INPUT_PREFIX's digest, so a job found by name whose
+    UrlFile another prefix's run wrote is never taken for this prefix's window."""
+    return f"{settings.state_prefix}{WINDOW_MANIFESTS}{_digest(settings.input_prefix, 8)}-"
+
+
+def window_manifest_key(settings: Settings, name: str, keys: List[str]) -> str:
+    """Named after the window's job and exactly its keys: a rerun that lists the same objects writes the same bytes
+    to the same key, so it builds the same body (and finds the job by it); other objects, another key."""
+    digest = _digest("\n".join([name, *keys]), 20)
+    return f"{window_manifests(settings)}{digest}.txt"
+
+
+def window_job(settings: Settings, deps: Deps, rule: str, window: Window,
+               tampered: Optional[list] = None) -> WindowJob:
+    """The window's job, from the one listing the count makes anyway and one listing of the reviewed records.
+
+    A Prefix job cannot leave an object out, so a window whose listing finds a reviewed (key, ETag) is sent as a
+    UrlFile of its other objects; a window too big to list whole stays a Prefix job and says reviewed images in it
+    may be inspected again. `tampered` collects the review records that failed their checks (they exclude nothing)."""
+    counted = deps.client.count_objects(settings.input_prefix, window.start, window.end, settings.count_limit,
+                                        etags=True)
+    method = _listing_method(settings, counted.calls)
+    body = timer_body(settings, rule, window)
+    if not counted.complete:
+        return WindowJob(body, Count(objects=counted.objects, complete=False, method=method), note=(
+            f"the window holds more than COUNT_LIMIT={settings.count_limit} objects, too many to list, so it is sent "
+            "as a Prefix job, which cannot leave reviewed images out: any in it may be inspected (and acted on) "
+            "again"))
+    reviews = ReviewStore(deps.client, settings.state_prefix, deps.clock)
+    split = reviews.split(counted.listed or (), lambda key: (deps.client.head_object(key) or {}).get("ETag"))
+    if tampered is not None:
+        tampered.extend(e for e in reviews.tampered if e not in tampered)
+    if not split.excluded:
+        return WindowJob(body, Count(objects=counted.objects, method=method))
+    left = f"{len(split.excluded)} reviewed image{'s' * (len(split.excluded) != 1)} left out"
+    count = Count(objects=len(split.kept), method=f"{method}; {left}")
+    if not split.kept:
+        return WindowJob(None, count, left_out=tuple(split.excluded), note=(
+            f"every object in the window is a reviewed image ({left}); no job was sent and the checkpoint stays, so "
+            "the next window starts where this one did"))
+    key = window_manifest_key(settings, body.Name, split.kept)
+    url = object_url(settings.bucket, settings.region, key)
+    manifest = UploadPlan(body=build_job_body(settings, body.Name, JobInput(UrlFile=url), window),
+                          described=f"UrlFile={url} ({len(split.kept)} objects of the window, {left})",
+                          manifest_key=key, manifest_text=manifest_lines(settings.bucket, settings.region, split.kept))
+    return WindowJob(manifest.body, count, manifest, tuple(split.excluded),
+                     note=f"{left}: the window is sent as a UrlFile of its {len(split.kept)} other objects")
+
+
+def as_prefix_body(settings: Settings, body: JobBody) -> JobBody:
+    """A window's UrlFile body as the Prefix body it stands for (same name, window and operation); others as they are."""
+    url = body.Input.UrlFile
+    if url is None or not url.startswith(object_url(settings.bucket, settings.region, window_manifests(settings))):
+        return body
+    return body.model_copy(update={"Input": JobInput(Prefix=settings.input_prefix)})
 
 
 def timer_source(settings: Settings, rule: str, claim: str, window: Window) -> PlanSource:
@@ -240,35 +318,89 @@ def _timer_job(settings: Settings, store: StateStore, deps: Deps, rule: str, lea
     if lease.job_name != body.Name:
         # Taking over a claim a failed run left: finish exactly its window so windows never overlap.
         window = Window(lease.window_start, lease.window_end or window.end)
-        body = timer_body(settings, rule, window)
-    checked = gate(settings, deps, body, count_window(settings, deps.client, window),
-                   timer_source(settings, rule, lease.lease_id, window))
+    job = window_job(settings, deps, rule, window, store.tampered)
+    if job.body is None:
+        return _nothing_to_send(rule, window, job)
+    checked = gate(settings, deps, job.body, job.count, timer_source(settings, rule, lease.lease_id, window))
     if checked.plan is not None:
-        return held_result(rule, checked.plan)
-    job, created = ensure_job(deps.client, body, deps.sleep)
-    store.write_checkpoint(Checkpoint(rule=rule, end=window.end, job_id=job.JobId, job_name=job.Name,
+        return held_result(rule, checked.plan, job.note)
+    ref = _send_window(settings, deps, job, window, checked.estimate)
+    store.write_checkpoint(Checkpoint(rule=rule, end=window.end, job_id=ref.job_id, job_name=ref.name,
                                       lease_id=lease.lease_id))
-    return _timer_result(settings, rule, window, job, created, checked.estimate)
+    return _timer_result(rule, ref, job)
 
 
 def _lookback_job(settings: Settings, deps: Deps, rule: str, window: Window, body: JobBody) -> SubmitResult:
     """A rule without a checkpoint (WINDOW=all or a duration): one plan per rule, renewed once decided."""
-    checked = gate(settings, deps, body, count_window(settings, deps.client, window),
+    job = window_job(settings, deps, rule, window)
+    if job.body is None:
+        return _nothing_to_send(rule, window, job)
+    checked = gate(settings, deps, job.body, job.count,
                    timer_source(settings, rule, f"{rule}@{settings.window.kind}", window), renew=True)
     if checked.plan is not None:
-        return held_result(rule, checked.plan)
-    return _timer_result(settings, rule, window, *ensure_job(deps.client, body, deps.sleep), checked.estimate)
+        return held_result(rule, checked.plan, job.note)
+    return _timer_result(rule, _send_window(settings, deps, job, window, checked.estimate), job)
 
 
-def _timer_result(settings: Settings, rule: str, window: Window, job: JobDetail, created: bool,
-                  estimate: Optional[Estimate] = None) -> SubmitResult:
-    # The log line and the result name the input CI holds for the job, never the settings': a job found by name is
-    # the one that runs, whatever this run's INPUT_PREFIX says (issue 27).
-    ref = job_ref(job, created, f"Prefix={settings.input_prefix}", window, estimate)
-    logs.log("job_created" if created else "job_found", rule=rule, job_id=job.JobId, job_name=job.Name,
-             input=ref.input, window_start=ref.window_start, window_end=ref.window_end,
-             objects=estimate.count.objects if estimate else None)
-    return SubmitResult(trigger="timer", rule=rule, jobs=[ref])
+def _send_window(settings: Settings, deps: Deps, job: WindowJob, window: Window,
+                 estimate: Optional[Estimate]) -> JobRef:
+    """The window's job, found by name or created once; a UrlFile's manifest first, as an upload writes its own."""
+    assert job.body is not None
+    try:
+        return _ensure_window_job(settings, deps, job, window, estimate)
+    except JobMismatchError:
+        found = find_live_job(deps.client, job.body.Name, job.body.Type)
+        if found is None or not _other_form_of(settings, found, job.body):
+            raise
+    # An earlier run of this window (killed before its checkpoint) listed it otherwise: a review recorded, or an object
+    # changed, in between. That job is this window's, made the other way; a second one would scan the window twice.
+    logs.log("timer_window_found_other_form", job_id=found.JobId, job_name=found.Name, input=describe_input(found),
+             planned=_input_shown(job.body))
+    return job_ref(found, False, describe_input(found), window, estimate)
+
+
+def _other_form_of(settings: Settings, found: JobDetail, body: JobBody) -> bool:
+    """Whether the found job is this window's job as another listing makes it: Prefix or one of our window UrlFiles."""
+    if not job_differences(found, as_prefix_body(settings, body)):
+        return True
+    url = str(found.Input.get("UrlFile") or "").strip()
+    ours = object_url(settings.bucket, settings.region, window_manifests(settings))
+    return url.startswith(ours) and all(name.startswith("Input.") for name, _, _ in job_differences(found, body))
+
+
+def _ensure_window_job(settings: Settings, deps: Deps, job: WindowJob, window: Window,
+                       estimate: Optional[Estimate]) -> JobRef:
+    assert job.body is not None
+    if job.manifest is not None:
+        from lib.submit.uploads import _send  # the upload path's manifest-then-job, shared rather than copied
+
+        ref = _send(settings, deps, job.manifest)
+        return ref.model_copy(update={"window_start": format_ci_time(window.start) if window.start else None,
+                                      "window_end": format_ci_time(window.end), "estimate": estimate})
+    # The result names the input CI holds for the job, never the settings': a job found by name is the one that
+    # runs, whatever this run's INPUT_PREFIX says (issue 27).
+    found, created = ensure_job(deps.client, job.body, deps.sleep)
+    return job_ref(found, created, f"Prefix={settings.input_prefix}", window, estimate)
+
+
+def _timer_result(rule: str, ref: JobRef, job: WindowJob) -> SubmitResult:
+    objects = ref.estimate.count.objects if ref.estimate else None
+    if job.manifest is None:
+        logs.log("job_created" if ref.created else "job_found", rule=rule, job_id=ref.job_id, job_name=ref.name,
+                 input=ref.input, window_start=ref.window_start, window_end=ref.window_end, objects=objects)
+    else:  # the upload path's _send logged the job line; this one ties it to the rule and its window
+        logs.log("timer_reviewed_left_out", rule=rule, job_id=ref.job_id, job_name=ref.name,
+                 window_start=ref.window_start, window_end=ref.window_end, objects=objects, left_out=len(job.left_out))
+    if job.note and job.manifest is None:
+        logs.log("timer_window_unlisted", rule=rule, job_id=ref.job_id, reason=job.note)
+    return SubmitResult(trigger="timer", rule=rule, jobs=[ref], note=job.note)
+
+
+def _nothing_to_send(rule: str, window: Window, job: WindowJob) -> SubmitResult:
+    start = format_ci_time(window.start) if window.start else None
+    logs.log("timer_skip", rule=rule, reason=job.note, window_start=start, window_end=format_ci_time(window.end),
+             left_out=len(job.left_out))
+    return SubmitResult(trigger="timer", rule=rule, note=job.note)
 
 
 def after_decisions(settings: Settings, deps: Deps, rule: str, checkpoint: Optional[Checkpoint],
@@ -323,7 +455,7 @@ def _decided_window_problem(settings: Settings, rule: str, plan: HeldPlan, start
         return f"covers a window ending at {format_utc(end)}, not before this function's clock {format_utc(now)}"
     if end > as_utc(tick):
         return f"covers a window ending at {format_utc(end)}, after this tick's Time {format_utc(tick)}"
-    if plan.body != timer_body(settings, rule, Window(begin, end)):
+    if as_prefix_body(settings, plan.body) != timer_body(settings, rule, Window(begin, end)):
         return "holds a body that is not this rule's job for its window"
     return ""
 
@@ -335,17 +467,15 @@ def confirm_held(settings: Settings, deps: Deps, plan: HeldPlan, store: StateSto
     if source.rule is None or source.window_end is None:
         raise PlanError(f"plan {plan.plan_id} names no rule window; decline it")
     rule, window = source.rule, Window(source.window_start, source.window_end)
-    body = timer_body(settings, rule, window)
-    from lib.submit.confirm import held_body_problem
-
-    problem = held_body_problem(plan, body)
+    job, problem = rebuilt_window_job(settings, deps, plan, store.tampered)
     if problem:
         raise PlanError(f"plan {plan.plan_id}: {problem}")
+    assert job.body is not None
+    body = job.body
     if source.claim in (f"{rule}@lookback", f"{rule}@all"):
         with store.holding(_proposal(deps, body.Name, window, body), lease_ttl(settings, deps.time_limit)):
             count()
-            job, created = ensure_job(deps.client, body, deps.sleep)
-        return job_ref(job, created, f"Prefix={settings.input_prefix}", window, plan.estimate)
+            return _send_window(settings, deps, job, window, plan.estimate)
     proposal = _proposal(deps, source.claim, window, body)
     with store.holding(proposal, lease_ttl(settings, deps.time_limit), timer_claim_check(settings, rule, window.end)):
         checkpoint = store.read_checked_checkpoint(rule, settings.job_name_prefix)
@@ -355,9 +485,36 @@ def confirm_held(settings: Settings, deps: Deps, plan: HeldPlan, store: StateSto
                             f"{format_utc(checkpoint.end)} (job {checkpoint.job_id}), past the held window's start; "
                             "sending it would scan objects twice. Decline it")
         count()
-        job, created = ensure_job(deps.client, body, deps.sleep)
-        store.write_checkpoint(Checkpoint(rule=rule, end=window.end, job_id=job.JobId, job_name=job.Name,
+        ref = _send_window(settings, deps, job, window, plan.estimate)
+        store.write_checkpoint(Checkpoint(rule=rule, end=window.end, job_id=ref.job_id, job_name=ref.name,
                                           lease_id=source.claim))
-    logs.log("job_created" if created else "job_found", rule=rule, job_id=job.JobId, job_name=job.Name,
+    logs.log("job_created" if ref.created else "job_found", rule=rule, job_id=ref.job_id, job_name=ref.name,
              plan_id=plan.plan_id)
-    return job_ref(job, created, f"Prefix={settings.input_prefix}", window, plan.estimate)
+    return ref
+
+
+def rebuilt_window_job(settings: Settings, deps: Deps, plan: HeldPlan,
+                       tampered: Optional[list] = None) -> Tuple[WindowJob, str]:
+    """The held window's job as a run now builds it (its objects listed again, the reviewed ones left out), and why
+    it is not the body held ('' if it is): a confirm sends only what the window makes now."""
+    from lib.submit.confirm import held_body_problem  # the operator's confirm only
+
+    source = plan.source
+    if source.rule is None or source.window_end is None:
+        raise PlanError(f"plan {plan.plan_id} names no rule window; decline it")
+    job = window_job(settings, deps, source.rule, Window(source.window_start, source.window_end), tampered)
+    rebuilt = job.body or timer_body(settings, source.rule, Window(source.window_start, source.window_end))
+    problem = held_body_problem(plan, rebuilt)
+    if job.body is None:
+        problem = (f"every object in its window is now a reviewed image ({job.count.method}), so there is nothing to "
+                   "send; decline it")
+    elif problem and as_prefix_body(settings, plan.body) == as_prefix_body(settings, rebuilt):
+        problem = (f"its window's objects or reviewed images changed since it was held: it holds "
+                   f"{_input_shown(plan.body)}, and the window now makes {_input_shown(rebuilt)} "
+                   f"({job.count.shown()}); nothing was sent. Decline it (its objects are then not inspected by this "
+                   "rule), or let it expire")
+    return job, problem
+
+
+def _input_shown(body: JobBody) -> str:
+    return f"UrlFile={body.Input.UrlFile}" if body.Input.UrlFile else f"Prefix={body.Input.Prefix}"
