@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from lib.submit.run import REVIEWED
 from tests.cli.support import Tty
+from tests.support.entries import submit_entry
+from tests.support.events import cos_event
 from tests.support.flagged import clean_image, hiding_image
 from tests.support.restore import CLOCK, backup_of, body, decision, etag_of, flagged, ops
 from tests.support.settings import BUCKET
@@ -136,6 +139,23 @@ def test_restore_of_a_backup_that_is_gone_says_where_it_looked_and_changes_nothi
     assert "there is no abnormal_images_backup/photos/cat.png and photos/cat.png does not exist" in ran.err
     assert body(backed_up, KEY) is None
 
+
+
+def test_the_upload_event_of_the_restore_itself_makes_no_job_and_the_image_stays(backed_up, emulator):
+    # Restoring writes KEY again, and COS sends the upload event of that write: the review keeps it out.
+    assert ops("flagged", "restore", KEY, "--yes").code == 0
+    result = submit_entry()(cos_event([KEY], etags=[etag_of(backed_up, KEY)]), {"request_id": "after-restore"})
+    assert result["jobs"] == [] and result["skipped"] == [{"key": KEY, "reason": REVIEWED}]
+    assert body(backed_up, KEY) == IMAGE and body(backed_up, backup_of(KEY)) is None
+
+
+@pytest.mark.parametrize("command, status", [("restore", "restored"), ("release", "released")])
+def test_the_review_list_shows_the_decision_and_nothing_pending(backed_up, command, status):
+    assert ops("flagged", command, KEY, "--yes").code == 0
+    listed = ops("flagged", "list", "--json")
+    assert listed.code == 0, listed
+    doc = listed.json()
+    assert ([f["status"] for f in doc["flags"]], doc["pending"]) == ([status], 0)
 
 # --- release ------------------------------------------------------------------------------------------------------
 
