@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import struct
+import subprocess
 import sys
 import time
 import zipfile
@@ -256,6 +257,7 @@ def main() -> int:
             say("7. Jobs in the bucket now: " + ", ".join(f"{j.Name} {j.State}" for j in jobs))
         _show_inventory(emu)
         _show_caps(env, client)
+        _show_restore(env, client)
         say(f"Done in {time.monotonic() - started:.1f}s. The emulator stops now; nothing left running.")
     return 0
 
@@ -288,6 +290,29 @@ def _show_caps(env: Dict[str, str], client) -> None:
     ref = confirm_plan(settings, Deps(client=client, owner="demo-operator"), held["plan_id"])
     say(f"    `python -m ops plans confirm {held['plan_id']}` sent exactly that job, once: {ref.job_id} "
         f"({ref.name}).")
+
+
+def _show_restore(env: Dict[str, str], client) -> None:
+    """Review and undo (issue 26): a camera's trailer after the image's end is flagged and moved aside; the operator
+    finds it harmless and `flagged restore` puts the image back byte for byte."""
+    from handlers.submit import invoke as submit_entry
+    from lib.client import make_client
+
+    key = "uploads/camera-trailer.png"
+    image = png(4, 4, 3) + b"camera firmware 1.2 maker data\x00" * 3 + b"\x00" * 10  # harmless, after IEND
+    client.put_object(key, image, "image/png")
+    result = submit_entry(_upload_event([key]), {"request_id": "demo-review"}, environ=env, client_factory=make_client)
+    _wait_for(client, result["jobs"][0]["job_id"])
+    say(f"11. Review and undo: {key} ends with a camera's {len(image) - len(png(4, 4, 3))} bytes of maker data after")
+    say("    its last chunk; the job flagged it and moved it to abnormal_images_backup/. A false positive, so:")
+    # The operator's command as a person runs it (the demo is a tool over the deployed code, never over ops).
+    done = subprocess.run([sys.executable, "-m", "ops", "flagged", "restore", key, "--yes"], env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=60, check=False)
+    say(f"    `python -m ops flagged restore {key} --yes` (exit {done.returncode}):")
+    for line in (done.stdout or done.stderr).splitlines():
+        say(f"      {line}")
+    back = client.get_object(key)
+    say(f"    {key} is back, byte for byte: {back == image}; later jobs leave this content out.")
 
 
 def _show_inventory(emu) -> None:

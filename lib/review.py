@@ -139,6 +139,8 @@ class ReviewStore:
     def records(self, keys: Optional[Iterable[str]] = None) -> List[ReviewRecord]:
         """Every good decision (only those on `keys` when given), newest first: one listing + one GET per record
         read; bad ones are noted in `tampered`."""
+        if isinstance(keys, str):
+            raise TypeError("records(keys): give a collection of keys, not one key string")
         wanted = None if keys is None else {key_digest(k) for k in keys}
         out = []
         for kd, etags in self._listed().items():

@@ -63,3 +63,10 @@ def test_the_demo_counts_its_job_before_sending_it_and_shows_a_held_upload_confi
     assert "three more uploads were counted and HELD as plan" in out
     assert "3 objects is over MAX_OBJECTS_PER_JOB=2); nothing was sent." in out
     assert "sent exactly that job, once:" in out
+
+
+@pytest.mark.emulator
+def test_the_demo_restores_its_false_positive_byte_for_byte():
+    out = run_demo()
+    assert "`python -m ops flagged restore uploads/camera-trailer.png --yes` (exit 0):" in out
+    assert "uploads/camera-trailer.png is back, byte for byte: True" in out

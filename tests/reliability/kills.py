@@ -100,7 +100,9 @@ class Relay:
         for key, value in reply_headers:
             if key.lower() not in HOP_BY_HOP and key.lower() != "content-length":
                 req.send_header(key, value)
-        req.send_header("Content-Length", str(len(data)))
+        # A HEAD answer's Content-Length is the object's size (HEAD Object, 436/7745), not the empty body's.
+        size = answer.getheader("Content-Length") if req.command == "HEAD" else None
+        req.send_header("Content-Length", size or str(len(data)))
         req.end_headers()
         if req.command != "HEAD":
             req.wfile.write(data)

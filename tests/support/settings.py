@@ -6,6 +6,8 @@ from typing import Dict
 
 import pytest
 
+from lib.config import ENV_NAMES
+
 BUCKET = "examplebucket-1250000000"
 REGION = "ap-guangzhou"
 
@@ -18,8 +20,10 @@ ENV = {
 }
 
 # Every variable the function reads starts with one of these: a test sees only what it sets, never the machine's.
-FUNCTION_ENV_PREFIXES = ("COS_", "JOB_", "WORKFLOW_", "INSPECT_", "INPUT_", "WINDOW", "REPORT_", "STATE_", "UPLOAD_",
-                         "TENCENTCLOUD_", "RULE_", "LEASE_", "ALLOW_", "FIRST_RUN", "API_")
+# Every declared setting's name (so a new one cannot leak from the machine into a test), plus the credentials'.
+FUNCTION_ENV_PREFIXES = tuple(sorted(set(ENV_NAMES.values()))) + (
+    "COS_", "JOB_", "WORKFLOW_", "INSPECT_", "INPUT_", "WINDOW", "REPORT_", "STATE_", "UPLOAD_", "TENCENTCLOUD_",
+    "RULE_", "LEASE_", "ALLOW_", "FIRST_RUN", "API_")
 
 
 def function_env(monkeypatch: pytest.MonkeyPatch) -> Dict[str, str]:
