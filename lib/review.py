@@ -1,9 +1,10 @@
 """Reviewed images: an operator's decision on a flagged image, kept by key and ETag in state.
 
-Every job we make after the review leaves that exact content out (the paths call `ReviewStore.split`); an ETag that
-differs is new content and is inspected again. One object per decision,
-`STATE_PREFIX/reviewed/<digest(key)>-<digest(etag)>.json`: a listing names which (key, ETag) pairs were reviewed
-without reading any, and a record read back must recompute its own name, so a name alone never excludes anything."""
+Every job we make after a restore leaves that exact content out (the paths call `ReviewStore.split`); an ETag that
+differs is new content and is inspected again, and a released (confirmed bad) image uploaded again is acted on again.
+One object per decision, `STATE_PREFIX/reviewed/<digest(key)>-<digest(etag)>.json`: a listing names which (key, ETag)
+pairs were reviewed without reading any; a record read back must recompute its own name, and one that would exclude
+content must name a batch job CI holds that flagged its key, so neither a name nor a body alone excludes anything."""
 
 import hashlib
 import re
@@ -16,10 +17,13 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from lib import logs
 from lib.client import CiClient
 from lib.errors import TamperedStateError
-from lib.windows import CLOCK_SKEW, as_utc, format_utc
+from lib.jobs import is_batch_job_id
+from lib.windows import CLOCK_SKEW, as_utc, format_utc, parse_ci_time
 
 REVIEW_FOLDER = "reviewed/"
 Decision = Literal["restoring", "restored", "releasing", "released"]
+# A restore under way already excludes its content: a job made while the copy back runs must not take it again.
+EXCLUDING: Tuple[str, ...] = ("restoring", "restored")
 # What CI had done to the image, as the flagging job asked (its JobParam.ImageInspect), or "none" (AutoProcess off).
 Action = Literal["BackupObject", "SwitchObjectToPrivate", "DeleteObject", "none"]
 _NAME = re.compile(r"^([0-9a-f]{32})-([0-9a-f]{16})\.json$")
@@ -73,6 +77,7 @@ class ReviewStore:
         self.clock = clock
         self.tampered: List[TamperedStateError] = []
         self._names: Optional[Dict[str, FrozenSet[str]]] = None  # key digest -> etag digests listed
+        self._flagging: Dict[str, Optional[_Flagging]] = {}  # job id -> what CI says it flagged (None: no such job)
 
     def record(self, record: ReviewRecord) -> None:
         self.client.put_object(record_name(self.state_prefix, record.key, record.etag),
@@ -94,6 +99,9 @@ class ReviewStore:
             problem = _record_problem(record, name, self.state_prefix, self.clock())
             if not problem:
                 return record
+        return self._ignored(name, problem)
+
+    def _ignored(self, name: str, problem: str) -> None:
         error = TamperedStateError(f"review record {name[:300]!r} {problem}; it is ignored: the image is inspected "
                                    "as if never reviewed")
         self.tampered.append(error)
@@ -119,9 +127,45 @@ class ReviewStore:
         return key_digest(key) in self._listed()
 
     def covers(self, key: str, etag: str) -> bool:
-        """Whether the operator decided on exactly this content: listed, and the record reads back as ours."""
+        """Whether the operator restored exactly this content: listed, read back as ours, and backed by CI."""
         listed = self._listed().get(key_digest(key))
-        return bool(listed) and etag_digest(etag) in listed and self.get(key, etag) is not None
+        if not listed or etag_digest(etag) not in listed:
+            return False
+        record = self.get(key, etag)
+        if record is None or record.decision not in EXCLUDING:
+            return False
+        problem = self._unbacked(record)
+        if problem:
+            self._ignored(record_name(self.state_prefix, key, etag), problem)
+        return not problem
+
+    def _unbacked(self, record: ReviewRecord) -> str:
+        """Why CI does not back a restore ('' if it does): its job must be an ImageInspect batch job, created before
+        the decision, whose results flagged the record's key. Costs a GET and the results' pages once per job."""
+        job_id = record.job_id
+        if not is_batch_job_id(job_id):
+            return f"names job id {job_id[:80]!r}, which is not a CI batch job id"
+        if job_id not in self._flagging:
+            self._flagging[job_id] = self._flagged_by(job_id)
+        flagging = self._flagging[job_id]
+        if flagging is None:
+            return f"names job {job_id}, which is not an ImageInspect batch job CI holds"
+        if flagging.created is not None and flagging.created > as_utc(record.decided_at) + CLOCK_SKEW:
+            return f"names job {job_id}, created at {format_utc(flagging.created)}, after the decision"
+        if record.key not in flagging.keys:
+            return f"names job {job_id}, whose results did not flag {record.key[:200]!r}"
+        return ""
+
+    def _flagged_by(self, job_id: str) -> Optional["_Flagging"]:
+        job = self.client.get_job(job_id)
+        if job is None or job.per_object_kind != "ImageInspect":
+            return None
+        try:
+            created = parse_ci_time(job.CreationTime) if job.CreationTime else None
+        except ValueError:
+            created = None
+        keys = frozenset(r.key for r in self.client.iter_media_jobs(job_id) if r.suspicious and r.key)
+        return _Flagging(None if created is None else as_utc(created), keys)
 
     def split(self, objects: Sequence[Tuple[str, Optional[str]]], head: Callable[[str], Optional[str]]) -> Split:
         """Leave out the reviewed (key, ETag) pairs. An unknown ETag (None) is asked with `head` only for a key with
@@ -153,6 +197,12 @@ class ReviewStore:
                 if record is not None:
                     out.append(record)
         return sorted(out, key=lambda r: as_utc(r.decided_at), reverse=True)
+
+
+@dataclass(frozen=True)
+class _Flagging:
+    created: Optional[datetime]
+    keys: FrozenSet[str]
 
 
 def _record_problem(record: ReviewRecord, name: str, state_prefix: str, now: datetime) -> str:

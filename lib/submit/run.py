@@ -25,7 +25,7 @@ LEASE_MARGIN = timedelta(seconds=30)
 DEFAULT_LEASE = timedelta(seconds=900) + LEASE_MARGIN  # 900 s is the longest an event function may run
 
 # Why a path leaves a key out of its job (lib.review): the result's skipped, an inventory run's dropped, the logs.
-REVIEWED = "reviewed by an operator (flagged restore/release) with this ETag"
+REVIEWED = "restored by an operator (flagged restore) with this ETag"
 
 
 @dataclass

@@ -8,7 +8,7 @@ import pytest
 from lib.submit.run import REVIEWED
 from tests.cli.support import Tty
 from tests.support.entries import submit_entry
-from tests.support.events import cos_event
+from tests.support.events import EVENT_TIME, cos_event
 from tests.support.flagged import clean_image, hiding_image
 from tests.support.restore import CLOCK, backup_of, body, decision, etag_of, flagged, ops
 from tests.support.settings import BUCKET
@@ -171,6 +171,17 @@ def test_release_records_the_backups_content_released(backed_up, emulator):
     ops("flagged", "release", KEY, "--yes")
     record = decision(emulator, KEY, etag)
     assert record is not None and record.decision == "released"
+
+
+def test_a_released_image_uploaded_again_unchanged_is_inspected_and_moved_again(backed_up, emulator):
+    # Release confirms the image is bad: unlike a restore, it keeps nothing out of later jobs.
+    assert ops("flagged", "release", KEY, "--yes").code == 0
+    backed_up.put_object(BUCKET, KEY, IMAGE, content_type="image/png")
+    again = cos_event([KEY], etags=[etag_of(backed_up, KEY)], event_time=EVENT_TIME + 3600, request_ids=["again"])
+    result = submit_entry()(again, {"request_id": "uploaded-again"})
+    assert [j["input"] for j in result["jobs"]] == [f"Object={KEY}"] and result["skipped"] == []
+    backed_up.run_pending()
+    assert body(backed_up, KEY) is None and body(backed_up, backup_of(KEY)) == IMAGE
 
 
 def test_release_keeps_the_backup_when_release_keeps_backup_is_true(backed_up, monkeypatch):

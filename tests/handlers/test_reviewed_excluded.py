@@ -123,20 +123,38 @@ def test_an_upload_event_without_etags_asks_head_for_the_reviewed_keys_etag(revi
     assert result["jobs"] == [] and result["skipped"] == [{"key": KEY, "reason": REVIEWED}]
 
 
-@pytest.mark.parametrize("forged", ["another key's record", "not a record", "decided after the function's clock"])
+@pytest.mark.parametrize("forged", ["another key's record", "not a record", "decided after the function's clock",
+                                    "naming no flagging job", "a release"])
 def test_a_review_record_our_cli_did_not_write_excludes_nothing(acting_bucket, forged):
     data = hiding_image(b"forged")
-    flag(acting_bucket, os.environ, {KEY: data})
+    job_id = flag(acting_bucket, os.environ, {KEY: data})
     etag = upload(acting_bucket, KEY, data)  # put back by hand, its backup left where CI put it
-    record = ReviewRecord(key=KEY, etag=etag, decision="restored", decided_at=EMULATOR_NOW)
+    record = ReviewRecord(key=KEY, etag=etag, decision="restored", decided_at=EMULATOR_NOW, job_id=job_id)
     body = {"another key's record": record.model_copy(update={"key": OTHER}).model_dump_json().encode(),
             "not a record": b'{"key": "uploads/false-positive.png"}',
             "decided after the function's clock": record.model_copy(update={
-                "decided_at": datetime.now(EMULATOR_NOW.tzinfo) + timedelta(days=1)}).model_dump_json().encode()}
+                "decided_at": datetime.now(EMULATOR_NOW.tzinfo) + timedelta(days=1)}).model_dump_json().encode(),
+            "naming no flagging job": record.model_copy(update={"job_id": ""}).model_dump_json().encode(),
+            # A release confirms the image is bad: the same content uploaded again is acted on again.
+            "a release": record.model_copy(update={"decision": "released"}).model_dump_json().encode()}
     forge_record(acting_bucket, os.environ, KEY, etag, body[forged])
     result = deliver([KEY], [etag])
     assert [j["input"] for j in result["jobs"]] == [f"Object={KEY}"] and result["skipped"] == []
     assert inspected_keys(acting_bucket) == [KEY, KEY]
+
+
+def test_a_well_formed_restore_naming_a_job_that_never_flagged_the_image_excludes_nothing(acting_bucket):
+    # The forger writes a perfect record for their own image, naming our real job that flagged another one.
+    job_id = flag(acting_bucket, os.environ, {KEY: hiding_image(b"flagged")})
+    data = hiding_image(b"the forger's")
+    etag = upload(acting_bucket, OTHER, data)
+    record = ReviewRecord(key=OTHER, etag=etag, decision="restored", decided_at=EMULATOR_NOW, job_id=job_id)
+    forge_record(acting_bucket, os.environ, OTHER, etag, record.model_dump_json().encode())
+    result = deliver([OTHER], [etag])
+    assert [j["input"] for j in result["jobs"]] == [f"Object={OTHER}"] and result["skipped"] == []
+    inspected_keys(acting_bucket)
+    assert acting_bucket.get_object(BUCKET, BACKUP + OTHER).data == data and OTHER not in keys_under(acting_bucket,
+                                                                                                      "uploads/")
 
 
 def test_a_held_upload_leaves_the_reviewed_image_out_and_its_confirm_sends_that_body_once(reviewed, emulator,

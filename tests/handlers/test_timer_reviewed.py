@@ -166,16 +166,17 @@ def test_after_an_all_reviewed_window_the_next_window_starts_where_it_did(rule, 
     assert inspected_by(rule, result["jobs"][0]["job_id"]) == [OTHER]
 
 
-@pytest.mark.parametrize("forgery", ["names-other-content", "decided-in-the-future"])
+@pytest.mark.parametrize("forgery", ["names-other-content", "decided-in-the-future", "names-a-made-up-job"])
 def test_a_forged_review_record_excludes_nothing(rule, flagged, forgery):
     data, job_id = flagged
     seed_image(rule, IMAGE, data, uploaded=RESTORED_AT)
     etag = etag_of(rule, IMAGE)
     record = ReviewRecord(key=IMAGE, etag=etag, decision="restored", decided_at=DECIDED_AT, job_id=job_id)
-    if forgery == "names-other-content":  # stored under this content's name, about another content
-        record = record.model_copy(update={"etag": "0" * 32})
-    else:
-        record = record.model_copy(update={"decided_at": NEXT + timedelta(days=1)})
+    record = record.model_copy(update={
+        "names-other-content": {"etag": "0" * 32},  # stored under this content's name, about another content
+        "decided-in-the-future": {"decided_at": NEXT + timedelta(days=1)},
+        "names-a-made-up-job": {"job_id": "b" + "0" * 32},  # well formed, but CI holds no such job
+    }[forgery])
     rule.put_object(BUCKET, record_name("autopilot/", IMAGE, etag), record.model_dump_json().encode())
     result = tick(NEXT)
     assert job_of(rule, result).input_kind == "Prefix"
