@@ -1,10 +1,12 @@
-"""The ops CLI (`python -m ops ...`): list, inspect, watch and cancel batch jobs, upload, dry-run, report, inventory.
+"""The ops CLI (`python -m ops ...`): list, inspect, watch and cancel batch jobs, upload, dry-run, report, inventory,
+and review flagged images (list, restore, release).
 
 Exit codes, the same for every command:
   0    done, and nothing wrong was found
   1    done, and a problem was found (a failed or stuck job, a flagged image or failed object, a job that does
        not exist, a cancel declined or impossible, a report that could not read everything, a held plan waiting or
-       one that cannot be confirmed or declined as asked), or a call to COS/CI failed or got no answer
+       one that cannot be confirmed or declined as asked, a flagged image awaiting review, a restore or release
+       declined or refused), or a call to COS/CI failed or got no answer
   2    not done: bad arguments, settings, credentials missing or refused, event file or input; nothing was sent
   130  interrupted (Ctrl-C); nothing more was sent
 
@@ -564,10 +566,9 @@ def cmd_submit(cli: Cli) -> int:
 
     from lib.events import TimerEvent, parse_event
     from lib.invocation import settings_for
-    from lib.spend import any_cap
     from lib.submit.run import check_safety
     from lib.submit.timer import rule_of
-    from lib.submit.uploads import plan_upload, select_uploads
+    from lib.submit.uploads import leave_out_reviewed, plan_upload, select_uploads
     from ops.plans import bucket_reader, irreversible_preview, timer_preview, upload_preview
 
     args = cli.args
@@ -595,6 +596,14 @@ def cmd_submit(cli: Cli) -> int:
                                 "end": format_ci_time(preview.window.end)}
     else:
         objects, skipped = select_uploads(settings, event)
+        deps, unread = None, ""
+        if objects:  # the run leaves restored images out, so its preview reads the reviews too (with credentials)
+            deps, settings, unread = bucket_reader(cli, event)
+            if deps is not None:
+                objects, reviewed = leave_out_reviewed(settings, deps, objects)
+                skipped += reviewed
+            else:
+                result["reviewed"] = f"restored images not left out: {unread}"
         result["skipped"] = [s.model_dump() for s in skipped]
         if not objects:
             result["note"] = "nothing to inspect in this event"
@@ -610,9 +619,8 @@ def cmd_submit(cli: Cli) -> int:
         if skipped and not args.json:
             cli.say(f"skipping {plural(len(skipped), 'key')}:\n" + "".join(f"  {terminal(s.key)}: {terminal(s.reason)}\n"
                                                                           for s in skipped))
-        deps, unread = None, ""
-        if any_cap(settings) or settings.deletes_objects:  # else nothing is read: the count is the event's
-            deps, settings, unread = bucket_reader(cli, event)
+        if "reviewed" in result and not args.json:
+            cli.say(result["reviewed"])
         preview = upload_preview(settings, deps, unread, plan.body, len(objects))
     preview = irreversible_preview(preview, settings, deps, unread)
     code = EXIT_PROBLEM if preview.problem else EXIT_OK
@@ -748,6 +756,8 @@ COALESCING_OFF = ("coalescing is off (UPLOAD_BATCH_SECONDS=0): each upload event
 
 def cmd_uploads(cli: Cli) -> int:
     """Batches of coalesced uploads in a range; with --key, the job(s) that key went into (exit 1 if none)."""
+    from lib.submit.run import REVIEWED
+
     args = cli.args
     if not (args.since or args.start):
         args.since = "1d"
@@ -763,18 +773,23 @@ def cmd_uploads(cli: Cli) -> int:
     # Coalescing off: each upload event made its own job, so there are no batches to find it in (issue 27).
     off = {} if settings.upload_batch_seconds else {"coalescing": False, "note": COALESCING_OFF}
     if args.key is not None:
+        left_out = [b for b in batches if args.key in b.excluded]  # restored by an operator: handled, not lost
         batches = [b for b in batches if args.key in b.keys]
         waiting = pending.get(args.key, [])
+        found = batches or waiting or left_out
         if args.json:
             cli.out_json({"key": args.key, "batches": [b.model_dump(mode="json") for b in batches],
-                          "pending_slots": waiting, **off})
+                          "pending_slots": waiting, "left_out": [b.model_dump(mode="json") for b in left_out],
+                          **off})
         else:
             missing = f"{args.key}: in no batch of this range and not pending"
             cli.out("".join(f"{args.key}: job {b.job_id or '(not created yet)'} {b.job_name}, slot "
                             f"{jobview.show_time(b.slot, cli.zone)}\n" for b in batches)
+                    + "".join(f"{args.key}: left out of batch {b.n} of slot {jobview.show_time(b.slot, cli.zone)}, "
+                              f"{REVIEWED}\n" for b in left_out)
                     + "".join(f"{args.key}: pending in slot {s}\n" for s in waiting)
-                    + ("" if batches or waiting else f"{missing}: {COALESCING_OFF}" if off else missing))
-        return EXIT_OK if batches or waiting else EXIT_PROBLEM
+                    + ("" if found else f"{missing}: {COALESCING_OFF}" if off else missing))
+        return EXIT_OK if found else EXIT_PROBLEM
     if args.json:
         cli.out_json({"batches": [b.model_dump(mode="json") for b in batches], "pending": len(pending),
                       "refused": refusals, **off})

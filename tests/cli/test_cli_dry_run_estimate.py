@@ -157,13 +157,22 @@ def upload_event(tmp_path, n: int) -> str:
     return str(path)
 
 
-def test_an_upload_dry_run_counts_the_events_objects_exactly_without_reading_the_bucket(emulator, emulator_bucket,
-                                                                                        tmp_path):
+def test_an_upload_dry_run_counts_the_events_objects_exactly_reading_only_the_restored_images(emulator,
+                                                                                              emulator_bucket,
+                                                                                              tmp_path):
     emulator.request_log.clear()
     document = dry_run("--json", "--event", upload_event(tmp_path, 3)).json()
     assert document["estimate"]["count"] == {"objects": 3, "method": "upload event", "complete": True}
     assert document["estimate"]["cost"] == "0.000045" and document["held_reason"] == ""
-    assert len(emulator.request_log) == 0
+    assert [(r.method, r.query.get("prefix")) for r in emulator.request_log.snapshot()] == [
+        ("GET", "autopilot/reviewed/")]
+
+
+def test_an_upload_dry_run_without_credentials_says_restored_images_were_not_left_out(emulator_bucket, tmp_path):
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("TENCENTCLOUD_")}
+    ran = dry_run("--event", upload_event(tmp_path, 1), environ={**environ, "HOME": str(tmp_path)})
+    assert ran.code == 0 and "<Object>uploads/u0.png</Object>" in ran.out, ran
+    assert "restored images not left out: no credentials to read the bucket with" in ran.err
 
 
 def test_an_upload_over_a_cap_is_shown_held(emulator, emulator_bucket, tmp_path, monkeypatch):

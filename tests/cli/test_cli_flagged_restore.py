@@ -3,6 +3,8 @@ image a real batch job flagged with each AutoProcess action is put back as it wa
 (only its backup deleted); each decision is recorded by key and ETag; the command asks first at a terminal."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from lib.submit.run import REVIEWED
@@ -147,6 +149,17 @@ def test_the_upload_event_of_the_restore_itself_makes_no_job_and_the_image_stays
     result = submit_entry()(cos_event([KEY], etags=[etag_of(backed_up, KEY)]), {"request_id": "after-restore"})
     assert result["jobs"] == [] and result["skipped"] == [{"key": KEY, "reason": REVIEWED}]
     assert body(backed_up, KEY) == IMAGE and body(backed_up, backup_of(KEY)) is None
+
+
+def test_a_dry_run_of_the_restores_upload_event_leaves_the_image_out_and_says_why(backed_up, tmp_path):
+    assert ops("flagged", "restore", KEY, "--yes").code == 0
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(cos_event([KEY], etags=[etag_of(backed_up, KEY)])))
+    preview = ops("submit", "--dry-run", "--json", "--event", str(event))
+    assert preview.code == 0, preview
+    doc = preview.json()
+    assert (doc["skipped"], doc["note"], doc.get("xml")) == ([{"key": KEY, "reason": REVIEWED}],
+                                                           "nothing to inspect in this event", None)
 
 
 @pytest.mark.parametrize("command, status", [("restore", "restored"), ("release", "released")])

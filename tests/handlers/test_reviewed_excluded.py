@@ -25,6 +25,7 @@ from tests.support.emulator import EMULATOR_NOW, inspected_keys
 from tests.support.entries import quick_client, submit_entry
 from tests.support.events import cos_event, timer_event
 from tests.support.flagged import BACKUP, clean_image, flag, hiding_image, keys_under
+from tests.support.restore import ops
 from tests.support.reviewed import forge_record, restored, upload
 from tests.support.settings import BUCKET
 
@@ -216,6 +217,13 @@ def test_a_coalesced_batch_of_only_reviewed_images_makes_no_job_and_is_finished(
     assert pending_uploads(quick_client(settings), settings, now=FLUSH_CLOCK) == {}
     assert [n for n in job_names(emulator) if "-upload-batch-" in n] == []
     assert backend.list_keys(BUCKET, prefix="autopilot/uploads/refused/") == []
+
+
+def test_uploads_key_says_a_restored_image_was_left_out_of_its_batch_and_why(coalescing):
+    deliver_coalesced([KEY], [coalescing["etag"]])
+    ran = ops("uploads", "--key", KEY, "--since", "1d", clock=FLUSH_CLOCK)
+    assert ran.code == 0, ran
+    assert f"{KEY}: left out of batch 0 of slot 2026-11-28 15:31:00Z" in ran.out and REVIEWED in ran.out and "in no batch" not in ran.out
 
 
 def test_a_restored_image_uploaded_changed_is_in_the_next_coalesced_batch_and_moved_again(coalescing):
