@@ -10,8 +10,12 @@ from typing import Any, Dict, List, Optional
 from bench import calls, coalesce
 from bench.cold import BUDGET as COLD_BUDGET
 from bench.common import ms, table, verdict
+from bench.functions import IN_REGION_LATENCY as IN_REGION_CALL_S
 from bench.functions import MEMORY_BUDGET_MB, REPORT_WALL_BUDGET_S, SCF_TIME_LIMIT_S
 from bench.throughput import GOAL as THROUGHPUT_GOAL
+
+# A coalesced upload's calls since issue 22: its record's PUT, then at the flush a GET of it and a HEAD of its object.
+PER_RECORD_CALLS = 3
 
 DETECTOR_START, DETECTOR_END = "<!-- detector:start -->", "<!-- detector:end -->"
 NOT_RUN = "not measured in this run"
@@ -347,8 +351,11 @@ def calls_section(results: Dict[str, Any]) -> List[str]:
             [str(u["records"]), str(u["manifest_writes"]), str(u["creates"]), str(u["dup_checks"]),
              f"{calls.total(u['calls'])}: {calls.describe(u['calls'])}", verdict(u["ok"])] for u in uploads],
             "rrrrll") + [""]
-        out += ["The other calls are the lease (one conditional put to claim it, one delete to release it; it "
-                "lists only when another run holds it), which stops a redelivered event creating a second job.", ""]
+        out += ["Beside the duplicate check and the create, the calls are the listing of the images an operator "
+                "restored (`reviewed/`, issue 26: they are left out), the count's entry on the day's spend ledger "
+                "(one PUT without a cap, issue 25) and the lease (a conditional put to claim it, a listing of its "
+                "folder to see that no other run holds a later generation, a delete to release it), which stops a "
+                "redelivered event creating a second job.", ""]
     out += ["**Report over N finished jobs of each Type** (all `Success`, created inside the window):", ""]
     if report.get("skipped"):
         return out + [f"Not measured yet: {report['skipped']}. The budget is exactly ceil(N/100) list calls per "
@@ -557,20 +564,30 @@ def upload_batch_section(results: Dict[str, Any]) -> List[str]:
                 f"{max(p['lists'] for p in passes)} listing pages, and "
                 f"{max(p['peak_mb'] for p in passes):.1f} MB of Python allocations at peak (tracemalloc).", ""]
     per_event = ub["per_event"]["per_upload"]
+
+    def fixed(r: Dict[str, Any]) -> int:  # beyond the 3 calls each upload costs
+        return r["total"] - PER_RECORD_CALLS * r["uploads"]
+
     out += [f"Per-event mode costs {per_event:.1f} calls and one batch job per upload, whatever the rate. "
-            "Coalesced, the cost is one PUT per upload plus a fixed cost per slot (lease, listings, ledger, "
-            "manifest, create) and 3 calls per idle pass (each warm instance looks once per slot), so calls per "
-            "upload fall toward 1 as the rate grows: 10× the uploads added "
-            f"{big['total'] - big['uploads'] - (ub['coalesced']['total'] - ub['coalesced']['uploads'])} calls "
-            "(listing pages) and no job. Wall time is the emulator's, not a budget."]
+            f"Coalesced, each upload costs {PER_RECORD_CALLS} calls: its record's PUT at the event and, at its "
+            "flush, a GET of the record and a HEAD of the object it names (issue 22: COS's Last-Modified, which no "
+            "bucket writer can backdate). On top come a fixed cost per slot (lease, listings, ledger, manifest, "
+            "create) and 3 calls per idle pass (each warm instance looks once per slot), so calls per upload fall "
+            f"toward {PER_RECORD_CALLS} as the rate grows: 10× the uploads added {fixed(big) - fixed(ub['coalesced'])} "
+            "calls beyond those (listing pages) and no job. Wall time is the emulator's, not a budget."]
     if passes and big["largest_batch"]:
         per_k = max(p["peak_mb"] for p in passes) / big["largest_batch"] * 1000
-        out += ["", f"**The next limit is the size of one slot.** A flush holds every record of its slot in memory "
-                f"({per_k:.1f} MB per 1,000 records measured), lists ceil(records/1000) pages, and writes every key "
-                "into the ledger and the manifest. A 512 MB function therefore runs out at roughly "
-                f"{int(400 / per_k * 1000):,} records in one slot (about {int(400 / per_k * 1000) // 60:,} uploads a "
-                "second at a 60 s interval), well before the listing pages or the 900 s time limit matter; above "
-                "that, shorten UPLOAD_BATCH_SECONDS (or split a slot's batch, not built)."]
+        by_memory = int(400 / per_k * 1000)
+        # The flush checks its records one after the other: 2 calls each at an in-region call's cost, within the
+        # 70% of SCF's 900 s a run gives its work.
+        by_time = int(900 * 0.7 / (2 * IN_REGION_CALL_S))
+        out += ["", f"**The next limit is the time of one slot's flush.** A flush checks each record with 2 calls, "
+                f"one after the other: at {IN_REGION_CALL_S * 1000:.0f} ms a call, 70% of SCF's 900 s holds about "
+                f"{by_time:,} records in one slot (about {by_time // 60:,} uploads a second at a 60 s interval). "
+                f"Memory comes later: a flush holds every record of its slot ({per_k:.1f} MB per 1,000 records "
+                f"measured), so a 512 MB function runs out at roughly {by_memory:,} records. Above the first, shorten "
+                "UPLOAD_BATCH_SECONDS; reading the checks concurrently (as the report does) is the next step, not "
+                "built."]
     return out + [""]
 
 
