@@ -70,3 +70,5 @@ def test_the_demo_restores_its_false_positive_byte_for_byte():
     out = run_demo()
     assert "`python -m ops flagged restore uploads/camera-trailer.png --yes` (exit 0):" in out
     assert "uploads/camera-trailer.png is back, byte for byte: True" in out
+    assert ("The upload event of that write made 0 job(s): uploads/camera-trailer.png skipped, restored by an "
+            "operator (flagged restore) with this ETag.") in out
