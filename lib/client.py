@@ -732,11 +732,16 @@ class CiClient:
 
     # --- per-object results of a batch job (used by the report) -------------------------------
     def list_media_jobs_page(self, batch_job_id: str, tag: str = "ImageInspect", next_token: str = "", *,
-                             size: int = PAGE_SIZE) -> Tuple[List[InspectObjectResult], str]:
-        """One page of `GET /jobs` filtered by the batch job that spawned them: (results, next token or '')."""
+                             size: int = PAGE_SIZE, input_object: str = "") -> Tuple[List[InspectObjectResult], str]:
+        """One page of `GET /jobs` filtered by the batch job that spawned them (and by one input key when given):
+        (results, next token or '')."""
         # The SDK's ci_list_media_jobs has no inventoryTriggerJobId argument (reference §12): sign it ourselves.
         params = {"tag": tag, "inventoryTriggerJobId": batch_job_id, "size": str(size), "nextToken": next_token,
                   "orderByTime": "Asc", "states": "All"}
+        if input_object:
+            # inputObject: "该任务的输入文件名，暂仅支持精确匹配" (exact match only), cloud.tencent.com 460/78913,
+            # intl 1045/50305.
+            params["inputObject"] = input_object
         queue_id = self.media_queue_id()
         if queue_id:
             # The API page (cloud.tencent.com 436/54011 "拉取任务列表"; intl 1045/50305) lists queueId as required,
@@ -772,9 +777,12 @@ class CiClient:
                 self._queue_id = pick_queue_id(data if isinstance(data, dict) else {})
             return self._queue_id or ""
 
-    def iter_media_jobs(self, batch_job_id: str, tag: str = "ImageInspect") -> Iterator[InspectObjectResult]:
-        """Every per-object job one batch job spawned, page by page; stops on a repeated token."""
-        yield from paginate(lambda token: self.list_media_jobs_page(batch_job_id, tag, token))
+    def iter_media_jobs(self, batch_job_id: str, tag: str = "ImageInspect", *,
+                        input_object: str = "") -> Iterator[InspectObjectResult]:
+        """Every per-object job one batch job spawned (only those on one input key when given), page by page; stops
+        on a repeated token."""
+        yield from paginate(lambda token: self.list_media_jobs_page(batch_job_id, tag, token,
+                                                                    input_object=input_object))
 
     def list_workflow_executions_page(self, workflow_id: str, batch_job_id: str, next_token: str = "", *,
                                       size: int = PAGE_SIZE) -> ExecutionPage:

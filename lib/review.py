@@ -77,7 +77,8 @@ class ReviewStore:
         self.clock = clock
         self.tampered: List[TamperedStateError] = []
         self._names: Optional[Dict[str, FrozenSet[str]]] = None  # key digest -> etag digests listed
-        self._flagging: Dict[str, Optional[_Flagging]] = {}  # job id -> what CI says it flagged (None: no such job)
+        self._jobs: Dict[str, Optional[_FlaggingJob]] = {}  # job id -> the ImageInspect batch job CI holds, or None
+        self._flagged: Dict[Tuple[str, str], bool] = {}  # (job id, key) -> whether that job's results flagged it
 
     def record(self, record: ReviewRecord) -> None:
         self.client.put_object(record_name(self.state_prefix, record.key, record.etag),
@@ -141,22 +142,28 @@ class ReviewStore:
 
     def _unbacked(self, record: ReviewRecord) -> str:
         """Why CI does not back a restore ('' if it does): its job must be an ImageInspect batch job, created before
-        the decision, whose results flagged the record's key. Costs a GET and the results' pages once per job."""
+        the decision, whose results flagged the record's key. Costs a GET once per job and, per key, the job's
+        results on that key alone (inputObject), whatever the job's size."""
         job_id = record.job_id
         if not is_batch_job_id(job_id):
             return f"names job id {job_id[:80]!r}, which is not a CI batch job id"
-        if job_id not in self._flagging:
-            self._flagging[job_id] = self._flagged_by(job_id)
-        flagging = self._flagging[job_id]
-        if flagging is None:
+        if job_id not in self._jobs:
+            self._jobs[job_id] = self._flagging_job(job_id)
+        job = self._jobs[job_id]
+        if job is None:
             return f"names job {job_id}, which is not an ImageInspect batch job CI holds"
-        if flagging.created is not None and flagging.created > as_utc(record.decided_at) + CLOCK_SKEW:
-            return f"names job {job_id}, created at {format_utc(flagging.created)}, after the decision"
-        if record.key not in flagging.keys:
+        if job.created is not None and job.created > as_utc(record.decided_at) + CLOCK_SKEW:
+            return f"names job {job_id}, created at {format_utc(job.created)}, after the decision"
+        if (job_id, record.key) not in self._flagged:
+            # The key is compared here too: the filter is CI's, the check is ours.
+            self._flagged[(job_id, record.key)] = any(
+                r.suspicious and r.key == record.key
+                for r in self.client.iter_media_jobs(job_id, input_object=record.key))
+        if not self._flagged[(job_id, record.key)]:
             return f"names job {job_id}, whose results did not flag {record.key[:200]!r}"
         return ""
 
-    def _flagged_by(self, job_id: str) -> Optional["_Flagging"]:
+    def _flagging_job(self, job_id: str) -> Optional["_FlaggingJob"]:
         job = self.client.get_job(job_id)
         if job is None or job.per_object_kind != "ImageInspect":
             return None
@@ -164,8 +171,7 @@ class ReviewStore:
             created = parse_ci_time(job.CreationTime) if job.CreationTime else None
         except ValueError:
             created = None
-        keys = frozenset(r.key for r in self.client.iter_media_jobs(job_id) if r.suspicious and r.key)
-        return _Flagging(None if created is None else as_utc(created), keys)
+        return _FlaggingJob(None if created is None else as_utc(created))
 
     def split(self, objects: Sequence[Tuple[str, Optional[str]]], head: Callable[[str], Optional[str]]) -> Split:
         """Leave out the reviewed (key, ETag) pairs. An unknown ETag (None) is asked with `head` only for a key with
@@ -200,9 +206,8 @@ class ReviewStore:
 
 
 @dataclass(frozen=True)
-class _Flagging:
-    created: Optional[datetime]
-    keys: FrozenSet[str]
+class _FlaggingJob:
+    created: Optional[datetime]  # CI's CreationTime (None when it gives none)
 
 
 def _record_problem(record: ReviewRecord, name: str, state_prefix: str, now: datetime) -> str:
