@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from typing import List, Tuple
+from typing import Dict, Tuple
 
 import pytest
 
@@ -47,9 +47,10 @@ def window_with_a_reviewed_image(emulator, **extra: str) -> Settings:
     return settings
 
 
-def window_jobs(emulator) -> List[str]:
-    """The batch jobs CI holds by name, but the upload job that flagged the restored image."""
-    return [name for name in job_names(emulator) if not name.startswith("autopilot-upload-")]
+def window_jobs(emulator) -> Dict[str, str]:
+    """The batch jobs CI holds (id -> name), but the upload job that flagged the restored image."""
+    with emulator.backend.lock:
+        return {i: job.name for i, job in emulator.backend.jobs.items() if not job.name.startswith("autopilot-upload-")}
 
 
 def sent_as_the_urlfile_of_the_others(emulator, settings: Settings, job_id: str, later: datetime) -> None:
@@ -74,8 +75,7 @@ def tick_case(emulator, kill: int) -> bool:
     later = T0 + timedelta(seconds=5) + TICK_CLAIM  # a retry once the dead run's claim lapsed
     run_timer(settings, T0, fast_client(settings), clock=later, owner="retry")  # killed after its checkpoint: a skip
     assert len(window_jobs(emulator)) == 1, (kill, job_names(emulator))
-    with emulator.backend.lock:
-        (job_id,) = [i for i, job in emulator.backend.jobs.items() if not job.name.startswith("autopilot-upload-")]
+    (job_id,) = window_jobs(emulator)
     sent_as_the_urlfile_of_the_others(emulator, settings, job_id, later)
     return True
 
@@ -109,7 +109,7 @@ def confirm_case(emulator, kill: int) -> bool:
     again = Deps(client=fast_client(settings), clock=lambda: later, sleep=lambda _s: None, owner="operator2",
                  time_limit=30)
     ref = confirm_plan(settings, again, plan_id)
-    assert Counter(window_jobs(emulator)) == Counter({ref.name: 1}), (kill, job_names(emulator))
+    assert Counter(window_jobs(emulator).values()) == Counter({ref.name: 1}), (kill, job_names(emulator))
     sent_as_the_urlfile_of_the_others(emulator, settings, ref.job_id, later)
     return True
 
